@@ -1,0 +1,86 @@
+# nash: architecture search for CNNs (NASH). `make` builds build/bin/*, `make test` runs the tests.
+.SUFFIXES:
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BUILD    ?= build
+CC       ?= cc
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+
+HDF5_CFLAGS ?= -I/usr/include/hdf5/serial
+HDF5_LIBS   ?= -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5
+BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-pthread
+BLAS_LIBS   ?= -lopenblas
+
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DNASH_VERSION='"$(VERSION)"' -fPIC -fopenmp \
+             $(WARN) $(HDF5_CFLAGS) $(BLAS_CFLAGS) -Ilib $(CFLAGS) -MMD -MP
+LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) -lz -lm -fopenmp
+
+LIB_SRC   = $(wildcard lib/*.c)
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC  = $(wildcard tools/*.c)
+TOOLS     = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNITS     = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIBNASH   = $(BUILD)/lib/libnash.so
+
+# The CUDA engine joins the library whenever nvcc is found (kernels/cuda.mk).
+-include kernels/cuda.mk
+
+all: $(TOOLS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBNASH): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $(LIB_OBJ) $(LDLIBS_ALL)
+
+$(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(LIBNASH)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBNASH)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
+
+units: $(UNITS)
+
+# Tiny learnable datasets in every supported format, plus broken ones, for the tests.
+$(BUILD)/tests/gen_fixtures: tests/fixtures/gen_fixtures.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lz
+
+$(BUILD)/fixtures/.stamp: $(BUILD)/tests/gen_fixtures
+	rm -rf $(BUILD)/fixtures
+	$(BUILD)/tests/gen_fixtures $(BUILD)/fixtures
+	touch $@
+
+fixtures: $(BUILD)/fixtures/.stamp
+
+# The tests: C unit tests, then the Bats tests; the last line is "N passed, N failed".
+test: all units fixtures
+	@tests/run.sh $(BUILD)
+
+deps:
+	@tests/deps.sh
+
+install: all
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib
+	cp $(LIBNASH) $(DESTDIR)$(PREFIX)/lib/
+	for t in $(TOOLS); do cp $$t $(DESTDIR)$(PREFIX)/bin/; done
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all units fixtures test deps install clean
+
+-include pipelines/search.mk
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)

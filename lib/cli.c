@@ -1,0 +1,162 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+noreturn void die_err(const char *prog, const NashErr *err)
+{
+	fflush(stdout);
+	fprintf(stderr, "%s: %s\n", prog, err->msg[0] ? err->msg : "unknown error");
+	exit(err->code > 0 ? err->code : 1);
+}
+
+noreturn void die(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+noreturn void die_usage(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	exit(2);
+}
+
+noreturn void cli_version(const char *prog)
+{
+	printf("%s (nash) %s\n", prog, NASH_VERSION);
+	cli_close_stdout(prog);
+	exit(0);
+}
+
+void cli_close_stdout(const char *prog)
+{
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+		die(prog, "error writing to standard output: %s", strerror(errno ? errno : EIO));
+}
+
+void cli_check_binary_out(const char *prog, const char *path)
+{
+	if (strcmp(path, "-") == 0 && isatty(STDOUT_FILENO))
+		die_usage(prog, "refusing to write a model file to a terminal; use -o FILE or redirect stdout");
+}
+
+long cli_long(const char *prog, const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end)
+		die_usage(prog, "%s: '%s' is not an integer", opt, s);
+	if (v < min || v > max)
+		die_usage(prog, "%s: %ld is out of range [%ld, %ld]", opt, v, min, max);
+	return v;
+}
+
+uint64_t cli_u64(const char *prog, const char *opt, const char *s)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-')
+		die_usage(prog, "%s: '%s' is not a non-negative integer", opt, s);
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end)
+		die_usage(prog, "%s: '%s' is not a non-negative integer", opt, s);
+	return (uint64_t)v;
+}
+
+double cli_double(const char *prog, const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v))
+		die_usage(prog, "%s: '%s' is not a number", opt, s);
+	if (v < min || v > max)
+		die_usage(prog, "%s: %g is out of range [%g, %g]", opt, v, min, max);
+	return v;
+}
+
+void cli_lr_range(const char *prog, const char *opt, const char *s, float *start, float *end)
+{
+	char buf[128];
+	snprintf(buf, sizeof buf, "%s", s);
+	char *colon = strchr(buf, ':');
+	if (colon)
+		*colon = '\0';
+	*start = (float)cli_double(prog, opt, buf, 0, 1e6);
+	*end = colon ? (float)cli_double(prog, opt, colon + 1, 0, 1e6) : 0.0f;
+}
+
+int cli_int_list(const char *prog, const char *opt, const char *s, int *out, int max, long min, long vmax)
+{
+	char buf[256];
+	int n = 0;
+	snprintf(buf, sizeof buf, "%s", s);
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+		if (n == max)
+			die_usage(prog, "%s: at most %d values", opt, max);
+		out[n++] = (int)cli_long(prog, opt, tok, min, vmax);
+	}
+	if (n == 0)
+		die_usage(prog, "%s: empty list", opt);
+	return n;
+}
+
+void cli_progress_init(CliProgress *p, const char *prog)
+{
+	p->prog = prog;
+	p->tty = isatty(STDERR_FILENO);
+}
+
+static void fmt_time(char *buf, size_t n, double s)
+{
+	if (!isfinite(s) || s < 0)
+		s = 0;
+	long t = (long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+void cli_progress(const TrainProgress *p, void *arg)
+{
+	const CliProgress *cp = arg;
+	char eta[32], el[32];
+	fmt_time(eta, sizeof eta, p->eta_s);
+	fmt_time(el, sizeof el, p->elapsed_s);
+	if (p->epoch_done) {
+		const EpochRecord *r = p->rec;
+		fprintf(stderr, "%s%s: epoch %d/%d  lr %.4f  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1fs  %.0f img/s\n",
+			cp->tty ? "\r\033[K" : "", cp->prog, p->epoch, p->epochs, r->lr, r->train_loss, r->train_acc,
+			r->val_loss, r->val_acc, r->seconds, p->images_per_s);
+		return;
+	}
+	if (!cp->tty)
+		return;
+	int width = 24, filled = p->steps ? (int)((double)p->step / p->steps * width) : 0;
+	char bar[64];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < filled ? '#' : '.';
+	bar[width] = '\0';
+	fprintf(stderr, "\r\033[K%s: epoch %d/%d [%s] %d/%d  loss %.4f acc %.4f  %.0f img/s  %s elapsed, %s left",
+		cp->prog, p->epoch, p->epochs, bar, p->step, p->steps, p->loss, p->acc, p->images_per_s, el, eta);
+	fflush(stderr);
+}

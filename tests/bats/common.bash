@@ -1,0 +1,18 @@
+# Shared setup for the Bats tests: bats-assert, the built tools on PATH, fixture data.
+bats_require_minimum_version 1.5.0
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+: "${NASH_BUILD:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)/build}"
+PATH="$NASH_BUILD/bin:$PATH"
+FIX="$NASH_BUILD/fixtures"
+FMNIST="fashion-mnist:$FIX/fmnist"
+export NASH_BUILD PATH FIX FMNIST
+
+# A small seed network on the fixture data, written once per test file.
+seed_model() {
+	if [ ! -f "$BATS_FILE_TMPDIR/seed.h5" ]; then
+		nash-init --dataset "$FMNIST" --widths 4,8 --val 200 -o "$BATS_FILE_TMPDIR/seed.h5"
+	fi
+	echo "$BATS_FILE_TMPDIR/seed.h5"
+}

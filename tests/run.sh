@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs every C unit test and every Bats file, printing TAP as it goes; the last line is
+# "N passed, N failed". Exits non-zero when anything failed or a test program crashed.
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+NASH_BUILD="$top/$build"
+PATH="$NASH_BUILD/bin:$PATH"
+export NASH_BUILD PATH
+log=$(mktemp) || exit 1
+one=$(mktemp) || exit 1
+trap 'rm -f "$log" "$one" "$one.rc"' EXIT
+for t in "$NASH_BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	echo "# $(basename "$t")"
+	{ "$t" 2>&1; echo $? >"$one.rc"; } | tee "$one"
+	rc=$(cat "$one.rc")
+	grep -E '^(not )?ok ' "$one" >>"$log"
+	if [ $rc -ne 0 ] && ! grep -q '^not ok' "$one"; then
+		echo "not ok - $(basename "$t") exited with status $rc" | tee -a "$log"
+	fi
+done
+if ls "$top"/tests/bats/*.bats >/dev/null 2>&1; then
+	echo "# bats"
+	{ bats --tap "$top"/tests/bats/*.bats 2>&1; echo $? >"$one.rc"; } | tee "$one"
+	grep -E '^(not )?ok ' "$one" >>"$log"
+	if [ "$(cat "$one.rc")" -ne 0 ] && ! grep -q '^not ok' "$one"; then
+		echo "not ok - bats exited with status $(cat "$one.rc")" | tee -a "$log"
+	fi
+fi
+passed=$(grep -cE '^ok ' "$log")
+failed=$(grep -cE '^not ok' "$log")
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

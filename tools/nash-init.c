@@ -1,0 +1,76 @@
+/* nash-init: writes the paper's seed network for a dataset. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "data.h"
+#include "init.h"
+
+static const char *prog = "nash-init";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [OPTION]...\n"
+		"Write the seed network (Conv-MaxPool-Conv-MaxPool-Conv-FC, each Conv = conv3x3-BN-ReLU)\n"
+		"for a dataset, He-initialised, with the dataset's normalisation, as a model file.\n"
+		"\n"
+		"  --dataset SPEC   fashion-mnist (default), fashion-mnist:DIR, cifar10:DIR, cifar100:DIR\n"
+		"  --widths LIST    channels of the conv blocks (default 32,64,128)\n"
+		"  --val N          validation images held out from the end of the training set (default %d)\n"
+		"  --seed S         random seed for the weights (default 1)\n"
+		"  -o, --output F   write the model to F (default: standard output)\n"
+		"  -h, --help       show this help\n"
+		"  -V, --version    show the version\n",
+		prog, NASH_DEFAULT_VAL);
+}
+
+int main(int argc, char **argv)
+{
+	const char *spec = "fashion-mnist", *out = "-";
+	int widths[16] = {32, 64, 128}, n_widths = 3, val = NASH_DEFAULT_VAL;
+	uint64_t seed = 1;
+	static const struct option opts[] = {
+		{"dataset", required_argument, 0, 'd'}, {"widths", required_argument, 0, 'w'},
+		{"val", required_argument, 0, 'v'},     {"seed", required_argument, 0, 's'},
+		{"output", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},       {0, 0, 0, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "o:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': spec = optarg; break;
+		case 'w': n_widths = cli_int_list(prog, "--widths", optarg, widths, 16, 1, 4096); break;
+		case 'v': val = (int)cli_long(prog, "--val", optarg, 0, 1000000); break;
+		case 's': seed = cli_u64(prog, "--seed", optarg); break;
+		case 'o': out = optarg; break;
+		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
+		case 'V': cli_version(prog);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc)
+		die_usage(prog, "unexpected argument '%s'", argv[optind]);
+	cli_check_binary_out(prog, out);
+
+	NashErr err = {0};
+	Dataset d;
+	if (dataset_load(&d, spec, 0, &err))
+		die_err(prog, &err);
+	Split sp;
+	if (data_split(&sp, &d, val, 0, &err))
+		die_err(prog, &err);
+	Model m;
+	if (seed_network(&m, d.name, d.c, d.h, d.w, d.n_classes, widths, n_widths, seed, &err))
+		die_err(prog, &err);
+	data_norm_stats(m.mean, m.std, &d, sp.train_begin, sp.train_count);
+	m.val_size = val;
+	if (model_write(&m, out, &err))
+		die_err(prog, &err);
+	model_free(&m);
+	dataset_free(&d);
+	cli_close_stdout(prog);
+	return 0;
+}

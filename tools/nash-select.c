@@ -1,0 +1,216 @@
+/* nash-select: ranks trained models and copies the winner (a hill-climbing step's selection). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "cli.h"
+#include "model.h"
+#include "select.h"
+
+static const char *prog = "nash-select";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [OPTION]... MODEL...\n"
+		"  or:  %s --mark-failed REASON [-o OUT] MODEL\n"
+		"Rank trained models by validation accuracy (ties: fewer parameters, then name), print\n"
+		"the ranked table on standard error, copy the winner to BEST and print its path.\n"
+		"Models marked failed or never evaluated rank last with a note; if no model can win,\n"
+		"that is an error.\n"
+		"\n"
+		"  -o, --output BEST     write a copy of the winner to BEST (atomically; - for stdout)\n"
+		"      --metric M        val_accuracy (default) or test_accuracy\n"
+		"      --tsv             print the ranked table as tab-separated values on standard\n"
+		"                        output instead (no path line)\n"
+		"  -q, --quiet           no table\n"
+		"      --mark-failed R   write MODEL marked failed with reason R (no ranking): how a\n"
+		"                        search records a child whose training crashed\n"
+		"  -h, --help            show this help\n"
+		"  -V, --version         show the version\n"
+		"\n"
+		"Table columns: rank, the metric, parameters, epochs trained, seconds of the last\n"
+		"training run, model, morphisms since the parent (when the parent is a candidate).\n"
+		"The winner's path is the last line on standard output (standard error when BEST is -).\n"
+		"Exit status: 0 success, 1 error (unreadable model, nothing to select), 2 usage.\n",
+		prog, prog);
+}
+
+static void fmt_acc(char *buf, size_t n, float v)
+{
+	if (isfinite(v))
+		snprintf(buf, n, "%.4f", v);
+	else
+		snprintf(buf, n, "-");
+}
+
+static void print_table(FILE *f, const ModelInfo *c, const int *order, int n, SelectMetric metric)
+{
+	int pw = 5;
+	for (int i = 0; i < n; i++) {
+		int l = (int)strlen(c[i].path);
+		pw = l > pw ? l : pw;
+	}
+	fprintf(f, "rank  %-12s  %10s  %6s  %8s  %-*s  %s\n", select_metric_name(metric), "params", "epochs",
+		"seconds", pw, "model", "morphisms since parent");
+	for (int r = 0; r < n; r++) {
+		const ModelInfo *mi = &c[order[r]];
+		char acc[32], morphs[600], note[300];
+		fmt_acc(acc, sizeof acc, model_info_metric(mi, metric));
+		if (mi->since_parent < 0)
+			snprintf(morphs, sizeof morphs, "-");
+		else if (mi->since_parent == 0)
+			snprintf(morphs, sizeof morphs, "0 (the parent)");
+		else {
+			char ops[512];
+			select_recent_ops(ops, sizeof ops, mi, mi->since_parent);
+			snprintf(morphs, sizeof morphs, "%d: %s", mi->since_parent, ops);
+		}
+		const char *why = select_unusable(mi, metric, note, sizeof note);
+		fprintf(f, "%4d  %-12s  %10zu  %6d  %8.1f  %-*s  %s%s%s%s\n", r + 1, acc, mi->params, mi->epochs,
+			(double)mi->seconds, pw, mi->path, morphs, why ? "  [" : "", why ? why : "", why ? "]" : "");
+	}
+}
+
+/* Tabs and newlines in a failure text would break a TSV row. */
+static void tsv_clean(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\t' || *s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
+static void print_tsv(FILE *f, ModelInfo *c, const int *order, int n, SelectMetric metric)
+{
+	fprintf(f, "rank\tmodel\t%s\tparams\tepochs\tseconds\tsince_parent\tmorphisms\tusable\tnote\n",
+		select_metric_name(metric));
+	for (int r = 0; r < n; r++) {
+		ModelInfo *mi = &c[order[r]];
+		char acc[32], ops[512], note[300];
+		fmt_acc(acc, sizeof acc, model_info_metric(mi, metric));
+		select_recent_ops(ops, sizeof ops, mi, mi->since_parent);
+		const char *why = select_unusable(mi, metric, note, sizeof note);
+		if (why)
+			tsv_clean(note);
+		fprintf(f, "%d\t%s\t%s\t%zu\t%d\t%.1f\t%d\t%s\t%d\t%s\n", r + 1, mi->path, acc, mi->params, mi->epochs,
+			(double)mi->seconds, mi->since_parent, ops[0] ? ops : "-", why == NULL, why ? note : "-");
+	}
+}
+
+static int mark_failed(const char *in, const char *out, const char *reason)
+{
+	NashErr err = {0};
+	Model m;
+	if (model_read(&m, in, &err))
+		die_err(prog, &err);
+	m.failed = 1;
+	snprintf(m.failure, sizeof m.failure, "%s", reason);
+	/* a failed model is a record, not something to resume: drop checkpoint state */
+	m.ckpt_epochs_done = 0;
+	for (int i = 0; i < m.g.n_nodes; i++)
+		for (int p = 0; p < m.g.nodes[i].n_params; p++) {
+			free(m.g.nodes[i].params[p].momentum);
+			m.g.nodes[i].params[p].momentum = NULL;
+		}
+	if (model_write(&m, out, &err))
+		die_err(prog, &err);
+	model_free(&m);
+	cli_close_stdout(prog);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *out = NULL, *reason = NULL;
+	int metric = METRIC_VAL_ACCURACY, tsv = 0, quiet = 0;
+	static const struct option opts[] = {
+		{"output", required_argument, 0, 'o'}, {"metric", required_argument, 0, 'm'},
+		{"tsv", no_argument, 0, 't'},          {"quiet", no_argument, 0, 'q'},
+		{"mark-failed", required_argument, 0, 'F'},
+		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "o:qhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'm':
+			metric = select_metric_from_name(optarg);
+			if (metric < 0)
+				die_usage(prog, "--metric: '%s' is not val_accuracy or test_accuracy", optarg);
+			break;
+		case 't': tsv = 1; break;
+		case 'q': quiet = 1; break;
+		case 'F': reason = optarg; break;
+		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
+		case 'V': cli_version(prog);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind == argc)
+		die_usage(prog, "missing MODEL");
+	if (reason) {
+		if (argc - optind != 1)
+			die_usage(prog, "--mark-failed takes exactly one MODEL");
+		if (!out)
+			out = "-";
+		cli_check_binary_out(prog, out);
+		return mark_failed(argv[optind], out, reason);
+	}
+	if (out)
+		cli_check_binary_out(prog, out);
+	int n = argc - optind, n_stdin = 0;
+	for (int i = optind; i < argc; i++)
+		n_stdin += strcmp(argv[i], "-") == 0;
+	if (n_stdin > 1)
+		die_usage(prog, "standard input (-) can be only one of the models");
+
+	NashErr err = {0};
+	ModelInfo *info = calloc((size_t)n, sizeof *info);
+	void **bytes = calloc((size_t)n, sizeof *bytes);
+	size_t *len = calloc((size_t)n, sizeof *len);
+	int *order = calloc((size_t)n, sizeof *order);
+	if (!info || !bytes || !len || !order)
+		die(prog, "out of memory");
+	for (int i = 0; i < n; i++) {
+		const char *path = argv[optind + i];
+		Model m;
+		/* keep the bytes: the winner is copied as is, and stdin cannot be read twice */
+		if (read_all(path, &bytes[i], &len[i], &err) ||
+		    model_read_mem(&m, bytes[i], len[i], strcmp(path, "-") ? path : "<stdin>", &err))
+			die_err(prog, &err);
+		model_info(&info[i], &m, path);
+		model_free(&m);
+	}
+	select_link_parents(info, n);
+	int usable = select_rank(order, info, n, (SelectMetric)metric);
+	if (tsv)
+		print_tsv(stdout, info, order, n, (SelectMetric)metric);
+	else if (!quiet)
+		print_table(stderr, info, order, n, (SelectMetric)metric);
+	if (usable == 0) {
+		if (n == 1)
+			die(prog, "%s: no model can win: it failed or has no %s", info[0].path,
+			    select_metric_name((SelectMetric)metric));
+		die(prog, "no model can win: all %d models failed or have no %s", n,
+		    select_metric_name((SelectMetric)metric));
+	}
+	int w = order[0];
+	if (out && atomic_write(out, bytes[w], len[w], &err))
+		die_err(prog, &err);
+	if (!tsv) {
+		FILE *res = (out && strcmp(out, "-") == 0) ? stderr : stdout;
+		fprintf(res, "%s\n", info[w].path);
+	}
+	for (int i = 0; i < n; i++)
+		free(bytes[i]);
+	free(bytes);
+	free(len);
+	free(info);
+	free(order);
+	cli_close_stdout(prog);
+	return 0;
+}

@@ -1,0 +1,165 @@
+/* nash-train: trains a model (SGD, Nesterov momentum, cosine annealing) and writes it back. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "data.h"
+#include "model.h"
+#include "net.h"
+#include "train.h"
+
+static const char *prog = "nash-train";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [OPTION]... MODEL\n"
+		"Train MODEL (a model file, or - for standard input) and write the trained model.\n"
+		"Validation accuracy is measured after every epoch and appended to the training record.\n"
+		"\n"
+		"  --data SPEC        data (default: the dataset recorded in the model): fashion-mnist,\n"
+		"                     fashion-mnist:DIR, cifar10:DIR, cifar100:DIR\n"
+		"  --epochs E         epochs of this run (default 1); 0 only evaluates\n"
+		"  --lr START[:END]   learning rate, cosine-annealed from START to END (default 0.05:0)\n"
+		"  --batch B          batch size (default 128)\n"
+		"  --momentum M       Nesterov momentum (default 0.9)\n"
+		"  --weight-decay W   weight decay on conv and dense weights (default 5e-4)\n"
+		"  --limit N          train on the first N training images only\n"
+		"  --no-augment       no random crops and flips\n"
+		"  --seed S           seed for shuffling and augmentation (default 1)\n"
+		"  --device D         auto (default), cpu, ref (slow reference loops) or cuda\n"
+		"  --threads T        CPU threads (default: all cores)\n"
+		"  --eval val|test    also evaluate on the test set with 'test' (default val)\n"
+		"  --checkpoint F     after every epoch write model + optimizer state to F; a rerun with\n"
+		"                     the same settings given F as MODEL resumes from it\n"
+		"  -o, --output F     write the trained model to F (default: standard output)\n"
+		"  -h, --help         show this help\n"
+		"  -V, --version      show the version\n"
+		"\n"
+		"The last line on standard output is 'val_accuracy=X' (and ' test_accuracy=Y' with\n"
+		"--eval test); when the model itself goes to standard output, that line goes to stderr.\n"
+		"Exit status: 0 success, 1 error, 2 usage, 3 out of memory, 4 training diverged.\n",
+		prog);
+}
+
+int main(int argc, char **argv)
+{
+	TrainOpts o;
+	train_opts_default(&o);
+	const char *data = NULL, *out = NULL, *device = "auto", *eval = "val";
+	int threads = 0;
+	static const struct option opts[] = {
+		{"data", required_argument, 0, 'D'},   {"epochs", required_argument, 0, 'e'},
+		{"lr", required_argument, 0, 'l'},     {"batch", required_argument, 0, 'b'},
+		{"momentum", required_argument, 0, 'm'}, {"weight-decay", required_argument, 0, 'W'},
+		{"limit", required_argument, 0, 'n'},  {"no-augment", no_argument, 0, 'A'},
+		{"seed", required_argument, 0, 's'},   {"device", required_argument, 0, 'd'},
+		{"threads", required_argument, 0, 't'}, {"eval", required_argument, 0, 'E'},
+		{"checkpoint", required_argument, 0, 'c'}, {"output", required_argument, 0, 'o'},
+		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "o:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D': data = optarg; break;
+		case 'e': o.epochs = (int)cli_long(prog, "--epochs", optarg, 0, 100000); break;
+		case 'l': cli_lr_range(prog, "--lr", optarg, &o.lr_start, &o.lr_end); break;
+		case 'b': o.batch = (int)cli_long(prog, "--batch", optarg, 1, 65536); break;
+		case 'm': o.momentum = (float)cli_double(prog, "--momentum", optarg, 0, 1); break;
+		case 'W': o.weight_decay = (float)cli_double(prog, "--weight-decay", optarg, 0, 1); break;
+		case 'n': o.limit = (int)cli_long(prog, "--limit", optarg, 1, 100000000); break;
+		case 'A': o.augment = 0; break;
+		case 's': o.seed = cli_u64(prog, "--seed", optarg); break;
+		case 'd': device = optarg; break;
+		case 't': threads = (int)cli_long(prog, "--threads", optarg, 1, 1024); break;
+		case 'E':
+			if (strcmp(optarg, "val") && strcmp(optarg, "test"))
+				die_usage(prog, "--eval: '%s' is not val or test", optarg);
+			eval = optarg;
+			break;
+		case 'c': o.checkpoint = optarg; break;
+		case 'o': out = optarg; break;
+		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
+		case 'V': cli_version(prog);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1)
+		die_usage(prog, optind == argc ? "missing MODEL" : "too many arguments");
+	const char *in = argv[optind];
+	int want_test = strcmp(eval, "test") == 0;
+	int write_model = out || o.epochs > 0;
+	if (!out)
+		out = "-";
+	if (write_model)
+		cli_check_binary_out(prog, out);
+
+	NashErr err = {0};
+	const Backend *be = backend_find(device, &err);
+	if (!be)
+		die_err(prog, &err);
+	Model m;
+	if (model_read(&m, in, &err))
+		die_err(prog, &err);
+	Dataset d;
+	if (dataset_load(&d, data ? data : m.dataset, want_test, &err))
+		die_err(prog, &err);
+	if (d.c != m.g.in_c || d.h != m.g.in_h || d.w != m.g.in_w || d.n_classes != m.g.n_classes)
+		die(prog, "%s: the model is for %dx%dx%d images in %d classes, the data %s has %dx%dx%d in %d", in,
+		    m.g.in_c, m.g.in_h, m.g.in_w, m.g.n_classes, d.name, d.c, d.h, d.w, d.n_classes);
+	o.device = be->name;
+	Net net;
+	int batch = o.batch;
+	if (net_create(&net, be, threads, &m.g, batch, m.mean, m.std, &err))
+		die_err(prog, &err);
+	fprintf(stderr, "%s: device %s; %zu parameters; %.1f MB for the network\n", prog, be->name,
+		graph_param_count(&m.g), net_bytes(&net) / 1e6);
+
+	if (o.epochs > 0) {
+		CliProgress cp;
+		cli_progress_init(&cp, prog);
+		if (train_model(&m, &net, &d, &o, cli_progress, &cp, &err)) {
+			if (err.code == NASH_ERR_DIVERGED && strcmp(out, "-") != 0) {
+				/* Keep the evidence: the model, marked failed, so a search can rank it last. */
+				NashErr werr = {0};
+				if (model_write(&m, out, &werr))
+					fprintf(stderr, "%s: %s\n", prog, werr.msg);
+			}
+			die_err(prog, &err);
+		}
+	} else {
+		Split sp;
+		DeviceSet set;
+		double loss, acc;
+		if (data_split(&sp, &d, m.val_size, 0, &err) || net_upload_set(&net, &set, d.train_x, d.train_y, d.n_train, &err) ||
+		    evaluate(&net, &set, sp.val_begin, sp.val_count, &loss, &acc, NULL, &err))
+			die_err(prog, &err);
+		net_free_set(&net, &set);
+		m.val_accuracy = (float)acc;
+	}
+	if (want_test) {
+		DeviceSet set;
+		double loss, acc;
+		if (net_upload_set(&net, &set, d.test_x, d.test_y, d.n_test, &err) ||
+		    evaluate(&net, &set, 0, d.n_test, &loss, &acc, NULL, &err))
+			die_err(prog, &err);
+		net_free_set(&net, &set);
+		m.test_accuracy = (float)acc;
+	}
+	net_free(&net);
+	if (write_model && model_write(&m, out, &err))
+		die_err(prog, &err);
+	FILE *res = (write_model && strcmp(out, "-") == 0) ? stderr : stdout;
+	fprintf(res, "val_accuracy=%.4f", m.val_accuracy);
+	if (want_test)
+		fprintf(res, " test_accuracy=%.4f", m.test_accuracy);
+	fputc('\n', res);
+	model_free(&m);
+	dataset_free(&d);
+	cli_close_stdout(prog);
+	return 0;
+}
