@@ -66,7 +66,10 @@ $(BUILD)/fixtures/.stamp: $(BUILD)/tests/gen_fixtures
 fixtures: $(BUILD)/fixtures/.stamp
 
 # The tests: C unit tests, then the Bats tests; the last line is "N passed, N failed".
-test: all units fixtures
+# Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
+test:
+	@tests/deps.sh
+	@$(MAKE) --no-print-directory all units fixtures
 	@tests/run.sh $(BUILD)
 
 deps:

@@ -1,4 +1,4 @@
-/* Internals of the CUDA backend shared by kernels/*.cu (C++ compiled by nvcc; not for C code).
+/* Internals of the CUDA backend shared by the kernels/ .cu files (C++ compiled by nvcc; not for C code).
 
    Error model: the Backend ops return void and run asynchronously, so a failing CUDA, cuDNN or
    cuBLAS call records the first error (file, line, call, status) in the CudaImpl and every
@@ -72,6 +72,24 @@ static inline unsigned cuda_blocks(size_t n)
 	size_t b = (n + NASH_THREADS - 1) / NASH_THREADS;
 	const size_t max_blocks = (size_t)1 << 20; /* grid-stride loops cover the rest */
 	return (unsigned)(b < 1 ? 1 : b > max_blocks ? max_blocks : b);
+}
+
+/* Sum of v over the block (blockDim.x a multiple of 32, at most 1024); valid in thread 0.
+   sh: 32 doubles of shared memory, reusable right after the call. */
+static __device__ inline double block_sum(double v, double *sh)
+{
+	for (int o = 16; o > 0; o >>= 1)
+		v += __shfl_down_sync(0xffffffffu, v, o);
+	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+	if (lane == 0)
+		sh[warp] = v;
+	__syncthreads();
+	v = (int)threadIdx.x < nw ? sh[threadIdx.x] : 0.0;
+	if (warp == 0)
+		for (int o = 16; o > 0; o >>= 1)
+			v += __shfl_down_sync(0xffffffffu, v, o);
+	__syncthreads();
+	return v;
 }
 
 /* Per-channel sums over an NCHW tensor, written as S partial pairs (kernels/cuda_bn.cu).

@@ -35,6 +35,22 @@ static void blas_single(void)
 		openblas_set_num_threads(1);
 }
 
+/* The engine clears every activation gradient before each backward pass: tens of MB, which
+   one core cannot write at the memory bus's full speed. */
+static void cpu_zero(Ctx *ctx, void *p, size_t bytes)
+{
+	if (bytes < ((size_t)1 << 20)) {
+		ref_host_zero(ctx, p, bytes);
+		return;
+	}
+#pragma omp parallel num_threads(nthreads(ctx))
+	{
+		size_t t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
+		size_t a = bytes / T * t / 64 * 64, b = t + 1 == T ? bytes : bytes / T * (t + 1) / 64 * 64;
+		memset((char *)p + a, 0, b - a);
+	}
+}
+
 /* ---- convolution ---- */
 
 typedef struct ConvPlan {
@@ -636,7 +652,7 @@ const Backend nash_backend_cpu = {
 	.free = ref_host_free,
 	.upload = ref_host_copy,
 	.download = ref_host_copy,
-	.zero = ref_host_zero,
+	.zero = cpu_zero,
 	.sync = ref_host_sync,
 	.conv_workspace = conv_workspace,
 	.conv_forward = conv_forward,

@@ -31,7 +31,7 @@ typedef struct RunSettings {
 /* One applied morphism (issue: nash-morph). Unused fields are -1. */
 typedef struct Morphism {
 	char op[16];     /* "deeper", "wider", "skip-add", "skip-concat" */
-	int node;        /* node the morphism acted on (index in the parent) */
+	int node;        /* node acted on: index in the graph just before this morphism (skips: the target) */
 	int kernel;      /* deeper */
 	int factor;      /* wider */
 	int source, target; /* skip */

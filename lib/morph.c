@@ -25,26 +25,26 @@ void morph_opts_default(MorphOpts *o)
 
 int morph_parse_ops(MorphOpts *o, const char *list, NashErr *err)
 {
-	char buf[512], *save = NULL;
-	int n = 0;
-	if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
-		return nash_err(err, NASH_ERR_USAGE, "--op: list too long");
-	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++) {
+	const char *p = list;
+	do {
+		size_t len = strcspn(p, ",");
 		unsigned mask = 0;
-		if (!strcmp(tok, "skip"))
+		if (len == 4 && !strncmp(p, "skip", 4))
 			mask = MORPH_MASK_SKIP;
 		for (int op = 0; op < MORPH_OP_COUNT; op++)
-			if (!strcmp(tok, morph_names[op]))
+			if (len == strlen(morph_names[op]) && !strncmp(p, morph_names[op], len))
 				mask = MORPH_MASK(op);
+		if (len == 0)
+			return nash_err(err, NASH_ERR_USAGE, "--op: empty operator name in '%s'", list);
 		if (!mask)
 			return nash_err(err, NASH_ERR_USAGE,
-					"--op: '%s' is not an operator (deeper, wider, skip, skip-add, skip-concat)", tok);
+					"--op: '%.*s' is not an operator (deeper, wider, skip, skip-add, skip-concat)",
+					(int)(len > 64 ? 64 : len), p);
 		if (o->n_choices == MORPH_MAX_CHOICES)
 			return nash_err(err, NASH_ERR_USAGE, "--op: at most %d operators", MORPH_MAX_CHOICES);
 		o->choices[o->n_choices++] = mask;
-	}
-	if (n == 0)
-		return nash_err(err, NASH_ERR_USAGE, "--op: empty list");
+		p += len;
+	} while (*p++ == ',');
 	return 0;
 }
 
@@ -57,7 +57,7 @@ void morph_describe(const Graph *g, const Morphism *mm, char *buf, size_t n)
 		snprintf(buf, n, "deeper after %s (k=%d, %d channels)", a, mm->kernel,
 			 mm->node >= 0 && mm->node < g->n_nodes ? g->nodes[mm->node].c : 0);
 	} else if (!strcmp(mm->op, "wider")) {
-		int *members = malloc((size_t)g->n_nodes * sizeof *members + 1), k = 0;
+		int *members = malloc((size_t)g->n_nodes * sizeof *members + 1), k = 0; /* [n_nodes] */
 		int cnt = members ? morph_wider_group(g, mm->node, members) : -1, c = 0;
 		if (mm->node >= 0 && mm->node < g->n_nodes)
 			c = g->nodes[mm->node].c;
@@ -163,6 +163,7 @@ static int morph_step(Model *m, const MorphOpts *o, const unsigned *choices, int
 		free(places);
 		Graph cand;
 		Morphism mm;
+		memset(&mm, 0, sizeof mm); /* the op string is written zero-padded */
 		if (graph_clone(&cand, &m->g, err))
 			return -1;
 		mm.seed = o->seed;

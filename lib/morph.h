@@ -32,13 +32,14 @@ typedef struct MorphPlace {
 	int node, source, target;
 } MorphPlace;
 
-/* Lists the valid places of op in g (g must infer). *out is malloc'd (NULL when none; the
-   caller frees). Returns the count, or -1 with err. */
+/* Lists the valid places of op in g, which must be inferred (graph_infer succeeded). *out is
+   malloc'd (NULL when none; the caller frees). Returns the count, or -1 with err. */
 int morph_places(const Graph *g, MorphOp op, MorphPlace **out, NashErr *err);
 
 /* The operators, each at a given place (tests force them; morph_apply draws them). On
    success the graph infers, every tensor is allocated and the inference-mode function is
-   unchanged. An invalid place is a NASH_ERR_RUNTIME error and leaves g unusable.
+   unchanged. An invalid place is a NASH_ERR_RUNTIME error and leaves g as it was (only
+   running out of memory can leave it half-changed: free it then).
    deeper: kernel 3 or 5. wider: factor >= 2; new filters He-random from rng. skip: a 1x1
    projection (add, when channel counts differ) is He-random from rng. */
 int morph_deeper(Graph *g, int relu, int kernel, NashErr *err);

@@ -33,7 +33,7 @@ static void layouts_free(Layout *lay, int n)
 static int layout_alloc(Layout *l, int c_old, int c_new, NashErr *err)
 {
 	l->c_new = c_new;
-	l->map = malloc((size_t)c_old * sizeof *l->map + 1);
+	l->map = malloc((size_t)c_old * sizeof *l->map + 1); /* [c_old] */
 	return l->map ? 0 : OOM();
 }
 
@@ -187,7 +187,7 @@ static int apply_layouts(Graph *g, const int *extra, const Layout *lay, Rng *rng
 /* Whether extra channels can be added function-preservingly: 0 yes, 1 no, -1 with err. */
 static int check_channels(const Graph *g, const int *extra, NashErr *err)
 {
-	Layout *lay = calloc((size_t)g->n_nodes, sizeof *lay);
+	Layout *lay = calloc((size_t)g->n_nodes, sizeof *lay); /* [n_nodes] */
 	if (!lay)
 		return OOM();
 	int rc = propagate(g, extra, lay, err);
@@ -198,7 +198,7 @@ static int check_channels(const Graph *g, const int *extra, NashErr *err)
 /* Adds the channels and rewrites the tensors: 0, 1 when not possible (g unchanged), -1. */
 static int add_channels(Graph *g, const int *extra, Rng *rng, NashErr *err)
 {
-	Layout *lay = calloc((size_t)g->n_nodes, sizeof *lay);
+	Layout *lay = calloc((size_t)g->n_nodes, sizeof *lay); /* [n_nodes] */
 	if (!lay)
 		return OOM();
 	int rc = propagate(g, extra, lay, err);
@@ -253,7 +253,7 @@ int morph_wider_group(const Graph *g, int conv, int *members)
 /* Widening conv: extra channels for every group member. Returns 0, 1 when not possible, -1. */
 static int wider_extra(const Graph *g, int conv, int factor, int *extra, NashErr *err)
 {
-	int *members = malloc((size_t)g->n_nodes * sizeof *members + 1);
+	int *members = malloc((size_t)g->n_nodes * sizeof *members + 1); /* [n_nodes] */
 	if (!members)
 		return OOM();
 	int n = morph_wider_group(g, conv, members);
@@ -286,7 +286,7 @@ static int skip_check(const Graph *g, MorphOp op, int source, int target, const 
 	if (*why || op == MORPH_SKIP_ADD)
 		return *why != NULL;
 	/* Concat: the target's consumers read the source's channels appended to its own. */
-	int *extra = calloc((size_t)g->n_nodes, sizeof *extra);
+	int *extra = calloc((size_t)g->n_nodes, sizeof *extra); /* [n_nodes] channels appended */
 	if (!extra)
 		return OOM();
 	extra[target] = g->nodes[source].c;
@@ -301,8 +301,8 @@ int morph_places(const Graph *g, MorphOp op, MorphPlace **out, NashErr *err)
 {
 	int n = 0, cap = 16;
 	*out = NULL;
-	MorphPlace *p = malloc((size_t)cap * sizeof *p);
-	int *extra = malloc((size_t)g->n_nodes * sizeof *extra + 1);
+	MorphPlace *p = malloc((size_t)cap * sizeof *p);             /* [cap] */
+	int *extra = malloc((size_t)g->n_nodes * sizeof *extra + 1); /* [n_nodes] */
 	if (!p || !extra)
 		goto oom;
 	for (int j = 1; j < g->n_nodes; j++) {
@@ -418,7 +418,7 @@ int morph_wider(Graph *g, int conv, int factor, Rng *rng, NashErr *err)
 		return FAIL("wider: %s is not a conv", name);
 	if (factor < 2 || factor > 64)
 		return FAIL("wider: factor %d is not in 2..64", factor);
-	int *extra = malloc((size_t)g->n_nodes * sizeof *extra + 1);
+	int *extra = malloc((size_t)g->n_nodes * sizeof *extra + 1); /* [n_nodes] */
 	if (!extra)
 		return OOM();
 	int rc = wider_extra(g, conv, factor, extra, err);
@@ -482,7 +482,7 @@ int morph_skip(Graph *g, MorphOp op, int source, int target, Rng *rng, NashErr *
 	cat.c = t.c, cat.h = t.h, cat.w = t.w; /* seen by consumers as the target until rewritten */
 	graph_insert(g, pos, &cat);
 	graph_redirect(g, target, pos, pos + 1);
-	int *extra = calloc((size_t)g->n_nodes, sizeof *extra);
+	int *extra = calloc((size_t)g->n_nodes, sizeof *extra); /* [n_nodes] channels appended */
 	if (!extra)
 		return OOM();
 	extra[pos] = s.c;

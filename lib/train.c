@@ -131,7 +131,7 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 	int steps = sp.train_count / o->batch; /* the last partial batch is dropped, as PyTorch's drop_last */
 	long total = (long)steps * o->epochs;
 	int pad = data_crop_pad(d->h);
-	double t_run = now_s();
+	double t_run = now_s(), train_s = 0; /* train_s: time in training steps, evaluation excluded */
 	long images_done = 0;
 	for (int e = first_epoch; e <= o->epochs; e++) {
 		Rng rng;
@@ -168,7 +168,8 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 				loss_sum += l * c, acc_sum += a * c, seen += c;
 				last_report = t;
 				if (cb) {
-					double el = t - t_run, rate = (images_done + seen) / (el > 0 ? el : 1e-9);
+					double el = t - t_run, ts = train_s + (t - t0);
+					double rate = (images_done + seen) / (ts > 0 ? ts : 1e-9);
 					long left = ((long)(o->epochs - e) * steps + (steps - s - 1)) * o->batch;
 					TrainProgress p = {.epoch = e, .epochs = o->epochs, .step = s + 1, .steps = steps,
 							   .loss = loss_sum / seen, .acc = acc_sum / seen, .images_per_s = rate,
@@ -179,6 +180,7 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 			}
 		}
 		images_done += seen;
+		train_s += now_s() - t0;
 		double vl = NAN, va = NAN;
 		if (sp.val_count > 0 && evaluate(net, &set, sp.val_begin, sp.val_count, &vl, &va, NULL, err))
 			goto fail;
@@ -194,7 +196,7 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 				goto fail;
 		}
 		if (cb) {
-			double el = now_s() - t_run, rate = images_done / (el > 0 ? el : 1e-9);
+			double el = now_s() - t_run, rate = images_done / (train_s > 0 ? train_s : 1e-9);
 			TrainProgress p = {.epoch = e, .epochs = o->epochs, .step = steps, .steps = steps,
 					   .loss = rec.train_loss, .acc = rec.train_acc, .images_per_s = rate,
 					   .elapsed_s = el, .eta_s = (double)(o->epochs - e) * steps * o->batch / rate,

@@ -15,7 +15,11 @@
 #define N_IMG 6
 #define TOL 1e-4 /* max|child - parent| <= TOL * (1 + max|parent|) */
 
-static const Backend *be = &nash_backend_ref;
+/* The direct operator tests compare on both CPU backends (the reference loops add the zero
+   terms in order, so they usually agree bit for bit; BLAS reorders sums); the property test
+   uses the fast one. */
+static const Backend *backends[2] = {&nash_backend_ref, &nash_backend_cpu};
+static int n_backends = 2;
 static double worst_rel; /* largest relative logit difference seen anywhere */
 
 /* Non-trivial weights and statistics, as after training: BN gamma/beta/running stats,
@@ -62,13 +66,14 @@ static void make_parent(Model *m, int c, int h, int w, const int *widths, int nw
 }
 
 /* Inference-mode logits [N_IMG, classes] of g on fixed random images; 0 or -1. */
-static int logits(float *out, const Graph *g, uint64_t img_seed)
+static int logits(float *out, const Backend *be, const Graph *g, uint64_t img_seed)
 {
 	NashErr err = {0};
 	size_t img = (size_t)g->in_c * g->in_h * g->in_w;
 	uint8_t *x = malloc(N_IMG * img), y[N_IMG] = {0};
 	Sample s[N_IMG];
-	float mean[NASH_MAX_CHANNELS] = {0.5f, 0.5f, 0.5f, 0.5f}, sd[NASH_MAX_CHANNELS] = {0.25f, 0.25f, 0.25f, 0.25f};
+	float mean[NASH_MAX_CHANNELS] = {0.5f, 0.5f, 0.5f, 0.5f};
+	float sd[NASH_MAX_CHANNELS] = {0.25f, 0.25f, 0.25f, 0.25f};
 	Rng r;
 	rng_seed(&r, img_seed);
 	for (size_t k = 0; k < N_IMG * img; k++)
@@ -94,28 +99,34 @@ static int logits(float *out, const Graph *g, uint64_t img_seed)
 	return rc;
 }
 
-/* Relative difference of the two graphs' logits: max|a-b| / (1 + max|a|); +inf on failure. */
+/* Relative difference of the two graphs' logits: max|a-b| / (1 + max|a|) over the backends
+   in use; +inf on failure, NaN-safe. */
 static double logit_diff(const Graph *parent, const Graph *child, uint64_t img_seed)
 {
 	int K = parent->n_classes;
 	float *a = malloc(N_IMG * K * sizeof *a), *b = malloc(N_IMG * K * sizeof *b);
-	double d = INFINITY;
-	if (logits(a, parent, img_seed) == 0 && logits(b, child, img_seed) == 0) {
-		double m = 0, am = 0;
-		for (int k = 0; k < N_IMG * K; k++) {
-			double e = fabs((double)a[k] - b[k]);
-			if (!(e <= m)) /* NaN propagates */
-				m = e;
-			if (fabs(a[k]) > am)
-				am = fabs(a[k]);
+	double worst = 0;
+	for (int k = 0; k < n_backends; k++) {
+		double d = INFINITY;
+		if (logits(a, backends[k], parent, img_seed) == 0 && logits(b, backends[k], child, img_seed) == 0) {
+			double m = 0, am = 0;
+			for (int i = 0; i < N_IMG * K; i++) {
+				double e = fabs((double)a[i] - b[i]);
+				if (!(e <= m)) /* NaN propagates */
+					m = e;
+				if (fabs(a[i]) > am)
+					am = fabs(a[i]);
+			}
+			d = m / (1 + am);
 		}
-		d = m / (1 + am);
+		if (!(d <= worst))
+			worst = d;
 	}
 	free(a);
 	free(b);
-	if (!(d <= worst_rel))
-		worst_rel = d;
-	return d;
+	if (!(worst <= worst_rel))
+		worst_rel = worst;
+	return worst;
 }
 
 static int infers(Graph *g)
@@ -283,6 +294,39 @@ TEST(skip_needs_integer_ratio)
 	model_free(&m);
 }
 
+/* The comparison can fail: a changed weight, a lambda below 1 after skip-add, or a non-zero
+   weight on channels that wider added are all visible in the logits. */
+TEST(check_detects_changes)
+{
+	Model m;
+	make_parent(&m, 1, 12, 12, W48, 2, 11);
+	NashErr err = {0};
+	Rng r;
+	rng_seed(&r, 11);
+	Graph g;
+	CHECK(graph_clone(&g, &m.g, &err) == 0);
+	g.nodes[5].params[0].data[0] += 0.5f;
+	CHECK(logit_diff(&m.g, &g, 1) > TOL);
+	graph_free(&g);
+	CHECK(graph_clone(&g, &m.g, &err) == 0);
+	CHECK(morph_skip(&g, MORPH_SKIP_ADD, 3, 7, &r, &err) == 0);
+	CHECK(logit_diff(&m.g, &g, 1) <= TOL);
+	for (int i = 0; i < g.n_nodes; i++)
+		if (g.nodes[i].op == OP_ADD)
+			g.nodes[i].params[0].data[0] = 0.5f;
+	CHECK(logit_diff(&m.g, &g, 1) > TOL);
+	graph_free(&g);
+	CHECK(graph_clone(&g, &m.g, &err) == 0);
+	CHECK(morph_wider(&g, 1, 2, &r, &err) == 0);
+	CHECK(logit_diff(&m.g, &g, 1) <= TOL);
+	Tensor *w = &g.nodes[5].params[0]; /* [8, 8, 3, 3]: input channels 4..7 are new */
+	for (int o = 0; o < 8; o++)
+		w->data[((size_t)o * 8 + 6) * 9 + 4] = 1.0f;
+	CHECK(logit_diff(&m.g, &g, 1) > TOL);
+	graph_free(&g);
+	model_free(&m);
+}
+
 /* Convs whose outputs meet in an add are widened together. */
 TEST(wider_add_group)
 {
@@ -387,6 +431,52 @@ TEST(chained_operators)
 	}
 	graph_free(&g);
 	model_free(&m);
+}
+
+/* A hand-built net with what seed networks lack: a three-input concat, a conv with bias
+   reading it, a global-average-pool head. Every operator at every place. */
+TEST(every_place_on_hand_built_net)
+{
+	Graph g;
+	NashErr err = {0};
+	Rng r;
+	rng_seed(&r, 21);
+	graph_init(&g, 3, 8, 8, 10);
+	int a = graph_relu(&g, graph_bn(&g, graph_conv(&g, 0, 4, 3, 0)));
+	int b = graph_relu(&g, graph_bn(&g, graph_conv(&g, a, 4, 3, 0)));
+	int c = graph_relu(&g, graph_bn(&g, graph_conv(&g, b, 6, 5, 0)));
+	int cin[3] = {a, b, c};
+	int cat = graph_add(&g, OP_CONCAT, 3, cin);
+	int d = graph_relu(&g, graph_bn(&g, graph_conv(&g, cat, 8, 3, 1)));
+	int e = graph_relu(&g, graph_bn(&g, graph_conv(&g, graph_maxpool(&g, d, 2), 8, 3, 0)));
+	graph_dense(&g, graph_unary(&g, OP_GAP, e), 10, 1);
+	CHECK(graph_infer(&g, &err) == 0 && graph_alloc_params(&g, &err) == 0);
+	for (int i = 0; i < g.n_nodes; i++)
+		init_node(&g, i, &r);
+	randomise(&g, &r);
+	int expect[MORPH_OP_COUNT] = {5, 5, 10, 10};
+	for (MorphOp op = 0; op < MORPH_OP_COUNT; op++) {
+		MorphPlace *pl;
+		int n = morph_places(&g, op, &pl, &err);
+		CHECKF(n == expect[op], "%s: %d places", morph_op_name(op), n);
+		for (int p = 0; p < n; p++) {
+			for (int v = 0; v < 2; v++) {
+				Graph h;
+				CHECK(graph_clone(&h, &g, &err) == 0);
+				int rc = op == MORPH_DEEPER ? morph_deeper(&h, pl[p].node, 3 + 2 * v, &err)
+					 : op == MORPH_WIDER ? morph_wider(&h, pl[p].node, 2 + 2 * v, &r, &err)
+							     : morph_skip(&h, op, pl[p].source, pl[p].target, &r, &err);
+				CHECKF(rc == 0, "%s: %s", morph_op_name(op), err.msg);
+				CHECK(infers(&h));
+				double diff = logit_diff(&g, &h, 22);
+				CHECKF(diff <= TOL, "%s at %d (%d->%d): rel diff %g", morph_op_name(op), pl[p].node,
+				       pl[p].source, pl[p].target, diff);
+				graph_free(&h);
+			}
+		}
+		free(pl);
+	}
+	graph_free(&g);
 }
 
 static void parent_with_history(Model *m)
@@ -604,6 +694,8 @@ TEST(property_random_sequences)
 
 int main(void)
 {
+	RUN(check_detects_changes);
+	worst_rel = 0; /* its differences were meant to be large */
 	RUN(deeper_each_relu);
 	RUN(wider_each_conv);
 	RUN(skip_each_pair);
@@ -611,8 +703,12 @@ int main(void)
 	RUN(wider_add_group);
 	RUN(wider_refused_through_concat_into_add);
 	RUN(chained_operators);
+	RUN(every_place_on_hand_built_net);
 	RUN(child_record_and_reproducible);
 	RUN(forced_ops_and_limits);
+	printf("# worst relative logit difference of the operator tests: %.3g\n", worst_rel);
+	backends[0] = &nash_backend_cpu; /* the property test: the fast backend only */
+	n_backends = 1;
 	RUN(property_random_sequences);
 	printf("# worst relative logit difference over all tests: %.3g (tolerance %g)\n", worst_rel, TOL);
 	CHECK_DONE();

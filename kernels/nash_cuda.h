@@ -16,11 +16,11 @@
 
 #include <stddef.h>
 
-#include "backend.h"
-
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#include "backend.h"
 
 /* GPUs visible to this process (after CUDA_VISIBLE_DEVICES); 0 when there is no driver, no
    device or any error. Never fails, never prints. */

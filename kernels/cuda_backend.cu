@@ -1,0 +1,315 @@
+/* The CUDA backend: context (device, stream, cuDNN and cuBLAS handles), memory, deferred error
+   reporting, and the Backend table. The ops live in cuda_conv.cu, cuda_bn.cu, cuda_ops.cu and
+   cuda_dense.cu. Design notes: docs/GPU.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nash_cuda.h"
+#include "cuda_impl.h"
+
+/* "cudnnConvolutionForward(h, ...)" -> "cudnnConvolutionForward": messages name the call. */
+static void call_name(char *buf, size_t n, const char *call)
+{
+	size_t i = 0;
+	while (call[i] && call[i] != '(' && i + 1 < n) {
+		buf[i] = call[i];
+		i++;
+	}
+	buf[i] = '\0';
+}
+
+void cuda_fail(CudaImpl *im, int code, const char *file, int line, const char *what)
+{
+	if (im->failed)
+		return; /* keep the first error: later ones are usually its consequences */
+	im->failed = 1;
+	nash_err(&im->err, code, "%s:%d: %s", file, line, what);
+}
+
+int cuda_ok_rt(CudaImpl *im, cudaError_t e, const char *file, int line, const char *call)
+{
+	if (e == cudaSuccess)
+		return 1;
+	char name[96], what[512];
+	call_name(name, sizeof name, call);
+	snprintf(what, sizeof what, "%s: %s (%s)", name, cudaGetErrorString(e), cudaGetErrorName(e));
+	cuda_fail(im, e == cudaErrorMemoryAllocation ? NASH_ERR_OOM : NASH_ERR_RUNTIME, file, line, what);
+	return 0;
+}
+
+int cuda_ok_dnn(CudaImpl *im, cudnnStatus_t s, const char *file, int line, const char *call)
+{
+	if (s == CUDNN_STATUS_SUCCESS)
+		return 1;
+	char name[96], what[512];
+	call_name(name, sizeof name, call);
+	snprintf(what, sizeof what, "%s: %s", name, cudnnGetErrorString(s));
+	int oom = s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
+		  s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
+	cuda_fail(im, oom ? NASH_ERR_OOM : NASH_ERR_RUNTIME, file, line, what);
+	return 0;
+}
+
+int cuda_ok_blas(CudaImpl *im, cublasStatus_t s, const char *file, int line, const char *call)
+{
+	if (s == CUBLAS_STATUS_SUCCESS)
+		return 1;
+	char name[96], what[512];
+	call_name(name, sizeof name, call);
+	snprintf(what, sizeof what, "%s: %s (%s)", name, cublasGetStatusString(s), cublasGetStatusName(s));
+	cuda_fail(im, s == CUBLAS_STATUS_ALLOC_FAILED ? NASH_ERR_OOM : NASH_ERR_RUNTIME, file, line, what);
+	return 0;
+}
+
+extern "C" int nash_cuda_device_count(void)
+{
+	int n = 0;
+	if (cudaGetDeviceCount(&n) != cudaSuccess) {
+		(void)cudaGetLastError(); /* no driver or no device: not an error here */
+		return 0;
+	}
+	return n;
+}
+
+extern "C" size_t nash_cuda_private_bytes(const Ctx *ctx)
+{
+	const CudaImpl *im = (const CudaImpl *)ctx->impl;
+	return im ? im->own_ws_bytes + im->scratch_bytes : 0;
+}
+
+/* Grows a backend-owned device buffer to at least `bytes` (rounded up to whole MiB). The old
+   one may still be in use by queued work, hence the sync before freeing it. */
+static void *grow(CudaImpl *im, void **buf, size_t *have, size_t bytes, const char *what)
+{
+	if (bytes <= *have)
+		return *buf;
+	if (im->failed)
+		return NULL;
+	size_t mib = (size_t)1 << 20, want = (bytes + mib - 1) / mib * mib;
+	if (*buf) {
+		if (!CU(im, cudaStreamSynchronize(im->stream)) || !CU(im, cudaFree(*buf)))
+			return NULL;
+		*buf = NULL;
+		*have = 0;
+	}
+	cudaError_t e = cudaMalloc(buf, want);
+	if (e != cudaSuccess) {
+		(void)cudaGetLastError();
+		*buf = NULL;
+		char msg[256];
+		snprintf(msg, sizeof msg, "out of GPU memory allocating %zu bytes (%.1f MiB) of %s: %s", want,
+			 want / 1048576.0, what, cudaGetErrorString(e));
+		cuda_fail(im, e == cudaErrorMemoryAllocation ? NASH_ERR_OOM : NASH_ERR_RUNTIME, __FILE__, __LINE__, msg);
+		return NULL;
+	}
+	*have = want;
+	return *buf;
+}
+
+void *cuda_scratch(CudaImpl *im, size_t bytes)
+{
+	return grow(im, &im->scratch, &im->scratch_bytes, bytes ? bytes : 1, "reduction scratch");
+}
+
+void *cuda_workspace(Ctx *ctx, size_t bytes)
+{
+	CudaImpl *im = cuda_impl(ctx);
+	if (bytes == 0)
+		return NULL;
+	if (ctx->workspace && bytes <= ctx->workspace_floats * sizeof(float))
+		return ctx->workspace;
+	return grow(im, &im->own_ws, &im->own_ws_bytes, bytes, "cuDNN workspace");
+}
+
+/* ---- context ---- */
+
+/* A non-negative integer environment variable; def when unset; -1 when malformed. */
+static long env_long(const char *name, long def)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return def;
+	char *end;
+	long v = strtol(s, &end, 10);
+	return (*end || v < 0) ? -1 : v;
+}
+
+static void cuda_fini(Ctx *ctx)
+{
+	CudaImpl *im = cuda_impl(ctx);
+	if (!im)
+		return;
+	/* Teardown: errors can no longer be reported, so they are ignored. */
+	if (im->stream)
+		(void)cudaStreamSynchronize(im->stream);
+	cuda_conv_plans_free(im);
+	if (im->own_ws)
+		(void)cudaFree(im->own_ws);
+	if (im->scratch)
+		(void)cudaFree(im->scratch);
+	if (im->blas)
+		(void)cublasDestroy(im->blas);
+	if (im->dnn)
+		(void)cudnnDestroy(im->dnn);
+	if (im->stream)
+		(void)cudaStreamDestroy(im->stream);
+	(void)cudaGetLastError();
+	free(im);
+	ctx->impl = NULL;
+}
+
+static int cuda_init(Ctx *ctx, NashErr *err)
+{
+	ctx->impl = NULL;
+	int count = 0;
+	cudaError_t e = cudaGetDeviceCount(&count);
+	if (e != cudaSuccess || count <= 0) {
+		(void)cudaGetLastError();
+		return nash_err(err, NASH_ERR_RUNTIME, "no CUDA GPU is visible (%s)",
+				e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+	}
+	long dev = env_long("NASH_GPU", 0), tf32 = env_long("NASH_TF32", 0), find = env_long("NASH_CUDNN_FIND", 1),
+	     ws_mb = env_long("NASH_CUDNN_WS_MB", 256);
+	if (dev < 0 || dev >= count)
+		return nash_err(err, NASH_ERR_USAGE, "GPU %s: not one of the %d visible GPU(s) (0..%d)",
+				getenv("NASH_GPU"), count, count - 1);
+	if (tf32 < 0 || find < 0 || ws_mb < 0)
+		return nash_err(err, NASH_ERR_USAGE,
+				"NASH_TF32, NASH_CUDNN_FIND and NASH_CUDNN_WS_MB take non-negative integers");
+	CudaImpl *im = (CudaImpl *)calloc(1, sizeof *im);
+	if (!im)
+		return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
+	ctx->impl = im;
+	im->device = (int)dev;
+	im->tf32 = tf32 != 0;
+	im->find = find != 0;
+	im->ws_limit = (size_t)ws_mb << 20;
+	/* cuBLAS's default math is strict FP32; TF32 only when asked for. */
+	cublasMath_t bmath = im->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
+	if (!CU(im, cudaSetDevice(im->device)) ||
+	    !CU(im, cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking)) ||
+	    !DNN(im, cudnnCreate(&im->dnn)) || !DNN(im, cudnnSetStream(im->dnn, im->stream)) ||
+	    !BLAS(im, cublasCreate(&im->blas)) || !BLAS(im, cublasSetStream(im->blas, im->stream)) ||
+	    !BLAS(im, cublasSetMathMode(im->blas, bmath)) || !cuda_scratch(im, (size_t)1 << 20)) {
+		if (err)
+			*err = im->err;
+		cuda_fini(ctx);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- memory ---- */
+
+static void *cuda_alloc(Ctx *ctx, size_t bytes, NashErr *err)
+{
+	CudaImpl *im = cuda_impl(ctx);
+	void *p = NULL;
+	cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+	if (e == cudaSuccess)
+		return p;
+	(void)cudaGetLastError(); /* a failed cudaMalloc is not sticky: clear it for the launch checks */
+	if (e == cudaErrorMemoryAllocation) {
+		size_t free_b = 0, total_b = 0;
+		if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
+			(void)cudaGetLastError();
+		nash_err(err, NASH_ERR_OOM,
+			 "out of GPU memory: allocating %zu bytes (%.1f MiB) on GPU %d with %.1f MiB free of %.1f MiB",
+			 bytes, bytes / 1048576.0, im->device, free_b / 1048576.0, total_b / 1048576.0);
+	} else {
+		nash_err(err, NASH_ERR_RUNTIME, "GPU %d: cudaMalloc of %zu bytes: %s", im->device, bytes,
+			 cudaGetErrorString(e));
+	}
+	return NULL;
+}
+
+static void cuda_free(Ctx *ctx, void *p)
+{
+	if (p)
+		CU(cuda_impl(ctx), cudaFree(p));
+}
+
+/* From pageable host memory: cudaMemcpyAsync returns once the source has been staged, so the
+   caller may reuse host_src at once (net_train_step relies on this for the samples). */
+static void cuda_upload(Ctx *ctx, void *dst, const void *host_src, size_t bytes)
+{
+	CudaImpl *im = cuda_impl(ctx);
+	if (im->failed || bytes == 0)
+		return;
+	CU(im, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, im->stream));
+}
+
+/* Waits for the copy. After an error the host buffer is filled with 0xff bytes (NaN as
+   floats), so a failed read can never pass for data; sync reports the error. */
+static void cuda_download(Ctx *ctx, void *host_dst, const void *src, size_t bytes)
+{
+	CudaImpl *im = cuda_impl(ctx);
+	if (bytes == 0)
+		return;
+	if (!im->failed && CU(im, cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, im->stream)) &&
+	    CU(im, cudaStreamSynchronize(im->stream)))
+		return;
+	memset(host_dst, 0xff, bytes);
+}
+
+static void cuda_zero(Ctx *ctx, void *p, size_t bytes)
+{
+	CudaImpl *im = cuda_impl(ctx);
+	if (im->failed || bytes == 0)
+		return;
+	CU(im, cudaMemsetAsync(p, 0, bytes, im->stream));
+}
+
+static int cuda_sync(Ctx *ctx, NashErr *err)
+{
+	CudaImpl *im = cuda_impl(ctx);
+	if (!im->failed)
+		CU(im, cudaStreamSynchronize(im->stream));
+	if (im->failed) {
+		if (err)
+			*err = im->err;
+		return -1;
+	}
+	return 0;
+}
+
+/* The order follows struct Backend (C++20 designated initializers must). */
+static const Backend cuda_backend = {
+	.name = "cuda",
+	.init = cuda_init,
+	.fini = cuda_fini,
+	.alloc = cuda_alloc,
+	.free = cuda_free,
+	.upload = cuda_upload,
+	.download = cuda_download,
+	.zero = cuda_zero,
+	.sync = cuda_sync,
+	.conv_workspace = cuda_conv_workspace,
+	.conv_forward = cuda_conv_forward,
+	.conv_backward = cuda_conv_backward,
+	.bn_forward_train = cuda_bn_forward_train,
+	.bn_forward_eval = cuda_bn_forward_eval,
+	.bn_backward = cuda_bn_backward,
+	.relu_forward = cuda_relu_forward,
+	.relu_backward = cuda_relu_backward,
+	.maxpool_forward = cuda_maxpool_forward,
+	.maxpool_backward = cuda_maxpool_backward,
+	.add_forward = cuda_add_forward,
+	.add_backward = cuda_add_backward,
+	.concat_forward = cuda_concat_forward,
+	.concat_backward = cuda_concat_backward,
+	.gap_forward = cuda_gap_forward,
+	.gap_backward = cuda_gap_backward,
+	.dense_forward = cuda_dense_forward,
+	.dense_backward = cuda_dense_backward,
+	.softmax_xent = cuda_softmax_xent,
+	.sgd_update = cuda_sgd_update,
+	.make_batch = cuda_make_batch,
+};
+
+/* NULL without a visible GPU, so that "auto" picks the CPU there (kernels/nash_cuda.h). */
+extern "C" const Backend *nash_backend_cuda(void)
+{
+	return nash_cuda_device_count() > 0 ? &cuda_backend : NULL;
+}

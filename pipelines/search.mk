@@ -1,0 +1,145 @@
+# NASH hill climbing (Elsken et al. 2017) as an incremental, resumable, parallel Make pipeline.
+# Included by the top-level Makefile: `make search [VAR=value ...]`, run from the repository
+# root. docs/SEARCH.md describes the settings, the targets and the files under RUN.
+#
+# Every output is a target written atomically; each group of settings is a stamp file under
+# RUN/settings/ rewritten only when its value changes, so a rerun redoes exactly what a
+# changed setting affects, nothing after a complete run, and only what is missing after an
+# interruption (training resumes from its checkpoint).
+
+# ---- settings ----
+PROFILE ?= default
+ifeq ($(PROFILE),paper)
+# The paper's: n_steps 8, n_neigh 8, n_NM 5, 17 epochs per child, 20 of pretraining,
+# 100 final, SGDR 0.05 -> 0, the whole training set. For a GPU.
+STEPS        ?= 8
+NEIGH        ?= 8
+MORPHS       ?= 5
+EPOCHS_SEED  ?= 20
+EPOCHS_NEIGH ?= 17
+EPOCHS_FINAL ?= 100
+LIMIT        ?=
+WIDTHS       ?= 32,64,128
+MAX_PARAMS   ?=
+else
+# default: about 10 minutes on a 2-core CPU on Fashion-MNIST (docs/SEARCH.md).
+STEPS        ?= 3
+NEIGH        ?= 3
+MORPHS       ?= 3
+EPOCHS_SEED  ?= 2
+EPOCHS_NEIGH ?= 1
+EPOCHS_FINAL ?= 3
+LIMIT        ?= 10000
+WIDTHS       ?= 16,32,64
+MAX_PARAMS   ?= 400000
+endif
+LR_START ?= 0.05
+LR_END   ?= 0
+DATA     ?= fashion-mnist
+VAL      ?= 5000
+BATCH    ?= 128
+RUN      ?= runs/default
+SEED     ?= 1
+# Not recorded in any stamp (they do not change what is computed):
+LAUNCH   ?=
+DEVICE   ?= auto
+THREADS  ?=
+
+# ---- derived ----
+S_RUN   := $(patsubst %/,%,$(RUN))
+S_BIN   := $(abspath $(BUILD))/bin
+S_SH     = NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) pipelines/search.sh
+S_STEPS := $(shell seq 1 $(STEPS) 2>/dev/null)
+S_KIDS  := $(shell seq 1 $(NEIGH) 2>/dev/null)
+S_PREV  := 0 $(S_STEPS)
+# zero-padded numbers: the random seed of step k, child j is SEED followed by k and j in
+# three digits each (SEED 1, step 2, child 3: 1002003), so every choice derives from them.
+S_PAD   := $(shell seq -f %03g 1 999 2>/dev/null)
+s_pad    = $(if $(filter 0,$1),000,$(word $1,$(S_PAD)))
+s_seed   = $(SEED)$(call s_pad,$1)$(call s_pad,$2)
+S_LAST  := $(S_RUN)/step$(lastword 0 $(S_STEPS))/best.h5
+S_BESTS := $(foreach k,$(S_STEPS),$(S_RUN)/step$k/best.h5)
+# the snapshot ensemble: every step's best (the seed network when there are no steps)
+S_ENSEMBLE := $(if $(S_BESTS),$(S_BESTS),$(S_RUN)/step0/best.h5)
+
+S_TRAIN   = $(LAUNCH) $(S_BIN)/nash-train --data $(DATA) --lr $(LR_START):$(LR_END) --batch $(BATCH) \
+            $(if $(LIMIT),--limit $(LIMIT)) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
+S_EVAL    = --data $(DATA) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
+S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS) $(if $(MAX_PARAMS),--max-params $(MAX_PARAMS))
+
+# ---- stamps: evaluated when a search target is asked for (not by `make`, `make test`) ----
+S_GOALS := $(filter search $(S_RUN)/%,$(MAKECMDGOALS))
+ifneq ($(S_GOALS),)
+S_BAD := $(strip $(foreach v,STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL VAL BATCH SEED $(if $(LIMIT),LIMIT),\
+	$(if $(shell echo '$($v)' | grep -Ex '[0-9]+'),,$v)))
+ifneq ($(S_BAD),)
+$(error search: $(S_BAD) must be non-negative integers)
+endif
+ifeq ($(filter default paper,$(PROFILE)),)
+$(error search: PROFILE must be default or paper, not '$(PROFILE)')
+endif
+S_START := $(shell date +%s)
+# $(call s_stamp,NAME,CONTENT): RUN/settings/NAME holds CONTENT, rewritten only on change.
+s_stamp = $(shell mkdir -p '$(S_RUN)/settings' && f='$(S_RUN)/settings/$1' && v='$(strip $2)' && \
+	{ [ -f "$$f" ] && [ "$$(cat "$$f")" = "$$v" ] || { printf '%s\n' "$$v" >"$$f.tmp" && mv -f "$$f.tmp" "$$f"; }; })
+S_COMMON = DATA=$(DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$(SEED)
+$(call s_stamp,init,DATA=$(DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$(SEED))
+$(call s_stamp,seed,EPOCHS_SEED=$(EPOCHS_SEED) $(S_COMMON))
+$(call s_stamp,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) SEED=$(SEED))
+$(call s_stamp,neigh,EPOCHS_NEIGH=$(EPOCHS_NEIGH) $(S_COMMON))
+$(call s_stamp,select,NEIGH=$(NEIGH))
+$(call s_stamp,final,EPOCHS_FINAL=$(EPOCHS_FINAL) $(S_COMMON))
+$(call s_stamp,run,PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$(NEIGH) MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
+	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) LR_START=$(LR_START) \
+	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$(SEED) \
+	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS))
+endif
+S_SET = $(S_RUN)/settings
+
+# ---- the targets ----
+
+search: $(S_RUN)/report.md
+	@cat $(S_RUN)/summary.txt
+
+# The seed network, then its pretraining (step 0's "best").
+$(S_RUN)/step0/init.h5: $(S_SET)/init | all
+	@mkdir -p $(@D)
+	@$(S_BIN)/nash-init --dataset $(DATA) --widths $(WIDTHS) --val $(VAL) --seed $(SEED) -o $@
+$(S_RUN)/step0/best.h5: $(S_RUN)/step0/init.h5 $(S_SET)/seed | all
+	@$(S_SH) train --label seed $@ $< -- $(S_TRAIN) --epochs $(EPOCHS_SEED) --seed $(call s_seed,0,0)
+
+# Hill-climbing step k: NEIGH children of step k-1's best, each its own target (make -j
+# trains them in parallel), then the selection over the children and the parent.
+define s_step
+$(S_RUN)/step$1/child$2.h5: $(S_RUN)/step$(word $1,$(S_PREV))/best.h5 $(S_SET)/morph $(S_SET)/neigh | all
+	@$$(S_SH) train --child --label step$1/child$2 --morph '$$(S_MORPH) --seed $(call s_seed,$1,$2)' \
+		$$@ $$< -- $$(S_TRAIN) --epochs $$(EPOCHS_NEIGH) --seed $(call s_seed,$1,$2)
+endef
+define s_select
+$(S_RUN)/step$1/best.h5: $(foreach j,$(S_KIDS),$(S_RUN)/step$1/child$j.h5) \
+		$(S_RUN)/step$(word $1,$(S_PREV))/best.h5 $(S_SET)/select | all
+	@$$(S_SH) select --step $1 --steps $$(STEPS) $$@ $$(filter %.h5,$$^)
+endef
+$(foreach k,$(S_STEPS),$(foreach j,$(S_KIDS),$(eval $(call s_step,$k,$j)))$(eval $(call s_select,$k)))
+
+# Final training of the last step's best (cosine annealing over EPOCHS_FINAL), tested.
+$(S_RUN)/final.h5: $(S_LAST) $(S_SET)/final | all
+	@$(S_SH) train --label final $@ $< -- $(S_TRAIN) --epochs $(EPOCHS_FINAL) --eval test \
+		--seed $(call s_seed,999,0)
+
+# The seed network on the test set, for comparison.
+$(S_RUN)/step0/test.txt: $(S_RUN)/step0/best.h5 | all
+	@$(LAUNCH) $(S_BIN)/nash-train $(S_EVAL) --epochs 0 --eval test $< >$@.tmp 2>$(S_RUN)/step0/test.log
+	@mv -f $@.tmp $@
+
+# The snapshot ensemble of every step's best, on the test set.
+$(S_RUN)/ensemble.txt: $(S_ENSEMBLE) | all
+	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_RUN)/ensemble.h5 $^ >$@.tmp 2>$(S_RUN)/ensemble.log
+	@mv -f $@.tmp $@
+
+# The report: tables per step, a plot, the best architecture drawn, the summary.
+$(S_RUN)/report.md: $(S_RUN)/final.h5 $(S_RUN)/ensemble.txt $(S_RUN)/step0/test.txt $(S_BESTS) \
+		pipelines/report.sh | all
+	@NASH_BIN='$(S_BIN)' $(SHELL) pipelines/report.sh $(S_RUN) $(STEPS)
+
+.PHONY: search

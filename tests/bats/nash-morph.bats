@@ -1,0 +1,142 @@
+#!/usr/bin/env bats
+load common
+
+# The 16-hex-digit value of a string attribute (model_id, parent_id).
+attr_id() {
+	h5dump -a "/$2" "$1" | grep -oE '"[0-9a-f]{16}"' | tr -d '"'
+}
+
+# The operators of the lineage, one per line.
+lineage_ops() {
+	h5dump -y -d /lineage "$1" | grep -oE '"(deeper|wider|skip-add|skip-concat)"' | tr -d '"'
+}
+
+# train_loss (4th field) of every row of the training record, one per line.
+train_losses() {
+	h5dump -y -d /training/record "$1" |
+		awk '/DATA \{/ { d = 1; next } d && /\{/ { k = 0; next } d && /[0-9]/ { k++; gsub(/[ ,]/, ""); if (k == 4) print }'
+}
+
+@test "nash-morph --help and --version" {
+	run -0 nash-morph --help
+	assert_output --partial "Usage: nash-morph"
+	assert_output --partial "--max-params"
+	run -0 nash-morph --version
+	assert_output --partial "nash-morph (nash)"
+}
+
+@test "nash-morph usage errors exit 2" {
+	run -2 nash-morph
+	assert_output --partial "missing PARENT"
+	m=$(seed_model)
+	run -2 nash-morph --op shallower "$m"
+	assert_output --partial "'shallower' is not an operator"
+	assert_output --partial "Try 'nash-morph --help'"
+	run -2 nash-morph --op deeper,,wider -o "$BATS_TEST_TMPDIR/c.h5" "$m"
+	run -2 nash-morph -n 0 "$m"
+	assert_output --partial "-n"
+	run -2 nash-morph -n five "$m"
+	run -2 nash-morph --seed -3 "$m"
+	run -2 nash-morph --max-params 0 "$m"
+	run -2 nash-morph "$m" "$m"
+	assert_output --partial "too many arguments"
+	[ ! -e "$BATS_TEST_TMPDIR/c.h5" ]
+}
+
+@test "nash-morph reports each morphism and records the lineage" {
+	m=$(seed_model)
+	run -0 --separate-stderr nash-morph -n 4 --seed 3 -o "$BATS_TEST_TMPDIR/c.h5" "$m"
+	assert_output ""
+	[ "$(printf '%s\n' "$stderr" | grep -cE '^nash-morph: (deeper after|wider|skip-add from|skip-concat from) [0-9]{3}_')" -eq 4 ]
+	[[ "$stderr" == *"nash-morph: child "* ]]
+	run -0 lineage_ops "$BATS_TEST_TMPDIR/c.h5"
+	[ "${#lines[@]}" -eq 4 ]
+	[ "$(attr_id "$BATS_TEST_TMPDIR/c.h5" parent_id)" = "$(attr_id "$m" model_id)" ]
+	[ "$(attr_id "$BATS_TEST_TMPDIR/c.h5" model_id)" != "$(attr_id "$m" model_id)" ]
+	# a grandchild: the parent's lineage plus its own
+	run -0 nash-morph -n 2 -o "$BATS_TEST_TMPDIR/g.h5" "$BATS_TEST_TMPDIR/c.h5"
+	run -0 lineage_ops "$BATS_TEST_TMPDIR/g.h5"
+	[ "${#lines[@]}" -eq 6 ]
+}
+
+@test "nash-morph: the same parent and seed give a byte-identical child" {
+	m=$(seed_model)
+	nash-morph -n 5 --seed 11 -o "$BATS_TEST_TMPDIR/a.h5" "$m" 2>/dev/null
+	nash-morph -n 5 --seed 11 "$m" 2>/dev/null > "$BATS_TEST_TMPDIR/b.h5"
+	nash-morph -n 5 --seed 12 -o "$BATS_TEST_TMPDIR/c.h5" "$m" 2>/dev/null
+	cmp "$BATS_TEST_TMPDIR/a.h5" "$BATS_TEST_TMPDIR/b.h5"
+	run ! cmp -s "$BATS_TEST_TMPDIR/a.h5" "$BATS_TEST_TMPDIR/c.h5"
+}
+
+@test "nash-morph --op forces operators, repeated and comma-separated" {
+	m=$(seed_model)
+	run -0 nash-morph -n 3 --op deeper -o "$BATS_TEST_TMPDIR/d.h5" "$m"
+	run -0 lineage_ops "$BATS_TEST_TMPDIR/d.h5"
+	assert_output "$(printf 'deeper\ndeeper\ndeeper')"
+	run -0 nash-morph -n 6 --seed 2 --op skip-concat --op wider,skip-add -o "$BATS_TEST_TMPDIR/e.h5" "$m"
+	run -0 lineage_ops "$BATS_TEST_TMPDIR/e.h5"
+	[ "${#lines[@]}" -eq 6 ]
+	refute_output --partial "deeper"
+}
+
+@test "nash-morph: a forced operator without a valid place is exit 1, no output" {
+	nash-init --dataset "$FMNIST" --widths 4 --val 200 -o "$BATS_TEST_TMPDIR/m.h5"
+	cd "$BATS_TEST_TMPDIR"
+	run -1 nash-morph --op skip-add -o c.h5 m.h5
+	assert_output "nash-morph: m.h5: no valid place for skip-add"
+	[ ! -e c.h5 ]
+	run -1 nash-morph --op skip -o c.h5 m.h5
+	assert_output --partial "no valid place for skip-add or skip-concat"
+	[ ! -e c.h5 ]
+	# drawn among others, an impossible operator is simply redrawn
+	run -0 nash-morph -n 3 --op skip,deeper -o c.h5 m.h5
+	[ -s c.h5 ]
+}
+
+@test "nash-morph --max-params bounds the child, or fails cleanly" {
+	m=$(seed_model)
+	run -0 --separate-stderr nash-morph -n 3 --max-params 25000 -o "$BATS_TEST_TMPDIR/c.h5" "$m"
+	n=$(printf '%s\n' "$stderr" | sed -nE 's/^nash-morph: child .*: ([0-9]+) parameters.*/\1/p')
+	[ -n "$n" ] && [ "$n" -le 25000 ]
+	run -1 nash-morph --max-params 100 -o "$BATS_TEST_TMPDIR/d.h5" "$m"
+	assert_output --partial "--max-params 100"
+	[ ! -e "$BATS_TEST_TMPDIR/d.h5" ]
+}
+
+@test "nash-morph on bad input fails with exit 1 naming the file" {
+	echo "not a model" > "$BATS_TEST_TMPDIR/bad.h5"
+	run -1 nash-morph -o "$BATS_TEST_TMPDIR/c.h5" "$BATS_TEST_TMPDIR/bad.h5"
+	assert_output --partial "bad.h5"
+	[ ! -e "$BATS_TEST_TMPDIR/c.h5" ]
+	run -1 nash-morph -o "$BATS_TEST_TMPDIR/c.h5" "$BATS_TEST_TMPDIR/missing.h5"
+	assert_output --partial "missing.h5"
+	run -1 nash-morph -o "$BATS_TEST_TMPDIR/c.h5" - < "$BATS_TEST_TMPDIR/bad.h5"
+	assert_output --partial "<stdin>"
+	[ ! -e "$BATS_TEST_TMPDIR/c.h5" ]
+}
+
+@test "nash-morph output is atomic: a failure leaves an existing file as it was" {
+	nash-init --dataset "$FMNIST" --widths 4 --val 200 -o "$BATS_TEST_TMPDIR/m.h5"
+	echo "old" > "$BATS_TEST_TMPDIR/c.h5"
+	run -1 nash-morph --op skip-concat -o "$BATS_TEST_TMPDIR/c.h5" "$BATS_TEST_TMPDIR/m.h5"
+	[ "$(cat "$BATS_TEST_TMPDIR/c.h5")" = "old" ]
+	[ "$(ls "$BATS_TEST_TMPDIR")" = "$(printf 'c.h5\nm.h5')" ]
+}
+
+@test "nash-init | nash-morph | nash-train: the child trains" {
+	set -o pipefail
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 |
+		nash-morph -n 3 --seed 7 - |
+		nash-train --epochs 2 --limit 1000 --lr 0.02 --device cpu - > "$BATS_TEST_TMPDIR/c.h5"
+	run -0 train_losses "$BATS_TEST_TMPDIR/c.h5"
+	[ "${#lines[@]}" -eq 2 ]
+	awk -v a="${lines[0]}" -v b="${lines[1]}" 'BEGIN { exit !(b < a) }'
+	run -0 lineage_ops "$BATS_TEST_TMPDIR/c.h5"
+	[ "${#lines[@]}" -eq 3 ]
+	# the file is valid: it reads back, and a further morph keeps the training record
+	run -0 nash-train --epochs 0 --device cpu "$BATS_TEST_TMPDIR/c.h5"
+	assert_output --regexp 'val_accuracy=0\.[0-9]{4}'
+	nash-morph -n 1 -o "$BATS_TEST_TMPDIR/g.h5" "$BATS_TEST_TMPDIR/c.h5" 2>/dev/null
+	run -0 train_losses "$BATS_TEST_TMPDIR/g.h5"
+	[ "${#lines[@]}" -eq 2 ]
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bats
+load common
+
+# Trained models on the fixture data, made once per file: a (2 epochs), b (1 epoch, lr 0.01),
+# a copy of a under another name, and a wider child of a evaluated without training (the same
+# function as a, hence the same accuracy, with more parameters).
+setup_file() {
+	d=$BATS_FILE_TMPDIR
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 -o "$d/seed.h5"
+	nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 2 -o "$d/a.h5" "$d/seed.h5" >/dev/null 2>&1
+	nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 --lr 0.01 -o "$d/b.h5" "$d/seed.h5" >/dev/null 2>&1
+	cp "$d/a.h5" "$d/a2.h5"
+	nash-morph -n 1 --op wider --seed 3 -o "$d/wide.h5" "$d/a.h5" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 0 -o "$d/wide-eval.h5" "$d/wide.h5" >/dev/null 2>&1
+}
+
+@test "nash-select --help and --version" {
+	run -0 nash-select --help
+	assert_output --partial "Usage: nash-select"
+	assert_output --partial "--mark-failed"
+	run -0 nash-select --version
+	assert_output --partial "nash-select (nash)"
+}
+
+@test "nash-select usage errors exit 2" {
+	run -2 nash-select
+	assert_output --partial "missing MODEL"
+	run -2 nash-select --metric loss "$BATS_FILE_TMPDIR/a.h5"
+	assert_output --partial "--metric: 'loss'"
+	run -2 nash-select - - </dev/null
+	assert_output --partial "standard input"
+	run -2 nash-select --mark-failed why "$BATS_FILE_TMPDIR/a.h5" "$BATS_FILE_TMPDIR/b.h5"
+	assert_output --partial "exactly one MODEL"
+	run -2 nash-select --frobnicate "$BATS_FILE_TMPDIR/a.h5"
+}
+
+@test "nash-select on a missing file fails with exit 1 naming it, writing nothing" {
+	run -1 nash-select -o "$BATS_TEST_TMPDIR/best.h5" "$BATS_FILE_TMPDIR/a.h5" "$BATS_TEST_TMPDIR/missing.h5"
+	assert_output --partial "missing.h5"
+	[ ! -e "$BATS_TEST_TMPDIR/best.h5" ]
+}
+
+@test "nash-select on a non-HDF5 file fails with exit 1 naming it" {
+	echo "not a model" >"$BATS_TEST_TMPDIR/junk.h5"
+	run -1 nash-select -o "$BATS_TEST_TMPDIR/best.h5" "$BATS_TEST_TMPDIR/junk.h5" "$BATS_FILE_TMPDIR/a.h5"
+	assert_output --partial "junk.h5: not an HDF5 file"
+	[ ! -e "$BATS_TEST_TMPDIR/best.h5" ]
+	: >"$BATS_TEST_TMPDIR/empty.h5"
+	run -1 nash-select "$BATS_TEST_TMPDIR/empty.h5"
+	assert_output --partial "empty.h5"
+}
+
+@test "nash-select ranks by val accuracy, prints the table and the winner's path, copies it" {
+	d=$BATS_FILE_TMPDIR
+	run -0 --separate-stderr nash-select -o "$BATS_TEST_TMPDIR/best.h5" "$d/b.h5" "$d/a.h5"
+	# the path is the only thing on stdout
+	assert_output "$d/a.h5"
+	# the table on stderr: a header, a first, b second
+	[[ "${stderr_lines[0]}" == rank* ]]
+	[[ "${stderr_lines[1]}" == *"$d/a.h5"* ]]
+	[[ "${stderr_lines[2]}" == *"$d/b.h5"* ]]
+	cmp "$d/a.h5" "$BATS_TEST_TMPDIR/best.h5"
+	# no temporary left behind
+	run -0 find "$BATS_TEST_TMPDIR" -name '*.tmp'
+	assert_output ""
+}
+
+@test "nash-select breaks ties by fewer parameters, then by name" {
+	d=$BATS_FILE_TMPDIR
+	a=$(h5dump -a val_accuracy "$d/a.h5" | sed -n 's/.*(0): //p')
+	w=$(h5dump -a val_accuracy "$d/wide-eval.h5" | sed -n 's/.*(0): //p')
+	[ "$a" = "$w" ] # a morphism preserves the function, hence the accuracy
+	run -0 nash-select -q "$d/wide-eval.h5" "$d/a.h5"
+	assert_output "$d/a.h5"
+	run -0 nash-select -q "$d/a2.h5" "$d/a.h5"
+	assert_output "$d/a.h5"
+}
+
+@test "nash-select ranks failed and untrained models last with a note" {
+	d=$BATS_FILE_TMPDIR
+	nash-select --mark-failed "loss diverged" -o "$BATS_TEST_TMPDIR/f.h5" "$d/a.h5"
+	run -0 h5dump -a failure "$BATS_TEST_TMPDIR/f.h5"
+	assert_output --partial "loss diverged"
+	run -0 --separate-stderr nash-select "$BATS_TEST_TMPDIR/f.h5" "$d/seed.h5" "$d/b.h5"
+	assert_output "$d/b.h5"
+	[[ "${stderr_lines[1]}" == *"$d/b.h5"* ]]
+	[[ "${stderr_lines[2]}" == *"failed: loss diverged"* || "${stderr_lines[3]}" == *"failed: loss diverged"* ]]
+	[[ "$stderr" == *"$d/seed.h5"*"no val_accuracy"* ]]
+}
+
+@test "nash-select fails when every model failed or is untrained" {
+	d=$BATS_FILE_TMPDIR
+	nash-select --mark-failed "crashed" -o "$BATS_TEST_TMPDIR/f.h5" "$d/a.h5"
+	run -1 nash-select -o "$BATS_TEST_TMPDIR/best.h5" "$BATS_TEST_TMPDIR/f.h5" "$d/seed.h5"
+	assert_output --partial "no model can win: all 2 models failed"
+	[ ! -e "$BATS_TEST_TMPDIR/best.h5" ]
+}
+
+@test "nash-select --tsv prints the ranked table for scripts" {
+	d=$BATS_FILE_TMPDIR
+	run -0 nash-select --tsv "$d/b.h5" "$d/a.h5" "$d/seed.h5"
+	assert_line --index 0 --regexp $'^rank\tmodel\tval_accuracy\tparams'
+	assert_line --index 1 --regexp $'^1\t'"$d/a.h5"$'\t0\\.[0-9]{4}\t'
+	assert_line --index 3 --regexp $'^3\t'"$d/seed.h5"$'\t-\t.*\t0\tno val_accuracy'
+	[ "${#lines[@]}" -eq 4 ]
+}
+
+@test "nash-select counts the morphisms since the parent when the parent is a candidate" {
+	d=$BATS_FILE_TMPDIR
+	run -0 nash-select --tsv "$d/wide-eval.h5" "$d/a.h5"
+	assert_line --regexp $'wide-eval\\.h5\t.*\t1\twider\t1\t-$'
+}
+
+@test "nash-select reads a model from stdin and writes the winner to stdout" {
+	d=$BATS_FILE_TMPDIR
+	run -0 --separate-stderr sh -c "nash-select -q -o - - '$d/b.h5' <'$d/a.h5' >'$BATS_TEST_TMPDIR/out.h5'"
+	assert_equal "$stderr" "-"
+	cmp "$d/a.h5" "$BATS_TEST_TMPDIR/out.h5"
+}
+
+@test "nash-select --mark-failed writes a valid model marked failed" {
+	d=$BATS_FILE_TMPDIR
+	run -0 nash-select --mark-failed "nash-train: out of memory" -o "$BATS_TEST_TMPDIR/f.h5" "$d/a.h5"
+	run -0 h5dump -a failed "$BATS_TEST_TMPDIR/f.h5"
+	assert_output --partial "(0): 1"
+	# still a model the other tools read
+	run -0 nash-show "$BATS_TEST_TMPDIR/f.h5"
+	assert_output --partial "failed      nash-train: out of memory"
+	run -1 nash-select --mark-failed why -o "$BATS_TEST_TMPDIR/g.h5" "$BATS_TEST_TMPDIR/missing.h5"
+	[ ! -e "$BATS_TEST_TMPDIR/g.h5" ]
+}

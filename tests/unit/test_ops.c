@@ -1,0 +1,899 @@
+/* The compute backends (lib/backend.h). Three layers of evidence:
+   1. known answers pin the semantics of the double reference (what the ops mean);
+   2. every backward of the double reference against central finite differences (that the
+      gradients are those of the forwards), accumulate targets pre-filled with known values;
+   3. every op of a fast backend against the float reference on random inputs, outputs
+      poisoned with NaN beforehand so an unwritten element fails. compare_backend() works
+      through be->alloc/upload/download only, so it runs a device backend unchanged. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "check.h"
+#include "data.h"
+#include "ref_ops.h"
+#include "rng.h"
+
+static Rng rng;
+
+/* ---- host and backend buffers, freed together ---- */
+
+typedef struct Pool {
+	Ctx *ctx; /* NULL: host only */
+	int n_host, n_dev;
+	void *host[64], *dev[64];
+} Pool;
+
+static void *hnew(Pool *P, size_t bytes)
+{
+	void *p = calloc(bytes ? bytes : 1, 1);
+	if (!p || P->n_host == 64)
+		abort();
+	return P->host[P->n_host++] = p;
+}
+
+/* n floats, normal(0, scale) */
+static float *hrand(Pool *P, size_t n, double scale)
+{
+	float *p = hnew(P, n * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (float)(scale * rng_normal(&rng));
+	return p;
+}
+
+static float *hcopy(Pool *P, const float *src, size_t n)
+{
+	float *p = hnew(P, n * sizeof *p);
+	memcpy(p, src, n * sizeof *p);
+	return p;
+}
+
+static void *dput(Pool *P, const void *host, size_t bytes)
+{
+	NashErr err = {0};
+	void *p = P->ctx->be->alloc(P->ctx, bytes ? bytes : 1, &err);
+	if (!p || P->n_dev == 64) {
+		printf("# alloc of %zu bytes failed: %s\n", bytes, err.msg);
+		abort();
+	}
+	if (host && bytes)
+		P->ctx->be->upload(P->ctx, p, host, bytes);
+	return P->dev[P->n_dev++] = p;
+}
+
+/* n floats of backend memory, every one NaN: an output the op must overwrite */
+static float *dnan(Pool *P, size_t n)
+{
+	float *h = hnew(P, n * sizeof *h);
+	for (size_t i = 0; i < n; i++)
+		h[i] = NAN;
+	return dput(P, h, n * sizeof *h);
+}
+
+static void pool_free(Pool *P)
+{
+	for (int i = 0; i < P->n_host; i++)
+		free(P->host[i]);
+	for (int i = 0; i < P->n_dev; i++)
+		P->ctx->be->free(P->ctx, P->dev[i]);
+	P->n_host = P->n_dev = 0;
+}
+
+/* Backend result dev[n] against the reference want[n]: |got-want| <= atol*max(1, rms(want))
+   + rtol*|want|. The absolute part scales with the typical magnitude because float rounding
+   errors of a sum grow with the sum's magnitude, not with each (possibly tiny) element. */
+static void expect(Pool *P, const char *what, const float *dev, const float *want, size_t n,
+		   double atol, double rtol)
+{
+	NashErr err = {0};
+	CHECKF(P->ctx->be->sync(P->ctx, &err) == 0, "%s: sync: %s", what, err.msg);
+	float *got = hnew(P, n * sizeof *got);
+	P->ctx->be->download(P->ctx, got, dev, n * sizeof *got);
+	double ss = 0;
+	for (size_t i = 0; i < n; i++)
+		ss += (double)want[i] * want[i];
+	double rms = n ? sqrt(ss / n) : 0, worst;
+	long i = check_arrays_close(got, want, n, atol * (rms > 1 ? rms : 1), rtol, &worst);
+	CHECKF(i < 0, "%s: element %ld of %zu: got %.9g, want %.9g", what, i, n, i < 0 ? 0 : got[i],
+	       i < 0 ? 0 : want[i]);
+}
+
+/* ---- 1. known answers (double reference) ---- */
+
+TEST(test_known_conv)
+{
+	/* cross-correlation with zero padding: a 1 at the kernel's top-left reads in[y-1][x-1] */
+	double in[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[9] = {1, 0, 0, 0, 0, 0, 0, 0, 0}, b = 0.5;
+	double out[9], want[9] = {0, 0, 0, 0, 1, 2, 0, 4, 5};
+	ref_conv_forward_d(out, in, w, &b, 1, 1, 3, 3, 1, 3);
+	for (int i = 0; i < 9; i++)
+		CHECKF(out[i] == want[i] + 0.5, "out[%d] = %g, want %g", i, out[i], want[i] + 0.5);
+	/* two channels, 1x1 kernel: out = 2*in0 - in1 */
+	double in2[4] = {1, 2, 10, 30}, w2[2] = {2, -1}, out2[2];
+	ref_conv_forward_d(out2, in2, w2, NULL, 1, 2, 1, 2, 1, 1);
+	CHECK(out2[0] == -8 && out2[1] == -26);
+}
+
+TEST(test_known_pool_softmax_sgd)
+{
+	/* 3x3 -> 1x1 (floor); the window {1,3;3,2} ties: the first maximum (row-major) wins */
+	double in[9] = {1, 3, 9, 3, 2, 9, 9, 9, 9}, out, dout = 2, din[9] = {0};
+	ref_maxpool_forward_d(&out, in, 1, 1, 3, 3, 2);
+	ref_maxpool_backward_d(din, &dout, in, 1, 1, 3, 3, 2);
+	CHECK(out == 3 && din[1] == 2 && din[3] == 0 && din[0] == 0 && din[2] == 0);
+
+	/* equal logits: loss log K each, argmax is class 0; gradient (1/K - onehot)/N */
+	double logits[8] = {0}, dl[8], stats[3] = {1, 2, 3};
+	int32_t labels[2] = {0, 3};
+	ref_softmax_xent_d(dl, stats, logits, labels, 2, 4);
+	CHECK(check_close(stats[0], 1 + 2 * log(4), 1e-12, 0));
+	CHECK(stats[1] == 3 && stats[2] == 5);
+	CHECK(check_close(dl[0], (0.25 - 1) / 2, 1e-15, 0) && check_close(dl[1], 0.125, 1e-15, 0));
+	CHECK(check_close(dl[7], (0.25 - 1) / 2, 1e-15, 0));
+
+	/* PyTorch's SGD: g = 0.2 + 0.01*1 = 0.21, v = 0.9*0.5 + g = 0.66 */
+	double p = 1, v = 0.5, g = 0.2;
+	ref_sgd_update_d(&p, &v, &g, 1, 0.1, 0.9, 0.01, 0);
+	CHECK(check_close(v, 0.66, 1e-15, 0) && check_close(p, 1 - 0.066, 1e-15, 0));
+	p = 1, v = 0.5;
+	ref_sgd_update_d(&p, &v, &g, 1, 0.1, 0.9, 0.01, 1);
+	CHECK(check_close(v, 0.66, 1e-15, 0) && check_close(p, 1 - 0.1 * (0.21 + 0.9 * 0.66), 1e-15, 0));
+}
+
+TEST(test_known_bn_add_dense_gap)
+{
+	/* one channel, N=2, HW=2: mean 2.5, biased var 1.25, unbiased 5/3 */
+	double x[4] = {1, 2, 3, 4}, gamma = 2, beta = 1, out[4], mean, invstd, rm = 0, rv = 1;
+	ref_bn_forward_train_d(out, &mean, &invstd, &rm, &rv, x, &gamma, &beta, 2, 1, 2, 0.1, 1e-5);
+	CHECK(check_close(mean, 2.5, 1e-15, 0) && check_close(invstd, 1 / sqrt(1.25 + 1e-5), 1e-15, 0));
+	CHECK(check_close(rm, 0.25, 1e-15, 0) && check_close(rv, 0.9 + 0.1 * 5 / 3.0, 1e-15, 0));
+	CHECK(check_close(out[0], 2 * (1 - 2.5) * invstd + 1, 1e-14, 0));
+	double ev[4];
+	ref_bn_forward_eval_d(ev, x, &gamma, &beta, &rm, &rv, 2, 1, 2, 1e-5);
+	CHECK(check_close(ev[3], 2 * (4 - rm) / sqrt(rv + 1e-5) + 1, 1e-14, 0));
+
+	double a[2] = {1, 2}, b[2] = {5, 6}, lambda = 0.25, o[2];
+	ref_add_forward_d(o, a, b, &lambda, 2);
+	CHECK(o[0] == 4 && o[1] == 5);
+
+	/* dense: out[n][o] = sum_i in[n][i] w[o][i] + b[o] */
+	double in[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, 0, -1, 0, 1, 0}, bias[2] = {10, 20}, d[4];
+	ref_dense_forward_d(d, in, w, bias, 2, 3, 2);
+	CHECK(d[0] == 8 && d[1] == 22 && d[2] == 8 && d[3] == 25);
+
+	double g[2];
+	ref_gap_forward_d(g, x, 2, 1, 2);
+	CHECK(g[0] == 1.5 && g[1] == 3.5);
+	double cat[8];
+	for (int i = 0; i < 8; i++)
+		cat[i] = -1;
+	ref_concat_forward_d(cat, a, 2, 1, 2, 1, 1); /* a as [2,1,1] into channel 1 of [2,2,1] */
+	CHECK(cat[0] == -1 && cat[1] == 1 && cat[2] == -1 && cat[3] == 2);
+}
+
+/* ---- 2. finite differences (double reference) ---- */
+
+#define FD_EPS 1e-6
+#define FD_RTOL 1e-6
+
+/* The arguments of one forward; the loss is L = sum(out * R). */
+typedef struct Fd {
+	int N, C, H, W, K, ks, HW, Cout, offset;
+	size_t n;
+	double *x, *x2, *w, *b, *lambda, *beta; /* inputs and parameters (b: bias or add's b) */
+	int32_t *labels;
+	double *out, *R;
+	size_t n_out;
+	int op;
+} Fd;
+
+enum { FD_CONV, FD_BN, FD_RELU, FD_POOL, FD_ADD, FD_CONCAT, FD_GAP, FD_DENSE, FD_XENT };
+
+static double fd_loss(const Fd *f)
+{
+	switch (f->op) {
+	case FD_CONV:
+		ref_conv_forward_d(f->out, f->x, f->w, f->b, f->N, f->C, f->H, f->W, f->K, f->ks);
+		break;
+	case FD_BN:
+		ref_bn_forward_train_d(f->out, NULL, NULL, NULL, NULL, f->x, f->w, f->beta, f->N, f->C,
+				       f->HW, 0.1, 1e-5);
+		break;
+	case FD_RELU:
+		ref_relu_forward_d(f->out, f->x, f->n);
+		break;
+	case FD_POOL:
+		ref_maxpool_forward_d(f->out, f->x, f->N, f->C, f->H, f->W, f->ks);
+		break;
+	case FD_ADD:
+		ref_add_forward_d(f->out, f->x, f->x2, f->lambda, f->n);
+		break;
+	case FD_CONCAT:
+		ref_concat_forward_d(f->out, f->x, f->N, f->C, f->Cout, f->offset, f->HW);
+		break;
+	case FD_GAP:
+		ref_gap_forward_d(f->out, f->x, f->N, f->C, f->HW);
+		break;
+	case FD_DENSE:
+		ref_dense_forward_d(f->out, f->x, f->w, f->b, f->N, f->C, f->K);
+		break;
+	case FD_XENT: {
+		double stats[3] = {0};
+		ref_softmax_xent_d(NULL, stats, f->x, f->labels, f->N, f->K);
+		return stats[0] / f->N; /* the mean loss: what dlogits is the gradient of */
+	}
+	}
+	double s = 0;
+	for (size_t i = 0; i < f->n_out; i++)
+		s += f->out[i] * f->R[i];
+	return s;
+}
+
+/* Compares grad[n], the analytic gradient w.r.t. x[n], with central differences of the loss.
+   Rounding makes the differences' absolute error ~1e-16*|L|/eps, so near-zero elements are
+   judged against the largest gradient element. */
+static void fd_check(const char *what, Fd *f, double *x, const double *grad, size_t n)
+{
+	double gmax = 0;
+	for (size_t i = 0; i < n; i++)
+		gmax = fmax(gmax, fabs(grad[i]));
+	int bad = 0;
+	for (size_t i = 0; i < n && bad < 3; i++) {
+		double x0 = x[i];
+		x[i] = x0 + FD_EPS;
+		double lp = fd_loss(f);
+		x[i] = x0 - FD_EPS;
+		double lm = fd_loss(f);
+		x[i] = x0;
+		double fd = (lp - lm) / (2 * FD_EPS);
+		if (!check_close(grad[i], fd, FD_RTOL * 1e-2 * fmax(gmax, 1), FD_RTOL)) {
+			printf("#   %s[%zu]: analytic %.12g, finite differences %.12g\n", what, i, grad[i], fd);
+			check_current_failed = 1;
+			bad++;
+		}
+	}
+}
+
+static double *drand(Pool *P, size_t n, double scale)
+{
+	double *p = hnew(P, n * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = scale * rng_normal(&rng);
+	return p;
+}
+
+static double *dfill(Pool *P, size_t n, double v)
+{
+	double *p = hnew(P, n * sizeof *p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = v;
+	return p;
+}
+
+/* An accumulate target pre-filled with 0.5: subtract it before comparing, and the backward
+   must have added to it (not overwritten it). */
+#define PRE 0.5
+static double *unpre(double *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		g[i] -= PRE;
+	return g;
+}
+
+static void fd_conv(int N, int C, int H, int W, int K, int ks, int bias)
+{
+	Pool P = {.ctx = NULL};
+	Fd f = {.op = FD_CONV, .N = N, .C = C, .H = H, .W = W, .K = K, .ks = ks};
+	size_t nin = (size_t)N * C * H * W, nw = (size_t)K * C * ks * ks;
+	f.n_out = (size_t)N * K * H * W;
+	f.x = drand(&P, nin, 1);
+	f.w = drand(&P, nw, 1 / sqrt(C * ks * ks));
+	f.b = bias ? drand(&P, K, 1) : NULL;
+	f.out = dfill(&P, f.n_out, 0);
+	f.R = drand(&P, f.n_out, 1);
+	double *din = dfill(&P, nin, PRE), *dw = dfill(&P, nw, NAN), *db = dfill(&P, K, NAN);
+	ref_conv_backward_d(din, dw, bias ? db : NULL, f.R, f.x, f.w, N, C, H, W, K, ks);
+	char what[64];
+	snprintf(what, sizeof what, "conv k%d%s din", ks, bias ? " bias" : "");
+	fd_check(what, &f, f.x, unpre(din, nin), nin);
+	fd_check("conv dw", &f, f.w, dw, nw);
+	if (bias)
+		fd_check("conv db", &f, f.b, db, K);
+	pool_free(&P);
+}
+
+TEST(test_fd_conv)
+{
+	fd_conv(2, 3, 5, 6, 4, 1, 0);
+	fd_conv(2, 3, 5, 6, 4, 3, 1);
+	fd_conv(1, 2, 4, 7, 3, 5, 1);
+	fd_conv(2, 1, 3, 2, 2, 5, 0); /* kernel larger than the image */
+}
+
+TEST(test_fd_bn)
+{
+	Pool P = {.ctx = NULL};
+	int N = 3, C = 2, HW = 5;
+	size_t n = (size_t)N * C * HW;
+	Fd f = {.op = FD_BN, .N = N, .C = C, .HW = HW, .n_out = n};
+	f.x = drand(&P, n, 2);
+	f.w = drand(&P, C, 1); /* gamma */
+	f.beta = drand(&P, C, 1);
+	f.out = dfill(&P, n, 0);
+	f.R = drand(&P, n, 1);
+	double mean[2], invstd[2];
+	ref_bn_forward_train_d(f.out, mean, invstd, NULL, NULL, f.x, f.w, f.beta, N, C, HW, 0.1, 1e-5);
+	double *din = dfill(&P, n, PRE), *dg = dfill(&P, C, NAN), *dbeta = dfill(&P, C, NAN);
+	ref_bn_backward_d(din, dg, dbeta, f.R, f.x, mean, invstd, f.w, N, C, HW);
+	fd_check("bn din", &f, f.x, unpre(din, n), n);
+	fd_check("bn dgamma", &f, f.w, dg, C);
+	fd_check("bn dbeta", &f, f.beta, dbeta, C);
+	pool_free(&P);
+}
+
+TEST(test_fd_relu_pool)
+{
+	Pool P = {.ctx = NULL};
+	Fd f = {.op = FD_RELU, .n = 40, .n_out = 40};
+	f.x = drand(&P, 40, 1);
+	for (int i = 0; i < 40; i++) /* away from the kink */
+		f.x[i] += f.x[i] > 0 ? 1e-3 : -1e-3;
+	f.out = dfill(&P, 40, 0);
+	f.R = drand(&P, 40, 1);
+	ref_relu_forward_d(f.out, f.x, 40);
+	double *din = dfill(&P, 40, PRE);
+	ref_relu_backward_d(din, f.R, f.out, 40);
+	fd_check("relu din", &f, f.x, unpre(din, 40), 40);
+
+	/* 7x7 -> 3x3 with k=2, 7x8 -> 2x2 with k=3; random normals have no ties */
+	int ks[2] = {2, 3}, Ws[2] = {7, 8};
+	for (int t = 0; t < 2; t++) {
+		Fd g = {.op = FD_POOL, .N = 2, .C = 3, .H = 7, .W = Ws[t], .ks = ks[t]};
+		size_t nin = (size_t)2 * 3 * 7 * Ws[t];
+		g.n_out = (size_t)2 * 3 * (7 / ks[t]) * (Ws[t] / ks[t]);
+		g.x = drand(&P, nin, 1);
+		g.out = dfill(&P, g.n_out, 0);
+		g.R = drand(&P, g.n_out, 1);
+		double *dp = dfill(&P, nin, PRE);
+		ref_maxpool_backward_d(dp, g.R, g.x, 2, 3, 7, Ws[t], ks[t]);
+		fd_check(t ? "maxpool k3 din" : "maxpool k2 din", &g, g.x, unpre(dp, nin), nin);
+	}
+	pool_free(&P);
+}
+
+TEST(test_fd_add_concat_gap)
+{
+	Pool P = {.ctx = NULL};
+	size_t n = 30;
+	Fd f = {.op = FD_ADD, .n = n, .n_out = n};
+	f.x = drand(&P, n, 1);
+	f.x2 = drand(&P, n, 1);
+	f.lambda = dfill(&P, 1, 0.3);
+	f.out = dfill(&P, n, 0);
+	f.R = drand(&P, n, 1);
+	double *da = dfill(&P, n, PRE), *db = dfill(&P, n, PRE), *dl = dfill(&P, 1, NAN);
+	ref_add_backward_d(da, db, dl, f.R, f.x, f.x2, f.lambda, n);
+	fd_check("add da", &f, f.x, unpre(da, n), n);
+	fd_check("add db", &f, f.x2, unpre(db, n), n);
+	fd_check("add dlambda", &f, f.lambda, dl, 1);
+
+	/* in [2,3,4] into channels 2..4 of [2,6,4] */
+	Fd c = {.op = FD_CONCAT, .N = 2, .C = 3, .Cout = 6, .offset = 2, .HW = 4, .n_out = 48};
+	c.x = drand(&P, 24, 1);
+	c.out = dfill(&P, 48, 0);
+	c.R = drand(&P, 48, 1);
+	double *dc = dfill(&P, 24, PRE);
+	ref_concat_backward_d(dc, c.R, 2, 3, 6, 2, 4);
+	fd_check("concat din", &c, c.x, unpre(dc, 24), 24);
+
+	Fd g = {.op = FD_GAP, .N = 2, .C = 3, .HW = 5, .n_out = 6};
+	g.x = drand(&P, 30, 1);
+	g.out = dfill(&P, 6, 0);
+	g.R = drand(&P, 6, 1);
+	double *dg = dfill(&P, 30, PRE);
+	ref_gap_backward_d(dg, g.R, 2, 3, 5);
+	fd_check("gap din", &g, g.x, unpre(dg, 30), 30);
+	pool_free(&P);
+}
+
+TEST(test_fd_dense_xent)
+{
+	Pool P = {.ctx = NULL};
+	for (int bias = 0; bias < 2; bias++) {
+		int N = 3, I = 5, O = 4;
+		Fd f = {.op = FD_DENSE, .N = N, .C = I, .K = O, .n_out = (size_t)N * O};
+		f.x = drand(&P, (size_t)N * I, 1);
+		f.w = drand(&P, (size_t)O * I, 1);
+		f.b = bias ? drand(&P, O, 1) : NULL;
+		f.out = dfill(&P, f.n_out, 0);
+		f.R = drand(&P, f.n_out, 1);
+		double *din = dfill(&P, (size_t)N * I, PRE), *dw = dfill(&P, (size_t)O * I, NAN);
+		double *db = dfill(&P, O, NAN);
+		ref_dense_backward_d(din, dw, bias ? db : NULL, f.R, f.x, f.w, N, I, O);
+		fd_check("dense din", &f, f.x, unpre(din, (size_t)N * I), (size_t)N * I);
+		fd_check("dense dw", &f, f.w, dw, (size_t)O * I);
+		if (bias)
+			fd_check("dense db", &f, f.b, db, O);
+	}
+	int N = 4, K = 5;
+	int32_t labels[4] = {0, 4, 2, 2};
+	Fd x = {.op = FD_XENT, .N = N, .K = K, .labels = labels};
+	x.x = drand(&P, (size_t)N * K, 2);
+	double *dl = dfill(&P, (size_t)N * K, NAN), stats[3] = {0};
+	ref_softmax_xent_d(dl, stats, x.x, labels, N, K);
+	fd_check("softmax_xent dlogits", &x, x.x, dl, (size_t)N * K);
+	pool_free(&P);
+}
+
+/* ---- 3. a backend against the float reference ---- */
+
+/* conv: float GEMMs sum C*ks*ks (forward) or N*H*W (dw) products in another order than the
+   reference's double sums: errors ~ sqrt(terms) * 6e-8 * magnitude, far below 1e-5*rms. */
+#define CONV_ATOL 1e-5
+#define CONV_RTOL 1e-4
+/* elementwise ops and short sums: a few roundings at most */
+#define EW_ATOL 1e-6
+#define EW_RTOL 1e-5
+
+static void cmp_conv(Ctx *ctx, int N, int C, int H, int W, int K, int ks, int bias, int want_din)
+{
+	const Backend *be = ctx->be;
+	Pool P = {.ctx = ctx};
+	size_t nin = (size_t)N * C * H * W, nout = (size_t)N * K * H * W, nw = (size_t)K * C * ks * ks;
+	float *in = hrand(&P, nin, 1), *w = hrand(&P, nw, 1 / sqrt(C * ks * ks));
+	float *b = bias ? hrand(&P, K, 1) : NULL, *dout = hrand(&P, nout, 1);
+	float *din0 = hrand(&P, nin, 1);
+	float *out_r = hnew(&P, nout * 4), *din_r = hcopy(&P, din0, nin);
+	float *dw_r = hnew(&P, nw * 4), *db_r = hnew(&P, K * 4);
+	ref_conv_forward_f(out_r, in, w, b, N, C, H, W, K, ks);
+	ref_conv_backward_f(want_din ? din_r : NULL, dw_r, bias ? db_r : NULL, dout, in, w, N, C, H, W,
+			    K, ks);
+
+	size_t ws = be->conv_workspace(ctx, N, C, H, W, K, ks);
+	ctx->workspace = ws ? dput(&P, NULL, ws * sizeof(float)) : NULL;
+	ctx->workspace_floats = ws;
+	float *d_in = dput(&P, in, nin * 4), *d_w = dput(&P, w, nw * 4);
+	float *d_b = bias ? dput(&P, b, K * 4) : NULL, *d_dout = dput(&P, dout, nout * 4);
+	float *d_out = dnan(&P, nout), *d_din = dput(&P, din0, nin * 4), *d_dw = dnan(&P, nw);
+	float *d_db = bias ? dnan(&P, K) : NULL;
+	be->conv_forward(ctx, d_out, d_in, d_w, d_b, N, C, H, W, K, ks);
+	be->conv_backward(ctx, want_din ? d_din : NULL, d_dw, d_db, d_dout, d_in, d_w, N, C, H, W, K,
+			  ks);
+	char s[160];
+	int l = snprintf(s, sizeof s, "%s conv N%d C%d %dx%d K%d k%d threads %d%s: ", be->name, N, C,
+			 H, W, K, ks, ctx->threads, bias ? " bias" : "");
+	snprintf(s + l, sizeof s - l, "out");
+	expect(&P, s, d_out, out_r, nout, CONV_ATOL, CONV_RTOL);
+	snprintf(s + l, sizeof s - l, "din");
+	expect(&P, s, d_din, din_r, nin, CONV_ATOL, CONV_RTOL);
+	snprintf(s + l, sizeof s - l, "dw");
+	expect(&P, s, d_dw, dw_r, nw, CONV_ATOL, CONV_RTOL);
+	if (bias) {
+		snprintf(s + l, sizeof s - l, "db");
+		expect(&P, s, d_db, db_r, K, CONV_ATOL, CONV_RTOL);
+	}
+	ctx->workspace = NULL;
+	ctx->workspace_floats = 0;
+	pool_free(&P);
+}
+
+static void cmp_bn(Ctx *ctx, int N, int C, int HW)
+{
+	const Backend *be = ctx->be;
+	Pool P = {.ctx = ctx};
+	size_t n = (size_t)N * C * HW;
+	float *x = hrand(&P, n, 3), *gamma = hrand(&P, C, 1), *beta = hrand(&P, C, 1);
+	for (size_t i = 0; i < n; i++) /* an offset mean, as after a conv with bias */
+		x[i] += 2;
+	float *rm0 = hrand(&P, C, 1), *rv0 = hrand(&P, C, 1), *dout = hrand(&P, n, 1);
+	float *din0 = hrand(&P, n, 1);
+	for (int c = 0; c < C; c++)
+		rv0[c] = 1 + rv0[c] * rv0[c];
+	float *out_r = hnew(&P, n * 4), *mean_r = hnew(&P, C * 4), *is_r = hnew(&P, C * 4);
+	float *rm_r = hcopy(&P, rm0, C), *rv_r = hcopy(&P, rv0, C), *ev_r = hnew(&P, n * 4);
+	float *din_r = hcopy(&P, din0, n), *dg_r = hnew(&P, C * 4), *db_r = hnew(&P, C * 4);
+	ref_bn_forward_train_f(out_r, mean_r, is_r, rm_r, rv_r, x, gamma, beta, N, C, HW, 0.1f, 1e-5f);
+	ref_bn_forward_eval_f(ev_r, x, gamma, beta, rm0, rv0, N, C, HW, 1e-5f);
+	/* the backward of both gets the reference's statistics */
+	ref_bn_backward_f(din_r, dg_r, db_r, dout, x, mean_r, is_r, gamma, N, C, HW);
+
+	float *d_x = dput(&P, x, n * 4), *d_g = dput(&P, gamma, C * 4), *d_b = dput(&P, beta, C * 4);
+	float *d_out = dnan(&P, n), *d_mean = dnan(&P, C), *d_is = dnan(&P, C);
+	float *d_rm = dput(&P, rm0, C * 4), *d_rv = dput(&P, rv0, C * 4), *d_ev = dnan(&P, n);
+	be->bn_forward_train(ctx, d_out, d_mean, d_is, d_rm, d_rv, d_x, d_g, d_b, N, C, HW, 0.1f, 1e-5f);
+	d_rm = dput(&P, rm0, C * 4);
+	d_rv = dput(&P, rv0, C * 4);
+	be->bn_forward_eval(ctx, d_ev, d_x, d_g, d_b, d_rm, d_rv, N, C, HW, 1e-5f);
+	float *d_dout = dput(&P, dout, n * 4), *d_din = dput(&P, din0, n * 4);
+	float *d_dg = dnan(&P, C), *d_db = dnan(&P, C);
+	float *d_ms = dput(&P, mean_r, C * 4), *d_iss = dput(&P, is_r, C * 4);
+	be->bn_backward(ctx, d_din, d_dg, d_db, d_dout, d_x, d_ms, d_iss, d_g, N, C, HW);
+
+	/* train mode's own statistics, run again to check the running ones */
+	float *d_rm2 = dput(&P, rm0, C * 4), *d_rv2 = dput(&P, rv0, C * 4), *d_o2 = dnan(&P, n);
+	be->bn_forward_train(ctx, d_o2, NULL, NULL, d_rm2, d_rv2, d_x, d_g, d_b, N, C, HW, 0.1f, 1e-5f);
+
+	char s[128];
+	int l = snprintf(s, sizeof s, "%s bn N%d C%d HW%d: ", be->name, N, C, HW);
+	/* out = (x-mean)*invstd*gamma+beta: the statistics' float errors are amplified by invstd */
+	const char *names[] = {"out", "mean", "invstd", "running_mean", "running_var", "eval out",
+			       "din", "dgamma", "dbeta", "out (no stats)"};
+	const float *dev[] = {d_out, d_mean, d_is, d_rm2, d_rv2, d_ev, d_din, d_dg, d_db, d_o2};
+	const float *want[] = {out_r, mean_r, is_r, rm_r, rv_r, ev_r, din_r, dg_r, db_r, out_r};
+	size_t sizes[] = {n, C, C, C, C, n, n, C, C, n};
+	for (int i = 0; i < 10; i++) {
+		snprintf(s + l, sizeof s - l, "%s", names[i]);
+		/* sums over N*HW elements for the statistics and the parameter gradients */
+		expect(&P, s, dev[i], want[i], sizes[i], 1e-5, 1e-4);
+	}
+	pool_free(&P);
+}
+
+static void cmp_elementwise(Ctx *ctx, size_t n)
+{
+	const Backend *be = ctx->be;
+	Pool P = {.ctx = ctx};
+	float *x = hrand(&P, n, 1), *y = hrand(&P, n, 1), *g = hrand(&P, n, 1), *acc = hrand(&P, n, 1);
+	float *acc2 = hrand(&P, n, 1), lambda = 0.3f;
+	float *relu_r = hnew(&P, n * 4), *drelu_r = hcopy(&P, acc, n), *add_r = hnew(&P, n * 4);
+	float *da_r = hcopy(&P, acc, n), *db_r = hcopy(&P, acc2, n), dl_r, *dself_r = hcopy(&P, acc, n);
+	float dself_l;
+	ref_relu_forward_f(relu_r, x, n);
+	ref_relu_backward_f(drelu_r, g, relu_r, n);
+	ref_add_forward_f(add_r, x, y, &lambda, n);
+	ref_add_backward_f(da_r, db_r, &dl_r, g, x, y, &lambda, n);
+	ref_add_backward_f(dself_r, dself_r, &dself_l, g, x, x, &lambda, n); /* a node added to itself */
+
+	float *d_x = dput(&P, x, n * 4), *d_y = dput(&P, y, n * 4), *d_g = dput(&P, g, n * 4);
+	float *d_l = dput(&P, &lambda, 4), *d_relu = dnan(&P, n), *d_drelu = dput(&P, acc, n * 4);
+	float *d_add = dnan(&P, n), *d_da = dput(&P, acc, n * 4), *d_db = dput(&P, acc2, n * 4);
+	float *d_dl = dnan(&P, 1), *d_self = dput(&P, acc, n * 4), *d_dsl = dnan(&P, 1);
+	float *d_relu_r = dput(&P, relu_r, n * 4);
+	be->relu_forward(ctx, d_relu, d_x, n);
+	be->relu_backward(ctx, d_drelu, d_g, d_relu_r, n);
+	be->add_forward(ctx, d_add, d_x, d_y, d_l, n);
+	be->add_backward(ctx, d_da, d_db, d_dl, d_g, d_x, d_y, d_l, n);
+	be->add_backward(ctx, d_self, d_self, d_dsl, d_g, d_x, d_x, d_l, n);
+	char s[96];
+	int l = snprintf(s, sizeof s, "%s elementwise n%zu: ", be->name, n);
+	const char *names[] = {"relu", "relu din", "add", "add da", "add db", "add dlambda",
+			       "add to itself da", "add to itself dlambda"};
+	const float *dev[] = {d_relu, d_drelu, d_add, d_da, d_db, d_dl, d_self, d_dsl};
+	const float *want[] = {relu_r, drelu_r, add_r, da_r, db_r, &dl_r, dself_r, &dself_l};
+	size_t sizes[] = {n, n, n, n, n, 1, n, 1};
+	for (int i = 0; i < 8; i++) {
+		snprintf(s + l, sizeof s - l, "%s", names[i]);
+		/* dlambda sums n products: a reduction's tolerance, like conv's */
+		expect(&P, s, dev[i], want[i], sizes[i], sizes[i] == 1 ? CONV_ATOL : EW_ATOL,
+		       sizes[i] == 1 ? CONV_RTOL : EW_RTOL);
+	}
+	pool_free(&P);
+}
+
+/* maxpool on values with many ties (multiples of 0.5, as after a ReLU): the first-maximum
+   rule must agree exactly */
+static void cmp_pool(Ctx *ctx, int N, int C, int H, int W, int k)
+{
+	const Backend *be = ctx->be;
+	Pool P = {.ctx = ctx};
+	size_t nin = (size_t)N * C * H * W, nout = (size_t)N * C * (H / k) * (W / k);
+	float *x = hrand(&P, nin, 1), *g = hrand(&P, nout, 1), *acc = hrand(&P, nin, 1);
+	for (size_t i = 0; i < nin; i++)
+		x[i] = x[i] < 0 ? 0 : roundf(x[i] * 2) / 2;
+	float *out_r = hnew(&P, nout * 4 + 4), *din_r = hcopy(&P, acc, nin);
+	ref_maxpool_forward_f(out_r, x, N, C, H, W, k);
+	ref_maxpool_backward_f(din_r, g, x, N, C, H, W, k);
+	float *d_x = dput(&P, x, nin * 4), *d_g = dput(&P, g, nout * 4), *d_out = dnan(&P, nout);
+	float *d_din = dput(&P, acc, nin * 4);
+	be->maxpool_forward(ctx, d_out, d_x, N, C, H, W, k);
+	be->maxpool_backward(ctx, d_din, d_g, d_x, N, C, H, W, k);
+	char s[96];
+	int l = snprintf(s, sizeof s, "%s maxpool N%d C%d %dx%d k%d: ", be->name, N, C, H, W, k);
+	snprintf(s + l, sizeof s - l, "out");
+	expect(&P, s, d_out, out_r, nout, 0, 0);
+	snprintf(s + l, sizeof s - l, "din");
+	expect(&P, s, d_din, din_r, nin, EW_ATOL, EW_RTOL);
+	pool_free(&P);
+}
+
+/* concat (two inputs filling out), gap, dense */
+static void cmp_misc(Ctx *ctx, int N, int C1, int C2, int HW, int O, int bias)
+{
+	const Backend *be = ctx->be;
+	Pool P = {.ctx = ctx};
+	int Co = C1 + C2, I = Co * HW;
+	size_t n1 = (size_t)N * C1 * HW, n2 = (size_t)N * C2 * HW, no = (size_t)N * Co * HW;
+	float *a = hrand(&P, n1, 1), *b = hrand(&P, n2, 1), *g = hrand(&P, no, 1);
+	float *acc = hrand(&P, no, 1), *gg = hrand(&P, (size_t)N * Co, 1);
+	float *w = hrand(&P, (size_t)O * I, 0.1), *bi = bias ? hrand(&P, O, 1) : NULL;
+	float *gd = hrand(&P, (size_t)N * O, 1), *accd = hrand(&P, no, 1);
+	float *cat_r = hnew(&P, no * 4), *da_r = hcopy(&P, acc, n1), *db_r = hcopy(&P, acc + n1, n2);
+	float *gap_r = hnew(&P, (size_t)N * Co * 4), *dgap_r = hcopy(&P, acc, no);
+	float *den_r = hnew(&P, (size_t)N * O * 4), *dden_r = hcopy(&P, accd, no);
+	float *dw_r = hnew(&P, (size_t)O * I * 4), *dbi_r = hnew(&P, O * 4 + 4);
+	ref_concat_forward_f(cat_r, a, N, C1, Co, 0, HW);
+	ref_concat_forward_f(cat_r, b, N, C2, Co, C1, HW);
+	ref_concat_backward_f(da_r, g, N, C1, Co, 0, HW);
+	ref_concat_backward_f(db_r, g, N, C2, Co, C1, HW);
+	ref_gap_forward_f(gap_r, cat_r, N, Co, HW);
+	ref_gap_backward_f(dgap_r, gg, N, Co, HW);
+	ref_dense_forward_f(den_r, cat_r, w, bi, N, I, O);
+	ref_dense_backward_f(dden_r, dw_r, bias ? dbi_r : NULL, gd, cat_r, w, N, I, O);
+
+	float *d_a = dput(&P, a, n1 * 4), *d_b = dput(&P, b, n2 * 4), *d_g = dput(&P, g, no * 4);
+	float *d_cat = dnan(&P, no), *d_da = dput(&P, acc, n1 * 4), *d_db = dput(&P, acc + n1, n2 * 4);
+	be->concat_forward(ctx, d_cat, d_a, N, C1, Co, 0, HW);
+	be->concat_forward(ctx, d_cat, d_b, N, C2, Co, C1, HW);
+	be->concat_backward(ctx, d_da, d_g, N, C1, Co, 0, HW);
+	be->concat_backward(ctx, d_db, d_g, N, C2, Co, C1, HW);
+	float *d_catr = dput(&P, cat_r, no * 4), *d_gap = dnan(&P, (size_t)N * Co);
+	float *d_gg = dput(&P, gg, (size_t)N * Co * 4), *d_dgap = dput(&P, acc, no * 4);
+	be->gap_forward(ctx, d_gap, d_catr, N, Co, HW);
+	be->gap_backward(ctx, d_dgap, d_gg, N, Co, HW);
+	float *d_w = dput(&P, w, (size_t)O * I * 4), *d_bi = bias ? dput(&P, bi, O * 4) : NULL;
+	float *d_den = dnan(&P, (size_t)N * O), *d_gd = dput(&P, gd, (size_t)N * O * 4);
+	float *d_dden = dput(&P, accd, no * 4), *d_dw = dnan(&P, (size_t)O * I);
+	float *d_dbi = bias ? dnan(&P, O) : NULL;
+	be->dense_forward(ctx, d_den, d_catr, d_w, d_bi, N, I, O);
+	be->dense_backward(ctx, d_dden, d_dw, d_dbi, d_gd, d_catr, d_w, N, I, O);
+
+	char s[128];
+	int l = snprintf(s, sizeof s, "%s concat/gap/dense N%d C%d+%d HW%d O%d%s: ", be->name, N, C1,
+			 C2, HW, O, bias ? " bias" : "");
+	const char *names[] = {"concat", "concat da", "concat db", "gap", "gap din", "dense",
+			       "dense din", "dense dw", "dense db"};
+	const float *dev[] = {d_cat, d_da, d_db, d_gap, d_dgap, d_den, d_dden, d_dw, d_dbi};
+	const float *want[] = {cat_r, da_r, db_r, gap_r, dgap_r, den_r, dden_r, dw_r, dbi_r};
+	size_t sizes[] = {no, n1, n2, (size_t)N * Co, no, (size_t)N * O, no, (size_t)O * I, O};
+	for (int i = 0; i < (bias ? 9 : 8); i++) {
+		snprintf(s + l, sizeof s - l, "%s", names[i]);
+		/* dense: float GEMM sums, like conv; the rest: exact copies or short sums */
+		expect(&P, s, dev[i], want[i], sizes[i], i >= 5 ? CONV_ATOL : EW_ATOL,
+		       i >= 5 ? CONV_RTOL : EW_RTOL);
+	}
+	pool_free(&P);
+}
+
+static void cmp_xent_sgd(Ctx *ctx, int N, int K, size_t np)
+{
+	const Backend *be = ctx->be;
+	Pool P = {.ctx = ctx};
+	float *logits = hrand(&P, (size_t)N * K, 3), stats0[3] = {1.5f, 2, 7};
+	int32_t *labels = hnew(&P, N * sizeof *labels);
+	for (int i = 0; i < N; i++)
+		labels[i] = (int32_t)rng_below(&rng, K);
+	if (N > 1) /* a row of equal logits: the first maximum is the prediction */
+		for (int k = 0; k < K; k++)
+			logits[K + k] = 0.5f;
+	float *dl_r = hnew(&P, (size_t)N * K * 4), *st_r = hcopy(&P, stats0, 3);
+	float *st2_r = hcopy(&P, stats0, 3);
+	ref_softmax_xent_f(dl_r, st_r, logits, labels, N, K);
+	ref_softmax_xent_f(NULL, st2_r, logits, labels, N, K);
+	float *d_lg = dput(&P, logits, (size_t)N * K * 4), *d_dl = dnan(&P, (size_t)N * K);
+	int32_t *d_lab = dput(&P, labels, N * sizeof *labels);
+	float *d_st = dput(&P, stats0, 12), *d_st2 = dput(&P, stats0, 12);
+	be->softmax_xent(ctx, d_dl, d_st, d_lg, d_lab, N, K);
+	be->softmax_xent(ctx, NULL, d_st2, d_lg, d_lab, N, K);
+
+	float *p0 = hrand(&P, np, 1), *v0 = hrand(&P, np, 1), *gr = hrand(&P, np, 1);
+	float *p_r[2], *v_r[2], *d_p[2], *d_v[2];
+	float *d_gr = dput(&P, gr, np * 4);
+	for (int nest = 0; nest < 2; nest++) {
+		p_r[nest] = hcopy(&P, p0, np);
+		v_r[nest] = hcopy(&P, v0, np);
+		ref_sgd_update_f(p_r[nest], v_r[nest], gr, np, 0.05f, 0.9f, nest ? 5e-4f : 0, nest);
+		d_p[nest] = dput(&P, p0, np * 4);
+		d_v[nest] = dput(&P, v0, np * 4);
+		be->sgd_update(ctx, d_p[nest], d_v[nest], d_gr, np, 0.05f, 0.9f, nest ? 5e-4f : 0, nest);
+	}
+	char s[96];
+	int l = snprintf(s, sizeof s, "%s softmax_xent N%d K%d: ", be->name, N, K);
+	snprintf(s + l, sizeof s - l, "dlogits");
+	expect(&P, s, d_dl, dl_r, (size_t)N * K, EW_ATOL, EW_RTOL);
+	snprintf(s + l, sizeof s - l, "stats");
+	expect(&P, s, d_st, st_r, 3, 1e-5, 1e-5);
+	snprintf(s + l, sizeof s - l, "stats without dlogits");
+	expect(&P, s, d_st2, st2_r, 3, 1e-5, 1e-5);
+	for (int nest = 0; nest < 2; nest++) {
+		l = snprintf(s, sizeof s, "%s sgd n%zu nesterov %d: ", be->name, np, nest);
+		snprintf(s + l, sizeof s - l, "p");
+		expect(&P, s, d_p[nest], p_r[nest], np, EW_ATOL, EW_RTOL);
+		snprintf(s + l, sizeof s - l, "v");
+		expect(&P, s, d_v[nest], v_r[nest], np, EW_ATOL, EW_RTOL);
+	}
+	pool_free(&P);
+}
+
+static void cmp_make_batch(Ctx *ctx, int n, int c, int h, int w)
+{
+	const Backend *be = ctx->be;
+	Pool P = {.ctx = ctx};
+	int n_img = 11, pad = data_crop_pad(h);
+	size_t img = (size_t)c * h * w;
+	uint8_t *images = hnew(&P, n_img * img), *labels = hnew(&P, n_img);
+	for (size_t i = 0; i < n_img * img; i++)
+		images[i] = (uint8_t)rng_below(&rng, 256);
+	for (int i = 0; i < n_img; i++)
+		labels[i] = (uint8_t)rng_below(&rng, 10);
+	Sample *sm = hnew(&P, n * sizeof *sm);
+	for (int i = 0; i < n; i++) {
+		sm[i].index = (int32_t)rng_below(&rng, n_img);
+		sm[i].dy = (int8_t)((int)rng_below(&rng, 2 * pad + 1) - pad);
+		sm[i].dx = (int8_t)((int)rng_below(&rng, 2 * pad + 1) - pad);
+		sm[i].flip = (int8_t)rng_below(&rng, 2);
+	}
+	float mean[3] = {0.3f, 0.5f, 0.4f}, std[3] = {0.25f, 0.3f, 0.2f};
+	float *x_r = hnew(&P, n * img * 4);
+	int32_t *y_r = hnew(&P, n * 4), *y_got = hnew(&P, n * 4), *y_poison = hnew(&P, n * 4);
+	data_make_batch(x_r, y_r, images, labels, sm, n, c, h, w, mean, std);
+	for (int i = 0; i < n; i++)
+		y_poison[i] = -12345;
+	float *d_x = dnan(&P, n * img);
+	int32_t *d_y = dput(&P, y_poison, n * 4);
+	uint8_t *d_img = dput(&P, images, n_img * img), *d_lab = dput(&P, labels, n_img);
+	Sample *d_sm = dput(&P, sm, n * sizeof *sm);
+	be->make_batch(ctx, d_x, d_y, d_img, d_lab, d_sm, n, c, h, w, mean, std);
+	char s[96];
+	snprintf(s, sizeof s, "%s make_batch n%d %dx%dx%d", be->name, n, c, h, w);
+	expect(&P, s, d_x, x_r, n * img, EW_ATOL, EW_RTOL);
+	be->download(ctx, y_got, d_y, n * 4);
+	CHECKF(!memcmp(y_got, y_r, n * 4), "%s: labels differ", s);
+	pool_free(&P);
+}
+
+/* upload/download round trip; zero of a large, unaligned range leaves its neighbours alone */
+static void cmp_memory(Ctx *ctx, size_t n)
+{
+	Pool P = {.ctx = ctx};
+	unsigned char *h = hnew(&P, n), *got = hnew(&P, n);
+	for (size_t i = 0; i < n; i++)
+		h[i] = (unsigned char)(i % 251 + 1);
+	unsigned char *d = dput(&P, h, n);
+	size_t a = 3, len = n - 3 - 13;
+	ctx->be->zero(ctx, d + a, len);
+	NashErr err = {0};
+	CHECKF(ctx->be->sync(ctx, &err) == 0, "sync: %s", err.msg);
+	ctx->be->download(ctx, got, d, n);
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++)
+		bad += got[i] != (i >= a && i < a + len ? 0 : h[i]);
+	CHECKF(bad == 0, "%s: zero of [%zu, %zu) in %zu bytes: %zu bytes wrong", ctx->be->name, a,
+	       a + len, n, bad);
+	pool_free(&P);
+}
+
+/* Every op of be against the float reference. */
+static void compare_backend(const Backend *be, int threads)
+{
+	Ctx ctx = {.be = be, .threads = threads};
+	NashErr err = {0};
+	if (be->init && be->init(&ctx, &err) != 0) {
+		CHECKF(0, "%s: init: %s", be->name, err.msg);
+		return;
+	}
+	cmp_memory(&ctx, 100);
+	cmp_memory(&ctx, (3 << 20) + 77);
+	/* N, C, H, W, K, ks, bias, din */
+	static const int conv[][8] = {
+		{1, 1, 1, 1, 1, 1, 0, 1},   {1, 3, 5, 7, 4, 3, 1, 1},  {2, 5, 6, 6, 7, 5, 0, 1},
+		{3, 13, 9, 11, 6, 1, 1, 1}, {17, 7, 7, 7, 10, 3, 0, 1}, {3, 2, 28, 28, 5, 3, 1, 0},
+		{2, 3, 2, 3, 4, 5, 1, 1},   {5, 6, 4, 4, 3, 1, 0, 1},   {33, 4, 3, 3, 5, 3, 1, 1},
+	};
+	for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
+		const int *t = conv[i];
+		cmp_conv(&ctx, t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
+	}
+	cmp_bn(&ctx, 1, 1, 1);
+	cmp_bn(&ctx, 2, 3, 5);
+	cmp_bn(&ctx, 16, 7, 49);
+	cmp_bn(&ctx, 3, 5, 784);
+	cmp_elementwise(&ctx, 1);
+	cmp_elementwise(&ctx, 37);
+	cmp_elementwise(&ctx, 100003); /* past the CPU backend's parallel threshold */
+	cmp_pool(&ctx, 2, 3, 7, 7, 2);
+	cmp_pool(&ctx, 1, 5, 5, 8, 2);
+	cmp_pool(&ctx, 3, 2, 7, 8, 3);
+	cmp_pool(&ctx, 16, 32, 28, 28, 2);
+	cmp_misc(&ctx, 1, 1, 2, 1, 1, 1);
+	cmp_misc(&ctx, 3, 5, 3, 9, 10, 0);
+	cmp_misc(&ctx, 16, 8, 8, 16, 10, 1);
+	cmp_xent_sgd(&ctx, 1, 10, 1);
+	cmp_xent_sgd(&ctx, 37, 10, 155627);
+	cmp_xent_sgd(&ctx, 5, 100, 33);
+	cmp_make_batch(&ctx, 7, 1, 28, 28);
+	cmp_make_batch(&ctx, 4, 3, 32, 32);
+	if (be->fini)
+		be->fini(&ctx);
+}
+
+TEST(test_ref_vs_ref) { compare_backend(&nash_backend_ref, 0); } /* the harness itself */
+TEST(test_cpu_vs_ref) { compare_backend(&nash_backend_cpu, 0); }
+TEST(test_cpu_vs_ref_3_threads) { compare_backend(&nash_backend_cpu, 3); }
+
+/* Conv with less workspace than asked for still computes the right thing (the CPU backend
+   falls back to the reference loops rather than write past the end). */
+TEST(test_cpu_small_workspace)
+{
+	Ctx ctx = {.be = &nash_backend_cpu, .threads = 2};
+	Pool P = {.ctx = &ctx};
+	int N = 4, C = 3, H = 5, W = 5, K = 2;
+	size_t nin = (size_t)N * C * H * W, nout = (size_t)N * K * H * W;
+	float *in = hrand(&P, nin, 1), *w = hrand(&P, (size_t)K * C * 9, 0.3), *dout = hrand(&P, nout, 1);
+	float *out_r = hnew(&P, nout * 4), *dw_r = hnew(&P, (size_t)K * C * 36);
+	float *din_r = hnew(&P, nin * 4), *din = hnew(&P, nin * 4);
+	ref_conv_forward_f(out_r, in, w, NULL, N, C, H, W, K, 3);
+	ref_conv_backward_f(din_r, dw_r, NULL, dout, in, w, N, C, H, W, K, 3);
+	float *out = dnan(&P, nout), *dw = dnan(&P, (size_t)K * C * 9);
+	ctx.workspace = NULL;
+	ctx.workspace_floats = 0;
+	nash_backend_cpu.conv_forward(&ctx, out, in, w, NULL, N, C, H, W, K, 3);
+	nash_backend_cpu.conv_backward(&ctx, din, dw, NULL, dout, in, w, N, C, H, W, K, 3);
+	expect(&P, "conv without workspace: out", out, out_r, nout, CONV_ATOL, CONV_RTOL);
+	expect(&P, "conv without workspace: din", din, din_r, nin, CONV_ATOL, CONV_RTOL);
+	expect(&P, "conv without workspace: dw", dw, dw_r, (size_t)K * C * 9, CONV_ATOL, CONV_RTOL);
+	pool_free(&P);
+}
+
+TEST(test_backend_find)
+{
+	NashErr err = {0};
+	CHECK(backend_find("ref", &err) == &nash_backend_ref);
+	CHECK(backend_find("cpu", &err) == &nash_backend_cpu);
+	const Backend *a = backend_find("auto", &err);
+	CHECK(a == (nash_backend_cuda() ? nash_backend_cuda() : &nash_backend_cpu));
+	nash_err_clear(&err);
+	CHECK(backend_find("tpu", &err) == NULL);
+	CHECK(err.code == NASH_ERR_USAGE && strstr(err.msg, "tpu") && strstr(err.msg, "cpu"));
+	nash_err_clear(&err);
+	const Backend *c = backend_find("cuda", &err);
+	if (nash_backend_cuda())
+		CHECK(c == nash_backend_cuda());
+	else
+		CHECK(!c && err.code == NASH_ERR_USAGE && strstr(err.msg, "without CUDA"));
+	CHECK(!strcmp(nash_backend_ref.name, "ref") && !strcmp(nash_backend_cpu.name, "cpu"));
+}
+
+/* A device backend, when this build has one and a device is there. */
+TEST(test_cuda_vs_ref) { compare_backend(nash_backend_cuda(), 0); }
+
+static int cuda_usable(void)
+{
+	const Backend *be = nash_backend_cuda();
+	Ctx ctx = {.be = be};
+	NashErr err = {0};
+	if (!be) {
+		printf("# no CUDA backend in this build: test_cuda_vs_ref not run\n");
+		return 0;
+	}
+	if (be->init && be->init(&ctx, &err) != 0) {
+		printf("# CUDA backend without a usable device (%s): test_cuda_vs_ref not run\n", err.msg);
+		return 0;
+	}
+	if (be->fini)
+		be->fini(&ctx);
+	return 1;
+}
+
+int main(void)
+{
+	rng_seed(&rng, 20240601);
+	RUN(test_known_conv);
+	RUN(test_known_pool_softmax_sgd);
+	RUN(test_known_bn_add_dense_gap);
+	RUN(test_fd_conv);
+	RUN(test_fd_bn);
+	RUN(test_fd_relu_pool);
+	RUN(test_fd_add_concat_gap);
+	RUN(test_fd_dense_xent);
+	RUN(test_ref_vs_ref);
+	RUN(test_cpu_vs_ref);
+	RUN(test_cpu_vs_ref_3_threads);
+	RUN(test_cpu_small_workspace);
+	RUN(test_backend_find);
+	if (cuda_usable())
+		RUN(test_cuda_vs_ref);
+	CHECK_DONE();
+}

@@ -1,0 +1,264 @@
+/* nash-show: describes models: a summary, a TSV row per model for scripts, or a Graphviz drawing. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ensemble.h"
+#include "select.h"
+
+static const char *prog = "nash-show";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s [OPTION]... MODEL...\n"
+		"Describe model files (or the members of ensemble files): dataset, graph, parameters,\n"
+		"accuracies, training and lineage.\n"
+		"\n"
+		"      --tsv        one tab-separated row per model, with a header (for scripts)\n"
+		"      --dot        the graph of one model in Graphviz's dot language (render it with\n"
+		"                   'dot -Tsvg'); conv-BN-ReLU chains are drawn as one block\n"
+		"      --full       with --dot: one box per node\n"
+		"  -h, --help       show this help\n"
+		"  -V, --version    show the version\n"
+		"\n"
+		"TSV columns: model id parent_id dataset val_accuracy test_accuracy params epochs seconds\n"
+		"total_seconds failed n_lineage lineage weights_hash summary failure ('-' when empty).\n"
+		"Exit status: 0 success, 1 error, 2 usage.\n",
+		prog);
+}
+
+static const char *or_dash(const char *s) { return s && s[0] ? s : "-"; }
+
+static void fmt_acc(char *buf, size_t n, float v)
+{
+	if (isfinite(v))
+		snprintf(buf, n, "%.4f", v);
+	else
+		snprintf(buf, n, "-");
+}
+
+static void clean(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\t' || *s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
+static void print_tsv_row(const ModelInfo *mi)
+{
+	char va[32], ta[32], failure[256];
+	fmt_acc(va, sizeof va, mi->val_accuracy);
+	fmt_acc(ta, sizeof ta, mi->test_accuracy);
+	snprintf(failure, sizeof failure, "%s", mi->failure);
+	clean(failure);
+	printf("%s\t%s\t%s\t%s\t%s\t%s\t%zu\t%d\t%.1f\t%.1f\t%d\t%d\t%s\t%016llx\t%s\t%s\n", mi->path, or_dash(mi->id),
+	       or_dash(mi->parent_id), mi->dataset, va, ta, mi->params, mi->epochs, (double)mi->seconds,
+	       (double)mi->total_seconds, mi->failed, mi->n_lineage, or_dash(mi->lineage),
+	       (unsigned long long)mi->weights_hash, or_dash(mi->summary), mi->failed ? or_dash(failure) : "-");
+}
+
+static void print_morphism(const Morphism *mm)
+{
+	printf("    %-12.16s node %d", mm->op, mm->node);
+	if (mm->kernel >= 0)
+		printf(", kernel %d", mm->kernel);
+	if (mm->factor >= 0)
+		printf(", factor %d", mm->factor);
+	if (mm->source >= 0 || mm->target >= 0)
+		printf(", from %d to %d", mm->source, mm->target);
+	printf("\n");
+}
+
+static void print_summary(const Model *m, const ModelInfo *mi)
+{
+	const Graph *g = &m->g;
+	char va[32], ta[32];
+	fmt_acc(va, sizeof va, m->val_accuracy);
+	fmt_acc(ta, sizeof ta, m->test_accuracy);
+	printf("%s\n", mi->path);
+	printf("  dataset     %s (%dx%dx%d, %d classes), %d validation images held out\n", m->dataset, g->in_c, g->in_h,
+	       g->in_w, g->n_classes, m->val_size);
+	printf("  id          %s (parent %s)\n", or_dash(m->id), or_dash(m->parent_id));
+	printf("  graph       %d nodes, %zu parameters\n", g->n_nodes, mi->params);
+	printf("              %s\n", mi->summary);
+	printf("  accuracy    val %s, test %s\n", va, ta);
+	printf("  training    %d runs, %d epochs, %.1f s\n", m->n_runs, m->n_records, (double)mi->total_seconds);
+	printf("  lineage     %d morphisms since the seed network\n", m->n_lineage);
+	for (int i = 0; i < m->n_lineage; i++)
+		print_morphism(&m->lineage[i]);
+	if (m->failed)
+		printf("  failed      %s\n", or_dash(m->failure));
+	if (m->ckpt_epochs_done > 0)
+		printf("  checkpoint  after epoch %d of the last run\n", m->ckpt_epochs_done);
+}
+
+/* ---- Graphviz ---- */
+
+/* A conv whose only consumer is a BN whose only consumer is a ReLU draws as one block. */
+static void find_blocks(const Graph *g, int *block, int full)
+{
+	int *consumers = calloc((size_t)g->n_nodes, sizeof *consumers);
+	for (int i = 0; i < g->n_nodes; i++)
+		block[i] = i;
+	if (!consumers || full) {
+		free(consumers);
+		return;
+	}
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int k = 0; k < g->nodes[i].n_inputs; k++)
+			consumers[g->nodes[i].inputs[k]]++;
+	for (int i = 0; i < g->n_nodes; i++) {
+		const Node *n = &g->nodes[i];
+		if (n->n_inputs != 1)
+			continue;
+		int in = n->inputs[0];
+		if (consumers[in] != 1)
+			continue;
+		if (n->op == OP_BN && g->nodes[in].op == OP_CONV)
+			block[i] = block[in];
+		else if (n->op == OP_RELU && g->nodes[in].op == OP_BN && block[in] != in)
+			block[i] = block[in];
+	}
+	free(consumers);
+}
+
+static void node_label(char *buf, size_t n, const Node *nd)
+{
+	switch (nd->op) {
+	case OP_INPUT: snprintf(buf, n, "input"); break;
+	case OP_CONV:
+		snprintf(buf, n, "conv %dx%d, %d%s", nd->kernel, nd->kernel, nd->out_channels, nd->has_bias ? " +bias" : "");
+		break;
+	case OP_BN: snprintf(buf, n, "batch-norm"); break;
+	case OP_RELU: snprintf(buf, n, "ReLU"); break;
+	case OP_MAXPOOL: snprintf(buf, n, "max-pool %dx%d", nd->kernel, nd->kernel); break;
+	case OP_ADD:
+		if (nd->n_params > 0 && nd->params[0].data)
+			snprintf(buf, n, "add (lambda %.3f)", (double)nd->params[0].data[0]);
+		else
+			snprintf(buf, n, "add");
+		break;
+	case OP_CONCAT: snprintf(buf, n, "concat"); break;
+	case OP_GAP: snprintf(buf, n, "global avg pool"); break;
+	case OP_FLATTEN: snprintf(buf, n, "flatten"); break;
+	case OP_DENSE: snprintf(buf, n, "dense %d%s", nd->out_channels, nd->has_bias ? " +bias" : ""); break;
+	default: snprintf(buf, n, "%s", op_name(nd->op));
+	}
+}
+
+static const char *node_colour(OpKind op)
+{
+	switch (op) {
+	case OP_INPUT: return "white";
+	case OP_CONV: case OP_BN: case OP_RELU: return "lightblue";
+	case OP_MAXPOOL: case OP_GAP: case OP_FLATTEN: return "lightgrey";
+	case OP_ADD: case OP_CONCAT: return "orange";
+	case OP_DENSE: return "palegreen";
+	default: return "white";
+	}
+}
+
+static void print_dot(const Model *m, const ModelInfo *mi, int full)
+{
+	const Graph *g = &m->g;
+	int *block = malloc((size_t)g->n_nodes * sizeof *block);
+	if (!block)
+		die(prog, "out of memory");
+	find_blocks(g, block, full);
+	char va[32];
+	fmt_acc(va, sizeof va, m->val_accuracy);
+	printf("digraph nash {\n");
+	printf("\tgraph [rankdir=TB, fontname=\"Helvetica\", labelloc=t, label=\"%s\\n%zu parameters, val accuracy %s\"];\n",
+	       mi->path, mi->params, va);
+	printf("\tnode [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=11];\n");
+	/* one box per block, labelled with its nodes' ops and the block's output shape */
+	for (int i = 0; i < g->n_nodes; i++) {
+		if (block[i] != i)
+			continue;
+		char label[256] = "";
+		int last = i;
+		for (int j = i; j < g->n_nodes; j++) {
+			if (block[j] != i)
+				continue;
+			char part[64];
+			node_label(part, sizeof part, &g->nodes[j]);
+			if (j == i)
+				snprintf(label, sizeof label, "%s", part);
+			else
+				snprintf(label + strlen(label), sizeof label - strlen(label), " + %s",
+					 g->nodes[j].op == OP_BN ? "BN" : part);
+			last = j;
+		}
+		const Node *o = &g->nodes[last];
+		printf("\tn%d [label=\"%s\\n%dx%dx%d\", fillcolor=%s];\n", i, label, o->c, o->h, o->w,
+		       node_colour(g->nodes[i].op));
+	}
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int k = 0; k < g->nodes[i].n_inputs; k++) {
+			int from = block[g->nodes[i].inputs[k]], to = block[i];
+			if (from != to)
+				printf("\tn%d -> n%d;\n", from, to);
+		}
+	printf("}\n");
+	free(block);
+}
+
+int main(int argc, char **argv)
+{
+	int tsv = 0, dot = 0, full = 0;
+	static const struct option opts[] = {
+		{"tsv", no_argument, 0, 't'},  {"dot", no_argument, 0, 'd'},     {"full", no_argument, 0, 'f'},
+		{"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': tsv = 1; break;
+		case 'd': dot = 1; break;
+		case 'f': full = 1; break;
+		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
+		case 'V': cli_version(prog);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind == argc)
+		die_usage(prog, "missing MODEL");
+	if (tsv && dot)
+		die_usage(prog, "--tsv and --dot exclude each other");
+	if (full && !dot)
+		die_usage(prog, "--full needs --dot");
+	int n_stdin = 0;
+	for (int i = optind; i < argc; i++)
+		n_stdin += strcmp(argv[i], "-") == 0;
+	if (n_stdin > 1)
+		die_usage(prog, "standard input (-) can be only one of the models");
+
+	NashErr err = {0};
+	Ensemble e;
+	ensemble_init(&e);
+	for (int i = optind; i < argc; i++)
+		if (ensemble_read_append(&e, argv[i], &err))
+			die_err(prog, &err);
+	if (dot && e.n != 1)
+		die_usage(prog, "--dot draws one model, not %d", e.n);
+	if (tsv)
+		printf("model\tid\tparent_id\tdataset\tval_accuracy\ttest_accuracy\tparams\tepochs\tseconds\t"
+		       "total_seconds\tfailed\tn_lineage\tlineage\tweights_hash\tsummary\tfailure\n");
+	for (int i = 0; i < e.n; i++) {
+		ModelInfo mi;
+		model_info(&mi, &e.members[i], e.sources[i]);
+		if (tsv)
+			print_tsv_row(&mi);
+		else if (dot)
+			print_dot(&e.members[i], &mi, full);
+		else
+			print_summary(&e.members[i], &mi);
+	}
+	ensemble_free(&e);
+	cli_close_stdout(prog);
+	return 0;
+}
