@@ -17,6 +17,9 @@ static void call_name(char *buf, size_t n, const char *call)
 		i++;
 	}
 	buf[i] = '\0';
+	const char *dot = strrchr(buf, '.'); /* "im->cb.sgemm" -> "sgemm" */
+	if (dot)
+		memmove(buf, dot + 1, strlen(dot + 1) + 1);
 }
 
 void cuda_fail(CudaImpl *im, int code, const char *file, int line, const char *what)
@@ -57,7 +60,11 @@ int cuda_ok_blas(CudaImpl *im, cublasStatus_t s, const char *file, int line, con
 		return 1;
 	char name[96], what[512];
 	call_name(name, sizeof name, call);
-	snprintf(what, sizeof what, "%s: %s (%s)", name, cublasGetStatusString(s), cublasGetStatusName(s));
+	if (im->cb.status_string && im->cb.status_name)
+		snprintf(what, sizeof what, "%s: %s (%s)", name, im->cb.status_string(s),
+			 im->cb.status_name(s));
+	else
+		snprintf(what, sizeof what, "%s: cuBLAS status %d", name, (int)s);
 	cuda_fail(im, s == CUBLAS_STATUS_ALLOC_FAILED ? NASH_ERR_OOM : NASH_ERR_RUNTIME, file, line, what);
 	return 0;
 }
@@ -144,12 +151,18 @@ static void cuda_fini(Ctx *ctx)
 	if (im->stream)
 		(void)cudaStreamSynchronize(im->stream);
 	cuda_conv_plans_free(im);
+	for (int i = 0; i < NASH_PIN_SLOTS; i++)
+		if (im->pin_ev[i])
+			(void)cudaEventDestroy(im->pin_ev[i]);
+	if (im->pinned)
+		(void)cudaFreeHost(im->pinned);
 	if (im->own_ws)
 		(void)cudaFree(im->own_ws);
 	if (im->scratch)
 		(void)cudaFree(im->scratch);
 	if (im->blas)
-		(void)cublasDestroy(im->blas);
+		(void)im->cb.destroy(im->blas);
+	cuda_blas_unload(im);
 	if (im->dnn)
 		(void)cudnnDestroy(im->dnn);
 	if (im->stream)
@@ -187,17 +200,26 @@ static int cuda_init(Ctx *ctx, NashErr *err)
 	im->ws_limit = (size_t)ws_mb << 20;
 	/* cuBLAS's default math is strict FP32; TF32 only when asked for. */
 	cublasMath_t bmath = im->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
-	if (!CU(im, cudaSetDevice(im->device)) ||
-	    !CU(im, cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking)) ||
-	    !DNN(im, cudnnCreate(&im->dnn)) || !DNN(im, cudnnSetStream(im->dnn, im->stream)) ||
-	    !BLAS(im, cublasCreate(&im->blas)) || !BLAS(im, cublasSetStream(im->blas, im->stream)) ||
-	    !BLAS(im, cublasSetMathMode(im->blas, bmath)) || !cuda_scratch(im, (size_t)1 << 20)) {
-		if (err)
-			*err = im->err;
+	if (cuda_blas_load(im, err)) {
 		cuda_fini(ctx);
 		return -1;
 	}
+	if (!CU(im, cudaSetDevice(im->device)) ||
+	    !CU(im, cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking)) ||
+	    !DNN(im, cudnnCreate(&im->dnn)) || !DNN(im, cudnnSetStream(im->dnn, im->stream)) ||
+	    !BLAS(im, im->cb.create(&im->blas)) || !BLAS(im, im->cb.set_stream(im->blas, im->stream)) ||
+	    !BLAS(im, im->cb.set_math_mode(im->blas, bmath)) || !cuda_scratch(im, (size_t)1 << 20) ||
+	    !CU(im, cudaHostAlloc((void **)&im->pinned, (size_t)NASH_PIN_SLOTS * NASH_PIN_SLOT, cudaHostAllocDefault)))
+		goto fail;
+	for (int i = 0; i < NASH_PIN_SLOTS; i++)
+		if (!CU(im, cudaEventCreateWithFlags(&im->pin_ev[i], cudaEventDisableTiming)))
+			goto fail;
 	return 0;
+fail:
+	if (err)
+		*err = im->err;
+	cuda_fini(ctx);
+	return -1;
 }
 
 /* ---- memory ---- */
@@ -230,14 +252,28 @@ static void cuda_free(Ctx *ctx, void *p)
 		CU(cuda_impl(ctx), cudaFree(p));
 }
 
-/* From pageable host memory: cudaMemcpyAsync returns once the source has been staged, so the
-   caller may reuse host_src at once (net_train_step relies on this for the samples). */
+/* The caller may reuse host_src as soon as this returns (net_train_step does, for the samples).
+   Up to NASH_PIN_SLOT bytes: copied into the next pinned slot, whose previous copy finished
+   long ago unless the GPU is NASH_PIN_SLOTS uploads behind (then this waits: back-pressure),
+   and copied from there asynchronously. Larger ones (data sets, weights: set-up, not steps)
+   from pageable memory, which stages the source before returning. */
 static void cuda_upload(Ctx *ctx, void *dst, const void *host_src, size_t bytes)
 {
 	CudaImpl *im = cuda_impl(ctx);
 	if (im->failed || bytes == 0)
 		return;
-	CU(im, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, im->stream));
+	if (bytes > NASH_PIN_SLOT) {
+		CU(im, cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, im->stream));
+		return;
+	}
+	int i = im->pin_next;
+	char *slot = im->pinned + (size_t)i * NASH_PIN_SLOT;
+	if (!CU(im, cudaEventSynchronize(im->pin_ev[i])))
+		return;
+	memcpy(slot, host_src, bytes);
+	if (CU(im, cudaMemcpyAsync(dst, slot, bytes, cudaMemcpyHostToDevice, im->stream)) &&
+	    CU(im, cudaEventRecord(im->pin_ev[i], im->stream)))
+		im->pin_next = (i + 1) % NASH_PIN_SLOTS;
 }
 
 /* Waits for the copy. After an error the host buffer is filled with 0xff bytes (NaN as

@@ -5,7 +5,47 @@
      din^T[I, N] += (w as [I, O])   (dout as [O, N])        sgemm(N, N, m=I, n=N, k=O), beta 1
      dw^T[I, O]   = (in as [I, N])  (dout as [O, N])^T      sgemm(N, T, m=I, n=O, k=N), beta 0
    Biases and the bias gradient are own kernels (db: one thread per output, double sums). */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "cuda_impl.h"
+
+int cuda_blas_load(CudaImpl *im, NashErr *err)
+{
+	char name[64];
+	snprintf(name, sizeof name, "libcublas.so.%d", CUBLAS_VER_MAJOR); /* the major we compiled against */
+	CublasApi *cb = &im->cb;
+	memset(cb, 0, sizeof *cb);
+	cb->lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!cb->lib) {
+		const char *e = dlerror();
+		return nash_err(err, NASH_ERR_RUNTIME, "cannot load cuBLAS: %s", e ? e : name);
+	}
+	/* dlsym returns void *; the casts go to the exact prototype types. */
+#define SYM(field, symbol)                                                    \
+	if (!(cb->field = (decltype(cb->field))dlsym(cb->lib, symbol))) { \
+		nash_err(err, NASH_ERR_RUNTIME, "%s: no symbol %s", name, symbol); \
+		cuda_blas_unload(im);                                         \
+		return -1;                                                    \
+	}
+	SYM(create, "cublasCreate_v2")
+	SYM(destroy, "cublasDestroy_v2")
+	SYM(set_stream, "cublasSetStream_v2")
+	SYM(set_math_mode, "cublasSetMathMode")
+	SYM(sgemm, "cublasSgemm_v2")
+	SYM(status_string, "cublasGetStatusString")
+	SYM(status_name, "cublasGetStatusName")
+#undef SYM
+	return 0;
+}
+
+void cuda_blas_unload(CudaImpl *im)
+{
+	if (im->cb.lib)
+		(void)dlclose(im->cb.lib);
+	memset(&im->cb, 0, sizeof im->cb);
+}
 
 void cuda_dense_forward(Ctx *ctx, float *out, const float *in, const float *w, const float *b, int N, int I,
 			int O)
@@ -19,7 +59,7 @@ void cuda_dense_forward(Ctx *ctx, float *out, const float *in, const float *w, c
 			cuda_add_bias(im, out, b, N, O, 1);
 		return;
 	}
-	if (!BLAS(im, cublasSgemm(im->blas, CUBLAS_OP_T, CUBLAS_OP_N, O, N, I, &one, w, I, in, I, &zero, out, O)))
+	if (!BLAS(im, im->cb.sgemm(im->blas, CUBLAS_OP_T, CUBLAS_OP_N, O, N, I, &one, w, I, in, I, &zero, out, O)))
 		return;
 	if (b)
 		cuda_add_bias(im, out, b, N, O, 1);
@@ -57,8 +97,8 @@ void cuda_dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float
 	}
 	if (I == 0)
 		return;
-	if (dw && !BLAS(im, cublasSgemm(im->blas, CUBLAS_OP_N, CUBLAS_OP_T, I, O, N, &one, in, I, dout, O, &zero, dw, I)))
+	if (dw && !BLAS(im, im->cb.sgemm(im->blas, CUBLAS_OP_N, CUBLAS_OP_T, I, O, N, &one, in, I, dout, O, &zero, dw, I)))
 		return;
 	if (din)
-		BLAS(im, cublasSgemm(im->blas, CUBLAS_OP_N, CUBLAS_OP_N, I, N, O, &one, w, I, dout, O, &one, din, I));
+		BLAS(im, im->cb.sgemm(im->blas, CUBLAS_OP_N, CUBLAS_OP_N, I, N, O, &one, w, I, dout, O, &one, din, I));
 }

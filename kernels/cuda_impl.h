@@ -20,10 +20,27 @@ extern "C" {
 
 struct ConvPlan; /* kernels/cuda_conv.cu */
 
+/* cuBLAS, loaded with dlopen at init (kernels/cuda_dense.cu): linking it costs every nash
+   process ~0.15 s of start-up (libcublasLt's static constructors), GPU or not. The pointer
+   types come from the real prototypes, so a mismatch does not compile. */
+typedef struct CublasApi {
+	void *lib;
+	decltype(&cublasCreate_v2) create;
+	decltype(&cublasDestroy_v2) destroy;
+	decltype(&cublasSetStream_v2) set_stream;
+	decltype(&cublasSetMathMode) set_math_mode;
+	decltype(&cublasSgemm_v2) sgemm;
+	decltype(&cublasGetStatusString) status_string;
+	decltype(&cublasGetStatusName) status_name;
+} CublasApi;
+
+enum { NASH_PIN_SLOTS = 8, NASH_PIN_SLOT = 64 << 10 };
+
 typedef struct CudaImpl {
 	int device;
 	cudaStream_t stream;   /* every op of this context is queued here, in order */
 	cudnnHandle_t dnn;     /* bound to stream */
+	CublasApi cb;          /* cuBLAS entry points */
 	cublasHandle_t blas;   /* bound to stream */
 	int tf32;              /* NASH_TF32: tensor-op math allowed for convs and dense */
 	int find;              /* NASH_CUDNN_FIND: timed cudnnFind* (1) or heuristics (0) */
@@ -31,6 +48,12 @@ typedef struct CudaImpl {
 
 	struct ConvPlan **plans; /* [n_plans] one per convolution shape, created at first use */
 	int n_plans, cap_plans;
+
+	/* Small uploads (a step's samples) go through pinned slots, so that they never wait for
+	   the stream (a pageable cudaMemcpyAsync may); slot i is reused once pin_ev[i] passed. */
+	char *pinned;          /* [NASH_PIN_SLOTS * NASH_PIN_SLOT] page-locked host memory */
+	cudaEvent_t pin_ev[NASH_PIN_SLOTS];
+	int pin_next;
 
 	void *own_ws;          /* [own_ws_bytes] for shapes whose workspace exceeds ctx->workspace */
 	size_t own_ws_bytes;
@@ -108,6 +131,10 @@ int cuda_channel_partials(CudaImpl *im, ChannelPartials *cp, float **extra, size
 void cuda_channel_sum(CudaImpl *im, float *db, const float *dout, int N, int C, int HW);
 /* out[n, c, q] += b[c] over [N, C, Q] (conv bias: Q = H*W; dense bias: C = O, Q = 1). */
 void cuda_add_bias(CudaImpl *im, float *out, const float *b, int N, int C, int Q);
+
+/* Loads cuBLAS into im->cb; returns 0, or -1 with err filled. */
+int cuda_blas_load(CudaImpl *im, NashErr *err);
+void cuda_blas_unload(CudaImpl *im);
 
 /* Backend table entries defined in the other .cu files. */
 size_t cuda_conv_workspace(Ctx *ctx, int N, int C, int H, int W, int K, int ks);

@@ -64,14 +64,17 @@ typedef struct ConvPlan {
 	size_t per_thread;
 } ConvPlan;
 
-static ConvPlan conv_plan(int N, int C, int H, int W, int K, int ks)
+/* nt: threads to share the blocks (small batches get smaller blocks, not idle threads) */
+static ConvPlan conv_plan(int N, int C, int H, int W, int K, int ks, int nt)
 {
 	ConvPlan p;
 	p.hw = (size_t)H * W;
 	p.ckk = (size_t)C * ks * ks;
 	p.nb = p.hw >= NASH_CONV_COLS ? 1 : (int)((NASH_CONV_COLS + p.hw - 1) / p.hw);
-	if (p.nb > N)
-		p.nb = N > 0 ? N : 1;
+	if (p.nb > (N + nt - 1) / nt)
+		p.nb = (N + nt - 1) / nt;
+	if (p.nb < 1)
+		p.nb = 1;
 	p.nblocks = N > 0 ? (N + p.nb - 1) / p.nb : 0;
 	p.cols = (size_t)p.nb * p.hw;
 	p.col = ks == 1 && p.nb == 1 ? 0 : p.ckk * p.cols;
@@ -83,7 +86,8 @@ static ConvPlan conv_plan(int N, int C, int H, int W, int K, int ks)
 
 static size_t conv_workspace(Ctx *ctx, int N, int C, int H, int W, int K, int ks)
 {
-	return conv_plan(N, C, H, W, K, ks).per_thread * (size_t)nthreads(ctx);
+	int nt = nthreads(ctx);
+	return conv_plan(N, C, H, W, K, ks, nt).per_thread * (size_t)nt;
 }
 
 /* Threads the workspace can serve (0: too small for even one, use the reference). */
@@ -183,7 +187,7 @@ static void col2im_add(float *din, float *dcol, int nb, int C, int H, int W, int
 static void conv_forward(Ctx *ctx, float *out, const float *in, const float *w, const float *b,
 			 int N, int C, int H, int W, int K, int ks)
 {
-	ConvPlan p = conv_plan(N, C, H, W, K, ks);
+	ConvPlan p = conv_plan(N, C, H, W, K, ks, nthreads(ctx));
 	int nt = conv_threads(ctx, &p);
 	if (nt < 1) {
 		if (N > 0)
@@ -231,7 +235,7 @@ static void conv_forward(Ctx *ctx, float *out, const float *in, const float *w, 
 static void conv_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
 			  const float *in, const float *w, int N, int C, int H, int W, int K, int ks)
 {
-	ConvPlan p = conv_plan(N, C, H, W, K, ks);
+	ConvPlan p = conv_plan(N, C, H, W, K, ks, nthreads(ctx));
 	int nt = conv_threads(ctx, &p);
 	if (nt < 1) {
 		if (N > 0) {
@@ -603,6 +607,13 @@ static void gap_backward(Ctx *ctx, float *din, const float *dout, int N, int C, 
 	}
 }
 
+/* Dense GEMMs are skinny (O = classes): OpenBLAS is held to one thread, so the threads take
+   slices, of the batch (forward, din) or of the inputs (dw). Worth it past ~1 MFLOP. */
+static int dense_threads(const Ctx *ctx, int N, int I, int O)
+{
+	return (double)N * I * O > 5e5 ? nthreads(ctx) : 1;
+}
+
 static void dense_forward(Ctx *ctx, float *out, const float *in, const float *w, const float *b,
 			  int N, int I, int O)
 {
@@ -611,9 +622,17 @@ static void dense_forward(Ctx *ctx, float *out, const float *in, const float *w,
 	for (int n = 0; n < N; n++)
 		for (int o = 0; o < O; o++)
 			out[(size_t)n * O + o] = b ? b[o] : 0.0f;
-	if (I > 0)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, O, I, 1.0f, in, I, w, I, 1.0f,
-			    out, O);
+	if (I <= 0)
+		return;
+	blas_single();
+#pragma omp parallel num_threads(dense_threads(ctx, N, I, O))
+	{
+		int t = omp_get_thread_num(), T = omp_get_num_threads();
+		int n0 = (int)((long)N * t / T), n1 = (int)((long)N * (t + 1) / T);
+		if (n1 > n0)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n1 - n0, O, I, 1.0f,
+				    in + (size_t)n0 * I, I, w, I, 1.0f, out + (size_t)n0 * O, O);
+	}
 }
 
 static void dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
@@ -626,16 +645,25 @@ static void dense_backward(Ctx *ctx, float *din, float *dw, float *db, const flo
 				s += dout[(size_t)n * O + o];
 			db[o] = (float)s;
 		}
-	if (dw && O > 0 && I > 0) {
-		if (N > 0)
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, I, N, 1.0f, dout, O,
-				    in, I, 0.0f, dw, I);
-		else
-			memset(dw, 0, (size_t)O * I * sizeof *dw);
+	if (O <= 0 || I <= 0)
+		return;
+	if (dw && N <= 0)
+		memset(dw, 0, (size_t)O * I * sizeof *dw);
+	if (N <= 0)
+		return;
+	blas_single();
+#pragma omp parallel num_threads(dense_threads(ctx, N, I, O))
+	{
+		int t = omp_get_thread_num(), T = omp_get_num_threads();
+		int i0 = (int)((long)I * t / T), i1 = (int)((long)I * (t + 1) / T);
+		int n0 = (int)((long)N * t / T), n1 = (int)((long)N * (t + 1) / T);
+		if (dw && i1 > i0) /* dw[:, i0:i1] = dout^T in[:, i0:i1] */
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, i1 - i0, N, 1.0f, dout,
+				    O, in + i0, I, 0.0f, dw + i0, I);
+		if (din && n1 > n0) /* din[n0:n1] += dout[n0:n1] w */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n1 - n0, I, O, 1.0f,
+				    dout + (size_t)n0 * O, O, w, I, 1.0f, din + (size_t)n0 * I, I);
 	}
-	if (din && N > 0 && I > 0 && O > 0)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, I, O, 1.0f, dout, O, w, I,
-			    1.0f, din, I);
 }
 
 static void softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits,

@@ -106,6 +106,8 @@ int main(int argc, char **argv)
 	if (model_read(&m, in, &err))
 		die_err(prog, &err);
 	Dataset d;
+	if (!data && strcmp(m.dataset, "fashion-mnist") != 0)
+		die_usage(prog, "%s: the model is for %s; give its data with --data %s:DIR", in, m.dataset, m.dataset);
 	if (dataset_load(&d, data ? data : m.dataset, want_test, &err))
 		die_err(prog, &err);
 	if (d.c != m.g.in_c || d.h != m.g.in_h || d.w != m.g.in_w || d.n_classes != m.g.n_classes)

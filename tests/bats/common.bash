@@ -16,3 +16,9 @@ seed_model() {
 	fi
 	echo "$BATS_FILE_TMPDIR/seed.h5"
 }
+
+# The graph and weights of a model file as text, without the file name line: two files with
+# equal output hold the same network (the training record's timings may differ).
+graph_dump() {
+	h5dump -g /graph "$1" | sed 1d
+}

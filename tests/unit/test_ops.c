@@ -800,6 +800,7 @@ static void compare_backend(const Backend *be, int threads)
 	cmp_misc(&ctx, 1, 1, 2, 1, 1, 1);
 	cmp_misc(&ctx, 3, 5, 3, 9, 10, 0);
 	cmp_misc(&ctx, 16, 8, 8, 16, 10, 1);
+	cmp_misc(&ctx, 37, 30, 20, 49, 10, 1); /* dense big enough for the CPU's threads */
 	cmp_xent_sgd(&ctx, 1, 10, 1);
 	cmp_xent_sgd(&ctx, 37, 10, 155627);
 	cmp_xent_sgd(&ctx, 5, 100, 33);
