@@ -85,6 +85,21 @@ extern "C" size_t nash_cuda_private_bytes(const Ctx *ctx)
 	return im ? im->own_ws_bytes + im->scratch_bytes : 0;
 }
 
+extern "C" void nash_cuda_describe(const Ctx *ctx, char *buf, size_t n)
+{
+	const CudaImpl *im = (const CudaImpl *)ctx->impl;
+	struct cudaDeviceProp p;
+	int count = 0;
+	if (!n)
+		return;
+	buf[0] = '\0';
+	if (!im || cudaGetDeviceProperties(&p, im->device) != cudaSuccess || cudaGetDeviceCount(&count) != cudaSuccess) {
+		(void)cudaGetLastError();
+		return;
+	}
+	snprintf(buf, n, "%s, GPU %d of %d, %.1f GiB", p.name, im->device, count, p.totalGlobalMem / 1073741824.0);
+}
+
 /* Grows a backend-owned device buffer to at least `bytes` (rounded up to whole MiB). The old
    one may still be in use by queued work, hence the sync before freeing it. */
 static void *grow(CudaImpl *im, void **buf, size_t *have, size_t bytes, const char *what)

@@ -26,7 +26,12 @@ const Backend *backend_find(const char *name, NashErr *err)
 	if (!strcmp(name, "cuda")) {
 		const Backend *cuda = nash_backend_cuda();
 		if (!cuda)
+#ifdef NASH_HAVE_CUDA
+			nash_err(err, NASH_ERR_RUNTIME,
+				 "--device cuda: no CUDA GPU is visible (check the driver and CUDA_VISIBLE_DEVICES)");
+#else
 			nash_err(err, NASH_ERR_USAGE, "--device cuda: this nash was built without CUDA");
+#endif
 		return cuda;
 	}
 	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cuda or ref)", name);

@@ -22,6 +22,9 @@
 #define NASH_CONV_COLS 784
 #endif
 
+/* Elementwise loops are parallel only past this many floats (thread wake-up costs ~µs). */
+#define PAR_MIN 32768
+
 static int nthreads(const Ctx *ctx)
 {
 	int nt = ctx && ctx->threads > 0 ? ctx->threads : omp_get_max_threads();
@@ -310,7 +313,7 @@ static void conv_backward(Ctx *ctx, float *din, float *dw, float *db, const floa
 	}
 	if (!dw)
 		return;
-#pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
+#pragma omp parallel for num_threads(nthreads(ctx)) if (p.dw > PAR_MIN) schedule(static)
 	for (size_t i = 0; i < p.dw; i++) {
 		float s = 0;
 		for (int t = 0; t < nt; t++)
@@ -432,9 +435,6 @@ static void bn_backward(Ctx *ctx, float *din, float *dgamma, float *dbeta, const
 }
 
 /* ---- elementwise ---- */
-
-/* Elementwise loops are parallel only past this many floats (thread wake-up costs ~µs). */
-#define PAR_MIN 32768
 
 static void relu_forward(Ctx *ctx, float *out, const float *in, size_t n)
 {

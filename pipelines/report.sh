@@ -95,7 +95,8 @@ fi
 		"$best_params" "$best_morphs" "$run/step$steps/best.h5"
 	printf '  %-22s val %s  test %s  %s params (%s)\n' "after final training" "$final_val" "$final_test" \
 		"$final_params" "$run/final.h5"
-	printf '  %-22s %s test %s\n' "ensemble of ${ens_n:-?} bests" "           " "${ens_test:--}"
+	ens_label="snapshot ensemble (${ens_n:-?} model$([ "${ens_n:-2}" = 1 ] || echo s))"
+	printf '  %-34s test %s\n' "$ens_label" "${ens_test:--}"
 	echo "  report: $run/report.md"
 } >"$tmp/summary.txt" && mv -f "$tmp/summary.txt" "$run/summary.txt" || die "cannot write the summary"
 
@@ -116,7 +117,7 @@ fi
 	echo "| seed network (\`step0/best.h5\`) | $seed_val | ${seed_test:--} | $seed_params | $(field 1 8) |"
 	echo "| best of the search (\`step$steps/best.h5\`, $best_morphs morphisms) | $best_val | - | $best_params | $(field 2 8) |"
 	echo "| after final training (\`final.h5\`) | $final_val | $final_test | $final_params | $final_epochs |"
-	echo "| snapshot ensemble of ${ens_n:-?} step bests (\`ensemble.h5\`) | - | ${ens_test:--} | | |"
+	echo "| $ens_label of the steps' bests (\`ensemble.h5\`) | - | ${ens_test:--} | | |"
 	echo
 	echo "Training time, all models: $(hms "$train_total") (seed $(hms "$seed_secs"), final $(hms "$final_secs"))."
 	echo

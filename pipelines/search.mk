@@ -124,8 +124,7 @@ $(foreach k,$(S_STEPS),$(foreach j,$(S_KIDS),$(eval $(call s_step,$k,$j)))$(eval
 
 # Final training of the last step's best (cosine annealing over EPOCHS_FINAL), tested.
 $(S_RUN)/final.h5: $(S_LAST) $(S_SET)/final | all
-	@$(S_SH) train --label final $@ $< -- $(S_TRAIN) --epochs $(EPOCHS_FINAL) --eval test \
-		--seed $(call s_seed,999,0)
+	@$(S_SH) train --label final $@ $< -- $(S_TRAIN) --epochs $(EPOCHS_FINAL) --eval test --seed $(call s_seed,999,0)
 
 # The seed network on the test set, for comparison.
 $(S_RUN)/step0/test.txt: $(S_RUN)/step0/best.h5 | all

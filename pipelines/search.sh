@@ -56,8 +56,28 @@ train_failure() {
 		fi
 		;;
 	esac
-	msg=$(grep -E '^[a-z-]+: ' "$log" 2>/dev/null | grep -v -E ': (epoch|device) ' | tail -n 1)
+	msg=$(grep -E '^nash-[a-z]+: ' "$log" 2>/dev/null | grep -v -E ': (epoch|device) ' | tail -n 1)
 	echo "nash-train: $why${msg:+; $msg}" | cut -c 1-250
+}
+
+# The settings of a training command: its arguments after nash-train, less --device and --threads.
+train_key() {
+	seen= skip=
+	for a in "$@"; do
+		if [ -z "$seen" ]; then
+			case $a in *nash-train) seen=1 ;; esac
+			continue
+		fi
+		if [ -n "$skip" ]; then
+			skip=
+			continue
+		fi
+		case $a in
+		--device | --threads) skip=1 ;;
+		--device=* | --threads=*) ;;
+		*) printf ' %s' "$a" ;;
+		esac
+	done
 }
 
 cmd_train() {
@@ -79,8 +99,9 @@ cmd_train() {
 	mkdir -p "$(dirname "$out")" || exit 1
 	rm -f "$out"
 
-	# The checkpoint is valid only for this parent and these exact commands.
-	want="$(cksum <"$in") | $morph | $*"
+	# The checkpoint is valid only for this parent and these commands, up to how they run:
+	# the launch prefix (before nash-train), --device and --threads may change in between.
+	want="$(cksum <"$in") | $morph |$(train_key "$@")"
 	start=$in
 	if [ -f "$ckpt" ] && [ -f "$key" ] && [ "$(cat "$key")" = "$want" ]; then
 		start=$ckpt

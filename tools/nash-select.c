@@ -160,6 +160,8 @@ int main(int argc, char **argv)
 		cli_check_binary_out(prog, out);
 		return mark_failed(argv[optind], out, reason);
 	}
+	if (tsv && out && strcmp(out, "-") == 0)
+		die_usage(prog, "--tsv and -o - would both write to standard output");
 	if (out)
 		cli_check_binary_out(prog, out);
 	int n = argc - optind, n_stdin = 0;

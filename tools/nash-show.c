@@ -86,7 +86,8 @@ static void print_summary(const Model *m, const ModelInfo *mi)
 	printf("  graph       %d nodes, %zu parameters\n", g->n_nodes, mi->params);
 	printf("              %s\n", mi->summary);
 	printf("  accuracy    val %s, test %s\n", va, ta);
-	printf("  training    %d runs, %d epochs, %.1f s\n", m->n_runs, m->n_records, (double)mi->total_seconds);
+	printf("  training    %d run%s, %d epoch%s, %.1f s\n", m->n_runs, m->n_runs == 1 ? "" : "s", m->n_records,
+	       m->n_records == 1 ? "" : "s", (double)mi->total_seconds);
 	printf("  lineage     %d morphisms since the seed network\n", m->n_lineage);
 	for (int i = 0; i < m->n_lineage; i++)
 		print_morphism(&m->lineage[i]);
@@ -171,9 +172,18 @@ static void print_dot(const Model *m, const ModelInfo *mi, int full)
 	find_blocks(g, block, full);
 	char va[32];
 	fmt_acc(va, sizeof va, m->val_accuracy);
+	/* the title is a dot string: quotes and backslashes in the path are escaped */
+	char title[1024];
+	size_t t = 0;
+	for (const char *p = mi->path; *p && t + 3 < sizeof title; p++) {
+		if (*p == '"' || *p == '\\')
+			title[t++] = '\\';
+		title[t++] = *p;
+	}
+	title[t] = '\0';
 	printf("digraph nash {\n");
 	printf("\tgraph [rankdir=TB, fontname=\"Helvetica\", labelloc=t, label=\"%s\\n%zu parameters, val accuracy %s\"];\n",
-	       mi->path, mi->params, va);
+	       title, mi->params, va);
 	printf("\tnode [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=11];\n");
 	/* one box per block, labelled with its nodes' ops and the block's output shape */
 	for (int i = 0; i < g->n_nodes; i++) {

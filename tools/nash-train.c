@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		"  --no-augment       no random crops and flips\n"
 		"  --seed S           seed for shuffling and augmentation (default 1)\n"
 		"  --device D         auto (default), cpu, ref (slow reference loops) or cuda\n"
+		"  --gpu N            use GPU N (default 0, or as CUDA_VISIBLE_DEVICES orders them)\n"
 		"  --threads T        CPU threads (default: all cores)\n"
 		"  --eval val|test    also evaluate on the test set with 'test' (default val)\n"
 		"  --checkpoint F     after every epoch write model + optimizer state to F; a rerun with\n"
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
 		{"momentum", required_argument, 0, 'm'}, {"weight-decay", required_argument, 0, 'W'},
 		{"limit", required_argument, 0, 'n'},  {"no-augment", no_argument, 0, 'A'},
 		{"seed", required_argument, 0, 's'},   {"device", required_argument, 0, 'd'},
-		{"threads", required_argument, 0, 't'}, {"eval", required_argument, 0, 'E'},
+		{"threads", required_argument, 0, 't'}, {"gpu", required_argument, 0, 'g'}, {"eval", required_argument, 0, 'E'},
 		{"checkpoint", required_argument, 0, 'c'}, {"output", required_argument, 0, 'o'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
@@ -75,6 +76,10 @@ int main(int argc, char **argv)
 		case 'A': o.augment = 0; break;
 		case 's': o.seed = cli_u64(prog, "--seed", optarg); break;
 		case 'd': device = optarg; break;
+		case 'g':
+			cli_long(prog, "--gpu", optarg, 0, 64);
+			setenv("NASH_GPU", optarg, 1); /* read by the CUDA backend's init */
+			break;
 		case 't': threads = (int)cli_long(prog, "--threads", optarg, 1, 1024); break;
 		case 'E':
 			if (strcmp(optarg, "val") && strcmp(optarg, "test"))

@@ -25,9 +25,10 @@ logs=$tmp/logs
 mkdir -p "$logs"
 
 # The CPU engine's band for check 3: `nash-init` then `nash-train --device cpu --epochs 2
-# --seed 1` on the full Fashion-MNIST training set, validation accuracy (docs/GPU.md).
-CPU_ACC=${CPU_ACC:-0.0}
-BAND=0.015
+# --seed 1` on the full Fashion-MNIST training set gave validation accuracy 0.8926 (measured on
+# the development machine, 2026-11-27); the CUDA run must land within BAND of it.
+CPU_ACC=${CPU_ACC:-0.8926}
+BAND=${BAND:-0.015}
 
 # ---- binaries ----
 if [ -d "$src" ]; then
@@ -92,7 +93,7 @@ fi
 t0=$(date +%s)
 FMNIST_DIR=$fm timeout 200 "$top/bench/gpu.sh" "$bin" >"$logs/bench.out" 2>"$logs/bench.log"
 rc=$?
-cat "$logs/bench.log" "$logs/bench.out"
+cat "$logs/bench.log"
 if [ $rc -eq 0 ]; then row "benchmark (table below)" info "$(elapsed)"; else row "benchmark (table below)" FAIL "exit $rc, $(elapsed)"; fi
 
 # ---- 5: memcheck, time-boxed (cuDNN heuristics instead of timed search keep it short) ----
@@ -101,13 +102,15 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
 	NASH_CUDNN_FIND=0 timeout 60 compute-sanitizer --tool memcheck --leak-check no --error-exitcode 9 \
 		"$bin/test_gpu_ops" --ops-only >"$logs/memcheck.log" 2>&1
 	rc=$?
-	tail -5 "$logs/memcheck.log"
+	grep -E '^========= (Invalid|Program hit|ERROR SUMMARY)' "$logs/memcheck.log" | head -10
 	errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$logs/memcheck.log" | tail -1)
-	case $rc in
-	0) row "compute-sanitizer memcheck (ops)" PASS "${errs:-0} errors, $(elapsed)" ;;
-	124) row "compute-sanitizer memcheck (ops)" info "stopped after 60 s, no error by then" ;;
-	*) row "compute-sanitizer memcheck (ops)" FAIL "exit $rc, ${errs:-?} errors, $(elapsed)" ;;
-	esac
+	if [ $rc -eq 124 ] && ! grep -qE '^========= (Invalid|Program hit)' "$logs/memcheck.log"; then
+		row "compute-sanitizer memcheck (ops)" info "stopped after 60 s, no error by then"
+	elif [ $rc -eq 0 ]; then
+		row "compute-sanitizer memcheck (ops)" PASS "${errs:-0} errors, $(elapsed)"
+	else
+		row "compute-sanitizer memcheck (ops)" FAIL "exit $rc, ${errs:-?} errors, $(elapsed)"
+	fi
 else
 	row "compute-sanitizer memcheck (ops)" info "compute-sanitizer not found"
 fi

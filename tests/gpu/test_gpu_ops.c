@@ -724,13 +724,17 @@ int main(int argc, char **argv)
 		tol[CONV] = tol[DENSE] = 1e-2;
 		tol[NET] = 5e-2;
 	}
-	printf("# %d GPU(s) visible; math %s\n", ndev, tol[CONV] > 1e-3 ? "TF32" : "FP32");
 	NashErr err = {0};
 	cctx.be = cu;
 	if (cu->init(&cctx, &err)) {
 		printf("not ok 1 - init: %s\n1..1\n", err.msg);
 		return 1;
 	}
+#ifdef NASH_HAVE_CUDA
+	char desc[256];
+	nash_cuda_describe(&cctx, desc, sizeof desc);
+	printf("# %s (%d visible); math %s\n", desc, ndev, tol[CONV] > 1e-3 ? "TF32" : "FP32");
+#endif
 	rng_seed(&rng, 12345);
 	RUN(test_memory);
 	RUN(test_conv);

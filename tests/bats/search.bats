@@ -1,0 +1,271 @@
+#!/usr/bin/env bats
+# End-to-end tests of `make search` (pipelines/search.mk) on the tiny fixture data, and of
+# nash-show, which the report uses.
+load common
+
+TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+# Tiny but real: 2 steps of 2 children, 2 epochs per child so that children checkpoint.
+S_ARGS=(DATA="fashion-mnist:$FIX/fmnist" VAL=200 LIMIT=256 BATCH=32 WIDTHS=4,8 STEPS=2 NEIGH=2 MORPHS=2
+	EPOCHS_SEED=1 EPOCHS_NEIGH=3 EPOCHS_FINAL=2 MAX_PARAMS= DEVICE=cpu SEED=7)
+
+# The outer `make test` exports its flags (a jobserver among them): not for this make.
+unset MAKEFLAGS MFLAGS MAKELEVEL
+
+search() {
+	make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" "${S_ARGS[@]}" "$@"
+}
+
+# The result of a run: weights and accuracies of every step's best and of the final model.
+fingerprint() {
+	nash-show --tsv "$1"/step*/best.h5 "$1/final.h5" | awk -F '\t' 'NR > 1 { print $5, $6, $7, $14 }'
+}
+
+# A LAUNCH prefix for the tests: for the training whose output ends in /$HOOK_CHILD.h5 it
+# crashes (crash), makes the learning rate absurd (diverge), or, once the training's first
+# checkpoint exists, stops it and kill -9's its process group, make's (kill), or sends the
+# group SIGINT, as Ctrl-C does (int). Everything else runs unchanged.
+make_hook() {
+	cat >"$BATS_FILE_TMPDIR/hook.sh" <<-'EOF'
+		#!/bin/bash
+		out= ckpt= prev=
+		for a in "$@"; do
+			case $prev in -o) out=$a ;; --checkpoint) ckpt=$a ;; esac
+			prev=$a
+		done
+		case $out in */"$HOOK_CHILD".h5) ;; *) exec "$@" ;; esac
+		case $HOOK_ACTION in
+		crash) kill -SEGV $$ ;;
+		diverge)
+			args=()
+			for a in "$@"; do
+				[ "$prev" = --lr ] && a=1000
+				args+=("$a")
+				prev=$a
+			done
+			exec "${args[@]}"
+			;;
+		kill | int)
+			(
+				while [ ! -f "$ckpt" ]; do sleep 0.005; done
+				if [ "$HOOK_ACTION" = kill ]; then
+					kill -STOP $$
+					kill -9 0
+				else
+					kill -INT 0
+				fi
+			) &
+			exec "$@"
+			;;
+		esac
+	EOF
+	chmod +x "$BATS_FILE_TMPDIR/hook.sh"
+	echo "$BATS_FILE_TMPDIR/hook.sh"
+}
+
+# Runs `make search` in its own process group (so that the hook can signal all of it) and
+# waits for it; $status is make's exit status. SIGINT is reset to its default: a background
+# command inherits it ignored, and Ctrl-C reaches a foreground make with its default.
+search_group() {
+	status=0
+	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' setsid -w make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" "${S_ARGS[@]}" "$@" \
+		>"$BATS_TEST_TMPDIR/make.out" 2>&1 &
+	wait $! || status=$?
+	cat "$BATS_TEST_TMPDIR/make.out"
+}
+
+@test "make -n search shows the plan and trains nothing" {
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/run"
+	assert_output --partial "nash-init"
+	assert_output --partial "step1/child2.h5"
+	assert_output --partial "nash-morph -n 2"
+	assert_output --partial "--seed 7002001"
+	assert_output --partial "search.sh select --step 2"
+	assert_output --partial "nash-ensemble"
+	[ ! -e "$BATS_TEST_TMPDIR/run/step0" ]
+}
+
+@test "make search with bad settings says which" {
+	run -2 search search RUN="$BATS_TEST_TMPDIR/run" STEPS=two
+	assert_output --partial "STEPS must be non-negative integers"
+	run -2 search search RUN="$BATS_TEST_TMPDIR/run" PROFILE=huge
+	assert_output --partial "PROFILE must be default or paper"
+}
+
+@test "make search STEPS=2 NEIGH=2 completes: progress, valid models, report, settings" {
+	run=$BATS_FILE_TMPDIR/a
+	run -0 search search RUN="$run"
+	assert_line --regexp '^  seed: val [01]\.[0-9]{4}, [0-9]+ params, [0-9]+s$'
+	assert_line --regexp '^  step1/child1: (val [01]\.[0-9]{4}|FAILED)'
+	assert_line --regexp '^step 1/2: best val [01]\.[0-9]{4} \(.*\), 2 children trained.*elapsed$'
+	assert_line --regexp '^step 2/2: best val '
+	assert_line --regexp '^  final: val [01]\.[0-9]{4}, test [01]\.[0-9]{4}, '
+	assert_line --regexp '^search done: '
+	assert_line --regexp '^  seed network +val 0\.[0-9]{4}  test 0\.[0-9]{4}'
+	assert_line --regexp '^  snapshot ensemble \([12] models?\) +test [01]\.[0-9]{4}'
+	# the final model: a valid model file, trained further than the search's best, tested
+	run -0 nash-show "$run/final.h5"
+	assert_output --regexp 'accuracy    val [01]\.[0-9]{4}, test [01]\.[0-9]{4}'
+	run -0 h5dump -a test_accuracy "$run/final.h5"
+	run -0 nash-train --epochs 0 "$run/final.h5"
+	[ -f "$run/ensemble.h5" ] && nash-ensemble --eval none -o "$BATS_TEST_TMPDIR/e.h5" "$run/ensemble.h5"
+	# selection: the parent is always a candidate; the best is one of the candidates
+	run -0 cut -f 2 "$run/step2/select.tsv"
+	assert_line "$run/step1/best.h5"
+	assert_line "$run/step2/child1.h5"
+	# the report: a table per step, the plot, the drawing
+	run -0 cat "$run/report.md"
+	assert_output --partial "### Step 1"
+	assert_output --partial "### Step 2"
+	assert_output --partial "| rank | model | morphisms since parent"
+	assert_output --regexp '!\[validation accuracy.*\]\(report/val\.(png|svg)\)'
+	assert_output --partial "![the best architecture](report/best.svg)"
+	ls "$run"/report/val.* "$run/report/best.svg"
+	# the settings are recorded; no checkpoint or temporary is left
+	run -0 cat "$run/settings/run"
+	assert_output --partial "STEPS=2"
+	assert_output --partial "SEED=7"
+	run -0 find "$run" -name '*.tmp' -o -name '*.ckpt.h5' -o -name '.tmp*'
+	assert_output ""
+	fingerprint "$run" >"$BATS_FILE_TMPDIR/a.fingerprint"
+}
+
+@test "a second make search does nothing" {
+	run=$BATS_FILE_TMPDIR/a
+	[ -f "$run/report.md" ] || skip "needs the run of the previous test"
+	run -0 search -q "$run/report.md" RUN="$run"
+	touch "$BATS_TEST_TMPDIR/marker"
+	sleep 1
+	run -0 search search RUN="$run"
+	assert_line --regexp '^search done: '
+	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9]|  final: )'
+	run -0 find "$run" -newer "$BATS_TEST_TMPDIR/marker"
+	assert_output ""
+}
+
+@test "changing a setting reruns exactly what depends on it" {
+	run=$BATS_FILE_TMPDIR/a
+	[ -f "$run/report.md" ] || skip "needs the run of the first search test"
+	touch "$BATS_TEST_TMPDIR/marker"
+	sleep 1
+	run -0 search search RUN="$run" EPOCHS_FINAL=1
+	assert_line --regexp '^  final: val '
+	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9])'
+	run -0 find "$run" -name '*.h5' -newer "$BATS_TEST_TMPDIR/marker"
+	assert_output "$run/final.h5"
+	# and back: the final training again, nothing else
+	run -0 search search RUN="$run"
+	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9])'
+	run -0 search -q "$run/report.md" RUN="$run"
+}
+
+@test "make -j2 search gives the same result as a serial run" {
+	[ -f "$BATS_FILE_TMPDIR/a.fingerprint" ] || skip "needs the run of the first search test"
+	run -0 search -j2 search RUN="$BATS_FILE_TMPDIR/j2"
+	assert_line --regexp '^search done: '
+	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$BATS_FILE_TMPDIR/j2")
+}
+
+@test "a run killed with kill -9 mid-way resumes from its checkpoint and ends as an uninterrupted one" {
+	[ -f "$BATS_FILE_TMPDIR/a.fingerprint" ] || skip "needs the run of the first search test"
+	run=$BATS_TEST_TMPDIR/k
+	hook=$(make_hook)
+	# kill -9 everything once step 1's second child has written its first checkpoint
+	HOOK_CHILD=child2 HOOK_ACTION=kill search_group search RUN="$run" LAUNCH="$hook"
+	[ "$status" -ne 0 ]
+	[ -f "$run/step1/child1.h5" ]
+	[ ! -f "$run/step1/child2.h5" ]
+	[ ! -f "$run/final.h5" ]
+	[ -f "$run/step1/child2.ckpt.h5" ] || skip "the child finished before it could be stopped"
+	touch "$BATS_TEST_TMPDIR/marker"
+	sleep 1
+	run -0 search search RUN="$run"
+	# nothing complete is redone: child1 is untouched, child2 resumes from its checkpoint
+	refute_line --regexp '^  seed: '
+	refute_line --regexp '^  step1/child1: '
+	assert_line --regexp '^  step1/child2: '
+	[ ! "$run/step1/child1.h5" -nt "$BATS_TEST_TMPDIR/marker" ]
+	grep -q "resuming from $run/step1/child2.ckpt.h5" "$run/step1/child2.log"
+	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$run")
+}
+
+@test "Ctrl-C (SIGINT) stops the search without recording a failure; a rerun completes" {
+	run=$BATS_TEST_TMPDIR/i
+	hook=$(make_hook)
+	HOOK_CHILD=child1 HOOK_ACTION=int search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=1
+	[ "$status" -ne 0 ]
+	[ ! -f "$run/step1/best.h5" ]
+	if [ -f "$run/step1/child1.h5" ]; then
+		# too fast to interrupt; but never recorded as failed
+		run -0 nash-show --tsv "$run/step1/child1.h5"
+		assert_line --index 1 --regexp $'\t0\t[0-9]+\t[a-z,-]+\t[0-9a-f]{16}\t'
+		skip "the child finished before the interrupt"
+	fi
+	[ -f "$run/step1/child1.key" ]
+	run -0 search search RUN="$run" STEPS=1 NEIGH=1
+	assert_line --regexp '^  step1/child1: val '
+	run -0 nash-show --tsv "$run/step1/child1.h5"
+	assert_line --index 1 --regexp $'\t0\t[0-9]+\t[a-z,-]+\t[0-9a-f]{16}\t'
+}
+
+@test "children that crash or diverge are recorded as failed, lose, and the search goes on" {
+	run=$BATS_TEST_TMPDIR/f
+	hook=$(make_hook)
+	HOOK_CHILD=child2 HOOK_ACTION=crash run -0 search search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=3 \
+		EPOCHS_NEIGH=1
+	assert_line --regexp '^  step1/child2: FAILED \(nash-train: killed by signal 11 \(SEGV\)'
+	assert_line --regexp '^step 1/1: best val .*, 3 children trained \(1 failed\)'
+	assert_line --regexp '^search done: '
+	run -0 h5dump -a failure "$run/step1/child2.h5"
+	assert_output --partial "killed by signal 11"
+	run -0 awk -F '\t' '$2 ~ /child2/ { print $1, $9 }' "$run/step1/select.tsv"
+	assert_output "4 0"
+	# divergence: an absurd learning rate for another child (LAUNCH is no setting that
+	# invalidates results, so the child is removed to be redone)
+	rm "$run/step1/child3.h5"
+	HOOK_CHILD=child3 HOOK_ACTION=diverge run -0 search search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=3 \
+		EPOCHS_NEIGH=1
+	assert_line --regexp '^  step1/child3: FAILED \(nash-train: '
+	assert_line --regexp '^step 1/1: .*\(2 failed\)'
+	run -0 nash-show --tsv "$run/step1/child3.h5"
+	assert_line --index 1 --regexp $'\t1\t[0-9]+\t[a-z,-]*\t[0-9a-f]{16}\t'
+	# failures are results: a rerun does not retry them
+	run -0 search -q "$run/report.md" RUN="$run" STEPS=1 NEIGH=3 EPOCHS_NEIGH=1
+}
+
+@test "nash-show: summary, TSV, Graphviz, bad input" {
+	m=$BATS_FILE_TMPDIR/a/final.h5
+	[ -f "$m" ] || skip "needs the run of the first search test"
+	run -0 nash-show --help
+	assert_output --partial "Usage: nash-show"
+	run -2 nash-show
+	run -2 nash-show --tsv --dot "$m"
+	run -0 nash-show "$m"
+	assert_output --partial "lineage"
+	run -0 nash-show --tsv "$m" "$m"
+	[ "${#lines[@]}" -eq 3 ]
+	assert_line --index 0 --regexp $'^model\tid\tparent_id'
+	run -0 nash-show --dot "$m"
+	assert_output --partial "digraph nash"
+	assert_output --partial "conv 3x3, 4 + BN + ReLU"
+	nash-show --dot "$m" | dot -Tsvg >/dev/null
+	nash-show --dot --full "$m" | dot -Tsvg >/dev/null
+	run -2 nash-show --dot "$m" "$m"
+	echo junk >"$BATS_TEST_TMPDIR/junk.h5"
+	run -1 nash-show "$BATS_TEST_TMPDIR/junk.h5"
+	assert_output --partial "junk.h5: not an HDF5 file"
+}
+
+@test "pipelines/gpu.sh gives concurrent trainings different GPUs" {
+	export NASH_GPUS=2 NASH_GPU_LOCKS="$BATS_TEST_TMPDIR/locks"
+	mkdir "$BATS_TEST_TMPDIR/got"
+	# each holds its GPU until both have started (at most 10 s)
+	cmd='echo "$CUDA_VISIBLE_DEVICES" >"$0/$1"; i=0
+		while [ "$(ls "$0" | wc -l)" -lt 2 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done'
+	"$TOP/pipelines/gpu.sh" sh -c "$cmd" "$BATS_TEST_TMPDIR/got" a &
+	"$TOP/pipelines/gpu.sh" sh -c "$cmd" "$BATS_TEST_TMPDIR/got" b &
+	wait
+	run -0 sort "$BATS_TEST_TMPDIR/got/a" "$BATS_TEST_TMPDIR/got/b"
+	assert_output $'0\n1'
+	NASH_GPUS=0 run -1 "$TOP/pipelines/gpu.sh" true
+	assert_output --partial "no GPU"
+}
