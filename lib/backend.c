@@ -3,16 +3,19 @@
 
 #include "backend.h"
 
-#ifndef NASH_HAVE_CUDA
-/* Built without CUDA: there is no CUDA backend. A CUDA build defines NASH_HAVE_CUDA and
-   provides the real one. */
+#ifdef NASH_HAVE_CUDA
+#include "../kernels/nash_cuda.h" /* nash_cuda_device_count */
+#else
+/* Built without CUDA: there is no CUDA backend. A CUDA build (kernels/cuda.mk) defines
+   NASH_HAVE_CUDA and provides the real one. */
 const Backend *nash_backend_cuda(void) { return NULL; }
 #endif
 
-/* "cuda" in a build without CUDA is a usage error (exit 2), like any other device this nash
-   cannot run: the command line asks for something impossible, retrying will not help.
-   "auto" takes CUDA whenever the build has it; a CUDA backend without a visible GPU reports
-   that itself (its init fails). NULL means "auto". */
+/* Errors for "cuda" when nash_backend_cuda() is NULL: in a build without CUDA a usage error
+   (exit 2): the command line asks for what this nash can never do. In a CUDA build on a
+   machine without a visible GPU a runtime error (exit 1): the same command works elsewhere.
+   "auto" (and NULL) takes CUDA exactly when nash_backend_cuda() offers it, i.e. a GPU is
+   visible, else the CPU fast path. */
 const Backend *backend_find(const char *name, NashErr *err)
 {
 	if (!name || !strcmp(name, "auto")) {
@@ -25,15 +28,16 @@ const Backend *backend_find(const char *name, NashErr *err)
 		return &nash_backend_ref;
 	if (!strcmp(name, "cuda")) {
 		const Backend *cuda = nash_backend_cuda();
-		if (!cuda)
+		if (cuda)
+			return cuda;
 #ifdef NASH_HAVE_CUDA
-			nash_err(err, NASH_ERR_RUNTIME,
-				 "--device cuda: no CUDA GPU is visible (check the driver and CUDA_VISIBLE_DEVICES)");
+		nash_err(err, NASH_ERR_RUNTIME, "--device cuda: no GPU visible to this process");
 #else
-			nash_err(err, NASH_ERR_USAGE, "--device cuda: this nash was built without CUDA");
+		nash_err(err, NASH_ERR_USAGE, "--device cuda: this nash was built without CUDA");
 #endif
-		return cuda;
+		return NULL;
 	}
-	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cuda or ref)", name);
+	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cuda or ref)",
+		 name);
 	return NULL;
 }

@@ -391,8 +391,9 @@ static void bn_forward_eval(Ctx *ctx, float *out, const float *in, const float *
 		}
 }
 
-/* din += A*dout + B*(x-mean) + D per channel: the expansion of
-   gamma*invstd/M * (M*dout - dbeta - xhat*dgamma) with xhat = (x-mean)*invstd. */
+/* din += gamma*invstd/M * (M*dout - dbeta - xhat*dgamma) with xhat = (x-mean)*invstd, as
+   A * ((dout - mean(dout)) - (x-mean) * invstd*dgamma/M): the differences of like terms come
+   before the multiplication by invstd, which can be large (a channel of near-constant values). */
 static void bn_backward(Ctx *ctx, float *din, float *dgamma, float *dbeta, const float *dout,
 			const float *in, const float *mean, const float *invstd, const float *gamma,
 			int N, int C, int HW)
@@ -421,15 +422,14 @@ static void bn_backward(Ctx *ctx, float *din, float *dgamma, float *dbeta, const
 			dgamma[c] = (float)dg;
 		if (!din)
 			continue;
-		double f = gamma[c] * is / M;
-		float A = (float)(gamma[c] * is), B = (float)(-f * is * dg), D = (float)(-f * sg);
+		float A = (float)(gamma[c] * is), mg = (float)(sg / M), c2 = (float)(is * dg / M);
 		for (int n = 0; n < N; n++) {
 			const float *x = in + ((size_t)n * C + c) * HW;
 			const float *g = dout + ((size_t)n * C + c) * HW;
 			float *d = din + ((size_t)n * C + c) * HW;
 #pragma omp simd
 			for (int q = 0; q < HW; q++)
-				d[q] += A * g[q] + B * (x[q] - m) + D;
+				d[q] += A * ((g[q] - mg) - (x[q] - m) * c2);
 		}
 	}
 }

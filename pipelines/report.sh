@@ -65,6 +65,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 		set output "$tmp/val.$ext"
 		set multiplot layout 1,2 title "NASH search: validation accuracy"
 		set grid
+		set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05
 		set key bottom right
 		set ylabel "validation accuracy"
 		set xlabel "hill-climbing step"

@@ -62,7 +62,7 @@ train_failure() {
 
 # The settings of a training command: its arguments after nash-train, less --device and --threads.
 train_key() {
-	seen= skip=
+	seen='' skip=''
 	for a in "$@"; do
 		if [ -z "$seen" ]; then
 			case $a in *nash-train) seen=1 ;; esac
@@ -81,7 +81,7 @@ train_key() {
 }
 
 cmd_train() {
-	child= morph= label=
+	child='' morph='' label=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--child) child=1; shift ;;
@@ -177,7 +177,7 @@ cmd_train() {
 # ---- select ----
 
 cmd_select() {
-	step= steps=
+	step='' steps=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--step) step=$2; shift 2 ;;
