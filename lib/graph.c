@@ -66,6 +66,18 @@ size_t tensor_size(const Tensor *t)
 	return n;
 }
 
+int graph_finite(const Graph *g)
+{
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int p = 0; p < g->nodes[i].n_params; p++) {
+			const Tensor *t = &g->nodes[i].params[p];
+			for (size_t k = 0, n = tensor_size(t); k < n; k++)
+				if (!isfinite(t->data[k]))
+					return 0;
+		}
+	return 1;
+}
+
 static float *dup_floats(const float *src, size_t n)
 {
 	if (!src)

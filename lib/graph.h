@@ -104,6 +104,8 @@ int param_role(OpKind op, const char *param_name); /* PARAM_* flags */
 /* "003_conv": zero-padded position and op name; used as the HDF5 group name. */
 void node_name(const Graph *g, int i, char *buf, size_t n);
 size_t tensor_size(const Tensor *t); /* product of dims */
+/* 1 when every weight and running statistic is finite. */
+int graph_finite(const Graph *g);
 /* Number of trainable parameters (what tables and --max-params count). */
 size_t graph_param_count(const Graph *g);
 /* Floats of activation per image summed over nodes (for memory planning). */

@@ -184,6 +184,12 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 		double vl = NAN, va = NAN;
 		if (sp.val_count > 0 && evaluate(net, &set, sp.val_begin, sp.val_count, &vl, &va, NULL, err))
 			goto fail;
+		if (sp.val_count > 0 && !isfinite(vl)) {
+			m->failed = 1;
+			snprintf(m->failure, sizeof m->failure, "validation loss diverged (%g) after epoch %d", vl, e);
+			nash_err(err, NASH_ERR_DIVERGED, "%s", m->failure);
+			goto fail;
+		}
 		EpochRecord rec = {.run = run, .epoch = e, .lr = lr0, .train_loss = (float)(loss_sum / seen),
 				   .train_acc = (float)(acc_sum / seen), .val_loss = (float)vl, .val_acc = (float)va,
 				   .seconds = (float)(now_s() - t0)};
@@ -206,8 +212,24 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 	}
 	m->ckpt_epochs_done = 0;
 	free_momentum(&m->g);
-	if (net_store(net, &m->g, 0, err))
+	/* Store into a copy first: weights that overflowed (a batch-norm variance gone to Inf can
+	   still give finite losses) make a diverged run, and the model keeps its last good weights. */
+	Graph trained;
+	if (graph_clone(&trained, &m->g, err))
 		goto fail;
+	if (net_store(net, &trained, 0, err)) {
+		graph_free(&trained);
+		goto fail;
+	}
+	if (!graph_finite(&trained)) {
+		graph_free(&trained);
+		m->failed = 1;
+		snprintf(m->failure, sizeof m->failure, "weights overflowed to NaN or Inf in run %d", run + 1);
+		nash_err(err, NASH_ERR_DIVERGED, "%s", m->failure);
+		goto fail;
+	}
+	graph_free(&m->g);
+	m->g = trained; /* same shapes: net->g, which points at m->g, stays valid */
 	net_free_set(net, &set);
 	free(order);
 	free(samples);
