@@ -75,7 +75,7 @@ void model_set_id(Model *m, uint64_t h);
 /* Checks what the file format promises beyond the graph: finite weights, sane metadata. */
 int model_validate(const Model *m, NashErr *err);
 
-/* Model files (lib/modelfile.c). path "-" means stdin/stdout. Writing goes to a temporary
+/* Model files (lib/modelfile_write.c, lib/modelfile_read.c). path "-" means stdin/stdout. Writing goes to a temporary
    file in the destination's directory and is renamed into place, so a failure never leaves a
    partial file. Errors name the file: "m.h5: unknown op 'foo' in graph/003_foo". */
 int model_read(Model *m, const char *path, NashErr *err);
