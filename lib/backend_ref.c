@@ -1,5 +1,5 @@
 /* The reference backend: lib/ref_ops.inc compiled for float (the backend) and for double (the
-   finite-difference oracle of tests/unit/test_ops.c), in host memory. Slow on purpose. */
+   finite-difference oracle of tests/unit/test_ops_grad.c), in host memory. Slow on purpose. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
