@@ -70,7 +70,7 @@ fixtures: $(BUILD)/fixtures/.stamp
 test:
 	@tests/deps.sh
 	@$(MAKE) --no-print-directory all units fixtures
-	@tests/run.sh $(BUILD)
+	@tests/run.sh $(BUILD) $(UNITS)
 
 deps:
 	@tests/deps.sh

@@ -1,7 +1,10 @@
 #!/bin/sh
-# Runs every C unit test and every Bats file, printing TAP as it goes; the last line is
-# "N passed, N failed". Exits non-zero when anything failed or a test program crashed.
+# Runs the C unit test programs given (default: every build/tests/test_*) and every Bats
+# file, printing TAP as it goes; the last line is "N passed, N failed". Exits non-zero when
+# anything failed or a test program crashed.
+# Usage: tests/run.sh BUILD [TEST_PROGRAM...]
 build=${1:-build}
+[ $# -gt 0 ] && shift
 top=$(cd "$(dirname "$0")/.." && pwd)
 NASH_BUILD="$top/$build"
 PATH="$NASH_BUILD/bin:$PATH"
@@ -9,7 +12,8 @@ export NASH_BUILD PATH
 log=$(mktemp) || exit 1
 one=$(mktemp) || exit 1
 trap 'rm -f "$log" "$one" "$one.rc"' EXIT
-for t in "$NASH_BUILD"/tests/test_*; do
+[ $# -gt 0 ] || set -- "$NASH_BUILD"/tests/test_*
+for t in "$@"; do
 	[ -x "$t" ] || continue
 	echo "# $(basename "$t")"
 	{ "$t" 2>&1; echo $? >"$one.rc"; } | tee "$one"
