@@ -4,6 +4,8 @@
    reused as they are, without knowing them here. */
 #include "ensemble.h"
 
+#include "h5util.h"
+
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
@@ -52,20 +54,6 @@ int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err)
 }
 
 /* ---- HDF5 plumbing ---- */
-
-/* The library must stay silent: HDF5 prints its error stack by default. */
-typedef struct H5Quiet {
-	H5E_auto2_t func;
-	void *data;
-} H5Quiet;
-
-static void h5_quiet(H5Quiet *q)
-{
-	H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void h5_restore(const H5Quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
 /* Property lists for deterministic in-memory files: no object timestamps. */
 typedef struct Props {

@@ -334,6 +334,26 @@ static int infer_node(Graph *g, int i, NashErr *err)
 	return 0;
 }
 
+int node_check_params(const Graph *g, int i, NashErr *err)
+{
+	const Node *n = &g->nodes[i];
+	Tensor want[NASH_MAX_PARAMS];
+	int nw = node_expected_params(g, i, want);
+	char name[32];
+	node_name(g, i, name, sizeof name);
+	if (nw != n->n_params)
+		return FAIL("graph/%s: has %d weight tensors, expected %d", name, n->n_params, nw);
+	for (int p = 0; p < nw; p++) {
+		const Tensor *t = &n->params[p];
+		int same = strcmp(t->name, want[p].name) == 0 && t->ndim == want[p].ndim;
+		for (int d = 0; same && d < t->ndim; d++)
+			same = t->dims[d] == want[p].dims[d];
+		if (!same)
+			return FAIL("graph/%s/%s: weight shape does not match the graph", name, want[p].name);
+	}
+	return 0;
+}
+
 int graph_infer(Graph *g, NashErr *err)
 {
 	if (g->n_nodes < 2)
@@ -346,23 +366,8 @@ int graph_infer(Graph *g, NashErr *err)
 		if (infer_node(g, i, err))
 			return -1;
 		/* Existing params must match the shapes this graph implies. */
-		Node *n = &g->nodes[i];
-		if (n->n_params == 0)
-			continue;
-		Tensor want[NASH_MAX_PARAMS];
-		int nw = node_expected_params(g, i, want);
-		char name[32];
-		node_name(g, i, name, sizeof name);
-		if (nw != n->n_params)
-			return FAIL("graph/%s: has %d weight tensors, expected %d", name, n->n_params, nw);
-		for (int p = 0; p < nw; p++) {
-			const Tensor *t = &n->params[p];
-			int same = strcmp(t->name, want[p].name) == 0 && t->ndim == want[p].ndim;
-			for (int d = 0; same && d < t->ndim; d++)
-				same = t->dims[d] == want[p].dims[d];
-			if (!same)
-				return FAIL("graph/%s/%s: shape does not match the graph", name, want[p].name);
-		}
+		if (g->nodes[i].n_params > 0 && node_check_params(g, i, err))
+			return -1;
 	}
 	const Node *last = &g->nodes[g->n_nodes - 1];
 	if (last->c != g->n_classes || last->h != 1 || last->w != 1)

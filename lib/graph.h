@@ -100,6 +100,8 @@ int graph_alloc_params(Graph *g, NashErr *err);
 /* The expected param tensors of node i (names, dims) as implied by its shape and inputs. */
 int node_expected_params(const Graph *g, int i, Tensor *out /* [NASH_MAX_PARAMS] */);
 int param_role(OpKind op, const char *param_name); /* PARAM_* flags */
+/* Node i's tensors are exactly those node_expected_params implies (names, count, shapes). */
+int node_check_params(const Graph *g, int i, NashErr *err);
 
 /* "003_conv": zero-padded position and op name; used as the HDF5 group name. */
 void node_name(const Graph *g, int i, char *buf, size_t n);

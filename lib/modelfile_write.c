@@ -163,25 +163,13 @@ static int check_params(const Graph *g, NashErr *err)
 {
 	for (int i = 0; i < g->n_nodes; i++) {
 		const Node *n = &g->nodes[i];
-		Tensor want[NASH_MAX_PARAMS];
-		int nw = node_expected_params(g, i, want);
-		char name[32];
-		node_name(g, i, name, sizeof name);
-		if (n->n_inputs > NASH_MAX_INPUTS)
+		if (n->n_inputs > NASH_MAX_INPUTS) {
+			char name[32];
+			node_name(g, i, name, sizeof name);
 			return nash_err(err, NASH_ERR_RUNTIME, "graph/%s: too many inputs", name);
-		if (nw != n->n_params)
-			return nash_err(err, NASH_ERR_RUNTIME, "graph/%s: has %d weight tensors, expected %d",
-					name, n->n_params, nw);
-		for (int p = 0; p < nw; p++) {
-			const Tensor *t = &n->params[p];
-			int same = strcmp(t->name, want[p].name) == 0 && t->ndim == want[p].ndim;
-			for (int d = 0; same && d < t->ndim; d++)
-				same = t->dims[d] == want[p].dims[d];
-			if (!same)
-				return nash_err(err, NASH_ERR_RUNTIME,
-						"graph/%s/%s: weight shape does not match the graph", name,
-						want[p].name);
 		}
+		if (node_check_params(g, i, err))
+			return -1;
 	}
 	return 0;
 }
