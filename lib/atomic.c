@@ -86,7 +86,7 @@ int atomic_write(const char *path, const void *buf, size_t len, NashErr *err)
 	size_t n = strlen(path) + 16;
 	char *tmp = malloc(n);
 	if (!tmp)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: out of memory", path);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
 	int fd = open_temp(tmp, n, path);
 	if (fd < 0) {
 		nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));

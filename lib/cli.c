@@ -57,6 +57,17 @@ void cli_check_binary_out(const char *prog, const char *path)
 		die_usage(prog, "refusing to write a model file to a terminal; use -o FILE or redirect stdout");
 }
 
+const char *cli_input(const char *prog, int argc, char **argv, int optind, const char *what)
+{
+	if (optind < argc - 1)
+		die_usage(prog, "too many arguments");
+	if (optind == argc - 1)
+		return argv[optind];
+	if (isatty(STDIN_FILENO))
+		die_usage(prog, "missing %s (a file, or - for standard input)", what);
+	return "-";
+}
+
 long cli_long(const char *prog, const char *opt, const char *s, long min, long max)
 {
 	char *end;

@@ -22,6 +22,10 @@ void cli_close_stdout(const char *prog);
 /* Refuses to write a binary model to a terminal (exit 2) when path is "-". */
 void cli_check_binary_out(const char *prog, const char *path);
 
+/* The one input file operand: argv[optind], or "-" when there is none and standard input is not
+   a terminal (so `nash-init | nash-train` works); otherwise a usage error naming `what`. */
+const char *cli_input(const char *prog, int argc, char **argv, int optind, const char *what);
+
 /* Option values: exit 2 with "prog: --opt: 'x' is not ..." when invalid. */
 long cli_long(const char *prog, const char *opt, const char *s, long min, long max);
 uint64_t cli_u64(const char *prog, const char *opt, const char *s);

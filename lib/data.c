@@ -101,7 +101,7 @@ static int gz_read_payload(uint8_t **out, gzFile f, const char *path, size_t hea
 	size_t cap = expected < FIRST_ALLOC ? expected : FIRST_ALLOC, got = 0;
 	uint8_t *buf = malloc(cap ? cap : 1); /* [cap] grows up to expected */
 	if (!buf)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: out of memory", path);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
 	for (;;) {
 		long long r = gz_read_all(f, buf + got, cap - got);
 		if (r < 0)
@@ -113,7 +113,7 @@ static int gz_read_payload(uint8_t **out, gzFile f, const char *path, size_t hea
 		uint8_t *nb = realloc(buf, ncap);
 		if (!nb) {
 			free(buf);
-			return nash_err(err, NASH_ERR_RUNTIME, "%s: out of memory", path);
+			return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
 		}
 		buf = nb, cap = ncap;
 	}
@@ -282,7 +282,7 @@ static int cifar_load(uint8_t **x, uint8_t **y, int *n, char (*paths)[1024], int
 	*y = malloc(total);
 	buf = malloc(CHUNK * rec);
 	if (!*x || !*y || !buf) {
-		nash_err(err, NASH_ERR_RUNTIME, "%s: out of memory", paths[0]);
+		nash_err(err, NASH_ERR_OOM, "%s: out of memory", paths[0]);
 		goto fail;
 	}
 	size_t at = 0;

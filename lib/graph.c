@@ -93,7 +93,7 @@ int graph_clone(Graph *dst, const Graph *src, NashErr *err)
 	*dst = *src;
 	dst->nodes = malloc((size_t)src->cap * sizeof *dst->nodes + 1);
 	if (!dst->nodes)
-		return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
 	memcpy(dst->nodes, src->nodes, (size_t)src->n_nodes * sizeof *dst->nodes);
 	for (int i = 0; i < src->n_nodes; i++) {
 		for (int p = 0; p < src->nodes[i].n_params; p++) {
@@ -105,7 +105,7 @@ int graph_clone(Graph *dst, const Graph *src, NashErr *err)
 			if ((s->data && !d->data) || (s->momentum && !d->momentum)) {
 				dst->n_nodes = i + 1;
 				graph_free(dst);
-				return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
+				return nash_err(err, NASH_ERR_OOM, "out of memory");
 			}
 		}
 	}
@@ -307,6 +307,8 @@ static int infer_node(Graph *g, int i, NashErr *err)
 			const Node *b = &g->nodes[n->inputs[k]];
 			if (b->h != a->h || b->w != a->w)
 				return FAIL("graph/%s: concat of spatial sizes %dx%d and %dx%d", name, a->h, a->w, b->h, b->w);
+			if ((long long)n->c + b->c > NASH_MAX_FEATURES)
+				return FAIL("graph/%s: concat has too many channels", name);
 			n->c += b->c;
 		}
 		break;
@@ -314,6 +316,8 @@ static int infer_node(Graph *g, int i, NashErr *err)
 		n->c = a->c, n->h = 1, n->w = 1;
 		break;
 	case OP_FLATTEN:
+		if ((long long)a->c * a->h * a->w > NASH_MAX_FEATURES)
+			return FAIL("graph/%s: flatten of %dx%dx%d is too large", name, a->c, a->h, a->w);
 		n->c = a->c * a->h * a->w, n->h = 1, n->w = 1;
 		break;
 	case OP_DENSE:
@@ -401,7 +405,7 @@ int graph_alloc_params(Graph *g, NashErr *err)
 			if (!want[p].data) {
 				for (int q = 0; q < p; q++)
 					free(want[q].data);
-				return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
+				return nash_err(err, NASH_ERR_OOM, "out of memory");
 			}
 			n->params[p] = want[p];
 		}

@@ -25,6 +25,7 @@ typedef enum OpKind {
 #define NASH_MAX_INPUTS 16
 #define NASH_MAX_PARAMS 4
 #define NASH_MAX_CHANNELS 4 /* input image channels */
+#define NASH_MAX_FEATURES (1 << 28) /* channels of a concat, features of a flatten */
 
 /* Roles of a node's tensors: what the optimizer does with them. */
 enum {

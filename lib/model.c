@@ -168,3 +168,13 @@ int model_validate(const Model *m, NashErr *err)
 					i, m->records[i].run, m->records[i].epoch, m->n_runs);
 	return 0;
 }
+
+void model_drop_optimizer(Model *m)
+{
+	m->ckpt_epochs_done = 0;
+	for (int i = 0; i < m->g.n_nodes; i++)
+		for (int p = 0; p < m->g.nodes[i].n_params; p++) {
+			free(m->g.nodes[i].params[p].momentum);
+			m->g.nodes[i].params[p].momentum = NULL;
+		}
+}

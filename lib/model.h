@@ -70,6 +70,9 @@ int model_clone(Model *dst, const Model *src, NashErr *err);
 int model_add_record(Model *m, const EpochRecord *r, NashErr *err);
 int model_add_run(Model *m, const RunSettings *r, NashErr *err);
 int model_add_morphism(Model *m, const Morphism *mm, NashErr *err);
+/* Drops the optimizer state of a checkpoint (momentum buffers, epochs done): for a model that
+   starts a fresh run, or a failed one that is a record, not something to resume. */
+void model_drop_optimizer(Model *m);
 /* Derives a 16-hex-digit id from a 64-bit value. */
 void model_set_id(Model *m, uint64_t h);
 /* Checks what the file format promises beyond the graph: finite weights, sane metadata. */

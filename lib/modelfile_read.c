@@ -27,6 +27,11 @@ static int rfail(const R *r, const char *fmt, ...)
 	return nash_err(r->err, NASH_ERR_RUNTIME, "%s: %s", r->file, msg);
 }
 
+static int rfail_oom(const R *r)
+{
+	return nash_err(r->err, NASH_ERR_OOM, "%s: out of memory", r->file);
+}
+
 /* Opens attribute `name` of loc after checking it holds n values (n = 0: a scalar) of class
    cls. where ("" or "graph/003_conv: ") prefixes messages. Returns 1 with *a open, 0 when absent
    and optional, -1 on error. */
@@ -126,7 +131,7 @@ static int r_links(const R *r, hid_t g, const char *where, char ***names, int *n
 		return rfail(r, "%scannot list the group", where);
 	char **v = calloc(info.nlinks + 1, sizeof *v);
 	if (!v)
-		return rfail(r, "out of memory");
+		return rfail_oom(r);
 	for (hsize_t i = 0; i < info.nlinks; i++) {
 		ssize_t l = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
 		v[i] = l >= 0 ? malloc((size_t)l + 1) : NULL;
@@ -236,7 +241,7 @@ static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 		if (rc || H5Lexists(g, mname, H5P_DEFAULT) <= 0)
 			continue;
 		if (!(t->momentum = malloc(tensor_size(t) * sizeof(float) + 1)))
-			return rfail(r, "out of memory");
+			return rfail_oom(r);
 		rc = r_tensor(r, g, node, mname, t, t->momentum);
 	}
 	return rc;
@@ -319,7 +324,7 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 	int *order = rc ? NULL : malloc(((size_t)n + 1) * sizeof *order);
 	int *shapes = rc ? NULL : malloc(((size_t)n + 1) * 3 * sizeof *shapes);
 	if (!rc && (!order || !shapes))
-		rc = rfail(r, "out of memory");
+		rc = rfail_oom(r);
 	if (!rc && n == 0)
 		rc = rfail(r, "graph: no nodes");
 	for (int i = 0; !rc && i < n; i++)
@@ -397,7 +402,7 @@ static int r_table(const R *r, hid_t loc, const char *ds, const char *path, cons
 	}
 	char *buf = !rc && dim ? calloc((size_t)dim, sz) : NULL;
 	if (!rc && dim && !buf)
-		rc = rfail(r, "out of memory");
+		rc = rfail_oom(r);
 	if (!rc && dim && ((mt = h5_compound_type(tab, 0)) < 0 ||
 			   H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
 		rc = rfail(r, "%s: cannot read", path);

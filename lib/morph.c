@@ -212,12 +212,7 @@ int morph_apply(Model *child, const Model *parent, const MorphOpts *o, NashErr *
 	child->val_accuracy = child->test_accuracy = NAN;
 	child->failed = 0;
 	memset(child->failure, 0, sizeof child->failure);
-	child->ckpt_epochs_done = 0;
-	for (int i = 0; i < child->g.n_nodes; i++)
-		for (int p = 0; p < child->g.nodes[i].n_params; p++) {
-			free(child->g.nodes[i].params[p].momentum);
-			child->g.nodes[i].params[p].momentum = NULL;
-		}
+	model_drop_optimizer(child);
 	if (graph_infer(&child->g, err))
 		goto fail;
 	uint64_t h = nash_hash(NASH_HASH_INIT, parent->id, strnlen(parent->id, sizeof parent->id));

@@ -33,7 +33,7 @@ int net_create(Net *net, const Backend *be, int threads, const Graph *g, int bat
 		return -1;
 	net->plan = calloc((size_t)g->n_nodes, sizeof *net->plan);
 	if (!net->plan)
-		return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
 
 	/* Sizes of each category. */
 	size_t cat_size[3] = {0, 0, 0}, ws = 0;
@@ -358,7 +358,7 @@ int net_store(Net *net, Graph *g, int momentum, NashErr *err)
 			net->ctx.be->download(&net->ctx, t->data, net->plan[i].p[p], bytes);
 			if (momentum && net->plan[i].v[p]) {
 				if (!t->momentum && !(t->momentum = malloc(bytes + 1)))
-					return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
+					return nash_err(err, NASH_ERR_OOM, "out of memory");
 				net->ctx.be->download(&net->ctx, t->momentum, net->plan[i].v[p], bytes);
 			}
 		}

@@ -43,7 +43,7 @@ int evaluate(Net *net, const DeviceSet *set, int begin, int count, double *loss,
 	if (!s || (probs && !logits)) {
 		free(s);
 		free(logits);
-		return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
 	}
 	double l = 0, a = 0;
 	long c = 0;
@@ -87,13 +87,27 @@ static int same_run(const RunSettings *r, const TrainOpts *o)
 	       r->augment == o->augment && r->lr_start == o->lr_start && r->lr_end == o->lr_end;
 }
 
-static void free_momentum(Graph *g)
+/* Copies the net's weights (and momentum when asked) into m, through a copy first: weights that
+   overflowed (a batch-norm variance gone to Inf can still give finite losses) make the run
+   diverged, and m keeps its last good weights. */
+static int store_checked(Model *m, Net *net, int momentum, int run, NashErr *err)
 {
-	for (int i = 0; i < g->n_nodes; i++)
-		for (int p = 0; p < g->nodes[i].n_params; p++) {
-			free(g->nodes[i].params[p].momentum);
-			g->nodes[i].params[p].momentum = NULL;
-		}
+	Graph trained;
+	if (graph_clone(&trained, &m->g, err))
+		return -1;
+	if (net_store(net, &trained, momentum, err)) {
+		graph_free(&trained);
+		return -1;
+	}
+	if (!graph_finite(&trained)) {
+		graph_free(&trained);
+		m->failed = 1;
+		snprintf(m->failure, sizeof m->failure, "weights overflowed to NaN or Inf in run %d", run + 1);
+		return nash_err(err, NASH_ERR_DIVERGED, "%s", m->failure);
+	}
+	graph_free(&m->g);
+	m->g = trained; /* same shapes: net->g, which points at m->g, stays valid */
+	return 0;
 }
 
 int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainCallback cb, void *cb_arg,
@@ -125,7 +139,7 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 	int32_t *order = malloc((size_t)sp.train_count * sizeof *order);
 	Sample *samples = malloc((size_t)o->batch * sizeof *samples);
 	if (!order || !samples) {
-		nash_err(err, NASH_ERR_RUNTIME, "out of memory");
+		nash_err(err, NASH_ERR_OOM, "out of memory");
 		goto fail;
 	}
 	int steps = sp.train_count / o->batch; /* the last partial batch is dropped, as PyTorch's drop_last */
@@ -197,8 +211,10 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 			goto fail;
 		m->val_accuracy = (float)va;
 		if (o->checkpoint && e < o->epochs) {
+			if (store_checked(m, net, 1, run, err))
+				goto fail;
 			m->ckpt_epochs_done = e;
-			if (net_store(net, &m->g, 1, err) || model_write(m, o->checkpoint, err))
+			if (model_write(m, o->checkpoint, err))
 				goto fail;
 		}
 		if (cb) {
@@ -210,26 +226,9 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 			cb(&p, cb_arg);
 		}
 	}
-	m->ckpt_epochs_done = 0;
-	free_momentum(&m->g);
-	/* Store into a copy first: weights that overflowed (a batch-norm variance gone to Inf can
-	   still give finite losses) make a diverged run, and the model keeps its last good weights. */
-	Graph trained;
-	if (graph_clone(&trained, &m->g, err))
+	model_drop_optimizer(m);
+	if (store_checked(m, net, 0, run, err))
 		goto fail;
-	if (net_store(net, &trained, 0, err)) {
-		graph_free(&trained);
-		goto fail;
-	}
-	if (!graph_finite(&trained)) {
-		graph_free(&trained);
-		m->failed = 1;
-		snprintf(m->failure, sizeof m->failure, "weights overflowed to NaN or Inf in run %d", run + 1);
-		nash_err(err, NASH_ERR_DIVERGED, "%s", m->failure);
-		goto fail;
-	}
-	graph_free(&m->g);
-	m->g = trained; /* same shapes: net->g, which points at m->g, stays valid */
 	net_free_set(net, &set);
 	free(order);
 	free(samples);

@@ -71,7 +71,12 @@ S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS) $(if $(MAX_PARAMS),--max-params $(M
 
 # ---- stamps: evaluated when a search target is asked for (not by `make`, `make test`) ----
 S_GOALS := $(filter search search-run $(S_RUN)/%,$(MAKECMDGOALS))
+# A dry run (-n) or question (-q) must change nothing, stamps included.
+S_DRY := $(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS)))
 ifneq ($(S_GOALS),)
+ifneq ($(words $(RUN)),1)
+$(error search: RUN must be one path without spaces, not '$(RUN)')
+endif
 S_BAD := $(strip $(foreach v,STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL VAL BATCH SEED $(if $(LIMIT),LIMIT),\
 	$(if $(shell echo '$($v)' | grep -Ex '[0-9]+'),,$v)))
 ifneq ($(S_BAD),)
@@ -80,12 +85,16 @@ endif
 ifneq ($(word 999,$(S_STEPS))$(word 1000,$(S_KIDS)),)
 $(error search: at most 998 STEPS and 999 NEIGH (seeds number them in three digits))
 endif
+ifeq ($(shell echo '$(SEED)' | grep -Ex '[0-9]{1,13}'),)
+$(error search: SEED must be below 10^13 (the seeds of steps and children append 6 digits))
+endif
 ifeq ($(filter default paper,$(PROFILE)),)
 $(error search: PROFILE must be default or paper, not '$(PROFILE)')
 endif
 S_START := $(shell date +%s)
 # $(call s_stamp,NAME,CONTENT): RUN/settings/NAME holds CONTENT, rewritten only on change.
-s_stamp = $(shell mkdir -p '$(S_RUN)/settings' && f='$(S_RUN)/settings/$1' && v='$(strip $2)' && \
+s_stamp = $(if $(S_DRY),,$(s_stamp_write))
+s_stamp_write = $(shell mkdir -p '$(S_RUN)/settings' && f='$(S_RUN)/settings/$1' && v='$(strip $2)' && \
 	{ [ -f "$$f" ] && [ "$$(cat "$$f")" = "$$v" ] || { printf '%s\n' "$$v" >"$$f.tmp" && mv -f "$$f.tmp" "$$f"; }; })
 S_COMMON = DATA=$(DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$(SEED)
 $(call s_stamp,init,DATA=$(DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$(SEED))
@@ -93,13 +102,16 @@ $(call s_stamp,seed,EPOCHS_SEED=$(EPOCHS_SEED) $(S_COMMON))
 $(call s_stamp,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) SEED=$(SEED))
 $(call s_stamp,neigh,EPOCHS_NEIGH=$(EPOCHS_NEIGH) $(S_COMMON))
 $(call s_stamp,select,NEIGH=$(NEIGH))
-$(call s_stamp,final,EPOCHS_FINAL=$(EPOCHS_FINAL) $(S_COMMON))
+$(call s_stamp,final,EPOCHS_FINAL=$(EPOCHS_FINAL) STEPS=$(STEPS) $(S_COMMON))
+$(call s_stamp,steps,STEPS=$(STEPS))
 $(call s_stamp,run,PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$(NEIGH) MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
 	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) LR_START=$(LR_START) \
 	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$(SEED) \
 	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS))
 endif
 S_SET = $(S_RUN)/settings
+# The stamps are written while the makefile is read; in a dry run they may not exist yet.
+$(S_SET)/%: ;
 
 # ---- the targets ----
 
@@ -142,13 +154,13 @@ $(S_RUN)/step0/test.txt: $(S_RUN)/step0/best.h5 | all
 	@mv -f $@.tmp $@
 
 # The snapshot ensemble of every step's best, on the test set.
-$(S_RUN)/ensemble.txt: $(S_ENSEMBLE) | all
-	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_RUN)/ensemble.h5 $^ >$@.tmp 2>$(S_RUN)/ensemble.log
+$(S_RUN)/ensemble.txt: $(S_ENSEMBLE) $(S_SET)/steps | all
+	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_RUN)/ensemble.h5 $(filter %.h5,$^) >$@.tmp 2>$(S_RUN)/ensemble.log
 	@mv -f $@.tmp $@
 
 # The report: tables per step, a plot, the best architecture drawn, the summary.
 $(S_RUN)/report.md: $(S_RUN)/final.h5 $(S_RUN)/ensemble.txt $(S_RUN)/step0/test.txt $(S_BESTS) \
-		pipelines/report.sh | all
+		$(S_SET)/steps pipelines/report.sh | all
 	@NASH_BIN='$(S_BIN)' $(SHELL) pipelines/report.sh $(S_RUN) $(STEPS)
 
 .PHONY: search search-run

@@ -190,11 +190,12 @@ cmd_select() {
 	shift
 	dir=$(dirname "$out")
 	mkdir -p "$dir" || exit 1
-	"${bin}nash-select" --tsv -o "$out" "$@" >"$dir/select.tsv.tmp" || {
+	# The target last: once it exists, everything the report reads of this step exists too.
+	"${bin}nash-select" --tsv -o "$out.tmp" "$@" >"$dir/select.tsv.tmp" || {
 		"${bin}nash-select" "$@" >/dev/null
 		die "step $step: nothing to select"
 	}
-	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" || exit 1
+	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" && mv -f "$out.tmp" "$out" || exit 1
 	[ -n "$interrupted" ] && exit 130
 	# rank model val params epochs seconds since_parent morphisms usable note
 	awk -F '\t' -v step="$step" -v steps="$steps" '

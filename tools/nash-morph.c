@@ -13,8 +13,8 @@ static const char *prog = "nash-morph";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [OPTION]... PARENT\n"
-		"Write a child of PARENT (a model file, or - for standard input): the parent with N network\n"
+		"Usage: %s [OPTION]... [PARENT]\n"
+		"Write a child of PARENT (a file; standard input if - or none): the parent with N network\n"
 		"morphisms applied in sequence, each computing exactly the parent's function until trained.\n"
 		"\n"
 		"  -n N               morphisms to apply (default 5)\n"
@@ -74,9 +74,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1)
-		die_usage(prog, optind == argc ? "missing PARENT" : "too many arguments");
-	const char *in = argv[optind];
+	const char *in = cli_input(prog, argc, argv, optind, "PARENT");
 	cli_check_binary_out(prog, out);
 
 	Model parent, child;

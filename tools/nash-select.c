@@ -109,12 +109,7 @@ static int mark_failed(const char *in, const char *out, const char *reason)
 	m.failed = 1;
 	snprintf(m.failure, sizeof m.failure, "%s", reason);
 	/* a failed model is a record, not something to resume: drop checkpoint state */
-	m.ckpt_epochs_done = 0;
-	for (int i = 0; i < m.g.n_nodes; i++)
-		for (int p = 0; p < m.g.nodes[i].n_params; p++) {
-			free(m.g.nodes[i].params[p].momentum);
-			m.g.nodes[i].params[p].momentum = NULL;
-		}
+	model_drop_optimizer(&m);
 	if (model_write(&m, out, &err))
 		die_err(prog, &err);
 	model_free(&m);

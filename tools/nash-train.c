@@ -16,8 +16,8 @@ static const char *prog = "nash-train";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [OPTION]... MODEL\n"
-		"Train MODEL (a model file, or - for standard input) and write the trained model.\n"
+		"Usage: %s [OPTION]... [MODEL]\n"
+		"Train MODEL (a file; standard input if - or none) and write the trained model.\n"
 		"Validation accuracy is measured after every epoch and appended to the training record.\n"
 		"\n"
 		"  --data SPEC        data (default: the dataset recorded in the model): fashion-mnist,\n"
@@ -93,9 +93,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1)
-		die_usage(prog, optind == argc ? "missing MODEL" : "too many arguments");
-	const char *in = argv[optind];
+	const char *in = cli_input(prog, argc, argv, optind, "MODEL");
 	int want_test = strcmp(eval, "test") == 0;
 	int write_model = out || o.epochs > 0;
 	if (!out)
@@ -133,6 +131,7 @@ int main(int argc, char **argv)
 			if (err.code == NASH_ERR_DIVERGED && strcmp(out, "-") != 0) {
 				/* Keep the evidence: the model, marked failed, so a search can rank it last. */
 				NashErr werr = {0};
+				model_drop_optimizer(&m);
 				if (model_write(&m, out, &werr))
 					fprintf(stderr, "%s: %s\n", prog, werr.msg);
 			}
@@ -142,11 +141,18 @@ int main(int argc, char **argv)
 		Split sp;
 		DeviceSet set;
 		double loss, acc;
-		if (data_split(&sp, &d, m.val_size, 0, &err) || net_upload_set(&net, &set, d.train_x, d.train_y, d.n_train, &err) ||
-		    evaluate(&net, &set, sp.val_begin, sp.val_count, &loss, &acc, NULL, &err))
+		if (data_split(&sp, &d, m.val_size, 0, &err))
 			die_err(prog, &err);
-		net_free_set(&net, &set);
-		m.val_accuracy = (float)acc;
+		if (sp.val_count == 0 && !want_test)
+			die(prog, "%s: the model holds out no validation images (val_size 0): nothing to evaluate; try --eval test",
+			    in);
+		if (sp.val_count > 0) {
+			if (net_upload_set(&net, &set, d.train_x, d.train_y, d.n_train, &err) ||
+			    evaluate(&net, &set, sp.val_begin, sp.val_count, &loss, &acc, NULL, &err))
+				die_err(prog, &err);
+			net_free_set(&net, &set);
+			m.val_accuracy = (float)acc;
+		}
 	}
 	if (want_test) {
 		DeviceSet set;

@@ -26,7 +26,7 @@ train_losses() {
 }
 
 @test "nash-morph usage errors exit 2" {
-	run -2 nash-morph
+	run -2 script -qec "nash-morph" /dev/null
 	assert_output --partial "missing PARENT"
 	m=$(seed_model)
 	run -2 nash-morph --op shallower "$m"
