@@ -156,6 +156,15 @@ search_group() {
 	run -0 search search RUN="$run"
 	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9])'
 	run -0 search -q "$run/report.md" RUN="$run"
+	# fewer steps: the final model, the ensemble and the report follow the new last step
+	run -0 search search RUN="$run" STEPS=1
+	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9])'
+	assert_line --regexp '^  final: val '
+	a=$(h5dump -a model_id "$run/final.h5" | grep '(0)') b=$(h5dump -a model_id "$run/step1/best.h5" | grep '(0)')
+	[ -n "$a" ] && [ "$a" = "$b" ]
+	run -0 search -q "$run/report.md" RUN="$run" STEPS=1
+	run -0 search search RUN="$run"
+	assert_line --regexp '^  final: val '
 }
 
 @test "make -j2 search gives the same result as a serial run" {
