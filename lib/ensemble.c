@@ -63,10 +63,10 @@ typedef struct Props {
 static int props_open(Props *p)
 {
 	p->fcpl = H5Pcreate(H5P_FILE_CREATE);
-	p->fapl = H5Pcreate(H5P_FILE_ACCESS);
+	p->fapl = h5_core_fapl();
 	p->gcpl = H5Pcreate(H5P_GROUP_CREATE);
 	if (p->fcpl < 0 || p->fapl < 0 || p->gcpl < 0 || H5Pset_obj_track_times(p->fcpl, 0) < 0 ||
-	    H5Pset_obj_track_times(p->gcpl, 0) < 0 || H5Pset_fapl_core(p->fapl, 1 << 20, 0) < 0)
+	    H5Pset_obj_track_times(p->gcpl, 0) < 0)
 		return -1;
 	return 0;
 }
@@ -94,8 +94,8 @@ static hid_t mem_open(const void *buf, size_t len, int i)
 {
 	char name[80];
 	snprintf(name, sizeof name, "nash-ensemble-in-%p-%d", buf, i);
-	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
-	if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0 && H5Pset_file_image(fapl, (void *)buf, len) >= 0)
+	hid_t fapl = h5_core_fapl(), f = -1;
+	if (fapl >= 0 && H5Pset_file_image(fapl, (void *)buf, len) >= 0)
 		f = H5Fopen(name, H5F_ACC_RDONLY, fapl);
 	if (fapl >= 0)
 		H5Pclose(fapl);
