@@ -1,18 +1,20 @@
 #!/bin/sh
-# Every GPU check in one call, for the GPU machine (docs/GPU.md), in about 4 minutes:
+# Every GPU check in one call, for the GPU machine (docs/GPU.md), in at most about 5 minutes,
+# the most telling first:
 #   1. tests/gpu/test_gpu_ops (FP32): each op of the CUDA backend against the reference backend,
 #      then three training steps of a grown network, CUDA engine vs reference engine
-#   2. the same in TF32 (NASH_TF32=1, looser documented tolerances)
-#   3. nash-train --device cuda on Fashion-MNIST, 2 epochs of the seed network: its validation
+#   2. nash-train --device cuda on Fashion-MNIST, 2 epochs of the seed network: its validation
 #      accuracy must lie in the CPU engine's band (measured with the same command on the CPU)
-#   4. bench/gpu.sh: images/s of nash and PyTorch, and their ratios
+#   3. bench/gpu.sh: images/s of nash and PyTorch, and their ratios
+#   4. the op tests again in TF32 (NASH_TF32=1, looser documented tolerances)
 #   5. compute-sanitizer memcheck of the op tests, time-boxed
 # and prints a short table last. It builds nothing: the binaries come from `make device-pack`
 # (build/device/nash-device.tar.xz) or `make device` (build/device/bin), carried along.
 #
 # Usage: FMNIST_DIR=.data tests/gpu/check.sh [PACK.tar.xz | BINDIR]
 #   FMNIST_DIR   the Fashion-MNIST train-*.gz files (default /usr/share/datasets/fashion-mnist)
-#   OUT          when set (the device tool's output folder), the full logs are copied there
+#   OUT          when set (a folder), the full logs are written under $OUT/logs
+#   EPOCHS       epochs per benchmark run, the first one warm-up (default 2)
 # Exit status: 0 when every check passed.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,7 +23,9 @@ fm=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
 case $fm in /*) ;; *) fm=$(pwd)/$fm ;; esac
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
-logs=$tmp/logs
+# Logs go straight into $OUT when it is set, so that a run stopped at its time limit still
+# leaves what it had done.
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then logs=$OUT/logs; else logs=$tmp/logs; fi
 mkdir -p "$logs"
 
 # The CPU engine's band for check 3: `nash-init` then `nash-train --device cpu --epochs 2
@@ -48,17 +52,19 @@ done
 
 gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
 echo "# GPU: ${gpu:-none visible}"
+ldd "$bin/test_gpu_ops" 2>&1 | grep -E 'not found|cudnn|cuda' | sed 's/^/# /'
 rows=$tmp/rows
 : >"$rows"
 fail=0
 row() { printf '| %-34s | %-6s | %s\n' "$1" "$2" "$3" >>"$rows"; [ "$2" = PASS ] || [ "$2" = info ] || fail=1; }
 elapsed() { echo $(( $(date +%s) - t0 ))s; }
 
-# ---- 1, 2: op tests and three training steps ----
-for mode in fp32 tf32; do
+# ---- 1, 4: op tests and three training steps ----
+ops_check() { # MODE SECONDS
+	mode=$1
 	t0=$(date +%s)
 	if [ $mode = tf32 ]; then tf=1; else tf=0; fi
-	NASH_TF32=$tf timeout 150 "$bin/test_gpu_ops" >"$logs/ops-$mode.log" 2>&1
+	NASH_TF32=$tf timeout "$2" "$bin/test_gpu_ops" >"$logs/ops-$mode.log" 2>&1
 	rc=$?
 	cat "$logs/ops-$mode.log"
 	ok=$(grep -c '^ok ' "$logs/ops-$mode.log")
@@ -70,16 +76,17 @@ for mode in fp32 tf32; do
 	else
 		row "op tests + 3 steps ($mode)" FAIL "$ok ok, $bad not ok, exit $rc, $(elapsed)"
 	fi
-done
+}
+ops_check fp32 80
 
-# ---- 3: accuracy of a real training run ----
+# ---- 2: accuracy of a real training run ----
 t0=$(date +%s)
 "$bin/nash-init" --dataset "fashion-mnist:$fm" -o "$tmp/seed.h5" &&
-	timeout 120 "$bin/nash-train" --device cuda --epochs 2 --seed 1 --data "fashion-mnist:$fm" \
-		-o "$tmp/trained.h5" "$tmp/seed.h5" >"$logs/train.out" 2>"$logs/train.log"
+	timeout 60 "$bin/nash-train" --device cuda --epochs 2 --seed 1 --data "fashion-mnist:$fm" \
+		-o "$tmp/trained.h5" "$tmp/seed.h5" >"$tmp/train.out" 2>"$logs/train.log"
 rc=$?
-cat "$logs/train.log" "$logs/train.out"
-acc=$(sed -n 's/^val_accuracy=\([0-9.]*\).*/\1/p' "$logs/train.out")
+cat "$tmp/train.out" >>"$logs/train.log"; cat "$logs/train.log"
+acc=$(sed -n 's/^val_accuracy=\([0-9.]*\).*/\1/p' "$tmp/train.out")
 rate=$(sed -n 's/.* \([0-9]*\) img\/s$/\1/p' "$logs/train.log" | tail -1)
 if [ $rc -ne 0 ] || [ -z "$acc" ]; then
 	row "nash-train cuda, seed, 2 epochs" FAIL "exit $rc, $(elapsed)"
@@ -89,23 +96,25 @@ else
 	row "nash-train cuda, seed, 2 epochs" FAIL "val acc $acc outside CPU $CPU_ACC +- $BAND, $(elapsed)"
 fi
 
-# ---- 4: benchmark ----
+# ---- 3: benchmark ----
 t0=$(date +%s)
-FMNIST_DIR=$fm timeout 200 "$top/bench/gpu.sh" "$bin" >"$logs/bench.out" 2>"$logs/bench.log"
+EPOCHS=${EPOCHS:-2} FMNIST_DIR=$fm timeout 110 "$top/bench/gpu.sh" "$bin" >"$logs/bench.out" 2>"$logs/bench.log"
 rc=$?
 cat "$logs/bench.log"
 if [ $rc -eq 0 ]; then row "benchmark (table below)" info "$(elapsed)"; else row "benchmark (table below)" FAIL "exit $rc, $(elapsed)"; fi
 
+ops_check tf32 40
+
 # ---- 5: memcheck, time-boxed (cuDNN heuristics instead of timed search keep it short) ----
 t0=$(date +%s)
 if command -v compute-sanitizer >/dev/null 2>&1; then
-	NASH_CUDNN_FIND=0 timeout 60 compute-sanitizer --tool memcheck --leak-check no --error-exitcode 9 \
+	NASH_CUDNN_FIND=0 timeout 30 compute-sanitizer --tool memcheck --leak-check no --error-exitcode 9 \
 		"$bin/test_gpu_ops" --ops-only >"$logs/memcheck.log" 2>&1
 	rc=$?
 	grep -E '^========= (Invalid|Program hit|ERROR SUMMARY)' "$logs/memcheck.log" | head -10
 	errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$logs/memcheck.log" | tail -1)
 	if [ $rc -eq 124 ] && ! grep -qE '^========= (Invalid|Program hit)' "$logs/memcheck.log"; then
-		row "compute-sanitizer memcheck (ops)" info "stopped after 60 s, no error by then"
+		row "compute-sanitizer memcheck (ops)" info "stopped after 30 s, no error by then"
 	elif [ $rc -eq 0 ]; then
 		row "compute-sanitizer memcheck (ops)" PASS "${errs:-0} errors, $(elapsed)"
 	else
@@ -115,9 +124,6 @@ else
 	row "compute-sanitizer memcheck (ops)" info "compute-sanitizer not found"
 fi
 
-if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
-	(cd "$logs" && tar czf "$OUT/gpu-check-logs.tar.gz" .)
-fi
 
 echo
 echo "| check                              | result | details"
