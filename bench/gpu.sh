@@ -7,6 +7,9 @@
 # Usage: bench/gpu.sh [BINDIR]      BINDIR holds nash-train and mkgrown (default build/device/bin)
 # Env:   FMNIST_DIR  the Fashion-MNIST IDX .gz files (default /usr/share/datasets/fashion-mnist)
 #        EPOCHS      epochs per run, the first one warm-up (default 3)
+#        LR          starting learning rate of both (default 0.01: at 0.05 the grown network's
+#                    loss explodes in its first steps and turns NaN in nash, on the CPU engine as
+#                    on the GPU; images/s do not depend on the learning rate)
 #        PYTHON      PyTorch's interpreter (default /opt/torch/.venv/bin/python); "none" skips it
 #        NASH_TF32=1 TF32 math on both sides
 # Prints a table whose lines start with "| "; the exit status is 0 unless a nash run failed.
@@ -15,6 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 bin=${1:-build/device/bin}
 fm=${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}
 E=${EPOCHS:-3}
+LR=${LR:-0.01}
 py=${PYTHON:-/opt/torch/.venv/bin/python}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -27,7 +31,7 @@ status=0
 # are its training steps); 0 when the run failed.
 nash_rate() {
 	"$bin/mkgrown" "$1" "$2" "$3" "$4" "$tmp/m.h5" || { echo 0; return; }
-	if ! "$bin/nash-train" --device cuda --epochs "$E" --data "$5" -o "$tmp/out.h5" "$tmp/m.h5" \
+	if ! "$bin/nash-train" --device cuda --epochs "$E" --lr "$LR" --data "$5" -o "$tmp/out.h5" "$tmp/m.h5" \
 		>/dev/null 2>"$tmp/log"; then
 		sed 's/^/# /' "$tmp/log" >&2
 		echo 0
@@ -52,13 +56,13 @@ done
 
 gpu="?"
 if [ "$py" != none ] && [ -x "$py" ]; then
-	FMNIST_DIR=$fm "$py" "$here/torch_gpu.py" "$E" >"$tmp/torch" 2>"$tmp/torch.err" || sed 's/^/# /' "$tmp/torch.err" >&2
+	BENCH_LR=$LR FMNIST_DIR=$fm "$py" "$here/torch_gpu.py" "$E" >"$tmp/torch" 2>"$tmp/torch.err" || sed 's/^/# /' "$tmp/torch.err" >&2
 	sed 's/^/# /' "$tmp/torch" >&2
 	gpu=$(sed -n 's/^torch gpu \(.*\) torch .*/\1/p' "$tmp/torch")
 fi
 torch_rate() { awk -v n="$1" -v s="$2" '$1 == "torch" && $2 == n && $3 == s { print $4 }' "$tmp/torch" 2>/dev/null; }
 
-echo "| bench: nash-train --device cuda vs PyTorch eager, batch 128, ${NASH_TF32:+TF32 }img/s over epochs 2..$E on $gpu"
+echo "| bench: nash-train --device cuda vs PyTorch eager, batch 128, lr $LR, ${NASH_TF32:+TF32 }img/s over epochs 2..$E on $gpu"
 echo "| net   | input   | nash img/s | torch img/s | nash/torch |"
 for net in seed grown; do
 	for sh in fm c; do

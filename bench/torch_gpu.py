@@ -1,12 +1,13 @@
 """PyTorch eager timing next to nash on the GPU (bench/gpu.sh).
 
 The networks of ../shared/bench/torch_anchor.py (seed0, grown) with nash's recipe: SGD Nesterov
-0.9, weight decay 5e-4 on conv/dense weights, batch 128, cosine learning rate 0.05 -> 0, random
+0.9, weight decay 5e-4 on conv/dense weights, batch 128, cosine learning rate LR -> 0, random
 crop (pad 2 at 28x28, 4 at 32x32) + flip, data resident on the GPU, FP32 (TF32 with NASH_TF32=1),
 cudnn.benchmark on. 28x28x1 is Fashion-MNIST's 60000 training images, 32x32x3 is 50000 random
 CIFAR-shaped images (as nash's bench data). The first epoch is warm-up; images/s is over the rest.
 
-Usage: python torch_gpu.py EPOCHS      env FMNIST_DIR: the Fashion-MNIST IDX .gz files
+Usage: python torch_gpu.py EPOCHS      env FMNIST_DIR: the Fashion-MNIST IDX .gz files,
+                                       BENCH_LR: the starting learning rate LR (default 0.05)
 Prints "torch NET SHAPE IMG_PER_S" per configuration, and "torch gpu NAME" first."""
 import gzip, math, os, sys, time
 import numpy as np
@@ -14,6 +15,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 
 epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 dev = "cuda"
+lr0 = float(os.environ.get("BENCH_LR", "0.05"))
 tf32 = os.environ.get("NASH_TF32", "0") not in ("", "0")
 torch.backends.cuda.matmul.allow_tf32 = tf32
 torch.backends.cudnn.allow_tf32 = tf32
@@ -65,7 +67,7 @@ def rate(make, x, y, bs=128):
     decay = [p for p in m.parameters() if p.dim() > 1]
     other = [p for p in m.parameters() if p.dim() <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": other, "weight_decay": 0}],
-                          lr=0.05, momentum=0.9, nesterov=True)
+                          lr=lr0, momentum=0.9, nesterov=True)
     pad = 2 if x.shape[2] < 32 else 4
     n = x.shape[0]; steps = n // bs; total = steps * epochs; k = 0; times = []
     for ep in range(epochs):
@@ -75,7 +77,7 @@ def rate(make, x, y, bs=128):
             b = perm[s * bs:(s + 1) * bs]
             xb = augment(x[b], pad); yb = y[b]
             for g in opt.param_groups:
-                g["lr"] = 0.05 * 0.5 * (1 + math.cos(math.pi * k / total))
+                g["lr"] = lr0 * 0.5 * (1 + math.cos(math.pi * k / total))
             loss = F.cross_entropy(m(xb), yb)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); k += 1
         torch.cuda.synchronize(); times.append(time.perf_counter() - t0)

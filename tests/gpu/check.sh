@@ -7,7 +7,9 @@
 #      accuracy must lie in the CPU engine's band (measured with the same command on the CPU)
 #   3. bench/gpu.sh: images/s of nash and PyTorch, and their ratios
 #   4. the op tests again in TF32 (NASH_TF32=1, looser documented tolerances)
-#   5. compute-sanitizer memcheck of the op tests, time-boxed
+#   5. two nash-train processes sharing the GPU at once (as `make -j` runs children)
+#   6. a batch too large for the GPU: exit status 3 and a message saying so
+#   7. compute-sanitizer memcheck of the op tests and the three steps, time-boxed
 # and prints a short table last. It builds nothing: the binaries come from `make device-pack`
 # (build/device/nash-device.tar.xz) or `make device` (build/device/bin), carried along.
 #
@@ -105,23 +107,55 @@ if [ $rc -eq 0 ]; then row "benchmark (table below)" info "$(elapsed)"; else row
 
 ops_check tf32 40
 
-# ---- 5: memcheck, time-boxed (cuDNN heuristics instead of timed search keep it short) ----
+# ---- 5: two processes on one GPU ----
+t0=$(date +%s)
+for k in 1 2; do
+	timeout 60 "$bin/nash-train" --device cuda --epochs 1 --seed $k --data "fashion-mnist:$fm" \
+		-o "$tmp/par$k.h5" "$tmp/seed.h5" >"$tmp/par$k.out" 2>"$tmp/par$k.log" &
+done
+wait
+okpar=0
+for k in 1 2; do
+	sed "s/^/[$k] /" "$tmp/par$k.log" "$tmp/par$k.out" >>"$logs/train.log"
+	grep -q '^val_accuracy=0\.[0-9]' "$tmp/par$k.out" && okpar=$((okpar + 1))
+done
+if [ $okpar -eq 2 ]; then
+	row "two processes on one GPU" PASS "$(sed -n 's/^val_accuracy=//p' "$tmp/par1.out" "$tmp/par2.out" | tr '\n' ' ')$(elapsed)"
+else
+	row "two processes on one GPU" FAIL "$okpar of 2 finished, $(elapsed)"
+fi
+
+# ---- 6: out of GPU memory ----
+t0=$(date +%s)
+"$bin/mkgrown" grown 1 28 28 "$tmp/grown.h5" &&
+	timeout 90 "$bin/nash-train" --device cuda --epochs 1 --batch 60000 --data "fashion-mnist:$fm" \
+		-o "$tmp/oom.h5" "$tmp/grown.h5" >/dev/null 2>"$tmp/oom.log"
+rc=$?
+sed 's/^/[oom] /' "$tmp/oom.log" >>"$logs/train.log"
+cat "$tmp/oom.log"
+if [ $rc -eq 3 ] && grep -q 'out of GPU memory' "$tmp/oom.log" && [ ! -e "$tmp/oom.h5" ]; then
+	row "out of GPU memory -> exit 3" PASS "$(elapsed)"
+else
+	row "out of GPU memory -> exit 3" FAIL "exit $rc, $(elapsed)"
+fi
+
+# ---- 7: memcheck, time-boxed (cuDNN heuristics instead of timed search keep it short) ----
 t0=$(date +%s)
 if command -v compute-sanitizer >/dev/null 2>&1; then
-	NASH_CUDNN_FIND=0 timeout 30 compute-sanitizer --tool memcheck --leak-check no --error-exitcode 9 \
-		"$bin/test_gpu_ops" --ops-only >"$logs/memcheck.log" 2>&1
+	NASH_CUDNN_FIND=0 timeout 60 compute-sanitizer --tool memcheck --leak-check no --error-exitcode 9 \
+		"$bin/test_gpu_ops" --sanitizer >"$logs/memcheck.log" 2>&1
 	rc=$?
 	grep -E '^========= (Invalid|Program hit|ERROR SUMMARY)' "$logs/memcheck.log" | head -10
 	errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$logs/memcheck.log" | tail -1)
 	if [ $rc -eq 124 ] && ! grep -qE '^========= (Invalid|Program hit)' "$logs/memcheck.log"; then
-		row "compute-sanitizer memcheck (ops)" info "stopped after 30 s, no error by then"
+		row "compute-sanitizer memcheck" info "stopped after 60 s, no error by then"
 	elif [ $rc -eq 0 ]; then
-		row "compute-sanitizer memcheck (ops)" PASS "${errs:-0} errors, $(elapsed)"
+		row "compute-sanitizer memcheck" PASS "${errs:-0} errors, $(elapsed)"
 	else
-		row "compute-sanitizer memcheck (ops)" FAIL "exit $rc, ${errs:-?} errors, $(elapsed)"
+		row "compute-sanitizer memcheck" FAIL "exit $rc, ${errs:-?} errors, $(elapsed)"
 	fi
 else
-	row "compute-sanitizer memcheck (ops)" info "compute-sanitizer not found"
+	row "compute-sanitizer memcheck" info "compute-sanitizer not found"
 fi
 
 
