@@ -26,9 +26,10 @@ status=0
 
 "$bin/mkgrown" --fake-cifar "$tmp/cifar" 50000 || exit 1
 
-# nash_rate NET C H W DATA IMAGES: img/s over epochs 2..E, from the epoch lines on stderr
-# ("nash-train: epoch 2/3  lr ...  4.2s  14000 img/s"; without validation, an epoch's seconds
-# are its training steps); 0 when the run failed.
+# nash_rate NET C H W DATA: img/s over epochs 2..E. Each epoch line on stderr ends with the
+# run's images/s so far, over its training steps alone ("... 0.3s  181119 img/s"): with R1 after
+# epoch 1 and RE after epoch E, epochs 2..E took E/RE - 1/R1 seconds per image of an epoch
+# (more precise than the line's seconds, printed to 0.1 s); 0 when the run failed.
 nash_rate() {
 	"$bin/mkgrown" "$1" "$2" "$3" "$4" "$tmp/m.h5" || { echo 0; return; }
 	if ! "$bin/nash-train" --device cuda --epochs "$E" --lr "$LR" --data "$5" -o "$tmp/out.h5" "$tmp/m.h5" \
@@ -38,19 +39,18 @@ nash_rate() {
 		return
 	fi
 	sed 's/^/# /' "$tmp/log" >&2
-	awk -v n="$6" -v b=128 '
-		/: epoch [0-9]+\/[0-9]+ / {
-			split($3, e, "/"); if (e[1] + 0 < 2) next
-			for (i = 4; i <= NF; i++) if ($i ~ /^[0-9.]+s$/) { s = $i; sub(/s$/, "", s); t += s }
-			k++
-		}
-		END { if (t > 0) printf "%.0f\n", k * int(n / b) * b / t; else print 0 }' "$tmp/log"
+	awk -v E="$E" '
+		/: epoch [0-9]+\/[0-9]+ .* img\/s$/ { split($3, e, "/"); r[e[1] + 0] = $(NF - 1) }
+		END {
+			t = (1 in r && E in r && r[1] > 0 && r[E] > 0) ? E / r[E] - 1 / r[1] : 0
+			if (E > 1 && t > 0) printf "%.0f\n", (E - 1) / t; else print 0
+		}' "$tmp/log"
 }
 
 for net in seed grown; do
-	r=$(nash_rate $net 1 28 28 "fashion-mnist:$fm" 60000)
+	r=$(nash_rate $net 1 28 28 "fashion-mnist:$fm")
 	eval "nash_${net}_fm=$r"
-	r=$(nash_rate $net 3 32 32 "cifar10:$tmp/cifar" 50000)
+	r=$(nash_rate $net 3 32 32 "cifar10:$tmp/cifar")
 	eval "nash_${net}_c=$r"
 done
 
@@ -62,7 +62,8 @@ if [ "$py" != none ] && [ -x "$py" ]; then
 fi
 torch_rate() { awk -v n="$1" -v s="$2" '$1 == "torch" && $2 == n && $3 == s { print $4 }' "$tmp/torch" 2>/dev/null; }
 
-echo "| bench: nash-train --device cuda vs PyTorch eager, batch 128, lr $LR, ${NASH_TF32:+TF32 }img/s over epochs 2..$E on $gpu"
+case ${NASH_TF32:-0} in 0) math=FP32 ;; *) math=TF32 ;; esac
+echo "| bench: nash-train --device cuda vs PyTorch eager, $math, batch 128, lr $LR, img/s over epochs 2..$E on $gpu"
 echo "| net   | input   | nash img/s | torch img/s | nash/torch |"
 for net in seed grown; do
 	for sh in fm c; do

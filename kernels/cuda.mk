@@ -90,9 +90,9 @@ device: $(DEV_PROGS)
 	done
 	@echo "device binaries in $(DEV)/bin: $(notdir $(DEV_PROGS))"
 
-# What tests/gpu/check.sh needs, in one small file to carry to the GPU machine (the static
+# The programs and what tests/gpu/check.sh needs, in one small file to carry to the GPU machine (the static
 # binaries are ~30 MB each, mostly OpenBLAS; solid xz -9 shares it between them: ~4 MB).
-DEV_PACK_PROGS = test_gpu_ops nash-init nash-train mkgrown
+DEV_PACK_PROGS = test_gpu_ops mkgrown $(notdir $(TOOLS))
 DEV_PACK       = $(DEV)/nash-device.tar.xz
 $(DEV_PACK): $(DEV_PACK_PROGS:%=$(DEV)/bin/%)
 	cd $(DEV) && tar cf - $(DEV_PACK_PROGS:%=bin/%) | xz -9 -T1 >$(@F).tmp && mv $(@F).tmp $(@F)

@@ -44,12 +44,15 @@ RUN      ?= runs/default
 SEED     ?= 1
 # Not recorded in any stamp (they do not change what is computed):
 LAUNCH   ?=
+BIN      ?=
 DEVICE   ?= auto
 THREADS  ?=
 
 # ---- derived ----
 S_RUN   := $(patsubst %/,%,$(RUN))
-S_BIN   := $(abspath $(BUILD))/bin
+# BIN: installed or prebuilt programs; otherwise the pipeline builds them first (target all).
+S_BIN   := $(if $(BIN),$(abspath $(BIN)),$(abspath $(BUILD))/bin)
+S_ALL   := $(if $(BIN),,all)
 S_SH     = NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) pipelines/search.sh
 S_STEPS := $(shell seq 1 $(STEPS) 2>/dev/null)
 S_KIDS  := $(shell seq 1 $(NEIGH) 2>/dev/null)
@@ -115,52 +118,52 @@ $(S_SET)/%: ;
 
 # ---- the targets ----
 
-# First the Debian packages (tests/deps.sh installs what is missing when run as root), then
-# the pipeline in a sub-make that gets the same settings and job slots.
+# First the Debian packages (tests/deps.sh installs what is missing when run as root; not
+# needed with BIN), then the pipeline in a sub-make that gets the same settings and job slots.
 search:
-	@tests/deps.sh
+	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'search: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
 	@$(MAKE) --no-print-directory search-run
 search-run: $(S_RUN)/report.md
 	@cat $(S_RUN)/summary.txt
 
 # The seed network, then its pretraining (step 0's "best").
-$(S_RUN)/step0/init.h5: $(S_SET)/init | all
+$(S_RUN)/step0/init.h5: $(S_SET)/init | $(S_ALL)
 	@mkdir -p $(@D)
 	@$(S_BIN)/nash-init --dataset $(DATA) --widths $(WIDTHS) --val $(VAL) --seed $(SEED) -o $@
-$(S_RUN)/step0/best.h5: $(S_RUN)/step0/init.h5 $(S_SET)/seed | all
+$(S_RUN)/step0/best.h5: $(S_RUN)/step0/init.h5 $(S_SET)/seed | $(S_ALL)
 	@$(S_SH) train --label seed $@ $< -- $(S_TRAIN) --epochs $(EPOCHS_SEED) --seed $(call s_seed,0,0)
 
 # Hill-climbing step k: NEIGH children of step k-1's best, each its own target (make -j
 # trains them in parallel), then the selection over the children and the parent.
 define s_step
-$(S_RUN)/step$1/child$2.h5: $(S_RUN)/step$(word $1,$(S_PREV))/best.h5 $(S_SET)/morph $(S_SET)/neigh | all
+$(S_RUN)/step$1/child$2.h5: $(S_RUN)/step$(word $1,$(S_PREV))/best.h5 $(S_SET)/morph $(S_SET)/neigh | $(S_ALL)
 	@$$(S_SH) train --child --label step$1/child$2 --morph '$$(S_MORPH) --seed $(call s_seed,$1,$2)' \
 		$$@ $$< -- $$(S_TRAIN) --epochs $$(EPOCHS_NEIGH) --seed $(call s_seed,$1,$2)
 endef
 define s_select
 $(S_RUN)/step$1/best.h5: $(foreach j,$(S_KIDS),$(S_RUN)/step$1/child$j.h5) \
-		$(S_RUN)/step$(word $1,$(S_PREV))/best.h5 $(S_SET)/select | all
+		$(S_RUN)/step$(word $1,$(S_PREV))/best.h5 $(S_SET)/select | $(S_ALL)
 	@$$(S_SH) select --step $1 --steps $$(STEPS) $$@ $$(filter %.h5,$$^)
 endef
 $(foreach k,$(S_STEPS),$(foreach j,$(S_KIDS),$(eval $(call s_step,$k,$j)))$(eval $(call s_select,$k)))
 
 # Final training of the last step's best (cosine annealing over EPOCHS_FINAL), tested.
-$(S_RUN)/final.h5: $(S_LAST) $(S_SET)/final | all
+$(S_RUN)/final.h5: $(S_LAST) $(S_SET)/final | $(S_ALL)
 	@$(S_SH) train --label final $@ $< -- $(S_TRAIN) --epochs $(EPOCHS_FINAL) --eval test --seed $(call s_seed,999,0)
 
 # The seed network on the test set, for comparison.
-$(S_RUN)/step0/test.txt: $(S_RUN)/step0/best.h5 | all
+$(S_RUN)/step0/test.txt: $(S_RUN)/step0/best.h5 | $(S_ALL)
 	@$(LAUNCH) $(S_BIN)/nash-train $(S_EVAL) --epochs 0 --eval test $< >$@.tmp 2>$(S_RUN)/step0/test.log
 	@mv -f $@.tmp $@
 
 # The snapshot ensemble of every step's best, on the test set.
-$(S_RUN)/ensemble.txt: $(S_ENSEMBLE) $(S_SET)/steps | all
+$(S_RUN)/ensemble.txt: $(S_ENSEMBLE) $(S_SET)/steps | $(S_ALL)
 	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_RUN)/ensemble.h5 $(filter %.h5,$^) >$@.tmp 2>$(S_RUN)/ensemble.log
 	@mv -f $@.tmp $@
 
 # The report: tables per step, a plot, the best architecture drawn, the summary.
 $(S_RUN)/report.md: $(S_RUN)/final.h5 $(S_RUN)/ensemble.txt $(S_RUN)/step0/test.txt $(S_BESTS) \
-		$(S_SET)/steps pipelines/report.sh | all
+		$(S_SET)/steps pipelines/report.sh | $(S_ALL)
 	@NASH_BIN='$(S_BIN)' $(SHELL) pipelines/report.sh $(S_RUN) $(STEPS)
 
 .PHONY: search search-run

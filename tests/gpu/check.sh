@@ -5,18 +5,19 @@
 #      then three training steps of a grown network, CUDA engine vs reference engine
 #   2. nash-train --device cuda on Fashion-MNIST, 2 epochs of the seed network: its validation
 #      accuracy must lie in the CPU engine's band (measured with the same command on the CPU)
-#   3. bench/gpu.sh: images/s of nash and PyTorch, and their ratios
+#   3. bench/gpu.sh: images/s of nash and PyTorch, and their ratios, in FP32 and in TF32
 #   4. the op tests again in TF32 (NASH_TF32=1, looser documented tolerances)
 #   5. two nash-train processes sharing the GPU at once (as `make -j` runs children)
 #   6. a batch too large for the GPU: exit status 3 and a message saying so
 #   7. compute-sanitizer memcheck of the op tests and the three steps, time-boxed
+#   8. the README's `make search` (default profile) on the GPU, with these programs (BIN)
 # and prints a short table last. It builds nothing: the binaries come from `make device-pack`
 # (build/device/nash-device.tar.xz) or `make device` (build/device/bin), carried along.
 #
 # Usage: FMNIST_DIR=.data tests/gpu/check.sh [PACK.tar.xz | BINDIR]
 #   FMNIST_DIR   the Fashion-MNIST train-*.gz files (default /usr/share/datasets/fashion-mnist)
 #   OUT          when set (a folder), the full logs are written under $OUT/logs
-#   EPOCHS       epochs per benchmark run, the first one warm-up (default 2)
+#   EPOCHS       epochs per benchmark run, the first one warm-up (default 3)
 # Exit status: 0 when every check passed.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -98,12 +99,19 @@ else
 	row "nash-train cuda, seed, 2 epochs" FAIL "val acc $acc outside CPU $CPU_ACC +- $BAND, $(elapsed)"
 fi
 
-# ---- 3: benchmark ----
-t0=$(date +%s)
-EPOCHS=${EPOCHS:-2} FMNIST_DIR=$fm timeout 110 "$top/bench/gpu.sh" "$bin" >"$logs/bench.out" 2>"$logs/bench.log"
-rc=$?
-cat "$logs/bench.log"
-if [ $rc -eq 0 ]; then row "benchmark (table below)" info "$(elapsed)"; else row "benchmark (table below)" FAIL "exit $rc, $(elapsed)"; fi
+# ---- 3: benchmark, FP32 then TF32 (both sides alike) ----
+: >"$logs/bench.out"
+: >"$logs/bench.log"
+for tf in 0 1; do
+	t0=$(date +%s)
+	if [ $tf = 1 ]; then what="benchmark TF32 (table below)"; else what="benchmark FP32 (table below)"; fi
+	NASH_TF32=$tf EPOCHS=${EPOCHS:-3} FMNIST_DIR=$fm timeout 110 "$top/bench/gpu.sh" "$bin" >>"$logs/bench.out" \
+		2>"$tmp/bench.log"
+	rc=$?
+	cat "$tmp/bench.log" >>"$logs/bench.log"
+	cat "$tmp/bench.log"
+	if [ $rc -eq 0 ]; then row "$what" info "$(elapsed)"; else row "$what" FAIL "exit $rc, $(elapsed)"; fi
+done
 
 ops_check tf32 40
 
@@ -158,6 +166,23 @@ else
 	row "compute-sanitizer memcheck" info "compute-sanitizer not found"
 fi
 
+
+# ---- 8: the default search on the GPU ----
+t0=$(date +%s)
+if command -v make >/dev/null 2>&1; then
+	timeout 240 make -C "$top" --no-print-directory -j3 search BIN="$bin" DEVICE=cuda \
+		DATA="fashion-mnist:$fm" RUN="$tmp/search" >"$logs/search.log" 2>&1
+	rc=$?
+	tail -n 8 "$logs/search.log"
+	fin=$(awk '/^  after final training/ { print "final val " $5 ", test " $7 }' "$logs/search.log")
+	if [ $rc -eq 0 ] && [ -n "$fin" ]; then
+		row "make search (default) on the GPU" PASS "$fin, $(elapsed) wall"
+	else
+		row "make search (default) on the GPU" FAIL "exit $rc, $(elapsed)"
+	fi
+else
+	row "make search (default) on the GPU" info "make not found"
+fi
 
 echo
 echo "| check                              | result | details"
