@@ -6,7 +6,7 @@
                                        no validation split (val_size 0)
      mkgrown --fake-cifar DIR [N]      writes N (default 50000) random CIFAR-10-format training
                                        images (DIR/data_batch_1.bin) and 1000 test ones
-   The networks are those of ../shared/bench/torch_anchor.py (seed0, grown). */
+   The networks are those of bench/torch_gpu.py (seed0, grown). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 """PyTorch eager timing next to nash on the GPU (bench/gpu.sh).
 
-The networks of ../shared/bench/torch_anchor.py (seed0, grown) with nash's recipe: SGD Nesterov
+The seed network and the grown one (seed0, grown below; bench/mkgrown.c builds the same layers
+for nash, its skips being nash's lambda-weighted adds at lambda 0.5) with nash's recipe: SGD Nesterov
 0.9, weight decay 5e-4 on conv/dense weights, batch 128, cosine learning rate LR -> 0, random
 crop (pad 2 at 28x28, 4 at 32x32) + flip, data resident on the GPU, FP32 (TF32 with NASH_TF32=1),
 cudnn.benchmark on. 28x28x1 is Fashion-MNIST's 60000 training images, 32x32x3 is 50000 random

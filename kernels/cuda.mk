@@ -4,10 +4,10 @@
 #
 #   make gpu-tests   $(BUILD)/tests/gpu/test_gpu_ops (skips without a GPU; not in `make test`)
 #                    and $(BUILD)/bench/mkgrown; `make` builds both too, so CI compiles them
-#   make device      binaries for the GPU machine in $(BUILD)/device/bin (../shared/DEVICE.md):
+#   make device      binaries for a GPU machine without HDF5 or OpenBLAS, in $(BUILD)/device/bin:
 #                    libnash objects linked into each program, cudart, HDF5, OpenBLAS, gfortran
 #                    and libgomp static; cuDNN dynamic; cuBLAS loaded at run time (dlopen)
-#   make device-pack what tests/gpu/check.sh needs of those, as $(BUILD)/device/nash-device.tar.xz
+#   make device-pack those programs in one file, $(BUILD)/device/nash-device.tar.xz
 
 # This file comes before the Makefile's first rule: keep `all` the default goal.
 ifeq ($(.DEFAULT_GOAL),)

@@ -129,6 +129,26 @@ search_group() {
 	fingerprint "$run" >"$BATS_FILE_TMPDIR/a.fingerprint"
 }
 
+@test "make search BIN=DIR runs those programs and builds nothing" {
+	bin=$BATS_TEST_TMPDIR/bin
+	mkdir "$bin"
+	for p in init train morph select ensemble show; do
+		printf '#!/bin/sh\necho nash-%s >>"%s/calls"\nexec "%s/bin/nash-%s" "$@"\n' \
+			$p "$BATS_TEST_TMPDIR" "$NASH_BUILD" $p >"$bin/nash-$p"
+		chmod +x "$bin/nash-$p"
+	done
+	run -0 make -C "$TOP" --no-print-directory BUILD="$BATS_TEST_TMPDIR/nobuild" BIN="$bin" \
+		"${S_ARGS[@]}" STEPS=1 NEIGH=1 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 RUN="$BATS_TEST_TMPDIR/run" search
+	assert_line --regexp '^search done: '
+	[ ! -e "$BATS_TEST_TMPDIR/nobuild" ] # nothing was built
+	run -0 sort -u "$BATS_TEST_TMPDIR/calls"
+	assert_output --partial "nash-init"
+	assert_output --partial "nash-train"
+	assert_output --partial "nash-morph"
+	run -2 search search RUN="$BATS_TEST_TMPDIR/run2" BIN="$BATS_TEST_TMPDIR/none"
+	assert_output --partial "holds no nash-train"
+}
+
 @test "a second make search does nothing" {
 	run=$BATS_FILE_TMPDIR/a
 	[ -f "$run/report.md" ] || skip "needs the run of the previous test"
