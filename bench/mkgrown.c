@@ -45,7 +45,8 @@ static int grown_network(Model *m, const char *dataset, int c, int h, int w, Nas
 	for (int i = 0; i < g->n_nodes; i++) {
 		init_node(g, i, &rng);
 		if (g->nodes[i].op == OP_ADD)
-			g->nodes[i].params[0].data[0] = 0.5f;
+			for (int k = 0; k < g->nodes[i].c; k++)
+				g->nodes[i].params[0].data[k] = 0.5f;
 	}
 	model_set_id(m, nash_hash(NASH_HASH_INIT, "mkgrown", 7));
 	return 0;

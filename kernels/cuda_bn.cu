@@ -11,9 +11,10 @@
 /* RED_SUM:    s1 = sum g
    RED_STATS:  s1 = sum (x - x0), s2 = sum (x - x0)^2 with x0 = the channel's first element
                (shifted sums keep E[x^2] - E[x]^2 from cancelling when |mean| >> std)
-   RED_BN_BWD: s1 = sum g, s2 = sum g * (x - mean) * invstd */
+   RED_BN_BWD: s1 = sum g, s2 = sum g * (x - mean) * invstd
+   RED_DIFF:   s1 = sum g * (x - y) */
 template <int MODE>
-__global__ static void channel_partials_kernel(double *partial, const float *x, const float *g,
+__global__ static void channel_partials_kernel(double *partial, const float *x, const float *y, const float *g,
 					       const float *mean, const float *invstd, int N, int C, int HW,
 					       int npc)
 {
@@ -37,6 +38,8 @@ __global__ static void channel_partials_kernel(double *partial, const float *x, 
 			double d = (double)x[o] - shift;
 			s1 += d;
 			s2 += d * d;
+		} else if (MODE == RED_DIFF) {
+			s1 += (double)g[o] * ((double)x[o] - (double)y[o]);
 		} else {
 			double gg = g[o];
 			s1 += gg;
@@ -66,8 +69,8 @@ static void chunking(int N, int C, int HW, int *S, int *npc)
 }
 
 int cuda_channel_partials(CudaImpl *im, ChannelPartials *cp, float **extra, size_t extra_floats, int mode,
-			  const float *x, const float *g, const float *mean, const float *invstd, int N, int C,
-			  int HW)
+			  const float *x, const float *y, const float *g, const float *mean, const float *invstd,
+			  int N, int C, int HW)
 {
 	chunking(N, C, HW, &cp->S, &cp->n_per_chunk);
 	size_t pbytes = (size_t)cp->S * C * 2 * sizeof(double), off = (pbytes + 255) / 256 * 256;
@@ -79,14 +82,17 @@ int cuda_channel_partials(CudaImpl *im, ChannelPartials *cp, float **extra, size
 		*extra = (float *)(buf + off);
 	dim3 grid((unsigned)C, (unsigned)cp->S);
 	if (mode == RED_SUM)
-		channel_partials_kernel<RED_SUM><<<grid, NASH_THREADS, 0, im->stream>>>(cp->partial, x, g, mean, invstd,
-											N, C, HW, cp->n_per_chunk);
+		channel_partials_kernel<RED_SUM><<<grid, NASH_THREADS, 0, im->stream>>>(cp->partial, x, y, g, mean,
+											invstd, N, C, HW, cp->n_per_chunk);
 	else if (mode == RED_STATS)
-		channel_partials_kernel<RED_STATS><<<grid, NASH_THREADS, 0, im->stream>>>(cp->partial, x, g, mean, invstd,
-											  N, C, HW, cp->n_per_chunk);
+		channel_partials_kernel<RED_STATS><<<grid, NASH_THREADS, 0, im->stream>>>(cp->partial, x, y, g, mean,
+											  invstd, N, C, HW, cp->n_per_chunk);
+	else if (mode == RED_DIFF)
+		channel_partials_kernel<RED_DIFF><<<grid, NASH_THREADS, 0, im->stream>>>(cp->partial, x, y, g, mean,
+											 invstd, N, C, HW, cp->n_per_chunk);
 	else
 		channel_partials_kernel<RED_BN_BWD><<<grid, NASH_THREADS, 0, im->stream>>>(
-			cp->partial, x, g, mean, invstd, N, C, HW, cp->n_per_chunk);
+			cp->partial, x, y, g, mean, invstd, N, C, HW, cp->n_per_chunk);
 	return LAUNCHED(im);
 }
 
@@ -106,9 +112,26 @@ void cuda_channel_sum(CudaImpl *im, float *db, const float *dout, int N, int C, 
 	if (im->failed || (size_t)N * C * HW == 0)
 		return;
 	ChannelPartials cp;
-	if (!cuda_channel_partials(im, &cp, NULL, 0, RED_SUM, NULL, dout, NULL, NULL, N, C, HW))
+	if (!cuda_channel_partials(im, &cp, NULL, 0, RED_SUM, NULL, NULL, dout, NULL, NULL, N, C, HW))
 		return;
 	channel_sum_finalize<<<cuda_blocks((size_t)C), NASH_THREADS, 0, im->stream>>>(db, cp.partial, cp.S, C);
+	LAUNCHED(im);
+}
+
+void cuda_channel_diff_sum(CudaImpl *im, float *dst, const float *g, const float *x, const float *y, int N, int C,
+			   int HW)
+{
+	if (im->failed)
+		return;
+	if ((size_t)N * C * HW == 0) {
+		if (C > 0)
+			CU(im, cudaMemsetAsync(dst, 0, (size_t)C * sizeof(float), im->stream));
+		return;
+	}
+	ChannelPartials cp;
+	if (!cuda_channel_partials(im, &cp, NULL, 0, RED_DIFF, x, y, g, NULL, NULL, N, C, HW))
+		return;
+	channel_sum_finalize<<<cuda_blocks((size_t)C), NASH_THREADS, 0, im->stream>>>(dst, cp.partial, cp.S, C);
 	LAUNCHED(im);
 }
 
@@ -179,7 +202,7 @@ void cuda_bn_forward_train(Ctx *ctx, float *out, float *mean, float *invstd, flo
 		return;
 	ChannelPartials cp;
 	float *cstat; /* [2, C] mean, invstd */
-	if (!cuda_channel_partials(im, &cp, &cstat, 2 * (size_t)C, RED_STATS, in, NULL, NULL, NULL, N, C, HW))
+	if (!cuda_channel_partials(im, &cp, &cstat, 2 * (size_t)C, RED_STATS, in, NULL, NULL, NULL, NULL, N, C, HW))
 		return;
 	bn_stats_finalize<<<cuda_blocks((size_t)C), NASH_THREADS, 0, im->stream>>>(
 		cstat, mean, invstd, running_mean, running_var, cp.partial, in, cp.S, N, C, HW, momentum, eps);
@@ -253,7 +276,7 @@ void cuda_bn_backward(Ctx *ctx, float *din, float *dgamma, float *dbeta, const f
 		return;
 	ChannelPartials cp;
 	float *cstat; /* [3, C] */
-	if (!cuda_channel_partials(im, &cp, &cstat, 3 * (size_t)C, RED_BN_BWD, in, dout, mean, invstd, N, C, HW))
+	if (!cuda_channel_partials(im, &cp, &cstat, 3 * (size_t)C, RED_BN_BWD, in, NULL, dout, mean, invstd, N, C, HW))
 		return;
 	bn_bwd_finalize<<<cuda_blocks((size_t)C), NASH_THREADS, 0, im->stream>>>(cstat, dgamma, dbeta, cp.partial,
 										 gamma, invstd, cp.S, N, C, HW);

@@ -116,8 +116,8 @@ static __device__ inline double block_sum(double v, double *sh)
 }
 
 /* Per-channel sums over an NCHW tensor, written as S partial pairs (kernels/cuda_bn.cu).
-   They are used by batch-norm and by the conv bias gradient. */
-enum { RED_SUM = 0, RED_STATS = 1, RED_BN_BWD = 2 };
+   They are used by batch-norm, the conv bias gradient and the lambda-add's gradient. */
+enum { RED_SUM = 0, RED_STATS = 1, RED_BN_BWD = 2, RED_DIFF = 3 };
 typedef struct ChannelPartials {
 	double *partial; /* [S, C, 2] device scratch */
 	int S, n_per_chunk;
@@ -125,10 +125,13 @@ typedef struct ChannelPartials {
 /* Launches the partial-sum kernel; returns 0 on failure (error recorded). Uses the scratch
    from offset 0; extra_floats more floats are reserved after it and returned in *extra. */
 int cuda_channel_partials(CudaImpl *im, ChannelPartials *cp, float **extra, size_t extra_floats, int mode,
-			  const float *x, const float *g, const float *mean, const float *invstd, int N, int C,
-			  int HW);
+			  const float *x, const float *y, const float *g, const float *mean, const float *invstd,
+			  int N, int C, int HW);
 /* db[C] = sum over N, HW of dout[N, C, HW] (overwrite). */
 void cuda_channel_sum(CudaImpl *im, float *db, const float *dout, int N, int C, int HW);
+/* dst[C] = sum over N, HW of g * (x - y), all [N, C, HW] (overwrite). */
+void cuda_channel_diff_sum(CudaImpl *im, float *dst, const float *g, const float *x, const float *y, int N, int C,
+			   int HW);
 /* out[n, c, q] += b[c] over [N, C, Q] (conv bias: Q = H*W; dense bias: C = O, Q = 1). */
 void cuda_add_bias(CudaImpl *im, float *out, const float *b, int N, int C, int Q);
 
@@ -157,9 +160,10 @@ void cuda_relu_backward(Ctx *ctx, float *din, const float *dout, const float *ou
 void cuda_maxpool_forward(Ctx *ctx, float *out, const float *in, int N, int C, int H, int W, int k);
 void cuda_maxpool_backward(Ctx *ctx, float *din, const float *dout, const float *in, int N, int C, int H,
 			   int W, int k);
-void cuda_add_forward(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda, size_t n);
+void cuda_add_forward(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda, int N, int C,
+		      int HW);
 void cuda_add_backward(Ctx *ctx, float *da, float *db, float *dlambda, const float *dout, const float *a,
-		       const float *b, const float *lambda, size_t n);
+		       const float *b, const float *lambda, int N, int C, int HW);
 void cuda_concat_forward(Ctx *ctx, float *out, const float *in, int N, int Cin, int Cout, int offset, int HW);
 void cuda_concat_backward(Ctx *ctx, float *din, const float *dout, int N, int Cin, int Cout, int offset,
 			  int HW);

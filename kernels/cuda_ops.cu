@@ -115,80 +115,60 @@ void cuda_maxpool_backward(Ctx *ctx, float *din, const float *dout, const float 
 	LAUNCHED(im);
 }
 
-/* ---- lambda-add: out = l*a + (1-l)*b, l = lambda[0] in device memory ---- */
+/* ---- lambda-add: out = l*a + (1-l)*b, l = lambda[c] per channel, in device memory ---- */
 
-__global__ static void add_fwd_kernel(float *out, const float *a, const float *b, const float *lambda, size_t n)
+__global__ static void add_fwd_kernel(float *out, const float *a, const float *b, const float *lambda, int C,
+				      int HW, size_t n)
 {
-	float l = lambda[0];
 	GRID_STRIDE(i, n)
-	out[i] = l * a[i] + (1.0f - l) * b[i];
+	{
+		float l = lambda[(i / HW) % C];
+		out[i] = l * a[i] + (1.0f - l) * b[i];
+	}
 }
 
 /* da and db may be NULL or the same buffer (a node added to itself): each element's two
-   updates happen one after the other in the same thread. partial[blockIdx.x] gets the
-   block's share of sum(dout * (a - b)). */
-__global__ static void add_bwd_kernel(float *da, float *db, double *partial, const float *dout, const float *a,
-				      const float *b, const float *lambda, size_t n)
+   updates happen one after the other in the same thread. */
+__global__ static void add_bwd_kernel(float *da, float *db, const float *dout, const float *lambda, int C, int HW,
+				      size_t n)
 {
-	__shared__ double sh[32];
-	float l = lambda[0];
-	double s = 0;
 	GRID_STRIDE(i, n)
 	{
-		float g = dout[i];
+		float g = dout[i], l = lambda[(i / HW) % C];
 		if (da)
 			da[i] += l * g;
 		if (db)
 			db[i] += (1.0f - l) * g;
-		s += (double)g * ((double)a[i] - (double)b[i]);
 	}
-	s = block_sum(s, sh);
-	if (threadIdx.x == 0)
-		partial[blockIdx.x] = s;
 }
 
-/* One block: dlambda[0] = sum of the nb partials, in a fixed order. */
-__global__ static void sum_partials_kernel(float *dst, const double *partial, int nb)
-{
-	__shared__ double sh[32];
-	double s = 0;
-	for (int i = threadIdx.x; i < nb; i += blockDim.x)
-		s += partial[i];
-	s = block_sum(s, sh);
-	if (threadIdx.x == 0)
-		dst[0] = (float)s;
-}
-
-void cuda_add_forward(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda, size_t n)
+void cuda_add_forward(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda, int N, int C,
+		      int HW)
 {
 	CudaImpl *im = cuda_impl(ctx);
+	size_t n = (size_t)N * C * HW;
 	if (im->failed || n == 0)
 		return;
-	add_fwd_kernel<<<cuda_blocks(n), NASH_THREADS, 0, im->stream>>>(out, a, b, lambda, n);
+	add_fwd_kernel<<<cuda_blocks(n), NASH_THREADS, 0, im->stream>>>(out, a, b, lambda, C, HW, n);
 	LAUNCHED(im);
 }
 
+/* dlambda[c] = sum over the channel of dout * (a - b): the per-channel reduction of
+   kernels/cuda_bn.cu (double partials, fixed order). */
 void cuda_add_backward(Ctx *ctx, float *da, float *db, float *dlambda, const float *dout, const float *a,
-		       const float *b, const float *lambda, size_t n)
+		       const float *b, const float *lambda, int N, int C, int HW)
 {
 	CudaImpl *im = cuda_impl(ctx);
+	size_t n = (size_t)N * C * HW;
 	if (im->failed)
 		return;
-	if (n == 0) {
-		if (dlambda)
-			CU(im, cudaMemsetAsync(dlambda, 0, sizeof(float), im->stream));
-		return;
+	if (n > 0 && (da || db)) {
+		add_bwd_kernel<<<cuda_blocks(n), NASH_THREADS, 0, im->stream>>>(da, db, dout, lambda, C, HW, n);
+		if (!LAUNCHED(im))
+			return;
 	}
-	unsigned nb = cuda_blocks(n);
-	nb = nb > 1024 ? 1024 : nb;
-	double *partial = (double *)cuda_scratch(im, nb * sizeof(double));
-	if (!partial)
-		return;
-	add_bwd_kernel<<<nb, NASH_THREADS, 0, im->stream>>>(da, db, partial, dout, a, b, lambda, n);
-	if (!LAUNCHED(im) || !dlambda)
-		return;
-	sum_partials_kernel<<<1, NASH_THREADS, 0, im->stream>>>(dlambda, partial, (int)nb);
-	LAUNCHED(im);
+	if (dlambda)
+		cuda_channel_diff_sum(im, dlambda, dout, a, b, N, C, HW);
 }
 
 /* ---- concat: channels [offset, offset + Cin) of out[N, Cout, HW] <-> in[N, Cin, HW] ---- */

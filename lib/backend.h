@@ -74,11 +74,13 @@ struct Backend {
 	void (*maxpool_backward)(Ctx *ctx, float *din, const float *dout, const float *in,
 				 int N, int C, int H, int W, int k);
 
-	/* out = lambda*a + (1-lambda)*b; lambda points to one float in backend memory */
-	void (*add_forward)(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda, size_t n);
-	/* da += lambda*dout, db += (1-lambda)*dout, dlambda[0] = sum(dout*(a-b)) */
+	/* out[N,C,HW] = lambda[c]*a + (1-lambda[c])*b per channel c; lambda [C] in backend memory */
+	void (*add_forward)(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda,
+			    int N, int C, int HW);
+	/* da += lambda[c]*dout, db += (1-lambda[c])*dout, dlambda[c] = sum over n, q of
+	   dout*(a-b); da, db and dlambda may be NULL, da and db the same buffer */
 	void (*add_backward)(Ctx *ctx, float *da, float *db, float *dlambda, const float *dout,
-			     const float *a, const float *b, const float *lambda, size_t n);
+			     const float *a, const float *b, const float *lambda, int N, int C, int HW);
 
 	/* concat: copies in[N,Cin,HW] into channels [offset, offset+Cin) of out[N,Cout,HW] */
 	void (*concat_forward)(Ctx *ctx, float *out, const float *in, int N, int Cin, int Cout, int offset, int HW);

@@ -156,43 +156,48 @@ static void relu_backward(Ctx *ctx, float *din, const float *dout, const float *
 }
 
 static void add_forward(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda,
-			size_t n)
+			int N, int C, int HW)
 {
-	float l = lambda[0], r = 1.0f - l;
-#pragma omp parallel for simd num_threads(nthreads(ctx)) if (n > PAR_MIN) schedule(static)
-	for (size_t i = 0; i < n; i++)
-		out[i] = l * a[i] + r * b[i];
+	size_t rows = (size_t)N * C;
+#pragma omp parallel for num_threads(nthreads(ctx)) if (rows * HW > PAR_MIN) schedule(static)
+	for (size_t nc = 0; nc < rows; nc++) {
+		float l = lambda[nc % C], r = 1.0f - l;
+		size_t o = nc * HW;
+#pragma omp simd
+		for (int q = 0; q < HW; q++)
+			out[o + q] = l * a[o + q] + r * b[o + q];
+	}
 }
 
+/* One channel per iteration: its lambda gradient is a sum over the channel's N rows (float
+   per row, double across rows), so no two threads write the same dlambda[c]. */
 static void add_backward(Ctx *ctx, float *da, float *db, float *dlambda, const float *dout,
-			 const float *a, const float *b, const float *lambda, size_t n)
+			 const float *a, const float *b, const float *lambda, int N, int C, int HW)
 {
-	float l = lambda[0], r = 1.0f - l;
-	double s = 0;
-	if (da == db && da) { /* the same node on both sides: one update, no aliasing hazard */
-		l = 1.0f;
-		r = 0.0f;
-		db = NULL;
-	}
-#pragma omp parallel for num_threads(nthreads(ctx)) if (n > PAR_MIN) schedule(static) reduction(+ : s)
-	for (size_t i0 = 0; i0 < n; i0 += 1024) {
-		size_t i1 = i0 + 1024 < n ? i0 + 1024 : n;
-		float part = 0;
-		if (da)
+	int same = da == db && da; /* the same node on both sides: one update, no aliasing hazard */
+#pragma omp parallel for num_threads(nthreads(ctx)) if ((size_t)N * C * HW > PAR_MIN) schedule(static)
+	for (int c = 0; c < C; c++) {
+		float l = same ? 1.0f : lambda[c], r = 1.0f - l;
+		double s = 0;
+		for (int n = 0; n < N; n++) {
+			size_t o = ((size_t)n * C + c) * HW;
+			float part = 0;
+			if (da)
 #pragma omp simd
-			for (size_t i = i0; i < i1; i++)
-				da[i] += l * dout[i];
-		if (db)
+				for (int q = 0; q < HW; q++)
+					da[o + q] += l * dout[o + q];
+			if (db && !same)
 #pragma omp simd
-			for (size_t i = i0; i < i1; i++)
-				db[i] += r * dout[i];
+				for (int q = 0; q < HW; q++)
+					db[o + q] += r * dout[o + q];
 #pragma omp simd reduction(+ : part)
-		for (size_t i = i0; i < i1; i++)
-			part += dout[i] * (a[i] - b[i]);
-		s += part;
+			for (int q = 0; q < HW; q++)
+				part += dout[o + q] * (a[o + q] - b[o + q]);
+			s += part;
+		}
+		if (dlambda)
+			dlambda[c] = (float)s;
 	}
-	if (dlambda)
-		dlambda[0] = (float)s;
 }
 
 static void sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, float lr,

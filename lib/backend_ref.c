@@ -114,15 +114,15 @@ static void maxpool_backward(Ctx *ctx, float *din, const float *dout, const floa
 }
 
 static void add_forward(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda,
-			size_t n)
+			int N, int C, int HW)
 {
-	ref_add_forward_f(out, a, b, lambda, n);
+	ref_add_forward_f(out, a, b, lambda, N, C, HW);
 }
 
 static void add_backward(Ctx *ctx, float *da, float *db, float *dlambda, const float *dout,
-			 const float *a, const float *b, const float *lambda, size_t n)
+			 const float *a, const float *b, const float *lambda, int N, int C, int HW)
 {
-	ref_add_backward_f(da, db, dlambda, dout, a, b, lambda, n);
+	ref_add_backward_f(da, db, dlambda, dout, a, b, lambda, N, C, HW);
 }
 
 static void concat_forward(Ctx *ctx, float *out, const float *in, int N, int Cin, int Cout,

@@ -221,7 +221,7 @@ int node_expected_params(const Graph *g, int i, Tensor *out)
 		set_tensor(&out[k++], "running_var", 1, in->c, 0, 0, 0);
 		break;
 	case OP_ADD:
-		set_tensor(&out[k++], "lambda", 1, 1, 0, 0, 0);
+		set_tensor(&out[k++], "lambda", 1, in->c, 0, 0, 0);
 		break;
 	default:
 		break;

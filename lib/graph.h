@@ -14,7 +14,7 @@ typedef enum OpKind {
 	OP_BN,      /* batch-norm over channels; train: batch stats, eval: running stats */
 	OP_RELU,
 	OP_MAXPOOL, /* window = stride = kernel (2 by default); output floor(h/k) x floor(w/k) */
-	OP_ADD,     /* two inputs of equal shape: lambda*in0 + (1-lambda)*in1, lambda trainable */
+	OP_ADD,     /* two inputs of equal shape: lambda*in0 + (1-lambda)*in1, lambda [c] trainable */
 	OP_CONCAT,  /* two or more inputs of equal h, w: channels stacked in input order */
 	OP_GAP,     /* global average pool: c x 1 x 1 */
 	OP_FLATTEN, /* c*h*w x 1 x 1, flatten order C,H,W (PyTorch's) */
@@ -36,7 +36,7 @@ enum {
 /* A named float32 tensor owned by a node. Layouts are PyTorch's:
    conv   "weight" [out,in,k,k], "bias" [out]
    bn     "gamma" [c], "beta" [c], "running_mean" [c], "running_var" [c]
-   add    "lambda" [1]
+   add    "lambda" [c] (one weight per channel, as batch-norm's gamma)
    dense  "weight" [out,in], "bias" [out]                                      */
 typedef struct Tensor {
 	char name[16];

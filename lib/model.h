@@ -7,7 +7,7 @@
 
 #include "graph.h"
 
-#define NASH_FORMAT_VERSION 1
+#define NASH_FORMAT_VERSION 2 /* 2: an add's lambda is [C], one per channel (1: [1]) */
 #define NASH_ID_LEN 17 /* 16 hex digits + NUL */
 
 /* One row of the training record: one epoch of one run. */

@@ -14,6 +14,7 @@
 typedef struct R {
 	const char *file;
 	NashErr *err;
+	int version; /* the file's format_version, once the root is read */
 } R;
 
 static int rfail(const R *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -209,6 +210,21 @@ static int r_tensor(const R *r, hid_t g, const char *node, const char *ds, const
 	return rc;
 }
 
+/* r_tensor, plus format_version 1's add, whose one lambda [1] held for every channel. */
+static int r_tensor_compat(const R *r, hid_t g, const Node *nd, const char *node, const char *ds, const Tensor *t,
+			   float *dst)
+{
+	if (nd->op != OP_ADD || r->version >= 2)
+		return r_tensor(r, g, node, ds, t, dst);
+	Tensor one = *t;
+	one.dims[0] = 1;
+	if (r_tensor(r, g, node, ds, &one, dst))
+		return -1;
+	for (int c = 1; c < t->dims[0]; c++)
+		dst[c] = dst[0];
+	return 0;
+}
+
 /* The weights (and momentum buffers) of node i; every dataset in the group must be one. */
 static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 {
@@ -237,12 +253,12 @@ static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 		snprintf(mname, sizeof mname, "momentum_%s", t->name);
 		if (H5Lexists(g, t->name, H5P_DEFAULT) <= 0)
 			return rfail(r, "graph/%s: missing dataset '%s'", node, t->name);
-		rc = r_tensor(r, g, node, t->name, t, t->data);
+		rc = r_tensor_compat(r, g, nd, node, t->name, t, t->data);
 		if (rc || H5Lexists(g, mname, H5P_DEFAULT) <= 0)
 			continue;
 		if (!(t->momentum = malloc(tensor_size(t) * sizeof(float) + 1)))
 			return rfail_oom(r);
-		rc = r_tensor(r, g, node, mname, t, t->momentum);
+		rc = r_tensor_compat(r, g, nd, node, mname, t, t->momentum);
 	}
 	return rc;
 }
@@ -427,7 +443,7 @@ static int r_table(const R *r, hid_t loc, const char *ds, const char *path, cons
 	return 0;
 }
 
-static int r_root(const R *r, hid_t f, Model *m)
+static int r_root(R *r, hid_t f, Model *m)
 {
 	char s[64];
 	int v, shape[3], classes;
@@ -442,6 +458,7 @@ static int r_root(const R *r, hid_t f, Model *m)
 		return rfail(r, "format_version %d is newer than this nash supports (%d)", v, NASH_FORMAT_VERSION);
 	if (v < 1)
 		return rfail(r, "format_version %d is invalid", v);
+	r->version = v;
 	if (r_attr(r, f, "", "input_shape", H5T_INTEGER, H5T_NATIVE_INT, 3, shape, 0) < 0 ||
 	    r_int(r, f, "", "num_classes", &classes, 0) < 0)
 		return -1;
@@ -471,7 +488,7 @@ static int r_root(const R *r, hid_t f, Model *m)
 	return 0;
 }
 
-static int r_model(const R *r, hid_t f, Model *m)
+static int r_model(R *r, hid_t f, Model *m)
 {
 	if (r_root(r, f, m) || r_graph(r, f, &m->g))
 		return -1;
@@ -503,7 +520,7 @@ static int has_hdf5_signature(const unsigned char *p, size_t len)
 
 int model_read_mem(Model *m, const void *buf, size_t len, const char *name, NashErr *err)
 {
-	R r = { name ? name : "<memory>", err };
+	R r = {.file = name ? name : "<memory>", .err = err};
 	model_init(m);
 	if (len == 0)
 		return rfail(&r, "empty file");

@@ -157,7 +157,7 @@ static int resize_vec(Tensor *v, int n_new, const int *map, float fill, NashErr 
 
 /* Rewrites the tensors for computed layouts: convs with extra[i] get new He-random filters
    (bias 0); conv/dense readers of changed layouts get zero weights for extra channels;
-   batch-norms are extended neutrally (gamma 1, beta 0, mean 0, var 1). */
+   batch-norms are extended neutrally (gamma 1, beta 0, mean 0, var 1), adds with lambda 1. */
 static int apply_layouts(Graph *g, const int *extra, const Layout *lay, Rng *rng, NashErr *err)
 {
 	for (int i = 1; i < g->n_nodes; i++) {
@@ -179,6 +179,10 @@ static int apply_layouts(Graph *g, const int *extra, const Layout *lay, Rng *rng
 				if (resize_vec(&nd->params[p], a->c_new, a->map, fill, err))
 					return -1;
 			}
+		} else if (nd->op == OP_ADD && a->map) {
+			/* extra channels: any lambda keeps the function (nobody reads them); 1 as new */
+			if (resize_vec(&nd->params[0], a->c_new, a->map, 1.0f, err))
+				return -1;
 		}
 	}
 	return 0;
@@ -475,7 +479,8 @@ int morph_skip(Graph *g, MorphOp op, int source, int target, Rng *rng, NashErr *
 			return -1;
 		if (proj >= 0)
 			init_node(g, proj, rng); /* He-random: its output is weighed by 1 - lambda = 0 */
-		g->nodes[pos].params[0].data[0] = 1.0f; /* lambda: the output is the main path */
+		for (int c = 0; c < g->nodes[pos].c; c++)
+			g->nodes[pos].params[0].data[c] = 1.0f; /* lambda: the output is the main path */
 		return 0;
 	}
 	Node cat = new_node(OP_CONCAT, target, skip);

@@ -203,7 +203,7 @@ static void forward(Net *net, int n, int train)
 			be->maxpool_forward(ctx, pl->out, in, n, a->c, a->h, a->w, nd->kernel);
 			break;
 		case OP_ADD:
-			be->add_forward(ctx, pl->out, in, net->plan[nd->inputs[1]].out, pl->p[0], len);
+			be->add_forward(ctx, pl->out, in, net->plan[nd->inputs[1]].out, pl->p[0], n, nd->c, nd->h * nd->w);
 			break;
 		case OP_CONCAT:
 			for (int k = 0, offset = 0; k < nd->n_inputs; k++) {
@@ -262,7 +262,7 @@ static void backward(Net *net, int n)
 		case OP_ADD: {
 			int i1 = nd->inputs[1];
 			be->add_backward(ctx, din, i1 == 0 ? NULL : net->plan[i1].dout, pl->dp[0], pl->dout, in,
-					 net->plan[i1].out, pl->p[0], len);
+					 net->plan[i1].out, pl->p[0], n, nd->c, nd->h * nd->w);
 			break;
 		}
 		case OP_CONCAT:

@@ -34,9 +34,10 @@
 	void ref_maxpool_backward##S(real *din, const real *dout, const real *in, int N, int C, \
 				     int H, int W, int k);                                       \
 	void ref_add_forward##S(real *out, const real *a, const real *b, const real *lambda,    \
-				size_t n);                                                       \
+				int N, int C, int HW);                                           \
 	void ref_add_backward##S(real *da, real *db, real *dlambda, const real *dout,           \
-				 const real *a, const real *b, const real *lambda, size_t n);   \
+				 const real *a, const real *b, const real *lambda, int N, int C,\
+				 int HW);                                                        \
 	void ref_concat_forward##S(real *out, const real *in, int N, int Cin, int Cout,         \
 				   int offset, int HW);                                          \
 	void ref_concat_backward##S(real *din, const real *dout, int N, int Cin, int Cout,      \

@@ -138,10 +138,20 @@ static void node_label(char *buf, size_t n, const Node *nd)
 	case OP_RELU: snprintf(buf, n, "ReLU"); break;
 	case OP_MAXPOOL: snprintf(buf, n, "max-pool %dx%d", nd->kernel, nd->kernel); break;
 	case OP_ADD:
-		if (nd->n_params > 0 && nd->params[0].data)
-			snprintf(buf, n, "add (lambda %.3f)", (double)nd->params[0].data[0]);
-		else
+		if (nd->n_params > 0 && nd->params[0].data && nd->params[0].dims[0] > 0) {
+			const Tensor *l = &nd->params[0];
+			double lo = l->data[0], hi = lo, sum = 0;
+			for (int c = 0; c < l->dims[0]; c++) {
+				lo = fmin(lo, l->data[c]), hi = fmax(hi, l->data[c]);
+				sum += l->data[c];
+			}
+			if (lo == hi)
+				snprintf(buf, n, "add (lambda %.3f)", lo);
+			else
+				snprintf(buf, n, "add (lambda %.3f, %.3f..%.3f)", sum / l->dims[0], lo, hi);
+		} else {
 			snprintf(buf, n, "add");
+		}
 		break;
 	case OP_CONCAT: snprintf(buf, n, "concat"); break;
 	case OP_GAP: snprintf(buf, n, "global avg pool"); break;

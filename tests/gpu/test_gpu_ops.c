@@ -376,43 +376,48 @@ TEST(test_maxpool)
 	pool_case(16, 32, 28, 28, 2);
 }
 
-static void add_case(size_t n, int same, int with_db, int with_dlambda)
+static void add_case(int N, int C, int HW, int same, int with_db, int with_dlambda)
 {
-	float *a = hrand(n, -1, 1), *b = hrand(n, -1, 1), *dout = hrand(n, -1, 1), lambda = 0.3f;
+	size_t n = (size_t)N * C * HW;
+	float *a = hrand(n, -1, 1), *b = hrand(n, -1, 1), *dout = hrand(n, -1, 1), *lambda = hrand(C, -0.5f, 1.5f);
 	float *da0 = hrand(n, -1, 1), *db0 = hrand(n, -1, 1), *out = hnew(n), *da = hcopy(da0, n);
-	float *db = same ? da : hcopy(db0, n), dl = NAN;
-	nash_backend_ref.add_forward(&rctx, out, a, b, &lambda, n);
-	nash_backend_ref.add_backward(&rctx, da, with_db ? db : NULL, with_dlambda ? &dl : NULL, dout, a, b, &lambda, n);
-	float *d_a = dcopy(a, n), *d_b = dcopy(b, n), *d_dout = dcopy(dout, n), *d_l = dcopy(&lambda, 1);
-	float *d_out = dnan(n), *d_da = dcopy(da0, n), *d_db = same ? d_da : dcopy(db0, n), *d_dl = dnan(1);
-	cu->add_forward(&cctx, d_out, d_a, d_b, d_l, n);
-	cu->add_backward(&cctx, d_da, with_db ? d_db : NULL, with_dlambda ? d_dl : NULL, d_dout, d_a, d_b, d_l, n);
-	char name[96];
-	snprintf(name, sizeof name, "add n%zu%s%s out", n, same ? " da=db" : "", with_db ? "" : " db NULL");
+	float *db = same ? da : hcopy(db0, n), *dl = hnew(C);
+	nash_backend_ref.add_forward(&rctx, out, a, b, lambda, N, C, HW);
+	nash_backend_ref.add_backward(&rctx, da, with_db ? db : NULL, with_dlambda ? dl : NULL, dout, a, b, lambda,
+				      N, C, HW);
+	float *d_a = dcopy(a, n), *d_b = dcopy(b, n), *d_dout = dcopy(dout, n), *d_l = dcopy(lambda, C);
+	float *d_out = dnan(n), *d_da = dcopy(da0, n), *d_db = same ? d_da : dcopy(db0, n), *d_dl = dnan(C);
+	cu->add_forward(&cctx, d_out, d_a, d_b, d_l, N, C, HW);
+	cu->add_backward(&cctx, d_da, with_db ? d_db : NULL, with_dlambda ? d_dl : NULL, d_dout, d_a, d_b, d_l, N, C,
+			 HW);
+	char what[64], name[96];
+	snprintf(what, sizeof what, "add N%d C%d HW%d%s%s", N, C, HW, same ? " da=db" : "", with_db ? "" : " db NULL");
+	snprintf(name, sizeof name, "%s out", what);
 	expect(name, d_out, out, n, ELEM);
-	snprintf(name, sizeof name, "add n%zu%s%s da", n, same ? " da=db" : "", with_db ? "" : " db NULL");
+	snprintf(name, sizeof name, "%s da", what);
 	expect(name, d_da, da, n, ELEM);
 	if (!same) {
-		snprintf(name, sizeof name, "add n%zu db", n);
+		snprintf(name, sizeof name, "%s db", what);
 		expect(name, d_db, with_db ? db : db0, n, ELEM);
 	}
 	if (with_dlambda) {
-		snprintf(name, sizeof name, "add n%zu dlambda", n);
-		expect(name, d_dl, &dl, 1, REDUCE);
+		snprintf(name, sizeof name, "%s dlambda", what);
+		expect(name, d_dl, dl, C, REDUCE);
 	}
 	dfree(d_a), dfree(d_b), dfree(d_dout), dfree(d_l), dfree(d_out), dfree(d_da), dfree(d_dl);
 	if (!same)
 		dfree(d_db), free(db);
-	free(a), free(b), free(dout), free(da0), free(db0), free(out), free(da);
+	free(a), free(b), free(dout), free(lambda), free(da0), free(db0), free(out), free(da), free(dl);
 }
 
 TEST(test_add)
 {
-	add_case(5000, 0, 1, 1);
-	add_case(5000, 1, 1, 1);
-	add_case(777, 0, 0, 1);
-	add_case(777, 0, 1, 0);
-	add_case(((size_t)1 << 20) + 7, 0, 1, 1); /* more blocks than the partial cap */
+	add_case(4, 5, 250, 0, 1, 1);
+	add_case(4, 5, 250, 1, 1, 1);
+	add_case(7, 3, 37, 0, 0, 1);
+	add_case(7, 3, 37, 0, 1, 0);
+	add_case(128, 64, 196, 0, 1, 1); /* the grown networks' size: several chunks per channel */
+	add_case(1, 1, 1, 0, 1, 1);
 }
 
 TEST(test_concat)

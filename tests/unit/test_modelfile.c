@@ -398,7 +398,7 @@ TEST(bad_files_are_rejected)
 
 	fresh(p);
 	set_int(p, "/", "format_version", 7);
-	EXPECT_FAIL(p, "format_version 7 is newer than this nash supports (1)");
+	EXPECT_FAIL(p, "format_version 7 is newer than this nash supports (2)");
 	fresh(p);
 	set_str(p, "/", "format", "keras");
 	EXPECT_FAIL(p, "format is 'keras'");
@@ -471,6 +471,42 @@ TEST(bad_files_are_rejected)
 }
 
 /* What h5py writes for `f.attrs[k] = v`: variable-length strings, int64, float64. */
+/* Replaces dataset obj by a [1] one holding v. */
+static void set_scalar_dataset(const char *path, const char *obj, float v)
+{
+	hsize_t one = 1;
+	del_link(path, obj);
+	add_dataset(path, obj, 1, &one);
+	hid_t f = open_rw(path), d = H5Dopen2(f, obj, H5P_DEFAULT);
+	H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v);
+	H5Dclose(d);
+	H5Fclose(f);
+}
+
+/* format_version 1 stored one lambda [1] per add; it is read as that value for every channel.
+   In a version 2 file a [1] lambda is an error. */
+TEST(format_version_1_lambda)
+{
+	char p[512];
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	path_in_tmp(p, sizeof p, "v1.h5");
+	fresh(p);
+	set_scalar_dataset(p, "/graph/009_add/lambda", 0.75f);
+	EXPECT_FAIL(p, "graph/009_add/lambda: shape [1] does not match the expected [16]");
+	set_int(p, "/", "format_version", 1);
+	Model m;
+	NashErr err = {0};
+	CHECKF(model_read(&m, p, &err) == 0, "%s", err.msg);
+	if (err.code == 0) {
+		const Tensor *l = &m.g.nodes[9].params[0];
+		int all = l->dims[0] == 16;
+		for (int c = 0; c < l->dims[0]; c++)
+			all &= l->data[c] == 0.75f;
+		CHECK(all);
+		model_free(&m);
+	}
+}
+
 TEST(h5py_style_attributes_are_read)
 {
 	char p[512];
@@ -615,6 +651,7 @@ int main(void)
 	RUN(optional_attributes);
 	RUN(writing_is_deterministic);
 	RUN(bad_files_are_rejected);
+	RUN(format_version_1_lambda);
 	RUN(h5py_style_attributes_are_read);
 	RUN(failed_writes_leave_nothing);
 	RUN(validate_clone_and_ids);

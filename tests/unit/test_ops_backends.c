@@ -120,43 +120,46 @@ static void cmp_bn(Ctx *ctx, int N, int C, int HW)
 	pool_free(&P);
 }
 
-static void cmp_elementwise(Ctx *ctx, size_t n)
+/* relu on n = N*C*HW elements, and the per-channel lambda-add on [N, C, HW] */
+static void cmp_elementwise(Ctx *ctx, int N, int C, int HW)
 {
 	const Backend *be = ctx->be;
 	Pool P = {.ctx = ctx};
+	size_t n = (size_t)N * C * HW;
 	float *x = hrand(&P, n, 1), *y = hrand(&P, n, 1), *g = hrand(&P, n, 1), *acc = hrand(&P, n, 1);
-	float *acc2 = hrand(&P, n, 1), lambda = 0.3f;
+	float *acc2 = hrand(&P, n, 1), *lambda = hrand(&P, C, 1);
 	float *relu_r = hnew(&P, n * 4), *drelu_r = hcopy(&P, acc, n), *add_r = hnew(&P, n * 4);
-	float *da_r = hcopy(&P, acc, n), *db_r = hcopy(&P, acc2, n), dl_r, *dself_r = hcopy(&P, acc, n);
-	float dself_l;
+	float *da_r = hcopy(&P, acc, n), *db_r = hcopy(&P, acc2, n), *dl_r = hnew(&P, C * 4);
+	float *dself_r = hcopy(&P, acc, n), *dself_l = hnew(&P, C * 4);
 	ref_relu_forward_f(relu_r, x, n);
 	ref_relu_backward_f(drelu_r, g, relu_r, n);
-	ref_add_forward_f(add_r, x, y, &lambda, n);
-	ref_add_backward_f(da_r, db_r, &dl_r, g, x, y, &lambda, n);
-	ref_add_backward_f(dself_r, dself_r, &dself_l, g, x, x, &lambda, n); /* a node added to itself */
+	ref_add_forward_f(add_r, x, y, lambda, N, C, HW);
+	ref_add_backward_f(da_r, db_r, dl_r, g, x, y, lambda, N, C, HW);
+	ref_add_backward_f(dself_r, dself_r, dself_l, g, x, x, lambda, N, C, HW); /* a node added to itself */
 
 	float *d_x = dput(&P, x, n * 4), *d_y = dput(&P, y, n * 4), *d_g = dput(&P, g, n * 4);
-	float *d_l = dput(&P, &lambda, 4), *d_relu = dnan(&P, n), *d_drelu = dput(&P, acc, n * 4);
+	float *d_l = dput(&P, lambda, C * 4), *d_relu = dnan(&P, n), *d_drelu = dput(&P, acc, n * 4);
 	float *d_add = dnan(&P, n), *d_da = dput(&P, acc, n * 4), *d_db = dput(&P, acc2, n * 4);
-	float *d_dl = dnan(&P, 1), *d_self = dput(&P, acc, n * 4), *d_dsl = dnan(&P, 1);
+	float *d_dl = dnan(&P, C), *d_self = dput(&P, acc, n * 4), *d_dsl = dnan(&P, C);
 	float *d_relu_r = dput(&P, relu_r, n * 4);
 	be->relu_forward(ctx, d_relu, d_x, n);
 	be->relu_backward(ctx, d_drelu, d_g, d_relu_r, n);
-	be->add_forward(ctx, d_add, d_x, d_y, d_l, n);
-	be->add_backward(ctx, d_da, d_db, d_dl, d_g, d_x, d_y, d_l, n);
-	be->add_backward(ctx, d_self, d_self, d_dsl, d_g, d_x, d_x, d_l, n);
+	be->add_forward(ctx, d_add, d_x, d_y, d_l, N, C, HW);
+	be->add_backward(ctx, d_da, d_db, d_dl, d_g, d_x, d_y, d_l, N, C, HW);
+	be->add_backward(ctx, d_self, d_self, d_dsl, d_g, d_x, d_x, d_l, N, C, HW);
 	char s[96];
-	int l = snprintf(s, sizeof s, "%s elementwise n%zu: ", be->name, n);
+	int l = snprintf(s, sizeof s, "%s elementwise N%d C%d HW%d: ", be->name, N, C, HW);
 	const char *names[] = {"relu", "relu din", "add", "add da", "add db", "add dlambda",
 			       "add to itself da", "add to itself dlambda"};
 	const float *dev[] = {d_relu, d_drelu, d_add, d_da, d_db, d_dl, d_self, d_dsl};
-	const float *want[] = {relu_r, drelu_r, add_r, da_r, db_r, &dl_r, dself_r, &dself_l};
-	size_t sizes[] = {n, n, n, n, n, 1, n, 1};
+	const float *want[] = {relu_r, drelu_r, add_r, da_r, db_r, dl_r, dself_r, dself_l};
+	size_t sizes[] = {n, n, n, n, n, C, n, C};
 	for (int i = 0; i < 8; i++) {
 		snprintf(s + l, sizeof s - l, "%s", names[i]);
-		/* dlambda sums n products: a reduction's tolerance, like conv's */
-		expect(&P, s, dev[i], want[i], sizes[i], sizes[i] == 1 ? CONV_ATOL : EW_ATOL,
-		       sizes[i] == 1 ? CONV_RTOL : EW_RTOL);
+		/* dlambda sums N*HW products per channel: a reduction's tolerance, like conv's */
+		int reduction = i == 5 || i == 7;
+		expect(&P, s, dev[i], want[i], sizes[i], reduction ? CONV_ATOL : EW_ATOL,
+		       reduction ? CONV_RTOL : EW_RTOL);
 	}
 	pool_free(&P);
 }
@@ -378,9 +381,10 @@ static void compare_backend(const Backend *be, int threads)
 	cmp_bn(&ctx, 2, 3, 5);
 	cmp_bn(&ctx, 16, 7, 49);
 	cmp_bn(&ctx, 3, 5, 784);
-	cmp_elementwise(&ctx, 1);
-	cmp_elementwise(&ctx, 37);
-	cmp_elementwise(&ctx, 100003); /* past the CPU backend's parallel threshold */
+	cmp_elementwise(&ctx, 1, 1, 1);
+	cmp_elementwise(&ctx, 1, 37, 1);
+	cmp_elementwise(&ctx, 3, 5, 7);
+	cmp_elementwise(&ctx, 7, 31, 461); /* past the CPU backend's parallel threshold */
 	cmp_pool(&ctx, 2, 3, 7, 7, 2);
 	cmp_pool(&ctx, 1, 5, 5, 8, 2);
 	cmp_pool(&ctx, 3, 2, 7, 8, 3);

@@ -66,9 +66,10 @@ TEST(test_known_bn_add_dense_gap)
 	ref_bn_forward_eval_d(ev, x, &gamma, &beta, &rm, &rv, 2, 1, 2, 1e-5);
 	CHECK(check_close(ev[3], 2 * (4 - rm) / sqrt(rv + 1e-5) + 1, 1e-14, 0));
 
-	double a[2] = {1, 2}, b[2] = {5, 6}, lambda = 0.25, o[2];
-	ref_add_forward_d(o, a, b, &lambda, 2);
-	CHECK(o[0] == 4 && o[1] == 5);
+	/* add, one lambda per channel: [N=1, C=2, HW=1] */
+	double a[2] = {1, 2}, b[2] = {5, 6}, lambda[2] = {0.25, 0.5}, o[2];
+	ref_add_forward_d(o, a, b, lambda, 1, 2, 1);
+	CHECK(o[0] == 4 && o[1] == 4);
 
 	/* dense: out[n][o] = sum_i in[n][i] w[o][i] + b[o] */
 	double in[6] = {1, 2, 3, 4, 5, 6}, w[6] = {1, 0, -1, 0, 1, 0}, bias[2] = {10, 20}, d[4];
@@ -120,7 +121,7 @@ static double fd_loss(const Fd *f)
 		ref_maxpool_forward_d(f->out, f->x, f->N, f->C, f->H, f->W, f->ks);
 		break;
 	case FD_ADD:
-		ref_add_forward_d(f->out, f->x, f->x2, f->lambda, f->n);
+		ref_add_forward_d(f->out, f->x, f->x2, f->lambda, f->N, f->C, f->HW);
 		break;
 	case FD_CONCAT:
 		ref_concat_forward_d(f->out, f->x, f->N, f->C, f->Cout, f->offset, f->HW);
@@ -278,18 +279,19 @@ TEST(test_fd_relu_pool)
 TEST(test_fd_add_concat_gap)
 {
 	Pool P = {.ctx = NULL};
+	/* add [N=2, C=3, HW=5], one lambda per channel */
 	size_t n = 30;
-	Fd f = {.op = FD_ADD, .n = n, .n_out = n};
+	Fd f = {.op = FD_ADD, .N = 2, .C = 3, .HW = 5, .n = n, .n_out = n};
 	f.x = drand(&P, n, 1);
 	f.x2 = drand(&P, n, 1);
-	f.lambda = dfill(&P, 1, 0.3);
+	f.lambda = drand(&P, 3, 1);
 	f.out = dfill(&P, n, 0);
 	f.R = drand(&P, n, 1);
-	double *da = dfill(&P, n, PRE), *db = dfill(&P, n, PRE), *dl = dfill(&P, 1, NAN);
-	ref_add_backward_d(da, db, dl, f.R, f.x, f.x2, f.lambda, n);
+	double *da = dfill(&P, n, PRE), *db = dfill(&P, n, PRE), *dl = dfill(&P, 3, NAN);
+	ref_add_backward_d(da, db, dl, f.R, f.x, f.x2, f.lambda, 2, 3, 5);
 	fd_check("add da", &f, f.x, unpre(da, n), n);
 	fd_check("add db", &f, f.x2, unpre(db, n), n);
-	fd_check("add dlambda", &f, f.lambda, dl, 1);
+	fd_check("add dlambda", &f, f.lambda, dl, 3);
 
 	/* in [2,3,4] into channels 2..4 of [2,6,4] */
 	Fd c = {.op = FD_CONCAT, .N = 2, .C = 3, .Cout = 6, .offset = 2, .HW = 4, .n_out = 48};
