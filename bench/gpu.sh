@@ -8,8 +8,7 @@
 # Env:   FMNIST_DIR  the Fashion-MNIST IDX .gz files (default /usr/share/datasets/fashion-mnist)
 #        EPOCHS      epochs per run, the first one warm-up (default 3)
 #        LR          starting learning rate of both (default 0.01: at 0.05 the grown network's
-#                    loss explodes in its first steps and turns NaN in nash, on the CPU engine as
-#                    on the GPU; images/s do not depend on the learning rate)
+#                    loss explodes in its first steps, docs/GPU.md; images/s do not depend on it)
 #        PYTHON      PyTorch's interpreter (default /opt/torch/.venv/bin/python); "none" skips it
 #        NASH_TF32=1 TF32 math on both sides
 # Prints a table whose lines start with "| "; the exit status is 0 unless a nash run failed.
