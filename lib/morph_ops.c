@@ -157,7 +157,8 @@ static int resize_vec(Tensor *v, int n_new, const int *map, float fill, NashErr 
 
 /* Rewrites the tensors for computed layouts: convs with extra[i] get new He-random filters
    (bias 0); conv/dense readers of changed layouts get zero weights for extra channels;
-   batch-norms are extended neutrally (gamma 1, beta 0, mean 0, var 1), adds with lambda 1. */
+   batch-norms are extended neutrally (gamma 1, beta 0, mean 0, var 1), adds with their mean
+   lambda. */
 static int apply_layouts(Graph *g, const int *extra, const Layout *lay, Rng *rng, NashErr *err)
 {
 	for (int i = 1; i < g->n_nodes; i++) {
@@ -180,8 +181,14 @@ static int apply_layouts(Graph *g, const int *extra, const Layout *lay, Rng *rng
 					return -1;
 			}
 		} else if (nd->op == OP_ADD && a->map) {
-			/* extra channels: any lambda keeps the function (nobody reads them); 1 as new */
-			if (resize_vec(&nd->params[0], a->c_new, a->map, 1.0f, err))
+			/* Extra channels: any lambda keeps the function (nobody reads them). The mean of
+			   the others lets both branches' new filters learn at once, where 1 would starve
+			   the second branch's, and is what a format_version 1 add had for every channel. */
+			const Tensor *l = &nd->params[0];
+			double mean = 0;
+			for (int c = 0; c < l->dims[0]; c++)
+				mean += l->data[c] / l->dims[0];
+			if (resize_vec(&nd->params[0], a->c_new, a->map, (float)mean, err))
 				return -1;
 		}
 	}

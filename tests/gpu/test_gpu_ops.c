@@ -634,7 +634,8 @@ static int grown_graph(Graph *g, NashErr *err)
 	rng_seed(&r, 7);
 	for (int i = 0; i < g->n_nodes; i++)
 		init_node(g, i, &r);
-	g->nodes[s].params[0].data[0] = 0.7f; /* lambda: both branches get gradient */
+	for (int k = 0; k < g->nodes[s].c; k++) /* lambda: both branches get gradient, per channel */
+		g->nodes[s].params[0].data[k] = 0.3f + 0.6f * (float)k / (float)g->nodes[s].c;
 	return 0;
 }
 

@@ -490,18 +490,22 @@ TEST(format_version_1_lambda)
 	char p[512];
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 	path_in_tmp(p, sizeof p, "v1.h5");
-	fresh(p);
+	Model m;
+	NashErr err = {0};
+	make_model(&m, 1); /* a checkpoint: momentum buffers too */
+	CHECKF(model_write(&m, p, &err) == 0, "%s", err.msg);
+	model_free(&m);
 	set_scalar_dataset(p, "/graph/009_add/lambda", 0.75f);
 	EXPECT_FAIL(p, "graph/009_add/lambda: shape [1] does not match the expected [16]");
 	set_int(p, "/", "format_version", 1);
-	Model m;
-	NashErr err = {0};
+	EXPECT_FAIL(p, "graph/009_add/momentum_lambda: shape [16] does not match the expected [1]");
+	set_scalar_dataset(p, "/graph/009_add/momentum_lambda", -0.25f);
 	CHECKF(model_read(&m, p, &err) == 0, "%s", err.msg);
 	if (err.code == 0) {
 		const Tensor *l = &m.g.nodes[9].params[0];
-		int all = l->dims[0] == 16;
-		for (int c = 0; c < l->dims[0]; c++)
-			all &= l->data[c] == 0.75f;
+		int all = l->dims[0] == 16 && l->momentum;
+		for (int c = 0; all && c < l->dims[0]; c++)
+			all &= l->data[c] == 0.75f && l->momentum[c] == -0.25f;
 		CHECK(all);
 		model_free(&m);
 	}

@@ -250,9 +250,12 @@ TEST(skip_each_pair)
 			CHECK(j->op == (op == MORPH_SKIP_ADD ? OP_ADD : OP_CONCAT));
 			CHECK(j->inputs[0] == pl[p].target);
 			CHECK(g.nodes[pl[p].target + 2 + pools + proj].inputs[0] == pl[p].target + 1 + pools + proj);
-			if (op == MORPH_SKIP_ADD)
-				CHECK(j->params[0].data[0] == 1.0f);
-			else
+			if (op == MORPH_SKIP_ADD) {
+				int ones = j->params[0].dims[0] == j->c;
+				for (int c = 0; c < j->c; c++)
+					ones &= j->params[0].data[c] == 1.0f;
+				CHECK(ones);
+			} else
 				CHECK(j->c == s->c + t->c);
 			double d = logit_diff(&m.g, &g, 9);
 			CHECKF(d <= TOL, "%s %d->%d: rel diff %g", morph_op_name(op), pl[p].source, pl[p].target, d);
@@ -346,6 +349,27 @@ TEST(wider_add_group)
 	CHECKF(morph_wider(&g, 5, 2, &r, &err) == 0, "%s", err.msg);
 	CHECK(infers(&g));
 	CHECK(g.nodes[1].c == 16 && g.nodes[5].c == 16);
+	/* the add's lambda: old values kept, the 8 new channels at their mean */
+	const Tensor *l0 = NULL, *l1 = NULL;
+	for (int i = 0; i < m.g.n_nodes; i++)
+		if (m.g.nodes[i].op == OP_ADD)
+			l0 = &m.g.nodes[i].params[0];
+	for (int i = 0; i < g.n_nodes; i++)
+		if (g.nodes[i].op == OP_ADD)
+			l1 = &g.nodes[i].params[0];
+	CHECK(l0 && l1 && l0->dims[0] == 8 && l1->dims[0] == 16);
+	if (l0 && l1 && l0->dims[0] == 8 && l1->dims[0] == 16) {
+		double mean = 0;
+		int kept = 1, filled = 1;
+		for (int c = 0; c < 8; c++)
+			mean += l0->data[c] / 8.0;
+		for (int c = 0; c < 8; c++)
+			kept &= l1->data[c] == l0->data[c];
+		for (int c = 8; c < 16; c++)
+			filled &= fabs(l1->data[c] - mean) < 1e-6;
+		CHECK(kept && filled);
+		CHECK(l0->data[0] != l0->data[1]); /* randomise gave distinct values */
+	}
 	double d = logit_diff(&m.g, &g, 10);
 	CHECKF(d <= TOL, "rel diff %g", d);
 	/* and a skip-concat onto the target of that add is refused: the add would break */
