@@ -33,7 +33,7 @@ LIMIT        ?= 10000
 WIDTHS       ?= 16,32,64
 MAX_PARAMS   ?= 200000
 # lower than the paper's 0.05: for one-epoch children on 10,000 images it gave the better final
-# network (88.16% test against 87.77%, docs/SEARCH.md)
+# network (88.16% test against 87.56%, docs/SEARCH.md)
 LR_START     ?= 0.02
 endif
 LR_START ?= 0.05
