@@ -29,9 +29,19 @@ LIBNASH   = $(BUILD)/lib/libnash.so
 # The CUDA engine joins the library whenever nvcc is found (kernels/cuda.mk).
 -include kernels/cuda.mk
 
+# How the objects are built; when it changes (another compiler or CFLAGS, CUDA switched on or
+# off with NVCC=), every object is rebuilt rather than mixed with stale ones. Written while the
+# makefile is read, except in dry runs (make -n / -q write nothing).
+BUILD_CONFIG := $(CC) $(CFLAGS) $(if $(strip $(NVCC)),cuda $(NVCC) $(NVCC_ARCH) $(NVCC_FLAGS),no-cuda)
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),)
+$(shell mkdir -p '$(BUILD)' && v='$(subst ','\'',$(BUILD_CONFIG))' && \
+	{ [ "$$(cat '$(BUILD)/config' 2>/dev/null)" = "$$v" ] || printf '%s\n' "$$v" >'$(BUILD)/config'; })
+endif
+$(BUILD)/config: ;
+
 all: $(TOOLS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(BUILD)/config
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -31,7 +31,7 @@ ALL_CFLAGS += -DNASH_HAVE_CUDA -I$(CUDA_HOME)/include
 # No -lcublas: the backend dlopens it (kernels/cuda_impl.h says why); the rpath finds it.
 LDLIBS_ALL += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudnn -lcudart -ldl -lstdc++
 
-$(BUILD)/obj/kernels/%.o: kernels/%.cu
+$(BUILD)/obj/kernels/%.o: kernels/%.cu $(BUILD)/config
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCC_FLAGS) $(NVCC_ARCH) -c -o $@ $<
 
