@@ -30,14 +30,18 @@ LIBNASH   = $(BUILD)/lib/libnash.so
 -include kernels/cuda.mk
 
 # How the objects are built; when it changes (another compiler or CFLAGS, CUDA switched on or
-# off with NVCC=), every object is rebuilt rather than mixed with stale ones. Written while the
-# makefile is read, except in dry runs (make -n / -q write nothing).
+# off with NVCC=), every object is rebuilt rather than mixed with stale ones. An existing
+# $(BUILD)/config is rewritten while the makefile is read (not in dry runs: make -n / -q write
+# nothing); a missing one is made before the first object.
 BUILD_CONFIG := $(CC) $(CFLAGS) $(if $(strip $(NVCC)),cuda $(NVCC) $(NVCC_ARCH) $(NVCC_FLAGS),no-cuda)
+BUILD_CONFIG_Q = '$(subst ','\'',$(BUILD_CONFIG))'
 ifeq ($(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS))),)
-$(shell mkdir -p '$(BUILD)' && v='$(subst ','\'',$(BUILD_CONFIG))' && \
-	{ [ "$$(cat '$(BUILD)/config' 2>/dev/null)" = "$$v" ] || printf '%s\n' "$$v" >'$(BUILD)/config'; })
+$(shell f='$(BUILD)/config' v=$(BUILD_CONFIG_Q) && \
+	{ [ ! -e "$$f" ] || [ "$$(cat "$$f")" = "$$v" ] || printf '%s\n' "$$v" >"$$f"; })
 endif
-$(BUILD)/config: ;
+$(BUILD)/config:
+	@mkdir -p $(@D)
+	@printf '%s\n' $(BUILD_CONFIG_Q) >$@
 
 all: $(TOOLS)
 
