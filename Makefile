@@ -18,9 +18,10 @@ ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DNASH_VERSION='"$(VERSION)"' -f
              $(WARN) $(HDF5_CFLAGS) $(BLAS_CFLAGS) -Ilib $(CFLAGS) -MMD -MP
 LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) -lz -lm -fopenmp
 
-LIB_SRC   = $(wildcard lib/*.c)
+LIB_SRC   = $(wildcard lib/*/*.c lib/*/*/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-TOOL_SRC  = $(wildcard tools/*.c)
+TOOL_SRC  = $(wildcard tools/nash-*.c)
+CLI_OBJ   = $(BUILD)/obj/tools/cli.o
 TOOLS     = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNITS     = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -53,9 +54,9 @@ $(LIBNASH): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $(LIB_OBJ) $(LDLIBS_ALL)
 
-$(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(LIBNASH)
+$(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+	$(CC) -o $@ $< $(CLI_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBNASH)
 	@mkdir -p $(@D)
@@ -100,4 +101,4 @@ clean:
 .PHONY: all units fixtures test deps install clean
 
 -include pipelines/search.mk
--include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/obj/*/*/*/*.d)

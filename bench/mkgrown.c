@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "init.h"
-#include "model.h"
-#include "rng.h"
+#include "model/init.h"
+#include "model/model.h"
+#include "base/rng.h"
 
 static int cbr(Graph *g, int in, int width)
 {

@@ -69,9 +69,9 @@ DEV_LDLIBS  = $(CUDA_LIB)/libcudart_static.a -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB
 # Stripped (-s): the binaries travel to the GPU machine, and size counts there.
 DEV_LINK    = $(CC) -s -o $@ $< $(LIB_OBJ) $(DEV_LDLIBS)
 
-$(DEV)/bin/%: $(BUILD)/obj/tools/%.o $(LIB_OBJ)
+$(DEV)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(DEV_LINK)
+	$(CC) -s -o $@ $< $(CLI_OBJ) $(LIB_OBJ) $(DEV_LDLIBS)
 
 $(DEV)/bin/test_gpu_ops: $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(LIB_OBJ)
 	@mkdir -p $(@D)

@@ -153,7 +153,7 @@ void cuda_add_bias(CudaImpl *im, float *out, const float *b, int N, int C, int Q
 /* ---- batch-norm ---- */
 
 /* Batch statistics from the shifted sums; cstat[C + c] = invstd, cstat[c] = mean for the
-   normalisation; the optional outputs as lib/backend.h says (running_var: unbiased). */
+   normalisation; the optional outputs as lib/backend/backend.h says (running_var: unbiased). */
 __global__ static void bn_stats_finalize(float *cstat, float *mean, float *invstd, float *running_mean,
 					 float *running_var, const double *partial, const float *x, int S, int N,
 					 int C, int HW, float momentum, float eps)
@@ -235,7 +235,7 @@ void cuda_bn_forward_eval(Ctx *ctx, float *out, const float *in, const float *ga
 }
 
 /* dbeta = sum dout, dgamma = sum dout*xhat; for din: cstat = [k1, mean(dout), mean(dout*xhat)]
-   with k1 = gamma*invstd, so din += k1 * (dout - mg - xhat*mgx) (lib/ref_ops.inc's formula
+   with k1 = gamma*invstd, so din += k1 * (dout - mg - xhat*mgx) (lib/backend/ref/ref_ops.inc's formula
    with M divided through, which keeps float terms of the size of dout). */
 __global__ static void bn_bwd_finalize(float *cstat, float *dgamma, float *dbeta, const double *partial,
 				       const float *gamma, const float *invstd, int S, int N, int C, int HW)

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 extern "C" {
-#include "backend.h"
+#include "backend/backend.h"
 }
 
 struct ConvPlan; /* kernels/cuda_conv.cu */

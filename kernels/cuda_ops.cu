@@ -1,13 +1,13 @@
 /* Own kernels for the element-wise and small ops: ReLU, max-pool, lambda-add, concat, global
    average pool, softmax cross-entropy, the fused SGD update and the batch builder. Semantics
-   are lib/ref_ops.inc's (backward ops accumulate into din); every kernel uses a grid-stride
+   are lib/backend/ref/ref_ops.inc's (backward ops accumulate into din); every kernel uses a grid-stride
    loop, so any n fits the grid that cuda_blocks() gives. */
 #include <math.h>
 
 #include "cuda_impl.h"
 
 extern "C" {
-#include "graph.h" /* NASH_MAX_CHANNELS */
+#include "base/limits.h"
 }
 
 #define GRID_STRIDE(i, total) \
@@ -51,7 +51,7 @@ void cuda_relu_backward(Ctx *ctx, float *din, const float *dout, const float *ou
 
 /* ---- max-pool: window = stride = k, floor; the first maximum in row-major order wins ---- */
 
-/* Offset within the plane of window (oy, ox)'s first maximum (lib/ref_ops.inc's pool_argmax). */
+/* Offset within the plane of window (oy, ox)'s first maximum (lib/backend/ref/ref_ops.inc's pool_argmax). */
 static __device__ inline size_t pool_argmax(const float *plane, int W, int k, int oy, int ox)
 {
 	size_t best = (size_t)oy * k * W + (size_t)ox * k;
@@ -319,7 +319,7 @@ void cuda_sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, 
 	LAUNCHED(im);
 }
 
-/* ---- batch builder: data_make_batch (lib/data.c) on the device, a thread per output ---- */
+/* ---- batch builder: ref_make_batch (lib/backend/ref/backend_ref.c) on the device, a thread per output ---- */
 
 typedef struct Norm {
 	float mean[NASH_MAX_CHANNELS], std[NASH_MAX_CHANNELS];

@@ -1,4 +1,4 @@
-/* The CUDA engine's extra entry points (C linkage), beyond lib/backend.h's
+/* The CUDA engine's extra entry points (C linkage), beyond lib/backend/backend.h's
    nash_backend_cuda(). Only present in a build with NASH_HAVE_CUDA (kernels/cuda.mk).
 
    nash_backend_cuda() returns the CUDA backend table only when at least one GPU is visible,
@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#include "backend.h"
+#include "backend/backend.h"
 
 /* GPUs visible to this process (after CUDA_VISIBLE_DEVICES); 0 when there is no driver, no
    device or any error. Never fails, never prints. */

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "data.h"
-#include "ensemble.h"
-#include "select.h"
+#include "data/data.h"
+#include "search/ensemble.h"
+#include "search/select.h"
 
 static const char *prog = "nash-ensemble";
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "data.h"
-#include "init.h"
+#include "data/data.h"
+#include "model/init.h"
 
 static const char *prog = "nash-init";
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "model.h"
-#include "morph.h"
+#include "model/model.h"
+#include "search/morph.h"
 
 static const char *prog = "nash-morph";
 

@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic.h"
+#include "base/atomic.h"
 #include "cli.h"
-#include "model.h"
-#include "select.h"
+#include "model/model.h"
+#include "search/select.h"
 
 static const char *prog = "nash-select";
 

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "ensemble.h"
-#include "select.h"
+#include "search/ensemble.h"
+#include "search/select.h"
 
 static const char *prog = "nash-show";
 

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "cli.h"
-#include "data.h"
-#include "model.h"
-#include "net.h"
-#include "train.h"
+#include "data/data.h"
+#include "model/model.h"
+#include "engine/net.h"
+#include "engine/train.h"
 
 static const char *prog = "nash-train";
 

@@ -1,7 +1,7 @@
-/* The CUDA backend against the reference backend (lib/backend_ref.c): every op forward and
+/* The CUDA backend against the reference backend (lib/backend/ref/backend_ref.c): every op forward and
    backward on fresh random inputs, outputs poisoned with NaN first (accumulated gradients start
    from random values instead, so "+=" is checked too), then three training steps of a small
-   grown network (convs, an add skip, concat skips, a widened layer) through lib/net.h on both
+   grown network (convs, an add skip, concat skips, a widened layer) through lib/engine/net.h on both
    engines. Skips (TAP "# SKIP", exit 0) when no GPU is visible.
 
    Usage: test_gpu_ops [--sanitizer]   (--sanitizer: leaves out the deliberately failing calls,
@@ -21,12 +21,12 @@
 #include <string.h>
 
 #include "../unit/check.h"
-#include "backend.h"
-#include "data.h"
-#include "graph.h"
-#include "init.h"
-#include "net.h"
-#include "rng.h"
+#include "backend/backend.h"
+#include "data/data.h"
+#include "model/graph.h"
+#include "model/init.h"
+#include "engine/net.h"
+#include "base/rng.h"
 #ifdef NASH_HAVE_CUDA
 #include "../../kernels/nash_cuda.h"
 #endif

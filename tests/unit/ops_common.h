@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "check.h"
-#include "rng.h"
+#include "base/rng.h"
 
 /* The test program's random stream, seeded by its main(). */
 static Rng rng;

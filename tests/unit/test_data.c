@@ -2,7 +2,8 @@
    installed), error messages of broken files, the split, normalisation statistics, batch
    planning and the CPU batch builder's crop/flip/normalise arithmetic. */
 #include "check.h"
-#include "data.h"
+#include "backend/ref/ref_ops.h"
+#include "data/data.h"
 
 #include <dirent.h>
 #include <string.h>
@@ -394,7 +395,7 @@ TEST(test_make_batch_plain)
 	Rng r;
 	rng_seed(&r, 1);
 	data_plan_batch(s, idx, N, 4, 0, &r);
-	data_make_batch(x, y, d.train_x, d.train_y, s, N, 3, 32, 32, mean, std);
+	ref_make_batch(NULL, x, y, d.train_x, d.train_y, s, N, 3, 32, 32, mean, std);
 	for (int i = 0; i < N; i++) {
 		CHECK(y[i] == d.train_y[idx[i]]);
 		for (int j = 0; j < 3072; j++)
@@ -432,7 +433,7 @@ TEST(test_make_batch_crop_flip)
 	float mean[2] = {0.1f, 0.5f}, std[2] = {0.5f, 0.25f};
 	float x[3 * 2 * 16];
 	int32_t y[3];
-	data_make_batch(x, y, &img[0][0][0][0], labels, s, 3, 2, 4, 4, mean, std);
+	ref_make_batch(NULL, x, y, &img[0][0][0][0], labels, s, 3, 2, 4, 4, mean, std);
 	CHECK(y[0] == 3 && y[1] == 3 && y[2] == 7);
 	for (int i = 0; i < 2; i++)
 		for (int ch = 0; ch < 2; ch++)

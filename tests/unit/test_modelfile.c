@@ -10,10 +10,10 @@
 #include <malloc.h>
 #endif
 
-#include "atomic.h"
+#include "base/atomic.h"
 #include "check.h"
-#include "model.h"
-#include "rng.h"
+#include "model/model.h"
+#include "base/rng.h"
 
 static char tmpdir[256];
 

@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "init.h"
-#include "model.h"
-#include "morph.h"
-#include "net.h"
+#include "model/init.h"
+#include "model/model.h"
+#include "search/morph.h"
+#include "engine/net.h"
 
 #define N_IMG 6
 #define TOL 1e-4 /* max|child - parent| <= TOL * (1 + max|parent|) */

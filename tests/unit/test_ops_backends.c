@@ -1,4 +1,4 @@
-/* Every op of a compute backend (lib/backend.h) against the float reference on random
+/* Every op of a compute backend (lib/backend/backend.h) against the float reference on random
    inputs, outputs poisoned with NaN beforehand so an unwritten element fails, and guard bytes
    after every backend buffer so a write past its end fails. compare_backend() works through
    be->alloc/upload/download only, so it runs a device backend unchanged. The reference
@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "check.h"
-#include "data.h"
+#include "data/data.h"
 #include "ops_common.h"
-#include "ref_ops.h"
-#include "rng.h"
+#include "backend/ref/ref_ops.h"
+#include "base/rng.h"
 
 /* ---- a backend against the float reference ---- */
 
@@ -319,7 +319,7 @@ static void cmp_make_batch(Ctx *ctx, int n, int c, int h, int w)
 	float mean[3] = {0.3f, 0.5f, 0.4f}, std[3] = {0.25f, 0.3f, 0.2f};
 	float *x_r = hnew(&P, n * img * 4);
 	int32_t *y_r = hnew(&P, n * 4), *y_got = hnew(&P, n * 4), *y_poison = hnew(&P, n * 4);
-	data_make_batch(x_r, y_r, images, labels, sm, n, c, h, w, mean, std);
+	ref_make_batch(NULL, x_r, y_r, images, labels, sm, n, c, h, w, mean, std);
 	for (int i = 0; i < n; i++)
 		y_poison[i] = -12345;
 	float *d_x = dnan(&P, n * img);

@@ -1,4 +1,4 @@
-/* The double-precision reference ops (lib/ref_ops.h), what the backends are tested against
+/* The double-precision reference ops (lib/backend/ref/ref_ops.h), what the backends are tested against
    (test_ops_backends.c):
    1. known answers pin their semantics (what the ops mean);
    2. every backward against central finite differences (that the gradients are those of the
@@ -9,8 +9,8 @@
 
 #include "check.h"
 #include "ops_common.h"
-#include "ref_ops.h"
-#include "rng.h"
+#include "backend/ref/ref_ops.h"
+#include "base/rng.h"
 
 /* ---- 1. known answers (double reference) ---- */
 

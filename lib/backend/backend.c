@@ -1,0 +1,41 @@
+/* Backend selection by name (the tools' --device). */
+#include <string.h>
+
+#include "backend/backend.h"
+
+#ifndef NASH_HAVE_CUDA
+/* Built without CUDA: there is no CUDA backend. A CUDA build (kernels/cuda.mk) defines
+   NASH_HAVE_CUDA and provides the real one. */
+const Backend *nash_backend_cuda(void) { return NULL; }
+#endif
+
+/* Errors for "cuda" when nash_backend_cuda() is NULL: in a build without CUDA a usage error
+   (exit 2): the command line asks for what this nash can never do. In a CUDA build on a
+   machine without a visible GPU a runtime error (exit 1): the same command works elsewhere.
+   "auto" (and NULL) takes CUDA exactly when nash_backend_cuda() offers it, i.e. a GPU is
+   visible, else the CPU fast path. */
+const Backend *backend_find(const char *name, NashErr *err)
+{
+	if (!name || !strcmp(name, "auto")) {
+		const Backend *cuda = nash_backend_cuda();
+		return cuda ? cuda : &nash_backend_cpu;
+	}
+	if (!strcmp(name, "cpu"))
+		return &nash_backend_cpu;
+	if (!strcmp(name, "ref"))
+		return &nash_backend_ref;
+	if (!strcmp(name, "cuda")) {
+		const Backend *cuda = nash_backend_cuda();
+		if (cuda)
+			return cuda;
+#ifdef NASH_HAVE_CUDA
+		nash_err(err, NASH_ERR_RUNTIME, "--device cuda: no GPU visible to this process");
+#else
+		nash_err(err, NASH_ERR_USAGE, "--device cuda: this nash was built without CUDA");
+#endif
+		return NULL;
+	}
+	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cuda or ref)",
+		 name);
+	return NULL;
+}

@@ -1,0 +1,36 @@
+#include "base/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int nash_err(NashErr *e, int code, const char *fmt, ...)
+{
+	if (!e)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	e->code = code;
+	return -1;
+}
+
+int nash_err_prefix(NashErr *e, const char *prefix)
+{
+	if (!e)
+		return -1;
+	char tmp[2 * sizeof e->msg];
+	snprintf(tmp, sizeof tmp, "%s: %s", prefix, e->msg);
+	memcpy(e->msg, tmp, sizeof e->msg - 1);
+	e->msg[sizeof e->msg - 1] = '\0';
+	return -1;
+}
+
+void nash_err_clear(NashErr *e)
+{
+	if (e) {
+		e->code = NASH_OK;
+		e->msg[0] = '\0';
+	}
+}

@@ -1,0 +1,22 @@
+/* Weight initialisation and the paper's seed network. */
+#ifndef NASH_INIT_H
+#define NASH_INIT_H
+
+#include "model/model.h"
+#include "base/rng.h"
+
+/* He (Kaiming) normal for conv weights, N(0, 2/fan_in); dense weights U(+-1/sqrt(fan_in)) as
+   PyTorch's default (no batch-norm follows the classifier); biases 0; batch-norm
+   gamma 1, beta 0, running mean 0, running var 1; lambda 1. Fills node i's tensors. */
+void init_node(Graph *g, int i, Rng *rng);
+/* Fills rows [row_begin, rows) of a conv/dense weight (output channels) with He normal values:
+   used when a morphism adds filters. */
+void init_rows_he(Tensor *w, int row_begin, Rng *rng);
+
+/* The seed network: for each width, conv3x3(no bias)-BN-ReLU, with a 2x2 max-pool between
+   consecutive blocks, then flatten and a dense layer to the classes (bias).
+   Conv-MaxPool-Conv-MaxPool-Conv-FC for the default widths 32,64,128. */
+int seed_network(Model *m, const char *dataset, int c, int h, int w, int n_classes, const int *widths,
+		 int n_widths, uint64_t seed, NashErr *err);
+
+#endif

@@ -1,0 +1,180 @@
+#include "model/model.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void model_init(Model *m)
+{
+	memset(m, 0, sizeof *m);
+	m->val_accuracy = NAN;
+	m->test_accuracy = NAN;
+}
+
+void model_free(Model *m)
+{
+	graph_free(&m->g);
+	free(m->records);
+	free(m->runs);
+	free(m->lineage);
+	model_init(m);
+}
+
+/* Copies n elements of size sz; NULL for n == 0 so an empty array owns nothing. */
+static int dup_array(void **dst, const void *src, int n, size_t sz)
+{
+	*dst = NULL;
+	if (n <= 0)
+		return 0;
+	*dst = malloc((size_t)n * sz);
+	if (!*dst)
+		return -1;
+	memcpy(*dst, src, (size_t)n * sz);
+	return 0;
+}
+
+int model_clone(Model *dst, const Model *src, NashErr *err)
+{
+	*dst = *src;
+	dst->records = NULL;
+	dst->runs = NULL;
+	dst->lineage = NULL;
+	memset(&dst->g, 0, sizeof dst->g);
+	if (graph_clone(&dst->g, &src->g, err)) {
+		model_init(dst);
+		return -1;
+	}
+	if (dup_array((void **)&dst->records, src->records, src->n_records, sizeof *src->records) ||
+	    dup_array((void **)&dst->runs, src->runs, src->n_runs, sizeof *src->runs) ||
+	    dup_array((void **)&dst->lineage, src->lineage, src->n_lineage, sizeof *src->lineage)) {
+		model_free(dst);
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
+	}
+	return 0;
+}
+
+/* Appends one element to a realloc'd array of *n elements. */
+static int append(void **arr, int *n, const void *elem, size_t sz, NashErr *err)
+{
+	void *p = realloc(*arr, (size_t)(*n + 1) * sz);
+	if (!p)
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
+	memcpy((char *)p + (size_t)*n * sz, elem, sz);
+	*arr = p;
+	(*n)++;
+	return 0;
+}
+
+int model_add_record(Model *m, const EpochRecord *r, NashErr *err)
+{
+	return append((void **)&m->records, &m->n_records, r, sizeof *r, err);
+}
+
+int model_add_run(Model *m, const RunSettings *r, NashErr *err)
+{
+	return append((void **)&m->runs, &m->n_runs, r, sizeof *r, err);
+}
+
+int model_add_morphism(Model *m, const Morphism *mm, NashErr *err)
+{
+	return append((void **)&m->lineage, &m->n_lineage, mm, sizeof *mm, err);
+}
+
+void model_set_id(Model *m, uint64_t h)
+{
+	snprintf(m->id, sizeof m->id, "%016" PRIx64, h);
+}
+
+/* "" or exactly 16 lowercase hex digits. */
+static int valid_id(const char *s)
+{
+	size_t n = strnlen(s, NASH_ID_LEN);
+	if (n == 0)
+		return 1;
+	if (n != NASH_ID_LEN - 1)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Index of the first non-finite value in n floats, or -1. */
+static long first_nonfinite(const float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			return (long)i;
+	return -1;
+}
+
+int model_validate(const Model *m, NashErr *err)
+{
+	const Graph *g = &m->g;
+	if (g->n_nodes < 1 || !g->nodes)
+		return nash_err(err, NASH_ERR_RUNTIME, "model has no graph");
+	for (int i = 0; i < g->n_nodes; i++) {
+		const Node *n = &g->nodes[i];
+		for (int p = 0; p < n->n_params; p++) {
+			const Tensor *t = &n->params[p];
+			char name[32];
+			node_name(g, i, name, sizeof name);
+			if (!t->data)
+				return nash_err(err, NASH_ERR_RUNTIME, "graph/%s/%s: weights not allocated",
+						name, t->name);
+			size_t sz = tensor_size(t);
+			long bad = first_nonfinite(t->data, sz);
+			if (bad >= 0)
+				return nash_err(err, NASH_ERR_RUNTIME,
+						"graph/%s/%s: element %ld is %s (weights must be finite)",
+						name, t->name, bad, isnan(t->data[bad]) ? "NaN" : "Inf");
+			bad = t->momentum ? first_nonfinite(t->momentum, sz) : -1;
+			if (bad >= 0)
+				return nash_err(err, NASH_ERR_RUNTIME,
+						"graph/%s/momentum_%s: element %ld is not finite",
+						name, t->name, bad);
+		}
+	}
+	if (memchr(m->dataset, '\0', sizeof m->dataset) == NULL || m->dataset[0] == '\0')
+		return nash_err(err, NASH_ERR_RUNTIME, "dataset name is empty");
+	if (g->in_c < 1 || g->in_c > NASH_MAX_CHANNELS)
+		return nash_err(err, NASH_ERR_RUNTIME, "input has %d channels (1..%d supported)",
+				g->in_c, NASH_MAX_CHANNELS);
+	for (int c = 0; c < g->in_c; c++) {
+		if (!isfinite(m->mean[c]))
+			return nash_err(err, NASH_ERR_RUNTIME, "norm_mean[%d] is not finite", c);
+		if (!(m->std[c] > 0) || !isfinite(m->std[c]))
+			return nash_err(err, NASH_ERR_RUNTIME, "norm_std[%d] = %g must be > 0", c,
+					(double)m->std[c]);
+	}
+	if (m->val_size < 0)
+		return nash_err(err, NASH_ERR_RUNTIME, "val_size %d < 0", m->val_size);
+	if (!valid_id(m->id))
+		return nash_err(err, NASH_ERR_RUNTIME, "model_id '%.*s' is not 16 lowercase hex digits",
+				NASH_ID_LEN, m->id);
+	if (!valid_id(m->parent_id))
+		return nash_err(err, NASH_ERR_RUNTIME, "parent_id '%.*s' is not 16 lowercase hex digits",
+				NASH_ID_LEN, m->parent_id);
+	if (m->ckpt_epochs_done < 0)
+		return nash_err(err, NASH_ERR_RUNTIME, "checkpoint_epochs_done %d < 0", m->ckpt_epochs_done);
+	if (m->n_records < 0 || m->n_runs < 0 || m->n_lineage < 0)
+		return nash_err(err, NASH_ERR_RUNTIME, "negative record/run/lineage count");
+	for (int i = 0; i < m->n_records; i++)
+		if (m->records[i].run < 0 || m->records[i].run >= m->n_runs || m->records[i].epoch < 1)
+			return nash_err(err, NASH_ERR_RUNTIME,
+					"training/record row %d: run %d epoch %d does not refer to one of the %d runs",
+					i, m->records[i].run, m->records[i].epoch, m->n_runs);
+	return 0;
+}
+
+void model_drop_optimizer(Model *m)
+{
+	m->ckpt_epochs_done = 0;
+	for (int i = 0; i < m->g.n_nodes; i++)
+		for (int p = 0; p < m->g.nodes[i].n_params; p++) {
+			free(m->g.nodes[i].params[p].momentum);
+			m->g.nodes[i].params[p].momentum = NULL;
+		}
+}

@@ -1,0 +1,90 @@
+/* A model: everything one model file holds (docs/FORMAT.md). The graph with its weights,
+   the dataset it is for, normalisation, identity, lineage and training record. */
+#ifndef NASH_MODEL_H
+#define NASH_MODEL_H
+
+#include <stdint.h>
+
+#include "model/graph.h"
+
+#define NASH_FORMAT_VERSION 2 /* 2: an add's lambda is [C], one per channel (1: [1]) */
+#define NASH_ID_LEN 17 /* 16 hex digits + NUL */
+
+/* One row of the training record: one epoch of one run. */
+typedef struct EpochRecord {
+	int run;   /* index into Model.runs */
+	int epoch; /* 1-based within its run */
+	float lr;  /* learning rate at the epoch's start */
+	float train_loss, train_acc;
+	float val_loss, val_acc; /* NaN when not evaluated */
+	float seconds;
+} EpochRecord;
+
+/* Settings of one nash-train run. */
+typedef struct RunSettings {
+	uint64_t seed;
+	int batch, epochs, limit, augment;
+	float lr_start, lr_end, momentum, weight_decay;
+	char device[16];
+} RunSettings;
+
+/* One applied morphism (issue: nash-morph). Unused fields are -1. */
+typedef struct Morphism {
+	char op[16];     /* "deeper", "wider", "skip-add", "skip-concat" */
+	int node;        /* node acted on: index in the graph just before this morphism (skips: the target) */
+	int kernel;      /* deeper */
+	int factor;      /* wider */
+	int source, target; /* skip */
+	uint64_t seed;
+} Morphism;
+
+typedef struct Model {
+	Graph g;
+	char dataset[64];             /* "fashion-mnist", "cifar10", "cifar100" */
+	float mean[NASH_MAX_CHANNELS]; /* per input channel, on 0..1 pixel scale */
+	float std[NASH_MAX_CHANNELS];
+	int val_size;                 /* images held out from the end of the training set */
+	char id[NASH_ID_LEN];
+	char parent_id[NASH_ID_LEN];  /* "" for a seed network */
+	float val_accuracy;           /* NaN when never evaluated */
+	float test_accuracy;          /* NaN when never evaluated */
+	int failed;                   /* training failed (diverged, OOM); see failure */
+	char failure[256];
+
+	int n_records;
+	EpochRecord *records;
+	int n_runs;
+	RunSettings *runs;
+	int n_lineage;
+	Morphism *lineage;
+
+	/* Checkpoint of an unfinished run (issue: search): epochs of runs[n_runs-1] done so far,
+	   and the tensors' momentum buffers are set. 0 when the file is not a checkpoint. */
+	int ckpt_epochs_done;
+} Model;
+
+void model_init(Model *m); /* zeroed, accuracies NaN */
+void model_free(Model *m);
+int model_clone(Model *dst, const Model *src, NashErr *err);
+/* Appends to the growing arrays (realloc); return -1 with err on allocation failure. */
+int model_add_record(Model *m, const EpochRecord *r, NashErr *err);
+int model_add_run(Model *m, const RunSettings *r, NashErr *err);
+int model_add_morphism(Model *m, const Morphism *mm, NashErr *err);
+/* Drops the optimizer state of a checkpoint (momentum buffers, epochs done): for a model that
+   starts a fresh run, or a failed one that is a record, not something to resume. */
+void model_drop_optimizer(Model *m);
+/* Derives a 16-hex-digit id from a 64-bit value. */
+void model_set_id(Model *m, uint64_t h);
+/* Checks what the file format promises beyond the graph: finite weights, sane metadata. */
+int model_validate(const Model *m, NashErr *err);
+
+/* Model files (lib/model/modelfile_write.c, lib/model/modelfile_read.c). path "-" means stdin/stdout. Writing goes to a temporary
+   file in the destination's directory and is renamed into place, so a failure never leaves a
+   partial file. Errors name the file: "m.h5: unknown op 'foo' in graph/003_foo". */
+int model_read(Model *m, const char *path, NashErr *err);
+int model_read_mem(Model *m, const void *buf, size_t len, const char *name, NashErr *err);
+int model_write(const Model *m, const char *path, NashErr *err);
+/* Serialises to an in-memory HDF5 file image (malloc'd, caller frees). */
+int model_write_mem(const Model *m, void **buf, size_t *len, NashErr *err);
+
+#endif

@@ -1,0 +1,278 @@
+/* Model files, writer (layout in docs/FORMAT.md). Serialised in memory with the core driver (no
+   backing store) and written atomically. Writing is deterministic: no object timestamps,
+   strings zero-padded, so the same Model always gives the same bytes. */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/atomic.h"
+#include "model/modelfile.h"
+
+typedef struct W {
+	hid_t gcpl, dcpl; /* creation properties without timestamps */
+	int bad;          /* an HDF5 call failed */
+} W;
+
+static void w_attr(W *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v)
+{
+	if (w->bad)
+		return;
+	hsize_t d = (hsize_t)n;
+	hid_t sp = n ? H5Screate_simple(1, &d, NULL) : H5Screate(H5S_SCALAR);
+	hid_t a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
+	if (sp < 0 || a < 0 || H5Awrite(a, mtype, v) < 0)
+		w->bad = 1;
+	if (a >= 0)
+		H5Aclose(a);
+	if (sp >= 0)
+		H5Sclose(sp);
+}
+
+static void w_int(W *w, hid_t loc, const char *name, int v)
+{
+	w_attr(w, loc, name, H5T_STD_I32LE, H5T_NATIVE_INT, 0, &v);
+}
+
+static void w_float(W *w, hid_t loc, const char *name, float v)
+{
+	w_attr(w, loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0, &v);
+}
+
+/* Fixed-length, NUL-terminated ASCII: no global heap, so no stray bytes in the file. */
+static void w_str(W *w, hid_t loc, const char *name, const char *s)
+{
+	hid_t t = H5Tcopy(H5T_C_S1);
+	if (t < 0 || H5Tset_size(t, strlen(s) + 1) < 0)
+		w->bad = 1;
+	w_attr(w, loc, name, t, t, 0, s);
+	if (t >= 0)
+		H5Tclose(t);
+}
+
+static hid_t w_group(W *w, hid_t loc, const char *name)
+{
+	hid_t g = w->bad ? -1 : H5Gcreate2(loc, name, H5P_DEFAULT, w->gcpl, H5P_DEFAULT);
+	if (g < 0)
+		w->bad = 1;
+	return g;
+}
+
+static void w_dataset(W *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank,
+		      const hsize_t *dims, const void *data)
+{
+	if (w->bad)
+		return;
+	hsize_t n = 1;
+	for (int i = 0; i < rank; i++)
+		n *= dims[i];
+	hid_t sp = H5Screate_simple(rank, dims, NULL);
+	hid_t d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, w->dcpl, H5P_DEFAULT);
+	if (sp < 0 || d < 0 || (n && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0))
+		w->bad = 1;
+	if (d >= 0)
+		H5Dclose(d);
+	if (sp >= 0)
+		H5Sclose(sp);
+}
+
+static void w_tensor(W *w, hid_t loc, const char *name, const Tensor *t, const float *data)
+{
+	hsize_t dims[4];
+	for (int d = 0; d < t->ndim; d++)
+		dims[d] = (hsize_t)t->dims[d];
+	w_dataset(w, loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t->ndim, dims, data);
+}
+
+/* Rows copied with their strings zero-padded: bytes after a C string's NUL are not part of the
+   model, and must never reach the file (HDF5 copies them verbatim when no conversion runs). */
+static void w_table(W *w, hid_t loc, const char *name, const H5Table *tab, const void *rows, int n)
+{
+	const Field *f = tab->fields;
+	int nf = tab->n_fields;
+	size_t sz = tab->row_size;
+	char *buf = n > 0 ? malloc((size_t)n * sz) : NULL;
+	hid_t ft = h5_compound_type(tab, 1), mt = h5_compound_type(tab, 0);
+	if ((n > 0 && !buf) || ft < 0 || mt < 0) {
+		w->bad = 1;
+	} else {
+		if (n > 0)
+			memcpy(buf, rows, (size_t)n * sz);
+		for (int i = 0; i < n; i++)
+			for (int k = 0; k < nf; k++)
+				if (f[k].kind == F_STR16) {
+					char *s = buf + (size_t)i * sz + f[k].off;
+					s[15] = '\0';
+					size_t l = strlen(s);
+					memset(s + l, 0, 16 - l);
+				}
+		hsize_t d = (hsize_t)n;
+		w_dataset(w, loc, name, ft, mt, 1, &d, buf);
+	}
+	if (ft >= 0)
+		H5Tclose(ft);
+	if (mt >= 0)
+		H5Tclose(mt);
+	free(buf);
+}
+
+static void w_node(W *w, hid_t graph, const Graph *g, int i)
+{
+	const Node *n = &g->nodes[i];
+	char name[32], inputs[NASH_MAX_INPUTS * 32] = "";
+	node_name(g, i, name, sizeof name);
+	hid_t grp = w_group(w, graph, name);
+	if (grp < 0)
+		return;
+	w_str(w, grp, "op", op_name(n->op));
+	for (int k = 0; k < n->n_inputs && k < NASH_MAX_INPUTS; k++) {
+		char in[32];
+		node_name(g, n->inputs[k], in, sizeof in);
+		size_t l = strlen(inputs);
+		snprintf(inputs + l, sizeof inputs - l, "%s%s", k ? "," : "", in);
+	}
+	w_str(w, grp, "inputs", inputs);
+	int shape[3] = { n->c, n->h, n->w };
+	w_attr(w, grp, "output_shape", H5T_STD_I32LE, H5T_NATIVE_INT, 3, shape);
+	if (n->op == OP_CONV || n->op == OP_DENSE)
+		w_int(w, grp, "out_channels", n->out_channels);
+	if (n->op == OP_CONV || n->op == OP_MAXPOOL)
+		w_int(w, grp, "kernel", n->kernel);
+	if (n->op == OP_CONV || n->op == OP_DENSE)
+		w_int(w, grp, "has_bias", n->has_bias);
+	if (n->op == OP_BN) {
+		w_float(w, grp, "eps", n->bn_eps);
+		w_float(w, grp, "momentum", n->bn_momentum);
+	}
+	for (int p = 0; p < n->n_params; p++)
+		w_tensor(w, grp, n->params[p].name, &n->params[p], n->params[p].data);
+	for (int p = 0; p < n->n_params; p++) {
+		if (!n->params[p].momentum)
+			continue;
+		char mname[32];
+		snprintf(mname, sizeof mname, "momentum_%s", n->params[p].name);
+		w_tensor(w, grp, mname, &n->params[p], n->params[p].momentum);
+	}
+	H5Gclose(grp);
+}
+
+/* The weights must have the shapes the graph implies, or the reader would reject the file. */
+static int check_params(const Graph *g, NashErr *err)
+{
+	for (int i = 0; i < g->n_nodes; i++) {
+		const Node *n = &g->nodes[i];
+		if (n->n_inputs > NASH_MAX_INPUTS) {
+			char name[32];
+			node_name(g, i, name, sizeof name);
+			return nash_err(err, NASH_ERR_RUNTIME, "graph/%s: too many inputs", name);
+		}
+		if (node_check_params(g, i, err))
+			return -1;
+	}
+	return 0;
+}
+
+static void w_model(W *w, hid_t f, const Model *m)
+{
+	const Graph *g = &m->g;
+	w_str(w, f, "format", "nash-model");
+	w_int(w, f, "format_version", NASH_FORMAT_VERSION);
+	int shape[3] = { g->in_c, g->in_h, g->in_w };
+	w_attr(w, f, "input_shape", H5T_STD_I32LE, H5T_NATIVE_INT, 3, shape);
+	w_int(w, f, "num_classes", g->n_classes);
+	w_str(w, f, "dataset", m->dataset);
+	w_attr(w, f, "norm_mean", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, g->in_c, m->mean);
+	w_attr(w, f, "norm_std", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, g->in_c, m->std);
+	w_int(w, f, "val_size", m->val_size);
+	w_str(w, f, "model_id", m->id);
+	w_str(w, f, "parent_id", m->parent_id);
+	if (isfinite(m->val_accuracy))
+		w_float(w, f, "val_accuracy", m->val_accuracy);
+	if (isfinite(m->test_accuracy))
+		w_float(w, f, "test_accuracy", m->test_accuracy);
+	if (m->failed) {
+		w_int(w, f, "failed", 1);
+		w_str(w, f, "failure", m->failure);
+	}
+	if (m->ckpt_epochs_done > 0)
+		w_int(w, f, "checkpoint_epochs_done", m->ckpt_epochs_done);
+
+	hid_t graph = w_group(w, f, "graph");
+	for (int i = 0; graph >= 0 && i < g->n_nodes; i++)
+		w_node(w, graph, g, i);
+	if (graph >= 0)
+		H5Gclose(graph);
+	hid_t tr = w_group(w, f, "training");
+	if (tr >= 0) {
+		w_table(w, tr, "runs", &h5_run_table, m->runs, m->n_runs);
+		w_table(w, tr, "record", &h5_record_table, m->records, m->n_records);
+		H5Gclose(tr);
+	}
+	w_table(w, f, "lineage", &h5_morph_table, m->lineage, m->n_lineage);
+}
+
+int model_write_mem(const Model *m, void **buf, size_t *len, NashErr *err)
+{
+	*buf = NULL;
+	*len = 0;
+	if (model_validate(m, err) || check_params(&m->g, err))
+		return -1;
+	/* the string attributes are written with strlen: they must be terminated */
+	if (!memchr(m->id, 0, sizeof m->id) || !memchr(m->parent_id, 0, sizeof m->parent_id) ||
+	    !memchr(m->failure, 0, sizeof m->failure))
+		return nash_err(err, NASH_ERR_RUNTIME, "model strings not terminated");
+	H5Quiet q;
+	h5_quiet(&q);
+	W w = { .gcpl = H5Pcreate(H5P_GROUP_CREATE), .dcpl = H5Pcreate(H5P_DATASET_CREATE) };
+	hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = h5_core_fapl(), f = -1;
+	/* fcpl derives from the group class: this untimestamps the root group */
+	if (w.gcpl < 0 || w.dcpl < 0 || fcpl < 0 || fapl < 0 ||
+	    H5Pset_obj_track_times(w.gcpl, 0) < 0 || H5Pset_obj_track_times(w.dcpl, 0) < 0 ||
+	    H5Pset_obj_track_times(fcpl, 0) < 0)
+		w.bad = 1;
+	char fname[64];
+	snprintf(fname, sizeof fname, "nash-model-%p", (const void *)m);
+	if (!w.bad && (f = H5Fcreate(fname, H5F_ACC_EXCL, fcpl, fapl)) < 0)
+		w.bad = 1;
+	if (!w.bad)
+		w_model(&w, f, m);
+	/* H5Fget_file_image alone can return an image whose metadata is still in the cache */
+	if (!w.bad && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
+		w.bad = 1;
+	ssize_t n = w.bad ? -1 : H5Fget_file_image(f, NULL, 0);
+	void *img = n > 0 ? malloc((size_t)n) : NULL;
+	if (!img || H5Fget_file_image(f, img, (size_t)n) != n) {
+		free(img);
+		img = NULL;
+	}
+	if (f >= 0 && H5Fclose(f) < 0) {
+		free(img);
+		img = NULL;
+	}
+	H5Pclose(fapl);
+	H5Pclose(fcpl);
+	H5Pclose(w.dcpl);
+	H5Pclose(w.gcpl);
+	h5_restore(&q);
+	if (!img)
+		return nash_err(err, NASH_ERR_RUNTIME, "HDF5 failed to serialise the model%s",
+				n > 0 ? " (out of memory?)" : "");
+	*buf = img;
+	*len = (size_t)n;
+	return 0;
+}
+
+int model_write(const Model *m, const char *path, NashErr *err)
+{
+	void *buf;
+	size_t len;
+	if (model_write_mem(m, &buf, &len, err)) {
+		nash_err_prefix(err, strcmp(path, "-") ? path : "<stdout>");
+		return -1;
+	}
+	int rc = atomic_write(path, buf, len, err);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,157 @@
+#include "search/select.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/rng.h"
+
+int select_metric_from_name(const char *name)
+{
+	if (strcmp(name, "val_accuracy") == 0)
+		return METRIC_VAL_ACCURACY;
+	if (strcmp(name, "test_accuracy") == 0)
+		return METRIC_TEST_ACCURACY;
+	return -1;
+}
+
+const char *select_metric_name(SelectMetric metric)
+{
+	return metric == METRIC_TEST_ACCURACY ? "test_accuracy" : "val_accuracy";
+}
+
+/* Structure and weights only: ids, records and momentum do not change what a model computes. */
+uint64_t model_weights_hash(const Graph *g)
+{
+	uint64_t h = NASH_HASH_INIT;
+	int shape[4] = {g->in_c, g->in_h, g->in_w, g->n_classes};
+	h = nash_hash(h, shape, sizeof shape);
+	for (int i = 0; i < g->n_nodes; i++) {
+		const Node *nd = &g->nodes[i];
+		int meta[5] = {(int)nd->op, nd->n_inputs, nd->out_channels, nd->kernel, nd->has_bias};
+		h = nash_hash(h, meta, sizeof meta);
+		h = nash_hash(h, nd->inputs, (size_t)nd->n_inputs * sizeof nd->inputs[0]);
+		for (int p = 0; p < nd->n_params; p++) {
+			const Tensor *t = &nd->params[p];
+			h = nash_hash(h, t->name, strnlen(t->name, sizeof t->name));
+			if (t->data)
+				h = nash_hash(h, t->data, tensor_size(t) * sizeof(float));
+		}
+	}
+	return h;
+}
+
+void model_info(ModelInfo *mi, const Model *m, const char *path)
+{
+	memset(mi, 0, sizeof *mi);
+	mi->path = path;
+	snprintf(mi->id, sizeof mi->id, "%s", m->id);
+	snprintf(mi->parent_id, sizeof mi->parent_id, "%s", m->parent_id);
+	snprintf(mi->dataset, sizeof mi->dataset, "%s", m->dataset);
+	mi->val_accuracy = m->val_accuracy;
+	mi->test_accuracy = m->test_accuracy;
+	mi->failed = m->failed;
+	snprintf(mi->failure, sizeof mi->failure, "%s", m->failure);
+	mi->params = graph_param_count(&m->g);
+	mi->epochs = m->n_records;
+	for (int i = 0; i < m->n_records; i++) {
+		mi->total_seconds += m->records[i].seconds;
+		if (m->records[i].run == m->n_runs - 1)
+			mi->seconds += m->records[i].seconds;
+	}
+	mi->n_lineage = m->n_lineage;
+	size_t used = 0;
+	for (int i = 0; i < m->n_lineage; i++) {
+		int w = snprintf(mi->lineage + used, sizeof mi->lineage - used, "%s%.*s", i ? "," : "",
+				 (int)sizeof m->lineage[i].op, m->lineage[i].op);
+		if (w < 0 || (size_t)w >= sizeof mi->lineage - used)
+			break; /* truncated: a table cell, not data */
+		used += (size_t)w;
+	}
+	mi->since_parent = -1;
+	mi->weights_hash = model_weights_hash(&m->g);
+	graph_summary(&m->g, mi->summary, sizeof mi->summary);
+}
+
+float model_info_metric(const ModelInfo *mi, SelectMetric metric)
+{
+	return metric == METRIC_TEST_ACCURACY ? mi->test_accuracy : mi->val_accuracy;
+}
+
+const char *select_unusable(const ModelInfo *mi, SelectMetric metric, char *buf, size_t n)
+{
+	if (mi->failed) {
+		snprintf(buf, n, "failed: %s", mi->failure[0] ? mi->failure : "no reason recorded");
+		return buf;
+	}
+	if (!isfinite(model_info_metric(mi, metric))) {
+		snprintf(buf, n, "no %s (not trained or not evaluated)", select_metric_name(metric));
+		return buf;
+	}
+	return NULL;
+}
+
+void select_link_parents(ModelInfo *c, int n)
+{
+	for (int i = 0; i < n; i++) {
+		c[i].since_parent = -1;
+		if (!c[i].parent_id[0])
+			continue;
+		for (int j = 0; j < n; j++)
+			if (j != i && strcmp(c[j].id, c[i].parent_id) == 0) {
+				c[i].since_parent = c[i].n_lineage - c[j].n_lineage;
+				break;
+			}
+	}
+}
+
+/* < 0 when a ranks before b. */
+static int compare(const ModelInfo *a, const ModelInfo *b, SelectMetric metric)
+{
+	char buf[8];
+	int ua = select_unusable(a, metric, buf, sizeof buf) == NULL;
+	int ub = select_unusable(b, metric, buf, sizeof buf) == NULL;
+	if (ua != ub)
+		return ua ? -1 : 1;
+	if (ua) {
+		float va = model_info_metric(a, metric), vb = model_info_metric(b, metric);
+		if (va != vb)
+			return va > vb ? -1 : 1;
+		if (a->params != b->params)
+			return a->params < b->params ? -1 : 1;
+	}
+	return strcmp(a->path ? a->path : "", b->path ? b->path : "");
+}
+
+int select_rank(int *order, const ModelInfo *c, int n, SelectMetric metric)
+{
+	/* insertion sort: a handful of candidates, and stable */
+	for (int i = 0; i < n; i++) {
+		int j = i;
+		while (j > 0 && compare(&c[i], &c[order[j - 1]], metric) < 0) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	int usable = 0;
+	char buf[8];
+	for (int i = 0; i < n; i++)
+		usable += select_unusable(&c[i], metric, buf, sizeof buf) == NULL;
+	return usable;
+}
+
+void select_recent_ops(char *buf, size_t n, const ModelInfo *mi, int k)
+{
+	buf[0] = '\0';
+	if (k <= 0 || n == 0)
+		return;
+	/* skip the first n_lineage - k entries of the comma-separated list */
+	const char *s = mi->lineage;
+	for (int skip = mi->n_lineage - k; skip > 0 && s; skip--) {
+		s = strchr(s, ',');
+		if (s)
+			s++;
+	}
+	snprintf(buf, n, "%s", s ? s : "");
+}

@@ -1,0 +1,67 @@
+/* Selection: the facts about a model that a search ranks it by (nash-select) and reports
+   (nash-show --tsv), and the ranking rule of NASH's hill climbing. */
+#ifndef NASH_SELECT_H
+#define NASH_SELECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+/* What can rank a model. */
+typedef enum SelectMetric {
+	METRIC_VAL_ACCURACY,
+	METRIC_TEST_ACCURACY,
+} SelectMetric;
+
+/* -1 when the name is not a metric. */
+int select_metric_from_name(const char *name);
+const char *select_metric_name(SelectMetric metric);
+
+/* A model's summary: everything a ranked table or a report row shows. */
+typedef struct ModelInfo {
+	const char *path;     /* as given, not owned */
+	char id[NASH_ID_LEN];
+	char parent_id[NASH_ID_LEN];
+	char dataset[64];
+	float val_accuracy;   /* NaN when never evaluated */
+	float test_accuracy;  /* NaN when never evaluated */
+	int failed;
+	char failure[256];
+	size_t params;        /* trainable parameters */
+	int epochs;           /* rows of the training record: every epoch the model went through */
+	float seconds;        /* training seconds of the last run */
+	float total_seconds;  /* training seconds of all runs */
+	int n_lineage;        /* morphisms since the seed network */
+	char lineage[512];    /* their operators, oldest first, comma-separated; "" when none */
+	int since_parent;     /* morphisms since the parent when the parent is known, else -1 */
+	uint64_t weights_hash; /* FNV-1a over graph structure and weights: equal models, equal hash */
+	char summary[512];    /* graph_summary */
+} ModelInfo;
+
+/* FNV-1a over the graph's structure and weights (not ids, records or optimizer state): two
+   models compute the same function exactly when their hashes match (barring collisions). */
+uint64_t model_weights_hash(const Graph *g);
+
+/* Fills mi from m (path is kept as a pointer). since_parent is left at -1. */
+void model_info(ModelInfo *mi, const Model *m, const char *path);
+
+/* The metric's value, NaN when absent. */
+float model_info_metric(const ModelInfo *mi, SelectMetric metric);
+
+/* Why a model cannot win ("failed: ...", "not trained"), or NULL when it can. */
+const char *select_unusable(const ModelInfo *mi, SelectMetric metric, char *buf, size_t n);
+
+/* Sets since_parent of every candidate whose parent is also a candidate (matched by id):
+   the difference of their lineage lengths. */
+void select_link_parents(ModelInfo *c, int n);
+
+/* The ranking: usable models first by metric (higher first), ties by fewer parameters,
+   then by path; unusable ones (failed, no value for the metric) last, by path.
+   order[n] receives candidate indices, best first. Returns the number of usable models. */
+int select_rank(int *order, const ModelInfo *c, int n, SelectMetric metric);
+
+/* The last k operators of the lineage list ("wider,deeper"), for "morphisms since parent". */
+void select_recent_ops(char *buf, size_t n, const ModelInfo *mi, int k);
+
+#endif
