@@ -11,15 +11,20 @@ HDF5_CFLAGS ?= -I/usr/include/hdf5/serial
 HDF5_LIBS   ?= -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5
 BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-pthread
 BLAS_LIBS   ?= -lopenblas
+# The ONNX schema (Debian's python3-onnx ships it); protoc-c turns it into C under $(BUILD)/gen.
+ONNX_PROTO  ?= /usr/lib/python3/dist-packages/onnx/onnx.proto
+PROTOC_C    ?= protoc-c
+PROTOBUF_C_LIBS ?= -lprotobuf-c
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DNASH_VERSION='"$(VERSION)"' -fPIC -fopenmp \
-             $(WARN) $(HDF5_CFLAGS) $(BLAS_CFLAGS) -Ilib $(CFLAGS) -MMD -MP
-LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) -lz -lm -fopenmp
+             $(WARN) $(HDF5_CFLAGS) $(BLAS_CFLAGS) -Ilib -I$(BUILD)/gen $(CFLAGS) -MMD -MP
+LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) $(PROTOBUF_C_LIBS) -lz -lm -fopenmp
 
 LIB_SRC   = $(wildcard lib/*/*.c lib/*/*/*.c)
-LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+GEN_OBJ   = $(BUILD)/obj/gen/onnx.pb-c.o
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_OBJ)
 TOOL_SRC  = $(wildcard tools/nash-*.c)
 CLI_OBJ   = $(BUILD)/obj/tools/cli.o
 TOOLS     = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
@@ -50,6 +55,17 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/config
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# Generated at build time, never committed: the C encoding of the ONNX schema (lib/export).
+$(BUILD)/gen/onnx.pb-c.c: $(ONNX_PROTO)
+	@mkdir -p $(@D)
+	$(PROTOC_C) --c_out=$(@D) -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+$(BUILD)/gen/onnx.pb-c.h: $(BUILD)/gen/onnx.pb-c.c
+$(BUILD)/obj/lib/export/onnx.o: $(BUILD)/gen/onnx.pb-c.h
+# Generated code is not held to the project's warnings.
+$(GEN_OBJ): $(BUILD)/gen/onnx.pb-c.c $(BUILD)/config
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -fPIC $(CFLAGS) -I$(BUILD)/gen -c -o $@ $<
+
 $(LIBNASH): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $(LIB_OBJ) $(LDLIBS_ALL)
@@ -68,6 +84,16 @@ $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 
 units: $(UNITS)
 
+# What the export tests compare onnxruntime with: nash's own logits (tests/onnx).
+$(BUILD)/tests/nash_logits: $(BUILD)/obj/tests/onnx/nash_logits.o $(LIBNASH)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+
+# onnxruntime-node from npm, pinned by tests/onnx/package-lock.json, into $(BUILD)/node; when npm
+# cannot reach its registry the reason is written there and the tests that need it skip.
+node-deps:
+	@tests/node-deps.sh $(BUILD)/node
+
 # Tiny learnable datasets in every supported format, plus broken ones, for the tests.
 $(BUILD)/tests/gen_fixtures: tests/fixtures/gen_fixtures.c
 	@mkdir -p $(@D)
@@ -84,7 +110,7 @@ fixtures: $(BUILD)/fixtures/.stamp
 # Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
 test:
 	@tests/deps.sh
-	@$(MAKE) --no-print-directory all units fixtures
+	@$(MAKE) --no-print-directory all units fixtures $(BUILD)/tests/nash_logits node-deps
 	@tests/run.sh $(BUILD) $(UNITS)
 
 deps:
@@ -98,7 +124,7 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all units fixtures test deps install clean
+.PHONY: all units fixtures test deps node-deps install clean
 
 -include pipelines/search.mk
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/obj/*/*/*/*.d)

@@ -21,6 +21,7 @@ allowed() { # the layers a folder may include
 	lib/backend) echo "base backend" ;;
 	lib/engine) echo "base model data backend engine" ;;
 	lib/search) echo "base model data backend engine search" ;;
+	lib/export) echo "base model export" ;;
 	kernels) echo "base backend" ;;
 	*) echo "?" ;;
 	esac
