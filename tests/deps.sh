@@ -1,11 +1,17 @@
 #!/bin/sh
 # Installs what nash needs from Debian's packages, or prints the one apt-get line to run.
 # (`make deps`; the README's commands run it.)
-pkgs="build-essential libhdf5-dev hdf5-tools zlib1g-dev libopenblas-dev bats bats-assert bats-support dataset-fashion-mnist gnuplot-nox graphviz"
+# protobuf-c and python3-onnx (which ships onnx.proto): the ONNX export; python3-onnx, -torch,
+# -h5py: the export checker and the PyTorch cross-checks; mandoc: the man page lint; nodejs
+# with npm: onnxruntime-node for the export tests (tests/node-deps.sh).
+pkgs="build-essential libhdf5-dev hdf5-tools zlib1g-dev libopenblas-dev bats bats-assert bats-support dataset-fashion-mnist gnuplot-nox graphviz
+protobuf-c-compiler libprotobuf-c-dev python3-onnx python3-torch python3-h5py mandoc nodejs"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# Debian's nodejs comes without npm (its own package); other nodejs builds bring their own.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
 	echo "make deps: installing:$missing" >&2

@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# nash-export --onnx: errors, and exported models from a small real search (every morphism kind,
+# trained on Fashion-MNIST) checked by Debian's ONNX checker and run by onnxruntime on real test
+# images against nash's own logits.
+load common
+
+FMNIST_REAL=/usr/share/datasets/fashion-mnist
+NODE_DIR="$NASH_BUILD/node"
+
+# A seed and four children, one morphism kind each, each trained one short epoch on the real
+# training set (lr 0.02), so batch-norm statistics, lambdas and weights are all trained values.
+# The last one holds every kind.
+setup_file() {
+	[ -f "$FMNIST_REAL/train-images-idx3-ubyte.gz" ] || return 0
+	d=$BATS_FILE_TMPDIR
+	nash-init --widths 8,16,16 --val 500 -o "$d/m0.h5"
+	nash-train --epochs 1 --limit 1500 --lr 0.02 -o "$d/t0.h5" "$d/m0.h5" 2>/dev/null >/dev/null
+	i=0
+	for op in deeper wider skip-add skip-concat; do
+		nash-morph -n 1 --op $op --seed $((i + 7)) -o "$d/m$((i + 1)).h5" "$d/t$i.h5" 2>/dev/null
+		nash-train --epochs 1 --limit 1500 --lr 0.02 -o "$d/t$((i + 1)).h5" "$d/m$((i + 1)).h5" 2>/dev/null >/dev/null
+		i=$((i + 1))
+	done
+}
+
+need_models() {
+	[ -f "$FMNIST_REAL/train-images-idx3-ubyte.gz" ] || skip "no Fashion-MNIST at $FMNIST_REAL"
+	[ -f "$BATS_FILE_TMPDIR/t4.h5" ] || fail "the search in setup_file did not produce t4.h5"
+}
+
+@test "nash-export --help and --version" {
+	run -0 nash-export --help
+	assert_output --partial "Usage: nash-export --onnx"
+	assert_output --partial "opset 13"
+	run -0 nash-export --version
+	assert_output --partial "nash-export (nash)"
+}
+
+@test "nash-export usage errors exit 2" {
+	m=$(seed_model)
+	run -2 nash-export "$m"
+	assert_output --partial "--onnx"
+	run -2 nash-export --onnx --frobnicate "$m"
+	run -2 nash-export --onnx "$m" extra
+	assert_output --partial "too many arguments"
+	run -2 script -qec "nash-export --onnx $m" /dev/null
+	assert_output --partial "terminal"
+}
+
+@test "nash-export: unreadable or broken models are errors naming the file, nothing written" {
+	d=$BATS_TEST_TMPDIR
+	run -1 nash-export --onnx -o "$d/x.onnx" "$d/missing.h5"
+	assert_output --partial "nash-export: $d/missing.h5"
+	printf 'not hdf5' >"$d/bad.h5"
+	run -1 nash-export --onnx -o "$d/x.onnx" "$d/bad.h5"
+	assert_output --partial "nash-export: $d/bad.h5"
+	run ls "$d"
+	refute_output --partial "x.onnx"
+	# an output directory that does not exist: an error, no partial file anywhere
+	run -1 nash-export --onnx -o "$d/no/such/dir/x.onnx" "$(seed_model)"
+	assert_output --partial "$d/no/such/dir/x.onnx"
+}
+
+@test "nash-export: a failed write leaves the old file as it was" {
+	d=$BATS_TEST_TMPDIR
+	printf 'old' >"$d/x.onnx"
+	run -1 nash-export --onnx -o "$d/x.onnx" "$d/missing.h5"
+	run cat "$d/x.onnx"
+	assert_output "old"
+	run ls "$d"
+	refute_output --partial ".tmp"
+}
+
+@test "nash-export: standard input to standard output" {
+	m=$(seed_model)
+	nash-export --onnx -o "$BATS_TEST_TMPDIR/a.onnx" "$m"
+	nash-export --onnx <"$m" >"$BATS_TEST_TMPDIR/b.onnx"
+	cmp "$BATS_TEST_TMPDIR/a.onnx" "$BATS_TEST_TMPDIR/b.onnx"
+}
+
+@test "the ONNX checker accepts every exported model (seed and one child per morphism kind)" {
+	need_models
+	/usr/bin/python3 -c 'import onnx' 2>/dev/null || fail "python3-onnx is missing (tests/deps.sh installs it)"
+	d=$BATS_FILE_TMPDIR
+	for i in 0 1 2 3 4; do
+		nash-export --onnx -o "$d/t$i.onnx" "$d/t$i.h5"
+	done
+	run -0 /usr/bin/python3 "$BATS_TEST_DIRNAME/../onnx/check.py" "$d"/t[0-4].onnx
+	assert_output --partial "5 models pass onnx.checker"
+	# the last model holds every morphism kind, so every op nash's morphisms make
+	run -0 nash-show "$d/t4.h5"
+	for op in deeper wider skip-add skip-concat; do assert_output --partial "$op "; done
+	run -0 /usr/bin/python3 "$BATS_TEST_DIRNAME/../onnx/check.py" --ops "$d/t4.onnx"
+	for op in Conv BatchNormalization Relu MaxPool Mul Add Concat Flatten Gemm; do assert_output --partial " $op"; done
+}
+
+@test "onnxruntime reproduces nash's logits on 1000 test images to 1e-4 relative" {
+	need_models
+	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
+	[ -d "$NODE_DIR/node_modules/onnxruntime-node" ] || fail "onnxruntime-node missing: run make node-deps"
+	d=$BATS_FILE_TMPDIR
+	for model in t0 t1 t2 t3 t4; do
+		nash-export --onnx -o "$d/$model.onnx" "$d/$model.h5"
+		"$NASH_BUILD/tests/nash_logits" "$d/$model.h5" fashion-mnist 1000 cpu "$d/im.u8" "$d/lg.f32" >/dev/null
+		run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
+			"$d/$model.onnx" "$d/im.u8" "$d/lg.f32" 1 28 28 1e-4
+		echo "# $model: $output" >&3
+	done
+}
