@@ -116,10 +116,21 @@ test:
 deps:
 	@tests/deps.sh
 
+# The programs, the library (the programs find it as ../lib), the man pages and the search
+# pipeline: the installed share/nash/search.mk is pipelines/search.mk with BIN defaulting to
+# PREFIX/bin, so `make -f PREFIX/share/nash/search.mk search` runs from any directory.
+# DESTDIR is for packaging: files go under DESTDIR, paths inside them name PREFIX.
+MAN_PAGES = $(wildcard docs/man/*.1)
 install: all
-	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/nash
 	cp $(LIBNASH) $(DESTDIR)$(PREFIX)/lib/
 	for t in $(TOOLS); do cp $$t $(DESTDIR)$(PREFIX)/bin/; done
+	$(if $(MAN_PAGES),cp $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/)
+	cp pipelines/search.sh pipelines/report.sh pipelines/gpu.sh $(DESTDIR)$(PREFIX)/share/nash/
+	{ echo '# Installed by make install from pipelines/search.mk: the programs in $(PREFIX)/bin.'; \
+	  echo 'BIN ?= $(PREFIX)/bin'; cat pipelines/search.mk; } >$(DESTDIR)$(PREFIX)/share/nash/search.mk.tmp
+	mv -f $(DESTDIR)$(PREFIX)/share/nash/search.mk.tmp $(DESTDIR)$(PREFIX)/share/nash/search.mk
 
 clean:
 	rm -rf $(BUILD)

@@ -7,6 +7,12 @@
 # changed setting affects, nothing after a complete run, and only what is missing after an
 # interruption (training resumes from its checkpoint).
 
+# The pipeline's scripts lie next to this file: pipelines/ in a clone, PREFIX/share/nash when
+# installed (`make -f PREFIX/share/nash/search.mk search` from any directory).
+S_HERE := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+# The makefile make was started with (the clone's Makefile, or this file given with -f).
+S_MAKEFILE := $(abspath $(firstword $(MAKEFILE_LIST)))
+
 # ---- settings ----
 PROFILE ?= default
 ifeq ($(PROFILE),paper)
@@ -54,7 +60,7 @@ S_RUN   := $(patsubst %/,%,$(RUN))
 # BIN: installed or prebuilt programs; otherwise the pipeline builds them first (target all).
 S_BIN   := $(if $(BIN),$(abspath $(BIN)),$(abspath $(BUILD))/bin)
 S_ALL   := $(if $(BIN),,all)
-S_SH     = NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) pipelines/search.sh
+S_SH     = NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/search.sh
 S_STEPS := $(shell seq 1 $(STEPS) 2>/dev/null)
 S_KIDS  := $(shell seq 1 $(NEIGH) 2>/dev/null)
 S_PREV  := 0 $(S_STEPS)
@@ -123,7 +129,7 @@ $(S_SET)/%: ;
 # needed with BIN), then the pipeline in a sub-make that gets the same settings and job slots.
 search:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'search: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
-	@$(MAKE) --no-print-directory search-run
+	@$(MAKE) --no-print-directory -f $(S_MAKEFILE) search-run
 search-run: $(S_RUN)/report.md
 	@cat $(S_RUN)/summary.txt
 
@@ -164,7 +170,7 @@ $(S_RUN)/ensemble.txt: $(S_ENSEMBLE) $(S_SET)/steps | $(S_ALL)
 
 # The report: tables per step, a plot, the best architecture drawn, the summary.
 $(S_RUN)/report.md: $(S_RUN)/final.h5 $(S_RUN)/ensemble.txt $(S_RUN)/step0/test.txt $(S_BESTS) \
-		$(S_SET)/steps pipelines/report.sh | $(S_ALL)
-	@NASH_BIN='$(S_BIN)' $(SHELL) pipelines/report.sh $(S_RUN) $(STEPS)
+		$(S_SET)/steps $(S_HERE)/report.sh | $(S_ALL)
+	@NASH_BIN='$(S_BIN)' $(SHELL) $(S_HERE)/report.sh $(S_RUN) $(STEPS)
 
 .PHONY: search search-run

@@ -1,0 +1,51 @@
+#!/usr/bin/env bats
+# make install PREFIX=... (and DESTDIR): the programs, the library, the man pages and the search
+# pipeline, which then runs from any directory with make -f PREFIX/share/nash/search.mk.
+load common
+
+TOP="$BATS_TEST_DIRNAME/../.."
+
+@test "make install puts programs, library, man pages and the pipeline under PREFIX" {
+	p=$BATS_TEST_TMPDIR/prefix
+	run -0 make -C "$TOP" --no-print-directory -s install BUILD="$NASH_BUILD" PREFIX="$p"
+	for t in "$TOP"/tools/nash-*.c; do
+		name=$(basename "$t" .c)
+		[ -x "$p/bin/$name" ] || fail "no $p/bin/$name"
+		[ -f "$p/share/man/man1/$name.1" ] || fail "no man page $p/share/man/man1/$name.1"
+	done
+	[ -f "$p/lib/libnash.so" ]
+	for f in search.mk search.sh report.sh gpu.sh; do [ -f "$p/share/nash/$f" ] || fail "no $p/share/nash/$f"; done
+	# the installed programs find the installed library, not the build's
+	run -0 env -u LD_LIBRARY_PATH ldd "$p/bin/nash-train"
+	assert_output --partial "$p/bin/../lib/libnash.so"
+	run -0 "$p/bin/nash-show" --version
+	run -0 man -l "$p/share/man/man1/nash-train.1"
+	assert_output --partial "nash-train"
+}
+
+@test "DESTDIR: files under DESTDIR, paths inside them name PREFIX" {
+	d=$BATS_TEST_TMPDIR/stage
+	run -0 make -C "$TOP" --no-print-directory -s install BUILD="$NASH_BUILD" PREFIX=/opt/nash DESTDIR="$d"
+	[ -x "$d/opt/nash/bin/nash-init" ]
+	[ -f "$d/opt/nash/share/man/man1/nash-init.1" ]
+	run -0 grep -x 'BIN ?= /opt/nash/bin' "$d/opt/nash/share/nash/search.mk"
+}
+
+@test "a tiny search runs from another directory with the installed pipeline" {
+	p=$BATS_TEST_TMPDIR/prefix
+	make -C "$TOP" --no-print-directory -s install BUILD="$NASH_BUILD" PREFIX="$p" >/dev/null
+	mkdir "$BATS_TEST_TMPDIR/work"
+	cd "$BATS_TEST_TMPDIR/work"
+	run -0 env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" search STEPS=1 NEIGH=1 MORPHS=1 EPOCHS_SEED=1 EPOCHS_NEIGH=1 \
+		EPOCHS_FINAL=1 LIMIT=300 VAL=200 DATA="$FMNIST" RUN=runs/tiny
+	assert_output --partial "search done: runs/tiny"
+	[ -f runs/tiny/final.h5 ] && [ -f runs/tiny/report.md ]
+	# made by the installed programs: nothing was built here, and the build is not on PATH
+	[ ! -e build ]
+	run -0 "$p/bin/nash-show" --tsv runs/tiny/final.h5
+	assert_output --partial "fashion-mnist"
+	# a second run has nothing to do
+	run -0 env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" search STEPS=1 NEIGH=1 MORPHS=1 EPOCHS_SEED=1 EPOCHS_NEIGH=1 \
+		EPOCHS_FINAL=1 LIMIT=300 VAL=200 DATA="$FMNIST" RUN=runs/tiny
+	refute_output --partial "step1/child1: val"
+}
