@@ -11,6 +11,7 @@ HDF5_CFLAGS ?= -I/usr/include/hdf5/serial
 HDF5_LIBS   ?= -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5
 BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-pthread
 BLAS_LIBS   ?= -lopenblas
+IMAGE_LIBS  ?= -lpng -ljpeg
 # The ONNX schema (Debian's python3-onnx ships it); protoc-c turns it into C under $(BUILD)/gen.
 ONNX_PROTO  ?= /usr/lib/python3/dist-packages/onnx/onnx.proto
 PROTOC_C    ?= protoc-c
@@ -20,7 +21,7 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DNASH_VERSION='"$(VERSION)"' -fPIC -fopenmp \
              $(WARN) $(HDF5_CFLAGS) $(BLAS_CFLAGS) -Ilib -I$(BUILD)/gen $(CFLAGS) -MMD -MP
-LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) $(PROTOBUF_C_LIBS) -lz -lm -fopenmp
+LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) $(IMAGE_LIBS) $(PROTOBUF_C_LIBS) -lz -lm -fopenmp
 
 LIB_SRC   = $(wildcard lib/*/*.c lib/*/*/*.c)
 GEN_OBJ   = $(BUILD)/obj/gen/onnx.pb-c.o
