@@ -1,0 +1,75 @@
+// Classifies PNG images with a network exported by `nash-export --onnx`, using onnxruntime
+// and nothing of nash; prints one line per image: path, class, probability (softmax).
+// The PNG decoder below is the smallest honest one: 8-bit, not interlaced, grey, grey+alpha,
+// RGB or RGBA; other PNGs are refused (convert them, or let `nash-data pack` read them).
+// Usage: node classify.js [--channels 1|3|4] MODEL.onnx CLASSES IMAGE.png...
+//   --channels: the model's image channels when they differ from the PNG's (grey 1, colour 3).
+//   CLASSES: the class names, comma-separated, in label order (`nash-data info` lists them).
+// Needs onnxruntime-node: `npm install onnxruntime-node`, or `make node-deps` in nash's
+// clone and NODE_PATH=build/node/node_modules.
+'use strict';
+const fs = require('fs');
+const zlib = require('zlib');
+const ort = require('onnxruntime-node');
+
+// PNG -> { width, height, channels, pixels: Uint8Array [height, width, channels] }
+function decodePng(path) {
+	const b = fs.readFileSync(path);
+	if (b.length < 8 || b.readUInt32BE(0) !== 0x89504e47) throw new Error(`${path}: not a PNG file`);
+	let width, height, depth, type, interlace, idat = [];
+	for (let p = 8; p + 8 <= b.length;) {
+		const len = b.readUInt32BE(p), kind = b.toString('latin1', p + 4, p + 8), data = b.subarray(p + 8, p + 8 + len);
+		if (kind === 'IHDR') [width, height, depth, type, interlace] = [data.readUInt32BE(0), data.readUInt32BE(4), data[8], data[9], data[12]];
+		if (kind === 'IDAT') idat.push(data);
+		if (kind === 'IEND') break;
+		p += 12 + len;
+	}
+	const channels = { 0: 1, 4: 2, 2: 3, 6: 4 }[type];
+	if (depth !== 8 || !channels || interlace) throw new Error(`${path}: only 8-bit, non-interlaced grey/RGB(A) PNGs`);
+	const raw = zlib.inflateSync(Buffer.concat(idat)), stride = width * channels;
+	const px = new Uint8Array(height * stride);
+	for (let y = 0; y < height; y++) { // undo the per-row filters (PNG spec, section 9)
+		const f = raw[y * (stride + 1)], src = raw.subarray(y * (stride + 1) + 1), row = y * stride;
+		for (let x = 0; x < stride; x++) {
+			const a = x >= channels ? px[row + x - channels] : 0, up = y ? px[row - stride + x] : 0;
+			const c = x >= channels && y ? px[row - stride + x - channels] : 0;
+			const pa = Math.abs(up - c), pb = Math.abs(a - c), pc = Math.abs(a + up - 2 * c);
+			const pred = [0, a, up, (a + up) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? up : c][f];
+			px[row + x] = (src[x] + pred) & 255;
+		}
+	}
+	return { width, height, channels, pixels: px };
+}
+
+// [H, W, n] -> float32 [1, C, H, W], pixels 0..255 as the model takes them, converted as
+// `nash-data pack` converts: every pixel as RGBA (grey: R = G = B, no alpha: 255), then the
+// first C channels, or for C = 1 the fixed-point luma (Pillow's, as nash-data's).
+function toInput(img, C) {
+	const { width: W, height: H, channels: n, pixels } = img, x = new Float32Array(C * H * W);
+	for (let i = 0; i < H * W; i++) {
+		const p = pixels.subarray(i * n, i * n + n);
+		const rgba = n >= 3 ? [p[0], p[1], p[2], n === 4 ? p[3] : 255] : [p[0], p[0], p[0], n === 2 ? p[1] : 255];
+		if (C === 1) x[i] = (rgba[0] * 19595 + rgba[1] * 38470 + rgba[2] * 7471 + 0x8000) >>> 16;
+		else for (let c = 0; c < C; c++) x[c * H * W + i] = rgba[c];
+	}
+	return new ort.Tensor('float32', x, [1, C, H, W]);
+}
+
+async function main() {
+	const args = process.argv.slice(2);
+	let C = 0; // the model's channels; 0: the image's own (1 for grey, 3 for colour)
+	if (args[0] === '--channels') { C = +args[1]; args.splice(0, 2); }
+	const [model, classList, ...images] = args;
+	if (!images.length || ![0, 1, 3, 4].includes(C))
+		throw new Error('usage: node classify.js [--channels 1|3|4] MODEL.onnx CLASSES IMAGE.png...');
+	const classes = classList.split(',');
+	const session = await ort.InferenceSession.create(model);
+	for (const path of images) {
+		const img = decodePng(path);
+		const { logits } = await session.run({ image: toInput(img, C || (img.channels >= 3 ? 3 : 1)) });
+		const z = Array.from(logits.data), mx = Math.max(...z), e = z.map((v) => Math.exp(v - mx));
+		const sum = e.reduce((s, v) => s + v, 0), k = z.indexOf(mx);
+		console.log(`${path}\t${classes[k] ?? k}\t${(e[k] / sum).toFixed(4)}`);
+	}
+}
+main().catch((e) => { console.error(`classify.js: ${e.message}`); process.exit(1); });
