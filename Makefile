@@ -86,7 +86,9 @@ $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
 units: $(UNITS)
 
 # What the export tests compare onnxruntime with: nash's own logits (tests/onnx).
-$(BUILD)/tests/nash_logits: $(BUILD)/obj/tests/onnx/nash_logits.o $(LIBNASH)
+# odd_graph: a model with the ops no search makes (gap, dense after gap, bn on [N, C], ...).
+ONNX_HELPERS = $(BUILD)/tests/nash_logits $(BUILD)/tests/odd_graph
+$(ONNX_HELPERS): $(BUILD)/tests/%: $(BUILD)/obj/tests/onnx/%.o $(LIBNASH)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
@@ -111,7 +113,7 @@ fixtures: $(BUILD)/fixtures/.stamp
 # Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
 test:
 	@tests/deps.sh
-	@$(MAKE) --no-print-directory all units fixtures $(BUILD)/tests/nash_logits node-deps
+	@$(MAKE) --no-print-directory all units fixtures $(ONNX_HELPERS) node-deps
 	@tests/run.sh $(BUILD) $(UNITS)
 
 deps:

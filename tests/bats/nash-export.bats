@@ -107,3 +107,27 @@ need_models() {
 		echo "# $model: $output" >&3
 	done
 }
+
+@test "the ops no search makes: gap, dense after gap, bn and relu on [N, C], concat and add across ranks" {
+	[ -f "$FMNIST_REAL/t10k-images-idx3-ubyte.gz" ] || skip "no Fashion-MNIST at $FMNIST_REAL"
+	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
+	d=$BATS_TEST_TMPDIR
+	"$NASH_BUILD/tests/odd_graph" "$d/odd.h5"
+	nash-export --onnx -o "$d/odd.onnx" "$d/odd.h5"
+	run -0 /usr/bin/python3 "$BATS_TEST_DIRNAME/../onnx/check.py" --ops "$d/odd.onnx"
+	for op in GlobalAveragePool Unsqueeze Concat Gemm; do assert_output --partial " $op"; done
+	"$NASH_BUILD/tests/nash_logits" "$d/odd.h5" fashion-mnist 500 cpu "$d/im.u8" "$d/lg.f32" >/dev/null
+	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
+		"$d/odd.onnx" "$d/im.u8" "$d/lg.f32" 1 28 28 1e-4
+	echo "# odd graph: $output" >&3
+}
+
+@test "the comparison fails when the logits are another model's" {
+	need_models
+	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
+	d=$BATS_FILE_TMPDIR
+	nash-export --onnx -o "$d/t3.onnx" "$d/t3.h5"
+	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 100 cpu "$d/im4.u8" "$d/lg4.f32" >/dev/null
+	run -1 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
+		"$d/t3.onnx" "$d/im4.u8" "$d/lg4.f32" 1 28 28 1e-4
+}
