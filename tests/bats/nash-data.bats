@@ -357,3 +357,27 @@ assert [n.decode() for n in f.attrs["class_names"]][:2] == ["airplane", "automob
 	run -0 nash-ensemble --data "h5:$d/pets.h5" "$d/m.h5"
 	[ ! -e "$d/x.h5" ]
 }
+
+@test "h5py interop: str attributes (variable-length UTF-8) are read in models and ensembles; non-ASCII refused" {
+	local d=$BATS_TEST_TMPDIR m
+	m=$(seed_model)
+	cp "$m" "$d/m.h5"
+	$PY -c 'import sys, h5py
+f = h5py.File(sys.argv[1], "a"); f.attrs["dataset"] = "fashion-mnist"; f.attrs["model_id"] = "00000000000000ab"' "$d/m.h5"
+	run -0 h5dump -a dataset "$d/m.h5"
+	assert_output --partial "H5T_CSET_UTF8"
+	run -0 nash-show "$d/m.h5"
+	assert_output --partial "dataset     fashion-mnist (1x28x28, 10 classes)"
+	assert_output --partial "00000000000000ab"
+	run -0 nash-train --data "$FMNIST" --epochs 0 "$d/m.h5"
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed 2 -o "$d/m2.h5"
+	nash-ensemble --eval none -o "$d/e.h5" "$d/m.h5" "$d/m2.h5"
+	$PY -c 'import sys, h5py
+f = h5py.File(sys.argv[1], "a"); f.attrs["format"] = "nash-ensemble"; f.attrs["dataset"] = "fashion-mnist"' "$d/e.h5"
+	run -0 nash-ensemble --data "$FMNIST" "$d/e.h5"
+	assert_output --partial "ensemble of 2"
+	$PY -c 'import sys, h5py
+f = h5py.File(sys.argv[1], "a"); f.attrs["dataset"] = "fashion-mn\u00efst"' "$d/m.h5"
+	run -1 nash-show "$d/m.h5"
+	assert_output "nash-show: $d/m.h5: attribute 'dataset' is not ASCII text"
+}
