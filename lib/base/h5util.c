@@ -19,6 +19,20 @@ hid_t h5_core_fapl(void)
 	return fapl;
 }
 
+int h5_str_cset_like(hid_t mt, hid_t t)
+{
+	H5T_cset_t cs = H5Tget_cset(t);
+	return cs < 0 || H5Tset_cset(mt, cs) < 0 ? -1 : 0;
+}
+
+int h5_str_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
 static hid_t field_type(int kind, int file)
 {
 	switch (kind) {

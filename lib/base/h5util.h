@@ -19,6 +19,12 @@ void h5_restore(const H5Quiet *q);
 /* File access through the core driver (no backing store); -1 on failure. */
 hid_t h5_core_fapl(void);
 
+/* Gives the memory type mt (a C_S1 string type) the character set of the file's string type t:
+   HDF5 converts no string of one set into another, and h5py writes a str as UTF-8. 0 or -1. */
+int h5_str_cset_like(hid_t mt, hid_t t);
+/* 1 when s is 7-bit ASCII (what nash's own string attributes hold), else 0. */
+int h5_str_ascii(const char *s);
+
 /* ---- compound tables: one description serves writer (packed little-endian file type)
    and reader (native memory type, fields matched by name) ---- */
 

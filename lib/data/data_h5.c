@@ -112,7 +112,7 @@ static int r_strings(const Rd *r, hid_t loc, const char *name, char *out, int ma
 	vlen = H5Tis_variable_str(t) > 0;
 	sz = vlen ? 0 : H5Tget_size(t);
 	/* the memory type takes the file's character set: HDF5 converts none into another */
-	if (H5Tset_cset(mt, H5Tget_cset(t)) < 0 || H5Tset_size(mt, vlen ? H5T_VARIABLE : sz + 1) < 0) {
+	if (h5_str_cset_like(mt, t) < 0 || H5Tset_size(mt, vlen ? H5T_VARIABLE : sz + 1) < 0) {
 		rc = rfail(r, "cannot read attribute '%s'", name);
 		goto done;
 	}

@@ -33,18 +33,38 @@ static int decode_png(Image *out, const uint8_t *buf, size_t len, const char *na
 	out->h = (int)img.height, out->w = (int)img.width;
 	out->gray = !(img.format & PNG_FORMAT_FLAG_COLOR);
 	out->alpha = (img.format & PNG_FORMAT_FLAG_ALPHA) != 0;
-	/* RGBA keeps every file's data as it is: no background to composite onto */
-	img.format = PNG_FORMAT_RGBA;
-	out->rgba = malloc(PNG_IMAGE_SIZE(img));
-	if (!out->rgba) {
+	/* RGBA keeps every file's data as it is: no background to composite onto. A 16-bit file
+	   (flagged linear) is read as 16-bit: libpng's 8-bit output would gamma-encode it. */
+	int wide = (img.format & PNG_FORMAT_FLAG_LINEAR) != 0;
+	size_t n = (size_t)out->h * out->w * 4;
+	img.format = wide ? PNG_FORMAT_LINEAR_RGB_ALPHA : PNG_FORMAT_RGBA;
+	out->rgba = malloc(n);
+	uint16_t *w16 = wide ? malloc(n * sizeof *w16) : NULL; /* [h, w, 4] */
+	if (!out->rgba || (wide && !w16)) {
+		free(out->rgba);
+		out->rgba = NULL;
+		free(w16);
 		png_image_free(&img);
 		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", name);
 	}
-	if (!png_image_finish_read(&img, NULL, out->rgba, 0, NULL)) {
+	if (!png_image_finish_read(&img, NULL, wide ? (void *)w16 : (void *)out->rgba, 0, NULL)) {
 		free(out->rgba);
 		out->rgba = NULL;
+		free(w16);
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: PNG: %s", name, img.message);
 	}
+	for (size_t i = 0; wide && i < n; i += 4) {
+		/* linear output comes premultiplied by alpha: undo it, then round to 8 bits */
+		uint32_t a = w16[i + 3];
+		for (int ch = 0; ch < 4; ch++) {
+			uint32_t v = w16[i + ch];
+			if (ch < 3 && a < 65535)
+				v = a ? (v * 65535u + a / 2) / a : 0;
+			v = v > 65535 ? 65535 : v;
+			out->rgba[i + ch] = (uint8_t)((v * 255u + 32767u) / 65535u);
+		}
+	}
+	free(w16);
 	return 0;
 }
 

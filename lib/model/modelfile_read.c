@@ -106,8 +106,10 @@ static int r_str(const R *r, hid_t loc, const char *where, const char *name, cha
 	char *tmp = calloc(1, sz + 1), *s = tmp;
 	/* one more byte than stored: a NULLPAD string (numpy's bytes) fills all of its size */
 	if (t < 0 || mt < 0 || !tmp || H5Tset_size(mt, vlen ? H5T_VARIABLE : sz + 1) < 0 ||
-	    H5Aread(a, mt, vlen ? (void *)&s : (void *)tmp) < 0 || !s)
+	    h5_str_cset_like(mt, t) < 0 || H5Aread(a, mt, vlen ? (void *)&s : (void *)tmp) < 0 || !s)
 		rc = rfail(r, "%scannot read attribute '%s'", where, name);
+	else if (!h5_str_ascii(s))
+		rc = rfail(r, "%sattribute '%s' is not ASCII text", where, name);
 	else if (strlen(s) >= n)
 		rc = rfail(r, "%sattribute '%s' is longer than %zu characters", where, name, n - 1);
 	else

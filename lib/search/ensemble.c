@@ -150,17 +150,17 @@ static int r_str(hid_t loc, const char *name, char *buf, size_t n)
 	if (t >= 0 && mt >= 0 && H5Tget_class(t) == H5T_STRING) {
 		if (H5Tis_variable_str(t) > 0) {
 			char *s = NULL;
-			if (H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Aread(a, mt, &s) >= 0 && s) {
+			if (H5Tset_size(mt, H5T_VARIABLE) >= 0 && h5_str_cset_like(mt, t) >= 0 && H5Aread(a, mt, &s) >= 0 && s) {
 				snprintf(buf, n, "%s", s);
+				rc = h5_str_ascii(s) ? 1 : -1;
 				H5free_memory(s);
-				rc = 1;
 			}
 		} else {
 			size_t sz = H5Tget_size(t);
 			char *tmp = calloc(1, sz + 1);
-			if (tmp && H5Tset_size(mt, sz) >= 0 && H5Aread(a, mt, tmp) >= 0) {
+			if (tmp && H5Tset_size(mt, sz) >= 0 && h5_str_cset_like(mt, t) >= 0 && H5Aread(a, mt, tmp) >= 0) {
 				snprintf(buf, n, "%s", tmp);
-				rc = 1;
+				rc = h5_str_ascii(tmp) ? 1 : -1;
 			}
 			free(tmp);
 		}
