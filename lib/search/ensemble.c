@@ -460,7 +460,7 @@ int ensemble_check_data(const Ensemble *e, const Dataset *d, int on_test, NashEr
 	return 0;
 }
 
-int ensemble_evaluate(const Ensemble *e, const Backend *be, int threads, int batch, const Dataset *d,
+int ensemble_evaluate(const Ensemble *e, const Backend *be, const BackendOpts *opts, int batch, const Dataset *d,
 		      int on_test, double *member_acc, double *acc, NashErr *err)
 {
 	if (ensemble_check_data(e, d, on_test, err))
@@ -490,7 +490,7 @@ int ensemble_evaluate(const Ensemble *e, const Backend *be, int threads, int bat
 		DeviceSet set;
 		double loss;
 		const Model *m = &e->members[i];
-		if (net_create(&net, be, threads, &m->g, batch, m->mean, m->std, err)) {
+		if (net_create(&net, be, opts, &m->g, batch, m->mean, m->std, err)) {
 			rc = nash_err_prefix(err, e->sources[i]);
 			break;
 		}
