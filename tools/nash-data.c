@@ -130,7 +130,7 @@ static int cmd_pack_convert(int argc, char **argv, int pack)
 		base_name(base, sizeof base, o.dir);
 		o.name = name ? name : base;
 		if (!name && !dataset_name_ok(base))
-			die_usage(prog, "%s: '%s' is not a dataset name (1 to 63 of A-Z a-z 0-9 . _ + -); give --name",
+			die_usage(prog, "%s: '%s' is not a dataset name (1 to 63 of A-Z a-z 0-9 . _ + -, one a letter or digit); give --name",
 				  o.dir, base);
 		if (data_pack(&d, &o, &err))
 			die_err(prog, &err);

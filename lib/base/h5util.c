@@ -22,20 +22,6 @@ hid_t h5_core_fapl(void)
 	return fapl;
 }
 
-int h5_str_cset_like(hid_t mt, hid_t t)
-{
-	H5T_cset_t cs = H5Tget_cset(t);
-	return cs < 0 || H5Tset_cset(mt, cs) < 0 ? -1 : 0;
-}
-
-int h5_str_ascii(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 0;
-	return 1;
-}
-
 int h5_write_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v)
 {
 	hsize_t d = (hsize_t)n;
@@ -108,6 +94,20 @@ int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int 
 		rc = H5_ATTR_UNREADABLE;
 	H5Aclose(a);
 	return rc;
+}
+
+int h5_str_cset_like(hid_t mt, hid_t t)
+{
+	H5T_cset_t cs = H5Tget_cset(t);
+	return cs < 0 || H5Tset_cset(mt, cs) < 0 ? -1 : 0;
+}
+
+int h5_str_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
 }
 
 int h5_read_str(hid_t loc, const char *name, char *buf, size_t n)

@@ -388,7 +388,7 @@ static int load_root(const Rd *r, hid_t f, Dataset *d)
 	if (r_strings(r, f, "name", d->name, 1, sizeof d->name, &n1, 0) < 0)
 		return -1;
 	if (!dataset_name_ok(d->name))
-		return rfail(r, "attribute 'name' is '%s': expected 1 to 63 of the characters A-Z a-z 0-9 . _ + -",
+		return rfail(r, "attribute 'name' is '%s': expected 1 to 63 of the characters A-Z a-z 0-9 . _ + -, one a letter or digit",
 			     d->name);
 	d->class_names = calloc(NASH_MAX_CLASSES, NASH_CLASS_NAME_MAX);
 	if (!d->class_names)
@@ -581,7 +581,7 @@ static int check_writable(const Dataset *d, const char *path, NashErr *err)
 {
 	if (!dataset_name_ok(d->name))
 		return nash_err(err, NASH_ERR_USAGE,
-				"%s: dataset name '%s': expected 1 to 63 of the characters A-Z a-z 0-9 . _ + -", path, d->name);
+				"%s: dataset name '%s': expected 1 to 63 of the characters A-Z a-z 0-9 . _ + -, one a letter or digit", path, d->name);
 	if (!d->class_names)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: the dataset %s has no class names", path, d->name);
 	if (d->n_classes < 2 || d->n_classes > NASH_MAX_CLASSES)

@@ -58,16 +58,17 @@ int dataset_set_builtin_classes(Dataset *d, NashErr *err)
 int dataset_name_ok(const char *name)
 {
 	size_t n = strlen(name);
+	int alnum = 0; /* "." or "--" name nothing */
 	if (n == 0 || n >= 64)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char ch = name[i];
-		int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-			 ch == '.' || ch == '_' || ch == '+' || ch == '-';
-		if (!ok)
+		int an = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (!an && ch != '.' && ch != '_' && ch != '+' && ch != '-')
 			return 0;
+		alnum |= an;
 	}
-	return 1;
+	return alnum;
 }
 
 int dataset_check_fit(const Dataset *d, const char *what, const char *name, int c, int h, int w,

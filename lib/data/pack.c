@@ -357,7 +357,7 @@ static int fill_set(uint8_t **x, uint8_t **y, int *n_out, const Slots *s, const 
 static int check_opts(const PackOpts *o, NashErr *err)
 {
 	if (!o->name || !dataset_name_ok(o->name))
-		return nash_err(err, NASH_ERR_USAGE, "dataset name '%s': expected 1 to 63 of the characters A-Z a-z 0-9 . _ + -",
+		return nash_err(err, NASH_ERR_USAGE, "dataset name '%s': expected 1 to 63 of the characters A-Z a-z 0-9 . _ + -, one a letter or digit",
 				o->name ? o->name : "");
 	if (is_builtin(o->name))
 		return nash_err(err, NASH_ERR_USAGE, "dataset name '%s' is a built-in dataset's; choose another", o->name);

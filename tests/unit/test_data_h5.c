@@ -150,7 +150,7 @@ TEST(test_fit)
 	CHECK(dataset_check_fit(&d, "m.h5", "cifar10", 3, 32, 32, 10, &e) == -1);
 	CHECKF(strstr(e.msg, "m.h5: the model is for the dataset 'cifar10', the data is 'pets'") != NULL, "%s", e.msg);
 	CHECK(dataset_name_ok("pets-v2.1_a+b") && !dataset_name_ok("") && !dataset_name_ok("a b") &&
-	      !dataset_name_ok("a/b") && !dataset_name_ok("caf\xc3\xa9"));
+	      !dataset_name_ok("a/b") && !dataset_name_ok("caf\xc3\xa9") && !dataset_name_ok("."));
 }
 
 TEST(test_spec)
