@@ -405,6 +405,10 @@ static void compare_backend(const Backend *be, int threads)
 TEST(test_ref_vs_ref) { compare_backend(&nash_backend_ref, 0); } /* the harness itself */
 TEST(test_cpu_vs_ref) { compare_backend(&nash_backend_cpu, 0); }
 TEST(test_cpu_vs_ref_3_threads) { compare_backend(&nash_backend_cpu, 3); }
+/* oneDNN's kernels sum in their own order (blocked over channels and pixels, across threads):
+   the float-GEMM tolerances above hold for them too. */
+TEST(test_onednn_vs_ref) { compare_backend(&nash_backend_onednn, 0); }
+TEST(test_onednn_vs_ref_3_threads) { compare_backend(&nash_backend_onednn, 3); }
 
 /* Conv with less workspace than asked for still computes the right thing (the CPU backend
    falls back to the reference loops rather than write past the end). */
@@ -434,9 +438,10 @@ TEST(test_backend_find)
 {
 	NashErr err = {0};
 	CHECK(backend_find("ref", &err) == &nash_backend_ref);
-	CHECK(backend_find("cpu", &err) == &nash_backend_cpu);
+	CHECK(backend_find("cpu", &err) == &nash_backend_onednn);
+	CHECK(backend_find("cpu-blas", &err) == &nash_backend_cpu);
 	const Backend *a = backend_find("auto", &err);
-	CHECK(a == (nash_backend_cuda() ? nash_backend_cuda() : &nash_backend_cpu));
+	CHECK(a == (nash_backend_cuda() ? nash_backend_cuda() : &nash_backend_onednn));
 	nash_err_clear(&err);
 	CHECK(backend_find("tpu", &err) == NULL);
 	CHECK(err.code == NASH_ERR_USAGE && strstr(err.msg, "tpu") && strstr(err.msg, "cpu"));
@@ -450,7 +455,8 @@ TEST(test_backend_find)
 #else
 		CHECK(!c && err.code == NASH_ERR_USAGE && strstr(err.msg, "without CUDA"));
 #endif
-	CHECK(!strcmp(nash_backend_ref.name, "ref") && !strcmp(nash_backend_cpu.name, "cpu"));
+	CHECK(!strcmp(nash_backend_ref.name, "ref") && !strcmp(nash_backend_onednn.name, "cpu") &&
+	      !strcmp(nash_backend_cpu.name, "cpu-blas"));
 }
 
 /* A device backend, when this build has one and a device is there. */
@@ -480,6 +486,8 @@ int main(void)
 	RUN(test_ref_vs_ref);
 	RUN(test_cpu_vs_ref);
 	RUN(test_cpu_vs_ref_3_threads);
+	RUN(test_onednn_vs_ref);
+	RUN(test_onednn_vs_ref_3_threads);
 	RUN(test_cpu_small_workspace);
 	RUN(test_backend_find);
 	if (cuda_usable())
