@@ -22,11 +22,12 @@ LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) $(DNNL_LIBS) -lz -lm -fopenmp
 LIB_SRC   = $(wildcard lib/*/*.c lib/*/*/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TOOL_SRC  = $(wildcard tools/nash-*.c)
-CLI_OBJ   = $(BUILD)/obj/tools/cli.o
+CLI_OBJ   = $(BUILD)/obj/tools/cli.o $(BUILD)/obj/tools/omp_wait.o
 TOOLS     = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNITS     = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBNASH   = $(BUILD)/lib/libnash.so
+MKGROWN   = $(BUILD)/bench/mkgrown
 
 # The CUDA engine joins the library whenever nvcc is found (kernels/cuda.mk).
 -include kernels/cuda.mk
@@ -45,7 +46,7 @@ $(BUILD)/config:
 	@mkdir -p $(@D)
 	@printf '%s\n' $(BUILD_CONFIG_Q) >$@
 
-all: $(TOOLS)
+all: $(TOOLS) $(MKGROWN)
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/config
 	@mkdir -p $(@D)
@@ -58,6 +59,11 @@ $(LIBNASH): $(LIB_OBJ)
 $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(CLI_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+
+# The benchmarks' model builder (bench/cpu.sh, bench/gpu.sh).
+$(MKGROWN): $(BUILD)/obj/bench/mkgrown.o $(LIBNASH)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBNASH)
 	@mkdir -p $(@D)

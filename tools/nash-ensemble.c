@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "omp_wait.h"
 #include "data/data.h"
 #include "search/ensemble.h"
 #include "search/select.h"
@@ -26,7 +27,7 @@ static void usage(FILE *f)
 		"  --eval val|test|none  the validation split (default), the test set, or no evaluation\n"
 		"  -o, --output F     write the ensemble file to F (- for standard output)\n"
 		"  --batch B          evaluation batch size (default 256)\n"
-		"  --device D         auto (default), cpu, ref or cuda\n"
+		"  --device D         auto (default), cpu (oneDNN), cpu-blas, ref or cuda\n"
 		"  --threads T        CPU threads (default: all cores)\n"
 		"  -h, --help         show this help\n"
 		"  -V, --version      show the version\n"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	omp_wait_passive_default(argv);
 	const char *data = NULL, *out = NULL, *device = "auto", *eval = "val";
 	int threads = 0, batch = 256;
 	static const struct option opts[] = {
