@@ -22,6 +22,8 @@ const Backend *backend_find(const char *name, NashErr *err)
 	}
 	if (!strcmp(name, "cpu"))
 		return &nash_backend_onednn;
+	if (!strcmp(name, "cpu-bf16"))
+		return &nash_backend_onednn_bf16;
 	if (!strcmp(name, "cpu-blas"))
 		return &nash_backend_cpu;
 	if (!strcmp(name, "ref"))
@@ -37,7 +39,7 @@ const Backend *backend_find(const char *name, NashErr *err)
 #endif
 		return NULL;
 	}
-	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cpu-blas, cuda or ref)",
+	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cpu-bf16, cpu-blas, cuda or ref)",
 		 name);
 	return NULL;
 }

@@ -117,11 +117,12 @@ struct Backend {
 
 extern const Backend nash_backend_ref;    /* plain loops, the oracle */
 extern const Backend nash_backend_onednn; /* oneDNN convolutions, OpenMP loops: "cpu" */
+extern const Backend nash_backend_onednn_bf16; /* the same, bfloat16 conv inputs: "cpu-bf16" */
 extern const Backend nash_backend_cpu;    /* im2col + OpenBLAS + OpenMP: "cpu-blas" */
 const Backend *nash_backend_cuda(void); /* NULL when built without CUDA */
 
-/* Picks a backend by name: "ref", "cpu" (oneDNN), "cpu-blas", "cuda", "auto" (cuda when a GPU
-   is visible, else cpu). */
+/* Picks a backend by name: "ref", "cpu" (oneDNN), "cpu-bf16", "cpu-blas", "cuda", "auto" (cuda
+   when a GPU is visible, else cpu). */
 const Backend *backend_find(const char *name, NashErr *err);
 
 #endif

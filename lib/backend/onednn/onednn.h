@@ -12,6 +12,7 @@
 typedef struct OnednnConv OnednnConv; /* one convolution shape's primitives (onednn_conv.c) */
 
 typedef struct OnednnState {
+	int bf16; /* convolutions read their inputs as bfloat16 (nash_backend_onednn_bf16) */
 	dnnl_engine_t engine;
 	dnnl_stream_t stream;
 	OnednnConv **convs; /* the cache: one entry per shape and thread count, made on first use */

@@ -184,20 +184,26 @@ static void carve(size_t *off, Slot *const *slots, int n)
 	}
 }
 
-static dnnl_status_t conv_make(OnednnConv *cv, OnednnState *st)
+/* in: the type the primitives read their inputs in (src, weights, diff_dst): f32, or bf16
+   (the reorders convert; outputs, weight gradients and sums stay f32). */
+static dnnl_status_t conv_make(OnednnConv *cv, OnednnState *st, dnnl_data_type_t in)
 {
 	int N = cv->N, C = cv->C, H = cv->H, W = cv->W, K = cv->K, ks = cv->ks;
 	dnnl_dims_t sdims = {N, C, H, W}, wdims = {K, C, ks, ks}, ddims = {N, K, H, W}, bdims = {K};
 	dnnl_dims_t strides = {1, 1}, pad_l = {ks / 2, ks / 2}, pad_r = {ks - 1 - ks / 2, ks - 1 - ks / 2};
-	dnnl_memory_desc_t src_u, w_u, dst_u, b_u, src_a, w_a, dst_a;
+	/* _u: nash's layouts; _a: inputs, _o: outputs, in the layout oneDNN picks */
+	dnnl_memory_desc_t src_u, w_u, dst_u, b_u, src_a, w_a, dst_a, src_o, w_o, dst_o;
 	dnnl_status_t r;
 	if ((r = dnnl_memory_desc_init_by_tag(&src_u, 4, sdims, dnnl_f32, dnnl_nchw)) ||
 	    (r = dnnl_memory_desc_init_by_tag(&w_u, 4, wdims, dnnl_f32, dnnl_oihw)) ||
 	    (r = dnnl_memory_desc_init_by_tag(&dst_u, 4, ddims, dnnl_f32, dnnl_nchw)) ||
 	    (r = dnnl_memory_desc_init_by_tag(&b_u, 1, bdims, dnnl_f32, dnnl_x)) ||
-	    (r = dnnl_memory_desc_init_by_tag(&src_a, 4, sdims, dnnl_f32, dnnl_format_tag_any)) ||
-	    (r = dnnl_memory_desc_init_by_tag(&w_a, 4, wdims, dnnl_f32, dnnl_format_tag_any)) ||
-	    (r = dnnl_memory_desc_init_by_tag(&dst_a, 4, ddims, dnnl_f32, dnnl_format_tag_any)))
+	    (r = dnnl_memory_desc_init_by_tag(&src_a, 4, sdims, in, dnnl_format_tag_any)) ||
+	    (r = dnnl_memory_desc_init_by_tag(&w_a, 4, wdims, in, dnnl_format_tag_any)) ||
+	    (r = dnnl_memory_desc_init_by_tag(&dst_a, 4, ddims, in, dnnl_format_tag_any)) ||
+	    (r = dnnl_memory_desc_init_by_tag(&src_o, 4, sdims, dnnl_f32, dnnl_format_tag_any)) ||
+	    (r = dnnl_memory_desc_init_by_tag(&w_o, 4, wdims, dnnl_f32, dnnl_format_tag_any)) ||
+	    (r = dnnl_memory_desc_init_by_tag(&dst_o, 4, ddims, dnnl_f32, dnnl_format_tag_any)))
 		return r;
 
 	dnnl_primitive_attr_t attr = NULL;
@@ -206,12 +212,12 @@ static dnnl_status_t conv_make(OnednnConv *cv, OnednnState *st)
 	if ((r = dnnl_primitive_attr_create(&attr)) ||
 	    (r = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) ||
 	    (r = dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct,
-						     &src_a, &w_a, &b_u, &dst_a, strides, pad_l, pad_r)) ||
+						     &src_a, &w_a, &b_u, &dst_o, strides, pad_l, pad_r)) ||
 	    (r = dnnl_primitive_desc_create(&fpd, &fd, attr, st->engine, NULL)) ||
-	    (r = dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src_a, &w_a,
+	    (r = dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &src_o, &w_a,
 							   &dst_a, strides, pad_l, pad_r)) ||
 	    (r = dnnl_primitive_desc_create(&dpd, &dd, attr, st->engine, fpd)) ||
-	    (r = dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_a, &w_a,
+	    (r = dnnl_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &src_a, &w_o,
 							      &b_u, &dst_a, strides, pad_l, pad_r)) ||
 	    (r = dnnl_primitive_desc_create(&wpd, &wd, attr, st->engine, fpd)))
 		goto out;
@@ -302,7 +308,14 @@ static OnednnConv *conv_get(Ctx *ctx, int N, int C, int H, int W, int K, int ks)
 		return NULL;
 	*cv = (OnednnConv){.N = N, .C = C, .H = H, .W = W, .K = K, .ks = ks, .threads = nt};
 	int prev = onednn_threads_enter(ctx);
-	dnnl_status_t r = conv_make(cv, st);
+	dnnl_status_t r = conv_make(cv, st, st->bf16 ? dnnl_bf16 : dnnl_f32);
+	if (r != dnnl_success && r != dnnl_out_of_memory && st->bf16) { /* no bf16 kernel: f32 */
+		conv_free(cv);
+		if (!(cv = calloc(1, sizeof *cv)))
+			return NULL;
+		*cv = (OnednnConv){.N = N, .C = C, .H = H, .W = W, .K = K, .ks = ks, .threads = nt};
+		r = conv_make(cv, st, dnnl_f32);
+	}
 	onednn_threads_restore(prev);
 	if (r != dnnl_success) {
 		conv_free(cv);
