@@ -1,7 +1,8 @@
 #!/bin/sh
-# CPU training throughput of nash-train's CPU engines -- cpu (oneDNN, the default) and cpu-blas
-# (im2col + OpenBLAS) -- against PyTorch (Debian's python3-torch) on the same cores, networks
-# and recipe (batch 128, SGD Nesterov, cosine lr, crop+flip augmentation, real Fashion-MNIST
+# CPU training throughput of nash-train's CPU engines -- cpu (oneDNN, the default), cpu-bf16
+# (oneDNN, bfloat16 convolution inputs; where the processor has AVX512_BF16) and cpu-blas
+# (im2col + OpenBLAS) -- against PyTorch (float32, Debian's python3-torch) on the same cores,
+# networks and recipe (batch 128, SGD Nesterov, cosine lr, crop+flip augmentation, real Fashion-MNIST
 # images). Networks: seed (nash-init), grown (bench/mkgrown: 64, res64, pool, 128, res128,
 # pool, 256, res256, fc) and morphed (three rounds of three nash-morph morphisms from the seed,
 # as three search steps make a child; nash engines only, torch_train.py knows seed and grown).
@@ -20,6 +21,8 @@ runs=${3:-3}
 bin=${NASH_BIN:-$top/build/bin}
 mkgrown=${NASH_MKGROWN:-$top/build/bench/mkgrown}
 engines="cpu cpu-blas"
+# cpu-bf16 where the processor has bfloat16 instructions
+grep -q avx512_bf16 /proc/cpuinfo 2>/dev/null && engines="cpu cpu-bf16 cpu-blas"
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
