@@ -71,6 +71,13 @@ static int onednn_sync(Ctx *ctx, NashErr *err)
 			"oneDNN: a convolution failed (status %d)", (int)r);
 }
 
+/* Backend.private_bytes: the scratch for shapes the engine's workspace was not sized for. */
+static size_t onednn_private_bytes(const Ctx *ctx)
+{
+	const OnednnState *st = ctx->impl;
+	return st ? st->scratch_floats * sizeof(float) : 0;
+}
+
 const Backend nash_backend_onednn = {
 	.name = "cpu",
 	.init = onednn_init,
@@ -81,6 +88,7 @@ const Backend nash_backend_onednn = {
 	.download = ref_host_copy,
 	.zero = cpu_zero,
 	.sync = onednn_sync,
+	.private_bytes = onednn_private_bytes,
 	.conv_workspace = onednn_conv_workspace,
 	.conv_forward = onednn_conv_forward,
 	.conv_backward = onednn_conv_backward,
@@ -116,6 +124,7 @@ const Backend nash_backend_onednn_bf16 = {
 	.download = ref_host_copy,
 	.zero = cpu_zero,
 	.sync = onednn_sync,
+	.private_bytes = onednn_private_bytes,
 	.conv_workspace = onednn_conv_workspace,
 	.conv_forward = onednn_conv_forward,
 	.conv_backward = onednn_conv_backward,

@@ -25,7 +25,7 @@ typedef struct OnednnState {
 	dnnl_status_t failed; /* the first failed execution, reported by sync */
 } OnednnState;
 
-/* Runs oneDNN (its OpenMP regions) on ctx->threads threads: oneDNN takes its thread count from
+/* Runs oneDNN (its OpenMP regions) on ctx->opts.threads threads: oneDNN takes its thread count from
    omp_get_max_threads() of the calling thread, at creation and at execution. Returns the
    previous setting for onednn_threads_restore. */
 int onednn_threads_enter(const Ctx *ctx);

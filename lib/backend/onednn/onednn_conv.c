@@ -69,9 +69,9 @@ static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 int onednn_threads_enter(const Ctx *ctx)
 {
 	int prev = omp_get_max_threads();
-	if (ctx->threads <= 0 || ctx->threads == prev)
+	if (ctx->opts.threads <= 0 || ctx->opts.threads == prev)
 		return 0;
-	omp_set_num_threads(ctx->threads);
+	omp_set_num_threads(ctx->opts.threads);
 	return prev;
 }
 
@@ -281,7 +281,7 @@ out:
 
 static int conv_threads_now(const Ctx *ctx)
 {
-	return ctx->threads > 0 ? ctx->threads : omp_get_max_threads();
+	return ctx->opts.threads > 0 ? ctx->opts.threads : omp_get_max_threads();
 }
 
 /* The cache entry of this shape, made on first use (NULL: out of memory). */
