@@ -21,12 +21,13 @@ HDF5_LIBS   ?= -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5
 BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-pthread
 BLAS_LIBS   ?= -lopenblas
 DNNL_LIBS   ?= -ldnnl
+IMAGE_LIBS  ?= -lpng -ljpeg
 
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DNASH_VERSION='"$(VERSION)"' -fPIC -fopenmp \
              $(WARN) $(HDF5_CFLAGS) $(BLAS_CFLAGS) -Ilib $(CFLAGS) -MMD -MP
-LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) $(DNNL_LIBS) -lz -lm -fopenmp
+LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) $(DNNL_LIBS) $(IMAGE_LIBS) -lz -lm -fopenmp
 
 LIB_SRC   = $(wildcard lib/*/*.c lib/*/*/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

@@ -22,7 +22,7 @@ static void usage(FILE *f)
 		"Validation accuracy is measured after every epoch and appended to the training record.\n"
 		"\n"
 		"  --data SPEC        data (default: the dataset recorded in the model): fashion-mnist,\n"
-		"                     fashion-mnist:DIR, cifar10:DIR, cifar100:DIR\n"
+		"                     fashion-mnist:DIR, cifar10:DIR, cifar100:DIR, h5:FILE\n"
 		"  --epochs E         epochs of this run (default 1); 0 only evaluates\n"
 		"  --lr START[:END]   learning rate, cosine-annealed from START to END (default 0.05:0)\n"
 		"  --batch B          batch size (default 128)\n"
@@ -102,13 +102,14 @@ int main(int argc, char **argv)
 	if (model_read(&m, in, &err))
 		die_err(prog, &err);
 	Dataset d;
-	if (!data && strcmp(m.dataset, "fashion-mnist") != 0)
-		die_usage(prog, "%s: the model is for %s; give its data with --data %s:DIR", in, m.dataset, m.dataset);
-	if (dataset_load(&d, data ? data : m.dataset, want_test, &err))
+	if (!data && strcmp(m.dataset, "fashion-mnist") != 0) {
+		if (dataset_builtin_classes(m.dataset))
+			die_usage(prog, "%s: the model is for %s; give its data with --data %s:DIR", in, m.dataset, m.dataset);
+		die_usage(prog, "%s: the model is for the dataset %s; give its file with --data h5:FILE", in, m.dataset);
+	}
+	if (dataset_load(&d, data ? data : m.dataset, want_test, &err) ||
+	    dataset_check_fit(&d, in, m.dataset, m.g.in_c, m.g.in_h, m.g.in_w, m.g.n_classes, &err))
 		die_err(prog, &err);
-	if (d.c != m.g.in_c || d.h != m.g.in_h || d.w != m.g.in_w || d.n_classes != m.g.n_classes)
-		die(prog, "%s: the model is for %dx%dx%d images in %d classes, the data %s has %dx%dx%d in %d", in,
-		    m.g.in_c, m.g.in_h, m.g.in_w, m.g.n_classes, d.name, d.c, d.h, d.w, d.n_classes);
 	o.device = be->name;
 	Net net;
 	int batch = o.batch;

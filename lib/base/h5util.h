@@ -37,14 +37,21 @@ enum {
 	H5_ATTR_WRONG_CLASS = -2, /* not an integer / float / string as asked */
 	H5_ATTR_WRONG_COUNT = -3, /* not the number of values asked */
 	H5_ATTR_TOO_LONG = -4,    /* a string that does not fit the buffer: refused, never cut */
+	H5_ATTR_NOT_ASCII = -5,   /* a string whose text is not 7-bit ASCII */
 };
 /* n values (0: a scalar) of class cls, converted to mtype, into out. *count (may be NULL)
    receives the number of values the attribute holds, for messages. */
 int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int n, void *out,
 		 long long *count);
-/* A scalar string, fixed-length (ours) or variable-length (what h5py writes for a str), into
-   buf[n] when it has fewer than n characters. */
+/* A scalar string, fixed-length (ours) or variable-length (what h5py writes for a str), ASCII
+   or UTF-8 character set (h5py's), into buf[n] when it has fewer than n characters and its
+   text is ASCII. */
 int h5_read_str(hid_t loc, const char *name, char *buf, size_t n);
+/* Gives the memory type mt (a C_S1 string type) the character set of the file's string type t:
+   HDF5 converts no string of one set into another, and h5py writes a str as UTF-8. 0 or -1. */
+int h5_str_cset_like(hid_t mt, hid_t t);
+/* 1 when s is 7-bit ASCII (what nash's own string attributes hold), else 0. */
+int h5_str_ascii(const char *s);
 
 /* ---- compound tables: one description serves writer (packed little-endian file type)
    and reader (native memory type, fields matched by name) ---- */
