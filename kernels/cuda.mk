@@ -3,7 +3,8 @@
 # this file changes nothing. docs/GPU.md has the design.
 #
 #   make gpu-tests   $(BUILD)/tests/gpu/test_gpu_ops (skips without a GPU; not in `make test`)
-#                    and $(BUILD)/bench/mkgrown; `make` builds both too, so CI compiles them
+#                    and $(BUILD)/bench/mkgrown (the Makefile's); `make` builds both too, so CI
+#                    compiles them
 #   make device      binaries for a GPU machine without HDF5 or OpenBLAS, in $(BUILD)/device/bin:
 #                    libnash objects linked into each program, cudart, HDF5, OpenBLAS, gfortran
 #                    and libgomp static; cuDNN dynamic; cuBLAS loaded at run time (dlopen)
@@ -35,18 +36,12 @@ $(BUILD)/obj/kernels/%.o: kernels/%.cu $(BUILD)/config
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCC_FLAGS) $(NVCC_ARCH) -c -o $@ $<
 
-# ---- GPU tests and the benchmark's model builder (normal build) ----
+# ---- GPU tests (normal build) ----
 
 GPU_TEST = $(BUILD)/tests/gpu/test_gpu_ops
-MKGROWN  = $(BUILD)/bench/mkgrown
-
 $(GPU_TEST): $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(CLI_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../../lib' $(LDLIBS_ALL)
-
-$(MKGROWN): $(BUILD)/obj/bench/mkgrown.o $(LIBNASH)
-	@mkdir -p $(@D)
-	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
 gpu-tests: $(GPU_TEST) $(MKGROWN)
 

@@ -13,14 +13,18 @@ const Backend *nash_backend_cuda(void) { return NULL; }
    (exit 2): the command line asks for what this nash can never do. In a CUDA build on a
    machine without a visible GPU a runtime error (exit 1): the same command works elsewhere.
    "auto" (and NULL) takes CUDA exactly when nash_backend_cuda() offers it, i.e. a GPU is
-   visible, else the CPU fast path. */
+   visible, else the default CPU engine (oneDNN). */
 const Backend *backend_find(const char *name, NashErr *err)
 {
 	if (!name || !strcmp(name, "auto")) {
 		const Backend *cuda = nash_backend_cuda();
-		return cuda ? cuda : &nash_backend_cpu;
+		return cuda ? cuda : &nash_backend_onednn;
 	}
 	if (!strcmp(name, "cpu"))
+		return &nash_backend_onednn;
+	if (!strcmp(name, "cpu-bf16"))
+		return &nash_backend_onednn_bf16;
+	if (!strcmp(name, "cpu-blas"))
 		return &nash_backend_cpu;
 	if (!strcmp(name, "ref"))
 		return &nash_backend_ref;
@@ -35,7 +39,7 @@ const Backend *backend_find(const char *name, NashErr *err)
 #endif
 		return NULL;
 	}
-	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cuda or ref)",
+	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cpu-bf16, cpu-blas, cuda or ref)",
 		 name);
 	return NULL;
 }
