@@ -1,4 +1,5 @@
 /* Backend selection by name (the tools' --device). */
+#include <stdio.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -7,6 +8,8 @@
 /* Built without CUDA: there is no CUDA backend. A CUDA build (kernels/cuda.mk) defines
    NASH_HAVE_CUDA and provides the real one. */
 const Backend *nash_backend_cuda(void) { return NULL; }
+#else
+void nash_cuda_describe(const Ctx *ctx, char *buf, size_t n); /* kernels/nash_cuda.h */
 #endif
 
 /* Errors for "cuda" when nash_backend_cuda() is NULL: in a build without CUDA a usage error
@@ -38,4 +41,18 @@ const Backend *backend_find(const char *name, NashErr *err)
 	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cuda or ref)",
 		 name);
 	return NULL;
+}
+
+void backend_describe(const Ctx *ctx, char *buf, size_t n)
+{
+	if (!n)
+		return;
+#ifdef NASH_HAVE_CUDA
+	if (ctx->be && !strcmp(ctx->be->name, "cuda")) {
+		nash_cuda_describe(ctx, buf, n);
+		if (buf[0])
+			return;
+	}
+#endif
+	snprintf(buf, n, "%s", ctx->be && !strcmp(ctx->be->name, "cuda") ? "GPU" : "CPU");
 }
