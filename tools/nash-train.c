@@ -49,7 +49,8 @@ static void usage(FILE *f)
 
 /* Where this training runs, for its record (RunSettings: host, device_name, job): the host
    name, the device in words (the physical GPU too when CUDA_VISIBLE_DEVICES picks it, as
-   Slurm's --gres=gpu does), and the Slurm job and step when it runs as one. */
+   Slurm's --gres=gpu does), and the Slurm job and step when it runs as one: "4242.3", or
+   "4242.3 (restart 1)" in a requeued job. */
 typedef struct Place {
 	char host[256], device[160], job[64];
 } Place;
@@ -66,11 +67,15 @@ static void find_place(Place *p, TrainOpts *o, const Net *net)
 		snprintf(p->device, sizeof p->device, "%s (CUDA_VISIBLE_DEVICES=%s)", dev, visible);
 	else
 		snprintf(p->device, sizeof p->device, "%s", dev);
-	const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID");
-	if (job && *job)
-		snprintf(p->job, sizeof p->job, "%s%s%s", job, step && *step ? "." : "", step && *step ? step : "");
-	else
-		p->job[0] = '\0';
+	/* A requeued job keeps its id and numbers its steps from 0 again: its restarts tell them apart. */
+	const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID"),
+		   *restart = getenv("SLURM_RESTART_COUNT");
+	p->job[0] = '\0';
+	if (job && *job) {
+		int has_step = step && *step, restarted = restart && *restart && strcmp(restart, "0") != 0;
+		snprintf(p->job, sizeof p->job, "%s%s%s%s%s%s", job, has_step ? "." : "", has_step ? step : "",
+			 restarted ? " (restart " : "", restarted ? restart : "", restarted ? ")" : "");
+	}
 	o->host = p->host;
 	o->device_name = p->device;
 	o->job = p->job;

@@ -85,6 +85,33 @@ recorded_jobs() {
 	done
 }
 
+# A LAUNCH hook (srun ... hold.sh nash-train ...) for the tests that end a job mid-training: the
+# training that writes $HOLD_OUT stops at its first checkpoint (its nash-train killed) and the
+# task waits there for the scheduler to end it, as a scancel or a preemption finds a training of
+# hours mid-way. (This one's epochs last a fraction of a second: a nash-train merely stopped with
+# SIGSTOP goes on at Slurm's SIGCONT and may finish before its SIGTERM comes.) Once per run:
+# HOLD_OUT.held marks it done.
+make_hold() {
+	cat >"$BATS_FILE_TMPDIR/hold.sh" <<-'EOF'
+		#!/bin/bash
+		out= prev=
+		for a in "$@"; do
+			[ "$prev" = -o ] && out=$a
+			prev=$a
+		done
+		[ "$out" = "$HOLD_OUT" ] && [ ! -e "$HOLD_OUT.held" ] || exec "$@"
+		: >"$HOLD_OUT.held"
+		"$@" &
+		while [ ! -f "${out%.h5}.ckpt.h5" ] && kill -0 $! 2>/dev/null; do sleep 0.01; done
+		kill -KILL $!
+		sleep 600 &
+		trap 'kill $!; exit 143' TERM
+		wait $!
+	EOF
+	chmod +x "$BATS_FILE_TMPDIR/hold.sh"
+	echo "$BATS_FILE_TMPDIR/hold.sh"
+}
+
 # Job ids scontrol knows, one per line, ascending.
 slurm_jobs() {
 	scontrol show job -o | sed -n 's/^JobId=\([0-9]*\) .*/\1/p' | sort -n
@@ -137,21 +164,18 @@ slurm_jobs() {
 	[ -f "$BATS_FILE_TMPDIR/run-local/report.md" ] || skip "needs the reference run"
 	run=$BATS_FILE_TMPDIR/run-fault
 	ckpt=$run/step1/child2.ckpt.h5
-	search -j2 search RUN="$run" LAUNCH="$SRUN" >"$BATS_TEST_TMPDIR/make.out" 2>&1 &
+	hold=$(make_hold)
+	HOLD_OUT=$run/step1/child2.h5 search -j2 search RUN="$run" LAUNCH="$SRUN $hold" >"$BATS_TEST_TMPDIR/make.out" 2>&1 &
 	pid=$!
 	# once step 1's child 2 has checkpointed, cancel its job, which the checkpoint records
-	i=0
-	while [ ! -f "$ckpt" ] && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
-		sleep 0.05
-		i=$((i + 1))
-	done
+	slurm_wait 60 test -e "$run/step1/child2.h5.held"
+	slurm_wait 10 test -f "$ckpt"
 	job=$(nash-show --tsv "$ckpt" | awk -F '\t' 'NR == 2 { print $19 }')
 	[[ $job =~ ^[0-9]+\.0$ ]]
 	scancel "${job%.0}"
 	status=0
 	wait $pid || status=$?
 	cat "$BATS_TEST_TMPDIR/make.out"
-	[ -f "$run/step1/child2.h5" ] && skip "the child finished before its job was cancelled"
 	[ "$status" -ne 0 ]
 	run -0 scontrol show job -o "${job%.0}"
 	assert_output --regexp 'JobState=CANCELLED '
@@ -162,7 +186,7 @@ slurm_jobs() {
 	[ -f "$ckpt" ]
 	[ ! -f "$run/final.h5" ]
 	# the next make search resumes the child from its checkpoint in a new job
-	run -0 search -j2 search RUN="$run" LAUNCH="$SRUN"
+	run -0 search -j2 search RUN="$run" LAUNCH="$SRUN $hold"
 	assert_line --regexp '^  step1/child2: val '
 	refute_line --regexp '^  (seed|step1/child1): '
 	grep -q "resuming from $ckpt" "$run/step1/child2.log"
@@ -170,6 +194,56 @@ slurm_jobs() {
 	again=$(awk -F '\t' 'NR == 2 { print $19 }' <<<"$output")
 	[[ $again =~ ^[0-9]+\.0$ ]] && [ "$again" != "$job" ]
 	# and ends where the uninterrupted search did
+	same_models "$BATS_FILE_TMPDIR/run-local" "$run"
+}
+
+# The state of job $1 as scontrol tells it: "STATE RESTARTS".
+job_state() {
+	scontrol show job -o "$1" | awk '{
+		for (i = 1; i <= NF; i++) if ($i ~ /^(JobState|Restarts)=/) { sub(/^[A-Za-z]+=/, "", $i); printf "%s ", $i }
+	}' | sed 's/ $//'
+}
+
+@test "examples/slurm-search.sbatch: one batch job, every training a step; requeued mid-way it resumes and ends the same" {
+	[ -f "$BATS_FILE_TMPDIR/run-local/report.md" ] || skip "needs the reference run"
+	run=$BATS_FILE_TMPDIR/run-batch
+	ckpt=$run/step1/child2.ckpt.h5
+	# the script's GPU job on this machine's CPUs: 2 trainings of 1 CPU at a time, no GPU; its
+	# trainings through the hook (srun ... hold.sh nash-train ...)
+	hold=$(make_hold)
+	job=$(cd "$TOP" && HOLD_OUT=$run/step1/child2.h5 NASH_GRES= NASH_WRAP=$hold sbatch --parsable --ntasks=2 --cpus-per-task=1 \
+		--gres=none --mem-per-cpu=100 --output="$BATS_TEST_TMPDIR/batch.out" examples/slurm-search.sbatch \
+		"${S_ARGS[@]}" BIN="$NASH_BUILD/bin" RUN="$run")
+	[[ $job =~ ^[0-9]+$ ]]
+	slurm_wait 60 test -e "$run/step1/child2.h5.held"
+	slurm_wait 10 test -f "$ckpt"
+	sleep 0.2
+	# as a preemption with PreemptMode=REQUEUE does: the job's processes get SIGTERM, the job
+	# goes back to the queue (with a begin time some two minutes on: brought forward here)
+	scontrol requeue "$job"
+	slurm_wait 60 sh -c "scontrol show job -o $job | grep -q 'JobState=PENDING .*Restarts=1 '"
+	scontrol update JobId="$job" StartTime=now
+	slurm_wait 120 sh -c "scontrol show job -o $job | grep -q 'JobState=COMPLETED '" || {
+		cat "$BATS_TEST_TMPDIR/batch.out"
+		false
+	}
+	run -0 cat "$BATS_TEST_TMPDIR/batch.out"
+	assert_line --regexp "^  step1/child2: stopped \(nash-train: killed by signal 15 \(TERM\); slurm: STEP $job\.[0-9]+ ON .* CANCELLED AT .* DUE TO JOB REQUEUE\), a rerun resumes from $ckpt$"
+	assert_line --regexp '^search done: '
+	[ "$(grep -c '^nash-search: job ' <<<"$output")" -eq 2 ] # the script ran twice
+	grep -q "resuming from $ckpt" "$run/step1/child2.log"
+	run -0 job_state "$job"
+	assert_output "COMPLETED 1"
+	# every training a step of this one job, each step its own (the restart tells apart the
+	# steps of the second start, numbered from 0 again)
+	run -0 recorded_jobs "$run"
+	[ "${#lines[@]}" -eq 6 ]
+	for l in "${lines[@]}"; do
+		[[ $l =~ \ $job\.[0-9]+(\ \(restart\ 1\))?$ ]] || { echo "not a step of $job: $l"; false; }
+	done
+	assert_line --regexp "^step0/best.h5 $job\.[0-9]+$"
+	assert_line --regexp "^final.h5 $job\.[0-9]+ \(restart 1\)$"
+	[ "$(printf '%s\n' "${lines[@]}" | cut -d ' ' -f 2- | sort -u | wc -l)" -eq 6 ]
 	same_models "$BATS_FILE_TMPDIR/run-local" "$run"
 }
 
