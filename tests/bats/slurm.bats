@@ -99,10 +99,11 @@ make_hold() {
 			[ "$prev" = -o ] && out=$a
 			prev=$a
 		done
-		[ "$out" = "$HOLD_OUT" ] && [ ! -e "$HOLD_OUT.held" ] || exec "$@"
+		[ -n "${HOLD_OUT:-}" ] && [ "$out" = "$HOLD_OUT" ] && [ ! -e "$HOLD_OUT.held" ] || exec "$@"
 		: >"$HOLD_OUT.held"
 		"$@" &
 		while [ ! -f "${out%.h5}.ckpt.h5" ] && kill -0 $! 2>/dev/null; do sleep 0.01; done
+		[ -f "${out%.h5}.ckpt.h5" ] || { wait $!; exit; } # it ended first
 		kill -KILL $!
 		sleep 600 &
 		trap 'kill $!; exit 143' TERM
