@@ -8,8 +8,6 @@
 /* Built without CUDA: there is no CUDA backend. A CUDA build (kernels/cuda.mk) defines
    NASH_HAVE_CUDA and provides the real one. */
 const Backend *nash_backend_cuda(void) { return NULL; }
-#else
-void nash_cuda_describe(const Ctx *ctx, char *buf, size_t n); /* kernels/nash_cuda.h */
 #endif
 
 /* Errors for "cuda" when nash_backend_cuda() is NULL: in a build without CUDA a usage error
@@ -47,12 +45,9 @@ void backend_describe(const Ctx *ctx, char *buf, size_t n)
 {
 	if (!n)
 		return;
-#ifdef NASH_HAVE_CUDA
-	if (ctx->be && !strcmp(ctx->be->name, "cuda")) {
-		nash_cuda_describe(ctx, buf, n);
-		if (buf[0])
-			return;
-	}
-#endif
-	snprintf(buf, n, "%s", ctx->be && !strcmp(ctx->be->name, "cuda") ? "GPU" : "CPU");
+	buf[0] = '\0';
+	if (ctx->be && ctx->be->describe)
+		ctx->be->describe(ctx, buf, n);
+	if (!buf[0])
+		snprintf(buf, n, "%s", ctx->be && ctx->be->describe ? "GPU" : "CPU");
 }
