@@ -3,6 +3,15 @@
 
 #include "backend/backend.h"
 
+/* The binaries for a GPU machine (kernels/cuda.mk, `make device`) are built without oneDNN:
+   Debian has no static libdnnl and the GPU machine no shared one. There "cpu" is the im2col +
+   OpenBLAS engine and "cpu-bf16" does not exist. */
+#ifdef NASH_NO_ONEDNN
+#define CPU_DEFAULT (&nash_backend_cpu)
+#else
+#define CPU_DEFAULT (&nash_backend_onednn)
+#endif
+
 #ifndef NASH_HAVE_CUDA
 /* Built without CUDA: there is no CUDA backend. A CUDA build (kernels/cuda.mk) defines
    NASH_HAVE_CUDA and provides the real one. */
@@ -18,12 +27,18 @@ const Backend *backend_find(const char *name, NashErr *err)
 {
 	if (!name || !strcmp(name, "auto")) {
 		const Backend *cuda = nash_backend_cuda();
-		return cuda ? cuda : &nash_backend_onednn;
+		return cuda ? cuda : CPU_DEFAULT;
 	}
 	if (!strcmp(name, "cpu"))
-		return &nash_backend_onednn;
-	if (!strcmp(name, "cpu-bf16"))
+		return CPU_DEFAULT;
+	if (!strcmp(name, "cpu-bf16")) {
+#ifdef NASH_NO_ONEDNN
+		nash_err(err, NASH_ERR_USAGE, "--device cpu-bf16: this nash was built without oneDNN");
+		return NULL;
+#else
 		return &nash_backend_onednn_bf16;
+#endif
+	}
 	if (!strcmp(name, "cpu-blas"))
 		return &nash_backend_cpu;
 	if (!strcmp(name, "ref"))
