@@ -5,7 +5,7 @@
 # With --test (`make test`, `make deps`) also what only tests/bats/slurm.bats uses, a Slurm
 # (slurm-wlm, munge): installed when run as root; where it cannot be, that test skips and says
 # why, and nothing else fails.
-pkgs="build-essential libhdf5-dev hdf5-tools zlib1g-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev python3-h5py python3-numpy python3-pil bats bats-assert bats-support dataset-fashion-mnist gnuplot-nox graphviz"
+pkgs="build-essential libhdf5-dev hdf5-tools zlib1g-dev libopenblas-dev libdnnl-dev libpng-dev libjpeg62-turbo-dev python3-h5py python3-numpy python3-pil bats bats-assert bats-support dataset-fashion-mnist gnuplot-nox graphviz"
 test_pkgs="slurm-wlm munge"
 
 missing_of() {
