@@ -164,7 +164,8 @@ slurm_stop() {
 # srun).
 slurm_leftovers() {
 	local dir=$1 pid
-	for pid in $(pgrep -x 'munged|slurmctld|slurmd|slurmstepd|srun|nash-train'); do
+	# (pgrep warns of a pattern longer than a process name when nothing matches: not an error)
+	for pid in $(pgrep -x 'munged|slurmctld|slurmd|slurmstepd|srun|nash-train' 2>/dev/null); do
 		{ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qxF "SLURM_CONF=$dir/slurm.conf" &&
 			echo "$pid $(cat "/proc/$pid/comm" 2>/dev/null)"
 	done
