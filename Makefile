@@ -138,12 +138,12 @@ check-layers:
 # "N passed, N failed, N skipped".
 # Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
 test:
-	@tests/deps.sh
+	@tests/deps.sh --test
 	@$(MAKE) --no-print-directory all units fixtures $(ONNX_HELPERS) node-deps
 	@tests/run.sh $(BUILD) $(UNITS)
 
 deps:
-	@tests/deps.sh
+	@tests/deps.sh --test
 
 # The programs, the library (the programs find it as ../lib), the man pages and the search
 # pipeline: the installed share/nash/search.mk is pipelines/search.mk with BIN defaulting to

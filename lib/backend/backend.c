@@ -1,7 +1,17 @@
 /* Backend selection by name (the tools' --device). */
+#include <stdio.h>
 #include <string.h>
 
 #include "backend/backend.h"
+
+/* The binaries for a GPU machine (kernels/cuda.mk, `make device`) are built without oneDNN:
+   Debian has no static libdnnl and the GPU machine no shared one. There "cpu" is the im2col +
+   OpenBLAS engine and "cpu-bf16" does not exist. */
+#ifdef NASH_NO_ONEDNN
+#define CPU_DEFAULT (&nash_backend_cpu)
+#else
+#define CPU_DEFAULT (&nash_backend_onednn)
+#endif
 
 #ifndef NASH_HAVE_CUDA
 /* Built without CUDA: there is no CUDA backend. A CUDA build (kernels/cuda.mk) defines
@@ -18,12 +28,18 @@ const Backend *backend_find(const char *name, NashErr *err)
 {
 	if (!name || !strcmp(name, "auto")) {
 		const Backend *cuda = nash_backend_cuda();
-		return cuda ? cuda : &nash_backend_onednn;
+		return cuda ? cuda : CPU_DEFAULT;
 	}
 	if (!strcmp(name, "cpu"))
-		return &nash_backend_onednn;
-	if (!strcmp(name, "cpu-bf16"))
+		return CPU_DEFAULT;
+	if (!strcmp(name, "cpu-bf16")) {
+#ifdef NASH_NO_ONEDNN
+		nash_err(err, NASH_ERR_USAGE, "--device cpu-bf16: this nash was built without oneDNN");
+		return NULL;
+#else
 		return &nash_backend_onednn_bf16;
+#endif
+	}
 	if (!strcmp(name, "cpu-blas"))
 		return &nash_backend_cpu;
 	if (!strcmp(name, "ref"))
@@ -42,4 +58,15 @@ const Backend *backend_find(const char *name, NashErr *err)
 	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cpu-bf16, cpu-blas, cuda or ref)",
 		 name);
 	return NULL;
+}
+
+void backend_describe(const Ctx *ctx, char *buf, size_t n)
+{
+	if (!n)
+		return;
+	buf[0] = '\0';
+	if (ctx->be && ctx->be->describe)
+		ctx->be->describe(ctx, buf, n);
+	if (!buf[0])
+		snprintf(buf, n, "%s", ctx->be && ctx->be->describe ? "GPU" : "CPU");
 }
