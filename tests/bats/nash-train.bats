@@ -50,7 +50,7 @@ load common
 
 @test "nash-train refuses data of another shape" {
 	m=$(seed_model)
-	run -1 nash-train --data "cifar10:$FIX/cifar10" -o "$BATS_TEST_TMPDIR/out.h5" "$m"
+	run -1 nash-train --data "$CIFAR10" -o "$BATS_TEST_TMPDIR/out.h5" "$m"
 	assert_output --partial "the model is for 1x28x28"
 	[ ! -e "$BATS_TEST_TMPDIR/out.h5" ]
 }
@@ -86,13 +86,13 @@ load common
 }
 
 @test "nash-train on the CIFAR fixtures" {
-	nash-init --dataset "cifar10:$FIX/cifar10" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"
+	nash-init --dataset "$CIFAR10" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"
 	run -2 nash-train --epochs 1 -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
 	assert_output --partial "the model is for cifar10; give its data with --data cifar10:DIR"
-	run -0 nash-train --data "cifar10:$FIX/cifar10" --epochs 1 --batch 50 --eval test -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
+	run -0 nash-train --data "$CIFAR10" --epochs 1 --batch 50 --eval test -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
 	assert_output --partial "test_accuracy="
-	nash-init --dataset "cifar100:$FIX/cifar100" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"
-	run -0 nash-train --data "cifar100:$FIX/cifar100" --epochs 1 --batch 50 -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
+	nash-init --dataset "$CIFAR100" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"
+	run -0 nash-train --data "$CIFAR100" --epochs 1 --batch 50 -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
 }
 
 @test "nash-train: a diverging run exits 4 and marks the model failed" {
