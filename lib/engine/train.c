@@ -37,10 +37,11 @@ float schedule_lr(float lr_start, float lr_end, long warmup, long k, long total)
 	return cosine_lr(lr_start, lr_end, k - warmup, total - warmup);
 }
 
-float train_warmup_auto(const Model *m)
+float train_warmup_auto(const Model *m, int epochs)
 {
 	int finished = m->n_runs - (m->ckpt_epochs_done > 0); /* a checkpoint's last run is unfinished */
-	return finished > 0 ? 0.0f : NASH_WARMUP_FROM_SCRATCH;
+	float half = 0.5f * (float)epochs;
+	return finished > 0 ? 0.0f : NASH_WARMUP_FROM_SCRATCH < half ? NASH_WARMUP_FROM_SCRATCH : half;
 }
 
 static double now_s(void)
@@ -189,7 +190,7 @@ static int run_plan(Run *r, NashErr *err)
 				r->n_images, o->batch);
 	r->steps = r->n_images / o->batch;
 	r->total = (long)r->steps * o->epochs;
-	float w = o->warmup < 0 ? train_warmup_auto(r->m) : o->warmup;
+	float w = o->warmup < 0 ? train_warmup_auto(r->m, o->epochs) : o->warmup;
 	if (w > o->epochs)
 		return nash_err(err, NASH_ERR_USAGE, "a warmup of %g epochs is longer than the run's %d", w, o->epochs);
 	r->warmup_epochs = w;

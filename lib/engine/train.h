@@ -10,9 +10,9 @@
 
 /* TrainOpts.warmup: choose by the model (train_warmup_auto). */
 #define NASH_WARMUP_AUTO (-1.0f)
-/* The warmup, in epochs, of a run from scratch under NASH_WARMUP_AUTO (docs/SEARCH.md, "Warmup",
-   has the measurements behind it). */
-#define NASH_WARMUP_FROM_SCRATCH 0.5f
+/* The warmup, in epochs, of a run from scratch under NASH_WARMUP_AUTO, at most half the run
+   (docs/SEARCH.md, "Warmup", has the measurements behind it). */
+#define NASH_WARMUP_FROM_SCRATCH 1.0f
 /* Probabilities that differ by no more than this across images count as the same output. */
 #define NASH_COLLAPSE_TOL 1e-4f
 
@@ -51,10 +51,11 @@ float cosine_lr(float lr_start, float lr_end, long k, long total);
    lr_start/warmup), then cosine_lr over the remaining total - warmup steps, so the cosine
    starts at lr_start right after the warmup and ends at lr_end with the run. */
 float schedule_lr(float lr_start, float lr_end, long warmup, long k, long total);
-/* The warmup NASH_WARMUP_AUTO gives m's next run: NASH_WARMUP_FROM_SCRATCH for a model with no
-   finished run (a seed from nash-init, or a checkpoint of its first run), 0 for one that has
+/* The warmup NASH_WARMUP_AUTO gives m's next run of `epochs` epochs: for a model with no
+   finished run (a seed from nash-init, or a checkpoint of its first run)
+   NASH_WARMUP_FROM_SCRATCH epochs or half the run, whichever is shorter; 0 for one that has
    been trained (a search child, a model trained further). */
-float train_warmup_auto(const Model *m);
+float train_warmup_auto(const Model *m, int epochs);
 
 /* Trains m in place on d's training split (m->val_size held out; with o->train_on_all the
    validation images too), appending a RunSettings (warmup, train_on, images per epoch) and

@@ -152,10 +152,14 @@ run_field() {
 @test "nash-train --warmup auto: a seed network warms up, a trained model does not; both recorded" {
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR
-	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 2 -o "$d/a.h5" "$m"
-	# 8 steps per epoch, 4 of warmup: the first epoch starts at 0.05 / 4
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 2 -o "$d/a.h5" "$m"
+	# 4 steps per epoch, one epoch of warmup: the first epoch starts at 0.05 / 4
 	[[ "$stderr" == *"epoch 1/2  lr 0.0125"* ]]
-	[ "$(run_field "$d/a.h5" warmup 0)" = 0.5 ]
+	[ "$(run_field "$d/a.h5" warmup 0)" = 1 ]
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 1 -o "$d/h.h5" "$m"
+	# at most half the run: 2 steps
+	[[ "$stderr" == *"epoch 1/1  lr 0.0250"* ]]
+	[ "$(run_field "$d/h.h5" warmup 0)" = 0.5 ]
 	[ "$(run_field "$d/a.h5" images 0)" = 256 ]
 	[ "$(run_field "$d/a.h5" train_on 0)" = train ]
 	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 -o "$d/b.h5" "$d/a.h5"
@@ -173,7 +177,7 @@ run_field() {
 	nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 3 --threads 1 --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" 2>/dev/null
 	nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 3 --threads 1 -o "$d/resumed.h5" "$d/ck.h5" 2>/dev/null
 	diff <(graph_dump "$d/full.h5") <(graph_dump "$d/resumed.h5")
-	[ "$(run_field "$d/resumed.h5" warmup 0)" = 0.5 ]
+	[ "$(run_field "$d/resumed.h5" warmup 0)" = 1 ]
 }
 
 @test "nash-train --train-on all trains on the validation images too, and says so" {

@@ -75,17 +75,19 @@ TEST(test_warmup_auto)
 {
 	Model m;
 	model_init(&m);
-	CHECK(train_warmup_auto(&m) == NASH_WARMUP_FROM_SCRATCH && NASH_WARMUP_FROM_SCRATCH > 0);
+	CHECK(NASH_WARMUP_FROM_SCRATCH == 1.0f);
+	CHECK(train_warmup_auto(&m, 4) == 1.0f && train_warmup_auto(&m, 2) == 1.0f);
+	CHECK(train_warmup_auto(&m, 1) == 0.5f); /* at most half the run */
 	RunSettings r = {.epochs = 3};
 	NashErr err = {0};
 	model_add_run(&m, &r, &err);
 	m.ckpt_epochs_done = 2; /* a checkpoint of the first run: still from scratch, so it resumes */
-	CHECK(train_warmup_auto(&m) == NASH_WARMUP_FROM_SCRATCH);
+	CHECK(train_warmup_auto(&m, 3) == 1.0f);
 	m.ckpt_epochs_done = 0; /* trained once: a child or a model trained further */
-	CHECK(train_warmup_auto(&m) == 0.0f);
+	CHECK(train_warmup_auto(&m, 3) == 0.0f);
 	model_add_run(&m, &r, &err);
 	m.ckpt_epochs_done = 1;
-	CHECK(train_warmup_auto(&m) == 0.0f);
+	CHECK(train_warmup_auto(&m, 3) == 0.0f);
 	model_free(&m);
 }
 
@@ -101,8 +103,8 @@ TEST(test_warmup_recorded)
 	train_opts_default(&o);
 	o.batch = 50, o.epochs = 2, o.augment = 0; /* 10 steps per epoch */
 	CHECKF(train(&m, &d, &o, &err) == 0, "%s", err.msg);
-	long w = lroundf(NASH_WARMUP_FROM_SCRATCH * 10);
-	CHECK(m.n_runs == 1 && m.runs[0].warmup == NASH_WARMUP_FROM_SCRATCH && m.runs[0].images == 500 &&
+	long w = 10; /* one epoch */
+	CHECK(m.n_runs == 1 && m.runs[0].warmup == 1.0f && m.runs[0].images == 500 &&
 	      !strcmp(m.runs[0].train_on, "train"));
 	CHECK(m.n_records == 2 && check_close(m.records[0].lr, 0.05 / w, 1e-9, 1e-6));
 	CHECK(check_close(m.records[1].lr, schedule_lr(0.05f, 0, w, 10, 20), 1e-9, 1e-6));
