@@ -8,7 +8,8 @@ load common
 	/usr/bin/python3 -c 'import torch, h5py' 2>/dev/null || skip "python3-torch and python3-h5py not installed"
 	d=$BATS_TEST_TMPDIR
 	nash-init --val 200 -o "$d/seed.h5"
-	nash-train --epochs 3 --limit 128 --no-augment --threads 1 -o "$d/t.h5" "$d/seed.h5" 2>/dev/null
+	# the three steps under a warmup as long as the run: lr 0.05/3, 0.1/3, 0.05
+	nash-train --epochs 3 --limit 128 --no-augment --threads 1 --warmup 3 -o "$d/t.h5" "$d/seed.h5" 2>/dev/null
 	run -0 /usr/bin/python3 "$BATS_TEST_DIRNAME/../torch/three_steps.py" "$d/seed.h5" "$d/t.h5" 1e-5
 	echo "# ${lines[-1]}" >&3
 }
