@@ -13,9 +13,9 @@
 
 #include <zlib.h>
 
-#define SPEC_FORMS                                                                               \
-	"fashion-mnist, fashion-mnist:DIR, cifar10:DIR or cifar100:DIR (a dataset of another size in " \
-	"one of these formats: NAME@TRAIN,TEST:DIR, e.g. cifar10@600,100:DIR)"
+#define SPEC_FORMS                                                                            \
+	"fashion-mnist, fashion-mnist:DIR, cifar10:DIR, cifar100:DIR or h5:FILE (a dataset of another " \
+	"size in one of the first formats: NAME@TRAIN,TEST:DIR, e.g. cifar10@600,100:DIR)"
 #define READ_CHUNK (16u << 20)   /* bytes per gzread: big chunks keep loading fast */
 #define FIRST_ALLOC (64u << 20)  /* a lying header cannot make us allocate more up front */
 #define CIFAR_PIXELS 3072        /* 3 x 32 x 32 */
@@ -53,9 +53,11 @@ int data_parse_spec(const char *spec, char *name, size_t name_n, char *dir, size
 	const char *d = colon ? colon + 1 : NULL;
 	int known = spec && ((nlen == 13 && !strncmp(spec, "fashion-mnist", nlen)) ||
 			     (nlen == 7 && !strncmp(spec, "cifar10", nlen)) ||
-			     (nlen == 8 && !strncmp(spec, "cifar100", nlen)));
+			     (nlen == 8 && !strncmp(spec, "cifar100", nlen)) ||
+			     (nlen == 2 && !strncmp(spec, "h5", nlen)));
+	int is_h5 = known && nlen == 2; /* an HDF5 file carries its own counts */
 	sizes[0] = sizes[1] = 0;
-	if (!known || (d && !*d) || (!d && nlen != 13) ||
+	if (!known || (d && !*d) || (!d && nlen != 13) || (at && is_h5) ||
 	    (at && parse_sizes(at + 1, hlen - nlen - 1, sizes)))
 		return nash_err(err, NASH_ERR_USAGE, "bad dataset '%s': expected " SPEC_FORMS,
 				spec ? spec : "(null)");
@@ -449,6 +451,11 @@ int dataset_load(Dataset *d, const char *spec, int want_test, NashErr *err)
 	memset(d, 0, sizeof *d);
 	if (data_parse_spec(spec, d->name, sizeof d->name, d->dir, sizeof d->dir, d->declared, err))
 		return -1;
+	if (!strcmp(d->name, "h5")) {
+		char path[sizeof d->dir];
+		memcpy(path, d->dir, sizeof path);
+		return dataset_load_h5(d, path, want_test, err);
+	}
 	dataset_shape(d->name, &d->c, &d->h, &d->w, &d->n_classes);
 	if (!strcmp(d->name, "fashion-mnist")) {
 		int *dc = d->declared;
@@ -475,8 +482,12 @@ const char *data_spec_for_model(const char *given, const char *model_dataset, Na
 		return given;
 	if (strcmp(model_dataset, "fashion-mnist") == 0)
 		return model_dataset;
-	nash_err(err, NASH_ERR_USAGE, "the model is for %s; give its data with --data %s:DIR", model_dataset,
-		 model_dataset);
+	if (dataset_builtin_classes(model_dataset))
+		nash_err(err, NASH_ERR_USAGE, "the model is for %s; give its data with --data %s:DIR", model_dataset,
+			 model_dataset);
+	else
+		nash_err(err, NASH_ERR_USAGE, "the model is for the dataset %s; give its file with --data h5:FILE",
+			 model_dataset);
 	return NULL;
 }
 
@@ -488,6 +499,7 @@ void dataset_free(Dataset *d)
 	free(d->train_y);
 	free(d->test_x);
 	free(d->test_y);
+	free(d->class_names);
 	memset(d, 0, sizeof *d);
 }
 

@@ -98,6 +98,8 @@ load common
 	nash-init --dataset "$CIFAR10" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"
 	run -2 nash-train --epochs 1 -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
 	assert_output --partial "the model is for cifar10; give its data with --data cifar10:DIR"
+	run -2 nash-ensemble "$BATS_TEST_TMPDIR/c.h5" # the same words
+	assert_output "nash-ensemble: $BATS_TEST_TMPDIR/c.h5: the model is for cifar10; give its data with --data cifar10:DIR"
 	run -0 nash-train --data "$CIFAR10" --epochs 1 --batch 50 --eval test -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
 	assert_output --partial "test_accuracy="
 	nash-init --dataset "$CIFAR100" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"

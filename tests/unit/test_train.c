@@ -46,8 +46,10 @@ static void make_model(Model *m, const Dataset *d, int val_size)
 static int train(Model *m, const Dataset *d, const TrainOpts *o, NashErr *err)
 {
 	const Backend *be = backend_find("cpu", err);
+	BackendOpts one_thread = BACKEND_OPTS_DEFAULT;
+	one_thread.threads = 1;
 	Net net;
-	if (!be || net_create(&net, be, 1, &m->g, o->batch, m->mean, m->std, err))
+	if (!be || net_create(&net, be, &one_thread, &m->g, o->batch, m->mean, m->std, err))
 		return -2;
 	int rc = train_model(m, &net, d, o, NULL, NULL, err);
 	net_free(&net);
