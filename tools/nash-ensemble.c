@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "omp_wait.h"
 #include "data/data.h"
 #include "search/ensemble.h"
 #include "search/select.h"
@@ -27,7 +28,7 @@ static void usage(FILE *f)
 		"  --eval val|test|none  the validation split (default), the test set, or no evaluation\n"
 		"  -o, --output F     write the ensemble file to F (- for standard output)\n"
 		"  --batch B          evaluation batch size (default 256)\n"
-		"  --device D         auto (default), cpu, ref or cuda\n"
+		"  --device D         auto (default), cpu (oneDNN), cpu-bf16, cpu-blas, ref or cuda\n"
 		"  --gpu N            use GPU N (default 0, or as CUDA_VISIBLE_DEVICES orders them)\n"
 		"  --threads T        CPU threads (default: all cores)\n"
 		"  -h, --help         show this help\n"
@@ -42,6 +43,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	omp_wait_passive_default(argv);
 	const char *out = NULL;
 	int batch = 256;
 	CliRun run;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "omp_wait.h"
 #include "data/data.h"
 #include "model/model.h"
 #include "engine/net.h"
@@ -41,7 +42,8 @@ static void usage(FILE *f)
 		"                     refuses to rank the model\n"
 		"  --no-augment       no random crops and flips\n"
 		"  --seed S           seed for shuffling and augmentation (default 1)\n"
-		"  --device D         auto (default), cpu, ref (slow reference loops) or cuda\n"
+		"  --device D         auto (default), cpu (oneDNN), cpu-bf16, cpu-blas (im2col +\n"
+		"                     OpenBLAS), ref (slow reference loops) or cuda\n"
 		"  --gpu N            use GPU N (default 0, or as CUDA_VISIBLE_DEVICES orders them)\n"
 		"  --threads T        CPU threads (default: all cores)\n"
 		"  --eval val|test    also evaluate on the test set with 'test' (default val)\n"
@@ -64,6 +66,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	omp_wait_passive_default(argv);
 	TrainOpts o;
 	train_opts_default(&o);
 	const char *out = NULL;
