@@ -110,12 +110,12 @@ check-layers:
 # "N passed, N failed, N skipped".
 # Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
 test:
-	@tests/deps.sh
+	@tests/deps.sh --test
 	@$(MAKE) --no-print-directory all units fixtures
 	@tests/run.sh $(BUILD) $(UNITS)
 
 deps:
-	@tests/deps.sh
+	@tests/deps.sh --test
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib

@@ -22,6 +22,8 @@ hid_t h5_core_fapl(void)
 	return fapl;
 }
 
+size_t h5_field_str_size(int kind) { return kind == F_STR16 ? 16 : kind == F_STR64 ? 64 : 0; }
+
 int h5_write_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v)
 {
 	hsize_t d = (hsize_t)n;
@@ -152,7 +154,7 @@ static hid_t field_type(int kind, int file)
 	case F_F32: return H5Tcopy(file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT);
 	default: {
 		hid_t t = H5Tcopy(H5T_C_S1);
-		H5Tset_size(t, 16);
+		H5Tset_size(t, h5_field_str_size(kind));
 		return t;
 	}
 	}
@@ -163,8 +165,10 @@ hid_t h5_compound_type(const H5Table *tab, int file)
 	const Field *f = tab->fields;
 	int nf = tab->n_fields;
 	size_t size = 0;
-	for (int i = 0; i < nf; i++)
-		size += f[i].kind == F_U64 ? 8 : f[i].kind == F_STR16 ? 16 : 4;
+	for (int i = 0; i < nf; i++) {
+		size_t str = h5_field_str_size(f[i].kind);
+		size += f[i].kind == F_U64 ? 8 : str ? str : 4;
+	}
 	hid_t t = H5Tcreate(H5T_COMPOUND, file ? size : tab->row_size);
 	size_t off = 0;
 	for (int i = 0; t >= 0 && i < nf; i++) {
@@ -179,19 +183,20 @@ hid_t h5_compound_type(const H5Table *tab, int file)
 	return t;
 }
 
-hid_t h5_compound_type_read(const H5Table *tab, hid_t file_type)
+hid_t h5_compound_type_of(const H5Table *tab, hid_t in_file)
 {
 	hid_t t = H5Tcreate(H5T_COMPOUND, tab->row_size);
 	for (int i = 0; t >= 0 && i < tab->n_fields; i++) {
 		const Field *f = &tab->fields[i];
-		if (H5Tget_member_index(file_type, f->name) < 0)
+		if (H5Tget_member_index(in_file, f->name) < 0)
 			continue;
 		hid_t ft = field_type(f->kind, 0);
-		if (H5Tinsert(t, f->name, f->off, ft) < 0) {
+		if (ft < 0 || H5Tinsert(t, f->name, f->off, ft) < 0) {
 			H5Tclose(t);
 			t = -1;
 		}
-		H5Tclose(ft);
+		if (ft >= 0)
+			H5Tclose(ft);
 	}
 	return t;
 }

@@ -56,13 +56,13 @@ int h5_str_ascii(const char *s);
 /* ---- compound tables: one description serves writer (packed little-endian file type)
    and reader (native memory type, fields matched by name) ---- */
 
-enum { F_I32, F_U64, F_F32, F_STR16 }; /* int, uint64_t, float, char[16] */
+enum { F_I32, F_U64, F_F32, F_STR16, F_STR64 }; /* int, uint64_t, float, char[16], char[64] */
 
 typedef struct Field {
 	const char *name;
 	size_t off;
 	int kind;
-	int optional; /* added to the format later: a file without it reads as zero bytes */
+	int optional; /* may be missing from a file written before the field existed: reads as 0 / "" */
 } Field;
 
 typedef struct H5Table {
@@ -73,8 +73,10 @@ typedef struct H5Table {
 
 /* file: packed, explicit little-endian; memory: the C struct's layout. -1 on failure. */
 hid_t h5_compound_type(const H5Table *t, int file);
-/* The memory type for reading a file of type file_type: the C struct's layout with only the
-   fields file_type has (matched by name), so fields it lacks keep what the buffer held. */
-hid_t h5_compound_type_read(const H5Table *t, hid_t file_type);
+/* The memory type of only those fields that the file's compound type `in_file` has (a reader
+   of a file without some optional fields). -1 on failure. */
+hid_t h5_compound_type_of(const H5Table *t, hid_t in_file);
+/* Bytes of a string field (F_STR16, F_STR64), 0 for the others. */
+size_t h5_field_str_size(int kind);
 
 #endif

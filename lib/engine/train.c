@@ -171,6 +171,15 @@ typedef struct Run {
 	long images_done;
 } Run;
 
+/* Where the run ran: set when it starts and again when it resumes, so that a run cut short and
+   resumed elsewhere records where it finished. */
+static void record_place(RunSettings *r, const TrainOpts *o)
+{
+	snprintf(r->host, sizeof r->host, "%s", o->host ? o->host : "");
+	snprintf(r->device_name, sizeof r->device_name, "%s", o->device_name ? o->device_name : "");
+	snprintf(r->job, sizeof r->job, "%s", o->job ? o->job : "");
+}
+
 static int same_run(const RunSettings *r, const TrainOpts *o, float warmup)
 {
 	return r->seed == o->seed && r->batch == o->batch && r->epochs == o->epochs && r->limit == o->limit &&
@@ -212,6 +221,7 @@ static int run_begin(Run *r, NashErr *err)
 	r->first_epoch = 1;
 	if (m->ckpt_epochs_done > 0 && m->n_runs > 0 && same_run(&m->runs[m->n_runs - 1], o, w)) {
 		r->first_epoch = m->ckpt_epochs_done + 1; /* weights and momentum came from the file */
+		record_place(&m->runs[m->n_runs - 1], o);
 	} else {
 		RunSettings rs = {.seed = o->seed, .batch = o->batch, .epochs = o->epochs, .limit = o->limit,
 				  .augment = o->augment, .lr_start = o->lr_start, .lr_end = o->lr_end,
@@ -219,6 +229,7 @@ static int run_begin(Run *r, NashErr *err)
 				  .images = r->n_images};
 		snprintf(rs.device, sizeof rs.device, "%s", o->device ? o->device : "");
 		snprintf(rs.train_on, sizeof rs.train_on, "%s", o->train_on_all ? "all" : "train");
+		record_place(&rs, o);
 		if (model_add_run(m, &rs, err))
 			return -1;
 		r->net->ctx.be->zero(&r->net->ctx, r->net->velocity, r->net->n_params * sizeof(float));

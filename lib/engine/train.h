@@ -28,6 +28,8 @@ typedef struct TrainOpts {
 	int train_on_all; /* also train on the validation split (which is then not held out) */
 	const char *device;
 	const char *checkpoint; /* path written after every epoch (model + momentum), or NULL */
+	/* Where the training runs, recorded in its RunSettings (the tool finds out; NULL: ""). */
+	const char *host, *device_name, *job;
 } TrainOpts;
 
 void train_opts_default(TrainOpts *o);

@@ -348,8 +348,8 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 	return rc;
 }
 
-/* A compound table (0 rows allowed); fields matched by name, all must be present but the
-   optional ones, which read as zero bytes when absent. */
+/* A compound table (0 rows allowed); fields matched by name, all present but the optional ones
+   (those left out read as zero). */
 static int r_table(const R *r, hid_t loc, const char *ds, const char *path, const H5Table *tab,
 		   void **rows, int *n)
 {
@@ -371,7 +371,7 @@ static int r_table(const R *r, hid_t loc, const char *ds, const char *path, cons
 		rc = rfail(r, "%s: not a 1-D table", path);
 	for (int k = 0; !rc && k < nf; k++) {
 		int idx = H5Tget_member_index(ft, f[k].name);
-		H5T_class_t want = f[k].kind == F_F32 ? H5T_FLOAT : f[k].kind == F_STR16 ? H5T_STRING : H5T_INTEGER;
+		H5T_class_t want = f[k].kind == F_F32 ? H5T_FLOAT : h5_field_str_size(f[k].kind) ? H5T_STRING : H5T_INTEGER;
 		if (idx < 0 && f[k].optional)
 			continue;
 		if (idx < 0 || H5Tget_member_class(ft, (unsigned)idx) != want)
@@ -381,13 +381,13 @@ static int r_table(const R *r, hid_t loc, const char *ds, const char *path, cons
 	char *buf = !rc && dim ? calloc((size_t)dim, sz) : NULL;
 	if (!rc && dim && !buf)
 		rc = rfail_oom(r);
-	if (!rc && dim && ((mt = h5_compound_type_read(tab, ft)) < 0 ||
+	if (!rc && dim && ((mt = h5_compound_type_of(tab, ft)) < 0 ||
 			   H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
 		rc = rfail(r, "%s: cannot read", path);
 	for (size_t i = 0; !rc && i < dim; i++)
 		for (int k = 0; k < nf; k++)
-			if (f[k].kind == F_STR16)
-				buf[i * sz + f[k].off + 15] = '\0';
+			if (h5_field_str_size(f[k].kind))
+				buf[i * sz + f[k].off + h5_field_str_size(f[k].kind) - 1] = '\0';
 	if (mt >= 0)
 		H5Tclose(mt);
 	if (sp >= 0)

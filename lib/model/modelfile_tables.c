@@ -4,7 +4,7 @@
 #include "model/modelfile.h"
 
 #define FLD(T, m, k) { #m, offsetof(T, m), k, 0 }
-#define OPT(T, m, k) { #m, offsetof(T, m), k, 1 } /* optional: files before it lack it */
+#define FLD_OPT(T, m, k) { #m, offsetof(T, m), k, 1 } /* added later: old files lack it */
 #define TABLE(f, T) { f, (int)(sizeof f / sizeof f[0]), sizeof(T) }
 
 static const Field record_fields[] = {
@@ -19,8 +19,9 @@ static const Field run_fields[] = {
 	FLD(RunSettings, augment, F_I32), FLD(RunSettings, lr_start, F_F32),
 	FLD(RunSettings, lr_end, F_F32), FLD(RunSettings, momentum, F_F32),
 	FLD(RunSettings, weight_decay, F_F32), FLD(RunSettings, device, F_STR16),
-	OPT(RunSettings, warmup, F_F32), OPT(RunSettings, train_on, F_STR16),
-	OPT(RunSettings, images, F_I32),
+	FLD_OPT(RunSettings, host, F_STR64), FLD_OPT(RunSettings, device_name, F_STR64),
+	FLD_OPT(RunSettings, job, F_STR64), FLD_OPT(RunSettings, warmup, F_F32),
+	FLD_OPT(RunSettings, train_on, F_STR16), FLD_OPT(RunSettings, images, F_I32),
 };
 static const Field morph_fields[] = {
 	FLD(Morphism, op, F_STR16), FLD(Morphism, node, F_I32),
