@@ -111,11 +111,10 @@ int main(int argc, char **argv)
 		BackendOpts bopts;
 		const Backend *be = cli_backend(prog, &run, &bopts);
 		Dataset d;
-		const char *wanted = e.members[0].dataset;
-		if (!run.data && strcmp(wanted, "fashion-mnist") != 0)
-			die_usage(prog, "%s: the models are for %s; give its data with --data %s", e.sources[0], wanted,
-				  dataset_builtin_classes(wanted) ? "SPEC:DIR" : "h5:FILE");
-		if (dataset_load(&d, run.data ? run.data : wanted, on_test, &err))
+		const char *spec = data_spec_for_model(run.data, e.members[0].dataset, &err);
+		if (!spec)
+			nash_err_prefix(&err, e.sources[0]);
+		if (!spec || dataset_load(&d, spec, on_test, &err))
 			die_err(prog, &err);
 		for (int i = 0; i < e.n; i++) {
 			const Graph *g = &e.members[i].g;

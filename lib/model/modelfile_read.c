@@ -460,6 +460,9 @@ static int r_model(R *r, hid_t f, Model *m)
 	int rc = tr < 0 ? rfail(r, "cannot open group 'training'") : 0;
 	rc = rc ? rc : r_table(r, tr, "runs", "training/runs", &h5_run_table, (void **)&m->runs,
 			       &m->n_runs);
+	for (int i = 0; !rc && i < m->n_runs; i++)
+		if (!m->runs[i].train_on[0]) /* a file from before train_on: the training split */
+			snprintf(m->runs[i].train_on, sizeof m->runs[i].train_on, "train");
 	rc = rc ? rc : r_table(r, tr, "record", "training/record", &h5_record_table,
 			       (void **)&m->records, &m->n_records);
 	if (tr >= 0)

@@ -20,7 +20,8 @@ static const Field run_fields[] = {
 	FLD(RunSettings, lr_end, F_F32), FLD(RunSettings, momentum, F_F32),
 	FLD(RunSettings, weight_decay, F_F32), FLD(RunSettings, device, F_STR16),
 	FLD_OPT(RunSettings, host, F_STR64), FLD_OPT(RunSettings, device_name, F_STR64),
-	FLD_OPT(RunSettings, job, F_STR64),
+	FLD_OPT(RunSettings, job, F_STR64), FLD_OPT(RunSettings, warmup, F_F32),
+	FLD_OPT(RunSettings, train_on, F_STR16), FLD_OPT(RunSettings, images, F_I32),
 };
 static const Field morph_fields[] = {
 	FLD(Morphism, op, F_STR16), FLD(Morphism, node, F_I32),

@@ -10,7 +10,7 @@ IMAGES="$BATS_TEST_DIRNAME/../fixtures/images.py"
 
 setup_file() {
 	# a PNG tree from the CIFAR-10 fixture: train/<class>/*.png, test/<class>/*.png
-	nash-data convert "cifar10:$FIX/cifar10" -o "$BATS_FILE_TMPDIR/c10.h5"
+	nash-data convert "$CIFAR10" -o "$BATS_FILE_TMPDIR/c10.h5"
 	$PY "$IMAGES" tree "$BATS_FILE_TMPDIR/c10.h5" "$BATS_FILE_TMPDIR/png"
 }
 
@@ -48,7 +48,7 @@ Image.new(mode, (w, h), eval(v)).save(f, *(sys.argv[5:6]))' "$@"
 	assert_output --partial "--channels: 2 is not 1, 3 or 4"
 	run -2 nash-data pack a --test-fraction 1 -o x.h5
 	assert_output --partial "--test-fraction"
-	run -2 nash-data convert "cifar10:$FIX/cifar10" --seed 3 -o x.h5
+	run -2 nash-data convert "$CIFAR10" --seed 3 -o x.h5
 	assert_output --partial "convert takes only -o"
 	run -2 nash-data convert h5:x.h5 -o y.h5
 	assert_output --partial "is a dataset file already"
@@ -71,19 +71,19 @@ Image.new(mode, (w, h), eval(v)).save(f, *(sys.argv[5:6]))' "$@"
 	assert_line --regexp "^    3  cat +[0-9]+ +[0-9]+$"
 	$PY -c 'import sys, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r")
-raw = np.fromfile(sys.argv[2] + "/data_batch_1.bin", np.uint8).reshape(-1, 3073)
+raw = np.concatenate([np.fromfile(sys.argv[2] + "/data_batch_%d.bin" % b, np.uint8).reshape(-1, 3073) for b in range(1, 6)])
 assert (f["train/images"][:] == raw[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)).all()
 assert (f["train/labels"][:] == raw[:, 0]).all()
 assert [n.decode() for n in f.attrs["class_names"]][:2] == ["airplane", "automobile"]' "$f" "$FIX/cifar10"
-	nash-init --dataset "cifar10:$FIX/cifar10" --widths 4,8 --val 100 -o "$d/a.h5"
+	nash-init --dataset "$CIFAR10" --widths 4,8 --val 100 -o "$d/a.h5"
 	nash-init --dataset "h5:$f" --widths 4,8 --val 100 -o "$d/b.h5"
 	[ "$(graph_dump "$d/a.h5")" = "$(graph_dump "$d/b.h5")" ]
 	run -0 nash-train --data "h5:$f" --epochs 1 --device cpu --threads 1 "$d/a.h5" -o "$d/ta.h5"
 	local via_h5=${lines[-1]}
-	run -0 nash-train --data "cifar10:$FIX/cifar10" --epochs 1 --device cpu --threads 1 "$d/b.h5" -o "$d/tb.h5"
+	run -0 nash-train --data "$CIFAR10" --epochs 1 --device cpu --threads 1 "$d/b.h5" -o "$d/tb.h5"
 	[ "${lines[-1]}" = "$via_h5" ]
 	[ "$(graph_dump "$d/ta.h5")" = "$(graph_dump "$d/tb.h5")" ]
-	nash-data convert "fashion-mnist:$FIX/fmnist" -o "$d/fm.h5"
+	nash-data convert "$FMNIST" -o "$d/fm.h5"
 	run -0 nash-data info "$d/fm.h5"
 	assert_line --regexp "^    0  T-shirt/top +[0-9]+ +[0-9]+$"
 }
@@ -352,8 +352,8 @@ assert [n.decode() for n in f.attrs["class_names"]][:2] == ["airplane", "automob
 	assert_output --partial "the model is for the dataset pets; give its file with --data h5:FILE"
 	run -1 nash-ensemble --data "h5:$d/cars.h5" "$d/m.h5"
 	assert_output --partial "nash-ensemble: $d/m.h5: the model is for the dataset 'pets', the data is 'cars'"
-	run -2 nash-ensemble "$d/m.h5"
-	assert_output --partial "give its data with --data h5:FILE"
+	run -2 nash-ensemble "$d/m.h5" # the same words as nash-train's
+	assert_output --partial "nash-ensemble: $d/m.h5: the model is for the dataset pets; give its file with --data h5:FILE"
 	run -0 nash-ensemble --data "h5:$d/pets.h5" "$d/m.h5"
 	[ ! -e "$d/x.h5" ]
 }

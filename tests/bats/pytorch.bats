@@ -3,16 +3,17 @@
 # installs, so it runs wherever the tests do).
 load common
 
-# Three SGD steps of the seed network on ENGINE, compared with PyTorch in float64 (TOL: the
-# largest relative difference of any weight or statistic).
-three_steps() { # ENGINE TOL
+# Three SGD steps of the seed network on ENGINE with WARMUP epochs (one step each) of warmup,
+# compared with PyTorch in float64 (TOL: the largest relative difference of any weight or
+# statistic).
+three_steps() { # ENGINE TOL WARMUP
 	[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || skip "no Fashion-MNIST"
 	/usr/bin/python3 -c 'import torch, h5py' 2>/dev/null || fail "python3-torch and python3-h5py are missing (tests/deps.sh installs them)"
 	d=$BATS_TEST_TMPDIR
 	nash-init --val 200 -o "$d/seed.h5"
-	nash-train --device "$1" --epochs 3 --limit 128 --no-augment --threads 1 -o "$d/t.h5" "$d/seed.h5" 2>/dev/null
+	nash-train --device "$1" --epochs 3 --limit 128 --no-augment --threads 1 --warmup "$3" -o "$d/t.h5" "$d/seed.h5" 2>/dev/null
 	run -0 /usr/bin/python3 "$BATS_TEST_DIRNAME/../torch/three_steps.py" "$d/seed.h5" "$d/t.h5" "$2"
-	echo "# $1: ${lines[-1]}" >&3
+	echo "# $1, warmup $3: ${lines[-1]}" >&3
 }
 
 # The reference loops accumulate in double: measured 6.2e-7.
@@ -23,7 +24,13 @@ three_steps() { # ENGINE TOL
 # The im2col + BLAS engine is tight enough to catch a wrong detail of the recipe (weight decay
 # alone moves a weight by 2.5e-5 of itself per step): measured 2.0e-5 (AMD EPYC, AVX-512).
 @test "three training steps on cpu-blas match PyTorch (float64) within 5e-5" {
-	three_steps cpu-blas 5e-5
+	three_steps cpu-blas 5e-5 0
+}
+
+# The same under a warmup as long as the run (lr 0.05/3, 0.1/3, 0.05): the schedule as
+# three_steps.py reads it from the file's training/runs.
+@test "three training steps on cpu-blas with a warmup match PyTorch (float64) within 5e-5" {
+	three_steps cpu-blas 5e-5 3
 }
 
 # oneDNN sums a weight gradient's N*H*W products in float32 in one run (about 5e-6 of its rms
@@ -31,5 +38,5 @@ three_steps() { # ENGINE TOL
 # over three steps: measured 2.5e-3. A wrong convolution is off by 1e-1 or more. The rest of
 # the step is the same code as cpu-blas's, checked tightly above.
 @test "three training steps on cpu (oneDNN) match PyTorch (float64) within 1e-2" {
-	three_steps cpu 1e-2
+	three_steps cpu 1e-2 0
 }

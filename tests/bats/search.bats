@@ -5,7 +5,7 @@ load common
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # Tiny but real: 2 steps of 2 children, 2 epochs per child so that children checkpoint.
-S_ARGS=(DATA="fashion-mnist:$FIX/fmnist" VAL=200 LIMIT=256 BATCH=32 WIDTHS=4,8 STEPS=2 NEIGH=2 MORPHS=2
+S_ARGS=(DATA="$FMNIST" VAL=200 LIMIT=256 BATCH=32 WIDTHS=4,8 STEPS=2 NEIGH=2 MORPHS=2
 	EPOCHS_SEED=1 EPOCHS_NEIGH=3 EPOCHS_FINAL=2 MAX_PARAMS= DEVICE=cpu SEED=7)
 
 # The outer `make test` exports its flags (a jobserver among them): not for this make.

@@ -1,6 +1,7 @@
 """Cross-check of the engine against PyTorch (float64): three SGD steps of the seed network from
 the same initial weights on the same 128 Fashion-MNIST images (no augmentation, so batch order
-does not matter), then every weight and batch-norm statistic compared.
+does not matter), under the run's learning-rate schedule (warmup, then cosine), then every
+weight and batch-norm statistic compared.
 Usage: three_steps.py SEED.h5 TRAINED.h5 [TOL]; exit 1 when any difference exceeds TOL."""
 import gzip, math, os, sys
 import h5py, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
@@ -41,13 +42,21 @@ decay = [p for p in m.parameters() if p.dim() > 1]
 other = [p for p in m.parameters() if p.dim() <= 1]
 opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": other, "weight_decay": 0}],
                       lr=0.05, momentum=0.9, nesterov=True)
+t = h5py.File(trained_path, "r")
+# The run's warmup (nash-train --warmup; absent in older files: none), 1 step per epoch here:
+# lr_start (k+1)/W for the first W steps, then the cosine over the 3 - W steps left.
+runs = t["training"]["runs"]
+W = math.floor(float(runs["warmup"][-1]) * 1 + 0.5) if "warmup" in runs.dtype.names else 0
+def lr(k):
+    if k < W:
+        return 0.05 * (k + 1) / W
+    return 0.05 * 0.5 * (1 + math.cos(math.pi * (k - W) / (3 - W)))
 for k in range(3):
     for g in opt.param_groups:
-        g["lr"] = 0.05 * 0.5 * (1 + math.cos(math.pi * k / 3))
+        g["lr"] = lr(k)
     loss = F.cross_entropy(m(x), y)
     opt.zero_grad(); loss.backward(); opt.step()
 
-t = h5py.File(trained_path, "r")
 worst = 0.0
 for mod, n in zip(mods, nodes):
     for name, tv in tensors(mod):

@@ -53,7 +53,8 @@ static int same_set(const uint8_t *ax, const uint8_t *ay, const uint8_t *bx, con
 
 TEST(test_round_trip)
 {
-	const char *specs[] = { "cifar10", "cifar100", "fashion-mnist" }, *dirs[] = { "cifar10", "cifar100", "fmnist" };
+	const char *specs[] = { "cifar10@600,100", "cifar100@600,100", "fashion-mnist@1200,200" },
+		   *dirs[] = { "cifar10", "cifar100", "fmnist" };
 	for (int s = 0; s < 3; s++) {
 		char spec[1100], out[1100];
 		NashErr e = { 0 };
@@ -85,7 +86,7 @@ TEST(test_norm_round_trip)
 	NashErr e = { 0 };
 	Dataset a, b;
 	char spec[1100];
-	snprintf(spec, sizeof spec, "cifar10:%s/cifar10", fx);
+	snprintf(spec, sizeof spec, "cifar10@600,100:%s/cifar10", fx);
 	CHECKF(dataset_load(&a, spec, 1, &e) == 0 && dataset_set_builtin_classes(&a, &e) == 0, "%s", e.msg);
 	a.has_norm = 1;
 	for (int c = 0; c < 3; c++)
@@ -118,7 +119,7 @@ TEST(test_write_errors)
 	NashErr e = { 0 };
 	Dataset a;
 	char spec[1100];
-	snprintf(spec, sizeof spec, "cifar10:%s/cifar10", fx);
+	snprintf(spec, sizeof spec, "cifar10@600,100:%s/cifar10", fx);
 	CHECKF(dataset_load(&a, spec, 1, &e) == 0, "%s", e.msg);
 	CHECK(dataset_write_h5(&a, path_of("w.h5"), &e) == -1 && strstr(e.msg, "no class names"));
 	CHECK(dataset_set_builtin_classes(&a, &e) == 0);
@@ -156,10 +157,14 @@ TEST(test_fit)
 TEST(test_spec)
 {
 	char name[64], dir[512];
+	int sizes[2];
 	NashErr e;
-	CHECK(data_parse_spec("h5:/a/b.h5", name, sizeof name, dir, sizeof dir, &e) == 0 && !strcmp(name, "h5") &&
+	CHECK(data_parse_spec("h5:/a/b.h5", name, sizeof name, dir, sizeof dir, sizes, &e) == 0 && !strcmp(name, "h5") &&
 	      !strcmp(dir, "/a/b.h5"));
-	CHECK(data_parse_spec("h5", name, sizeof name, dir, sizeof dir, &e) == -1 && e.code == NASH_ERR_USAGE);
+	CHECK(data_parse_spec("h5", name, sizeof name, dir, sizeof dir, sizes, &e) == -1 && e.code == NASH_ERR_USAGE);
+	/* an HDF5 file carries its own counts: nothing to declare */
+	CHECK(data_parse_spec("h5@6,1:/a/b.h5", name, sizeof name, dir, sizeof dir, sizes, &e) == -1 &&
+	      e.code == NASH_ERR_USAGE);
 	CHECKF(strstr(e.msg, "h5:FILE") != NULL, "%s", e.msg);
 }
 
