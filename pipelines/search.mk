@@ -128,7 +128,7 @@ ifeq ($(filter default paper cifar10 cifar10-cpu,$(PROFILE)),)
 $(error search: PROFILE must be default, paper, cifar10 or cifar10-cpu, not '$(PROFILE)')
 endif
 ifneq ($(filter cifar10 cifar10-cpu,$(PROFILE)),)
-ifeq ($(filter cifar10:%,$(DATA)),)
+ifeq ($(filter cifar10:% cifar10@%,$(DATA)),)
 $(error search: PROFILE=$(PROFILE) needs DATA=cifar10:DIR, DIR holding CIFAR-10's binary version (data_batch_1.bin ... test_batch.bin), not DATA=$(DATA))
 endif
 endif

@@ -53,7 +53,7 @@ train_failure() {
 	rc=$1 log=$2
 	case $rc in
 	3) why="out of memory" ;;
-	4) why="training diverged" ;;
+	4) why="training diverged or collapsed" ;;
 	*)
 		if [ "$rc" -gt 128 ]; then
 			why="killed by signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null || echo '?'))"

@@ -113,7 +113,10 @@ int main(int argc, char **argv)
 		if (!be)
 			die_err(prog, &err);
 		Dataset d;
-		if (dataset_load(&d, data ? data : e.members[0].dataset, on_test, &err))
+		const char *spec = data_spec_for_model(data, e.members[0].dataset, &err);
+		if (!spec)
+			nash_err_prefix(&err, e.sources[0]);
+		if (!spec || dataset_load(&d, spec, on_test, &err))
 			die_err(prog, &err);
 		double *acc = calloc((size_t)e.n, sizeof *acc), ens = NAN;
 		if (!acc)

@@ -179,6 +179,9 @@ int main(int argc, char **argv)
 		if (read_all(path, &bytes[i], &len[i], &err) ||
 		    model_read_mem(&m, bytes[i], len[i], strcmp(path, "-") ? path : "<stdin>", &err))
 			die_err(prog, &err);
+		if (metric != METRIC_TEST_ACCURACY && m.n_runs > 0 && run_trained_on_val(&m.runs[m.n_runs - 1]))
+			die(prog, "%s: its last run trained on the validation images (nash-train --train-on all): its "
+			    "val_accuracy is not held out and cannot rank it", path);
 		model_info(&info[i], &m, path);
 		model_free(&m);
 	}

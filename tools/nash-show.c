@@ -85,7 +85,9 @@ static void print_summary(const Model *m, const ModelInfo *mi)
 	printf("  id          %s (parent %s)\n", or_dash(m->id), or_dash(m->parent_id));
 	printf("  graph       %d nodes, %zu parameters\n", g->n_nodes, mi->params);
 	printf("              %s\n", mi->summary);
-	printf("  accuracy    val %s, test %s\n", va, ta);
+	/* A last run on training + validation images leaves no held-out validation figure. */
+	int val_trained = m->n_runs > 0 && run_trained_on_val(&m->runs[m->n_runs - 1]);
+	printf("  accuracy    val %s%s, test %s\n", va, val_trained ? " (trained on)" : "", ta);
 	printf("  training    %d run%s, %d epoch%s, %.1f s\n", m->n_runs, m->n_runs == 1 ? "" : "s", m->n_records,
 	       m->n_records == 1 ? "" : "s", (double)mi->total_seconds);
 	printf("  lineage     %d morphisms since the seed network\n", m->n_lineage);

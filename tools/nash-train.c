@@ -24,10 +24,20 @@ static void usage(FILE *f)
 		"                     fashion-mnist:DIR, cifar10:DIR, cifar100:DIR\n"
 		"  --epochs E         epochs of this run (default 1); 0 only evaluates\n"
 		"  --lr START[:END]   learning rate, cosine-annealed from START to END (default 0.05:0)\n"
+		"  --warmup EPOCHS|auto  first raise the learning rate linearly, step by step, from\n"
+		"                     START/W to START over the first EPOCHS epochs (W steps; fractions\n"
+		"                     allowed, 0: none); the cosine then runs over the remaining steps.\n"
+		"                     auto (default): 0.5 for a model never trained (a seed from\n"
+		"                     nash-init), 0 for one that has been (a search child, a resumed\n"
+		"                     model); the run's warmup is recorded in training/runs\n"
 		"  --batch B          batch size (default 128)\n"
 		"  --momentum M       Nesterov momentum (default 0.9)\n"
 		"  --weight-decay W   weight decay on conv and dense weights (default 5e-4)\n"
 		"  --limit N          train on the first N training images only\n"
+		"  --train-on train|all  train on the training split (default) or on training and\n"
+		"                     validation images (the final phase): validation figures are then\n"
+		"                     not held out; they are still printed, marked, and nash-select\n"
+		"                     refuses to rank the model\n"
 		"  --no-augment       no random crops and flips\n"
 		"  --seed S           seed for shuffling and augmentation (default 1)\n"
 		"  --device D         auto (default), cpu, ref (slow reference loops) or cuda\n"
@@ -42,7 +52,12 @@ static void usage(FILE *f)
 		"\n"
 		"The last line on standard output is 'val_accuracy=X' (and ' test_accuracy=Y' with\n"
 		"--eval test); when the model itself goes to standard output, that line goes to stderr.\n"
-		"Exit status: 0 success, 1 error, 2 usage, 3 out of memory, 4 training diverged.\n",
+		"With --train-on all, ' train_on=all' ends that line. A run that collapses (after an\n"
+		"epoch, the network gives every image the same output: every ReLU dead, accuracy at\n"
+		"chance) fails like one that diverges: 'collapsed: ...', the model written to -o F\n"
+		"marked failed with that reason.\n"
+		"Exit status: 0 success, 1 error, 2 usage, 3 out of memory, 4 training diverged or\n"
+		"collapsed.\n",
 		prog);
 }
 
@@ -60,6 +75,7 @@ int main(int argc, char **argv)
 		{"seed", required_argument, 0, 's'},   {"device", required_argument, 0, 'd'},
 		{"threads", required_argument, 0, 't'}, {"gpu", required_argument, 0, 'g'}, {"eval", required_argument, 0, 'E'},
 		{"checkpoint", required_argument, 0, 'c'}, {"output", required_argument, 0, 'o'},
+		{"warmup", required_argument, 0, 'w'}, {"train-on", required_argument, 0, 'T'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -87,6 +103,15 @@ int main(int argc, char **argv)
 			eval = optarg;
 			break;
 		case 'c': o.checkpoint = optarg; break;
+		case 'w':
+			o.warmup = strcmp(optarg, "auto") ? (float)cli_double(prog, "--warmup", optarg, 0, 100000)
+							  : NASH_WARMUP_AUTO;
+			break;
+		case 'T':
+			if (strcmp(optarg, "train") && strcmp(optarg, "all"))
+				die_usage(prog, "--train-on: '%s' is not train or all", optarg);
+			o.train_on_all = strcmp(optarg, "all") == 0;
+			break;
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
@@ -109,9 +134,12 @@ int main(int argc, char **argv)
 	if (model_read(&m, in, &err))
 		die_err(prog, &err);
 	Dataset d;
-	if (!data && strcmp(m.dataset, "fashion-mnist") != 0)
-		die_usage(prog, "%s: the model is for %s; give its data with --data %s:DIR", in, m.dataset, m.dataset);
-	if (dataset_load(&d, data ? data : m.dataset, want_test, &err))
+	const char *spec = data_spec_for_model(data, m.dataset, &err);
+	if (!spec) {
+		nash_err_prefix(&err, in);
+		die_err(prog, &err);
+	}
+	if (dataset_load(&d, spec, want_test, &err))
 		die_err(prog, &err);
 	if (d.c != m.g.in_c || d.h != m.g.in_h || d.w != m.g.in_w || d.n_classes != m.g.n_classes)
 		die(prog, "%s: the model is for %dx%dx%d images in %d classes, the data %s has %dx%dx%d in %d", in,
@@ -138,29 +166,22 @@ int main(int argc, char **argv)
 			die_err(prog, &err);
 		}
 	} else {
-		Split sp;
-		DeviceSet set;
+		EvalSet es;
 		double loss, acc;
-		if (data_split(&sp, &d, m.val_size, 0, &err))
-			die_err(prog, &err);
-		if (sp.val_count == 0 && !want_test)
+		if (m.val_size == 0 && !want_test)
 			die(prog, "%s: the model holds out no validation images (val_size 0): nothing to evaluate; try --eval test",
 			    in);
-		if (sp.val_count > 0) {
-			if (net_upload_set(&net, &set, d.train_x, d.train_y, d.n_train, &err) ||
-			    evaluate(&net, &set, sp.val_begin, sp.val_count, &loss, &acc, NULL, &err))
+		if (m.val_size > 0) {
+			if (eval_set(&es, &d, 0, m.val_size, &err) || evaluate_on(&net, &es, &loss, &acc, NULL, &err))
 				die_err(prog, &err);
-			net_free_set(&net, &set);
 			m.val_accuracy = (float)acc;
 		}
 	}
 	if (want_test) {
-		DeviceSet set;
+		EvalSet es;
 		double loss, acc;
-		if (net_upload_set(&net, &set, d.test_x, d.test_y, d.n_test, &err) ||
-		    evaluate(&net, &set, 0, d.n_test, &loss, &acc, NULL, &err))
+		if (eval_set(&es, &d, 1, 0, &err) || evaluate_on(&net, &es, &loss, &acc, NULL, &err))
 			die_err(prog, &err);
-		net_free_set(&net, &set);
 		m.test_accuracy = (float)acc;
 	}
 	net_free(&net);
@@ -170,6 +191,8 @@ int main(int argc, char **argv)
 	fprintf(res, "val_accuracy=%.4f", m.val_accuracy);
 	if (want_test)
 		fprintf(res, " test_accuracy=%.4f", m.test_accuracy);
+	if (m.n_runs > 0 && run_trained_on_val(&m.runs[m.n_runs - 1]))
+		fputs(" train_on=all", res); /* the validation figure is not held out */
 	fputc('\n', res);
 	model_free(&m);
 	dataset_free(&d);

@@ -53,3 +53,20 @@ hid_t h5_compound_type(const H5Table *tab, int file)
 	}
 	return t;
 }
+
+hid_t h5_compound_type_read(const H5Table *tab, hid_t file_type)
+{
+	hid_t t = H5Tcreate(H5T_COMPOUND, tab->row_size);
+	for (int i = 0; t >= 0 && i < tab->n_fields; i++) {
+		const Field *f = &tab->fields[i];
+		if (H5Tget_member_index(file_type, f->name) < 0)
+			continue;
+		hid_t ft = field_type(f->kind, 0);
+		if (H5Tinsert(t, f->name, f->off, ft) < 0) {
+			H5Tclose(t);
+			t = -1;
+		}
+		H5Tclose(ft);
+	}
+	return t;
+}

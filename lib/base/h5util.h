@@ -28,6 +28,7 @@ typedef struct Field {
 	const char *name;
 	size_t off;
 	int kind;
+	int optional; /* added to the format later: a file without it reads as zero bytes */
 } Field;
 
 typedef struct H5Table {
@@ -38,5 +39,8 @@ typedef struct H5Table {
 
 /* file: packed, explicit little-endian; memory: the C struct's layout. -1 on failure. */
 hid_t h5_compound_type(const H5Table *t, int file);
+/* The memory type for reading a file of type file_type: the C struct's layout with only the
+   fields file_type has (matched by name), so fields it lacks keep what the buffer held. */
+hid_t h5_compound_type_read(const H5Table *t, hid_t file_type);
 
 #endif

@@ -2,6 +2,7 @@
    train/validation split, normalisation statistics and the CPU reference batch builder. */
 #include "data/data.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -12,20 +13,50 @@
 
 #include <zlib.h>
 
-#define SPEC_FORMS "fashion-mnist, fashion-mnist:DIR, cifar10:DIR or cifar100:DIR"
+#define SPEC_FORMS                                                                               \
+	"fashion-mnist, fashion-mnist:DIR, cifar10:DIR or cifar100:DIR (a dataset of another size in " \
+	"one of these formats: NAME@TRAIN,TEST:DIR, e.g. cifar10@600,100:DIR)"
 #define READ_CHUNK (16u << 20)   /* bytes per gzread: big chunks keep loading fast */
 #define FIRST_ALLOC (64u << 20)  /* a lying header cannot make us allocate more up front */
 #define CIFAR_PIXELS 3072        /* 3 x 32 x 32 */
 
-int data_parse_spec(const char *spec, char *name, size_t name_n, char *dir, size_t dir_n, NashErr *err)
+/* "N,M" with 1 <= N, M <= 100000000 into sizes; -1 when malformed. */
+static int parse_sizes(const char *s, size_t len, int sizes[2])
+{
+	char buf[32];
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	const char *p = buf;
+	for (int k = 0; k < 2; k++) {
+		char *end;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		errno = 0;
+		long v = strtol(p, &end, 10);
+		if (errno || v < 1 || v > 100000000 || *end != (k ? '\0' : ','))
+			return -1;
+		sizes[k] = (int)v;
+		p = end + 1;
+	}
+	return 0;
+}
+
+int data_parse_spec(const char *spec, char *name, size_t name_n, char *dir, size_t dir_n, int sizes[2],
+		    NashErr *err)
 {
 	const char *colon = spec ? strchr(spec, ':') : NULL;
-	size_t nlen = colon ? (size_t)(colon - spec) : (spec ? strlen(spec) : 0);
+	size_t hlen = colon ? (size_t)(colon - spec) : (spec ? strlen(spec) : 0); /* NAME[@N,M] */
+	const char *at = spec ? memchr(spec, '@', hlen) : NULL;
+	size_t nlen = at ? (size_t)(at - spec) : hlen;
 	const char *d = colon ? colon + 1 : NULL;
 	int known = spec && ((nlen == 13 && !strncmp(spec, "fashion-mnist", nlen)) ||
 			     (nlen == 7 && !strncmp(spec, "cifar10", nlen)) ||
 			     (nlen == 8 && !strncmp(spec, "cifar100", nlen)));
-	if (!known || (d && !*d) || (!d && nlen != 13))
+	sizes[0] = sizes[1] = 0;
+	if (!known || (d && !*d) || (!d && nlen != 13) ||
+	    (at && parse_sizes(at + 1, hlen - nlen - 1, sizes)))
 		return nash_err(err, NASH_ERR_USAGE, "bad dataset '%s': expected " SPEC_FORMS,
 				spec ? spec : "(null)");
 	if (!d)
@@ -225,9 +256,10 @@ static int check_labels(const uint8_t *y, int n, int n_classes, const char *path
 	return 0;
 }
 
-/* One Fashion-MNIST split ("train" or "t10k"). x: [n, 1, 28, 28], y: [n] */
-static int fmnist_load(uint8_t **x, uint8_t **y, int *n, const char *dir, const char *split,
-		       NashErr *err)
+/* One Fashion-MNIST split ("train" or "t10k") of `expected` images (declared: a size the spec
+   declared, else the official one). x: [n, 1, 28, 28], y: [n] */
+static int fmnist_load(uint8_t **x, uint8_t **y, int *n, const char *dir, const char *split, int expected,
+		       int declared, NashErr *err)
 {
 	char name[64], ipath[1024], lpath[1024];
 	int ni = 0, nl = 0;
@@ -247,6 +279,17 @@ static int fmnist_load(uint8_t **x, uint8_t **y, int *n, const char *dir, const 
 	}
 	if (check_labels(*y, nl, 10, lpath, err))
 		goto fail;
+	if (ni != expected) {
+		if (declared)
+			nash_err(err, NASH_ERR_RUNTIME, "%s: %d images, expected %d (the dataset spec declares %d)",
+				 ipath, ni, expected, expected);
+		else
+			nash_err(err, NASH_ERR_RUNTIME,
+				 "%s: %d images, expected %d: the file is incomplete (Fashion-MNIST's %s set has "
+				 "%d; to train on fewer images, use --limit)",
+				 ipath, ni, expected, strcmp(split, "train") ? "test" : "training", expected);
+		goto fail;
+	}
 	*n = ni;
 	return 0;
 fail:
@@ -256,26 +299,59 @@ fail:
 	return -1;
 }
 
+/* The record counts a dataset's files must hold: `per_file` records in each (the official
+   layout), or, for a dataset of a declared size, `total` records over all of them. */
+typedef struct Counts {
+	int per_file, total;
+	char layout[160]; /* what is expected, for the messages */
+} Counts;
+
+static void counts_set(Counts *c, int official, int declared, const char *official_layout, const char *files)
+{
+	c->per_file = declared ? 0 : official;
+	c->total = declared;
+	if (declared)
+		snprintf(c->layout, sizeof c->layout, "the dataset spec declares %d records in %s", declared, files);
+	else
+		snprintf(c->layout, sizeof c->layout, "%s", official_layout);
+}
+
 /* Reads CIFAR binary files (records of label_bytes + 3072 pixels; the last label byte is the
-   one used: CIFAR-100's fine label) into one array. x: [n, 3, 32, 32], y: [n] */
+   one used: CIFAR-100's fine label) into one array; every file must exist and hold whole
+   records, as many as `want` says. x: [n, 3, 32, 32], y: [n] */
 static int cifar_load(uint8_t **x, uint8_t **y, int *n, char (*paths)[1024], int n_paths,
-		      int label_bytes, int n_classes, NashErr *err)
+		      int label_bytes, int n_classes, const Counts *want, NashErr *err)
 {
 	size_t rec = (size_t)label_bytes + CIFAR_PIXELS, total = 0, counts[8];
 	enum { CHUNK = 1024 };
 	uint8_t *buf = NULL; /* [CHUNK, rec] */
 	*x = *y = NULL;
+	for (int p = 0; p < n_paths; p++) { /* a missing file first: it says most about what is wrong */
+		struct stat st;
+		if (stat(paths[p], &st))
+			return nash_err(err, NASH_ERR_RUNTIME, "%s: %s (%s)", paths[p], strerror(errno), want->layout);
+	}
 	for (int p = 0; p < n_paths; p++) {
 		struct stat st;
 		if (stat(paths[p], &st))
 			return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", paths[p], strerror(errno));
 		if (st.st_size <= 0 || (size_t)st.st_size % rec)
 			return nash_err(err, NASH_ERR_RUNTIME,
-					"%s: size %lld is not a positive multiple of the %zu-byte record",
-					paths[p], (long long)st.st_size, rec);
+					"%s: size %lld is not a positive multiple of the %zu-byte record "
+					"(%zu whole records, then %zu bytes of a truncated one)",
+					paths[p], (long long)st.st_size, rec, (size_t)st.st_size / rec,
+					(size_t)st.st_size % rec);
 		counts[p] = (size_t)st.st_size / rec;
+		if (want->per_file && counts[p] != (size_t)want->per_file)
+			return nash_err(err, NASH_ERR_RUNTIME,
+					"%s: %zu records, expected %d: the file is incomplete (%s; to train on "
+					"fewer images, use --limit)",
+					paths[p], counts[p], want->per_file, want->layout);
 		total += counts[p];
 	}
+	if (want->total && total != (size_t)want->total)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s%s: %zu records in all, expected %d (%s)", paths[0],
+				n_paths > 1 ? " .. " : "", total, want->total, want->layout);
 	if (total > INT_MAX)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: too many images", paths[0]);
 	*x = malloc(total * CIFAR_PIXELS);
@@ -331,47 +407,56 @@ fail:
 static int cifar10_load(Dataset *d, int want_test, NashErr *err)
 {
 	char paths[5][1024], file[32];
-	int np = 0;
 	for (int b = 1; b <= 5; b++) {
 		snprintf(file, sizeof file, "data_batch_%d.bin", b);
-		if (join(paths[np], sizeof paths[np], d->dir, file, err))
+		if (join(paths[b - 1], sizeof paths[b - 1], d->dir, file, err))
 			return -1;
-		if (b == 1 || file_exists(paths[np]))
-			np++; /* batch 1 is required: a missing one fails in cifar_load */
 	}
-	if (cifar_load(&d->train_x, &d->train_y, &d->n_train, paths, np, 1, 10, err))
+	Counts want;
+	counts_set(&want, 10000, d->declared[0],
+		   "CIFAR-10's training set is data_batch_1.bin .. data_batch_5.bin, 10000 records each",
+		   "data_batch_1.bin .. data_batch_5.bin");
+	if (cifar_load(&d->train_x, &d->train_y, &d->n_train, paths, 5, 1, 10, &want, err))
 		return -1;
 	if (!want_test)
 		return 0;
+	counts_set(&want, 10000, d->declared[1], "CIFAR-10's test_batch.bin holds 10000 records",
+		   "test_batch.bin");
 	if (join(paths[0], sizeof paths[0], d->dir, "test_batch.bin", err))
 		return -1;
-	return cifar_load(&d->test_x, &d->test_y, &d->n_test, paths, 1, 1, 10, err);
+	return cifar_load(&d->test_x, &d->test_y, &d->n_test, paths, 1, 1, 10, &want, err);
 }
 
 static int cifar100_load(Dataset *d, int want_test, NashErr *err)
 {
 	char paths[1][1024];
+	Counts want;
+	counts_set(&want, 50000, d->declared[0], "CIFAR-100's train.bin holds 50000 records", "train.bin");
 	if (join(paths[0], sizeof paths[0], d->dir, "train.bin", err) ||
-	    cifar_load(&d->train_x, &d->train_y, &d->n_train, paths, 1, 2, 100, err))
+	    cifar_load(&d->train_x, &d->train_y, &d->n_train, paths, 1, 2, 100, &want, err))
 		return -1;
 	if (!want_test)
 		return 0;
+	counts_set(&want, 10000, d->declared[1], "CIFAR-100's test.bin holds 10000 records", "test.bin");
 	if (join(paths[0], sizeof paths[0], d->dir, "test.bin", err))
 		return -1;
-	return cifar_load(&d->test_x, &d->test_y, &d->n_test, paths, 1, 2, 100, err);
+	return cifar_load(&d->test_x, &d->test_y, &d->n_test, paths, 1, 2, 100, &want, err);
 }
 
 int dataset_load(Dataset *d, const char *spec, int want_test, NashErr *err)
 {
 	int r;
 	memset(d, 0, sizeof *d);
-	if (data_parse_spec(spec, d->name, sizeof d->name, d->dir, sizeof d->dir, err))
+	if (data_parse_spec(spec, d->name, sizeof d->name, d->dir, sizeof d->dir, d->declared, err))
 		return -1;
 	dataset_shape(d->name, &d->c, &d->h, &d->w, &d->n_classes);
 	if (!strcmp(d->name, "fashion-mnist")) {
-		r = fmnist_load(&d->train_x, &d->train_y, &d->n_train, d->dir, "train", err);
+		int *dc = d->declared;
+		r = fmnist_load(&d->train_x, &d->train_y, &d->n_train, d->dir, "train", dc[0] ? dc[0] : 60000,
+				dc[0] != 0, err);
 		if (!r && want_test)
-			r = fmnist_load(&d->test_x, &d->test_y, &d->n_test, d->dir, "t10k", err);
+			r = fmnist_load(&d->test_x, &d->test_y, &d->n_test, d->dir, "t10k", dc[1] ? dc[1] : 10000,
+					dc[1] != 0, err);
 	} else if (!strcmp(d->name, "cifar10")) {
 		r = cifar10_load(d, want_test, err);
 	} else {
@@ -382,6 +467,17 @@ int dataset_load(Dataset *d, const char *spec, int want_test, NashErr *err)
 		return -1;
 	}
 	return 0;
+}
+
+const char *data_spec_for_model(const char *given, const char *model_dataset, NashErr *err)
+{
+	if (given)
+		return given;
+	if (strcmp(model_dataset, "fashion-mnist") == 0)
+		return model_dataset;
+	nash_err(err, NASH_ERR_USAGE, "the model is for %s; give its data with --data %s:DIR", model_dataset,
+		 model_dataset);
+	return NULL;
 }
 
 void dataset_free(Dataset *d)

@@ -16,6 +16,7 @@
 typedef struct Dataset {
 	char name[64];    /* "fashion-mnist", "cifar10", "cifar100" */
 	char dir[512];
+	int declared[2];  /* training and test images the spec declared (NAME@TRAIN,TEST:DIR); 0: official */
 	int c, h, w, n_classes;
 	int n_train;      /* the whole training set (before the validation split) */
 	uint8_t *train_x; /* [n_train, c, h, w] */
@@ -26,12 +27,24 @@ typedef struct Dataset {
 } Dataset;
 
 /* Parses "fashion-mnist", "fashion-mnist:DIR", "cifar10:DIR", "cifar100:DIR" into a name and a
-   directory; usage error (NASH_ERR_USAGE) when malformed. */
-int data_parse_spec(const char *spec, char *name, size_t name_n, char *dir, size_t dir_n, NashErr *err);
-/* Loads the training set (and the test set when want_test). Truncated files, bad magic numbers,
-   labels out of range and count mismatches are errors naming the file. */
+   directory, and sizes[2] = {0, 0}. A dataset of another size in one of these formats declares
+   its training and test image counts: "cifar10@600,100:DIR" gives sizes {600, 100}. Usage
+   error (NASH_ERR_USAGE) when malformed. */
+int data_parse_spec(const char *spec, char *name, size_t name_n, char *dir, size_t dir_n, int sizes[2],
+		    NashErr *err);
+/* Loads the training set (and the test set when want_test), whole or not at all: the official
+   file layout with the official counts (Fashion-MNIST 60000 / 10000; CIFAR-10 data_batch_1..5.bin
+   of 10000 records each / test_batch.bin of 10000; CIFAR-100 train.bin 50000 / test.bin 10000),
+   or, for a spec that declares its size, the same files holding the declared counts. Missing
+   files, short files, truncated records, bad magic numbers, labels out of range and count
+   mismatches are errors naming the file. */
 int dataset_load(Dataset *d, const char *spec, int want_test, NashErr *err);
 void dataset_free(Dataset *d);
+/* The spec to load for a model made for `model_dataset` ("cifar10"): `given` when not NULL,
+   else the model's own name when it has a default directory (fashion-mnist); NULL with a
+   usage error saying how to give it otherwise. Every tool that loads a model's data says the
+   same thing. */
+const char *data_spec_for_model(const char *given, const char *model_dataset, NashErr *err);
 /* Image shape and class count of a dataset name without loading it (-1 if unknown). */
 int dataset_shape(const char *name, int *c, int *h, int *w, int *n_classes);
 

@@ -1,6 +1,7 @@
 #include "engine/train.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ void train_opts_default(TrainOpts *o)
 	o->nesterov = 1;
 	o->seed = 1;
 	o->device = "cpu";
+	o->warmup = NASH_WARMUP_AUTO;
 }
 
 float cosine_lr(float lr_start, float lr_end, long k, long total)
@@ -28,12 +30,27 @@ float cosine_lr(float lr_start, float lr_end, long k, long total)
 	return lr_end + (lr_start - lr_end) * 0.5f * (1.0f + (float)cos(3.14159265358979323846 * (double)k / (double)total));
 }
 
+float schedule_lr(float lr_start, float lr_end, long warmup, long k, long total)
+{
+	if (k < warmup)
+		return lr_start * (float)(k + 1) / (float)warmup;
+	return cosine_lr(lr_start, lr_end, k - warmup, total - warmup);
+}
+
+float train_warmup_auto(const Model *m)
+{
+	int finished = m->n_runs - (m->ckpt_epochs_done > 0); /* a checkpoint's last run is unfinished */
+	return finished > 0 ? 0.0f : NASH_WARMUP_FROM_SCRATCH;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+/* ---- evaluation ---- */
 
 int evaluate(Net *net, const DeviceSet *set, int begin, int count, double *loss, double *acc, float *probs,
 	     NashErr *err)
@@ -81,10 +98,254 @@ fail:
 	return -1;
 }
 
-static int same_run(const RunSettings *r, const TrainOpts *o)
+int eval_set(EvalSet *s, const Dataset *d, int on_test, int val_size, NashErr *err)
+{
+	memset(s, 0, sizeof *s);
+	if (on_test) {
+		if (d->n_test < 1)
+			return nash_err(err, NASH_ERR_RUNTIME, "%s: no test images loaded", d->name);
+		*s = (EvalSet){.x = d->test_x, .y = d->test_y, .n = d->n_test, .begin = 0, .count = d->n_test};
+		return 0;
+	}
+	Split sp;
+	if (data_split(&sp, d, val_size, 0, err))
+		return -1;
+	if (sp.val_count < 1)
+		return nash_err(err, NASH_ERR_RUNTIME,
+				"the model holds out no validation images (val_size 0): nothing to evaluate");
+	*s = (EvalSet){.x = d->train_x, .y = d->train_y, .n = d->n_train, .begin = sp.val_begin, .count = sp.val_count};
+	return 0;
+}
+
+int evaluate_on(Net *net, const EvalSet *s, double *loss, double *acc, float *probs, NashErr *err)
+{
+	DeviceSet set;
+	if (net_upload_set(net, &set, s->x, s->y, s->n, err))
+		return -1;
+	int rc = evaluate(net, &set, s->begin, s->count, loss, acc, probs, err);
+	net_free_set(net, &set);
+	return rc;
+}
+
+/* ---- collapse ---- */
+
+int train_output_constant(const float *probs, int n, int K, int *cls)
+{
+	int first = 0;
+	for (int k = 1; k < K; k++)
+		first = probs[k] > probs[first] ? k : first;
+	*cls = first;
+	for (int i = 1; i < n; i++) {
+		const float *p = probs + (size_t)i * K;
+		for (int k = 0; k < K; k++)
+			if (fabsf(p[k] - probs[k]) > NASH_COLLAPSE_TOL)
+				return 0;
+	}
+	return n > 1;
+}
+
+/* ---- one run ---- */
+
+/* What a run works with; one per train_model call. */
+typedef struct Run {
+	Model *m;
+	Net *net;
+	const Dataset *d;
+	const TrainOpts *o;
+	int run;            /* index of this run in m->runs */
+	int first_epoch;    /* > 1 when resuming a checkpoint */
+	Split sp;
+	int n_images;       /* trained on per epoch: the training split, plus the validation split with train_on_all */
+	int steps;          /* per epoch; the last partial batch is dropped, as PyTorch's drop_last */
+	long total, warmup; /* steps in the run, of them warming up */
+	int pad;
+	DeviceSet set;      /* the whole training set (validation split included) */
+	int32_t *order;     /* [n_images] indices into the training set, shuffled per epoch */
+	Sample *samples;    /* [batch] */
+	float *probs;       /* [check_count, classes] for the collapse test */
+	int check_begin, check_count; /* images the collapse test looks at */
+	double check_loss, check_acc; /* their figures after the last epoch */
+	float warmup_epochs;          /* as given, or as chosen for --warmup auto */
+	double t_run, train_s; /* train_s: time in training steps, evaluation excluded */
+	long images_done;
+} Run;
+
+static int same_run(const RunSettings *r, const TrainOpts *o, float warmup)
 {
 	return r->seed == o->seed && r->batch == o->batch && r->epochs == o->epochs && r->limit == o->limit &&
-	       r->augment == o->augment && r->lr_start == o->lr_start && r->lr_end == o->lr_end;
+	       r->augment == o->augment && r->lr_start == o->lr_start && r->lr_end == o->lr_end &&
+	       r->warmup == warmup && !strcmp(r->train_on, o->train_on_all ? "all" : "train");
+}
+
+/* The images of the run: the split, how many are trained on per epoch, steps and warmup. */
+static int run_plan(Run *r, NashErr *err)
+{
+	const TrainOpts *o = r->o;
+	if (data_split(&r->sp, r->d, r->m->val_size, o->limit, err))
+		return -1;
+	r->n_images = r->sp.train_count + (o->train_on_all ? r->sp.val_count : 0);
+	if (r->n_images < o->batch)
+		return nash_err(err, NASH_ERR_USAGE, "only %d training images, fewer than one batch of %d",
+				r->n_images, o->batch);
+	r->steps = r->n_images / o->batch;
+	r->total = (long)r->steps * o->epochs;
+	float w = o->warmup < 0 ? train_warmup_auto(r->m) : o->warmup;
+	if (w > o->epochs)
+		return nash_err(err, NASH_ERR_USAGE, "a warmup of %g epochs is longer than the run's %d", w, o->epochs);
+	r->warmup_epochs = w;
+	r->warmup = lroundf(w * (float)r->steps);
+	r->pad = data_crop_pad(r->d->h);
+	/* The collapse test looks at the validation images, or at most 1024 training ones. */
+	r->check_begin = r->sp.val_count > 0 ? r->sp.val_begin : r->sp.train_begin;
+	r->check_count = r->sp.val_count > 0 ? r->sp.val_count : (r->sp.train_count < 1024 ? r->sp.train_count : 1024);
+	return 0;
+}
+
+/* Resumes the checkpoint's unfinished run when its settings are this run's, else appends a
+   new run (SGDR: with a fresh optimizer). */
+static int run_begin(Run *r, NashErr *err)
+{
+	Model *m = r->m;
+	const TrainOpts *o = r->o;
+	float w = r->warmup_epochs;
+	r->first_epoch = 1;
+	if (m->ckpt_epochs_done > 0 && m->n_runs > 0 && same_run(&m->runs[m->n_runs - 1], o, w)) {
+		r->first_epoch = m->ckpt_epochs_done + 1; /* weights and momentum came from the file */
+	} else {
+		RunSettings rs = {.seed = o->seed, .batch = o->batch, .epochs = o->epochs, .limit = o->limit,
+				  .augment = o->augment, .lr_start = o->lr_start, .lr_end = o->lr_end,
+				  .momentum = o->momentum, .weight_decay = o->weight_decay, .warmup = w,
+				  .images = r->n_images};
+		snprintf(rs.device, sizeof rs.device, "%s", o->device ? o->device : "");
+		snprintf(rs.train_on, sizeof rs.train_on, "%s", o->train_on_all ? "all" : "train");
+		if (model_add_run(m, &rs, err))
+			return -1;
+		r->net->ctx.be->zero(&r->net->ctx, r->net->velocity, r->net->n_params * sizeof(float));
+	}
+	r->run = m->n_runs - 1;
+	return 0;
+}
+
+static int run_alloc(Run *r, NashErr *err)
+{
+	if (net_upload_set(r->net, &r->set, r->d->train_x, r->d->train_y, r->d->n_train, err))
+		return -1;
+	r->order = malloc((size_t)r->n_images * sizeof *r->order);
+	r->samples = malloc((size_t)r->o->batch * sizeof *r->samples);
+	r->probs = malloc((size_t)r->check_count * r->d->n_classes * sizeof *r->probs);
+	if (!r->order || !r->samples || !r->probs)
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
+	return 0;
+}
+
+static void run_free(Run *r)
+{
+	net_free_set(r->net, &r->set);
+	free(r->order);
+	free(r->samples);
+	free(r->probs);
+}
+
+/* Epoch e's order: the run's images (training split, then the validation split when trained
+   on), shuffled by stream (seed, e); rng continues into the batches' augmentation. */
+static void shuffle_epoch(Run *r, int e, Rng *rng)
+{
+	rng_seed3(rng, r->o->seed, (uint64_t)e, 0);
+	for (int i = 0; i < r->sp.train_count; i++)
+		r->order[i] = r->sp.train_begin + i;
+	for (int i = r->sp.train_count; i < r->n_images; i++)
+		r->order[i] = r->sp.val_begin + (i - r->sp.train_count);
+	for (int i = r->n_images - 1; i > 0; i--) {
+		int j = (int)rng_below(rng, (uint32_t)i + 1);
+		int32_t t = r->order[i];
+		r->order[i] = r->order[j];
+		r->order[j] = t;
+	}
+}
+
+/* Marks m failed with the reason, which is also the error (exit 4 in the tools). */
+static int fail_as(Model *m, NashErr *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail_as(Model *m, NashErr *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m->failure, sizeof m->failure, fmt, ap);
+	va_end(ap);
+	m->failed = 1;
+	return nash_err(err, NASH_ERR_DIVERGED, "%s", m->failure);
+}
+
+/* The training steps of epoch e; *loss and *acc: their means over the epoch. */
+static int train_epoch(Run *r, int e, TrainCallback cb, void *cb_arg, double *loss, double *acc, NashErr *err)
+{
+	const TrainOpts *o = r->o;
+	Rng rng;
+	shuffle_epoch(r, e, &rng);
+	double t0 = now_s(), last_report = t0, loss_sum = 0, acc_sum = 0;
+	long seen = 0;
+	for (int s = 0; s < r->steps; s++) {
+		long k = (long)(e - 1) * r->steps + s;
+		Optim opt = {.lr = schedule_lr(o->lr_start, o->lr_end, r->warmup, k, r->total),
+			     .momentum = o->momentum, .weight_decay = o->weight_decay, .nesterov = o->nesterov};
+		data_plan_batch(r->samples, r->order + (size_t)s * o->batch, o->batch, r->pad, o->augment, &rng);
+		net_train_step(r->net, &r->set, r->samples, o->batch, &opt);
+		double t = now_s();
+		if (t - last_report < 0.5 && s < r->steps - 1)
+			continue;
+		double l, a;
+		long c;
+		if (net_take_stats(r->net, &l, &a, &c, err))
+			return -1;
+		if (!isfinite(l))
+			return fail_as(r->m, err, "loss diverged (%g) in epoch %d, step %d", l, e, s + 1);
+		loss_sum += l * c, acc_sum += a * c, seen += c;
+		last_report = t;
+		if (cb && s < r->steps - 1) {
+			double ts = r->train_s + (t - t0), rate = (r->images_done + seen) / (ts > 0 ? ts : 1e-9);
+			long left = ((long)(o->epochs - e) * r->steps + (r->steps - s - 1)) * o->batch;
+			TrainProgress p = {.epoch = e, .epochs = o->epochs, .step = s + 1, .steps = r->steps,
+					   .loss = loss_sum / seen, .acc = acc_sum / seen, .images_per_s = rate,
+					   .elapsed_s = t - r->t_run, .eta_s = left / (rate > 0 ? rate : 1e-9)};
+			cb(&p, cb_arg);
+		}
+	}
+	r->images_done += seen;
+	r->train_s += now_s() - t0;
+	*loss = loss_sum / seen;
+	*acc = acc_sum / seen;
+	return 0;
+}
+
+/* After epoch e: evaluates the images the collapse test looks at (the validation split when
+   there is one: then *vl, *va are its figures, else NaN). */
+static int check_epoch(Run *r, int e, double *vl, double *va, NashErr *err)
+{
+	*vl = *va = NAN;
+	if (evaluate(r->net, &r->set, r->check_begin, r->check_count, &r->check_loss, &r->check_acc, r->probs, err))
+		return -1;
+	if (r->sp.val_count > 0) {
+		*vl = r->check_loss, *va = r->check_acc;
+		if (!isfinite(*vl))
+			return fail_as(r->m, err, "validation loss diverged (%g) after epoch %d", *vl, e);
+	}
+	return 0;
+}
+
+/* The collapse test: a network whose output is the same for every image it looks at has no
+   path from input to output left (every ReLU on it dead), scores chance and cannot learn
+   again (no gradient reaches the weights before the dead layer). A learning network, even a
+   poor one, gives different images different outputs, so this cannot fire on it. */
+static int check_collapse(Run *r, int e, NashErr *err)
+{
+	int cls, K = r->d->n_classes;
+	if (!train_output_constant(r->probs, r->check_count, K, &cls))
+		return 0;
+	return fail_as(r->m, err,
+		       "collapsed: after epoch %d the network gives all %d %s images the same output (class %d, "
+		       "probabilities equal within %g: every ReLU dead); accuracy %.4f, loss %.4f (chance %.4f, "
+		       "ln %d = %.4f)",
+		       e, r->check_count, r->sp.val_count > 0 ? "validation" : "training", cls, NASH_COLLAPSE_TOL,
+		       r->check_acc, r->check_loss, 1.0 / K, K, log((double)K));
 }
 
 /* Copies the net's weights (and momentum when asked) into m, through a copy first: weights that
@@ -101,141 +362,58 @@ static int store_checked(Model *m, Net *net, int momentum, int run, NashErr *err
 	}
 	if (!graph_finite(&trained)) {
 		graph_free(&trained);
-		m->failed = 1;
-		snprintf(m->failure, sizeof m->failure, "weights overflowed to NaN or Inf in run %d", run + 1);
-		return nash_err(err, NASH_ERR_DIVERGED, "%s", m->failure);
+		return fail_as(m, err, "weights overflowed to NaN or Inf in run %d", run + 1);
 	}
 	graph_free(&m->g);
 	m->g = trained; /* same shapes: net->g, which points at m->g, stays valid */
 	return 0;
 }
 
+static int checkpoint(Run *r, int e, NashErr *err)
+{
+	if (store_checked(r->m, r->net, 1, r->run, err))
+		return -1;
+	r->m->ckpt_epochs_done = e;
+	return model_write(r->m, r->o->checkpoint, err);
+}
+
 int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainCallback cb, void *cb_arg,
 		NashErr *err)
 {
-	Split sp;
-	if (data_split(&sp, d, m->val_size, o->limit, err))
+	Run r = {.m = m, .net = net, .d = d, .o = o};
+	if (run_plan(&r, err) || run_begin(&r, err))
 		return -1;
-	if (sp.train_count < o->batch)
-		return nash_err(err, NASH_ERR_USAGE, "only %d training images, fewer than one batch of %d",
-				sp.train_count, o->batch);
-	int first_epoch = 1;
-	if (m->ckpt_epochs_done > 0 && m->n_runs > 0 && same_run(&m->runs[m->n_runs - 1], o)) {
-		first_epoch = m->ckpt_epochs_done + 1; /* resume: weights and momentum came from the file */
-	} else {
-		RunSettings r = {.seed = o->seed, .batch = o->batch, .epochs = o->epochs, .limit = o->limit,
-				 .augment = o->augment, .lr_start = o->lr_start, .lr_end = o->lr_end,
-				 .momentum = o->momentum, .weight_decay = o->weight_decay};
-		snprintf(r.device, sizeof r.device, "%s", o->device ? o->device : "");
-		if (model_add_run(m, &r, err))
-			return -1;
-		/* SGDR: every run starts with a fresh optimizer. */
-		net->ctx.be->zero(&net->ctx, net->velocity, net->n_params * sizeof(float));
-	}
-	int run = m->n_runs - 1;
-	DeviceSet set;
-	if (net_upload_set(net, &set, d->train_x, d->train_y, d->n_train, err))
-		return -1;
-	int32_t *order = malloc((size_t)sp.train_count * sizeof *order);
-	Sample *samples = malloc((size_t)o->batch * sizeof *samples);
-	if (!order || !samples) {
-		nash_err(err, NASH_ERR_OOM, "out of memory");
-		goto fail;
-	}
-	int steps = sp.train_count / o->batch; /* the last partial batch is dropped, as PyTorch's drop_last */
-	long total = (long)steps * o->epochs;
-	int pad = data_crop_pad(d->h);
-	double t_run = now_s(), train_s = 0; /* train_s: time in training steps, evaluation excluded */
-	long images_done = 0;
-	for (int e = first_epoch; e <= o->epochs; e++) {
-		Rng rng;
-		rng_seed3(&rng, o->seed, (uint64_t)e, 0);
-		for (int i = 0; i < sp.train_count; i++)
-			order[i] = sp.train_begin + i;
-		for (int i = sp.train_count - 1; i > 0; i--) {
-			int j = (int)rng_below(&rng, (uint32_t)i + 1);
-			int32_t t = order[i];
-			order[i] = order[j];
-			order[j] = t;
-		}
-		double t0 = now_s(), last_report = t0, loss_sum = 0, acc_sum = 0;
-		long seen = 0;
-		float lr0 = cosine_lr(o->lr_start, o->lr_end, (long)(e - 1) * steps, total);
-		for (int s = 0; s < steps; s++) {
-			Optim opt = {.lr = cosine_lr(o->lr_start, o->lr_end, (long)(e - 1) * steps + s, total),
-				     .momentum = o->momentum, .weight_decay = o->weight_decay, .nesterov = o->nesterov};
-			data_plan_batch(samples, order + (size_t)s * o->batch, o->batch, pad, o->augment, &rng);
-			net_train_step(net, &set, samples, o->batch, &opt);
-			double t = now_s();
-			if (t - last_report >= 0.5 || s == steps - 1) {
-				double l, a;
-				long c;
-				if (net_take_stats(net, &l, &a, &c, err))
-					goto fail;
-				if (!isfinite(l)) {
-					m->failed = 1;
-					snprintf(m->failure, sizeof m->failure, "loss diverged (%g) in epoch %d, step %d", l, e,
-						 s + 1);
-					nash_err(err, NASH_ERR_DIVERGED, "%s", m->failure);
-					goto fail;
-				}
-				loss_sum += l * c, acc_sum += a * c, seen += c;
-				last_report = t;
-				if (cb) {
-					double el = t - t_run, ts = train_s + (t - t0);
-					double rate = (images_done + seen) / (ts > 0 ? ts : 1e-9);
-					long left = ((long)(o->epochs - e) * steps + (steps - s - 1)) * o->batch;
-					TrainProgress p = {.epoch = e, .epochs = o->epochs, .step = s + 1, .steps = steps,
-							   .loss = loss_sum / seen, .acc = acc_sum / seen, .images_per_s = rate,
-							   .elapsed_s = el, .eta_s = left / (rate > 0 ? rate : 1e-9)};
-					if (s < steps - 1)
-						cb(&p, cb_arg);
-				}
-			}
-		}
-		images_done += seen;
-		train_s += now_s() - t0;
-		double vl = NAN, va = NAN;
-		if (sp.val_count > 0 && evaluate(net, &set, sp.val_begin, sp.val_count, &vl, &va, NULL, err))
-			goto fail;
-		if (sp.val_count > 0 && !isfinite(vl)) {
-			m->failed = 1;
-			snprintf(m->failure, sizeof m->failure, "validation loss diverged (%g) after epoch %d", vl, e);
-			nash_err(err, NASH_ERR_DIVERGED, "%s", m->failure);
-			goto fail;
-		}
-		EpochRecord rec = {.run = run, .epoch = e, .lr = lr0, .train_loss = (float)(loss_sum / seen),
-				   .train_acc = (float)(acc_sum / seen), .val_loss = (float)vl, .val_acc = (float)va,
-				   .seconds = (float)(now_s() - t0)};
-		if (model_add_record(m, &rec, err))
-			goto fail;
-		m->val_accuracy = (float)va;
-		if (o->checkpoint && e < o->epochs) {
-			if (store_checked(m, net, 1, run, err))
-				goto fail;
-			m->ckpt_epochs_done = e;
-			if (model_write(m, o->checkpoint, err))
-				goto fail;
-		}
+	int rc = run_alloc(&r, err);
+	r.t_run = now_s();
+	for (int e = r.first_epoch; rc == 0 && e <= o->epochs; e++) {
+		double t0 = now_s(), tl = NAN, ta = NAN, vl = NAN, va = NAN;
+		float lr0 = schedule_lr(o->lr_start, o->lr_end, r.warmup, (long)(e - 1) * r.steps, r.total);
+		rc = train_epoch(&r, e, cb, cb_arg, &tl, &ta, err);
+		rc = rc ? rc : check_epoch(&r, e, &vl, &va, err);
+		EpochRecord rec = {.run = r.run, .epoch = e, .lr = lr0, .train_loss = (float)tl, .train_acc = (float)ta,
+				   .val_loss = (float)vl, .val_acc = (float)va, .seconds = (float)(now_s() - t0)};
+		rc = rc ? rc : model_add_record(m, &rec, err);
+		if (rc == 0)
+			m->val_accuracy = (float)va;
+		rc = rc ? rc : check_collapse(&r, e, err); /* after the record: the file shows the epoch */
+		if (rc)
+			break;
+		if (o->checkpoint && e < o->epochs && (rc = checkpoint(&r, e, err)))
+			break;
 		if (cb) {
-			double el = now_s() - t_run, rate = images_done / (train_s > 0 ? train_s : 1e-9);
-			TrainProgress p = {.epoch = e, .epochs = o->epochs, .step = steps, .steps = steps,
+			double rate = r.images_done / (r.train_s > 0 ? r.train_s : 1e-9);
+			TrainProgress p = {.epoch = e, .epochs = o->epochs, .step = r.steps, .steps = r.steps,
 					   .loss = rec.train_loss, .acc = rec.train_acc, .images_per_s = rate,
-					   .elapsed_s = el, .eta_s = (double)(o->epochs - e) * steps * o->batch / rate,
-					   .epoch_done = 1, .rec = &rec};
+					   .elapsed_s = now_s() - r.t_run,
+					   .eta_s = (double)(o->epochs - e) * r.steps * o->batch / rate, .epoch_done = 1,
+					   .rec = &rec};
 			cb(&p, cb_arg);
 		}
 	}
-	model_drop_optimizer(m);
-	if (store_checked(m, net, 0, run, err))
-		goto fail;
-	net_free_set(net, &set);
-	free(order);
-	free(samples);
-	return 0;
-fail:
-	net_free_set(net, &set);
-	free(order);
-	free(samples);
-	return -1;
+	if (rc == 0) {
+		model_drop_optimizer(m);
+		rc = store_checked(m, net, 0, r.run, err);
+	}
+	run_free(&r);
+	return rc;
 }

@@ -1,11 +1,20 @@
 /* Training runs and evaluation: SGD with Nesterov momentum under cosine annealing (SGDR:
-   the learning rate restarts at lr_start for every run), validation after every epoch. */
+   the learning rate restarts at lr_start for every run), after an optional linear warmup;
+   validation and a collapse test after every epoch. */
 #ifndef NASH_TRAIN_H
 #define NASH_TRAIN_H
 
 #include "data/data.h"
 #include "model/model.h"
 #include "engine/net.h"
+
+/* TrainOpts.warmup: choose by the model (train_warmup_auto). */
+#define NASH_WARMUP_AUTO (-1.0f)
+/* The warmup, in epochs, of a run from scratch under NASH_WARMUP_AUTO (docs/SEARCH.md, "Warmup",
+   has the measurements behind it). */
+#define NASH_WARMUP_FROM_SCRATCH 0.5f
+/* Probabilities that differ by no more than this across images count as the same output. */
+#define NASH_COLLAPSE_TOL 1e-4f
 
 typedef struct TrainOpts {
 	int epochs;       /* epochs in this run */
@@ -15,6 +24,8 @@ typedef struct TrainOpts {
 	float lr_start, lr_end, momentum, weight_decay;
 	int nesterov;
 	uint64_t seed;    /* shuffling and augmentation; epoch e uses streams (seed, e) */
+	float warmup;     /* epochs of linear warmup (fractions allowed), or NASH_WARMUP_AUTO */
+	int train_on_all; /* also train on the validation split (which is then not held out) */
 	const char *device;
 	const char *checkpoint; /* path written after every epoch (model + momentum), or NULL */
 } TrainOpts;
@@ -35,17 +46,45 @@ typedef void (*TrainCallback)(const TrainProgress *p, void *arg);
 
 /* The learning rate at step k of `total` steps: lr_end + (lr_start-lr_end)(1+cos(pi k/total))/2. */
 float cosine_lr(float lr_start, float lr_end, long k, long total);
+/* The learning rate at step k (0-based) of a run of `total` steps whose first `warmup` steps
+   warm up: lr_start (k+1)/warmup for k < warmup (the first step already moves, at
+   lr_start/warmup), then cosine_lr over the remaining total - warmup steps, so the cosine
+   starts at lr_start right after the warmup and ends at lr_end with the run. */
+float schedule_lr(float lr_start, float lr_end, long warmup, long k, long total);
+/* The warmup NASH_WARMUP_AUTO gives m's next run: NASH_WARMUP_FROM_SCRATCH for a model with no
+   finished run (a seed from nash-init, or a checkpoint of its first run), 0 for one that has
+   been trained (a search child, a model trained further). */
+float train_warmup_auto(const Model *m);
 
-/* Trains m in place on d's training split (m->val_size held out), appending a RunSettings and
+/* Trains m in place on d's training split (m->val_size held out; with o->train_on_all the
+   validation images too), appending a RunSettings (warmup, train_on, images per epoch) and
    one EpochRecord per epoch; sets m->val_accuracy. If m is a checkpoint of an unfinished run
    with the same settings, resumes after its last completed epoch. Returns -1 with
-   NASH_ERR_DIVERGED if the loss becomes NaN or infinite. */
+   NASH_ERR_DIVERGED and m marked failed (m->failure says why) if the loss becomes NaN or
+   infinite, or if the network collapses: after an epoch, its output is the same for every
+   image (train_output_constant), the failure then starting "collapsed: ". */
 int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainCallback cb, void *cb_arg,
 		NashErr *err);
+
+/* 1 when every one of n > 1 rows of probs [n, K] equals the first within NASH_COLLAPSE_TOL
+   (a network whose output does not depend on its input); *cls: the first row's class. */
+int train_output_constant(const float *probs, int n, int K, int *cls);
 
 /* Evaluates a net on images [begin, begin+count) of x/y already on the backend (batch-norm in
    inference mode). probs, when non-NULL, receives softmax probabilities [count, classes]. */
 int evaluate(Net *net, const DeviceSet *set, int begin, int count, double *loss, double *acc, float *probs,
 	     NashErr *err);
+
+/* The images an evaluation covers: the test set, or the validation split of a model that
+   holds out val_size images (an error when it holds out none, or no test set is loaded). */
+typedef struct EvalSet {
+	const uint8_t *x, *y; /* the whole set: [n, c, h, w], [n] */
+	int n;
+	int begin, count;     /* the images evaluated */
+} EvalSet;
+int eval_set(EvalSet *s, const Dataset *d, int on_test, int val_size, NashErr *err);
+/* Uploads s, evaluates net on it (evaluate) and frees the upload: one model's accuracy on the
+   validation split or the test set. probs as in evaluate: [s->count, classes]. */
+int evaluate_on(Net *net, const EvalSet *s, double *loss, double *acc, float *probs, NashErr *err);
 
 #endif

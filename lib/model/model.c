@@ -74,7 +74,12 @@ int model_add_record(Model *m, const EpochRecord *r, NashErr *err)
 
 int model_add_run(Model *m, const RunSettings *r, NashErr *err)
 {
-	return append((void **)&m->runs, &m->n_runs, r, sizeof *r, err);
+	if (append((void **)&m->runs, &m->n_runs, r, sizeof *r, err))
+		return -1;
+	RunSettings *added = &m->runs[m->n_runs - 1];
+	if (!added->train_on[0]) /* unset: the training split, as before the field existed */
+		snprintf(added->train_on, sizeof added->train_on, "train");
+	return 0;
 }
 
 int model_add_morphism(Model *m, const Morphism *mm, NashErr *err)
@@ -166,8 +171,19 @@ int model_validate(const Model *m, NashErr *err)
 			return nash_err(err, NASH_ERR_RUNTIME,
 					"training/record row %d: run %d epoch %d does not refer to one of the %d runs",
 					i, m->records[i].run, m->records[i].epoch, m->n_runs);
+	for (int i = 0; i < m->n_runs; i++) {
+		const RunSettings *r = &m->runs[i];
+		if (strcmp(r->train_on, "train") && strcmp(r->train_on, "all"))
+			return nash_err(err, NASH_ERR_RUNTIME, "training/runs row %d: train_on '%s' is not train or all", i,
+					r->train_on);
+		if (!(r->warmup >= 0) || r->images < 0)
+			return nash_err(err, NASH_ERR_RUNTIME, "training/runs row %d: warmup %g or images %d is negative",
+					i, r->warmup, r->images);
+	}
 	return 0;
 }
+
+int run_trained_on_val(const RunSettings *r) { return strcmp(r->train_on, "all") == 0; }
 
 void model_drop_optimizer(Model *m)
 {

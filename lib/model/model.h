@@ -20,13 +20,19 @@ typedef struct EpochRecord {
 	float seconds;
 } EpochRecord;
 
-/* Settings of one nash-train run. */
+/* Settings of one nash-train run. The last three fields came later: a file without them
+   reads as warmup 0, train_on "train", images 0 (not recorded), which is what those runs did. */
 typedef struct RunSettings {
 	uint64_t seed;
 	int batch, epochs, limit, augment;
 	float lr_start, lr_end, momentum, weight_decay;
 	char device[16];
+	float warmup;      /* epochs of linear learning-rate warmup */
+	char train_on[16]; /* "train" (the training split) or "all" (training + validation split) */
+	int images;        /* images trained on per epoch; 0: not recorded */
 } RunSettings;
+/* 1 when the run trained on the validation split too (its validation figures are not held out). */
+int run_trained_on_val(const RunSettings *r);
 
 /* One applied morphism (issue: nash-morph). Unused fields are -1. */
 typedef struct Morphism {

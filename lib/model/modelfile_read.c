@@ -389,7 +389,8 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 	return rc;
 }
 
-/* A compound table (0 rows allowed); fields matched by name, all must be present. */
+/* A compound table (0 rows allowed); fields matched by name, all must be present but the
+   optional ones, which read as zero bytes when absent. */
 static int r_table(const R *r, hid_t loc, const char *ds, const char *path, const H5Table *tab,
 		   void **rows, int *n)
 {
@@ -412,6 +413,8 @@ static int r_table(const R *r, hid_t loc, const char *ds, const char *path, cons
 	for (int k = 0; !rc && k < nf; k++) {
 		int idx = H5Tget_member_index(ft, f[k].name);
 		H5T_class_t want = f[k].kind == F_F32 ? H5T_FLOAT : f[k].kind == F_STR16 ? H5T_STRING : H5T_INTEGER;
+		if (idx < 0 && f[k].optional)
+			continue;
 		if (idx < 0 || H5Tget_member_class(ft, (unsigned)idx) != want)
 			rc = rfail(r, "%s: %s field '%s'", path, idx < 0 ? "missing" : "wrong type of",
 				   f[k].name);
@@ -419,7 +422,7 @@ static int r_table(const R *r, hid_t loc, const char *ds, const char *path, cons
 	char *buf = !rc && dim ? calloc((size_t)dim, sz) : NULL;
 	if (!rc && dim && !buf)
 		rc = rfail_oom(r);
-	if (!rc && dim && ((mt = h5_compound_type(tab, 0)) < 0 ||
+	if (!rc && dim && ((mt = h5_compound_type_read(tab, ft)) < 0 ||
 			   H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
 		rc = rfail(r, "%s: cannot read", path);
 	for (size_t i = 0; !rc && i < dim; i++)
@@ -498,6 +501,9 @@ static int r_model(R *r, hid_t f, Model *m)
 	int rc = tr < 0 ? rfail(r, "cannot open group 'training'") : 0;
 	rc = rc ? rc : r_table(r, tr, "runs", "training/runs", &h5_run_table, (void **)&m->runs,
 			       &m->n_runs);
+	for (int i = 0; !rc && i < m->n_runs; i++)
+		if (!m->runs[i].train_on[0]) /* a file from before train_on: the training split */
+			snprintf(m->runs[i].train_on, sizeof m->runs[i].train_on, "train");
 	rc = rc ? rc : r_table(r, tr, "record", "training/record", &h5_record_table,
 			       (void **)&m->records, &m->n_records);
 	if (tr >= 0)

@@ -6,8 +6,12 @@ load '/usr/lib/bats/bats-assert/load'
 : "${NASH_BUILD:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)/build}"
 PATH="$NASH_BUILD/bin:$PATH"
 FIX="$NASH_BUILD/fixtures"
-FMNIST="fashion-mnist:$FIX/fmnist"
-export NASH_BUILD PATH FIX FMNIST
+# The fixtures are smaller than the real datasets, so their specs declare their sizes
+# (tests/fixtures/README.md); the loader refuses any other count.
+FMNIST="fashion-mnist@1200,200:$FIX/fmnist"
+CIFAR10="cifar10@600,100:$FIX/cifar10"
+CIFAR100="cifar100@600,100:$FIX/cifar100"
+export NASH_BUILD PATH FIX FMNIST CIFAR10 CIFAR100
 
 # A small seed network on the fixture data, written once per test file.
 seed_model() {

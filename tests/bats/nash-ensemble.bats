@@ -37,7 +37,7 @@ setup_file() {
 }
 
 @test "nash-ensemble refuses data of another shape" {
-	run -1 nash-ensemble --data "cifar10:$FIX/cifar10" "$BATS_FILE_TMPDIR/a.h5"
+	run -1 nash-ensemble --data "$CIFAR10" "$BATS_FILE_TMPDIR/a.h5"
 	assert_output --partial "the model is for 1x28x28"
 }
 

@@ -35,7 +35,7 @@ load common
 }
 
 @test "nash-init on broken data fails with a clear error" {
-	run -1 nash-init --dataset "fashion-mnist:$FIX/bad-truncated" -o "$BATS_TEST_TMPDIR/m.h5"
+	run -1 nash-init --dataset "fashion-mnist@64,32:$FIX/bad-truncated" -o "$BATS_TEST_TMPDIR/m.h5"
 	assert_output --partial "truncated"
 	[ ! -e "$BATS_TEST_TMPDIR/m.h5" ]
 }
@@ -65,10 +65,10 @@ load common
 }
 
 @test "nash-init handles CIFAR-10 and CIFAR-100 shapes" {
-	run -0 nash-init --dataset "cifar10:$FIX/cifar10" --val 100 -o "$BATS_TEST_TMPDIR/c10.h5"
+	run -0 nash-init --dataset "$CIFAR10" --val 100 -o "$BATS_TEST_TMPDIR/c10.h5"
 	run -0 h5dump -a input_shape "$BATS_TEST_TMPDIR/c10.h5"
 	assert_output --partial "3, 32, 32"
-	run -0 nash-init --dataset "cifar100:$FIX/cifar100" --val 100 -o "$BATS_TEST_TMPDIR/c100.h5"
+	run -0 nash-init --dataset "$CIFAR100" --val 100 -o "$BATS_TEST_TMPDIR/c100.h5"
 	run -0 h5dump -a num_classes "$BATS_TEST_TMPDIR/c100.h5"
 	assert_output --partial "100"
 }

@@ -27,6 +27,15 @@ load common
 	assert_output --partial "--eval"
 	run -2 nash-train --device tpu "$m"
 	assert_output --partial "tpu"
+	run -2 nash-train --warmup -1 "$m"
+	assert_output --partial "--warmup"
+	run -2 nash-train --warmup soon "$m"
+	assert_output --partial "--warmup: 'soon' is not a number"
+	run -2 nash-train --train-on val "$m"
+	assert_output --partial "--train-on: 'val' is not train or all"
+	run -2 nash-train --data "$FMNIST" --epochs 2 --warmup 2.5 -o "$BATS_TEST_TMPDIR/out.h5" "$m"
+	assert_output --partial "a warmup of 2.5 epochs is longer than the run's 2"
+	[ ! -e "$BATS_TEST_TMPDIR/out.h5" ]
 }
 
 @test "nash-train on a missing model fails with exit 1 naming it" {
@@ -50,7 +59,7 @@ load common
 
 @test "nash-train refuses data of another shape" {
 	m=$(seed_model)
-	run -1 nash-train --data "cifar10:$FIX/cifar10" -o "$BATS_TEST_TMPDIR/out.h5" "$m"
+	run -1 nash-train --data "$CIFAR10" -o "$BATS_TEST_TMPDIR/out.h5" "$m"
 	assert_output --partial "the model is for 1x28x28"
 	[ ! -e "$BATS_TEST_TMPDIR/out.h5" ]
 }
@@ -86,13 +95,13 @@ load common
 }
 
 @test "nash-train on the CIFAR fixtures" {
-	nash-init --dataset "cifar10:$FIX/cifar10" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"
+	nash-init --dataset "$CIFAR10" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"
 	run -2 nash-train --epochs 1 -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
 	assert_output --partial "the model is for cifar10; give its data with --data cifar10:DIR"
-	run -0 nash-train --data "cifar10:$FIX/cifar10" --epochs 1 --batch 50 --eval test -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
+	run -0 nash-train --data "$CIFAR10" --epochs 1 --batch 50 --eval test -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
 	assert_output --partial "test_accuracy="
-	nash-init --dataset "cifar100:$FIX/cifar100" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"
-	run -0 nash-train --data "cifar100:$FIX/cifar100" --epochs 1 --batch 50 -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
+	nash-init --dataset "$CIFAR100" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/c.h5"
+	run -0 nash-train --data "$CIFAR100" --epochs 1 --batch 50 -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/c.h5"
 }
 
 @test "nash-train: a diverging run exits 4 and marks the model failed" {
@@ -128,4 +137,105 @@ load common
 	acc=${output##*val_accuracy=}
 	echo "# validation accuracy $acc" >&3
 	awk -v a="$acc" 'BEGIN { exit !(a >= 0.75) }'
+}
+
+# Field NAME of row ROW (0-based) of training/runs in FILE, from h5dump's listing: the
+# member names in order, then one value per line for each row.
+run_field() {
+	h5dump -d /training/runs -m %.6g "$1" | awk -v want="$2" -v row="$3" '
+		/DATA \{/ { data = 1; next }
+		!data && /"[a-z_]+";$/ { n++; name[n] = $NF; gsub(/[";]/, "", name[n]) }
+		data && /\([0-9]+\): \{/ { r++; f = 0; next }
+		data && r == row + 1 && /^ *[^ }]/ { f++; v = $1; gsub(/[",]/, "", v); if (name[f] == want) print v }'
+}
+
+@test "nash-train --warmup auto: a seed network warms up, a trained model does not; both recorded" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 2 -o "$d/a.h5" "$m"
+	# 8 steps per epoch, 4 of warmup: the first epoch starts at 0.05 / 4
+	[[ "$stderr" == *"epoch 1/2  lr 0.0125"* ]]
+	[ "$(run_field "$d/a.h5" warmup 0)" = 0.5 ]
+	[ "$(run_field "$d/a.h5" images 0)" = 256 ]
+	[ "$(run_field "$d/a.h5" train_on 0)" = train ]
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 -o "$d/b.h5" "$d/a.h5"
+	[[ "$stderr" == *"epoch 1/1  lr 0.0500"* ]]
+	[ "$(run_field "$d/b.h5" warmup 1)" = 0 ]
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 --warmup 0.25 -o "$d/c.h5" "$d/a.h5"
+	[[ "$stderr" == *"epoch 1/1  lr 0.0250"* ]]
+	[ "$(run_field "$d/c.h5" warmup 1)" = 0.25 ]
+}
+
+@test "nash-train resumes a warming-up run from its checkpoint (auto warmup stays the run's)" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 3 --threads 1 -o "$d/full.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 3 --threads 1 --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 3 --threads 1 -o "$d/resumed.h5" "$d/ck.h5" 2>/dev/null
+	diff <(graph_dump "$d/full.h5") <(graph_dump "$d/resumed.h5")
+	[ "$(run_field "$d/resumed.h5" warmup 0)" = 0.5 ]
+}
+
+@test "nash-train --train-on all trains on the validation images too, and says so" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 --train-on all --eval test -o "$d/all.h5" "$m"
+	assert_output --regexp '^val_accuracy=0\.[0-9]{4} test_accuracy=0\.[0-9]{4} train_on=all$'
+	[ "$(run_field "$d/all.h5" images 0)" = 456 ] # 256 training + 200 validation images
+	[ "$(run_field "$d/all.h5" train_on 0)" = all ]
+	run -0 nash-show "$d/all.h5"
+	assert_output --regexp 'accuracy +val 0\.[0-9]+ \(trained on\), test 0\.[0-9]+'
+	run -1 nash-select "$d/all.h5"
+	assert_output --partial "$d/all.h5: its last run trained on the validation images"
+	run -0 --separate-stderr nash-select --metric test_accuracy "$d/all.h5"
+	# a further run on the training split holds the validation images out again
+	run -0 nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 -o "$d/again.h5" "$d/all.h5"
+	refute_output --partial "train_on=all"
+	run -0 nash-show "$d/again.h5"
+	refute_output --partial "(trained on)"
+}
+
+@test "nash-train refuses incomplete datasets, naming the file and what is missing" {
+	run -1 nash-init --dataset "cifar10:$FIX/cifar10" -o "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "$FIX/cifar10/data_batch_1.bin: 120 records, expected 10000: the file is incomplete"
+	assert_output --partial "use --limit"
+	run -1 nash-init --dataset "cifar10@80,32:$FIX/bad-cifar-size" --widths 4,8 --val 16 -o "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "is not a positive multiple of the 3073-byte record"
+	[ ! -e "$BATS_TEST_TMPDIR/m.h5" ]
+	nash-init --dataset "$CIFAR10" --widths 4,8 --val 100 -o "$BATS_TEST_TMPDIR/m.h5"
+	run -1 nash-train --data "cifar10@80,32:$FIX/bad-cifar-missing" -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "$FIX/bad-cifar-missing/data_batch_3.bin: No such file or directory"
+	run -1 nash-train --data "cifar10:$FIX/bad-cifar-missing" -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "data_batch_3.bin: No such file or directory (CIFAR-10's training set is data_batch_1.bin .. data_batch_5.bin, 10000 records each)"
+	run -1 nash-train --data "cifar10@80,32:$FIX/bad-cifar-short" -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "79 records in all, expected 80"
+	run -1 nash-train --data "cifar10@80,32:$FIX/bad-cifar-size" -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "$FIX/bad-cifar-size/data_batch_1.bin: size 49068 is not a positive multiple of the 3073-byte record (15 whole records, then 2973 bytes of a truncated one)"
+	run -1 nash-train --data "fashion-mnist:$FIX/fmnist" --eval test -o "$BATS_TEST_TMPDIR/t.h5" "$(seed_model)"
+	assert_output --partial "$FIX/fmnist/train-images-idx3-ubyte.gz: 1200 images, expected 60000"
+	run -2 nash-train --data "cifar10@600:$FIX/cifar10" "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "NAME@TRAIN,TEST:DIR"
+	[ ! -e "$BATS_TEST_TMPDIR/t.h5" ]
+}
+
+# The real CIFAR-10 (binary version) when it is there: NASH_CIFAR10_DIR, or ../shared/data/cifar10
+# next to the repository.
+cifar10_dir() {
+	local dir=${NASH_CIFAR10_DIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)/../shared/data/cifar10}
+	[ -f "$dir/data_batch_1.bin" ] || skip "CIFAR-10 not found at $dir (set NASH_CIFAR10_DIR)"
+	echo "$dir"
+}
+
+@test "nash-train on the real CIFAR-10: whole, and a copy missing a batch is refused" {
+	dir=$(cifar10_dir)
+	run -0 nash-init --dataset "cifar10:$dir" --widths 4,8 -o "$BATS_TEST_TMPDIR/m.h5"
+	mkdir "$BATS_TEST_TMPDIR/c10"
+	for f in data_batch_1.bin data_batch_2.bin data_batch_4.bin data_batch_5.bin test_batch.bin; do
+		ln -s "$dir/$f" "$BATS_TEST_TMPDIR/c10/$f"
+	done
+	run -1 nash-train --data "cifar10:$BATS_TEST_TMPDIR/c10" "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "c10/data_batch_3.bin: No such file or directory"
+	head -c 15365000 "$dir/data_batch_3.bin" >"$BATS_TEST_TMPDIR/c10/data_batch_3.bin" # 5000 records
+	run -1 nash-train --data "cifar10:$BATS_TEST_TMPDIR/c10" "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "c10/data_batch_3.bin: 5000 records, expected 10000: the file is incomplete"
 }

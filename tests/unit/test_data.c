@@ -77,27 +77,36 @@ static void check_against_gen(const uint8_t *x, const uint8_t *y, int n, int c, 
 TEST(test_parse_spec)
 {
 	char name[64], dir[512];
+	int sizes[2] = {-1, -1};
 	NashErr e;
-	CHECK(data_parse_spec("fashion-mnist", name, sizeof name, dir, sizeof dir, &e) == 0);
+	CHECK(data_parse_spec("fashion-mnist", name, sizeof name, dir, sizeof dir, sizes, &e) == 0);
 	CHECK(!strcmp(name, "fashion-mnist") && !strcmp(dir, NASH_FMNIST_DIR));
-	CHECK(data_parse_spec("fashion-mnist:/a/b", name, sizeof name, dir, sizeof dir, &e) == 0);
+	CHECK(data_parse_spec("fashion-mnist:/a/b", name, sizeof name, dir, sizeof dir, sizes, &e) == 0);
 	CHECK(!strcmp(name, "fashion-mnist") && !strcmp(dir, "/a/b"));
-	CHECK(data_parse_spec("cifar10:rel/dir", name, sizeof name, dir, sizeof dir, &e) == 0);
+	CHECK(data_parse_spec("cifar10:rel/dir", name, sizeof name, dir, sizeof dir, sizes, &e) == 0);
 	CHECK(!strcmp(name, "cifar10") && !strcmp(dir, "rel/dir"));
-	CHECK(data_parse_spec("cifar100:/x:y", name, sizeof name, dir, sizeof dir, &e) == 0);
-	CHECK(!strcmp(name, "cifar100") && !strcmp(dir, "/x:y"));
+	CHECK(data_parse_spec("cifar100:/x:y", name, sizeof name, dir, sizeof dir, sizes, &e) == 0);
+	CHECK(!strcmp(name, "cifar100") && !strcmp(dir, "/x:y") && sizes[0] == 0 && sizes[1] == 0);
+	/* a dataset of another size declares it */
+	CHECK(data_parse_spec("cifar10@600,100:/d@x", name, sizeof name, dir, sizeof dir, sizes, &e) == 0);
+	CHECK(!strcmp(name, "cifar10") && !strcmp(dir, "/d@x") && sizes[0] == 600 && sizes[1] == 100);
+	CHECK(data_parse_spec("fashion-mnist@7,1", name, sizeof name, dir, sizeof dir, sizes, &e) == 0);
+	CHECK(!strcmp(name, "fashion-mnist") && !strcmp(dir, NASH_FMNIST_DIR) && sizes[0] == 7 && sizes[1] == 1);
 	const char *bad[] = {"", "cifar10", "cifar100", "fashion-mnist:", "cifar10:", "mnist:/x",
-			     "cifar1000:/x", "Fashion-MNIST", ":/x", "fashion-mnistx"};
+			     "cifar1000:/x", "Fashion-MNIST", ":/x", "fashion-mnistx", "cifar10@:/x",
+			     "cifar10@600:/x", "cifar10@600,:/x", "cifar10@,100:/x", "cifar10@0,100:/x",
+			     "cifar10@600,100,1:/x", "cifar10@-6,100:/x", "cifar10@6,+1:/x", "cifar10@6, 1:/x",
+			     "cifar10@600,100", "cifar10@ 6,1:/x", "cifar10@999999999,1:/x"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		nash_err_clear(&e);
-		int r = data_parse_spec(bad[i], name, sizeof name, dir, sizeof dir, &e);
+		int r = data_parse_spec(bad[i], name, sizeof name, dir, sizeof dir, sizes, &e);
 		CHECKF(r == -1 && e.code == NASH_ERR_USAGE, "'%s' accepted", bad[i]);
 		CHECKF(strstr(e.msg, "cifar100:DIR") && strstr(e.msg, "fashion-mnist:DIR"),
 		       "message does not list the forms: %s", e.msg);
 	}
 	char small[4];
-	CHECK(data_parse_spec("cifar10:/x", small, sizeof small, dir, sizeof dir, &e) == -1);
-	CHECK(data_parse_spec("cifar10:/long", name, sizeof name, small, sizeof small, &e) == -1);
+	CHECK(data_parse_spec("cifar10:/x", small, sizeof small, dir, sizeof dir, sizes, &e) == -1);
+	CHECK(data_parse_spec("cifar10:/long", name, sizeof name, small, sizeof small, sizes, &e) == -1);
 	Dataset d;
 	CHECK(dataset_load(&d, "cifar10", 0, &e) == -1 && e.code == NASH_ERR_USAGE);
 	CHECK(d.train_x == NULL && d.n_train == 0);
@@ -117,7 +126,7 @@ TEST(test_fmnist_gz)
 {
 	Dataset d;
 	NashErr e = {0};
-	int r = dataset_load(&d, spec_of("fashion-mnist", "fmnist"), 1, &e);
+	int r = dataset_load(&d, spec_of("fashion-mnist@1200,200", "fmnist"), 1, &e);
 	CHECKF(r == 0, "%s", e.msg);
 	if (r)
 		return;
@@ -131,7 +140,7 @@ TEST(test_fmnist_gz)
 	dataset_free(&d);
 	CHECK(d.train_x == NULL && d.test_x == NULL && d.n_train == 0);
 
-	r = dataset_load(&d, spec_of("fashion-mnist", "fmnist"), 0, &e);
+	r = dataset_load(&d, spec_of("fashion-mnist@1200,200", "fmnist"), 0, &e);
 	CHECK(r == 0 && d.n_train == GEN_FMNIST_TRAIN && d.n_test == 0 && d.test_x == NULL);
 	dataset_free(&d);
 }
@@ -140,7 +149,7 @@ TEST(test_fmnist_plain)
 {
 	Dataset d;
 	NashErr e = {0};
-	int r = dataset_load(&d, spec_of("fashion-mnist", "fmnist-plain"), 1, &e);
+	int r = dataset_load(&d, spec_of("fashion-mnist@100,50", "fmnist-plain"), 1, &e);
 	CHECKF(r == 0, "%s", e.msg);
 	if (r)
 		return;
@@ -154,7 +163,7 @@ TEST(test_cifar)
 {
 	Dataset d;
 	NashErr e = {0};
-	int r = dataset_load(&d, spec_of("cifar10", "cifar10"), 1, &e);
+	int r = dataset_load(&d, spec_of("cifar10@600,100", "cifar10"), 1, &e);
 	CHECKF(r == 0, "%s", e.msg);
 	if (!r) {
 		CHECK(!strcmp(d.name, "cifar10") && d.c == 3 && d.h == 32 && d.w == 32 && d.n_classes == 10);
@@ -163,7 +172,7 @@ TEST(test_cifar)
 		check_against_gen(d.test_x, d.test_y, d.n_test, 3, 32, 32, 10, GEN_S_C10_TEST);
 		dataset_free(&d);
 	}
-	r = dataset_load(&d, spec_of("cifar100", "cifar100"), 1, &e);
+	r = dataset_load(&d, spec_of("cifar100@600,100", "cifar100"), 1, &e);
 	CHECKF(r == 0, "%s", e.msg);
 	if (!r) {
 		CHECK(!strcmp(d.name, "cifar100") && d.c == 3 && d.h == 32 && d.n_classes == 100);
@@ -174,35 +183,37 @@ TEST(test_cifar)
 	}
 }
 
-/* Hand-made files: record layout, batch order (1, 2, 4: gaps allowed), CIFAR-100 fine label. */
+/* Hand-made files: record layout, batch order, CIFAR-100 fine label. */
 TEST(test_cifar_layout)
 {
 	char dir[600];
 	snprintf(dir, sizeof dir, "%s/hand-cifar10", fx);
 	mkdir(dir, 0755);
-	uint8_t rec[4][3073]; /* label, then R, G, B planes */
-	for (int r = 0; r < 4; r++) {
+	uint8_t rec[7][3073]; /* label, then R, G, B planes; 0..5 train, 6 test */
+	for (int r = 0; r < 7; r++) {
 		rec[r][0] = (uint8_t)(r + 3);
 		for (int j = 0; j < 3072; j++)
 			rec[r][1 + j] = (uint8_t)(r * 7 + j);
 	}
 	write_file(dir, "data_batch_1.bin", rec[0], 2 * 3073);
 	write_file(dir, "data_batch_2.bin", rec[2], 3073);
-	write_file(dir, "data_batch_4.bin", rec[3], 3073);
-	write_file(dir, "test_batch.bin", rec[1], 3073);
+	write_file(dir, "data_batch_3.bin", rec[3], 3073);
+	write_file(dir, "data_batch_4.bin", rec[4], 3073);
+	write_file(dir, "data_batch_5.bin", rec[5], 3073);
+	write_file(dir, "test_batch.bin", rec[6], 3073);
 	Dataset d;
 	NashErr e = {0};
-	int r = dataset_load(&d, spec_of("cifar10", "hand-cifar10"), 1, &e);
+	int r = dataset_load(&d, spec_of("cifar10@6,1", "hand-cifar10"), 1, &e);
 	CHECKF(r == 0, "%s", e.msg);
 	if (!r) {
-		CHECK(d.n_train == 4 && d.n_test == 1);
-		for (int i = 0; i < 4; i++) {
+		CHECK(d.n_train == 6 && d.n_test == 1 && d.declared[0] == 6 && d.declared[1] == 1);
+		for (int i = 0; i < 6; i++) {
 			CHECK(d.train_y[i] == i + 3);
 			/* channel 1 (G), row 2, column 5 of image i is byte 1024 + 2*32 + 5 */
 			CHECK(d.train_x[i * 3072 + 1024 + 69] == (uint8_t)(i * 7 + 1093));
 			CHECK(!memcmp(d.train_x + i * 3072, rec[i] + 1, 3072));
 		}
-		CHECK(d.test_y[0] == 4 && !memcmp(d.test_x, rec[1] + 1, 3072));
+		CHECK(d.test_y[0] == 9 && !memcmp(d.test_x, rec[6] + 1, 3072));
 		dataset_free(&d);
 	}
 
@@ -217,7 +228,7 @@ TEST(test_cifar_layout)
 	}
 	write_file(dir, "train.bin", r100[0], 2 * 3074);
 	write_file(dir, "test.bin", r100[1], 3074);
-	r = dataset_load(&d, spec_of("cifar100", "hand-cifar100"), 1, &e);
+	r = dataset_load(&d, spec_of("cifar100@2,1", "hand-cifar100"), 1, &e);
 	CHECKF(r == 0, "%s", e.msg);
 	if (!r) {
 		CHECK(d.n_train == 2 && d.train_y[0] == 42 && d.train_y[1] == 43);
@@ -246,23 +257,68 @@ TEST(test_broken)
 	snprintf(f, sizeof f, "%s/bad-truncated/train-images-idx3-ubyte.gz", fx);
 	snprintf(want, sizeof want, "%s: truncated: expected %d bytes, got %d", f,
 		 16 + GEN_BAD_TRAIN * 784, GEN_TRUNCATED_TO);
-	expect_error(spec_of("fashion-mnist", "bad-truncated"), 0, f, want);
+	expect_error(spec_of("fashion-mnist@64,32", "bad-truncated"), 0, f, want);
 	snprintf(f, sizeof f, "%s/bad-trailing/train-images-idx3-ubyte.gz", fx);
-	expect_error(spec_of("fashion-mnist", "bad-trailing"), 0, f, "trailing");
+	expect_error(spec_of("fashion-mnist@64,32", "bad-trailing"), 0, f, "trailing");
 	snprintf(f, sizeof f, "%s/bad-magic/train-images-idx3-ubyte.gz", fx);
-	expect_error(spec_of("fashion-mnist", "bad-magic"), 0, f, "magic");
+	expect_error(spec_of("fashion-mnist@64,32", "bad-magic"), 0, f, "magic");
 	snprintf(f, sizeof f, "%s/bad-labels/train-labels-idx1-ubyte.gz", fx);
-	expect_error(spec_of("fashion-mnist", "bad-labels"), 0, f, "label 12 at index 5");
+	expect_error(spec_of("fashion-mnist@64,32", "bad-labels"), 0, f, "label 12 at index 5");
 	snprintf(f, sizeof f, "%s/bad-count/train-labels-idx1-ubyte.gz", fx);
-	expect_error(spec_of("fashion-mnist", "bad-count"), 1, f, "63 labels");
+	expect_error(spec_of("fashion-mnist@64,32", "bad-count"), 1, f, "63 labels");
 	snprintf(f, sizeof f, "%s/bad-cifar-size/data_batch_1.bin", fx);
-	expect_error(spec_of("cifar10", "bad-cifar-size"), 0, f, "multiple of the 3073-byte record");
+	expect_error(spec_of("cifar10@80,32", "bad-cifar-size"), 0, f, "multiple of the 3073-byte record");
 	snprintf(f, sizeof f, "%s/bad-cifar-labels/data_batch_1.bin", fx);
-	expect_error(spec_of("cifar10", "bad-cifar-labels"), 0, f, "label 10 of record 5");
+	expect_error(spec_of("cifar10@80,32", "bad-cifar-labels"), 0, f, "label 10 of record 5");
 	snprintf(f, sizeof f, "%s/missing/train-images-idx3-ubyte.gz", fx);
 	expect_error(spec_of("fashion-mnist", "missing"), 0, f, "no such file");
 	snprintf(f, sizeof f, "%s/missing/data_batch_1.bin", fx);
 	expect_error(spec_of("cifar10", "missing"), 0, f, "No such file");
+	expect_error(spec_of("cifar10@600,100", "missing"), 0, f, "No such file");
+	/* Datasets are whole or refused: a missing batch, a short batch, a declared size not met */
+	snprintf(f, sizeof f, "%s/bad-cifar-missing/data_batch_3.bin", fx);
+	expect_error(spec_of("cifar10@80,32", "bad-cifar-missing"), 0, f, "No such file");
+	expect_error(spec_of("cifar10", "bad-cifar-missing"), 0, f, "data_batch_1.bin .. data_batch_5.bin, 10000 records each");
+	snprintf(f, sizeof f, "%s/bad-cifar-short/data_batch_1.bin", fx);
+	expect_error(spec_of("cifar10@80,32", "bad-cifar-short"), 0, f, "79 records in all, expected 80");
+	snprintf(f, sizeof f, "%s/cifar10/data_batch_1.bin", fx);
+	expect_error(spec_of("cifar10@601,100", "cifar10"), 0, f, "600 records in all, expected 601");
+	snprintf(f, sizeof f, "%s/cifar10/test_batch.bin", fx);
+	expect_error(spec_of("cifar10@600,99", "cifar10"), 1, f, "100 records in all, expected 99");
+	/* the fixtures are not the official datasets: their sizes must be declared */
+	snprintf(f, sizeof f, "%s/cifar10/data_batch_1.bin", fx);
+	expect_error(spec_of("cifar10", "cifar10"), 0, f, "120 records, expected 10000: the file is incomplete");
+	snprintf(f, sizeof f, "%s/cifar100/train.bin", fx);
+	expect_error(spec_of("cifar100", "cifar100"), 0, f, "600 records, expected 50000");
+	snprintf(f, sizeof f, "%s/cifar100/test.bin", fx);
+	expect_error(spec_of("cifar100@600,10000", "cifar100"), 1, f, "100 records in all, expected 10000");
+	snprintf(f, sizeof f, "%s/fmnist/train-images-idx3-ubyte.gz", fx);
+	expect_error(spec_of("fashion-mnist", "fmnist"), 0, f, "1200 images, expected 60000");
+	expect_error(spec_of("fashion-mnist@1199,200", "fmnist"), 0, f, "1200 images, expected 1199");
+	snprintf(f, sizeof f, "%s/fmnist/t10k-images-idx3-ubyte.gz", fx);
+	expect_error(spec_of("fashion-mnist@1200,10000", "fmnist"), 1, f, "200 images, expected 10000");
+
+	/* The official layout at full size, as sparse files (the sizes are checked before anything
+	   is read): batch 3 short by one record at a record boundary; then batch 4 with a
+	   truncated record; then batch 5 missing. */
+	char big[600];
+	snprintf(big, sizeof big, "%s/big-cifar10", fx);
+	mkdir(big, 0755);
+	for (int b = 1; b <= 5; b++) {
+		snprintf(f, sizeof f, "%s/data_batch_%d.bin", big, b);
+		FILE *h = fopen(f, "wb");
+		CHECK(h && fclose(h) == 0 && truncate(f, (off_t)(b == 3 ? 9999 : 10000) * 3073) == 0);
+	}
+	snprintf(f, sizeof f, "%s/data_batch_3.bin", big);
+	expect_error(spec_of("cifar10", "big-cifar10"), 0, f, "9999 records, expected 10000: the file is incomplete");
+	CHECK(truncate(f, (off_t)10000 * 3073) == 0);
+	snprintf(f, sizeof f, "%s/data_batch_4.bin", big);
+	CHECK(truncate(f, (off_t)10000 * 3073 - 1) == 0);
+	expect_error(spec_of("cifar10", "big-cifar10"), 0, f, "9999 whole records, then 3072 bytes of a truncated one");
+	snprintf(f, sizeof f, "%s/data_batch_5.bin", big);
+	CHECK(unlink(f) == 0);
+	expect_error(spec_of("cifar10", "big-cifar10"), 0, f, "No such file");
+
 	/* CIFAR-10 files are not CIFAR-100: train.bin is missing */
 	snprintf(f, sizeof f, "%s/cifar10/train.bin", fx);
 	expect_error(spec_of("cifar100", "cifar10"), 0, f, "No such file");
@@ -278,14 +334,14 @@ TEST(test_broken)
 	write_file(dir, "train-images-idx3-ubyte", im, 16 + 27 * 28);
 	write_file(dir, "train-labels-idx1-ubyte", lb, sizeof lb);
 	snprintf(f, sizeof f, "%s/train-images-idx3-ubyte", dir);
-	expect_error(spec_of("fashion-mnist", "bad-dims"), 0, f, "expected 28x28 images, got 27x28");
+	expect_error(spec_of("fashion-mnist@1,1", "bad-dims"), 0, f, "expected 28x28 images, got 27x28");
 	/* a labels file with an image magic */
 	gen_be32(lb, 0x803);
 	write_file(dir, "train-labels-idx1-ubyte", lb, sizeof lb);
 	gen_be32(im + 8, 28);
 	write_file(dir, "train-images-idx3-ubyte", im, sizeof im); /* now valid */
 	snprintf(f, sizeof f, "%s/train-labels-idx1-ubyte", dir);
-	expect_error(spec_of("fashion-mnist", "bad-dims"), 0, f, "magic");
+	expect_error(spec_of("fashion-mnist@1,1", "bad-dims"), 0, f, "magic");
 }
 
 TEST(test_split)
@@ -311,7 +367,7 @@ TEST(test_norm_stats)
 {
 	Dataset d;
 	NashErr e = {0};
-	if (dataset_load(&d, spec_of("cifar10", "cifar10"), 0, &e)) {
+	if (dataset_load(&d, spec_of("cifar10@600,100", "cifar10"), 0, &e)) {
 		CHECKF(0, "%s", e.msg);
 		return;
 	}
@@ -383,7 +439,7 @@ TEST(test_make_batch_plain)
 {
 	Dataset d;
 	NashErr e = {0};
-	if (dataset_load(&d, spec_of("cifar10", "cifar10"), 0, &e)) {
+	if (dataset_load(&d, spec_of("cifar10@600,100", "cifar10"), 0, &e)) {
 		CHECKF(0, "%s", e.msg);
 		return;
 	}

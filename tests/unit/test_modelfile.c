@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <hdf5.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -70,9 +71,10 @@ static void make_model(Model *m, int with_momentum)
 	m->val_accuracy = 0.8125f;
 	RunSettings rs = { .seed = 0xfedcba9876543210ULL, .batch = 128, .epochs = 2, .limit = 1000,
 			   .augment = 1, .lr_start = 0.05f, .lr_end = 0.0f, .momentum = 0.9f,
-			   .weight_decay = 5e-4f };
+			   .weight_decay = 5e-4f, .warmup = 0.25f, .images = 1000 };
 	memset(rs.device, 'x', sizeof rs.device); /* junk after the NUL must not reach the file */
 	snprintf(rs.device, sizeof rs.device, "cpu");
+	snprintf(rs.train_on, sizeof rs.train_on, "all");
 	model_add_run(m, &rs, &err);
 	for (int e = 1; e <= 2; e++) {
 		EpochRecord rec = { 0, e, 0.05f / e, 1.5f / e, 0.5f, e == 1 ? NAN : 0.7f, e == 1 ? NAN : 0.75f, 3.25f };
@@ -136,7 +138,9 @@ static int models_equal(const Model *a, const Model *b)
 		DIFF(x->seed != y->seed || x->batch != y->batch || x->epochs != y->epochs || x->limit != y->limit ||
 		     x->augment != y->augment || !same_float(x->lr_start, y->lr_start) ||
 		     !same_float(x->lr_end, y->lr_end) || !same_float(x->momentum, y->momentum) ||
-		     !same_float(x->weight_decay, y->weight_decay) || strcmp(x->device, y->device), "run %d", i);
+		     !same_float(x->weight_decay, y->weight_decay) || strcmp(x->device, y->device) ||
+		     !same_float(x->warmup, y->warmup) || strcmp(x->train_on, y->train_on) || x->images != y->images,
+		     "run %d", i);
 	}
 	for (int i = 0; i < a->n_lineage; i++) {
 		const Morphism *x = &a->lineage[i], *y = &b->lineage[i];
@@ -262,6 +266,72 @@ TEST(writing_is_deterministic)
 	free(b);
 	free(c);
 	model_free(&r);
+	model_free(&m);
+}
+
+/* A file written before training/runs had warmup, train_on and images reads as what those
+   runs did (no warmup, the training split, images not recorded); a bad train_on is refused. */
+static void write_runs_table(const char *path, int with_train_on, const char *train_on)
+{
+	typedef struct {
+		uint64_t seed;
+		int batch, epochs, limit, augment;
+		float lr_start, lr_end, momentum, weight_decay;
+		char device[16], train_on[16];
+	} OldRun;
+	OldRun row = {.seed = 7, .batch = 64, .epochs = 3, .limit = 0, .augment = 1, .lr_start = 0.1f,
+		      .lr_end = 0.001f, .momentum = 0.9f, .weight_decay = 5e-4f, .device = "cpu"};
+	snprintf(row.train_on, sizeof row.train_on, "%s", train_on);
+	hid_t str = H5Tcopy(H5T_C_S1);
+	H5Tset_size(str, 16);
+	hid_t t = H5Tcreate(H5T_COMPOUND, sizeof row);
+	H5Tinsert(t, "seed", offsetof(OldRun, seed), H5T_NATIVE_UINT64);
+	H5Tinsert(t, "batch", offsetof(OldRun, batch), H5T_NATIVE_INT);
+	H5Tinsert(t, "epochs", offsetof(OldRun, epochs), H5T_NATIVE_INT);
+	H5Tinsert(t, "limit", offsetof(OldRun, limit), H5T_NATIVE_INT);
+	H5Tinsert(t, "augment", offsetof(OldRun, augment), H5T_NATIVE_INT);
+	H5Tinsert(t, "lr_start", offsetof(OldRun, lr_start), H5T_NATIVE_FLOAT);
+	H5Tinsert(t, "lr_end", offsetof(OldRun, lr_end), H5T_NATIVE_FLOAT);
+	H5Tinsert(t, "momentum", offsetof(OldRun, momentum), H5T_NATIVE_FLOAT);
+	H5Tinsert(t, "weight_decay", offsetof(OldRun, weight_decay), H5T_NATIVE_FLOAT);
+	H5Tinsert(t, "device", offsetof(OldRun, device), str);
+	if (with_train_on)
+		H5Tinsert(t, "train_on", offsetof(OldRun, train_on), str);
+	hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	H5Ldelete(f, "training/runs", H5P_DEFAULT);
+	hsize_t one = 1;
+	hid_t sp = H5Screate_simple(1, &one, NULL);
+	hid_t d = H5Dcreate2(f, "training/runs", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	CHECK(d >= 0 && H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &row) >= 0);
+	H5Dclose(d);
+	H5Sclose(sp);
+	H5Fclose(f);
+	H5Tclose(t);
+	H5Tclose(str);
+}
+
+TEST(runs_table_without_later_fields)
+{
+	Model m, r;
+	NashErr err = { 0 };
+	char path[512];
+	make_model(&m, 0);
+	path_in_tmp(path, sizeof path, "oldruns.h5");
+	CHECKF(model_write(&m, path, &err) == 0, "%s", err.msg);
+	write_runs_table(path, 0, "");
+	CHECKF(model_read(&r, path, &err) == 0, "%s", err.msg);
+	CHECK(r.n_runs == 1 && r.runs[0].seed == 7 && r.runs[0].batch == 64 && r.runs[0].epochs == 3 &&
+	      same_float(r.runs[0].lr_end, 0.001f) && !strcmp(r.runs[0].device, "cpu"));
+	CHECK(r.runs[0].warmup == 0.0f && !strcmp(r.runs[0].train_on, "train") && r.runs[0].images == 0);
+	CHECK(!run_trained_on_val(&r.runs[0]));
+	model_free(&r);
+	write_runs_table(path, 1, "all"); /* some fields only */
+	CHECKF(model_read(&r, path, &err) == 0, "%s", err.msg);
+	CHECK(r.n_runs == 1 && !strcmp(r.runs[0].train_on, "all") && run_trained_on_val(&r.runs[0]) &&
+	      r.runs[0].warmup == 0.0f);
+	model_free(&r);
+	write_runs_table(path, 1, "both");
+	CHECK(model_read(&r, path, &err) == -1 && strstr(err.msg, "train_on 'both'") && strstr(err.msg, path));
 	model_free(&m);
 }
 
@@ -654,6 +724,7 @@ int main(void)
 	RUN(file_round_trip_and_h5dump);
 	RUN(optional_attributes);
 	RUN(writing_is_deterministic);
+	RUN(runs_table_without_later_fields);
 	RUN(bad_files_are_rejected);
 	RUN(format_version_1_lambda);
 	RUN(h5py_style_attributes_are_read);
