@@ -27,6 +27,8 @@ seed_val=$(field 1 val_accuracy) seed_params=$(field 1 params) seed_secs=$(field
 best_val=$(field 2 val_accuracy) best_params=$(field 2 params) best_morphs=$(field 2 n_lineage)
 final_val=$(field 3 val_accuracy) final_test=$(field 3 test_accuracy) final_params=$(field 3 params)
 final_epochs=$(field 3 epochs) final_secs=$(field 3 seconds)
+# With FINAL_ON=all the final model has trained on its validation images: say so by its figure.
+[ "$final_on" = all ] && final_val="$final_val (trained on)"
 case $final_on in
 all) final_what="on training + validation images (FINAL_ON=all; its val accuracy is not held out)" ;;
 *) final_what="on the training split (FINAL_ON=train)" ;;

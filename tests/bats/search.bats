@@ -137,7 +137,7 @@ search_group() {
 	[ "$output" -eq 2 ]
 	# the final model: a valid model file, trained further than the search's best, tested
 	run -0 nash-show "$run/final.h5"
-	assert_output --regexp 'accuracy    val [01]\.[0-9]{4}, test [01]\.[0-9]{4}'
+	assert_output --regexp 'accuracy    val [01]\.[0-9]{4} \(trained on\), test [01]\.[0-9]{4}'
 	run -0 h5dump -a test_accuracy "$run/final.h5"
 	run -0 nash-train --epochs 0 "$run/final.h5"
 	[ -f "$run/ensemble.h5" ] && nash-ensemble --eval none -o "$BATS_TEST_TMPDIR/e.h5" "$run/ensemble.h5"
