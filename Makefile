@@ -1,11 +1,20 @@
 # nash: architecture search for CNNs (NASH). `make` builds build/bin/*, `make test` runs the tests.
 .SUFFIXES:
+# A recipe that fails removes its half-made target, so a rerun cannot take it for done.
+.DELETE_ON_ERROR:
 
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 BUILD    ?= build
-CC       ?= cc
-NVCC     ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+# CC: make's own default (cc) unless given; `CC ?= cc` would do nothing, as make predefines CC
+# (except under make -R). NVCC: looked up once (a `?=` would rerun the shell at every
+# expansion); `make NVCC=` builds without CUDA.
+ifeq ($(origin CC),undefined)
+CC := cc
+endif
+ifeq ($(origin NVCC),undefined)
+NVCC := $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+endif
 
 HDF5_CFLAGS ?= -I/usr/include/hdf5/serial
 HDF5_LIBS   ?= -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5
@@ -62,11 +71,15 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBNASH)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
-$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c $(BUILD)/config
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
 
 units: $(UNITS)
+
+# Objects are kept, not deleted as intermediates, so a library change relinks the tools and
+# tests instead of recompiling them.
+.SECONDARY: $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.o) $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) $(CLI_OBJ)
 
 # Tiny learnable datasets in every supported format, plus broken ones, for the tests.
 $(BUILD)/tests/gen_fixtures: tests/fixtures/gen_fixtures.c
@@ -80,7 +93,13 @@ $(BUILD)/fixtures/.stamp: $(BUILD)/tests/gen_fixtures
 
 fixtures: $(BUILD)/fixtures/.stamp
 
-# The tests: C unit tests, then the Bats tests; the last line is "N passed, N failed".
+# The library's layering rules (docs/DESIGN.md): includes point down; lib/ never exits,
+# prints or reads the environment. `make test` runs it too, as its first test.
+check-layers:
+	@tests/check_layers.sh
+
+# The tests: the layering check, C unit tests, then the Bats tests; the last line is
+# "N passed, N failed, N skipped".
 # Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
 test:
 	@tests/deps.sh
@@ -98,7 +117,7 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all units fixtures test deps install clean
+.PHONY: all units fixtures check-layers test deps install clean
 
 -include pipelines/search.mk
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/obj/*/*/*/*.d)

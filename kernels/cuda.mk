@@ -40,9 +40,9 @@ $(BUILD)/obj/kernels/%.o: kernels/%.cu $(BUILD)/config
 GPU_TEST = $(BUILD)/tests/gpu/test_gpu_ops
 MKGROWN  = $(BUILD)/bench/mkgrown
 
-$(GPU_TEST): $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(LIBNASH)
+$(GPU_TEST): $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../../lib' $(LDLIBS_ALL)
+	$(CC) -o $@ $< $(CLI_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../../lib' $(LDLIBS_ALL)
 
 $(MKGROWN): $(BUILD)/obj/bench/mkgrown.o $(LIBNASH)
 	@mkdir -p $(@D)
@@ -53,8 +53,9 @@ gpu-tests: $(GPU_TEST) $(MKGROWN)
 # Built with everything else, so CI keeps them compiling.
 all: gpu-tests
 
-# The device link reuses these objects: keep make from deleting them as intermediates.
-.SECONDARY: $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(BUILD)/obj/bench/mkgrown.o
+# The device link reuses these objects (the tools' are kept by the Makefile): keep make from
+# deleting them as intermediates.
+.SECONDARY: $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(BUILD)/obj/bench/mkgrown.o
 
 # ---- binaries for the GPU machine ----
 
@@ -73,9 +74,9 @@ $(DEV)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -s -o $@ $< $(CLI_OBJ) $(LIB_OBJ) $(DEV_LDLIBS)
 
-$(DEV)/bin/test_gpu_ops: $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(LIB_OBJ)
+$(DEV)/bin/test_gpu_ops: $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(CLI_OBJ) $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(DEV_LINK)
+	$(CC) -s -o $@ $< $(CLI_OBJ) $(LIB_OBJ) $(DEV_LDLIBS)
 
 $(DEV)/bin/mkgrown: $(BUILD)/obj/bench/mkgrown.o $(LIB_OBJ)
 	@mkdir -p $(@D)

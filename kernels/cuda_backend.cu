@@ -30,14 +30,22 @@ void cuda_fail(CudaImpl *im, int code, const char *file, int line, const char *w
 	nash_err(&im->err, code, "%s:%d: %s", file, line, what);
 }
 
+/* Records a failed call as "function: detail" (what the checks below report). */
+static void fail_call(CudaImpl *im, int oom, const char *file, int line, const char *call, const char *detail)
+{
+	char name[96], what[512];
+	call_name(name, sizeof name, call);
+	snprintf(what, sizeof what, "%s: %s", name, detail);
+	cuda_fail(im, oom ? NASH_ERR_OOM : NASH_ERR_RUNTIME, file, line, what);
+}
+
 int cuda_ok_rt(CudaImpl *im, cudaError_t e, const char *file, int line, const char *call)
 {
 	if (e == cudaSuccess)
 		return 1;
-	char name[96], what[512];
-	call_name(name, sizeof name, call);
-	snprintf(what, sizeof what, "%s: %s (%s)", name, cudaGetErrorString(e), cudaGetErrorName(e));
-	cuda_fail(im, e == cudaErrorMemoryAllocation ? NASH_ERR_OOM : NASH_ERR_RUNTIME, file, line, what);
+	char detail[400];
+	snprintf(detail, sizeof detail, "%s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+	fail_call(im, e == cudaErrorMemoryAllocation, file, line, call, detail);
 	return 0;
 }
 
@@ -45,12 +53,9 @@ int cuda_ok_dnn(CudaImpl *im, cudnnStatus_t s, const char *file, int line, const
 {
 	if (s == CUDNN_STATUS_SUCCESS)
 		return 1;
-	char name[96], what[512];
-	call_name(name, sizeof name, call);
-	snprintf(what, sizeof what, "%s: %s", name, cudnnGetErrorString(s));
 	int oom = s == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
 		  s == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
-	cuda_fail(im, oom ? NASH_ERR_OOM : NASH_ERR_RUNTIME, file, line, what);
+	fail_call(im, oom, file, line, call, cudnnGetErrorString(s));
 	return 0;
 }
 
@@ -58,14 +63,12 @@ int cuda_ok_blas(CudaImpl *im, cublasStatus_t s, const char *file, int line, con
 {
 	if (s == CUBLAS_STATUS_SUCCESS)
 		return 1;
-	char name[96], what[512];
-	call_name(name, sizeof name, call);
+	char detail[400];
 	if (im->cb.status_string && im->cb.status_name)
-		snprintf(what, sizeof what, "%s: %s (%s)", name, im->cb.status_string(s),
-			 im->cb.status_name(s));
+		snprintf(detail, sizeof detail, "%s (%s)", im->cb.status_string(s), im->cb.status_name(s));
 	else
-		snprintf(what, sizeof what, "%s: cuBLAS status %d", name, (int)s);
-	cuda_fail(im, s == CUBLAS_STATUS_ALLOC_FAILED ? NASH_ERR_OOM : NASH_ERR_RUNTIME, file, line, what);
+		snprintf(detail, sizeof detail, "cuBLAS status %d", (int)s);
+	fail_call(im, s == CUBLAS_STATUS_ALLOC_FAILED, file, line, call, detail);
 	return 0;
 }
 
@@ -79,25 +82,11 @@ extern "C" int nash_cuda_device_count(void)
 	return n;
 }
 
-extern "C" size_t nash_cuda_private_bytes(const Ctx *ctx)
+/* Backend.private_bytes: what grow() holds besides the engine's allocations. */
+static size_t cuda_private_bytes(const Ctx *ctx)
 {
 	const CudaImpl *im = (const CudaImpl *)ctx->impl;
 	return im ? im->own_ws_bytes + im->scratch_bytes : 0;
-}
-
-extern "C" void nash_cuda_describe(const Ctx *ctx, char *buf, size_t n)
-{
-	const CudaImpl *im = (const CudaImpl *)ctx->impl;
-	struct cudaDeviceProp p;
-	int count = 0;
-	if (!n)
-		return;
-	buf[0] = '\0';
-	if (!im || cudaGetDeviceProperties(&p, im->device) != cudaSuccess || cudaGetDeviceCount(&count) != cudaSuccess) {
-		(void)cudaGetLastError();
-		return;
-	}
-	snprintf(buf, n, "%s, GPU %d of %d, %.1f GiB", p.name, im->device, count, p.totalGlobalMem / 1073741824.0);
 }
 
 /* Grows a backend-owned device buffer to at least `bytes` (rounded up to whole MiB). The old
@@ -146,17 +135,6 @@ void *cuda_workspace(Ctx *ctx, size_t bytes)
 
 /* ---- context ---- */
 
-/* A non-negative integer environment variable; def when unset; -1 when malformed. */
-static long env_long(const char *name, long def)
-{
-	const char *s = getenv(name);
-	if (!s || !*s)
-		return def;
-	char *end;
-	long v = strtol(s, &end, 10);
-	return (*end || v < 0) ? -1 : v;
-}
-
 static void cuda_fini(Ctx *ctx)
 {
 	CudaImpl *im = cuda_impl(ctx);
@@ -197,22 +175,21 @@ static int cuda_init(Ctx *ctx, NashErr *err)
 		return nash_err(err, NASH_ERR_RUNTIME, "no CUDA GPU is visible (%s)",
 				e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
 	}
-	long dev = env_long("NASH_GPU", 0), tf32 = env_long("NASH_TF32", 0), find = env_long("NASH_CUDNN_FIND", 1),
-	     ws_mb = env_long("NASH_CUDNN_WS_MB", 256);
-	if (dev < 0 || dev >= count)
-		return nash_err(err, NASH_ERR_USAGE, "GPU %s: not one of the %d visible GPU(s) (0..%d)",
-				getenv("NASH_GPU"), count, count - 1);
-	if (tf32 < 0 || find < 0 || ws_mb < 0)
+	const BackendOpts *o = &ctx->opts; /* the tools' settings (tools/cli.c) */
+	if (o->gpu < 0 || o->gpu >= count)
+		return nash_err(err, NASH_ERR_USAGE, "GPU %d: not one of the %d visible GPU(s) (0..%d)", o->gpu,
+				count, count - 1);
+	if (o->tf32 < 0 || o->cudnn_find < 0 || o->cudnn_ws_mb < 0)
 		return nash_err(err, NASH_ERR_USAGE,
 				"NASH_TF32, NASH_CUDNN_FIND and NASH_CUDNN_WS_MB take non-negative integers");
 	CudaImpl *im = (CudaImpl *)calloc(1, sizeof *im);
 	if (!im)
 		return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
 	ctx->impl = im;
-	im->device = (int)dev;
-	im->tf32 = tf32 != 0;
-	im->find = find != 0;
-	im->ws_limit = (size_t)ws_mb << 20;
+	im->device = o->gpu;
+	im->tf32 = o->tf32 != 0;
+	im->find = o->cudnn_find != 0;
+	im->ws_limit = (size_t)o->cudnn_ws_mb << 20;
 	/* cuBLAS's default math is strict FP32; TF32 only when asked for. */
 	cublasMath_t bmath = im->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
 	if (cuda_blas_load(im, err)) {
@@ -336,6 +313,7 @@ static const Backend cuda_backend = {
 	.download = cuda_download,
 	.zero = cuda_zero,
 	.sync = cuda_sync,
+	.private_bytes = cuda_private_bytes,
 	.conv_workspace = cuda_conv_workspace,
 	.conv_forward = cuda_conv_forward,
 	.conv_backward = cuda_conv_backward,

@@ -46,94 +46,102 @@ template <typename Perf> static int pick(const CudaImpl *im, const Perf *perf, i
    a (non-sticky) error behind that must not fail the next launch check. */
 static void clear_search_error(void) { (void)cudaGetLastError(); }
 
-static int choose_fwd(CudaImpl *im, ConvPlan *p)
-{
-	cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-	int got = 0, i = -1;
-	if (im->find) {
-		cudnnStatus_t s = cudnnFindConvolutionForwardAlgorithm(im->dnn, p->x, p->w, p->conv[DIR_FWD], p->y,
-								       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf);
-		clear_search_error();
-		if (s == CUDNN_STATUS_SUCCESS)
-			i = pick(im, perf, got);
-	}
-	if (i < 0) {
-		if (!DNN(im, cudnnGetConvolutionForwardAlgorithm_v7(im->dnn, p->x, p->w, p->conv[DIR_FWD], p->y,
-								    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf)))
-			return 0;
-		i = pick(im, perf, got);
-	}
+/* The three directions differ only in their cuDNN types and calls: one traits struct each,
+   and one chooser over them. Each call goes through DNN (or is checked by the caller) inside
+   the traits, so error messages still name the cuDNN function. */
+struct ConvFwd {
+	typedef cudnnConvolutionFwdAlgoPerf_t Perf;
+	typedef cudnnConvolutionFwdAlgo_t Algo;
+	static constexpr int dir = DIR_FWD, count = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
 	/* Nothing acceptable: implicit GEMM works for every shape and needs no workspace. */
-	cudnnConvolutionFwdAlgo_t algo = i >= 0 ? perf[i].algo : CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-	cudnnMathType_t math = i >= 0 ? perf[i].mathType : base_math(im);
-	size_t ws = 0;
-	if (!DNN(im, cudnnSetConvolutionMathType(p->conv[DIR_FWD], math)) ||
-	    !DNN(im, cudnnGetConvolutionForwardWorkspaceSize(im->dnn, p->x, p->w, p->conv[DIR_FWD], p->y, algo, &ws)))
-		return 0;
-	p->fwd = algo;
-	p->ws[DIR_FWD] = i >= 0 && perf[i].memory > ws ? perf[i].memory : ws;
-	return 1;
-}
+	static constexpr Algo fallback = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+	static Algo &algo(ConvPlan *p) { return p->fwd; }
+	static cudnnStatus_t find(CudaImpl *im, ConvPlan *p, int *got, Perf *perf)
+	{
+		return cudnnFindConvolutionForwardAlgorithm(im->dnn, p->x, p->w, p->conv[dir], p->y, count, got, perf);
+	}
+	static int get(CudaImpl *im, ConvPlan *p, int *got, Perf *perf)
+	{
+		return DNN(im, cudnnGetConvolutionForwardAlgorithm_v7(im->dnn, p->x, p->w, p->conv[dir], p->y, count, got,
+								      perf));
+	}
+	static int workspace(CudaImpl *im, ConvPlan *p, Algo a, size_t *ws)
+	{
+		return DNN(im, cudnnGetConvolutionForwardWorkspaceSize(im->dnn, p->x, p->w, p->conv[dir], p->y, a, ws));
+	}
+};
 
-static int choose_bwd_data(CudaImpl *im, ConvPlan *p)
+struct ConvBwdData {
+	typedef cudnnConvolutionBwdDataAlgoPerf_t Perf;
+	typedef cudnnConvolutionBwdDataAlgo_t Algo;
+	static constexpr int dir = DIR_BWD_DATA, count = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+	static constexpr Algo fallback = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+	static Algo &algo(ConvPlan *p) { return p->bwd_data; }
+	static cudnnStatus_t find(CudaImpl *im, ConvPlan *p, int *got, Perf *perf)
+	{
+		return cudnnFindConvolutionBackwardDataAlgorithm(im->dnn, p->w, p->y, p->conv[dir], p->x, count, got,
+								 perf);
+	}
+	static int get(CudaImpl *im, ConvPlan *p, int *got, Perf *perf)
+	{
+		return DNN(im, cudnnGetConvolutionBackwardDataAlgorithm_v7(im->dnn, p->w, p->y, p->conv[dir], p->x, count,
+									   got, perf));
+	}
+	static int workspace(CudaImpl *im, ConvPlan *p, Algo a, size_t *ws)
+	{
+		return DNN(im, cudnnGetConvolutionBackwardDataWorkspaceSize(im->dnn, p->w, p->y, p->conv[dir], p->x, a,
+									    ws));
+	}
+};
+
+struct ConvBwdFilter {
+	typedef cudnnConvolutionBwdFilterAlgoPerf_t Perf;
+	typedef cudnnConvolutionBwdFilterAlgo_t Algo;
+	static constexpr int dir = DIR_BWD_FILTER, count = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+	static constexpr Algo fallback = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
+	static Algo &algo(ConvPlan *p) { return p->bwd_filter; }
+	static cudnnStatus_t find(CudaImpl *im, ConvPlan *p, int *got, Perf *perf)
+	{
+		return cudnnFindConvolutionBackwardFilterAlgorithm(im->dnn, p->x, p->y, p->conv[dir], p->w, count, got,
+								   perf);
+	}
+	static int get(CudaImpl *im, ConvPlan *p, int *got, Perf *perf)
+	{
+		return DNN(im, cudnnGetConvolutionBackwardFilterAlgorithm_v7(im->dnn, p->x, p->y, p->conv[dir], p->w,
+									     count, got, perf));
+	}
+	static int workspace(CudaImpl *im, ConvPlan *p, Algo a, size_t *ws)
+	{
+		return DNN(im, cudnnGetConvolutionBackwardFilterWorkspaceSize(im->dnn, p->x, p->y, p->conv[dir], p->w,
+									      a, ws));
+	}
+};
+
+/* Chooses direction D's algorithm for plan p: the timed search when enabled, the heuristics
+   when it is off or found nothing acceptable, the fallback when neither did; sets its math
+   type on the direction's descriptor and records its workspace. 0 on a cuDNN error. */
+template <typename D> static int choose(CudaImpl *im, ConvPlan *p)
 {
-	cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+	typename D::Perf perf[D::count];
 	int got = 0, i = -1;
 	if (im->find) {
-		cudnnStatus_t s = cudnnFindConvolutionBackwardDataAlgorithm(im->dnn, p->w, p->y, p->conv[DIR_BWD_DATA], p->x,
-									    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
-									    perf);
+		cudnnStatus_t s = D::find(im, p, &got, perf);
 		clear_search_error();
 		if (s == CUDNN_STATUS_SUCCESS)
 			i = pick(im, perf, got);
 	}
 	if (i < 0) {
-		if (!DNN(im, cudnnGetConvolutionBackwardDataAlgorithm_v7(im->dnn, p->w, p->y, p->conv[DIR_BWD_DATA], p->x,
-									 CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got,
-									 perf)))
+		if (!D::get(im, p, &got, perf))
 			return 0;
 		i = pick(im, perf, got);
 	}
-	cudnnConvolutionBwdDataAlgo_t algo = i >= 0 ? perf[i].algo : CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+	typename D::Algo algo = i >= 0 ? perf[i].algo : D::fallback;
 	cudnnMathType_t math = i >= 0 ? perf[i].mathType : base_math(im);
 	size_t ws = 0;
-	if (!DNN(im, cudnnSetConvolutionMathType(p->conv[DIR_BWD_DATA], math)) ||
-	    !DNN(im, cudnnGetConvolutionBackwardDataWorkspaceSize(im->dnn, p->w, p->y, p->conv[DIR_BWD_DATA], p->x,
-								  algo, &ws)))
+	if (!DNN(im, cudnnSetConvolutionMathType(p->conv[D::dir], math)) || !D::workspace(im, p, algo, &ws))
 		return 0;
-	p->bwd_data = algo;
-	p->ws[DIR_BWD_DATA] = i >= 0 && perf[i].memory > ws ? perf[i].memory : ws;
-	return 1;
-}
-
-static int choose_bwd_filter(CudaImpl *im, ConvPlan *p)
-{
-	cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-	int got = 0, i = -1;
-	if (im->find) {
-		cudnnStatus_t s = cudnnFindConvolutionBackwardFilterAlgorithm(
-			im->dnn, p->x, p->y, p->conv[DIR_BWD_FILTER], p->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got,
-			perf);
-		clear_search_error();
-		if (s == CUDNN_STATUS_SUCCESS)
-			i = pick(im, perf, got);
-	}
-	if (i < 0) {
-		if (!DNN(im, cudnnGetConvolutionBackwardFilterAlgorithm_v7(im->dnn, p->x, p->y, p->conv[DIR_BWD_FILTER],
-									   p->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-									   &got, perf)))
-			return 0;
-		i = pick(im, perf, got);
-	}
-	cudnnConvolutionBwdFilterAlgo_t algo = i >= 0 ? perf[i].algo : CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
-	cudnnMathType_t math = i >= 0 ? perf[i].mathType : base_math(im);
-	size_t ws = 0;
-	if (!DNN(im, cudnnSetConvolutionMathType(p->conv[DIR_BWD_FILTER], math)) ||
-	    !DNN(im, cudnnGetConvolutionBackwardFilterWorkspaceSize(im->dnn, p->x, p->y, p->conv[DIR_BWD_FILTER], p->w,
-								    algo, &ws)))
-		return 0;
-	p->bwd_filter = algo;
-	p->ws[DIR_BWD_FILTER] = i >= 0 && perf[i].memory > ws ? perf[i].memory : ws;
+	D::algo(p) = algo;
+	p->ws[D::dir] = i >= 0 && perf[i].memory > ws ? perf[i].memory : ws;
 	return 1;
 }
 
@@ -175,7 +183,7 @@ static ConvPlan *plan_create(CudaImpl *im, int N, int C, int H, int W, int K, in
 							     CUDNN_DATA_FLOAT)) &&
 		     DNN(im, cudnnSetConvolutionMathType(p->conv[d], base_math(im)));
 	if (ok)
-		ok = choose_fwd(im, p) && choose_bwd_data(im, p) && choose_bwd_filter(im, p);
+		ok = choose<ConvFwd>(im, p) && choose<ConvBwdData>(im, p) && choose<ConvBwdFilter>(im, p);
 	if (!ok) {
 		plan_destroy(p);
 		return NULL;

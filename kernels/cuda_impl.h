@@ -42,8 +42,8 @@ typedef struct CudaImpl {
 	cudnnHandle_t dnn;     /* bound to stream */
 	CublasApi cb;          /* cuBLAS entry points */
 	cublasHandle_t blas;   /* bound to stream */
-	int tf32;              /* NASH_TF32: tensor-op math allowed for convs and dense */
-	int find;              /* NASH_CUDNN_FIND: timed cudnnFind* (1) or heuristics (0) */
+	int tf32;              /* BackendOpts.tf32: tensor-op math allowed for convs and dense */
+	int find;              /* BackendOpts.cudnn_find: timed cudnnFind* (1) or heuristics (0) */
 	size_t ws_limit;       /* bytes: the largest workspace a chosen algorithm may need */
 
 	struct ConvPlan **plans; /* [n_plans] one per convolution shape, created at first use */

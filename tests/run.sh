@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs the C unit test programs given (default: every build/tests/test_*) and every Bats
-# file, printing TAP as it goes; the last line is "N passed, N failed". Exits non-zero when
+# Runs the layering check (tests/check_layers.sh), the C unit test programs given (default:
+# every build/tests/test_*) and every Bats file, printing TAP as it goes; the last line is "N passed, N failed". Exits non-zero when
 # anything failed or a test program crashed.
 # Usage: tests/run.sh BUILD [TEST_PROGRAM...]
 build=${1:-build}
@@ -15,6 +15,14 @@ export NASH_BUILD PATH
 log=$(mktemp) || exit 1
 one=$(mktemp) || exit 1
 trap 'rm -f "$log" "$one" "$one.rc"' EXIT
+# The layering rules first: one test, its violations printed as diagnostics.
+echo "# layers"
+if "$top/tests/check_layers.sh" >"$one" 2>&1; then
+	echo "ok - $(cat "$one")" | tee -a "$log" # "layers: every include points down; ..."
+else
+	sed 's/^/# /' "$one"
+	echo "not ok - layers: $(grep -c . "$one") violation(s) of tests/check_layers.sh" | tee -a "$log"
+fi
 [ $# -gt 0 ] || set -- "$NASH_BUILD"/tests/test_*
 for t in "$@"; do
 	[ -x "$t" ] || continue

@@ -130,6 +130,91 @@ int cli_int_list(const char *prog, const char *opt, const char *s, int *out, int
 	return n;
 }
 
+void cli_run_init(CliRun *r)
+{
+	*r = (CliRun){.data = NULL, .device = "auto", .eval = "val", .threads = 0, .gpu = -1};
+}
+
+/* "val|test|none" -> "val, test or none" */
+static void list_words(char *buf, size_t n, const char *choices)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (const char *p = choices; *p && used + 1 < n;) {
+		size_t len = strcspn(p, "|");
+		const char *sep = p == choices ? "" : p[len] ? ", " : " or ";
+		used += (size_t)snprintf(buf + used, n - used, "%s%.*s", sep, (int)len, p);
+		p += len + (p[len] == '|');
+	}
+}
+
+static int is_choice(const char *choices, const char *s)
+{
+	size_t n = strlen(s);
+	for (const char *p = choices; *p;) {
+		size_t len = strcspn(p, "|");
+		if (len == n && strncmp(p, s, n) == 0)
+			return 1;
+		p += len + (p[len] == '|');
+	}
+	return 0;
+}
+
+int cli_run_option(const char *prog, CliRun *r, int c, const char *arg, const char *evals)
+{
+	switch (c) {
+	case CLI_OPT_DATA: r->data = arg; return 1;
+	case CLI_OPT_DEVICE: r->device = arg; return 1;
+	case CLI_OPT_GPU: r->gpu = (int)cli_long(prog, "--gpu", arg, 0, 64); return 1;
+	case CLI_OPT_THREADS: r->threads = (int)cli_long(prog, "--threads", arg, 1, 1024); return 1;
+	case CLI_OPT_EVAL:
+		if (!*arg || !is_choice(evals, arg)) {
+			char words[128];
+			list_words(words, sizeof words, evals);
+			die_usage(prog, "--eval: '%s' is not %s", arg, words);
+		}
+		r->eval = arg;
+		return 1;
+	default: return 0;
+	}
+}
+
+/* A non-negative integer environment variable; def when unset or empty; exit 2 otherwise. */
+static int env_int(const char *prog, const char *name, int def)
+{
+	const char *s = getenv(name);
+	if (!s || !*s)
+		return def;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < 0 || v > 1000000)
+		die_usage(prog, "%s=%s: not a non-negative integer", name, s);
+	return (int)v;
+}
+
+void cli_backend_env(const char *prog, int gpu, BackendOpts *opts)
+{
+	static const BackendOpts def = BACKEND_OPTS_DEFAULT;
+	opts->gpu = gpu >= 0 ? gpu : env_int(prog, "NASH_GPU", def.gpu);
+	opts->tf32 = env_int(prog, "NASH_TF32", def.tf32);
+	opts->cudnn_find = env_int(prog, "NASH_CUDNN_FIND", def.cudnn_find);
+	opts->cudnn_ws_mb = env_int(prog, "NASH_CUDNN_WS_MB", def.cudnn_ws_mb);
+}
+
+const Backend *cli_backend(const char *prog, const CliRun *r, BackendOpts *opts)
+{
+	NashErr err = {0};
+	const Backend *be = backend_find(r->device, &err);
+	if (!be)
+		die_err(prog, &err);
+	*opts = (BackendOpts)BACKEND_OPTS_DEFAULT;
+	opts->threads = r->threads;
+	if (strcmp(be->name, "cuda") == 0) /* the CPU backends never read these */
+		cli_backend_env(prog, r->gpu, opts);
+	return be;
+}
+
 void cli_progress_init(CliProgress *p, const char *prog)
 {
 	p->prog = prog;

@@ -3,9 +3,11 @@
 #ifndef NASH_CLI_H
 #define NASH_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
 
+#include "backend/backend.h"
 #include "base/err.h"
 #include "engine/train.h"
 
@@ -34,6 +36,34 @@ double cli_double(const char *prog, const char *opt, const char *s, double min, 
 void cli_lr_range(const char *prog, const char *opt, const char *s, float *start, float *end);
 /* "32,64,128": returns the count, values in out[max]. */
 int cli_int_list(const char *prog, const char *opt, const char *s, int *out, int max, long min, long vmax);
+
+/* The options of the tools that run networks (nash-train, nash-ensemble): put CLI_RUN_OPTIONS
+   in the tool's getopt_long table and hand each option to cli_run_option. */
+enum { CLI_OPT_DATA = 0x100, CLI_OPT_DEVICE, CLI_OPT_GPU, CLI_OPT_THREADS, CLI_OPT_EVAL };
+#define CLI_RUN_OPTIONS                                                                           \
+	{"data", required_argument, 0, CLI_OPT_DATA}, {"device", required_argument, 0, CLI_OPT_DEVICE}, \
+	{"gpu", required_argument, 0, CLI_OPT_GPU}, {"threads", required_argument, 0, CLI_OPT_THREADS}, \
+	{"eval", required_argument, 0, CLI_OPT_EVAL}
+
+typedef struct CliRun {
+	const char *data;   /* --data SPEC; NULL: the dataset the model records */
+	const char *device; /* --device: auto (default), cpu, ref or cuda */
+	const char *eval;   /* --eval: one of the tool's choices (default val) */
+	int threads;        /* --threads; 0: all cores */
+	int gpu;            /* --gpu N; -1: not given (NASH_GPU, else 0) */
+} CliRun;
+
+void cli_run_init(CliRun *r);
+/* Takes option c (getopt_long's return value, argument arg) when it is one of CLI_RUN_OPTIONS
+   and returns 1; returns 0 for any other option. evals: the accepted --eval values, "val|test". */
+int cli_run_option(const char *prog, CliRun *r, int c, const char *arg, const char *evals);
+/* The backend --device names (exit with backend_find's error when none) and its context's
+   settings in *opts: --threads and --gpu, and for CUDA the NASH_* variables (cli_backend_env). */
+const Backend *cli_backend(const char *prog, const CliRun *r, BackendOpts *opts);
+/* The CUDA engine's settings from the environment (docs/GPU.md): NASH_GPU (when gpu < 0;
+   default 0), NASH_TF32, NASH_CUDNN_FIND, NASH_CUDNN_WS_MB; the rest of *opts as given.
+   Exit 2 when one is not a non-negative integer. */
+void cli_backend_env(const char *prog, int gpu, BackendOpts *opts);
 
 /* Progress on stderr: a live bar when stderr is a terminal, one line per epoch otherwise.
    arg: a CliProgress. */

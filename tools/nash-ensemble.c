@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"  -o, --output F     write the ensemble file to F (- for standard output)\n"
 		"  --batch B          evaluation batch size (default 256)\n"
 		"  --device D         auto (default), cpu, ref or cuda\n"
+		"  --gpu N            use GPU N (default 0, or as CUDA_VISIBLE_DEVICES orders them)\n"
 		"  --threads T        CPU threads (default: all cores)\n"
 		"  -h, --help         show this help\n"
 		"  -V, --version      show the version\n"
@@ -40,28 +41,23 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	const char *data = NULL, *out = NULL, *device = "auto", *eval = "val";
-	int threads = 0, batch = 256;
+	const char *out = NULL;
+	int batch = 256;
+	CliRun run;
+	cli_run_init(&run);
 	static const struct option opts[] = {
-		{"data", required_argument, 0, 'D'},    {"eval", required_argument, 0, 'E'},
+		CLI_RUN_OPTIONS,
 		{"output", required_argument, 0, 'o'},  {"batch", required_argument, 0, 'b'},
-		{"device", required_argument, 0, 'd'},  {"threads", required_argument, 0, 't'},
 		{"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "o:hV", opts, NULL)) != -1) {
+		if (cli_run_option(prog, &run, c, optarg, "val|test|none"))
+			continue;
 		switch (c) {
-		case 'D': data = optarg; break;
-		case 'E':
-			if (strcmp(optarg, "val") && strcmp(optarg, "test") && strcmp(optarg, "none"))
-				die_usage(prog, "--eval: '%s' is not val, test or none", optarg);
-			eval = optarg;
-			break;
 		case 'o': out = optarg; break;
 		case 'b': batch = (int)cli_long(prog, "--batch", optarg, 1, 65536); break;
-		case 'd': device = optarg; break;
-		case 't': threads = (int)cli_long(prog, "--threads", optarg, 1, 1024); break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
@@ -69,7 +65,7 @@ int main(int argc, char **argv)
 	}
 	if (optind == argc)
 		die_usage(prog, "missing MODEL");
-	int on_test = strcmp(eval, "test") == 0, no_eval = strcmp(eval, "none") == 0;
+	int on_test = strcmp(run.eval, "test") == 0, no_eval = strcmp(run.eval, "none") == 0;
 	if (no_eval && !out)
 		die_usage(prog, "--eval none without -o does nothing");
 	int n_stdin = 0;
@@ -109,11 +105,10 @@ int main(int argc, char **argv)
 	ensemble_free(&all);
 
 	if (!no_eval) {
-		const Backend *be = backend_find(device, &err);
-		if (!be)
-			die_err(prog, &err);
+		BackendOpts bopts;
+		const Backend *be = cli_backend(prog, &run, &bopts);
 		Dataset d;
-		const char *spec = data_spec_for_model(data, e.members[0].dataset, &err);
+		const char *spec = data_spec_for_model(run.data, e.members[0].dataset, &err);
 		if (!spec)
 			nash_err_prefix(&err, e.sources[0]);
 		if (!spec || dataset_load(&d, spec, on_test, &err))
@@ -121,7 +116,7 @@ int main(int argc, char **argv)
 		double *acc = calloc((size_t)e.n, sizeof *acc), ens = NAN;
 		if (!acc)
 			die(prog, "out of memory");
-		if (ensemble_evaluate(&e, be, threads, batch, &d, on_test, acc, &ens, &err))
+		if (ensemble_evaluate(&e, be, &bopts, batch, &d, on_test, acc, &ens, &err))
 			die_err(prog, &err);
 		const char *what = on_test ? "test_accuracy" : "val_accuracy";
 		int pw = 8;

@@ -65,15 +65,15 @@ int main(int argc, char **argv)
 {
 	TrainOpts o;
 	train_opts_default(&o);
-	const char *data = NULL, *out = NULL, *device = "auto", *eval = "val";
-	int threads = 0;
+	const char *out = NULL;
+	CliRun run;
+	cli_run_init(&run);
 	static const struct option opts[] = {
-		{"data", required_argument, 0, 'D'},   {"epochs", required_argument, 0, 'e'},
+		CLI_RUN_OPTIONS,                       {"epochs", required_argument, 0, 'e'},
 		{"lr", required_argument, 0, 'l'},     {"batch", required_argument, 0, 'b'},
 		{"momentum", required_argument, 0, 'm'}, {"weight-decay", required_argument, 0, 'W'},
 		{"limit", required_argument, 0, 'n'},  {"no-augment", no_argument, 0, 'A'},
-		{"seed", required_argument, 0, 's'},   {"device", required_argument, 0, 'd'},
-		{"threads", required_argument, 0, 't'}, {"gpu", required_argument, 0, 'g'}, {"eval", required_argument, 0, 'E'},
+		{"seed", required_argument, 0, 's'},
 		{"checkpoint", required_argument, 0, 'c'}, {"output", required_argument, 0, 'o'},
 		{"warmup", required_argument, 0, 'w'}, {"train-on", required_argument, 0, 'T'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
@@ -81,8 +81,9 @@ int main(int argc, char **argv)
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "o:hV", opts, NULL)) != -1) {
+		if (cli_run_option(prog, &run, c, optarg, "val|test"))
+			continue;
 		switch (c) {
-		case 'D': data = optarg; break;
 		case 'e': o.epochs = (int)cli_long(prog, "--epochs", optarg, 0, 100000); break;
 		case 'l': cli_lr_range(prog, "--lr", optarg, &o.lr_start, &o.lr_end); break;
 		case 'b': o.batch = (int)cli_long(prog, "--batch", optarg, 1, 65536); break;
@@ -91,17 +92,6 @@ int main(int argc, char **argv)
 		case 'n': o.limit = (int)cli_long(prog, "--limit", optarg, 1, 100000000); break;
 		case 'A': o.augment = 0; break;
 		case 's': o.seed = cli_u64(prog, "--seed", optarg); break;
-		case 'd': device = optarg; break;
-		case 'g':
-			cli_long(prog, "--gpu", optarg, 0, 64);
-			setenv("NASH_GPU", optarg, 1); /* read by the CUDA backend's init */
-			break;
-		case 't': threads = (int)cli_long(prog, "--threads", optarg, 1, 1024); break;
-		case 'E':
-			if (strcmp(optarg, "val") && strcmp(optarg, "test"))
-				die_usage(prog, "--eval: '%s' is not val or test", optarg);
-			eval = optarg;
-			break;
 		case 'c': o.checkpoint = optarg; break;
 		case 'w':
 			o.warmup = strcmp(optarg, "auto") ? (float)cli_double(prog, "--warmup", optarg, 0, 100000)
@@ -119,7 +109,8 @@ int main(int argc, char **argv)
 		}
 	}
 	const char *in = cli_input(prog, argc, argv, optind, "MODEL");
-	int want_test = strcmp(eval, "test") == 0;
+	const char *data = run.data;
+	int want_test = strcmp(run.eval, "test") == 0;
 	int write_model = out || o.epochs > 0;
 	if (!out)
 		out = "-";
@@ -127,9 +118,8 @@ int main(int argc, char **argv)
 		cli_check_binary_out(prog, out);
 
 	NashErr err = {0};
-	const Backend *be = backend_find(device, &err);
-	if (!be)
-		die_err(prog, &err);
+	BackendOpts bopts;
+	const Backend *be = cli_backend(prog, &run, &bopts);
 	Model m;
 	if (model_read(&m, in, &err))
 		die_err(prog, &err);
@@ -147,7 +137,7 @@ int main(int argc, char **argv)
 	o.device = be->name;
 	Net net;
 	int batch = o.batch;
-	if (net_create(&net, be, threads, &m.g, batch, m.mean, m.std, &err))
+	if (net_create(&net, be, &bopts, &m.g, batch, m.mean, m.std, &err))
 		die_err(prog, &err);
 	fprintf(stderr, "%s: device %s; %zu parameters; %.1f MB for the network\n", prog, be->name,
 		graph_param_count(&m.g), net_bytes(&net) / 1e6);

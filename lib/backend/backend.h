@@ -18,9 +18,23 @@
 
 typedef struct Backend Backend;
 
+/* How a context is set up. The tools fill it from their options (and the environment: the
+   NASH_* variables of docs/GPU.md, read by tools/cli.c); the library never reads the
+   environment itself. Each backend reads the fields it knows and ignores the others. */
+typedef struct BackendOpts {
+	int threads;     /* CPU threads (OpenMP); 0 = library default */
+	int gpu;         /* CUDA: device index among the visible ones */
+	int tf32;        /* CUDA: TF32 tensor-core math allowed for convolutions and dense layers */
+	int cudnn_find;  /* CUDA: timed cudnnFind* (1) or cuDNN's heuristics, cudnnGet*_v7 (0) */
+	int cudnn_ws_mb; /* CUDA: largest cuDNN workspace (MiB) a chosen algorithm may need */
+} BackendOpts;
+
+/* The defaults; `BackendOpts o = BACKEND_OPTS_DEFAULT;` */
+#define BACKEND_OPTS_DEFAULT {.threads = 0, .gpu = 0, .tf32 = 0, .cudnn_find = 1, .cudnn_ws_mb = 256}
+
 typedef struct Ctx {
 	const Backend *be;
-	int threads;         /* CPU threads (OpenMP); 0 = library default */
+	BackendOpts opts;    /* read by init (and, for threads, by every CPU op) */
 	float *workspace;    /* backend memory for scratch, sized by the engine from *_workspace */
 	size_t workspace_floats;
 	void *impl;          /* backend-private state (CUDA stream, cuDNN/cuBLAS handles, caches) */
@@ -38,6 +52,9 @@ struct Backend {
 	void (*download)(Ctx *ctx, void *host_dst, const void *src, size_t bytes);
 	void (*zero)(Ctx *ctx, void *p, size_t bytes);
 	int (*sync)(Ctx *ctx, NashErr *err); /* waits for queued work; reports deferred errors */
+	/* Bytes of backend memory the backend holds itself, besides what went through alloc
+	   (the CUDA engine's own cuDNN workspace and reduction scratch); may be NULL: none. */
+	size_t (*private_bytes)(const Ctx *ctx);
 
 	/* Scratch floats needed by conv_forward/conv_backward for this shape. */
 	size_t (*conv_workspace)(Ctx *ctx, int N, int C, int H, int W, int K, int ks);

@@ -17,12 +17,13 @@ static int tensor_category(const Node *n, const Tensor *t)
 
 static int is_alias(const Node *n) { return n->op == OP_FLATTEN; }
 
-int net_create(Net *net, const Backend *be, int threads, const Graph *g, int batch,
+int net_create(Net *net, const Backend *be, const BackendOpts *opts, const Graph *g, int batch,
 	       const float *mean, const float *std, NashErr *err)
 {
+	static const BackendOpts defaults = BACKEND_OPTS_DEFAULT;
 	memset(net, 0, sizeof *net);
 	net->ctx.be = be;
-	net->ctx.threads = threads;
+	net->ctx.opts = opts ? *opts : defaults;
 	net->g = g;
 	net->batch = batch;
 	for (int c = 0; c < g->in_c; c++) {
@@ -139,8 +140,9 @@ void net_free(Net *net)
 
 size_t net_bytes(const Net *net)
 {
+	size_t own = net->ctx.be->private_bytes ? net->ctx.be->private_bytes(&net->ctx) : 0;
 	return (3 * net->n_params + net->n_buffers + 2 * net->n_acts + net->ctx.workspace_floats) * sizeof(float) +
-	       (size_t)net->batch * (sizeof(int32_t) + sizeof(Sample));
+	       (size_t)net->batch * (sizeof(int32_t) + sizeof(Sample)) + own;
 }
 
 int net_upload_set(Net *net, DeviceSet *set, const uint8_t *x, const uint8_t *y, int n, NashErr *err)

@@ -35,7 +35,8 @@ typedef struct Net {
 	float *dacts;    /* [n_acts] gradients of node outputs */
 	int32_t *labels; /* [batch] */
 	Sample *samples; /* [batch] */
-	float *stats;    /* [3] summed loss, correct, count since the last net_take_stats */
+	float *stats;    /* [4] summed loss, correct, count since the last net_take_stats; the
+			    fourth float is padding (one 16-byte transfer), never written */
 	NodePlan *plan;  /* [g->n_nodes] host array of pointers into the arenas */
 	float mean[NASH_MAX_CHANNELS], std[NASH_MAX_CHANNELS];
 } Net;
@@ -47,11 +48,13 @@ typedef struct Optim {
 
 /* Allocates everything for batches of up to `batch` images and uploads the graph's weights
    (and momentum buffers when the tensors carry them). The graph must be inferred and have its
-   params allocated; it must outlive the net. mean/std: per input channel normalisation. */
-int net_create(Net *net, const Backend *be, int threads, const Graph *g, int batch,
+   params allocated; it must outlive the net. mean/std: per input channel normalisation.
+   opts: how the backend's context is set up (threads, GPU settings); NULL: the defaults. */
+int net_create(Net *net, const Backend *be, const BackendOpts *opts, const Graph *g, int batch,
 	       const float *mean, const float *std, NashErr *err);
 void net_free(Net *net);
-/* Bytes of backend memory the net holds (reported as peak memory). */
+/* Bytes of backend memory the net holds: its buffers plus what the backend keeps for itself
+   (Backend.private_bytes) at the time of the call. */
 size_t net_bytes(const Net *net);
 
 int net_upload_set(Net *net, DeviceSet *set, const uint8_t *x, const uint8_t *y, int n, NashErr *err);

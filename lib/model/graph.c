@@ -22,16 +22,6 @@ int op_from_name(const char *name)
 	return -1;
 }
 
-static void *xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n);
-	if (!q) {
-		/* Graphs are a few KB; failing here means the process is out of memory anyway. */
-		abort();
-	}
-	return q;
-}
-
 void graph_init(Graph *g, int in_c, int in_h, int in_w, int n_classes)
 {
 	memset(g, 0, sizeof *g);
@@ -112,12 +102,36 @@ int graph_clone(Graph *dst, const Graph *src, NashErr *err)
 	return 0;
 }
 
+/* Room for `more` nodes beyond n_nodes; on failure the graph is unchanged but marked out of
+   memory (graph_infer reports it), so a builder's caller need not check every step. */
+static int reserve(Graph *g, int more)
+{
+	if (g->n_nodes + more <= g->cap)
+		return 0;
+	int cap = g->cap ? g->cap : 16;
+	while (cap < g->n_nodes + more)
+		cap *= 2;
+	Node *nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
+	if (!nodes) {
+		g->out_of_memory = 1;
+		return -1;
+	}
+	g->nodes = nodes;
+	g->cap = cap;
+	return 0;
+}
+
+int graph_reserve(Graph *g, int more, NashErr *err)
+{
+	if (reserve(g, more))
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
+	return 0;
+}
+
 static Node *append_node(Graph *g)
 {
-	if (g->n_nodes == g->cap) {
-		g->cap = g->cap ? 2 * g->cap : 16;
-		g->nodes = xrealloc(g->nodes, (size_t)g->cap * sizeof *g->nodes);
-	}
+	if (reserve(g, 1))
+		return NULL;
 	Node *n = &g->nodes[g->n_nodes++];
 	memset(n, 0, sizeof *n);
 	return n;
@@ -126,6 +140,8 @@ static Node *append_node(Graph *g)
 int graph_add(Graph *g, OpKind op, int n_inputs, const int *inputs)
 {
 	Node *n = append_node(g);
+	if (!n)
+		return -1;
 	n->op = op;
 	n->n_inputs = n_inputs;
 	for (int i = 0; i < n_inputs && i < NASH_MAX_INPUTS; i++)
@@ -139,6 +155,8 @@ int graph_add(Graph *g, OpKind op, int n_inputs, const int *inputs)
 int graph_conv(Graph *g, int in, int out_channels, int kernel, int has_bias)
 {
 	int i = graph_add(g, OP_CONV, 1, &in);
+	if (i < 0)
+		return -1;
 	g->nodes[i].out_channels = out_channels;
 	g->nodes[i].kernel = kernel;
 	g->nodes[i].has_bias = has_bias;
@@ -152,6 +170,8 @@ int graph_unary(Graph *g, OpKind op, int in) { return graph_add(g, op, 1, &in); 
 int graph_maxpool(Graph *g, int in, int kernel)
 {
 	int i = graph_add(g, OP_MAXPOOL, 1, &in);
+	if (i < 0)
+		return -1;
 	g->nodes[i].kernel = kernel;
 	return i;
 }
@@ -159,6 +179,8 @@ int graph_maxpool(Graph *g, int in, int kernel)
 int graph_dense(Graph *g, int in, int out, int has_bias)
 {
 	int i = graph_add(g, OP_DENSE, 1, &in);
+	if (i < 0)
+		return -1;
 	g->nodes[i].out_channels = out;
 	g->nodes[i].has_bias = has_bias;
 	return i;
@@ -166,7 +188,8 @@ int graph_dense(Graph *g, int in, int out, int has_bias)
 
 int graph_insert(Graph *g, int pos, const Node *node)
 {
-	append_node(g);
+	if (!append_node(g))
+		return -1;
 	memmove(&g->nodes[pos + 1], &g->nodes[pos], (size_t)(g->n_nodes - 1 - pos) * sizeof *g->nodes);
 	g->nodes[pos] = *node;
 	for (int j = pos + 1; j < g->n_nodes; j++)
@@ -360,6 +383,8 @@ int node_check_params(const Graph *g, int i, NashErr *err)
 
 int graph_infer(Graph *g, NashErr *err)
 {
+	if (g->out_of_memory)
+		return nash_err(err, NASH_ERR_OOM, "out of memory building the graph");
 	if (g->n_nodes < 2)
 		return FAIL("graph has no layers");
 	if (g->in_c < 1 || g->in_c > NASH_MAX_CHANNELS || g->in_h < 1 || g->in_w < 1)
@@ -424,14 +449,6 @@ size_t graph_param_count(const Graph *g)
 			if (param_role(g->nodes[i].op, want[p].name) & PARAM_TRAINABLE)
 				total += tensor_size(&want[p]);
 	}
-	return total;
-}
-
-size_t graph_activation_floats(const Graph *g)
-{
-	size_t total = 0;
-	for (int i = 0; i < g->n_nodes; i++)
-		total += (size_t)g->nodes[i].c * g->nodes[i].h * g->nodes[i].w;
 	return total;
 }
 

@@ -63,6 +63,7 @@ typedef struct Node {
 typedef struct Graph {
 	int n_nodes, cap;
 	Node *nodes;
+	int out_of_memory; /* a node could not be added: graph_infer fails with NASH_ERR_OOM */
 	int in_c, in_h, in_w; /* input image shape */
 	int n_classes;        /* the last node must be classes x 1 x 1 */
 } Graph;
@@ -74,9 +75,10 @@ void graph_init(Graph *g, int in_c, int in_h, int in_w, int n_classes); /* adds 
 void graph_free(Graph *g);
 int graph_clone(Graph *dst, const Graph *src, NashErr *err); /* deep copy, weights included */
 
-/* Appends a node (params not yet allocated); returns its index. */
+/* Appends a node (params not yet allocated); returns its index. Out of memory: returns -1
+   and marks the graph, so graph_infer fails; a builder need not check each node it adds. */
 int graph_add(Graph *g, OpKind op, int n_inputs, const int *inputs);
-/* Convenience builders for common nodes; each returns the new node's index. */
+/* Convenience builders for common nodes; each returns the new node's index (-1 as graph_add). */
 int graph_conv(Graph *g, int in, int out_channels, int kernel, int has_bias);
 int graph_bn(Graph *g, int in);
 int graph_relu(Graph *g, int in);
@@ -85,8 +87,12 @@ int graph_dense(Graph *g, int in, int out, int has_bias);
 int graph_unary(Graph *g, OpKind op, int in); /* gap, flatten */
 
 /* Inserts a copy of *node at position pos, shifting later nodes and renumbering every input
-   index >= pos. The node's own inputs must refer to indices < pos. Returns pos. */
+   index >= pos. The node's own inputs must refer to indices < pos. Returns pos; -1 (graph
+   unchanged, marked as graph_add) when out of memory, which graph_reserve rules out. */
 int graph_insert(Graph *g, int pos, const Node *node);
+/* Room for `more` nodes, so that that many graph_add/graph_insert calls cannot fail: a
+   morphism reserves first and so fails, when out of memory, before changing anything. */
+int graph_reserve(Graph *g, int more, NashErr *err);
 /* Every node j >= first with j != new_in that reads old_in reads new_in instead
    (a morphism inserting a node after old_in routes its consumers through the new node). */
 void graph_redirect(Graph *g, int old_in, int new_in, int first);
@@ -111,8 +117,6 @@ size_t tensor_size(const Tensor *t); /* product of dims */
 int graph_finite(const Graph *g);
 /* Number of trainable parameters (what tables and --max-params count). */
 size_t graph_param_count(const Graph *g);
-/* Floats of activation per image summed over nodes (for memory planning). */
-size_t graph_activation_floats(const Graph *g);
 /* Human-readable one-line summary, e.g. "conv32-bn-relu-pool-...-dense10". */
 void graph_summary(const Graph *g, char *buf, size_t n);
 

@@ -33,51 +33,33 @@ static int rfail_oom(const R *r)
 	return nash_err(r->err, NASH_ERR_OOM, "%s: out of memory", r->file);
 }
 
-/* Opens attribute `name` of loc after checking it holds n values (n = 0: a scalar) of class
-   cls. where ("" or "graph/003_conv: ") prefixes messages. Returns 1 with *a open, 0 when absent
-   and optional, -1 on error. */
-static int r_open_attr(const R *r, hid_t loc, const char *where, const char *name,
-		       H5T_class_t cls, int n, int optional, hid_t *a)
+/* The message for what h5_read_attr/h5_read_str found (H5_ATTR_*): returns 1 when read,
+   0 when absent and optional, else -1 with the error. where ("" or "graph/003_conv: ")
+   prefixes messages; n: the values asked (0: a scalar); len: a string buffer's size. */
+static int r_result(const R *r, int rc, const char *where, const char *name, H5T_class_t cls, int n,
+		    long long count, size_t len, int optional)
 {
-	htri_t ex = H5Aexists(loc, name);
-	if (ex < 0)
-		return rfail(r, "%scannot read attribute '%s'", where, name);
-	if (ex == 0)
-		return optional ? 0 : rfail(r, "%smissing attribute '%s'", where, name);
-	*a = H5Aopen(loc, name, H5P_DEFAULT);
-	hid_t t = *a >= 0 ? H5Aget_type(*a) : -1;
-	hid_t sp = *a >= 0 ? H5Aget_space(*a) : -1;
-	hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-	int rc = 1;
-	if (*a < 0 || t < 0 || sp < 0)
-		rc = rfail(r, "%scannot read attribute '%s'", where, name);
-	else if (H5Tget_class(t) != cls)
-		rc = rfail(r, "%sattribute '%s' has the wrong type (expected %s)", where, name,
-			   cls == H5T_INTEGER ? "an integer" : cls == H5T_FLOAT ? "a float" : "a string");
-	else if (np != (n ? n : 1))
-		rc = rfail(r, "%sattribute '%s' has %lld values, expected %d", where, name, (long long)np,
-			   n ? n : 1);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (t >= 0)
-		H5Tclose(t);
-	if (rc < 0 && *a >= 0)
-		H5Aclose(*a);
-	return rc;
+	switch (rc) {
+	case H5_ATTR_READ: return 1;
+	case H5_ATTR_ABSENT: return optional ? 0 : rfail(r, "%smissing attribute '%s'", where, name);
+	case H5_ATTR_WRONG_CLASS:
+		return rfail(r, "%sattribute '%s' has the wrong type (expected %s)", where, name,
+			     cls == H5T_INTEGER ? "an integer" : cls == H5T_FLOAT ? "a float" : "a string");
+	case H5_ATTR_WRONG_COUNT:
+		return rfail(r, "%sattribute '%s' has %lld values, expected %d", where, name, count, n ? n : 1);
+	case H5_ATTR_TOO_LONG:
+		return rfail(r, "%sattribute '%s' is longer than %zu characters", where, name, len - 1);
+	default: return rfail(r, "%scannot read attribute '%s'", where, name);
+	}
 }
 
-/* Numeric attribute: n values (0: scalar) converted to mtype. Returns as r_open_attr. */
+/* Numeric attribute: n values (0: scalar) converted to mtype. Returns as r_result. */
 static int r_attr(const R *r, hid_t loc, const char *where, const char *name, H5T_class_t cls,
 		  hid_t mtype, int n, void *out, int optional)
 {
-	hid_t a;
-	int rc = r_open_attr(r, loc, where, name, cls, n, optional, &a);
-	if (rc <= 0)
-		return rc;
-	if (H5Aread(a, mtype, out) < 0)
-		rc = rfail(r, "%scannot read attribute '%s'", where, name);
-	H5Aclose(a);
-	return rc;
+	long long count = 0;
+	int rc = h5_read_attr(loc, name, cls, mtype, n, out, &count);
+	return r_result(r, rc, where, name, cls, n, count, 0, optional);
 }
 
 static int r_int(const R *r, hid_t loc, const char *where, const char *name, int *v, int optional)
@@ -94,32 +76,8 @@ static int r_float(const R *r, hid_t loc, const char *where, const char *name, f
 static int r_str(const R *r, hid_t loc, const char *where, const char *name, char *buf, size_t n,
 		 int optional)
 {
-	hid_t a, t, mt = H5Tcopy(H5T_C_S1);
-	int rc = r_open_attr(r, loc, where, name, H5T_STRING, 0, optional, &a);
-	if (rc <= 0) {
-		H5Tclose(mt);
-		return rc;
-	}
-	t = H5Aget_type(a);
-	int vlen = t >= 0 && H5Tis_variable_str(t) > 0;
-	size_t sz = vlen ? sizeof(char *) : t >= 0 ? H5Tget_size(t) : 0;
-	char *tmp = calloc(1, sz + 1), *s = tmp;
-	/* one more byte than stored: a NULLPAD string (numpy's bytes) fills all of its size */
-	if (t < 0 || mt < 0 || !tmp || H5Tset_size(mt, vlen ? H5T_VARIABLE : sz + 1) < 0 ||
-	    H5Aread(a, mt, vlen ? (void *)&s : (void *)tmp) < 0 || !s)
-		rc = rfail(r, "%scannot read attribute '%s'", where, name);
-	else if (strlen(s) >= n)
-		rc = rfail(r, "%sattribute '%s' is longer than %zu characters", where, name, n - 1);
-	else
-		memcpy(buf, s, strlen(s) + 1);
-	if (vlen && s && s != tmp)
-		H5free_memory(s);
-	free(tmp);
-	if (t >= 0)
-		H5Tclose(t);
-	H5Tclose(mt);
-	H5Aclose(a);
-	return rc;
+	int rc = h5_read_str(loc, name, buf, n);
+	return r_result(r, rc, where, name, H5T_STRING, 0, 1, n, optional);
 }
 
 /* Names of the links in group g in name order (each and the array malloc'd). */

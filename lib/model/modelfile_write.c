@@ -16,40 +16,29 @@ typedef struct W {
 	int bad;          /* an HDF5 call failed */
 } W;
 
+/* The attribute writers of h5util.h, sticky: after a failure every later call does nothing. */
 static void w_attr(W *w, hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v)
 {
-	if (w->bad)
-		return;
-	hsize_t d = (hsize_t)n;
-	hid_t sp = n ? H5Screate_simple(1, &d, NULL) : H5Screate(H5S_SCALAR);
-	hid_t a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
-	if (sp < 0 || a < 0 || H5Awrite(a, mtype, v) < 0)
+	if (!w->bad && h5_write_attr(loc, name, ftype, mtype, n, v))
 		w->bad = 1;
-	if (a >= 0)
-		H5Aclose(a);
-	if (sp >= 0)
-		H5Sclose(sp);
 }
 
 static void w_int(W *w, hid_t loc, const char *name, int v)
 {
-	w_attr(w, loc, name, H5T_STD_I32LE, H5T_NATIVE_INT, 0, &v);
+	if (!w->bad && h5_write_int(loc, name, v))
+		w->bad = 1;
 }
 
 static void w_float(W *w, hid_t loc, const char *name, float v)
 {
-	w_attr(w, loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0, &v);
+	if (!w->bad && h5_write_float(loc, name, v))
+		w->bad = 1;
 }
 
-/* Fixed-length, NUL-terminated ASCII: no global heap, so no stray bytes in the file. */
 static void w_str(W *w, hid_t loc, const char *name, const char *s)
 {
-	hid_t t = H5Tcopy(H5T_C_S1);
-	if (t < 0 || H5Tset_size(t, strlen(s) + 1) < 0)
+	if (!w->bad && h5_write_str(loc, name, s))
 		w->bad = 1;
-	w_attr(w, loc, name, t, t, 0, s);
-	if (t >= 0)
-		H5Tclose(t);
 }
 
 static hid_t w_group(W *w, hid_t loc, const char *name)

@@ -117,81 +117,6 @@ static void *mem_image(hid_t f, size_t *len)
 	return img;
 }
 
-static int w_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const void *v)
-{
-	hid_t sp = H5Screate(H5S_SCALAR);
-	hid_t a = sp >= 0 ? H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT) : -1;
-	int rc = (a < 0 || H5Awrite(a, mtype, v) < 0) ? -1 : 0;
-	if (a >= 0)
-		H5Aclose(a);
-	if (sp >= 0)
-		H5Sclose(sp);
-	return rc;
-}
-
-/* Fixed-length, NUL-terminated, as model files store strings. */
-static int w_str(hid_t loc, const char *name, const char *s)
-{
-	hid_t t = H5Tcopy(H5T_C_S1);
-	int rc = (t < 0 || H5Tset_size(t, strlen(s) + 1) < 0) ? -1 : w_attr(loc, name, t, t, s);
-	if (t >= 0)
-		H5Tclose(t);
-	return rc;
-}
-
-/* A string attribute, fixed or variable length; 0 when absent, -1 on error, 1 when read. */
-static int r_str(hid_t loc, const char *name, char *buf, size_t n)
-{
-	htri_t ex = H5Aexists(loc, name);
-	if (ex <= 0)
-		return ex < 0 ? -1 : 0;
-	hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1, mt = H5Tcopy(H5T_C_S1);
-	int rc = -1;
-	if (t >= 0 && mt >= 0 && H5Tget_class(t) == H5T_STRING) {
-		if (H5Tis_variable_str(t) > 0) {
-			char *s = NULL;
-			if (H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Aread(a, mt, &s) >= 0 && s) {
-				snprintf(buf, n, "%s", s);
-				H5free_memory(s);
-				rc = 1;
-			}
-		} else {
-			size_t sz = H5Tget_size(t);
-			char *tmp = calloc(1, sz + 1);
-			if (tmp && H5Tset_size(mt, sz) >= 0 && H5Aread(a, mt, tmp) >= 0) {
-				snprintf(buf, n, "%s", tmp);
-				rc = 1;
-			}
-			free(tmp);
-		}
-	}
-	if (mt >= 0)
-		H5Tclose(mt);
-	if (t >= 0)
-		H5Tclose(t);
-	if (a >= 0)
-		H5Aclose(a);
-	return rc;
-}
-
-static int r_int(hid_t loc, const char *name, int *v)
-{
-	htri_t ex = H5Aexists(loc, name);
-	if (ex <= 0)
-		return ex < 0 ? -1 : 0;
-	hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
-	hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
-	int rc = (t >= 0 && sp >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(sp) == 1 &&
-		  H5Aread(a, H5T_NATIVE_INT, v) >= 0) ? 1 : -1;
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (t >= 0)
-		H5Tclose(t);
-	if (a >= 0)
-		H5Aclose(a);
-	return rc;
-}
-
 typedef struct AttrCopy {
 	hid_t dst;
 	const char *skip;
@@ -270,7 +195,7 @@ static int write_member(hid_t members, const Props *p, const Model *m, const cha
 	snprintf(name, sizeof name, "%03d", i);
 	int rc = -1;
 	if (root >= 0 && (g = H5Gcreate2(members, name, H5P_DEFAULT, p->gcpl, H5P_DEFAULT)) >= 0 &&
-	    copy_contents(root, g, NULL) == 0 && w_str(g, "source", source) == 0)
+	    copy_contents(root, g, NULL) == 0 && h5_write_str(g, "source", source) == 0)
 		rc = 0;
 	if (g >= 0)
 		H5Gclose(g);
@@ -294,15 +219,13 @@ int ensemble_write_mem(const Ensemble *e, void **buf, size_t *len, NashErr *err)
 	h5_quiet(&q);
 	Props p = {-1, -1, -1};
 	hid_t f = -1, members = -1;
-	int rc = -1, version = NASH_ENSEMBLE_FORMAT_VERSION, n = e->n;
-	if (props_open(&p) == 0 && (f = mem_create(&p, e, -1)) >= 0 && w_str(f, "format", "nash-ensemble") == 0 &&
-	    w_attr(f, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT, &version) == 0 &&
-	    w_attr(f, "num_members", H5T_STD_I32LE, H5T_NATIVE_INT, &n) == 0 &&
-	    w_str(f, "dataset", e->members[0].dataset) == 0 && w_str(f, "combine", "mean-softmax") == 0 &&
-	    (!isfinite(e->val_accuracy) ||
-	     w_attr(f, "val_accuracy", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &e->val_accuracy) == 0) &&
-	    (!isfinite(e->test_accuracy) ||
-	     w_attr(f, "test_accuracy", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, &e->test_accuracy) == 0) &&
+	int rc = -1;
+	if (props_open(&p) == 0 && (f = mem_create(&p, e, -1)) >= 0 && h5_write_str(f, "format", "nash-ensemble") == 0 &&
+	    h5_write_int(f, "format_version", NASH_ENSEMBLE_FORMAT_VERSION) == 0 &&
+	    h5_write_int(f, "num_members", e->n) == 0 && h5_write_str(f, "dataset", e->members[0].dataset) == 0 &&
+	    h5_write_str(f, "combine", "mean-softmax") == 0 &&
+	    (!isfinite(e->val_accuracy) || h5_write_float(f, "val_accuracy", e->val_accuracy) == 0) &&
+	    (!isfinite(e->test_accuracy) || h5_write_float(f, "test_accuracy", e->test_accuracy) == 0) &&
 	    (members = H5Gcreate2(f, "members", H5P_DEFAULT, p.gcpl, H5P_DEFAULT)) >= 0) {
 		rc = 0;
 		for (int i = 0; rc == 0 && i < e->n; i++)
@@ -345,7 +268,13 @@ static int read_member(Ensemble *e, hid_t members, const Props *p, int i, const 
 	hid_t g = H5Gopen2(members, gname, H5P_DEFAULT), f = -1, root = -1;
 	void *img = NULL;
 	size_t len = 0;
-	if (g >= 0 && r_str(g, "source", source, sizeof source) >= 0 && (f = mem_create(p, e, i)) >= 0 &&
+	int src_rc = g >= 0 ? h5_read_str(g, "source", source, sizeof source) : H5_ATTR_UNREADABLE;
+	if (src_rc == H5_ATTR_TOO_LONG) {
+		H5Gclose(g);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: attribute 'source' is longer than %zu characters", where,
+				sizeof source - 1);
+	}
+	if (src_rc >= 0 && (f = mem_create(p, e, i)) >= 0 &&
 	    (root = H5Gopen2(f, "/", H5P_DEFAULT)) >= 0 && copy_contents(g, root, "source") == 0)
 		img = mem_image(f, &len);
 	if (root >= 0)
@@ -372,14 +301,14 @@ static int read_member(Ensemble *e, hid_t members, const Props *p, int i, const 
 static int read_ensemble(Ensemble *e, hid_t f, const char *name, NashErr *err)
 {
 	int version = 0, n = 0;
-	if (r_int(f, "format_version", &version) != 1)
+	if (h5_read_attr(f, "format_version", H5T_INTEGER, H5T_NATIVE_INT, 0, &version, NULL) != H5_ATTR_READ)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing or invalid attribute 'format_version'", name);
 	if (version > NASH_ENSEMBLE_FORMAT_VERSION)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: format_version %d is newer than this nash supports (%d)",
 				name, version, NASH_ENSEMBLE_FORMAT_VERSION);
 	if (version < 1)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: format_version %d is invalid", name, version);
-	if (r_int(f, "num_members", &n) != 1 || n < 1)
+	if (h5_read_attr(f, "num_members", H5T_INTEGER, H5T_NATIVE_INT, 0, &n, NULL) != H5_ATTR_READ || n < 1)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing or invalid attribute 'num_members'", name);
 	hid_t members = H5Lexists(f, "members", H5P_DEFAULT) > 0 ? H5Gopen2(f, "members", H5P_DEFAULT) : -1;
 	if (members < 0)
@@ -405,9 +334,9 @@ int ensemble_read_mem_append(Ensemble *e, const void *buf, size_t len, const cha
 	h5_quiet(&q);
 	hid_t f = len > 0 ? mem_open(buf, len, -1) : -1;
 	char format[64] = "";
-	int has_format = f >= 0 ? r_str(f, "format", format, sizeof format) : 0;
+	int has_format = f >= 0 ? h5_read_str(f, "format", format, sizeof format) : H5_ATTR_ABSENT;
 	int rc;
-	if (has_format == 1 && strcmp(format, "nash-ensemble") == 0) {
+	if (has_format == H5_ATTR_READ && strcmp(format, "nash-ensemble") == 0) {
 		rc = read_ensemble(e, f, name, err);
 		H5Fclose(f);
 	} else {
@@ -460,7 +389,7 @@ int ensemble_check_data(const Ensemble *e, const Dataset *d, int on_test, NashEr
 	return 0;
 }
 
-int ensemble_evaluate(const Ensemble *e, const Backend *be, int threads, int batch, const Dataset *d,
+int ensemble_evaluate(const Ensemble *e, const Backend *be, const BackendOpts *opts, int batch, const Dataset *d,
 		      int on_test, double *member_acc, double *acc, NashErr *err)
 {
 	if (ensemble_check_data(e, d, on_test, err))
@@ -490,7 +419,7 @@ int ensemble_evaluate(const Ensemble *e, const Backend *be, int threads, int bat
 		DeviceSet set;
 		double loss;
 		const Model *m = &e->members[i];
-		if (net_create(&net, be, threads, &m->g, batch, m->mean, m->std, err)) {
+		if (net_create(&net, be, opts, &m->g, batch, m->mean, m->std, err)) {
 			rc = nash_err_prefix(err, e->sources[i]);
 			break;
 		}

@@ -47,7 +47,7 @@ int ensemble_check_data(const Ensemble *e, const Dataset *d, int on_test, NashEr
 /* Evaluates every member and the uniform average of their softmax outputs on the validation
    split (on_test = 0) or the test set (d loaded with want_test). member_acc[e->n] receives
    each member's accuracy, *acc the ensemble's (argmax of the mean, first maximum wins). */
-int ensemble_evaluate(const Ensemble *e, const Backend *be, int threads, int batch, const Dataset *d,
+int ensemble_evaluate(const Ensemble *e, const Backend *be, const BackendOpts *opts, int batch, const Dataset *d,
 		      int on_test, double *member_acc, double *acc, NashErr *err);
 
 #endif

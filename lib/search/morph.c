@@ -6,16 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const morph_names[MORPH_OP_COUNT] = {
-	[MORPH_DEEPER] = "deeper", [MORPH_WIDER] = "wider",
-	[MORPH_SKIP_ADD] = "skip-add", [MORPH_SKIP_CONCAT] = "skip-concat",
-};
-
-const char *morph_op_name(MorphOp op)
-{
-	return (op >= 0 && op < MORPH_OP_COUNT) ? morph_names[op] : "?";
-}
-
 void morph_opts_default(MorphOpts *o)
 {
 	memset(o, 0, sizeof *o);
@@ -31,9 +21,11 @@ int morph_parse_ops(MorphOpts *o, const char *list, NashErr *err)
 		unsigned mask = 0;
 		if (len == 4 && !strncmp(p, "skip", 4))
 			mask = MORPH_MASK_SKIP;
-		for (int op = 0; op < MORPH_OP_COUNT; op++)
-			if (len == strlen(morph_names[op]) && !strncmp(p, morph_names[op], len))
+		for (int op = 0; op < MORPH_OP_COUNT; op++) {
+			const char *name = morph_op_name((MorphOp)op);
+			if (len == strlen(name) && !strncmp(p, name, len))
 				mask = MORPH_MASK(op);
+		}
 		if (len == 0)
 			return nash_err(err, NASH_ERR_USAGE, "--op: empty operator name in '%s'", list);
 		if (!mask)
@@ -118,7 +110,7 @@ static int no_place(unsigned mask, NashErr *err)
 	for (int op = 0, k = 0; op < MORPH_OP_COUNT; op++)
 		if (mask & MORPH_MASK(op))
 			used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", k++ ? " or " : "",
-						 morph_names[op]);
+						 morph_op_name((MorphOp)op));
 	return nash_err(err, NASH_ERR_RUNTIME, "no valid place for %s", buf);
 }
 

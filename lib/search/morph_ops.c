@@ -361,6 +361,17 @@ fail:
 
 /* ---- the operators ------------------------------------------------------------------ */
 
+/* The operators' names live with the operators; morph.c (drawing and applying) uses them. */
+static const char *const morph_names[MORPH_OP_COUNT] = {
+	[MORPH_DEEPER] = "deeper", [MORPH_WIDER] = "wider",
+	[MORPH_SKIP_ADD] = "skip-add", [MORPH_SKIP_CONCAT] = "skip-concat",
+};
+
+const char *morph_op_name(MorphOp op)
+{
+	return (op >= 0 && op < MORPH_OP_COUNT) ? morph_names[op] : "?";
+}
+
 static Node new_node(OpKind op, int in0, int in1)
 {
 	Node n;
@@ -397,6 +408,8 @@ int morph_deeper(Graph *g, int relu, int kernel, NashErr *err)
 	conv.out_channels = C;
 	conv.kernel = kernel;
 	Node bn = new_node(OP_BN, relu + 1, -1), act = new_node(OP_RELU, relu + 2, -1);
+	if (graph_reserve(g, 3, err))
+		return -1;
 	graph_insert(g, relu + 1, &conv);
 	graph_insert(g, relu + 2, &bn);
 	graph_insert(g, relu + 3, &act);
@@ -463,6 +476,8 @@ int morph_skip(Graph *g, MorphOp op, int source, int target, Rng *rng, NashErr *
 		return -1;
 	if (rc)
 		return FAIL("%s from %s to %s: %s", morph_op_name(op), sname, tname, why);
+	if (graph_reserve(g, 3, err)) /* at most a pool, a projection and the add or concat */
+		return -1;
 	const Node s = g->nodes[source], t = g->nodes[target];
 	int r = skip_ratio(&s, &t), pos = target + 1, skip = source;
 	if (r > 1) {

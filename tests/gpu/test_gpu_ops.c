@@ -27,7 +27,10 @@
 #include "model/init.h"
 #include "engine/net.h"
 #include "base/rng.h"
+#include "../../tools/cli.h"
 #ifdef NASH_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
 #include "../../kernels/nash_cuda.h"
 #endif
 
@@ -35,6 +38,7 @@ enum { EXACT, ELEM, REDUCE, CONV, DENSE, NET };
 static double tol[] = {0, 1e-5, 1e-4, 2e-4, 2e-5, 2e-3};
 
 static const Backend *cu;
+static BackendOpts gpu_opts = BACKEND_OPTS_DEFAULT; /* NASH_* from the environment, as the tools */
 static Ctx cctx;                                   /* the CUDA context of the op tests */
 static Ctx rctx = {.be = &nash_backend_ref};
 static Rng rng;
@@ -171,7 +175,7 @@ TEST(test_memory)
    yields NaN rather than stale data. Uses its own context: a failed one stays failed. */
 TEST(test_deferred_error)
 {
-	Ctx c = {.be = cu};
+	Ctx c = {.be = cu, .opts = gpu_opts};
 	NashErr err = {0};
 	if (cu->init(&c, &err)) {
 		CHECKF(0, "init: %s", err.msg);
@@ -657,8 +661,10 @@ TEST(test_net_steps)
 	float mean[1] = {0.45f}, std[1] = {0.25f};
 	Net nr, nc;
 	DeviceSet sr, sc;
-	if (net_create(&nr, &nash_backend_ref, 1, &g, BATCH, mean, std, &err) ||
-	    net_create(&nc, cu, 1, &g, BATCH, mean, std, &err) || net_upload_set(&nr, &sr, x, y, IMAGES, &err) ||
+	BackendOpts ref_opts = BACKEND_OPTS_DEFAULT;
+	ref_opts.threads = 1;
+	if (net_create(&nr, &nash_backend_ref, &ref_opts, &g, BATCH, mean, std, &err) ||
+	    net_create(&nc, cu, &gpu_opts, &g, BATCH, mean, std, &err) || net_upload_set(&nr, &sr, x, y, IMAGES, &err) ||
 	    net_upload_set(&nc, &sc, x, y, IMAGES, &err)) {
 		CHECKF(0, "net: %s", err.msg);
 		return;
@@ -733,21 +739,25 @@ int main(int argc, char **argv)
 		printf("ok 1 - gpu # SKIP no GPU\n1..1\n");
 		return 0;
 	}
-	const char *t = getenv("NASH_TF32");
-	if (t && strcmp(t, "0") != 0) {
+	cli_backend_env("test_gpu_ops", -1, &gpu_opts);
+	if (gpu_opts.tf32) {
 		tol[CONV] = tol[DENSE] = 1e-2;
 		tol[NET] = 5e-2;
 	}
 	NashErr err = {0};
 	cctx.be = cu;
+	cctx.opts = gpu_opts;
 	if (cu->init(&cctx, &err)) {
 		printf("not ok 1 - init: %s\n1..1\n", err.msg);
 		return 1;
 	}
 #ifdef NASH_HAVE_CUDA
-	char desc[256];
-	nash_cuda_describe(&cctx, desc, sizeof desc);
-	printf("# %s (%d visible); math %s\n", desc, ndev, tol[CONV] > 1e-3 ? "TF32" : "FP32");
+	struct cudaDeviceProp p;
+	if (cudaGetDeviceProperties(&p, gpu_opts.gpu) == cudaSuccess)
+		printf("# %s, GPU %d of %d, %.1f GiB; math %s\n", p.name, gpu_opts.gpu, ndev,
+		       p.totalGlobalMem / 1073741824.0, tol[CONV] > 1e-3 ? "TF32" : "FP32");
+	else
+		(void)cudaGetLastError();
 #endif
 	rng_seed(&rng, 12345);
 	RUN(test_memory);

@@ -84,7 +84,9 @@ static int logits(float *out, const Backend *be, const Graph *g, uint64_t img_se
 	Net net;
 	DeviceSet set;
 	int rc = -1;
-	if (net_create(&net, be, 1, g, N_IMG, mean, sd, &err) == 0) {
+	BackendOpts one_thread = BACKEND_OPTS_DEFAULT;
+	one_thread.threads = 1;
+	if (net_create(&net, be, &one_thread, g, N_IMG, mean, sd, &err) == 0) {
 		if (net_upload_set(&net, &set, x, y, N_IMG, &err) == 0) {
 			net_eval_batch(&net, &set, s, N_IMG);
 			net_read_logits(&net, out, N_IMG);

@@ -52,7 +52,7 @@ static void cmp_conv(Ctx *ctx, int N, int C, int H, int W, int K, int ks, int bi
 			  ks);
 	char s[160];
 	int l = snprintf(s, sizeof s, "%s conv N%d C%d %dx%d K%d k%d threads %d%s: ", be->name, N, C,
-			 H, W, K, ks, ctx->threads, bias ? " bias" : "");
+			 H, W, K, ks, ctx->opts.threads, bias ? " bias" : "");
 	snprintf(s + l, sizeof s - l, "out");
 	expect(&P, s, d_out, out_r, nout, CONV_ATOL, CONV_RTOL);
 	snprintf(s + l, sizeof s - l, "din");
@@ -359,7 +359,8 @@ static void cmp_memory(Ctx *ctx, size_t n)
 /* Every op of be against the float reference. */
 static void compare_backend(const Backend *be, int threads)
 {
-	Ctx ctx = {.be = be, .threads = threads};
+	Ctx ctx = {.be = be, .opts = BACKEND_OPTS_DEFAULT};
+	ctx.opts.threads = threads;
 	NashErr err = {0};
 	if (be->init && be->init(&ctx, &err) != 0) {
 		CHECKF(0, "%s: init: %s", be->name, err.msg);
@@ -410,7 +411,8 @@ TEST(test_cpu_vs_ref_3_threads) { compare_backend(&nash_backend_cpu, 3); }
    falls back to the reference loops rather than write past the end). */
 TEST(test_cpu_small_workspace)
 {
-	Ctx ctx = {.be = &nash_backend_cpu, .threads = 2};
+	Ctx ctx = {.be = &nash_backend_cpu, .opts = BACKEND_OPTS_DEFAULT};
+	ctx.opts.threads = 2;
 	Pool P = {.ctx = &ctx};
 	int N = 4, C = 3, H = 5, W = 5, K = 2;
 	size_t nin = (size_t)N * C * H * W, nout = (size_t)N * K * H * W;
@@ -459,7 +461,7 @@ TEST(test_cuda_vs_ref) { compare_backend(nash_backend_cuda(), 0); }
 static int cuda_usable(void)
 {
 	const Backend *be = nash_backend_cuda();
-	Ctx ctx = {.be = be};
+	Ctx ctx = {.be = be, .opts = BACKEND_OPTS_DEFAULT};
 	NashErr err = {0};
 	if (!be) {
 		printf("# no CUDA backend (not built, or no GPU visible): test_cuda_vs_ref not run\n");

@@ -16,7 +16,7 @@
 
 static inline int nthreads(const Ctx *ctx)
 {
-	int nt = ctx && ctx->threads > 0 ? ctx->threads : omp_get_max_threads();
+	int nt = ctx && ctx->opts.threads > 0 ? ctx->opts.threads : omp_get_max_threads();
 	return nt > 0 ? nt : 1;
 }
 
