@@ -47,7 +47,9 @@ static int train(Model *m, const Dataset *d, const TrainOpts *o, NashErr *err)
 {
 	const Backend *be = backend_find("cpu", err);
 	Net net;
-	if (!be || net_create(&net, be, 1, &m->g, o->batch, m->mean, m->std, err))
+	BackendOpts one_thread = BACKEND_OPTS_DEFAULT;
+	one_thread.threads = 1;
+	if (!be || net_create(&net, be, &one_thread, &m->g, o->batch, m->mean, m->std, err))
 		return -2;
 	int rc = train_model(m, &net, d, o, NULL, NULL, err);
 	net_free(&net);
