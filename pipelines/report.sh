@@ -1,9 +1,10 @@
 #!/bin/sh
 # Writes RUN/report.md (a table per step, the results, a plot, the best architecture drawn) and
-# RUN/summary.txt from a finished search. Usage: report.sh RUN STEPS (NASH_BIN: the tools).
-# Every file is written to a temporary and renamed; report.md last (it is make's target).
+# RUN/summary.txt from a finished search. Usage: report.sh RUN STEPS FINAL_ON ENSEMBLE
+# (NASH_BIN: the tools). Every file is written to a temporary and renamed; report.md last (it
+# is make's target).
 set -u
-run=$1 steps=$2
+run=$1 steps=$2 final_on=${3:-train} ensemble=${4:-raw}
 bin=${NASH_BIN:+$NASH_BIN/}
 dir=$run/report
 mkdir -p "$dir" || exit 1
@@ -15,29 +16,56 @@ die() {
 	exit 1
 }
 
-hms() {
-	s=${1%.*}
-	if [ "$s" -ge 3600 ]; then printf '%dh%02dm%02ds' $((s / 3600)) $((s / 60 % 60)) $((s % 60))
-	elif [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60))
-	else printf '%ds' "$s"; fi
-}
+# hms, tsv_col, tsv_cols
+. "$(dirname "$0")/common.sh"
 
-# nash-show --tsv columns: 1 model 2 id 3 parent_id 4 dataset 5 val 6 test 7 params 8 epochs
-# 9 seconds 10 total_seconds 11 failed 12 n_lineage 13 lineage 14 hash 15 summary 16 failure
+# Rows 1 seed, 2 the search's best, 3 the final model; columns by their header names.
 "${bin}nash-show" --tsv "$run/step0/best.h5" "$run/step$steps/best.h5" "$run/final.h5" >"$tmp/show.tsv" ||
 	die "cannot read the models"
-field() { awk -F '\t' -v r="$1" -v f="$2" 'NR == r + 1 { print $f }' "$tmp/show.tsv"; }
-seed_val=$(field 1 5) seed_params=$(field 1 7) seed_secs=$(field 1 10)
-best_val=$(field 2 5) best_params=$(field 2 7) best_morphs=$(field 2 12)
-final_val=$(field 3 5) final_test=$(field 3 6) final_params=$(field 3 7) final_epochs=$(field 3 8)
-final_secs=$(field 3 9)
+field() { tsv_col "$2" "$tmp/show.tsv" "$1" || die "$tmp/show.tsv: no column $2"; }
+seed_val=$(field 1 val_accuracy) seed_params=$(field 1 params) seed_secs=$(field 1 total_seconds)
+best_val=$(field 2 val_accuracy) best_params=$(field 2 params) best_morphs=$(field 2 n_lineage)
+final_val=$(field 3 val_accuracy) final_test=$(field 3 test_accuracy) final_params=$(field 3 params)
+final_epochs=$(field 3 epochs) final_secs=$(field 3 seconds)
+# With FINAL_ON=all the final model has trained on its validation images: say so by its figure.
+[ "$final_on" = all ] && final_val="$final_val (trained on)"
+case $final_on in
+all) final_what="on training + validation images (FINAL_ON=all; its val accuracy is not held out)" ;;
+*) final_what="on the training split (FINAL_ON=train)" ;;
+esac
 seed_test=$(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$run/step0/test.txt")
 ens_test=$(sed -n 's/^test_accuracy=\([0-9.]*\).*/\1/p' "$run/ensemble.txt")
 ens_n=$(sed -n 's/^ensemble of \([0-9]*\).*/\1/p' "$run/ensemble.txt")
 
+# The ensemble's members, one per step (the seed network when there are no steps): step K's
+# best trained as the final model is (ENSEMBLE=trained, snap/stepK.h5) or as it left the
+# search (raw, stepK/best.h5). Their test accuracies are nash-ensemble's (ensemble.txt); a
+# member with the weights of an earlier one was counted once and gets that one's accuracy.
+# members.tsv: step, file, test accuracy, the step it shares its weights with (or -).
+k=1 members=
+while [ "$k" -le "$steps" ]; do
+	if [ "$ensemble" = trained ]; then members="$members $run/snap/step$k.h5"; else members="$members $run/step$k/best.h5"; fi
+	k=$((k + 1))
+done
+[ "$steps" -gt 0 ] || members=$([ "$ensemble" = trained ] && echo "$run/final.h5" || echo "$run/step0/best.h5")
+# shellcheck disable=SC2086 # the paths have no spaces (search.mk checks RUN)
+"${bin}nash-show" --tsv $members >"$tmp/members.tsv" || die "cannot read the ensemble's members"
+mc=$(tsv_cols "$tmp/members.tsv" model weights_hash) || exit 1
+awk -v c="$mc" -v first="$([ "$steps" -gt 0 ] && echo 1 || echo 0)" '
+	FNR == NR { if ($1 != "member" && $1 !~ /^ensemble$/ && NF == 3) acc[$1] = $3; next }
+	FNR == 1 { split(c, f, " "); FS = "\t"; next }
+	{
+		k = first + FNR - 2; h = $f[2]; same = "-"
+		if (h in step_of) { same = step_of[h]; a = acc_of[h] } else { a = ($f[1] in acc) ? acc[$f[1]] : "-"; step_of[h] = k; acc_of[h] = a }
+		printf "%s\t%s\t%s\t%s\n", k, $f[1], a, same
+	}' "$run/ensemble.txt" "$tmp/members.tsv" >"$tmp/members.dat" || die "cannot list the ensemble's members"
+# the best member and how much the ensemble gains over it, in percentage points
+best_member=$(awk -F '\t' '$3 != "-" && $3 > b { b = $3 } END { print b }' "$tmp/members.dat")
+ens_gain=$(awk -v e="${ens_test:-}" -v b="$best_member" 'BEGIN { if (e != "" && b != "") printf "%+.2f", 100 * (e - b) }')
+
 # Per step: the children's accuracies, the best so far, the cumulative training time.
-# select.tsv columns: 1 rank 2 model 3 val 4 params 5 epochs 6 seconds 7 since_parent
-# 8 morphisms 9 usable 10 note
+# select.tsv's columns by name: c = "rank model val params seconds since_parent morphisms usable note"
+sel_cols() { tsv_cols "$1" rank model val_accuracy params seconds since_parent morphisms usable note || exit 1; }
 : >"$tmp/children.dat"
 printf '0 %s %s\n' "$(awk -v s="$seed_secs" 'BEGIN { print s / 60 }')" "$seed_val" >"$tmp/steps.dat"
 cum=$seed_secs
@@ -45,9 +73,12 @@ k=1
 while [ "$k" -le "$steps" ]; do
 	t=$run/step$k/select.tsv
 	[ -f "$t" ] || die "$t is missing"
-	awk -F '\t' -v k="$k" 'NR > 1 && $2 !~ /\/best\.h5$/ && $9 == 1 { print k, $3 }' "$t" >>"$tmp/children.dat"
-	cum=$(awk -F '\t' -v c="$cum" 'NR > 1 && $2 !~ /\/best\.h5$/ { c += $6 } END { print c }' "$t")
-	win=$(awk -F '\t' 'NR == 2 { print $3 }' "$t")
+	c=$(sel_cols "$t") || die "$t: not a selection table"
+	awk -F '\t' -v k="$k" -v c="$c" 'BEGIN { split(c, f, " ") }
+		NR > 1 && $f[2] !~ /\/best\.h5$/ && $f[8] == 1 { print k, $f[3] }' "$t" >>"$tmp/children.dat"
+	cum=$(awk -F '\t' -v s="$cum" -v c="$c" 'BEGIN { split(c, f, " ") }
+		NR > 1 && $f[2] !~ /\/best\.h5$/ { s += $f[5] } END { print s }' "$t")
+	win=$(tsv_col val_accuracy "$t" 1)
 	printf '%s %s %s\n' "$k" "$(awk -v s="$cum" 'BEGIN { print s / 60 }')" "$win" >>"$tmp/steps.dat"
 	k=$((k + 1))
 done
@@ -123,10 +154,14 @@ where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
 	printf '  %-22s val %s  test %s  %s params\n' "seed network" "$seed_val" "${seed_test:--}" "$seed_params"
 	printf '  %-22s val %s  test %s  %s params, %s morphisms (%s)\n' "best of the search" "$best_val" "-     " \
 		"$best_params" "$best_morphs" "$run/step$steps/best.h5"
-	printf '  %-22s val %s  test %s  %s params (%s)\n' "after final training" "$final_val" "$final_test" \
-		"$final_params" "$run/final.h5"
-	ens_label="snapshot ensemble (${ens_n:-?} model$([ "${ens_n:-2}" = 1 ] || echo s))"
-	printf '  %-34s test %s\n' "$ens_label" "${ens_test:--}"
+	printf '  %-22s val %s  test %s  %s params (%s, FINAL_ON=%s)\n' "after final training" "$final_val" \
+		"$final_test" "$final_params" "$run/final.h5" "$final_on"
+	ens_label="snapshot ensemble (${ens_n:-?} model$([ "${ens_n:-2}" = 1 ] || echo s), $ensemble)"
+	while IFS='	' read -r k f a same; do
+		printf '  %-34s test %s%s\n' "  member: step $k" "$a" "$([ "$same" = - ] || echo " (= step $same)")"
+	done <"$tmp/members.dat"
+	printf '  %-34s test %s%s\n' "$ens_label" "${ens_test:--}" \
+		"${ens_gain:+  ($ens_gain points over its best member)}"
 	echo "  report: $run/report.md"
 } >"$tmp/summary.txt" && mv -f "$tmp/summary.txt" "$run/summary.txt" || die "cannot write the summary"
 
@@ -144,10 +179,29 @@ where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
 	echo
 	echo "| model | val accuracy | test accuracy | params | epochs |"
 	echo "|---|---|---|---|---|"
-	echo "| seed network (\`step0/best.h5\`) | $seed_val | ${seed_test:--} | $seed_params | $(field 1 8) |"
-	echo "| best of the search (\`step$steps/best.h5\`, $best_morphs morphisms) | $best_val | - | $best_params | $(field 2 8) |"
+	echo "| seed network (\`step0/best.h5\`) | $seed_val | ${seed_test:--} | $seed_params | $(field 1 epochs) |"
+	echo "| best of the search (\`step$steps/best.h5\`, $best_morphs morphisms) | $best_val | - | $best_params | $(field 2 epochs) |"
 	echo "| after final training (\`final.h5\`) | $final_val | $final_test | $final_params | $final_epochs |"
 	echo "| $ens_label of the steps' bests (\`ensemble.h5\`) | - | ${ens_test:--} | | |"
+	echo
+	echo "The final model was trained $final_what."
+	echo
+	echo "### Ensemble members"
+	echo
+	if [ "$ensemble" = trained ]; then
+		echo "Every step's best after the final training (\`snap/stepK.h5\`; the last step's is \`final.h5\`)."
+	else
+		echo "Every step's best as it left the search (ENSEMBLE=raw)."
+	fi
+	echo
+	echo "| step | member | test accuracy |"
+	echo "|---|---|---|"
+	while IFS='	' read -r k f a same; do
+		echo "| $k | \`${f#"$run"/}\`$([ "$same" = - ] || echo " (same weights as step $same's)") | $a |"
+	done <"$tmp/members.dat"
+	echo "| ensemble of ${ens_n:-?} | | ${ens_test:--} |"
+	echo
+	[ -z "$ens_gain" ] || echo "The ensemble against its best member ($best_member): $ens_gain percentage points."
 	echo
 	echo "Training time, all models: $(hms "$train_total") (seed $(hms "$seed_secs"), final $(hms "$final_secs"))."
 	echo
@@ -163,22 +217,22 @@ where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
 		echo
 		echo "| rank | model | morphisms since parent | val accuracy | params | seconds | note |"
 		echo "|---|---|---|---|---|---|---|"
-		awk -F '\t' 'NR > 1 {
-			m = $2; sub(/.*\//, "", m); sub(/\.h5$/, "", m)
+		awk -F '\t' -v c="$(sel_cols "$run/step$k/select.tsv")" 'BEGIN { split(c, f, " ") } NR > 1 {
+			m = $f[2]; sub(/.*\//, "", m); sub(/\.h5$/, "", m)
 			if (m == "best") m = "parent"
-			ops = ($7 > 0) ? $7 ": " $8 : "-"
-			note = ($10 == "-") ? "" : $10
+			ops = ($f[6] > 0) ? $f[6] ": " $f[7] : "-"
+			note = ($f[9] == "-") ? "" : $f[9]
 			gsub(/\|/, "/", note)
-			printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, m, ops, $3, $4, $6, note
+			printf "| %s | %s | %s | %s | %s | %s | %s |\n", $f[1], m, ops, $f[3], $f[4], $f[5], note
 		}' "$run/step$k/select.tsv"
 		k=$((k + 1))
 	done
 	echo
 	echo "## Best architecture"
 	echo
-	echo "\`final.h5\`: $(field 3 15)"
+	echo "\`final.h5\`: $(field 3 summary)"
 	echo
-	lineage=$(field 3 13)
+	lineage=$(field 3 lineage)
 	echo "Morphisms since the seed network: ${lineage:--}"
 	echo
 	if [ -n "$drawing" ]; then

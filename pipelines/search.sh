@@ -7,6 +7,14 @@
 #       interruption resumes from the checkpoint when IN and the commands are unchanged.
 #       With --child a failure (crash, out of memory, divergence) is recorded: OUT is written
 #       marked failed, so the search ranks it last and goes on; without it the target fails.
+#       With --keep, a trained OUT is kept when IN and the commands are those it was made
+#       with (recorded in OUT's .done file).
+#   search.sh snap --label L --twin LINK OUT BEST NEXT -- TRAIN_CMD...
+#       A trained snapshot: when BEST has the weights of NEXT (the next step kept its
+#       parent), OUT becomes a symbolic link to LINK (the next step's snapshot); otherwise
+#       `train --keep` of BEST into OUT.
+#   search.sh link OUT TARGET
+#       OUT becomes a symbolic link to TARGET, atomically.
 #   search.sh select --step K --steps N OUT CANDIDATE... PARENT
 #       nash-select over the candidates into OUT, the table into OUT's directory as
 #       select.tsv, and one progress line.
@@ -19,20 +27,18 @@ bin=${NASH_BIN:+$NASH_BIN/}
 interrupted=
 trap 'interrupted=1' INT TERM HUP
 
-hms() { # seconds -> 1h02m03s / 2m03s / 3s
-	s=${1%.*}
-	if [ "$s" -ge 3600 ]; then printf '%dh%02dm%02ds' $((s / 3600)) $((s / 60 % 60)) $((s % 60))
-	elif [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60))
-	else printf '%ds' "$s"; fi
-}
+# hms, tsv_col, tsv_cols
+. "$(dirname "$0")/common.sh"
 
 elapsed() {
 	[ -n "${NASH_START:-}" ] && printf ', %s elapsed' "$(hms $(($(date +%s) - NASH_START)))"
 }
 
-# Field N of the row of `nash-show --tsv FILE`.
+# The field under the header NAME of `nash-show --tsv FILE`.
 show_field() {
-	"${bin}nash-show" --tsv "$2" 2>/dev/null | awk -F '\t' -v f="$1" 'NR == 2 { print $f }'
+	t=$(mktemp) || exit 1
+	"${bin}nash-show" --tsv "$2" >"$t" 2>/dev/null && tsv_col "$1" "$t" 1
+	rm -f "$t"
 }
 
 die() {
@@ -47,7 +53,7 @@ train_failure() {
 	rc=$1 log=$2
 	case $rc in
 	3) why="out of memory" ;;
-	4) why="training diverged" ;;
+	4) why="training diverged or collapsed" ;;
 	*)
 		if [ "$rc" -gt 128 ]; then
 			why="killed by signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null || echo '?'))"
@@ -92,10 +98,11 @@ train_key() {
 }
 
 cmd_train() {
-	child='' morph='' label=''
+	child='' morph='' label='' keep=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--child) child=1; shift ;;
+		--keep) keep=1; shift ;;
 		--morph) morph=$2; shift 2 ;;
 		--label) label=$2; shift 2 ;;
 		*) break ;;
@@ -105,14 +112,31 @@ cmd_train() {
 	out=$1 in=$2
 	shift 3
 	base=${out%.h5}
-	ckpt=$base.ckpt.h5 key=$base.key log=$base.log morphed=$base.morph.h5
+	ckpt=$base.ckpt.h5 key=$base.key log=$base.log morphed=$base.morph.h5 done=$base.done
 	: "${label:=$out}"
 	mkdir -p "$(dirname "$out")" || exit 1
-	rm -f "$out"
-
 	# The checkpoint is valid only for this parent and these commands, up to how they run:
 	# the launch prefix (before nash-train), --device and --threads may change in between.
 	want="$(cksum <"$in") | $morph |$(train_key "$@")"
+	if [ -n "$keep" ] && [ -f "$out" ] && [ ! -L "$out" ] && [ -f "$done" ] && [ "$(cat "$done")" = "$want" ]; then
+		touch "$out"
+		return 0
+	fi
+	rm -f "$out" "$done"
+	# FINAL_ON=all needs a nash-train that trains on validation images too.
+	case " $* " in
+	*" --train-on "*)
+		for a in "$@"; do
+			case $a in
+			*nash-train)
+				"$a" --help 2>/dev/null | grep -q -e '--train-on' ||
+					die "$label: FINAL_ON=all needs a nash-train with --train-on (training on training + validation images); $a has none: give FINAL_ON=train"
+				break
+				;;
+			esac
+		done
+		;;
+	esac
 	start=$in
 	if [ -f "$ckpt" ] && [ -f "$key" ] && [ "$(cat "$key")" = "$want" ]; then
 		start=$ckpt
@@ -162,13 +186,16 @@ cmd_train() {
 	fi
 	if [ $rc -eq 0 ]; then
 		rm -f "$ckpt" "$key"
+		if [ -n "$keep" ]; then
+			printf '%s\n' "$want" >"$done.tmp" && mv -f "$done.tmp" "$done" || exit 1
+		fi
 		val=$(sed -n 's/^val_accuracy=\([0-9.]*\).*/\1/p' "$log" | tail -n 1)
 		test_acc=$(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$log" | tail -n 1)
-		params=$(show_field 7 "$out")
+		params=$(show_field params "$out")
 		extra=
 		if [ -n "$morph" ]; then
-			n=$(($(show_field 12 "$out") - $(show_field 12 "$in")))
-			ops=$(show_field 13 "$out" | tr ',' '\n' | tail -n "$n" | paste -s -d, -)
+			n=$(($(show_field n_lineage "$out") - $(show_field n_lineage "$in")))
+			ops=$(show_field lineage "$out" | tr ',' '\n' | tail -n "$n" | paste -s -d, -)
 			extra=", $n morphisms: $ops"
 		fi
 		echo "  $label: val $val${test_acc:+, test $test_acc}, $params params$extra, $(hms "$secs")"
@@ -184,6 +211,36 @@ cmd_train() {
 	fi
 	rm -f "$ckpt" "$key"
 	echo "  $label: FAILED ($reason), $(hms "$secs")"
+}
+
+# ---- snapshots ----
+
+cmd_link() {
+	[ $# -eq 2 ] || die "link: usage: link OUT TARGET"
+	mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" "${1%.h5}.done" && ln -s "$2" "$1.tmp" && mv -Tf "$1.tmp" "$1" || exit 1
+}
+
+cmd_snap() {
+	label='' twin=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--label) label=$2; shift 2 ;;
+		--twin) twin=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	[ $# -ge 4 ] && [ "$4" = "--" ] && [ -n "$twin" ] ||
+		die "snap: usage: snap --label L --twin LINK OUT BEST NEXT -- TRAIN_CMD..."
+	out=$1 best=$2 next=$3
+	shift 3
+	a=$(show_field weights_hash "$best") b=$(show_field weights_hash "$next")
+	[ -n "$a" ] && [ -n "$b" ] || die "$label: cannot read $best or $next"
+	if [ "$a" = "$b" ]; then
+		cmd_link "$out" "$twin"
+		echo "  $label: the next step's (its parent won)"
+		return 0
+	fi
+	cmd_train --keep --label "$label" "$out" "$best" "$@"
 }
 
 # ---- select ----
@@ -209,11 +266,12 @@ cmd_select() {
 	}
 	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" && mv -f "$out.tmp" "$out" || exit 1
 	[ -n "$interrupted" ] && exit 130
-	# rank model val params epochs seconds since_parent morphisms usable note
-	awk -F '\t' -v step="$step" -v steps="$steps" '
+	cols=$(tsv_cols "$dir/select.tsv" model val_accuracy seconds since_parent morphisms usable) || exit 1
+	awk -F '\t' -v step="$step" -v steps="$steps" -v cols="$cols" '
+		BEGIN { split(cols, c, " "); M = c[1]; V = c[2]; S = c[3]; N = c[4]; O = c[5]; U = c[6] }
 		NR == 1 { next }
-		NR == 2 { win = $2; val = $3; n = $7; ops = $8 }
-		$2 !~ /\/best\.h5$/ { children++; failed += ($9 == 0); secs += $6 }
+		NR == 2 { win = $M; val = $V; n = $N; ops = $O }
+		$M !~ /\/best\.h5$/ { children++; failed += ($U == 0); secs += $S }
 		END {
 			sub(/.*\//, "", win); sub(/\.h5$/, "", win)
 			what = (win == "best") ? "the parent stays" : win ", " n " morphisms: " ops
@@ -228,5 +286,7 @@ cmd_select() {
 case ${1:-} in
 train) shift; cmd_train "$@" ;;
 select) shift; cmd_select "$@" ;;
-*) die "usage: search.sh train|select ..." ;;
+snap) shift; cmd_snap "$@" ;;
+link) shift; cmd_link "$@" ;;
+*) die "usage: search.sh train|snap|link|select ..." ;;
 esac

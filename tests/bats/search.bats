@@ -4,9 +4,11 @@
 load common
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-# Tiny but real: 2 steps of 2 children, 2 epochs per child so that children checkpoint.
+# Tiny but real: 2 steps of 2 children, 3 epochs per child and 2 final ones so that children and
+# snapshots checkpoint. A small learning rate, so that the search does not reach 100% validation
+# accuracy in step 1: step 2's best is then a child, and step 1's snapshot is trained.
 S_ARGS=(DATA="$FMNIST" VAL=200 LIMIT=256 BATCH=32 WIDTHS=4,8 STEPS=2 NEIGH=2 MORPHS=2
-	EPOCHS_SEED=1 EPOCHS_NEIGH=3 EPOCHS_FINAL=2 MAX_PARAMS= DEVICE=cpu SEED=7)
+	EPOCHS_SEED=1 EPOCHS_NEIGH=3 EPOCHS_FINAL=2 MAX_PARAMS= LR_START=0.005 DEVICE=cpu SEED=7)
 
 # The outer `make test` exports its flags (a jobserver among them): not for this make.
 unset MAKEFLAGS MFLAGS MAKELEVEL
@@ -15,9 +17,12 @@ search() {
 	make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" "${S_ARGS[@]}" "$@"
 }
 
-# The result of a run: weights and accuracies of every step's best and of the final model.
+# The result of a run: weights and accuracies of every step's best, the final model, the
+# trained snapshots and the ensemble.
 fingerprint() {
-	nash-show --tsv "$1"/step*/best.h5 "$1/final.h5" | awk -F '\t' 'NR > 1 { print $5, $6, $7, $14 }'
+	nash-show --tsv "$1"/step*/best.h5 "$1/final.h5" "$1"/snap/step*.h5 "$1/ensemble.h5" |
+		awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+			{ print $c["val_accuracy"], $c["test_accuracy"], $c["params"], $c["weights_hash"] }'
 }
 
 # A LAUNCH prefix for the tests: for the training whose output ends in /$HOOK_CHILD.h5 it
@@ -79,6 +84,12 @@ search_group() {
 	assert_output --partial "step1/child2.h5"
 	assert_output --partial "nash-morph -n 2"
 	assert_output --partial "--seed 7002001"
+	# the final phase: on training + validation images, step 1's snapshot trained like the final model
+	assert_output --regexp "final\.h5 .* --train-on all --seed 7999000"
+	assert_output --regexp "snap --label snap/step1 .* --train-on all --seed 7999001"
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/run" FINAL_ON=train ENSEMBLE=raw
+	refute_output --partial "--train-on"
+	refute_output --partial "snap/step1"
 	assert_output --partial "search.sh select --step 2"
 	assert_output --partial "nash-ensemble"
 	[ ! -e "$BATS_TEST_TMPDIR/run" ] # not even the settings stamps
@@ -88,7 +99,15 @@ search_group() {
 	run -2 search search RUN="$BATS_TEST_TMPDIR/run" STEPS=two
 	assert_output --partial "STEPS must be non-negative integers"
 	run -2 search search RUN="$BATS_TEST_TMPDIR/run" PROFILE=huge
-	assert_output --partial "PROFILE must be default or paper"
+	assert_output --partial "PROFILE must be default, paper, cifar10 or cifar10-cpu"
+	run -2 search search RUN="$BATS_TEST_TMPDIR/run" FINAL_ON=val
+	assert_output --partial "FINAL_ON must be train or all"
+	run -2 search search RUN="$BATS_TEST_TMPDIR/run" ENSEMBLE=best
+	assert_output --partial "ENSEMBLE must be trained or raw"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/run" PROFILE=cifar10-cpu DATA=fashion-mnist
+	assert_output --partial "PROFILE=cifar10-cpu needs DATA=cifar10:DIR"
+	run -2 make -C "$TOP" --no-print-directory -n search RUN="$BATS_TEST_TMPDIR/run" PROFILE=cifar10
+	assert_output --partial "PROFILE=cifar10 needs DATA=cifar10:DIR"
 }
 
 @test "make search STEPS=2 NEIGH=2 completes: progress, valid models, report, settings" {
@@ -99,12 +118,26 @@ search_group() {
 	assert_line --regexp '^step 1/2: best val [01]\.[0-9]{4} \(.*\), 2 children trained.*elapsed$'
 	assert_line --regexp '^step 2/2: best val '
 	assert_line --regexp '^  final: val [01]\.[0-9]{4}, test [01]\.[0-9]{4}, '
+	assert_line --regexp '^  snap/step1: val [01]\.[0-9]{4}, test [01]\.[0-9]{4}, '
+	assert_line --regexp '^  after final training .*FINAL_ON=all\)$'
+	assert_line --regexp '^    member: step 1 +test [01]\.[0-9]{4}$'
+	assert_line --regexp '^    member: step 2 +test [01]\.[0-9]{4}$'
+	assert_line --regexp '^  snapshot ensemble \(2 models, trained\) +test [01]\.[0-9]{4}  \([+-][0-9.]+ points over its best member\)$'
 	assert_line --regexp '^search done: '
 	assert_line --regexp '^  seed network +val 0\.[0-9]{4}  test 0\.[0-9]{4}'
-	assert_line --regexp '^  snapshot ensemble \([12] models?\) +test [01]\.[0-9]{4}'
+	# the final phase trained on training + validation images; step 1's snapshot too, the last
+	# step's snapshot is the final model itself
+	grep -q -e '--train-on all' "$run/final.log"
+	grep -q -e '--train-on all' "$run/snap/step1.log"
+	[ -f "$run/snap/step1.h5" ] && [ ! -L "$run/snap/step1.h5" ]
+	[ "$(readlink "$run/snap/step2.h5")" = ../final.h5 ]
+	run -0 nash-show --tsv "$run/snap/step1.h5" "$run/step1/best.h5"
+	[ "$(cut -f 8 <<<"${lines[1]}")" -eq $(($(cut -f 8 <<<"${lines[2]}") + 2)) ] # EPOCHS_FINAL more epochs
+	run -0 grep -c '/snap/step[12]\.h5 ' "$run/ensemble.txt"
+	[ "$output" -eq 2 ]
 	# the final model: a valid model file, trained further than the search's best, tested
 	run -0 nash-show "$run/final.h5"
-	assert_output --regexp 'accuracy    val [01]\.[0-9]{4}, test [01]\.[0-9]{4}'
+	assert_output --regexp 'accuracy    val [01]\.[0-9]{4} \(trained on\), test [01]\.[0-9]{4}'
 	run -0 h5dump -a test_accuracy "$run/final.h5"
 	run -0 nash-train --epochs 0 "$run/final.h5"
 	[ -f "$run/ensemble.h5" ] && nash-ensemble --eval none -o "$BATS_TEST_TMPDIR/e.h5" "$run/ensemble.h5"
@@ -116,6 +149,10 @@ search_group() {
 	run -0 cat "$run/report.md"
 	assert_output --partial "### Step 1"
 	assert_output --partial "### Step 2"
+	assert_output --partial "The final model was trained on training + validation images (FINAL_ON=all"
+	assert_output --partial "### Ensemble members"
+	assert_output --regexp '\| 1 \| `snap/step1\.h5` \| [01]\.[0-9]{4} \|'
+	assert_output --regexp 'The ensemble against its best member \([01]\.[0-9]{4}\): [+-][0-9.]+ percentage points'
 	assert_output --partial "| rank | model | morphisms since parent"
 	assert_output --regexp '!\[validation accuracy.*\]\(report/val\.(png|svg)\)'
 	assert_output --partial "![the best architecture](report/best.svg)"
@@ -124,6 +161,8 @@ search_group() {
 	run -0 cat "$run/settings/run"
 	assert_output --partial "STEPS=2"
 	assert_output --partial "SEED=7"
+	assert_output --partial "FINAL_ON=all"
+	assert_output --partial "ENSEMBLE=trained"
 	run -0 find "$run" -name '*.tmp' -o -name '*.ckpt.h5' -o -name '.tmp*'
 	assert_output ""
 	fingerprint "$run" >"$BATS_FILE_TMPDIR/a.fingerprint"
@@ -170,8 +209,14 @@ search_group() {
 	run -0 search search RUN="$run" EPOCHS_FINAL=1
 	assert_line --regexp '^  final: val '
 	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9])'
-	run -0 find "$run" -name '*.h5' -newer "$BATS_TEST_TMPDIR/marker"
-	assert_output "$run/final.h5"
+	run -0 sh -c 'find "$1" -type f -name "*.h5" -newer "$2" | sort' _ "$run" "$BATS_TEST_TMPDIR/marker"
+	assert_output "$(printf '%s\n' "$run/ensemble.h5" "$run/final.h5" "$run/snap/step1.h5")"
+	# the raw ensemble: the steps' bests as they left the search, nothing trained
+	run -0 search search RUN="$run" EPOCHS_FINAL=1 ENSEMBLE=raw
+	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9]|  final: |  snap/)'
+	assert_line --regexp '^  snapshot ensemble \(2 models, raw\) '
+	run -0 grep -c '/step[12]/best\.h5 ' "$run/ensemble.txt"
+	[ "$output" -eq 2 ]
 	# and back: the final training again, nothing else
 	run -0 search search RUN="$run"
 	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9])'
@@ -207,13 +252,24 @@ search_group() {
 	[ -f "$run/step1/child2.ckpt.h5" ] || skip "the child finished before it could be stopped"
 	touch "$BATS_TEST_TMPDIR/marker"
 	sleep 1
-	run -0 search search RUN="$run"
+	# again, once step 1's trained snapshot has written its first checkpoint
+	HOOK_CHILD=step1 HOOK_ACTION=kill search_group search RUN="$run" LAUNCH="$hook"
+	[ "$status" -ne 0 ]
 	# nothing complete is redone: child1 is untouched, child2 resumes from its checkpoint
+	run -0 cat "$BATS_TEST_TMPDIR/make.out"
 	refute_line --regexp '^  seed: '
 	refute_line --regexp '^  step1/child1: '
 	assert_line --regexp '^  step1/child2: '
 	[ ! "$run/step1/child1.h5" -nt "$BATS_TEST_TMPDIR/marker" ]
 	grep -q "resuming from $run/step1/child2.ckpt.h5" "$run/step1/child2.log"
+	[ -f "$run/final.h5" ]
+	[ ! -e "$run/snap/step1.h5" ]
+	[ -f "$run/snap/step1.ckpt.h5" ] || skip "the snapshot finished before it could be stopped"
+	# the snapshot resumes; the final model is not trained again
+	run -0 search search RUN="$run"
+	refute_line --regexp '^  (final|step[12]/child[12]): '
+	assert_line --regexp '^  snap/step1: val '
+	grep -q "resuming from $run/snap/step1.ckpt.h5" "$run/snap/step1.log"
 	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$run")
 }
 
@@ -259,6 +315,40 @@ search_group() {
 	assert_line --index 1 --regexp $'\t1\t[0-9]+\t[a-z,-]*\t[0-9a-f]{16}\t'
 	# failures are results: a rerun does not retry them
 	run -0 search -q "$run/report.md" RUN="$run" STEPS=1 NEIGH=3 EPOCHS_NEIGH=1
+}
+
+@test "a capped search still explores: children within MAX_PARAMS that differ from their parent" {
+	run=$BATS_TEST_TMPDIR/c
+	# the default budget fits the steps asked for; an explicit one is taken as given
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=3
+	assert_output --partial "nash-morph -n 3 --max-params 200000 "
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=8
+	assert_output --partial "nash-morph -n 3 --max-params 6400000 "
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=8 MAX_PARAMS=123456
+	assert_output --partial "--max-params 123456 "
+	# a budget the seed network nearly fills: no room for a wider or deeper network, but
+	# every child is made, stays within it and is a network other than its parent's
+	seed=$(nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed 7 -o - | nash-show --tsv - | cut -f 7 | tail -n 1)
+	cap=$((seed + 300))
+	run -0 search search RUN="$run" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=$cap ENSEMBLE=raw FINAL_ON=train
+	refute_line --partial FAILED
+	parent=$(nash-show --tsv "$run/step0/best.h5" | cut -f 14 | tail -n 1)
+	for j in 1 2; do
+		run -0 nash-show --tsv "$run/step1/child$j.h5"
+		row=${lines[1]}
+		[ "$(cut -f 7 <<<"$row")" -le "$cap" ]
+		[ "$(cut -f 11 <<<"$row")" -eq 0 ] # not failed
+		[ "$(cut -f 12 <<<"$row")" -eq 2 ] # two morphisms since the seed
+		[ "$(cut -f 14 <<<"$row")" != "$parent" ]
+	done
+}
+
+@test "settings with quotes and spaces are recorded as given" {
+	run=$BATS_TEST_TMPDIR/q
+	# LAUNCH is recorded in the run stamp; a value with ' and spaces must not break it
+	run -0 search "$run/settings/run" RUN="$run" LAUNCH="env X='a b' Y=it's"
+	run -0 cat "$run/settings/run"
+	assert_output --partial "LAUNCH=env X='a b' Y=it's DEVICE=cpu"
 }
 
 @test "nash-show: summary, TSV, Graphviz, bad input" {

@@ -1,0 +1,33 @@
+# Shell functions that pipelines/search.sh and pipelines/report.sh share (sourced; POSIX sh).
+
+hms() { # seconds -> 1h02m03s / 2m03s / 3s
+	s=${1%.*}
+	if [ "$s" -ge 3600 ]; then printf '%dh%02dm%02ds' $((s / 3600)) $((s / 60 % 60)) $((s % 60))
+	elif [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60))
+	else printf '%ds' "$s"; fi
+}
+
+# tsv_col NAME FILE ROW: the field under the header NAME in row ROW (1 = the first after the
+# header) of the tab-separated FILE; empty when the row is missing. A column that is not in
+# the header is an error (a renamed column must not read as an empty field).
+tsv_col() {
+	awk -F '\t' -v name="$1" -v row="$3" '
+		NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i
+			if (!col) { print "no column " name " in " FILENAME > "/dev/stderr"; exit 1 } next }
+		NR == row + 1 { print $col; exit }' "$2"
+}
+
+# tsv_cols FILE NAME...: the header positions of NAME..., space-separated, for awk programs
+# that read every row (`awk -v c="$(tsv_cols f a b)" 'BEGIN { split(c, k, " ") } ...'`).
+tsv_cols() {
+	f=$1
+	shift
+	awk -F '\t' -v names="$*" 'NR == 1 {
+		n = split(names, want, " ")
+		for (i = 1; i <= NF; i++) at[$i] = i
+		for (j = 1; j <= n; j++) {
+			if (!(want[j] in at)) { print "no column " want[j] " in " FILENAME > "/dev/stderr"; exit 1 }
+			printf "%s%s", (j > 1 ? " " : ""), at[want[j]]
+		}
+		print ""; exit }' "$f"
+}
