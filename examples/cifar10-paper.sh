@@ -6,7 +6,8 @@
 #
 # Usage: examples/cifar10-paper.sh CIFAR10_DIR   (the binary version: data_batch_1.bin ...
 #        data_batch_5.bin, test_batch.bin; https://www.cs.toronto.edu/~kriz/cifar.html)
-# Settings (environment): RUN (runs/cifar10-paper), JOBS (make -j; 1), PROFILE (cifar10), and
+# Settings (environment): RUN (runs/cifar10-paper), JOBS (make -j; 1), PROFILE (cifar10), DATA
+# (cifar10:CIFAR10_DIR; cifar10@TRAIN,TEST:DIR for a smaller copy), and
 # any setting of the pipeline to override the profile's (STEPS, NEIGH, MORPHS, EPOCHS_SEED,
 # EPOCHS_NEIGH, EPOCHS_FINAL, LIMIT, VAL, WIDTHS, DEVICE; docs/SEARCH.md).
 set -eu
@@ -19,6 +20,6 @@ for v in STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL LIMIT VAL WIDT
 	eval "[ -z \"\${$v+set}\" ] || set -- \"\$@\" \"$v=\$$v\""
 done
 make -C "$top" --no-print-directory -j"${JOBS:-1}" search PROFILE="${PROFILE:-cifar10}" \
-	DATA="cifar10:$dir" RUN="$run" "$@"
+	DATA="${DATA:-cifar10:$dir}" RUN="$run" "$@"
 "$top/build/bin/nash-export" --onnx -o "$run/final.onnx" "$run/final.h5"
 echo "report: $run/report.md; the network as ONNX: $run/final.onnx"

@@ -18,7 +18,7 @@ three_steps() { # ENGINE TOL WARMUP
 
 # The reference loops accumulate in double: measured 6.2e-7.
 @test "three training steps on ref match PyTorch (float64) within 1e-5" {
-	three_steps ref 1e-5
+	three_steps ref 1e-5 0
 }
 
 # The im2col + BLAS engine is tight enough to catch a wrong detail of the recipe (weight decay

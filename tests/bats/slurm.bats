@@ -9,7 +9,7 @@ load slurm
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # search.bats's tiny search (2 steps of 2 children, 3 epochs per child so that children
 # checkpoint), one thread per training, two at a time: the machine's CPUs as two Slurm slots.
-S_ARGS=(DATA="fashion-mnist:$FIX/fmnist" VAL=200 LIMIT=256 BATCH=32 WIDTHS=4,8 STEPS=2 NEIGH=2 MORPHS=2
+S_ARGS=(DATA="$FMNIST" VAL=200 LIMIT=256 BATCH=32 WIDTHS=4,8 STEPS=2 NEIGH=2 MORPHS=2
 	EPOCHS_SEED=1 EPOCHS_NEIGH=3 EPOCHS_FINAL=2 MAX_PARAMS= DEVICE=cpu THREADS=1 SEED=7)
 # One task of one CPU per job; --quiet: no "job N queued" lines among make's.
 SRUN="srun --quiet -n1 -c1"
