@@ -120,4 +120,5 @@ clean:
 .PHONY: all units fixtures check-layers test deps install clean
 
 -include pipelines/search.mk
+include tests/fuzz/fuzz.mk
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/obj/*/*/*/*.d)
