@@ -98,13 +98,14 @@ fixtures: $(BUILD)/fixtures/.stamp
 check-layers:
 	@tests/check_layers.sh
 
-# The tests: the layering check, C unit tests, then the Bats tests; the last line is
+# The tests: the layering check, C unit tests, the fuzzing regression corpus replayed under
+# ASan/UBSan (tests/fuzz), then the Bats tests; the last line is
 # "N passed, N failed, N skipped".
 # Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
 test:
 	@tests/deps.sh
-	@$(MAKE) --no-print-directory all units fixtures
-	@tests/run.sh $(BUILD) $(UNITS)
+	@$(MAKE) --no-print-directory all units fixtures fuzz-replay
+	@tests/run.sh $(BUILD) $(UNITS) tests/fuzz/replay.sh
 
 deps:
 	@tests/deps.sh
