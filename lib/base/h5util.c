@@ -62,6 +62,14 @@ uint32_t h5_checksum(const void *buf, size_t n)
 	return c;
 }
 
+int h5_group_props(hid_t gcpl)
+{
+	return H5Pset_obj_track_times(gcpl, 0) < 0 || H5Pset_link_phase_change(gcpl, 65535, 0) < 0 ||
+			       H5Pset_attr_phase_change(gcpl, 65535, 0) < 0
+		       ? -1
+		       : 0;
+}
+
 void *h5_file_image(hid_t f, size_t *len)
 {
 	*len = 0;

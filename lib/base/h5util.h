@@ -22,6 +22,13 @@ void h5_restore(const H5Quiet *q);
    header is refused by HDF5 rather than decoded (docs/FORMAT.md, "Security"). */
 hid_t h5_core_fapl(int for_writing);
 
+/* Creation properties of every group nash writes (a file creation list too, which derives from
+   the group class): no timestamps, so writing is deterministic, and links and attributes kept
+   in the object header itself ("compact" storage, up to NASH_MAX_NODES links), which version 2
+   headers checksum; HDF5's default moves more than 8 into a fractal heap whose blocks carry no
+   checksum. 0, or -1 when HDF5 failed. */
+int h5_group_props(hid_t gcpl);
+
 /* The bytes of in-memory file f (malloc'd; NULL on failure) after flushing it. HDF5 1.10's
    H5Fget_file_image clears a version 2 superblock's status flags in the copy without updating
    its checksum, so that no HDF5 could open the image; the checksum is recomputed here. */

@@ -221,7 +221,7 @@ int modelfile_write_group(hid_t loc, const Model *m, NashErr *err)
 	H5Quiet q;
 	h5_quiet(&q);
 	W w = {.gcpl = H5Pcreate(H5P_GROUP_CREATE), .dcpl = H5Pcreate(H5P_DATASET_CREATE)};
-	if (w.gcpl < 0 || w.dcpl < 0 || H5Pset_obj_track_times(w.gcpl, 0) < 0 || H5Pset_obj_track_times(w.dcpl, 0) < 0)
+	if (w.gcpl < 0 || w.dcpl < 0 || h5_group_props(w.gcpl) < 0 || H5Pset_obj_track_times(w.dcpl, 0) < 0)
 		w.bad = 1;
 	if (!w.bad)
 		w_model(&w, loc, m);
@@ -244,7 +244,7 @@ int model_write_mem(const Model *m, void **buf, size_t *len, NashErr *err)
 	hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = h5_core_fapl(1), f = -1;
 	int bad = 0;
 	/* fcpl derives from the group class: this untimestamps the root group */
-	if (fcpl < 0 || fapl < 0 || H5Pset_obj_track_times(fcpl, 0) < 0)
+	if (fcpl < 0 || fapl < 0 || h5_group_props(fcpl) < 0)
 		bad = 1;
 	char fname[64];
 	snprintf(fname, sizeof fname, "nash-model-%p", (const void *)m);

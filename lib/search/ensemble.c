@@ -66,8 +66,7 @@ static hid_t mem_create(const void *tag, hid_t *gcpl)
 	snprintf(name, sizeof name, "nash-ensemble-%p", tag);
 	hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = h5_core_fapl(1), f = -1;
 	*gcpl = H5Pcreate(H5P_GROUP_CREATE);
-	if (fcpl >= 0 && fapl >= 0 && *gcpl >= 0 && H5Pset_obj_track_times(fcpl, 0) >= 0 &&
-	    H5Pset_obj_track_times(*gcpl, 0) >= 0)
+	if (fcpl >= 0 && fapl >= 0 && *gcpl >= 0 && h5_group_props(fcpl) == 0 && h5_group_props(*gcpl) == 0)
 		f = H5Fcreate(name, H5F_ACC_EXCL, fcpl, fapl);
 	if (fcpl >= 0)
 		H5Pclose(fcpl);

@@ -204,6 +204,10 @@ for p in sys.argv[1:]:
 ' "$M" "$E" "$BATS_FILE_TMPDIR/a.h5"
 	assert_output --partial "m.h5 "
 	assert_output --partial "nash-ensemble"
+	# every link and attribute in a (checksummed) object header: no fractal heap, whose blocks
+	# HDF5 does not checksum
+	! grep -q FRHP "$M"
+	! grep -q FRHP "$E"
 	# a corrupted object header is refused by its checksum rather than decoded
 	/usr/bin/python3 - "$M" <<'PY'
 import sys
