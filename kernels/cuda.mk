@@ -3,7 +3,8 @@
 # this file changes nothing. docs/GPU.md has the design.
 #
 #   make gpu-tests   $(BUILD)/tests/gpu/test_gpu_ops (skips without a GPU; not in `make test`)
-#                    and $(BUILD)/bench/mkgrown; `make` builds both too, so CI compiles them
+#                    and $(BUILD)/bench/mkgrown (the Makefile's); `make` builds both too, so CI
+#                    compiles them
 #   make device      binaries for a GPU machine without HDF5 or OpenBLAS, in $(BUILD)/device/bin:
 #                    libnash objects linked into each program, cudart, HDF5, OpenBLAS, gfortran
 #                    and libgomp static; cuDNN dynamic; cuBLAS loaded at run time (dlopen)
@@ -35,18 +36,12 @@ $(BUILD)/obj/kernels/%.o: kernels/%.cu $(BUILD)/config
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCC_FLAGS) $(NVCC_ARCH) -c -o $@ $<
 
-# ---- GPU tests and the benchmark's model builder (normal build) ----
+# ---- GPU tests (normal build) ----
 
 GPU_TEST = $(BUILD)/tests/gpu/test_gpu_ops
-MKGROWN  = $(BUILD)/bench/mkgrown
-
 $(GPU_TEST): $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(CLI_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../../lib' $(LDLIBS_ALL)
-
-$(MKGROWN): $(BUILD)/obj/bench/mkgrown.o $(LIBNASH)
-	@mkdir -p $(@D)
-	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
 gpu-tests: $(GPU_TEST) $(MKGROWN)
 
@@ -65,20 +60,29 @@ HDF5_STATIC ?= /usr/lib/x86_64-linux-gnu/hdf5/serial/libhdf5.a
 BLAS_STATIC ?= /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a
 DEV_LDLIBS  = $(CUDA_LIB)/libcudart_static.a -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudnn \
               $(HDF5_STATIC) $(BLAS_STATIC) \
-              -Wl,-Bstatic -lsz -laec -lz -lgfortran -lquadmath -lgomp -Wl,-Bdynamic \
+              -Wl,-Bstatic -lpng16 -ljpeg -lsz -laec -lz -lgfortran -lquadmath -lgomp -Wl,-Bdynamic \
               -lstdc++ -lm -ldl -lpthread -lrt
+# Without oneDNN: Debian ships no static libdnnl and the GPU machine has no shared one, so the
+# device binaries leave its engine out and take the im2col + OpenBLAS engine for "cpu"
+# (lib/backend/backend.c, compiled again with NASH_NO_ONEDNN).
+DEV_LIB_OBJ = $(filter-out $(BUILD)/obj/lib/backend/onednn/% $(BUILD)/obj/lib/backend/backend.o,$(LIB_OBJ)) \
+              $(BUILD)/obj/device/backend.o
 # Stripped (-s): the binaries travel to the GPU machine, and size counts there.
-DEV_LINK    = $(CC) -s -o $@ $< $(LIB_OBJ) $(DEV_LDLIBS)
+DEV_LINK    = $(CC) -s -o $@ $^ $(DEV_LDLIBS)
 
-$(DEV)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIB_OBJ)
+$(BUILD)/obj/device/backend.o: lib/backend/backend.c $(BUILD)/config
 	@mkdir -p $(@D)
-	$(CC) -s -o $@ $< $(CLI_OBJ) $(LIB_OBJ) $(DEV_LDLIBS)
+	$(CC) $(ALL_CFLAGS) -DNASH_NO_ONEDNN -c -o $@ $<
 
-$(DEV)/bin/test_gpu_ops: $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(CLI_OBJ) $(LIB_OBJ)
+$(DEV)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(DEV_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -s -o $@ $< $(CLI_OBJ) $(LIB_OBJ) $(DEV_LDLIBS)
+	$(DEV_LINK)
 
-$(DEV)/bin/mkgrown: $(BUILD)/obj/bench/mkgrown.o $(LIB_OBJ)
+$(DEV)/bin/test_gpu_ops: $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(CLI_OBJ) $(DEV_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(DEV_LINK)
+
+$(DEV)/bin/mkgrown: $(BUILD)/obj/bench/mkgrown.o $(DEV_LIB_OBJ)
 	@mkdir -p $(@D)
 	$(DEV_LINK)
 

@@ -22,6 +22,7 @@ allowed() { # the layers a folder may include
 	lib/data) echo "base data" ;;
 	lib/backend/ref) echo "base backend" ;;
 	lib/backend/cpu) echo "base backend" ;;
+	lib/backend/onednn) echo "base backend" ;;
 	lib/backend) echo "base backend" ;;
 	lib/engine) echo "base model data backend engine" ;;
 	lib/search) echo "base model data backend engine search" ;;

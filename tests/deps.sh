@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what nash needs from Debian's packages, or prints the one apt-get line to run.
 # (`make deps`; the README's commands run it.)
-pkgs="build-essential libhdf5-dev hdf5-tools zlib1g-dev libopenblas-dev bats bats-assert bats-support dataset-fashion-mnist gnuplot-nox graphviz clang libomp-dev python3-h5py"
+pkgs="build-essential libhdf5-dev hdf5-tools zlib1g-dev libopenblas-dev libdnnl-dev libpng-dev libjpeg62-turbo-dev python3-h5py python3-numpy python3-pil bats bats-assert bats-support dataset-fashion-mnist gnuplot-nox graphviz clang libomp-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

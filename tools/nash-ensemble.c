@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "omp_wait.h"
 #include "data/data.h"
 #include "search/ensemble.h"
 #include "search/select.h"
@@ -22,11 +23,12 @@ static void usage(FILE *f)
 		"file (its members join); models with identical weights are counted once. With a single\n"
 		"MODEL this evaluates that model (e.g. on the test set).\n"
 		"\n"
-		"  --data SPEC        data (default: the dataset recorded in the first model)\n"
+		"  --data SPEC        data (default: the dataset recorded in the first model): fashion-mnist,\n"
+		"                     fashion-mnist:DIR, cifar10:DIR, cifar100:DIR, h5:FILE\n"
 		"  --eval val|test|none  the validation split (default), the test set, or no evaluation\n"
 		"  -o, --output F     write the ensemble file to F (- for standard output)\n"
 		"  --batch B          evaluation batch size (default 256)\n"
-		"  --device D         auto (default), cpu, ref or cuda\n"
+		"  --device D         auto (default), cpu (oneDNN), cpu-bf16, cpu-blas, ref or cuda\n"
 		"  --gpu N            use GPU N (default 0, or as CUDA_VISIBLE_DEVICES orders them)\n"
 		"  --threads T        CPU threads (default: all cores)\n"
 		"  -h, --help         show this help\n"
@@ -41,6 +43,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	omp_wait_passive_default(argv);
 	const char *out = NULL;
 	int batch = 256;
 	CliRun run;
@@ -108,8 +111,18 @@ int main(int argc, char **argv)
 		BackendOpts bopts;
 		const Backend *be = cli_backend(prog, &run, &bopts);
 		Dataset d;
-		if (dataset_load(&d, run.data ? run.data : e.members[0].dataset, on_test, &err))
+		const char *wanted = e.members[0].dataset;
+		if (!run.data && strcmp(wanted, "fashion-mnist") != 0)
+			die_usage(prog, "%s: the models are for %s; give its data with --data %s", e.sources[0], wanted,
+				  dataset_builtin_classes(wanted) ? "SPEC:DIR" : "h5:FILE");
+		if (dataset_load(&d, run.data ? run.data : wanted, on_test, &err))
 			die_err(prog, &err);
+		for (int i = 0; i < e.n; i++) {
+			const Graph *g = &e.members[i].g;
+			if (dataset_check_fit(&d, e.sources[i], e.members[i].dataset, g->in_c, g->in_h, g->in_w,
+					      g->n_classes, &err))
+				die_err(prog, &err);
+		}
 		double *acc = calloc((size_t)e.n, sizeof *acc), ens = NAN;
 		if (!acc)
 			die(prog, "out of memory");

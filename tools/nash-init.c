@@ -15,9 +15,11 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: %s [OPTION]...\n"
 		"Write the seed network (Conv-MaxPool-Conv-MaxPool-Conv-FC, each Conv = conv3x3-BN-ReLU)\n"
-		"for a dataset, He-initialised, with the dataset's normalisation, as a model file.\n"
+		"for a dataset, He-initialised, with the dataset's normalisation (computed on the training\n"
+		"images, or the dataset file's own), as a model file.\n"
 		"\n"
-		"  --dataset SPEC   fashion-mnist (default), fashion-mnist:DIR, cifar10:DIR, cifar100:DIR\n"
+		"  --dataset SPEC   fashion-mnist (default), fashion-mnist:DIR, cifar10:DIR, cifar100:DIR,\n"
+		"                   h5:FILE (a dataset file, nash-data(1))\n"
 		"  --widths LIST    channels of the conv blocks (default 32,64,128)\n"
 		"  --val N          validation images held out from the end of the training set (default %d)\n"
 		"  --seed S         random seed for the weights (default 1)\n"
@@ -65,7 +67,12 @@ int main(int argc, char **argv)
 	Model m;
 	if (seed_network(&m, d.name, d.c, d.h, d.w, d.n_classes, widths, n_widths, seed, &err))
 		die_err(prog, &err);
-	data_norm_stats(m.mean, m.std, &d, sp.train_begin, sp.train_count);
+	if (d.has_norm) { /* the dataset file gives its normalisation */
+		memcpy(m.mean, d.norm_mean, sizeof m.mean);
+		memcpy(m.std, d.norm_std, sizeof m.std);
+	} else {
+		data_norm_stats(m.mean, m.std, &d, sp.train_begin, sp.train_count);
+	}
 	m.val_size = val;
 	if (model_write(&m, out, &err))
 		die_err(prog, &err);

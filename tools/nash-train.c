@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "omp_wait.h"
 #include "data/data.h"
 #include "model/model.h"
 #include "engine/net.h"
@@ -21,7 +22,7 @@ static void usage(FILE *f)
 		"Validation accuracy is measured after every epoch and appended to the training record.\n"
 		"\n"
 		"  --data SPEC        data (default: the dataset recorded in the model): fashion-mnist,\n"
-		"                     fashion-mnist:DIR, cifar10:DIR, cifar100:DIR\n"
+		"                     fashion-mnist:DIR, cifar10:DIR, cifar100:DIR, h5:FILE\n"
 		"  --epochs E         epochs of this run (default 1); 0 only evaluates\n"
 		"  --lr START[:END]   learning rate, cosine-annealed from START to END (default 0.05:0)\n"
 		"  --batch B          batch size (default 128)\n"
@@ -30,7 +31,8 @@ static void usage(FILE *f)
 		"  --limit N          train on the first N training images only\n"
 		"  --no-augment       no random crops and flips\n"
 		"  --seed S           seed for shuffling and augmentation (default 1)\n"
-		"  --device D         auto (default), cpu, ref (slow reference loops) or cuda\n"
+		"  --device D         auto (default), cpu (oneDNN), cpu-bf16, cpu-blas (im2col +\n"
+		"                     OpenBLAS), ref (slow reference loops) or cuda\n"
 		"  --gpu N            use GPU N (default 0, or as CUDA_VISIBLE_DEVICES orders them)\n"
 		"  --threads T        CPU threads (default: all cores)\n"
 		"  --eval val|test    also evaluate on the test set with 'test' (default val)\n"
@@ -48,6 +50,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	omp_wait_passive_default(argv);
 	TrainOpts o;
 	train_opts_default(&o);
 	const char *out = NULL;
@@ -99,13 +102,14 @@ int main(int argc, char **argv)
 	if (model_read(&m, in, &err))
 		die_err(prog, &err);
 	Dataset d;
-	if (!data && strcmp(m.dataset, "fashion-mnist") != 0)
-		die_usage(prog, "%s: the model is for %s; give its data with --data %s:DIR", in, m.dataset, m.dataset);
-	if (dataset_load(&d, data ? data : m.dataset, want_test, &err))
+	if (!data && strcmp(m.dataset, "fashion-mnist") != 0) {
+		if (dataset_builtin_classes(m.dataset))
+			die_usage(prog, "%s: the model is for %s; give its data with --data %s:DIR", in, m.dataset, m.dataset);
+		die_usage(prog, "%s: the model is for the dataset %s; give its file with --data h5:FILE", in, m.dataset);
+	}
+	if (dataset_load(&d, data ? data : m.dataset, want_test, &err) ||
+	    dataset_check_fit(&d, in, m.dataset, m.g.in_c, m.g.in_h, m.g.in_w, m.g.n_classes, &err))
 		die_err(prog, &err);
-	if (d.c != m.g.in_c || d.h != m.g.in_h || d.w != m.g.in_w || d.n_classes != m.g.n_classes)
-		die(prog, "%s: the model is for %dx%dx%d images in %d classes, the data %s has %dx%dx%d in %d", in,
-		    m.g.in_c, m.g.in_h, m.g.in_w, m.g.n_classes, d.name, d.c, d.h, d.w, d.n_classes);
 	o.device = be->name;
 	Net net;
 	int batch = o.batch;

@@ -3,6 +3,15 @@
 
 #include "backend/backend.h"
 
+/* The binaries for a GPU machine (kernels/cuda.mk, `make device`) are built without oneDNN:
+   Debian has no static libdnnl and the GPU machine no shared one. There "cpu" is the im2col +
+   OpenBLAS engine and "cpu-bf16" does not exist. */
+#ifdef NASH_NO_ONEDNN
+#define CPU_DEFAULT (&nash_backend_cpu)
+#else
+#define CPU_DEFAULT (&nash_backend_onednn)
+#endif
+
 #ifndef NASH_HAVE_CUDA
 /* Built without CUDA: there is no CUDA backend. A CUDA build (kernels/cuda.mk) defines
    NASH_HAVE_CUDA and provides the real one. */
@@ -13,14 +22,24 @@ const Backend *nash_backend_cuda(void) { return NULL; }
    (exit 2): the command line asks for what this nash can never do. In a CUDA build on a
    machine without a visible GPU a runtime error (exit 1): the same command works elsewhere.
    "auto" (and NULL) takes CUDA exactly when nash_backend_cuda() offers it, i.e. a GPU is
-   visible, else the CPU fast path. */
+   visible, else the default CPU engine (oneDNN). */
 const Backend *backend_find(const char *name, NashErr *err)
 {
 	if (!name || !strcmp(name, "auto")) {
 		const Backend *cuda = nash_backend_cuda();
-		return cuda ? cuda : &nash_backend_cpu;
+		return cuda ? cuda : CPU_DEFAULT;
 	}
 	if (!strcmp(name, "cpu"))
+		return CPU_DEFAULT;
+	if (!strcmp(name, "cpu-bf16")) {
+#ifdef NASH_NO_ONEDNN
+		nash_err(err, NASH_ERR_USAGE, "--device cpu-bf16: this nash was built without oneDNN");
+		return NULL;
+#else
+		return &nash_backend_onednn_bf16;
+#endif
+	}
+	if (!strcmp(name, "cpu-blas"))
 		return &nash_backend_cpu;
 	if (!strcmp(name, "ref"))
 		return &nash_backend_ref;
@@ -35,7 +54,7 @@ const Backend *backend_find(const char *name, NashErr *err)
 #endif
 		return NULL;
 	}
-	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cuda or ref)",
+	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cpu-bf16, cpu-blas, cuda or ref)",
 		 name);
 	return NULL;
 }

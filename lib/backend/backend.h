@@ -1,6 +1,7 @@
 /* A compute backend is a table of functions over a context (ggml-style). The CPU reference
-   ("ref": plain loops, the test oracle), the CPU fast path ("cpu": im2col + OpenBLAS + OpenMP)
-   and the CUDA engine ("cuda") implement the same table; tests run each against "ref".
+   ("ref": plain loops, the test oracle), the default CPU engine ("cpu": oneDNN convolutions),
+   the im2col engine ("cpu-blas": im2col + OpenBLAS + OpenMP) and the CUDA engine ("cuda")
+   implement the same table; tests run each against "ref".
 
    Conventions (llm.c's): outputs first, then inputs, then sizes. Pointers are backend memory
    (host for the CPU backends, device for CUDA). All tensors are NCHW float32 unless said.
@@ -131,11 +132,14 @@ struct Backend {
 			   const Sample *samples, int n, int c, int h, int w, const float *mean, const float *std);
 };
 
-extern const Backend nash_backend_ref;  /* plain loops, the oracle */
-extern const Backend nash_backend_cpu;  /* im2col + OpenBLAS + OpenMP */
+extern const Backend nash_backend_ref;    /* plain loops, the oracle */
+extern const Backend nash_backend_onednn; /* oneDNN convolutions, OpenMP loops: "cpu" */
+extern const Backend nash_backend_onednn_bf16; /* the same, bfloat16 conv inputs: "cpu-bf16" */
+extern const Backend nash_backend_cpu;    /* im2col + OpenBLAS + OpenMP: "cpu-blas" */
 const Backend *nash_backend_cuda(void); /* NULL when built without CUDA */
 
-/* Picks a backend by name: "ref", "cpu", "cuda", "auto" (cuda when a GPU is visible, else cpu). */
+/* Picks a backend by name: "ref", "cpu" (oneDNN), "cpu-bf16", "cpu-blas", "cuda", "auto" (cuda
+   when a GPU is visible, else cpu). */
 const Backend *backend_find(const char *name, NashErr *err);
 
 #endif

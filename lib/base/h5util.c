@@ -197,6 +197,20 @@ int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int 
 	return rc;
 }
 
+int h5_str_cset_like(hid_t mt, hid_t t)
+{
+	H5T_cset_t cs = H5Tget_cset(t);
+	return cs < 0 || H5Tset_cset(mt, cs) < 0 ? -1 : 0;
+}
+
+int h5_str_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
 int h5_read_str(hid_t loc, const char *name, char *buf, size_t n)
 {
 	hid_t a, t, mt = H5Tcopy(H5T_C_S1);
@@ -212,8 +226,10 @@ int h5_read_str(hid_t loc, const char *name, char *buf, size_t n)
 	char *tmp = calloc(1, sz + 1), *s = tmp;
 	/* one more byte than stored: a NULLPAD string (numpy's bytes) fills all of its size */
 	if (t < 0 || mt < 0 || !tmp || H5Tset_size(mt, vlen ? H5T_VARIABLE : sz + 1) < 0 ||
-	    H5Aread(a, mt, vlen ? (void *)&s : (void *)tmp) < 0 || !s)
+	    h5_str_cset_like(mt, t) < 0 || H5Aread(a, mt, vlen ? (void *)&s : (void *)tmp) < 0 || !s)
 		rc = H5_ATTR_UNREADABLE;
+	else if (!h5_str_ascii(s))
+		rc = H5_ATTR_NOT_ASCII;
 	else if (strlen(s) >= n)
 		rc = H5_ATTR_TOO_LONG;
 	else
@@ -335,7 +351,8 @@ int h5_check_dataset(hid_t d, unsigned allow, char *why, size_t n)
 		char name[64] = "";
 		H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nv, NULL, sizeof name, name, &config);
 		int ok = (id == H5Z_FILTER_DEFLATE && (allow & H5_ALLOW_DEFLATE)) ||
-			 (id == H5Z_FILTER_SHUFFLE && (allow & H5_ALLOW_SHUFFLE));
+			 (id == H5Z_FILTER_SHUFFLE && (allow & H5_ALLOW_SHUFFLE)) ||
+			 (id == H5Z_FILTER_FLETCHER32 && (allow & H5_ALLOW_FLETCHER32));
 		if (!ok) {
 			rc = -1;
 			name[sizeof name - 1] = '\0';

@@ -54,8 +54,9 @@ int h5_link_kind(hid_t loc, const char *name);
 /* "a soft link", "an external link (to another file)", ... for messages. */
 const char *h5_link_kind_name(int kind);
 
-/* The filters a reader accepts (a mask): nash's own files use none. */
-enum { H5_ALLOW_DEFLATE = 1, H5_ALLOW_SHUFFLE = 2 };
+/* The filters a reader accepts (a mask): nash's own files use none; dataset files may be
+   compressed by other writers (docs/DATASETS.md). */
+enum { H5_ALLOW_DEFLATE = 1, H5_ALLOW_SHUFFLE = 2, H5_ALLOW_FLETCHER32 = 4 };
 /* Checks what reading dataset d would touch, before any of its data is read: no external
    storage (raw data in other files, a FIFO), no virtual layout (data mapped from other
    datasets or files), no filter outside `allow`. 0, or -1 with what is wrong in why[n]. */
@@ -87,6 +88,7 @@ enum {
 	H5_ATTR_WRONG_CLASS = -2, /* not an integer / float / string as asked */
 	H5_ATTR_WRONG_COUNT = -3, /* not the number of values asked */
 	H5_ATTR_TOO_LONG = -4,    /* a string that does not fit the buffer: refused, never cut */
+	H5_ATTR_NOT_ASCII = -5,   /* a string whose text is not 7-bit ASCII */
 };
 /* Before an attribute is read: its dataspace is a scalar or 1-D, its type a standard number
    (h5_standard_number) of the class asked or a string (fixed-length of at most
@@ -96,9 +98,15 @@ enum {
    receives the number of values the attribute holds, for messages. */
 int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int n, void *out,
 		 long long *count);
-/* A scalar string, fixed-length (ours) or variable-length (what h5py writes for a str), into
-   buf[n] when it has fewer than n characters. */
+/* A scalar string, fixed-length (ours) or variable-length (what h5py writes for a str), ASCII
+   or UTF-8 character set (h5py's), into buf[n] when it has fewer than n characters and its
+   text is ASCII. */
 int h5_read_str(hid_t loc, const char *name, char *buf, size_t n);
+/* Gives the memory type mt (a C_S1 string type) the character set of the file's string type t:
+   HDF5 converts no string of one set into another, and h5py writes a str as UTF-8. 0 or -1. */
+int h5_str_cset_like(hid_t mt, hid_t t);
+/* 1 when s is 7-bit ASCII (what nash's own string attributes hold), else 0. */
+int h5_str_ascii(const char *s);
 
 /* ---- compound tables: one description serves writer (packed little-endian file type)
    and reader (native memory type, fields matched by name) ---- */

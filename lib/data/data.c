@@ -12,7 +12,7 @@
 
 #include <zlib.h>
 
-#define SPEC_FORMS "fashion-mnist, fashion-mnist:DIR, cifar10:DIR or cifar100:DIR"
+#define SPEC_FORMS "fashion-mnist, fashion-mnist:DIR, cifar10:DIR, cifar100:DIR or h5:FILE"
 #define READ_CHUNK (16u << 20)   /* bytes per gzread: big chunks keep loading fast */
 #define FIRST_ALLOC (64u << 20)  /* a lying header cannot make us allocate more up front */
 #define CIFAR_PIXELS 3072        /* 3 x 32 x 32 */
@@ -24,7 +24,8 @@ int data_parse_spec(const char *spec, char *name, size_t name_n, char *dir, size
 	const char *d = colon ? colon + 1 : NULL;
 	int known = spec && ((nlen == 13 && !strncmp(spec, "fashion-mnist", nlen)) ||
 			     (nlen == 7 && !strncmp(spec, "cifar10", nlen)) ||
-			     (nlen == 8 && !strncmp(spec, "cifar100", nlen)));
+			     (nlen == 8 && !strncmp(spec, "cifar100", nlen)) ||
+			     (nlen == 2 && !strncmp(spec, "h5", nlen)));
 	if (!known || (d && !*d) || (!d && nlen != 13))
 		return nash_err(err, NASH_ERR_USAGE, "bad dataset '%s': expected " SPEC_FORMS,
 				spec ? spec : "(null)");
@@ -367,6 +368,11 @@ int dataset_load(Dataset *d, const char *spec, int want_test, NashErr *err)
 	memset(d, 0, sizeof *d);
 	if (data_parse_spec(spec, d->name, sizeof d->name, d->dir, sizeof d->dir, err))
 		return -1;
+	if (!strcmp(d->name, "h5")) {
+		char path[sizeof d->dir];
+		memcpy(path, d->dir, sizeof path);
+		return dataset_load_h5(d, path, want_test, err);
+	}
 	dataset_shape(d->name, &d->c, &d->h, &d->w, &d->n_classes);
 	if (!strcmp(d->name, "fashion-mnist")) {
 		r = fmnist_load(&d->train_x, &d->train_y, &d->n_train, d->dir, "train", err);
@@ -392,6 +398,7 @@ void dataset_free(Dataset *d)
 	free(d->train_y);
 	free(d->test_x);
 	free(d->test_y);
+	free(d->class_names);
 	memset(d, 0, sizeof *d);
 }
 

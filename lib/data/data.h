@@ -1,5 +1,6 @@
-/* Datasets: Fashion-MNIST (IDX, gzip'd or plain) and CIFAR-10/100 (binary version), held in
-   memory as uint8 images [n, c, h, w] and uint8 labels. */
+/* Datasets: Fashion-MNIST (IDX, gzip'd or plain), CIFAR-10/100 (binary version) and nash's own
+   HDF5 dataset files (docs/DATASETS.md, lib/data/data_h5.c), held in memory as uint8 images
+   [n, c, h, w] and uint8 labels. */
 #ifndef NASH_DATA_H
 #define NASH_DATA_H
 
@@ -7,15 +8,17 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/limits.h"
 #include "base/rng.h"
 #include "base/sample.h"
 
 #define NASH_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define NASH_DEFAULT_VAL 5000
+#define NASH_CLASS_NAME_MAX 64  /* bytes of one class name, NUL included */
 
 typedef struct Dataset {
-	char name[64];    /* "fashion-mnist", "cifar10", "cifar100" */
-	char dir[512];
+	char name[64];    /* "fashion-mnist", "cifar10", "cifar100", or an HDF5 file's `name` */
+	char dir[512];    /* the directory, or the HDF5 file */
 	int c, h, w, n_classes;
 	int n_train;      /* the whole training set (before the validation split) */
 	uint8_t *train_x; /* [n_train, c, h, w] */
@@ -23,10 +26,13 @@ typedef struct Dataset {
 	int n_test;       /* 0 unless loaded with want_test */
 	uint8_t *test_x;  /* [n_test, c, h, w] */
 	uint8_t *test_y;  /* [n_test] */
+	char *class_names; /* [n_classes][NASH_CLASS_NAME_MAX]; NULL when not known */
+	int has_norm;      /* the file gives its normalisation (HDF5 norm_mean, norm_std) */
+	float norm_mean[NASH_MAX_CHANNELS], norm_std[NASH_MAX_CHANNELS]; /* pixel scale 0..1 */
 } Dataset;
 
-/* Parses "fashion-mnist", "fashion-mnist:DIR", "cifar10:DIR", "cifar100:DIR" into a name and a
-   directory; usage error (NASH_ERR_USAGE) when malformed. */
+/* Parses "fashion-mnist", "fashion-mnist:DIR", "cifar10:DIR", "cifar100:DIR", "h5:FILE" into a
+   name ("h5" for the last) and a directory or file; usage error (NASH_ERR_USAGE) when malformed. */
 int data_parse_spec(const char *spec, char *name, size_t name_n, char *dir, size_t dir_n, NashErr *err);
 /* Loads the training set (and the test set when want_test). Truncated files, bad magic numbers,
    labels out of range and count mismatches are errors naming the file. */
@@ -34,6 +40,34 @@ int dataset_load(Dataset *d, const char *spec, int want_test, NashErr *err);
 void dataset_free(Dataset *d);
 /* Image shape and class count of a dataset name without loading it (-1 if unknown). */
 int dataset_shape(const char *name, int *c, int *h, int *w, int *n_classes);
+
+/* ---- lib/data/data_meta.c ---- */
+
+/* The official class names of a built-in dataset ([n_classes] strings), NULL for other names. */
+const char *const *dataset_builtin_classes(const char *name);
+/* Fills d->class_names from the built-in names when d is a built-in dataset and has none. */
+int dataset_set_builtin_classes(Dataset *d, NashErr *err);
+/* Does the data fit a model made for dataset `name`, input c x h x w, n_classes? The shape and the
+   class count must agree, and so must the name (two datasets of one shape are still two). The
+   error names `what` (the model's file) and both sides. */
+int dataset_check_fit(const Dataset *d, const char *what, const char *name, int c, int h, int w,
+		      int n_classes, NashErr *err);
+
+/* ---- lib/data/data_h5.c: the HDF5 dataset file (docs/DATASETS.md) ---- */
+
+#define NASH_DATASET_FORMAT "nash-dataset"
+#define NASH_DATASET_VERSION 1
+/* Reads FILE (what "h5:FILE" names): every attribute and dataset checked (types, ranks, sizes,
+   label range, both sets non-empty). Images are stored N x H x W x C and held [n, c, h, w]. The
+   test set's metadata is checked always, its images read only when want_test. */
+int dataset_load_h5(Dataset *d, const char *path, int want_test, NashErr *err);
+/* Writes d (both sets, class names required) as a dataset file, atomically; "-" is stdout. */
+int dataset_write_h5(const Dataset *d, const char *path, NashErr *err);
+/* Class names names[n][NASH_CLASS_NAME_MAX]: non-empty UTF-8 without control characters, no two
+   equal ignoring ASCII case (they would collide as folders on a case-insensitive disk). */
+int dataset_check_class_names(const char *names, int n, NashErr *err);
+/* A dataset name as files hold it: 1..63 characters from [A-Za-z0-9._+-]. */
+int dataset_name_ok(const char *name);
 
 /* The split: validation = the last val_size images of the training set; training = the first
    min(limit, n_train - val_size) images (limit <= 0: all). Deterministic by construction. */

@@ -56,6 +56,7 @@ static int r_result(const R *r, int rc, const char *where, const char *name, H5T
 		return rfail(r, "%sattribute '%s' has %lld values, expected %d", where, name, count, n ? n : 1);
 	case H5_ATTR_TOO_LONG:
 		return rfail(r, "%sattribute '%s' is longer than %zu characters", where, name, len - 1);
+	case H5_ATTR_NOT_ASCII: return rfail(r, "%sattribute '%s' is not ASCII text", where, name);
 	default: return rfail(r, "%scannot read attribute '%s'", where, name);
 	}
 }

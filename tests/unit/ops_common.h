@@ -97,6 +97,11 @@ static inline void pool_free(Pool *P)
 	P->n_host = P->n_dev = 0;
 }
 
+/* The largest error seen by expect() as a fraction of its tolerance, and where (the tests
+   print it per backend: how close each comes to failing). */
+static double worst_frac, worst_conv_frac; /* over all comparisons; over convolutions' */
+static char worst_where[192], worst_conv_where[192];
+
 /* Backend result dev[n] against the reference want[n]: |got-want| <= atol*max(1, rms(want))
    + rtol*|want|. The absolute part scales with the typical magnitude because float rounding
    errors of a sum grow with the sum's magnitude, not with each (possibly tiny) element. */
@@ -111,7 +116,25 @@ static inline void expect(Pool *P, const char *what, const float *dev, const flo
 	for (size_t i = 0; i < n; i++)
 		ss += (double)want[i] * want[i];
 	double rms = n ? sqrt(ss / n) : 0, worst;
-	long i = check_arrays_close(got, want, n, atol * (rms > 1 ? rms : 1), rtol, &worst);
+	double abs_tol = atol * (rms > 1 ? rms : 1);
+	long i = check_arrays_close(got, want, n, abs_tol, rtol, &worst);
+	for (size_t k = 0; k < n; k++) {
+		double lim = abs_tol + rtol * fabs((double)want[k]);
+		double frac = lim > 0 ? fabs((double)got[k] - want[k]) / lim : 0;
+		int conv = strstr(what, " conv ") != NULL;
+		if (frac > worst_frac || (conv && frac > worst_conv_frac)) {
+			char *where = frac > worst_frac ? worst_where : worst_conv_where;
+			snprintf(where, sizeof worst_where, "%s: element %zu: got %.9g, want %.9g", what,
+				 k, got[k], want[k]);
+			if (conv && frac > worst_conv_frac) {
+				if (where == worst_where)
+					memcpy(worst_conv_where, worst_where, sizeof worst_where);
+				worst_conv_frac = frac;
+			}
+			if (frac > worst_frac)
+				worst_frac = frac;
+		}
+	}
 	CHECKF(i < 0, "%s: element %ld of %zu: got %.9g, want %.9g", what, i, n, i < 0 ? 0 : got[i],
 	       i < 0 ? 0 : want[i]);
 }

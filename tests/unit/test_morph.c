@@ -15,11 +15,11 @@
 #define N_IMG 6
 #define TOL 1e-4 /* max|child - parent| <= TOL * (1 + max|parent|) */
 
-/* The direct operator tests compare on both CPU backends (the reference loops add the zero
-   terms in order, so they usually agree bit for bit; BLAS reorders sums); the property test
-   uses the fast one. */
-static const Backend *backends[2] = {&nash_backend_ref, &nash_backend_cpu};
-static int n_backends = 2;
+/* The direct operator tests compare on every CPU backend (the reference loops add the zero
+   terms in order, so they usually agree bit for bit; BLAS and oneDNN reorder sums); the
+   property test uses the two fast ones. */
+static const Backend *backends[3] = {&nash_backend_ref, &nash_backend_cpu, &nash_backend_onednn};
+static int n_backends = 3;
 static double worst_rel; /* largest relative logit difference seen anywhere */
 
 /* Non-trivial weights and statistics, as after training: BN gamma/beta/running stats,
@@ -733,8 +733,9 @@ int main(void)
 	RUN(child_record_and_reproducible);
 	RUN(forced_ops_and_limits);
 	printf("# worst relative logit difference of the operator tests: %.3g\n", worst_rel);
-	backends[0] = &nash_backend_cpu; /* the property test: the fast backend only */
-	n_backends = 1;
+	backends[0] = &nash_backend_onednn; /* the property test: the fast backends only */
+	backends[1] = &nash_backend_cpu;
+	n_backends = 2;
 	RUN(property_random_sequences);
 	printf("# worst relative logit difference over all tests: %.3g (tolerance %g)\n", worst_rel, TOL);
 	CHECK_DONE();

@@ -22,6 +22,14 @@
    reference's double sums: errors ~ sqrt(terms) * 6e-8 * magnitude, far below 1e-5*rms. */
 #define CONV_ATOL 1e-5
 #define CONV_RTOL 1e-4
+/* bfloat16 convolution inputs (cpu-bf16) are rounded to 8 significant bits (relative error up
+   to 2^-9 each); products and sums are f32. Measured on these shapes and larger ones: errors
+   of 2.4e-3 of the result's rms (rms over the elements), 1.7e-2 at worst; a wrong convolution
+   (a tap or channel misplaced) is off by the rms itself. */
+#define CONV_BF16_ATOL 3e-2
+#define CONV_BF16_RTOL 1e-2
+/* the convolution tolerances compare_backend uses */
+static double conv_atol = CONV_ATOL, conv_rtol = CONV_RTOL;
 /* elementwise ops and short sums: a few roundings at most */
 #define EW_ATOL 1e-6
 #define EW_RTOL 1e-5
@@ -54,14 +62,14 @@ static void cmp_conv(Ctx *ctx, int N, int C, int H, int W, int K, int ks, int bi
 	int l = snprintf(s, sizeof s, "%s conv N%d C%d %dx%d K%d k%d threads %d%s: ", be->name, N, C,
 			 H, W, K, ks, ctx->opts.threads, bias ? " bias" : "");
 	snprintf(s + l, sizeof s - l, "out");
-	expect(&P, s, d_out, out_r, nout, CONV_ATOL, CONV_RTOL);
+	expect(&P, s, d_out, out_r, nout, conv_atol, conv_rtol);
 	snprintf(s + l, sizeof s - l, "din");
-	expect(&P, s, d_din, din_r, nin, CONV_ATOL, CONV_RTOL);
+	expect(&P, s, d_din, din_r, nin, conv_atol, conv_rtol);
 	snprintf(s + l, sizeof s - l, "dw");
-	expect(&P, s, d_dw, dw_r, nw, CONV_ATOL, CONV_RTOL);
+	expect(&P, s, d_dw, dw_r, nw, conv_atol, conv_rtol);
 	if (bias) {
 		snprintf(s + l, sizeof s - l, "db");
-		expect(&P, s, d_db, db_r, K, CONV_ATOL, CONV_RTOL);
+		expect(&P, s, d_db, db_r, K, conv_atol, conv_rtol);
 	}
 	ctx->workspace = NULL;
 	ctx->workspace_floats = 0;
@@ -362,6 +370,8 @@ static void compare_backend(const Backend *be, int threads)
 	Ctx ctx = {.be = be, .opts = BACKEND_OPTS_DEFAULT};
 	ctx.opts.threads = threads;
 	NashErr err = {0};
+	worst_frac = worst_conv_frac = 0;
+	worst_where[0] = worst_conv_where[0] = 0;
 	if (be->init && be->init(&ctx, &err) != 0) {
 		CHECKF(0, "%s: init: %s", be->name, err.msg);
 		return;
@@ -401,11 +411,38 @@ static void compare_backend(const Backend *be, int threads)
 	cmp_make_batch(&ctx, 4, 3, 32, 32);
 	if (be->fini)
 		be->fini(&ctx);
+	printf("# %s, %d threads: worst error %.3g of its tolerance (%s); of a convolution %.3g (%s)\n",
+	       be->name, threads, worst_frac, worst_where, worst_conv_frac, worst_conv_where);
 }
 
 TEST(test_ref_vs_ref) { compare_backend(&nash_backend_ref, 0); } /* the harness itself */
 TEST(test_cpu_vs_ref) { compare_backend(&nash_backend_cpu, 0); }
 TEST(test_cpu_vs_ref_3_threads) { compare_backend(&nash_backend_cpu, 3); }
+/* oneDNN's kernels sum in their own order (blocked over channels and pixels, across threads):
+   the float-GEMM tolerances above hold for them too. */
+TEST(test_onednn_vs_ref) { compare_backend(&nash_backend_onednn, 0); }
+TEST(test_onednn_vs_ref_3_threads) { compare_backend(&nash_backend_onednn, 3); }
+TEST(test_onednn_bf16_vs_ref)
+{
+	conv_atol = CONV_BF16_ATOL;
+	conv_rtol = CONV_BF16_RTOL;
+	compare_backend(&nash_backend_onednn_bf16, 0);
+	conv_atol = CONV_ATOL;
+	conv_rtol = CONV_RTOL;
+}
+
+/* cpu-bf16 where the processor has bfloat16 instructions (its init says when not). */
+static int bf16_usable(void)
+{
+	Ctx ctx = {.be = &nash_backend_onednn_bf16};
+	NashErr err = {0};
+	if (nash_backend_onednn_bf16.init(&ctx, &err) != 0) {
+		printf("# %s: test_onednn_bf16_vs_ref not run\n", err.msg);
+		return 0;
+	}
+	nash_backend_onednn_bf16.fini(&ctx);
+	return 1;
+}
 
 /* Conv with less workspace than asked for still computes the right thing (the CPU backend
    falls back to the reference loops rather than write past the end). */
@@ -436,9 +473,11 @@ TEST(test_backend_find)
 {
 	NashErr err = {0};
 	CHECK(backend_find("ref", &err) == &nash_backend_ref);
-	CHECK(backend_find("cpu", &err) == &nash_backend_cpu);
+	CHECK(backend_find("cpu", &err) == &nash_backend_onednn);
+	CHECK(backend_find("cpu-blas", &err) == &nash_backend_cpu);
+	CHECK(backend_find("cpu-bf16", &err) == &nash_backend_onednn_bf16);
 	const Backend *a = backend_find("auto", &err);
-	CHECK(a == (nash_backend_cuda() ? nash_backend_cuda() : &nash_backend_cpu));
+	CHECK(a == (nash_backend_cuda() ? nash_backend_cuda() : &nash_backend_onednn));
 	nash_err_clear(&err);
 	CHECK(backend_find("tpu", &err) == NULL);
 	CHECK(err.code == NASH_ERR_USAGE && strstr(err.msg, "tpu") && strstr(err.msg, "cpu"));
@@ -452,7 +491,8 @@ TEST(test_backend_find)
 #else
 		CHECK(!c && err.code == NASH_ERR_USAGE && strstr(err.msg, "without CUDA"));
 #endif
-	CHECK(!strcmp(nash_backend_ref.name, "ref") && !strcmp(nash_backend_cpu.name, "cpu"));
+	CHECK(!strcmp(nash_backend_ref.name, "ref") && !strcmp(nash_backend_onednn.name, "cpu") &&
+	      !strcmp(nash_backend_cpu.name, "cpu-blas"));
 }
 
 /* A device backend, when this build has one and a device is there. */
@@ -482,6 +522,10 @@ int main(void)
 	RUN(test_ref_vs_ref);
 	RUN(test_cpu_vs_ref);
 	RUN(test_cpu_vs_ref_3_threads);
+	RUN(test_onednn_vs_ref);
+	RUN(test_onednn_vs_ref_3_threads);
+	if (bf16_usable())
+		RUN(test_onednn_bf16_vs_ref);
 	RUN(test_cpu_small_workspace);
 	RUN(test_backend_find);
 	if (cuda_usable())

@@ -12,7 +12,7 @@
 
 /* The engine clears every activation gradient before each backward pass: tens of MB, which
    one core cannot write at the memory bus's full speed. */
-static void cpu_zero(Ctx *ctx, void *p, size_t bytes)
+void cpu_zero(Ctx *ctx, void *p, size_t bytes)
 {
 	if (bytes < ((size_t)1 << 20)) {
 		ref_host_zero(ctx, p, bytes);
@@ -28,7 +28,7 @@ static void cpu_zero(Ctx *ctx, void *p, size_t bytes)
 
 /* ---- batch-norm: one channel per iteration, rows of HW contiguous floats ---- */
 
-static void bn_forward_train(Ctx *ctx, float *out, float *mean, float *invstd, float *running_mean,
+void cpu_bn_forward_train(Ctx *ctx, float *out, float *mean, float *invstd, float *running_mean,
 			     float *running_var, const float *in, const float *gamma,
 			     const float *beta, int N, int C, int HW, float momentum, float eps)
 {
@@ -76,7 +76,7 @@ static void bn_forward_train(Ctx *ctx, float *out, float *mean, float *invstd, f
 	}
 }
 
-static void bn_forward_eval(Ctx *ctx, float *out, const float *in, const float *gamma,
+void cpu_bn_forward_eval(Ctx *ctx, float *out, const float *in, const float *gamma,
 			    const float *beta, const float *running_mean, const float *running_var,
 			    int N, int C, int HW, float eps)
 {
@@ -97,7 +97,7 @@ static void bn_forward_eval(Ctx *ctx, float *out, const float *in, const float *
 /* din += gamma*invstd/M * (M*dout - dbeta - xhat*dgamma) with xhat = (x-mean)*invstd, as
    A * ((dout - mean(dout)) - (x-mean) * invstd*dgamma/M): the differences of like terms come
    before the multiplication by invstd, which can be large (a channel of near-constant values). */
-static void bn_backward(Ctx *ctx, float *din, float *dgamma, float *dbeta, const float *dout,
+void cpu_bn_backward(Ctx *ctx, float *din, float *dgamma, float *dbeta, const float *dout,
 			const float *in, const float *mean, const float *invstd, const float *gamma,
 			int N, int C, int HW)
 {
@@ -139,14 +139,14 @@ static void bn_backward(Ctx *ctx, float *din, float *dgamma, float *dbeta, const
 
 /* ---- elementwise ---- */
 
-static void relu_forward(Ctx *ctx, float *out, const float *in, size_t n)
+void cpu_relu_forward(Ctx *ctx, float *out, const float *in, size_t n)
 {
 #pragma omp parallel for simd num_threads(nthreads(ctx)) if (n > PAR_MIN) schedule(static)
 	for (size_t i = 0; i < n; i++)
 		out[i] = in[i] > 0 ? in[i] : 0.0f;
 }
 
-static void relu_backward(Ctx *ctx, float *din, const float *dout, const float *out, size_t n)
+void cpu_relu_backward(Ctx *ctx, float *din, const float *dout, const float *out, size_t n)
 {
 #pragma omp parallel for simd num_threads(nthreads(ctx)) if (n > PAR_MIN) schedule(static)
 	for (size_t i = 0; i < n; i++) {
@@ -155,7 +155,7 @@ static void relu_backward(Ctx *ctx, float *din, const float *dout, const float *
 	}
 }
 
-static void add_forward(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda,
+void cpu_add_forward(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda,
 			int N, int C, int HW)
 {
 	size_t rows = (size_t)N * C;
@@ -171,7 +171,7 @@ static void add_forward(Ctx *ctx, float *out, const float *a, const float *b, co
 
 /* One channel per iteration: its lambda gradient is a sum over the channel's N rows (float
    per row, double across rows), so no two threads write the same dlambda[c]. */
-static void add_backward(Ctx *ctx, float *da, float *db, float *dlambda, const float *dout,
+void cpu_add_backward(Ctx *ctx, float *da, float *db, float *dlambda, const float *dout,
 			 const float *a, const float *b, const float *lambda, int N, int C, int HW)
 {
 	int same = da == db && da; /* the same node on both sides: one update, no aliasing hazard */
@@ -200,7 +200,7 @@ static void add_backward(Ctx *ctx, float *da, float *db, float *dlambda, const f
 	}
 }
 
-static void sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, float lr,
+void cpu_sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, float lr,
 		       float mu, float wd, int nesterov)
 {
 	/* step = cg*g + cv*v: nesterov g + mu*v, plain v (branch-free for SIMD) */
@@ -216,7 +216,7 @@ static void sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n
 
 /* ---- pooling, concat, gap, dense ---- */
 
-static void maxpool_forward(Ctx *ctx, float *out, const float *in, int N, int C, int H, int W, int k)
+void cpu_maxpool_forward(Ctx *ctx, float *out, const float *in, int N, int C, int H, int W, int k)
 {
 	int Ho = H / k, Wo = W / k;
 	size_t NC = (size_t)N * C;
@@ -238,7 +238,7 @@ static void maxpool_forward(Ctx *ctx, float *out, const float *in, int N, int C,
 		}
 }
 
-static void maxpool_backward(Ctx *ctx, float *din, const float *dout, const float *in, int N, int C,
+void cpu_maxpool_backward(Ctx *ctx, float *din, const float *dout, const float *in, int N, int C,
 			     int H, int W, int k)
 {
 	int Ho = H / k, Wo = W / k;
@@ -266,7 +266,7 @@ static void maxpool_backward(Ctx *ctx, float *din, const float *dout, const floa
 		}
 }
 
-static void concat_forward(Ctx *ctx, float *out, const float *in, int N, int Cin, int Cout,
+void cpu_concat_forward(Ctx *ctx, float *out, const float *in, int N, int Cin, int Cout,
 			   int offset, int HW)
 {
 	for (int n = 0; n < N; n++)
@@ -274,7 +274,7 @@ static void concat_forward(Ctx *ctx, float *out, const float *in, int N, int Cin
 		       (size_t)Cin * HW * sizeof *out);
 }
 
-static void concat_backward(Ctx *ctx, float *din, const float *dout, int N, int Cin, int Cout,
+void cpu_concat_backward(Ctx *ctx, float *din, const float *dout, int N, int Cin, int Cout,
 			    int offset, int HW)
 {
 	size_t m = (size_t)Cin * HW;
@@ -288,7 +288,7 @@ static void concat_backward(Ctx *ctx, float *din, const float *dout, int N, int 
 	}
 }
 
-static void gap_forward(Ctx *ctx, float *out, const float *in, int N, int C, int HW)
+void cpu_gap_forward(Ctx *ctx, float *out, const float *in, int N, int C, int HW)
 {
 	size_t NC = (size_t)N * C;
 #pragma omp parallel for num_threads(nthreads(ctx)) if (NC * HW > PAR_MIN) schedule(static)
@@ -302,7 +302,7 @@ static void gap_forward(Ctx *ctx, float *out, const float *in, int N, int C, int
 	}
 }
 
-static void gap_backward(Ctx *ctx, float *din, const float *dout, int N, int C, int HW)
+void cpu_gap_backward(Ctx *ctx, float *din, const float *dout, int N, int C, int HW)
 {
 	size_t NC = (size_t)N * C;
 #pragma omp parallel for num_threads(nthreads(ctx)) if (NC * HW > PAR_MIN) schedule(static)
@@ -322,7 +322,7 @@ static int dense_threads(const Ctx *ctx, int N, int I, int O)
 	return (double)N * I * O > 5e5 ? nthreads(ctx) : 1;
 }
 
-static void dense_forward(Ctx *ctx, float *out, const float *in, const float *w, const float *b,
+void cpu_dense_forward(Ctx *ctx, float *out, const float *in, const float *w, const float *b,
 			  int N, int I, int O)
 {
 	if (N <= 0 || O <= 0)
@@ -343,7 +343,7 @@ static void dense_forward(Ctx *ctx, float *out, const float *in, const float *w,
 	}
 }
 
-static void dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
+void cpu_dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
 			   const float *in, const float *w, int N, int I, int O)
 {
 	if (db)
@@ -374,14 +374,14 @@ static void dense_backward(Ctx *ctx, float *din, float *dw, float *db, const flo
 	}
 }
 
-static void softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits,
+void cpu_softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits,
 			 const int32_t *labels, int N, int K)
 {
 	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K);
 }
 
 const Backend nash_backend_cpu = {
-	.name = "cpu",
+	.name = "cpu-blas",
 	.init = NULL,
 	.fini = NULL,
 	.alloc = ref_host_alloc,
@@ -393,22 +393,22 @@ const Backend nash_backend_cpu = {
 	.conv_workspace = cpu_conv_workspace,
 	.conv_forward = cpu_conv_forward,
 	.conv_backward = cpu_conv_backward,
-	.bn_forward_train = bn_forward_train,
-	.bn_forward_eval = bn_forward_eval,
-	.bn_backward = bn_backward,
-	.relu_forward = relu_forward,
-	.relu_backward = relu_backward,
-	.maxpool_forward = maxpool_forward,
-	.maxpool_backward = maxpool_backward,
-	.add_forward = add_forward,
-	.add_backward = add_backward,
-	.concat_forward = concat_forward,
-	.concat_backward = concat_backward,
-	.gap_forward = gap_forward,
-	.gap_backward = gap_backward,
-	.dense_forward = dense_forward,
-	.dense_backward = dense_backward,
-	.softmax_xent = softmax_xent,
-	.sgd_update = sgd_update,
+	.bn_forward_train = cpu_bn_forward_train,
+	.bn_forward_eval = cpu_bn_forward_eval,
+	.bn_backward = cpu_bn_backward,
+	.relu_forward = cpu_relu_forward,
+	.relu_backward = cpu_relu_backward,
+	.maxpool_forward = cpu_maxpool_forward,
+	.maxpool_backward = cpu_maxpool_backward,
+	.add_forward = cpu_add_forward,
+	.add_backward = cpu_add_backward,
+	.concat_forward = cpu_concat_forward,
+	.concat_backward = cpu_concat_backward,
+	.gap_forward = cpu_gap_forward,
+	.gap_backward = cpu_gap_backward,
+	.dense_forward = cpu_dense_forward,
+	.dense_backward = cpu_dense_backward,
+	.softmax_xent = cpu_softmax_xent,
+	.sgd_update = cpu_sgd_update,
 	.make_batch = ref_make_batch,
 };

@@ -1,6 +1,6 @@
-/* Internal to the fast CPU backend (lib/backend/cpu/backend_cpu.c, lib/backend/cpu/backend_cpu_conv.c), not part of
-   the library's API: the thread helpers both files use, and the convolution that
-   backend_cpu_conv.c implements for the nash_backend_cpu table. */
+/* Internal to the CPU backends, not part of the library's API: the thread helpers of
+   lib/backend/cpu/backend_cpu.c and backend_cpu_conv.c, and the im2col + BLAS engine's ops,
+   which the oneDNN backend (lib/backend/onednn/) shares for everything but convolution. */
 #ifndef NASH_BACKEND_CPU_H
 #define NASH_BACKEND_CPU_H
 
@@ -8,6 +8,7 @@
 #undef I /* from <complex.h>, which cblas.h includes; backend.h's dense sizes use the name */
 #include <omp.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend/backend.h"
 
@@ -33,5 +34,40 @@ void cpu_conv_forward(Ctx *ctx, float *out, const float *in, const float *w, con
 		      int N, int C, int H, int W, int K, int ks);
 void cpu_conv_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
 		       const float *in, const float *w, int N, int C, int H, int W, int K, int ks);
+
+/* The rest of the nash_backend_cpu table (backend_cpu.c), same signatures as backend.h's. */
+void cpu_zero(Ctx *ctx, void *p, size_t bytes);
+void cpu_bn_forward_train(Ctx *ctx, float *out, float *mean, float *invstd, float *running_mean,
+			  float *running_var, const float *in, const float *gamma, const float *beta,
+			  int N, int C, int HW, float momentum, float eps);
+void cpu_bn_forward_eval(Ctx *ctx, float *out, const float *in, const float *gamma,
+			 const float *beta, const float *running_mean, const float *running_var,
+			 int N, int C, int HW, float eps);
+void cpu_bn_backward(Ctx *ctx, float *din, float *dgamma, float *dbeta, const float *dout,
+		     const float *in, const float *mean, const float *invstd, const float *gamma,
+		     int N, int C, int HW);
+void cpu_relu_forward(Ctx *ctx, float *out, const float *in, size_t n);
+void cpu_relu_backward(Ctx *ctx, float *din, const float *dout, const float *out, size_t n);
+void cpu_add_forward(Ctx *ctx, float *out, const float *a, const float *b, const float *lambda,
+		     int N, int C, int HW);
+void cpu_add_backward(Ctx *ctx, float *da, float *db, float *dlambda, const float *dout,
+		      const float *a, const float *b, const float *lambda, int N, int C, int HW);
+void cpu_sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, float lr,
+		    float mu, float wd, int nesterov);
+void cpu_maxpool_forward(Ctx *ctx, float *out, const float *in, int N, int C, int H, int W, int k);
+void cpu_maxpool_backward(Ctx *ctx, float *din, const float *dout, const float *in, int N, int C,
+			  int H, int W, int k);
+void cpu_concat_forward(Ctx *ctx, float *out, const float *in, int N, int Cin, int Cout,
+			int offset, int HW);
+void cpu_concat_backward(Ctx *ctx, float *din, const float *dout, int N, int Cin, int Cout,
+			 int offset, int HW);
+void cpu_gap_forward(Ctx *ctx, float *out, const float *in, int N, int C, int HW);
+void cpu_gap_backward(Ctx *ctx, float *din, const float *dout, int N, int C, int HW);
+void cpu_dense_forward(Ctx *ctx, float *out, const float *in, const float *w, const float *b,
+		       int N, int I, int O);
+void cpu_dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
+			const float *in, const float *w, int N, int I, int O);
+void cpu_softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits,
+		      const int32_t *labels, int N, int K);
 
 #endif

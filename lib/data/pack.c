@@ -1,0 +1,456 @@
+/* Packing a folder tree of images into a Dataset (pack.h). Two steps: list (classes and files,
+   in byte order, every odd thing an error), then decode in parallel into one slot per image. */
+#include "data/pack.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/rng.h"
+#include "data/image.h"
+
+#define MAX_DEPTH 16 /* folders inside a class folder; deeper is most likely a symlink loop */
+
+typedef struct Files {
+	char **paths; /* [n] */
+	int *labels;  /* [n] */
+	int n, cap;
+} Files;
+
+static void files_free(Files *f)
+{
+	for (int i = 0; i < f->n; i++)
+		free(f->paths[i]);
+	free(f->paths);
+	free(f->labels);
+	memset(f, 0, sizeof *f);
+}
+
+static int files_add(Files *f, const char *path, int label, NashErr *err)
+{
+	if (f->n == INT_MAX)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: too many images", path);
+	if (f->n == f->cap) {
+		int cap = f->cap ? (f->cap > INT_MAX / 2 ? INT_MAX : f->cap * 2) : 1024;
+		char **p = realloc(f->paths, (size_t)cap * sizeof *p);
+		if (p)
+			f->paths = p;
+		int *l = p ? realloc(f->labels, (size_t)cap * sizeof *l) : NULL;
+		if (!l)
+			return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
+		f->labels = l;
+		f->cap = cap;
+	}
+	if (!(f->paths[f->n] = strdup(path)))
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
+	f->labels[f->n++] = label;
+	return 0;
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The entries of dir except . and .. and hidden ones, sorted by byte order (malloc'd). */
+static int list_dir(const char *dir, char ***names, int *n, NashErr *err)
+{
+	*names = NULL;
+	*n = 0;
+	DIR *dp = opendir(dir);
+	if (!dp)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", dir, strerror(errno));
+	int cap = 0, rc = 0;
+	struct dirent *e;
+	errno = 0;
+	while (rc == 0 && (e = readdir(dp))) {
+		if (e->d_name[0] == '.')
+			continue; /* ., .. and hidden files (.DS_Store, editor droppings) */
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			char **p = realloc(*names, (size_t)cap * sizeof *p);
+			if (!p) {
+				rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", dir);
+				break;
+			}
+			*names = p;
+		}
+		if (!((*names)[*n] = strdup(e->d_name)))
+			rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", dir);
+		else
+			(*n)++;
+		errno = 0;
+	}
+	if (rc == 0 && errno)
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", dir, strerror(errno));
+	closedir(dp);
+	if (rc == 0 && *n)
+		qsort(*names, (size_t)*n, sizeof **names, by_name);
+	return rc;
+}
+
+static void names_free(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int join(char *out, size_t n, const char *dir, const char *name, NashErr *err)
+{
+	if (snprintf(out, n, "%s/%s", dir, name) >= (int)n)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s/%s: path too long", dir, name);
+	return 0;
+}
+
+static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
+
+static int image_name(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (!dot)
+		return 0;
+	char ext[6] = "";
+	size_t n = strlen(dot + 1);
+	if (n > 4)
+		return 0;
+	for (size_t i = 0; i <= n; i++)
+		ext[i] = (char)lower(dot[1 + i]);
+	return !strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg");
+}
+
+/* The image files under dir (recursively, sorted) into f with `label`. */
+static int list_images(Files *f, const char *dir, int label, int depth, NashErr *err)
+{
+	if (depth > MAX_DEPTH)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: folders nested more than %d deep (a symbolic link loop?)",
+				dir, MAX_DEPTH);
+	char **names;
+	int n, rc = 0;
+	if (list_dir(dir, &names, &n, err))
+		return -1;
+	for (int i = 0; i < n && rc == 0; i++) {
+		char path[4096];
+		struct stat st;
+		if (join(path, sizeof path, dir, names[i], err))
+			rc = -1;
+		else if (stat(path, &st))
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+		else if (S_ISDIR(st.st_mode))
+			rc = list_images(f, path, label, depth + 1, err);
+		else if (!S_ISREG(st.st_mode) || !image_name(names[i]))
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: not an image file (expected .png, .jpg or .jpeg)", path);
+		else
+			rc = files_add(f, path, label, err);
+	}
+	names_free(names, n);
+	return rc;
+}
+
+static int is_builtin(const char *name) { return dataset_builtin_classes(name) != NULL; }
+
+/* The class folders of root: names[n][NASH_CLASS_NAME_MAX] (malloc'd) and their images. */
+static int list_tree(Files *f, char **classes, int *n_classes, const char *root, NashErr *err)
+{
+	char **names;
+	int n, rc = 0;
+	*classes = NULL;
+	if (list_dir(root, &names, &n, err))
+		return -1;
+	for (int i = 0; i < n && rc == 0; i++) {
+		char path[4096];
+		struct stat st;
+		if (join(path, sizeof path, root, names[i], err))
+			rc = -1;
+		else if (stat(path, &st))
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+		else if (!S_ISDIR(st.st_mode))
+			rc = nash_err(err, NASH_ERR_RUNTIME,
+				      "%s: not a folder (%s must hold one folder of images per class, nothing else)", path, root);
+		else if (strlen(names[i]) >= NASH_CLASS_NAME_MAX)
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: class name longer than %d bytes", path,
+				      NASH_CLASS_NAME_MAX - 1);
+		for (int j = 0; j < i && rc == 0; j++) {
+			const char *a = names[j], *b = names[i];
+			while (*a && lower(*a) == lower(*b))
+				a++, b++;
+			if (!*a && !*b)
+				rc = nash_err(err, NASH_ERR_RUNTIME,
+					      "%s/%s and %s/%s: class names that differ only in case (they would be one "
+					      "folder on a case-insensitive disk)", root, names[j], root, names[i]);
+		}
+	}
+	if (rc == 0 && n < 2)
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s%s%s; a classifier needs at least two classes", root,
+			      n ? "only one class folder, '" : "no class folders", n ? names[0] : "", n ? "'" : "");
+	if (rc == 0 && n > NASH_MAX_CLASSES)
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %d class folders, more than %d", root, n, NASH_MAX_CLASSES);
+	if (rc == 0 && !(*classes = calloc((size_t)n, NASH_CLASS_NAME_MAX)))
+		rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", root);
+	for (int i = 0; i < n && rc == 0; i++) {
+		char path[4096];
+		int before = f->n;
+		memcpy(*classes + (size_t)i * NASH_CLASS_NAME_MAX, names[i], strlen(names[i]) + 1);
+		if (join(path, sizeof path, root, names[i], err) || list_images(f, path, i, 0, err))
+			rc = -1;
+		else if (f->n == before)
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: no images in the class folder", path);
+	}
+	if (rc == 0 && dataset_check_class_names(*classes, n, err))
+		rc = nash_err_prefix(err, root);
+	names_free(names, n);
+	if (rc) {
+		free(*classes);
+		*classes = NULL;
+		return -1;
+	}
+	*n_classes = n;
+	return 0;
+}
+
+/* ---- decoding ---- */
+
+typedef struct Slots {
+	int planes, h, w; /* planes 3 (R, G, B) or 4 (with A), at the final size */
+	uint8_t *px;      /* [n, planes, h, w] */
+	uint8_t *gray;    /* [n] the file is grayscale */
+} Slots;
+
+/* Decodes file i into its slot; without resizing the image must have the slot's size, which is
+   the first file's (ref_path). */
+static int decode_one(Slots *s, size_t i, const char *path, const char *ref_path, int resize, NashErr *err)
+{
+	Image im;
+	if (image_read(&im, path, err))
+		return -1;
+	int rc = 0;
+	size_t hw = (size_t)im.h * im.w;
+	uint8_t *dst = s->px + i * (size_t)s->planes * s->h * s->w;
+	if (!resize && (im.h != s->h || im.w != s->w)) {
+		rc = nash_err(err, NASH_ERR_RUNTIME,
+			      "%s: %dx%d image (H x W), but %s is %dx%d; images of several sizes need resizing "
+			      "(nash-data pack --resize HxW)", path, im.h, im.w, ref_path, s->h, s->w);
+	} else if (!resize || (im.h == s->h && im.w == s->w)) {
+		image_planes(dst, &im, s->planes);
+	} else {
+		uint8_t *tmp = malloc(hw * (size_t)s->planes); /* [planes, im.h, im.w] */
+		if (!tmp)
+			rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
+		else {
+			image_planes(tmp, &im, s->planes);
+			if (image_resize(dst, tmp, s->planes, im.h, im.w, s->h, s->w, err))
+				rc = nash_err_prefix(err, path);
+			free(tmp);
+		}
+	}
+	s->gray[i] = (uint8_t)im.gray;
+	image_free(&im);
+	return rc;
+}
+
+/* Decodes every file of f into s (in parallel); the error is the first failing file's. */
+static int decode_all(Slots *s, const Files *f, const PackOpts *o, NashErr *err)
+{
+	int resize = o->resize_h > 0, first_bad = INT_MAX;
+	int nt = o->threads > 0 ? o->threads : omp_get_max_threads();
+	#pragma omp parallel for schedule(dynamic, 8) num_threads(nt)
+	for (int i = 0; i < f->n; i++) {
+		int bad;
+		#pragma omp atomic read
+		bad = first_bad;
+		if (i > bad)
+			continue; /* an earlier file failed: its error is the one reported */
+		NashErr e = { 0 };
+		if (decode_one(s, (size_t)i, f->paths[i], f->paths[0], resize, &e)) {
+			#pragma omp critical(pack_error)
+			if (i < first_bad) {
+				first_bad = i;
+				*err = e;
+			}
+		}
+	}
+	return first_bad == INT_MAX ? 0 : -1;
+}
+
+/* ---- the split and the sets ---- */
+
+static void shuffle(int *a, int n, Rng *r)
+{
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)rng_below(r, (uint32_t)i + 1), t = a[i];
+		a[i] = a[j], a[j] = t;
+	}
+}
+
+/* Marks test files: of each class, round(fraction * n) drawn at random, 1 <= that <= n - 1. */
+static int split_off(uint8_t *is_test, const Files *f, int n_classes, const PackOpts *o, const char *classes,
+		     NashErr *err)
+{
+	int *idx = malloc((size_t)f->n * sizeof *idx);
+	if (!idx)
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", o->dir);
+	for (int k = 0; k < n_classes; k++) {
+		int n = 0;
+		for (int i = 0; i < f->n; i++)
+			if (f->labels[i] == k)
+				idx[n++] = i;
+		if (n < 2) {
+			free(idx);
+			return nash_err(err, NASH_ERR_RUNTIME,
+					"%s/%s: 1 image: a test fraction needs at least 2 of every class (or give a test tree)",
+					o->dir, classes + (size_t)k * NASH_CLASS_NAME_MAX);
+		}
+		long t = lround(o->test_fraction * n);
+		t = t < 1 ? 1 : t > n - 1 ? n - 1 : t;
+		Rng r;
+		rng_seed3(&r, o->seed, 1, (uint64_t)k);
+		shuffle(idx, n, &r);
+		for (long j = 0; j < t; j++)
+			is_test[idx[j]] = 1;
+	}
+	free(idx);
+	return 0;
+}
+
+/* One set: the files of s marked `which` (is_test), in a seeded random order, as [n, c, h, w]. */
+static int fill_set(uint8_t **x, uint8_t **y, int *n_out, const Slots *s, const Files *f, const uint8_t *is_test,
+		    int which, int c, uint64_t seed, NashErr *err)
+{
+	int n = 0;
+	for (int i = 0; i < f->n; i++)
+		n += is_test[i] == which;
+	size_t img = (size_t)c * s->h * s->w, hw = (size_t)s->h * s->w;
+	int *order = malloc((size_t)(n ? n : 1) * sizeof *order);
+	*x = malloc((n ? n : 1) * img);
+	*y = malloc((size_t)(n ? n : 1));
+	if (!order || !*x || !*y) {
+		free(order);
+		return nash_err(err, NASH_ERR_OOM, "out of memory packing %d images", n);
+	}
+	n = 0;
+	for (int i = 0; i < f->n; i++)
+		if (is_test[i] == which)
+			order[n++] = i;
+	Rng r;
+	rng_seed3(&r, seed, 2, (uint64_t)which);
+	shuffle(order, n, &r);
+	for (int j = 0; j < n; j++) {
+		const uint8_t *src = s->px + (size_t)order[j] * s->planes * hw;
+		uint8_t *dst = *x + (size_t)j * img;
+		if (c == 1 && s->gray[order[j]])
+			memcpy(dst, src, hw); /* R = G = B */
+		else if (c == 1)
+			for (size_t p = 0; p < hw; p++)
+				dst[p] = (uint8_t)((src[p] * 19595u + src[hw + p] * 38470u + src[2 * hw + p] * 7471u + 0x8000u) >> 16);
+		else
+			memcpy(dst, src, img);
+		(*y)[j] = (uint8_t)f->labels[order[j]];
+	}
+	free(order);
+	*n_out = n;
+	return 0;
+}
+
+static int check_opts(const PackOpts *o, NashErr *err)
+{
+	if (!o->name || !dataset_name_ok(o->name))
+		return nash_err(err, NASH_ERR_USAGE, "dataset name '%s': expected 1 to 63 of the characters A-Z a-z 0-9 . _ + -, one a letter or digit",
+				o->name ? o->name : "");
+	if (is_builtin(o->name))
+		return nash_err(err, NASH_ERR_USAGE, "dataset name '%s' is a built-in dataset's; choose another", o->name);
+	if (o->channels != 0 && o->channels != 1 && o->channels != 3 && o->channels != 4)
+		return nash_err(err, NASH_ERR_USAGE, "channels %d: expected 1, 3 or 4", o->channels);
+	if ((o->resize_h > 0) != (o->resize_w > 0) || o->resize_h < 0 || o->resize_w < 0 ||
+	    o->resize_h > NASH_IMAGE_MAX_SIDE || o->resize_w > NASH_IMAGE_MAX_SIDE)
+		return nash_err(err, NASH_ERR_USAGE, "bad resize %dx%d", o->resize_h, o->resize_w);
+	if (!o->test_dir && !(o->test_fraction > 0 && o->test_fraction < 1))
+		return nash_err(err, NASH_ERR_USAGE, "test fraction %g: expected more than 0 and less than 1", o->test_fraction);
+	return 0;
+}
+
+int data_pack(Dataset *d, const PackOpts *o, NashErr *err)
+{
+	Files f = { 0 };
+	char *classes = NULL, *test_classes = NULL;
+	int n_classes = 0, n_test_classes = 0, n_train_files, rc = -1;
+	uint8_t *is_test = NULL;
+	Slots s = { 0 };
+	memset(d, 0, sizeof *d);
+	if (check_opts(o, err) || list_tree(&f, &classes, &n_classes, o->dir, err))
+		goto done;
+	n_train_files = f.n;
+	if (o->test_dir) {
+		if (list_tree(&f, &test_classes, &n_test_classes, o->test_dir, err))
+			goto done;
+		for (int k = 0; k < n_classes || k < n_test_classes; k++) {
+			const char *a = k < n_classes ? classes + (size_t)k * NASH_CLASS_NAME_MAX : NULL;
+			const char *b = k < n_test_classes ? test_classes + (size_t)k * NASH_CLASS_NAME_MAX : NULL;
+			int c = !a ? 1 : !b ? -1 : strcmp(a, b);
+			if (c < 0) {
+				nash_err(err, NASH_ERR_RUNTIME, "%s/%s: the class has no folder in the test tree %s", o->dir, a,
+					 o->test_dir);
+				goto done;
+			} else if (c > 0) {
+				nash_err(err, NASH_ERR_RUNTIME, "%s/%s: the test tree's class is not one of %s's", o->test_dir, b,
+					 o->dir);
+				goto done;
+			}
+		}
+	}
+	if (!(is_test = calloc((size_t)f.n, 1))) {
+		nash_err(err, NASH_ERR_OOM, "%s: out of memory", o->dir);
+		goto done;
+	}
+	for (int i = n_train_files; i < f.n; i++)
+		is_test[i] = 1;
+	if (!o->test_dir && split_off(is_test, &f, n_classes, o, classes, err))
+		goto done;
+
+	/* the slot size: the resize, or the first image's */
+	s.planes = o->channels == 4 ? 4 : 3;
+	if (o->resize_h > 0) {
+		s.h = o->resize_h, s.w = o->resize_w;
+	} else {
+		Image im;
+		if (image_read(&im, f.paths[0], err))
+			goto done;
+		s.h = im.h, s.w = im.w;
+		image_free(&im);
+	}
+	size_t slot = (size_t)s.planes * s.h * s.w;
+	if ((size_t)f.n > SIZE_MAX / slot || !(s.px = malloc((size_t)f.n * slot)) || !(s.gray = malloc((size_t)f.n))) {
+		nash_err(err, NASH_ERR_OOM, "%s: out of memory for %d images of %dx%d", o->dir, f.n, s.h, s.w);
+		goto done;
+	}
+	if (decode_all(&s, &f, o, err))
+		goto done;
+
+	int c = o->channels;
+	if (c == 0) {
+		c = 1;
+		for (int i = 0; i < f.n && c == 1; i++)
+			c = s.gray[i] ? 1 : 3;
+	}
+	snprintf(d->name, sizeof d->name, "%s", o->name);
+	snprintf(d->dir, sizeof d->dir, "%s", o->dir);
+	d->c = c, d->h = s.h, d->w = s.w, d->n_classes = n_classes;
+	d->class_names = classes;
+	classes = NULL;
+	if (fill_set(&d->train_x, &d->train_y, &d->n_train, &s, &f, is_test, 0, c, o->seed, err) ||
+	    fill_set(&d->test_x, &d->test_y, &d->n_test, &s, &f, is_test, 1, c, o->seed, err))
+		goto done;
+	rc = 0;
+done:
+	if (rc)
+		dataset_free(d);
+	free(s.px);
+	free(s.gray);
+	free(is_test);
+	free(classes);
+	free(test_classes);
+	files_free(&f);
+	return rc;
+}

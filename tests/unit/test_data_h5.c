@@ -1,0 +1,237 @@
+/* Dataset files (lib/data/data_h5.c), the fit check (data_meta.c) and the image helpers
+   (image.c): a built-in fixture written and read back byte for byte, errors of the reader and
+   the writer, luma and the bilinear filter's arithmetic. PNG/JPEG decoding and packing of
+   real image files are tested against Pillow in tests/bats/nash-data.bats. */
+#include "check.h"
+#include "data/data.h"
+#include "data/image.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GEN_FIXTURES_NO_MAIN
+#include "../fixtures/gen_fixtures.c"
+
+static char fx[512]; /* the temporary fixture directory */
+
+static void rm_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st))
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *dir = opendir(path);
+		struct dirent *e;
+		while (dir && (e = readdir(dir))) {
+			char sub[1024];
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+			rm_tree(sub);
+		}
+		if (dir)
+			closedir(dir);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
+static const char *path_of(const char *name)
+{
+	static char s[1100];
+	snprintf(s, sizeof s, "%s/%s", fx, name);
+	return s;
+}
+
+static int same_set(const uint8_t *ax, const uint8_t *ay, const uint8_t *bx, const uint8_t *by, int n, size_t img)
+{
+	return memcmp(ax, bx, (size_t)n * img) == 0 && memcmp(ay, by, (size_t)n) == 0;
+}
+
+TEST(test_round_trip)
+{
+	const char *specs[] = { "cifar10", "cifar100", "fashion-mnist" }, *dirs[] = { "cifar10", "cifar100", "fmnist" };
+	for (int s = 0; s < 3; s++) {
+		char spec[1100], out[1100];
+		NashErr e = { 0 };
+		Dataset a, b;
+		snprintf(spec, sizeof spec, "%s:%s/%s", specs[s], fx, dirs[s]);
+		snprintf(out, sizeof out, "h5:%s/%s.h5", fx, dirs[s]);
+		CHECKF(dataset_load(&a, spec, 1, &e) == 0 && dataset_set_builtin_classes(&a, &e) == 0, "%s", e.msg);
+		CHECKF(dataset_write_h5(&a, out + 3, &e) == 0, "%s", e.msg);
+		CHECKF(dataset_load(&b, out, 1, &e) == 0, "%s", e.msg);
+		if (!a.train_x || !b.train_x)
+			return;
+		size_t img = (size_t)a.c * a.h * a.w;
+		CHECK(!strcmp(a.name, b.name) && a.c == b.c && a.h == b.h && a.w == b.w && a.n_classes == b.n_classes);
+		CHECK(a.n_train == b.n_train && a.n_test == b.n_test && !b.has_norm);
+		CHECK(same_set(a.train_x, a.train_y, b.train_x, b.train_y, a.n_train, img));
+		CHECK(same_set(a.test_x, a.test_y, b.test_x, b.test_y, a.n_test, img));
+		CHECK(!memcmp(a.class_names, b.class_names, (size_t)a.n_classes * NASH_CLASS_NAME_MAX));
+		CHECK(!strcmp(b.dir, out + 3));
+		dataset_free(&b);
+		/* without the test set: checked, not read */
+		CHECKF(dataset_load(&b, out, 0, &e) == 0 && b.n_test == 0 && !b.test_x && b.n_train == a.n_train, "%s", e.msg);
+		dataset_free(&b);
+		dataset_free(&a);
+	}
+}
+
+TEST(test_norm_round_trip)
+{
+	NashErr e = { 0 };
+	Dataset a, b;
+	char spec[1100];
+	snprintf(spec, sizeof spec, "cifar10:%s/cifar10", fx);
+	CHECKF(dataset_load(&a, spec, 1, &e) == 0 && dataset_set_builtin_classes(&a, &e) == 0, "%s", e.msg);
+	a.has_norm = 1;
+	for (int c = 0; c < 3; c++)
+		a.norm_mean[c] = 0.25f * (float)(c + 1), a.norm_std[c] = 0.125f * (float)(c + 1);
+	CHECKF(dataset_write_h5(&a, path_of("norm.h5"), &e) == 0, "%s", e.msg);
+	CHECKF(dataset_load_h5(&b, path_of("norm.h5"), 0, &e) == 0, "%s", e.msg);
+	CHECK(b.has_norm && b.norm_mean[2] == 0.75f && b.norm_std[1] == 0.25f);
+	dataset_free(&b);
+	dataset_free(&a);
+}
+
+TEST(test_read_errors)
+{
+	NashErr e = { 0 };
+	Dataset d;
+	char spec[1100];
+	snprintf(spec, sizeof spec, "h5:%s/none.h5", fx);
+	CHECK(dataset_load(&d, spec, 0, &e) == -1 && e.code == NASH_ERR_RUNTIME);
+	CHECKF(strstr(e.msg, "none.h5: No such file") != NULL, "%s", e.msg);
+	FILE *f = fopen(path_of("junk.h5"), "wb");
+	fputs("not hdf5 at all", f);
+	fclose(f);
+	CHECK(dataset_load_h5(&d, path_of("junk.h5"), 0, &e) == -1);
+	CHECKF(strstr(e.msg, "junk.h5: not an HDF5 file") != NULL, "%s", e.msg);
+	CHECK(dataset_load(&d, "h5:", 0, &e) == -1 && e.code == NASH_ERR_USAGE);
+}
+
+TEST(test_write_errors)
+{
+	NashErr e = { 0 };
+	Dataset a;
+	char spec[1100];
+	snprintf(spec, sizeof spec, "cifar10:%s/cifar10", fx);
+	CHECKF(dataset_load(&a, spec, 1, &e) == 0, "%s", e.msg);
+	CHECK(dataset_write_h5(&a, path_of("w.h5"), &e) == -1 && strstr(e.msg, "no class names"));
+	CHECK(dataset_set_builtin_classes(&a, &e) == 0);
+	strcpy(a.class_names + 3 * NASH_CLASS_NAME_MAX, "BIRD"); /* class 2 is "bird" */
+	CHECK(dataset_write_h5(&a, path_of("w.h5"), &e) == -1);
+	CHECKF(strstr(e.msg, "classes 2 and 3 have the same name 'BIRD' (ignoring case)") != NULL, "%s", e.msg);
+	strcpy(a.class_names + 3 * NASH_CLASS_NAME_MAX, "cat");
+	strcpy(a.name, "my data");
+	CHECK(dataset_write_h5(&a, path_of("w.h5"), &e) == -1 && strstr(e.msg, "dataset name 'my data'"));
+	strcpy(a.name, "cifar10");
+	int n_test = a.n_test;
+	a.n_test = 0;
+	CHECK(dataset_write_h5(&a, path_of("w.h5"), &e) == -1 && strstr(e.msg, "both sets must hold some"));
+	a.n_test = n_test;
+	a.train_y[7] = 10;
+	CHECK(dataset_write_h5(&a, path_of("w.h5"), &e) == -1 && strstr(e.msg, "training label 7 out of range"));
+	CHECK(access(path_of("w.h5"), F_OK) != 0); /* nothing written */
+	dataset_free(&a);
+}
+
+TEST(test_fit)
+{
+	Dataset d = { .name = "pets", .c = 3, .h = 32, .w = 32, .n_classes = 10 };
+	NashErr e = { 0 };
+	CHECK(dataset_check_fit(&d, "m.h5", "pets", 3, 32, 32, 10, &e) == 0);
+	CHECK(dataset_check_fit(&d, "m.h5", "pets", 1, 28, 28, 10, &e) == -1);
+	CHECKF(!strcmp(e.msg, "m.h5: the model is for 1x28x28 images in 10 classes, the data pets has 3x32x32 in 10"), "%s", e.msg);
+	CHECK(dataset_check_fit(&d, "m.h5", "pets", 3, 32, 32, 5, &e) == -1 && strstr(e.msg, "in 5 classes"));
+	CHECK(dataset_check_fit(&d, "m.h5", "cifar10", 3, 32, 32, 10, &e) == -1);
+	CHECKF(strstr(e.msg, "m.h5: the model is for the dataset 'cifar10', the data is 'pets'") != NULL, "%s", e.msg);
+	CHECK(dataset_name_ok("pets-v2.1_a+b") && !dataset_name_ok("") && !dataset_name_ok("a b") &&
+	      !dataset_name_ok("a/b") && !dataset_name_ok("caf\xc3\xa9") && !dataset_name_ok("."));
+}
+
+TEST(test_spec)
+{
+	char name[64], dir[512];
+	NashErr e;
+	CHECK(data_parse_spec("h5:/a/b.h5", name, sizeof name, dir, sizeof dir, &e) == 0 && !strcmp(name, "h5") &&
+	      !strcmp(dir, "/a/b.h5"));
+	CHECK(data_parse_spec("h5", name, sizeof name, dir, sizeof dir, &e) == -1 && e.code == NASH_ERR_USAGE);
+	CHECKF(strstr(e.msg, "h5:FILE") != NULL, "%s", e.msg);
+}
+
+TEST(test_planes)
+{
+	uint8_t px[3 * 4] = { 255, 0, 0, 255, 0, 255, 0, 7, 77, 77, 77, 255 }; /* red, green, gray 77 */
+	Image im = { .h = 1, .w = 3, .rgba = px };
+	uint8_t out[4 * 3];
+	image_planes(out, &im, 1);
+	/* Pillow: Image.new("RGB", (1, 1), (255, 0, 0)).convert("L") is 76; green 150 */
+	CHECKF(out[0] == 76 && out[1] == 150 && out[2] == 77, "%d %d %d", out[0], out[1], out[2]);
+	image_planes(out, &im, 4);
+	CHECK(out[0] == 255 && out[1] == 0 && out[3] == 0 && out[4] == 255 && out[9] == 255 && out[10] == 7);
+}
+
+TEST(test_resize)
+{
+	NashErr e = { 0 };
+	uint8_t in[2] = { 0, 255 }, out[4];
+	/* Pillow: Image.frombytes("L", (2, 1), b"\x00\xff").resize((4, 1), Image.BILINEAR) */
+	CHECK(image_resize(out, in, 1, 1, 2, 1, 4, &e) == 0);
+	CHECKF(out[0] == 0 && out[1] == 64 && out[2] == 191 && out[3] == 255, "%d %d %d %d", out[0], out[1], out[2], out[3]);
+	uint8_t flat[2 * 6 * 10], small[2 * 3 * 4];
+	for (int i = 0; i < 120; i++)
+		flat[i] = i < 60 ? 9 : 200;
+	CHECK(image_resize(small, flat, 2, 6, 10, 3, 4, &e) == 0);
+	int ok = 1;
+	for (int i = 0; i < 24; i++)
+		ok &= small[i] == (i < 12 ? 9 : 200);
+	CHECK(ok); /* a constant plane stays constant, planes stay apart */
+	uint8_t same[60];
+	CHECK(image_resize(same, flat, 1, 6, 10, 6, 10, &e) == 0 && !memcmp(same, flat, 60));
+}
+
+TEST(test_decode_errors)
+{
+	NashErr e = { 0 };
+	Image im;
+	uint8_t junk[16] = "GIF89a.........";
+	CHECK(image_decode(&im, junk, sizeof junk, "a/b.gif", &e) == -1);
+	CHECKF(!strcmp(e.msg, "a/b.gif: not a PNG or JPEG file"), "%s", e.msg);
+	CHECK(image_decode(&im, junk, 0, "a/c.png", &e) == -1 && !strcmp(e.msg, "a/c.png: not a PNG or JPEG file (empty)"));
+	uint8_t png_head[12] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13 };
+	CHECK(image_decode(&im, png_head, sizeof png_head, "t.png", &e) == -1 && !strncmp(e.msg, "t.png: PNG: ", 12));
+	uint8_t jpg_head[4] = { 0xff, 0xd8, 0xff, 0xe0 };
+	CHECK(image_decode(&im, jpg_head, sizeof jpg_head, "t.jpg", &e) == -1 && !strncmp(e.msg, "t.jpg: JPEG: ", 13));
+	CHECK(image_read(&im, path_of("missing.png"), &e) == -1 && strstr(e.msg, "missing.png: No such file"));
+}
+
+int main(void)
+{
+	char msg[1200];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(fx, sizeof fx, "%s/nash-test-h5-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(fx)) {
+		printf("# mkdtemp %s failed\n", fx);
+		return 1;
+	}
+	if (gen_fixtures(fx, msg, sizeof msg)) {
+		printf("# gen_fixtures: %s\n", msg);
+		rm_tree(fx);
+		return 1;
+	}
+	RUN(test_round_trip);
+	RUN(test_norm_round_trip);
+	RUN(test_read_errors);
+	RUN(test_write_errors);
+	RUN(test_fit);
+	RUN(test_spec);
+	RUN(test_planes);
+	RUN(test_resize);
+	RUN(test_decode_errors);
+	rm_tree(fx);
+	CHECK_DONE();
+}
