@@ -9,7 +9,7 @@ FUZZ_DIR      = $(BUILD)/fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=c11 -D_POSIX_C_SOURCE=200809L -DNASH_VERSION='"$(VERSION)"' -fopenmp -g -O1 -Wno-pass-failed \
                 $(HDF5_CFLAGS) $(BLAS_CFLAGS) -Ilib $(FUZZ_SAN) -MMD -MP
-FUZZ_LDLIBS   = $(HDF5_LIBS) $(BLAS_LIBS) -lz -lm -fopenmp
+FUZZ_LDLIBS   = $(HDF5_LIBS) $(BLAS_LIBS) $(DNNL_LIBS) $(IMAGE_LIBS) -lz -lm -fopenmp
 FUZZ_LIB_OBJ  = $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 
 $(FUZZ_DIR)/obj/%.o: %.c $(BUILD)/config
@@ -29,7 +29,7 @@ fuzz-replay: $(FUZZ_DIR)/replay
 # New inputs land in $(BUILD)/fuzz/corpus; the seeds in the tree stay as they are.
 fuzz: $(FUZZ_DIR)/fuzz_readers
 	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
-	cd $(FUZZ_DIR) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp ./fuzz_readers -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+	cd $(FUZZ_DIR) && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp ASAN_OPTIONS=allocator_may_return_null=1 ./fuzz_readers -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
 		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=20 -artifact_prefix=artifacts/ \
 		-dict=$(CURDIR)/tests/fuzz/nash.dict corpus $(CURDIR)/tests/fuzz/corpus
 
