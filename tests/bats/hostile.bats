@@ -160,7 +160,7 @@ marker_file() {
 	hostile bigweights "$M"
 	[ "$(stat -c %s "$M")" -lt 200000 ]
 	run -1 /usr/bin/time -f 'maxrss_kb %M' nash-show "$M"
-	assert_output --partial "graph: its layers hold 335544640 weights (1342178560 bytes), more than the file's"
+	assert_output --partial "graph: its layers hold 335544576 weights (1342178304 bytes), more than the file's"
 	[ "$(echo "$output" | awk '/maxrss_kb/ { print $2 }')" -lt 100000 ]
 }
 

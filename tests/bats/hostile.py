@@ -10,7 +10,7 @@ h5py: each edits FILE in place. Usage: hostile.py OP FILE [ARG...]
   attr PATH NAME KIND V   attribute NAME of PATH set to V as KIND (int, float, str)
   negvar GROUP            the first running_var of batch norm GROUP set to -1
   biglineage PATH [N]     PATH (a table) declared with N (10,000,000) rows, none written
-  bigweights              the graph replaced by input 1x1024x1024 -> flatten -> dense 320,
+  bigweights              the graph replaced by input 1x1024x1280 -> flatten -> dense 256,
                           whose 1.34 GB of weights are declared and never written
 """
 import os
@@ -89,8 +89,8 @@ def main():
             f.create_dataset(p, shape=(rows,), dtype=dt)
         elif op == "bigweights":
             del f["graph"]
-            f.attrs["input_shape"] = np.array([1, 1024, 1024], dtype=np.int32)
-            f.attrs["num_classes"] = np.int32(320)
+            f.attrs["input_shape"] = np.array([1, 1024, 1280], dtype=np.int32)
+            f.attrs["num_classes"] = np.int32(256)
             g = f.create_group("graph")
             def node(name, op_, inputs, shape):
                 n = g.create_group(name)
@@ -98,13 +98,13 @@ def main():
                 n.attrs["inputs"] = np.bytes_(inputs.encode())
                 n.attrs["output_shape"] = np.array(shape, dtype=np.int32)
                 return n
-            node("000_input", "input", "", [1, 1024, 1024])
-            node("001_flatten", "flatten", "000_input", [1048576, 1, 1])
-            d = node("002_dense", "dense", "001_flatten", [320, 1, 1])
-            d.attrs["out_channels"] = np.int32(320)
+            node("000_input", "input", "", [1, 1024, 1280])
+            node("001_flatten", "flatten", "000_input", [1310720, 1, 1])
+            d = node("002_dense", "dense", "001_flatten", [256, 1, 1])
+            d.attrs["out_channels"] = np.int32(256)
             d.attrs["has_bias"] = np.int32(1)
-            d.create_dataset("weight", shape=(320, 1048576), dtype="<f4")
-            d.create_dataset("bias", shape=(320,), dtype="<f4")
+            d.create_dataset("weight", shape=(256, 1310720), dtype="<f4")
+            d.create_dataset("bias", shape=(256,), dtype="<f4")
         else:
             sys.exit("hostile.py: unknown operation " + op)
 
