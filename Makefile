@@ -111,12 +111,12 @@ check-layers:
 # "N passed, N failed, N skipped".
 # Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
 test:
-	@tests/deps.sh
+	@tests/deps.sh --test
 	@$(MAKE) --no-print-directory all units fixtures fuzz-replay
 	@tests/run.sh $(BUILD) $(UNITS) tests/fuzz/replay.sh
 
 deps:
-	@tests/deps.sh
+	@tests/deps.sh --test
 
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib

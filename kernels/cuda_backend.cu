@@ -89,6 +89,23 @@ static size_t cuda_private_bytes(const Ctx *ctx)
 	return im ? im->own_ws_bytes + im->scratch_bytes : 0;
 }
 
+/* Backend.describe: "NVIDIA H200, GPU 0 of 1, 139.8 GiB" (the index among the visible GPUs);
+   "" when the context has no device. */
+static void cuda_describe(const Ctx *ctx, char *buf, size_t n)
+{
+	const CudaImpl *im = (const CudaImpl *)ctx->impl;
+	struct cudaDeviceProp p;
+	int count = 0;
+	if (!n)
+		return;
+	buf[0] = '\0';
+	if (!im || cudaGetDeviceProperties(&p, im->device) != cudaSuccess || cudaGetDeviceCount(&count) != cudaSuccess) {
+		(void)cudaGetLastError();
+		return;
+	}
+	snprintf(buf, n, "%s, GPU %d of %d, %.1f GiB", p.name, im->device, count, p.totalGlobalMem / 1073741824.0);
+}
+
 /* Grows a backend-owned device buffer to at least `bytes` (rounded up to whole MiB). The old
    one may still be in use by queued work, hence the sync before freeing it. */
 static void *grow(CudaImpl *im, void **buf, size_t *have, size_t bytes, const char *what)
@@ -314,6 +331,7 @@ static const Backend cuda_backend = {
 	.zero = cuda_zero,
 	.sync = cuda_sync,
 	.private_bytes = cuda_private_bytes,
+	.describe = cuda_describe,
 	.conv_workspace = cuda_conv_workspace,
 	.conv_forward = cuda_conv_forward,
 	.conv_backward = cuda_conv_backward,

@@ -88,6 +88,35 @@ if command -v dot >/dev/null 2>&1 && [ -f "$dir/best.dot" ]; then
 	[ -n "$drawing" ] || echo "report: dot failed: $(head -n 3 "$tmp/dot.err")" >&2
 fi
 
+# Where every training ran (nash-show --tsv 17 host 18 device 19 job, of the model's last run):
+# the seed's pretraining, every child the steps ranked, the final training. A failed child's file
+# holds its parent's record, so its place is unknown.
+where_md() {
+	k=1 models="$run/step0/best.h5"
+	while [ "$k" -le "$steps" ]; do
+		models="$models $(awk -F '\t' 'NR > 1 && $2 !~ /\/best\.h5$/ { printf " %s", $2 }' "$run/step$k/select.tsv")"
+		k=$((k + 1))
+	done
+	# shellcheck disable=SC2086 # model paths have no spaces (RUN cannot)
+	"${bin}nash-show" --tsv $models "$run/final.h5" >"$tmp/where.tsv" || die "cannot read the models"
+	awk -F '\t' -v run="$run/" '
+		NR == 1 { next }
+		{
+			m = $1; sub(run, "", m); sub(/\.h5$/, "", m)
+			if ($11 == 1) { $17 = "-"; $18 = "(failed: not recorded)"; $19 = "-" }
+			else { n++; hosts[$17]; if ($19 != "-") { jobs[$19]; nj++ } }
+			rows = rows sprintf("| %s | %s | %s | %s |\n", m, $17, $18, $19)
+		}
+		END {
+			for (h in hosts) nh++
+			for (j in jobs) dj++
+			printf "%d trainings on %d host%s", n, nh, nh == 1 ? "" : "s"
+			if (nj) printf ", %d of them as %d distinct scheduler jobs", nj, dj
+			printf ".\n\n| model | host | device | job |\n|---|---|---|---|\n%s", rows
+		}' "$tmp/where.tsv"
+}
+where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
+
 # The summary, printed by `make search`.
 {
 	echo "search done: $run ($steps steps, $(hms "$train_total") of training)"
@@ -157,4 +186,8 @@ fi
 	elif [ -f "$dir/best.dot" ]; then
 		echo "Graphviz source: \`report/best.dot\`"
 	fi
+	echo
+	echo "## Where the trainings ran"
+	echo
+	cat "$tmp/where.md"
 } >"$tmp/report.md" && mv -f "$tmp/report.md" "$run/report.md" || die "cannot write the report"

@@ -167,4 +167,9 @@ $(S_RUN)/report.md: $(S_RUN)/final.h5 $(S_RUN)/ensemble.txt $(S_RUN)/step0/test.
 		$(S_SET)/steps pipelines/report.sh | $(S_ALL)
 	@NASH_BIN='$(S_BIN)' $(SHELL) pipelines/report.sh $(S_RUN) $(STEPS)
 
+# Every target is renamed into place whole, so one that exists is complete: make must not
+# delete it when stopped (a scheduler's SIGTERM may come just after a training wrote its model).
+.PRECIOUS: $(S_RUN)/step0/init.h5 $(S_RUN)/step0/best.h5 $(S_RUN)/final.h5 $(S_BESTS) \
+	$(foreach k,$(S_STEPS),$(foreach j,$(S_KIDS),$(S_RUN)/step$k/child$j.h5))
+
 .PHONY: search search-run

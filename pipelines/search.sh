@@ -60,6 +60,17 @@ train_failure() {
 	echo "nash-train: $why${msg:+; $msg}" | cut -c 1-250
 }
 
+# Says that a training was stopped (rc: its exit status), and why when a scheduler said so in
+# the log (Slurm: "*** STEP 12.0 ON node CANCELLED AT ... ***", also for preemption and time
+# limits); the checkpoint, if any, is where a rerun starts.
+stopped() {
+	rc=$1 log=$2 ckpt=$3 label=$4
+	sched=$(sed -n -E 's/.*\*\*\* ((JOB|STEP) .*) \*\*\*.*/\1/p' "$log" 2>/dev/null | tail -n 1)
+	resume=
+	[ -f "$ckpt" ] && resume=", a rerun resumes from $ckpt"
+	echo "  $label: stopped ($(train_failure "$rc" /dev/null)${sched:+; slurm: $sched})$resume" >&2
+}
+
 # The settings of a training command: its arguments after nash-train, less --device and --threads.
 train_key() {
 	seen='' skip=''
@@ -146,6 +157,7 @@ cmd_train() {
 	case $rc in 129 | 130 | 143) interrupted=1 ;; esac
 	if [ -n "$interrupted" ] && [ $rc -ne 0 ]; then
 		rm -f "$out"
+		stopped "$rc" "$log" "$ckpt" "$label"
 		exit 130
 	fi
 	if [ $rc -eq 0 ]; then

@@ -26,7 +26,8 @@ static void usage(FILE *f)
 		"  -V, --version    show the version\n"
 		"\n"
 		"TSV columns: model id parent_id dataset val_accuracy test_accuracy params epochs seconds\n"
-		"total_seconds failed n_lineage lineage weights_hash summary failure ('-' when empty).\n"
+		"total_seconds failed n_lineage lineage weights_hash summary failure host device job\n"
+		"('-' when empty; host, device and job: where the last training run ran).\n"
 		"Exit status: 0 success, 1 error, 2 usage.\n",
 		prog);
 }
@@ -48,17 +49,31 @@ static void clean(char *s)
 			*s = ' ';
 }
 
-static void print_tsv_row(const ModelInfo *mi)
+/* Where the model's last training run ran: host, device, job; "" each when unknown. */
+static void last_place(const Model *m, char *host, char *device, char *job, size_t n)
 {
-	char va[32], ta[32], failure[256];
+	const RunSettings *r = m->n_runs > 0 ? &m->runs[m->n_runs - 1] : NULL;
+	snprintf(host, n, "%s", r ? r->host : "");
+	snprintf(device, n, "%s", r ? r->device_name : "");
+	snprintf(job, n, "%s", r ? r->job : "");
+	clean(host);
+	clean(device);
+	clean(job);
+}
+
+static void print_tsv_row(const Model *m, const ModelInfo *mi)
+{
+	char va[32], ta[32], failure[256], host[64], device[64], job[64];
+	last_place(m, host, device, job, sizeof host);
 	fmt_acc(va, sizeof va, mi->val_accuracy);
 	fmt_acc(ta, sizeof ta, mi->test_accuracy);
 	snprintf(failure, sizeof failure, "%s", mi->failure);
 	clean(failure);
-	printf("%s\t%s\t%s\t%s\t%s\t%s\t%zu\t%d\t%.1f\t%.1f\t%d\t%d\t%s\t%016llx\t%s\t%s\n", mi->path, or_dash(mi->id),
+	printf("%s\t%s\t%s\t%s\t%s\t%s\t%zu\t%d\t%.1f\t%.1f\t%d\t%d\t%s\t%016llx\t%s\t%s", mi->path, or_dash(mi->id),
 	       or_dash(mi->parent_id), mi->dataset, va, ta, mi->params, mi->epochs, (double)mi->seconds,
 	       (double)mi->total_seconds, mi->failed, mi->n_lineage, or_dash(mi->lineage),
 	       (unsigned long long)mi->weights_hash, or_dash(mi->summary), mi->failed ? or_dash(failure) : "-");
+	printf("\t%s\t%s\t%s\n", or_dash(host), or_dash(device), or_dash(job));
 }
 
 static void print_morphism(const Morphism *mm)
@@ -71,6 +86,21 @@ static void print_morphism(const Morphism *mm)
 	if (mm->source >= 0 || mm->target >= 0)
 		printf(", from %d to %d", mm->source, mm->target);
 	printf("\n");
+}
+
+/* One line per training run: its epochs and seed, and where it ran when the file says. */
+static void print_runs(const Model *m)
+{
+	for (int i = 0; i < m->n_runs; i++) {
+		const RunSettings *r = &m->runs[i];
+		printf("    run %-4d  %d epoch%s, seed %llu, %s", i + 1, r->epochs, r->epochs == 1 ? "" : "s",
+		       (unsigned long long)r->seed, or_dash(r->device));
+		if (r->host[0] || r->device_name[0])
+			printf(" on %s (%s)", or_dash(r->host), or_dash(r->device_name));
+		if (r->job[0])
+			printf(", job %s", r->job);
+		printf("\n");
+	}
 }
 
 static void print_summary(const Model *m, const ModelInfo *mi)
@@ -88,6 +118,7 @@ static void print_summary(const Model *m, const ModelInfo *mi)
 	printf("  accuracy    val %s, test %s\n", va, ta);
 	printf("  training    %d run%s, %d epoch%s, %.1f s\n", m->n_runs, m->n_runs == 1 ? "" : "s", m->n_records,
 	       m->n_records == 1 ? "" : "s", (double)mi->total_seconds);
+	print_runs(m);
 	printf("  lineage     %d morphisms since the seed network\n", m->n_lineage);
 	for (int i = 0; i < m->n_lineage; i++)
 		print_morphism(&m->lineage[i]);
@@ -267,12 +298,12 @@ int main(int argc, char **argv)
 		die_usage(prog, "--dot draws one model, not %d", e.n);
 	if (tsv)
 		printf("model\tid\tparent_id\tdataset\tval_accuracy\ttest_accuracy\tparams\tepochs\tseconds\t"
-		       "total_seconds\tfailed\tn_lineage\tlineage\tweights_hash\tsummary\tfailure\n");
+		       "total_seconds\tfailed\tn_lineage\tlineage\tweights_hash\tsummary\tfailure\thost\tdevice\tjob\n");
 	for (int i = 0; i < e.n; i++) {
 		ModelInfo mi;
 		model_info(&mi, &e.members[i], e.sources[i]);
 		if (tsv)
-			print_tsv_row(&mi);
+			print_tsv_row(&e.members[i], &mi);
 		else if (dot)
 			print_dot(&e.members[i], &mi, full);
 		else

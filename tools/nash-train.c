@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "omp_wait.h"
@@ -46,6 +47,40 @@ static void usage(FILE *f)
 		"--eval test); when the model itself goes to standard output, that line goes to stderr.\n"
 		"Exit status: 0 success, 1 error, 2 usage, 3 out of memory, 4 training diverged.\n",
 		prog);
+}
+
+/* Where this training runs, for its record (RunSettings: host, device_name, job): the host
+   name, the device in words (the physical GPU too when CUDA_VISIBLE_DEVICES picks it, as
+   Slurm's --gres=gpu does), and the Slurm job and step when it runs as one: "4242.3", or
+   "4242.3 (restart 1)" in a requeued job. */
+typedef struct Place {
+	char host[256], device[160], job[64];
+} Place;
+
+static void find_place(Place *p, TrainOpts *o, const Net *net)
+{
+	if (gethostname(p->host, sizeof p->host) != 0)
+		p->host[0] = '\0';
+	p->host[sizeof p->host - 1] = '\0';
+	char dev[128];
+	backend_describe(&net->ctx, dev, sizeof dev);
+	const char *visible = getenv("CUDA_VISIBLE_DEVICES");
+	if (strcmp(net->ctx.be->name, "cuda") == 0 && visible && *visible)
+		snprintf(p->device, sizeof p->device, "%s (CUDA_VISIBLE_DEVICES=%s)", dev, visible);
+	else
+		snprintf(p->device, sizeof p->device, "%s", dev);
+	/* A requeued job keeps its id and numbers its steps from 0 again: its restarts tell them apart. */
+	const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID"),
+		   *restart = getenv("SLURM_RESTART_COUNT");
+	p->job[0] = '\0';
+	if (job && *job) {
+		int has_step = step && *step, restarted = restart && *restart && strcmp(restart, "0") != 0;
+		snprintf(p->job, sizeof p->job, "%s%s%s%s%s%s", job, has_step ? "." : "", has_step ? step : "",
+			 restarted ? " (restart " : "", restarted ? restart : "", restarted ? ")" : "");
+	}
+	o->host = p->host;
+	o->device_name = p->device;
+	o->job = p->job;
 }
 
 int main(int argc, char **argv)
@@ -117,6 +152,8 @@ int main(int argc, char **argv)
 		die_err(prog, &err);
 	fprintf(stderr, "%s: device %s; %zu parameters; %.1f MB for the network\n", prog, be->name,
 		graph_param_count(&m.g), net_bytes(&net) / 1e6);
+	Place place;
+	find_place(&place, &o, &net);
 
 	if (o.epochs > 0) {
 		CliProgress cp;

@@ -1,4 +1,5 @@
 /* Backend selection by name (the tools' --device). */
+#include <stdio.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -57,4 +58,15 @@ const Backend *backend_find(const char *name, NashErr *err)
 	nash_err(err, NASH_ERR_USAGE, "--device %s: unknown device (choose auto, cpu, cpu-bf16, cpu-blas, cuda or ref)",
 		 name);
 	return NULL;
+}
+
+void backend_describe(const Ctx *ctx, char *buf, size_t n)
+{
+	if (!n)
+		return;
+	buf[0] = '\0';
+	if (ctx->be && ctx->be->describe)
+		ctx->be->describe(ctx, buf, n);
+	if (!buf[0])
+		snprintf(buf, n, "%s", ctx->be && ctx->be->describe ? "GPU" : "CPU");
 }

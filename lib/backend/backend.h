@@ -56,6 +56,8 @@ struct Backend {
 	/* Bytes of backend memory the backend holds itself, besides what went through alloc
 	   (the CUDA engine's own cuDNN workspace and reduction scratch); may be NULL: none. */
 	size_t (*private_bytes)(const Ctx *ctx);
+	/* The device in words into buf[n] (the GPU's name and index); may be NULL: "CPU". */
+	void (*describe)(const Ctx *ctx, char *buf, size_t n);
 
 	/* Scratch floats needed by conv_forward/conv_backward for this shape. */
 	size_t (*conv_workspace)(Ctx *ctx, int N, int C, int H, int W, int K, int ks);
@@ -141,5 +143,9 @@ const Backend *nash_backend_cuda(void); /* NULL when built without CUDA */
 /* Picks a backend by name: "ref", "cpu" (oneDNN), "cpu-bf16", "cpu-blas", "cuda", "auto" (cuda
    when a GPU is visible, else cpu). */
 const Backend *backend_find(const char *name, NashErr *err);
+
+/* The context's device in words, for the training record: "CPU", or for CUDA the GPU's name
+   and index among the visible ones ("NVIDIA H200, GPU 0 of 1, 139.8 GiB"). */
+void backend_describe(const Ctx *ctx, char *buf, size_t n);
 
 #endif

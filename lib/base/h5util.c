@@ -94,6 +94,8 @@ void *h5_file_image(hid_t f, size_t *len)
 	return img;
 }
 
+size_t h5_field_str_size(int kind) { return kind == F_STR16 ? 16 : kind == F_STR64 ? 64 : 0; }
+
 int h5_write_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v)
 {
 	hsize_t d = (hsize_t)n;
@@ -253,7 +255,7 @@ static hid_t field_type(int kind, int file)
 	case F_F32: return H5Tcopy(file ? H5T_IEEE_F32LE : H5T_NATIVE_FLOAT);
 	default: {
 		hid_t t = H5Tcopy(H5T_C_S1);
-		H5Tset_size(t, 16);
+		H5Tset_size(t, h5_field_str_size(kind));
 		return t;
 	}
 	}
@@ -264,8 +266,10 @@ hid_t h5_compound_type(const H5Table *tab, int file)
 	const Field *f = tab->fields;
 	int nf = tab->n_fields;
 	size_t size = 0;
-	for (int i = 0; i < nf; i++)
-		size += f[i].kind == F_U64 ? 8 : f[i].kind == F_STR16 ? 16 : 4;
+	for (int i = 0; i < nf; i++) {
+		size_t str = h5_field_str_size(f[i].kind);
+		size += f[i].kind == F_U64 ? 8 : str ? str : 4;
+	}
 	hid_t t = H5Tcreate(H5T_COMPOUND, file ? size : tab->row_size);
 	size_t off = 0;
 	for (int i = 0; t >= 0 && i < nf; i++) {
@@ -280,7 +284,7 @@ hid_t h5_compound_type(const H5Table *tab, int file)
 	return t;
 }
 
-size_t h5_field_size(int kind) { return kind == F_U64 ? 8 : kind == F_STR16 ? 16 : 4; }
+size_t h5_field_size(int kind) { return kind == F_U64 ? 8 : h5_field_str_size(kind) ? h5_field_str_size(kind) : 4; }
 
 /* ---- reading untrusted files ---- */
 
@@ -402,14 +406,14 @@ static int field_matches(hid_t mt, int kind)
 	case F_I32: return H5Tequal(mt, H5T_STD_I32LE) > 0;
 	case F_U64: return H5Tequal(mt, H5T_STD_U64LE) > 0;
 	case F_F32: return H5Tequal(mt, H5T_IEEE_F32LE) > 0;
-	default: return H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) == 0 && H5Tget_size(mt) == 16;
+	default: return H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) == 0 && H5Tget_size(mt) == h5_field_str_size(kind);
 	}
 }
 
 static const char *field_kind_name(int kind)
 {
 	return kind == F_I32 ? "int32 little-endian" : kind == F_U64 ? "uint64 little-endian" :
-	       kind == F_F32 ? "float32 little-endian" : "a 16-byte string";
+	       kind == F_F32 ? "float32 little-endian" : kind == F_STR16 ? "a 16-byte string" : "a 64-byte string";
 }
 
 /* The compound type ft against tab: offs[k] receives field k's offset in a row. 0 or -1. */
@@ -458,7 +462,7 @@ static int check_table_type(hid_t ft, const H5Table *tab, size_t rsz, size_t *of
 			H5free_memory(name);
 	}
 	for (int k = 0; rc == 0 && k < tab->n_fields; k++)
-		if (offs[k] == SIZE_MAX) {
+		if (offs[k] == SIZE_MAX && !tab->fields[k].optional) {
 			rc = -1;
 			snprintf(why, wn, "missing field '%s'", tab->fields[k].name);
 		}
@@ -508,6 +512,8 @@ int h5_read_table(hid_t d, const H5Table *tab, long long max_rows, size_t budget
 	}
 	for (size_t i = 0; rc == 0 && i < dim; i++)
 		for (int k = 0; k < tab->n_fields; k++) {
+			if (offs[k] == SIZE_MAX)
+				continue; /* an optional field this file lacks: 0 or "" (calloc) */
 			const unsigned char *src = raw + i * rsz + offs[k];
 			char *dst = out + i * tab->row_size + tab->fields[k].off;
 			switch (tab->fields[k].kind) {
@@ -528,9 +534,11 @@ int h5_read_table(hid_t d, const H5Table *tab, long long max_rows, size_t budget
 				memcpy(dst, &v, 4);
 				break;
 			}
-			default:
-				memcpy(dst, src, 16);
-				dst[15] = '\0';
+			default: {
+				size_t cap = h5_field_str_size(tab->fields[k].kind);
+				memcpy(dst, src, cap);
+				dst[cap - 1] = '\0';
+			}
 			}
 		}
 	free(raw);

@@ -111,12 +111,13 @@ int h5_str_ascii(const char *s);
 /* ---- compound tables: one description serves writer (packed little-endian file type)
    and reader (native memory type, fields matched by name) ---- */
 
-enum { F_I32, F_U64, F_F32, F_STR16 }; /* int, uint64_t, float, char[16] */
+enum { F_I32, F_U64, F_F32, F_STR16, F_STR64 }; /* int, uint64_t, float, char[16], char[64] */
 
 typedef struct Field {
 	const char *name;
 	size_t off;
 	int kind;
+	int optional; /* may be missing from a file written before the field existed: reads as 0 / "" */
 } Field;
 
 typedef struct H5Table {
@@ -139,5 +140,7 @@ size_t h5_field_size(int kind);
    *rows (malloc'd, NULL for 0 rows) and *n; 0, or -1 with what is wrong in why[wn]. */
 int h5_read_table(hid_t d, const H5Table *tab, long long max_rows, size_t budget, void **rows, int *n,
 		  char *why, size_t wn);
+/* Bytes of a string field (F_STR16, F_STR64), 0 for the others. */
+size_t h5_field_str_size(int kind);
 
 #endif

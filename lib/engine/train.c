@@ -81,6 +81,15 @@ fail:
 	return -1;
 }
 
+/* Where the run ran: set when it starts and again when it resumes, so that a run cut short and
+   resumed elsewhere records where it finished. */
+static void record_place(RunSettings *r, const TrainOpts *o)
+{
+	snprintf(r->host, sizeof r->host, "%s", o->host ? o->host : "");
+	snprintf(r->device_name, sizeof r->device_name, "%s", o->device_name ? o->device_name : "");
+	snprintf(r->job, sizeof r->job, "%s", o->job ? o->job : "");
+}
+
 static int same_run(const RunSettings *r, const TrainOpts *o)
 {
 	return r->seed == o->seed && r->batch == o->batch && r->epochs == o->epochs && r->limit == o->limit &&
@@ -122,11 +131,13 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 	int first_epoch = 1;
 	if (m->ckpt_epochs_done > 0 && m->n_runs > 0 && same_run(&m->runs[m->n_runs - 1], o)) {
 		first_epoch = m->ckpt_epochs_done + 1; /* resume: weights and momentum came from the file */
+		record_place(&m->runs[m->n_runs - 1], o);
 	} else {
 		RunSettings r = {.seed = o->seed, .batch = o->batch, .epochs = o->epochs, .limit = o->limit,
 				 .augment = o->augment, .lr_start = o->lr_start, .lr_end = o->lr_end,
 				 .momentum = o->momentum, .weight_decay = o->weight_decay};
 		snprintf(r.device, sizeof r.device, "%s", o->device ? o->device : "");
+		record_place(&r, o);
 		if (model_add_run(m, &r, err))
 			return -1;
 		/* SGDR: every run starts with a fresh optimizer. */

@@ -17,6 +17,8 @@ typedef struct TrainOpts {
 	uint64_t seed;    /* shuffling and augmentation; epoch e uses streams (seed, e) */
 	const char *device;
 	const char *checkpoint; /* path written after every epoch (model + momentum), or NULL */
+	/* Where the training runs, recorded in its RunSettings (the tool finds out; NULL: ""). */
+	const char *host, *device_name, *job;
 } TrainOpts;
 
 void train_opts_default(TrainOpts *o);

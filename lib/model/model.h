@@ -26,6 +26,10 @@ typedef struct RunSettings {
 	int batch, epochs, limit, augment;
 	float lr_start, lr_end, momentum, weight_decay;
 	char device[16];
+	/* Where it ran (a resumed run: where it finished), as the tool was told; "" when unknown. */
+	char host[64];        /* the machine's host name */
+	char device_name[64]; /* "CPU", or the GPU: "NVIDIA H200, GPU 0 of 1, 139.8 GiB" */
+	char job[64];         /* the scheduler's job: Slurm's "JOB.STEP", "" outside one */
 } RunSettings;
 
 /* One applied morphism (issue: nash-morph). Unused fields are -1. */

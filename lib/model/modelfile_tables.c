@@ -3,7 +3,8 @@
 
 #include "model/modelfile.h"
 
-#define FLD(T, m, k) { #m, offsetof(T, m), k }
+#define FLD(T, m, k) { #m, offsetof(T, m), k, 0 }
+#define FLD_OPT(T, m, k) { #m, offsetof(T, m), k, 1 } /* added later: old files lack it */
 #define TABLE(f, T) { f, (int)(sizeof f / sizeof f[0]), sizeof(T) }
 
 static const Field record_fields[] = {
@@ -18,6 +19,8 @@ static const Field run_fields[] = {
 	FLD(RunSettings, augment, F_I32), FLD(RunSettings, lr_start, F_F32),
 	FLD(RunSettings, lr_end, F_F32), FLD(RunSettings, momentum, F_F32),
 	FLD(RunSettings, weight_decay, F_F32), FLD(RunSettings, device, F_STR16),
+	FLD_OPT(RunSettings, host, F_STR64), FLD_OPT(RunSettings, device_name, F_STR64),
+	FLD_OPT(RunSettings, job, F_STR64),
 };
 static const Field morph_fields[] = {
 	FLD(Morphism, op, F_STR16), FLD(Morphism, node, F_I32),

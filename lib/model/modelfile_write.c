@@ -91,11 +91,12 @@ static void w_table(W *w, hid_t loc, const char *name, const H5Table *tab, const
 			memcpy(buf, rows, (size_t)n * sz);
 		for (int i = 0; i < n; i++)
 			for (int k = 0; k < nf; k++)
-				if (f[k].kind == F_STR16) {
+				if (h5_field_str_size(f[k].kind)) {
+					size_t cap = h5_field_str_size(f[k].kind);
 					char *s = buf + (size_t)i * sz + f[k].off;
-					s[15] = '\0';
+					s[cap - 1] = '\0';
 					size_t l = strlen(s);
-					memset(s + l, 0, 16 - l);
+					memset(s + l, 0, cap - l);
 				}
 		hsize_t d = (hsize_t)n;
 		w_dataset(w, loc, name, ft, mt, 1, &d, buf);

@@ -129,3 +129,28 @@ load common
 	echo "# validation accuracy $acc" >&3
 	awk -v a="$acc" 'BEGIN { exit !(a >= 0.75) }'
 }
+
+@test "nash-train records where each run ran: host, device, Slurm job; nash-show shows it" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	host=$(hostname)
+	env -u SLURM_JOB_ID -u SLURM_STEP_ID nash-train --epochs 1 --device cpu -o "$d/a.h5" "$m" 2>/dev/null
+	# as in a requeued Slurm job's step (the tool reads the environment, the library does not)
+	SLURM_JOB_ID=4242 SLURM_STEP_ID=7 SLURM_RESTART_COUNT=1 nash-train --epochs 2 --device cpu \
+		--checkpoint "$d/ck.h5" -o "$d/b.h5" "$d/a.h5" 2>/dev/null
+	run -0 nash-show "$d/b.h5"
+	assert_line --regexp "^    run 1 +1 epoch, seed 1, cpu on $host \\(CPU\\)$"
+	assert_line --regexp "^    run 2 +2 epochs, seed 1, cpu on $host \\(CPU\\), job 4242\\.7 \\(restart 1\\)$"
+	run -0 nash-show --tsv "$d/a.h5" "$d/b.h5" "$m"
+	assert_line --index 0 --regexp $'\tfailure\thost\tdevice\tjob$'
+	assert_line --index 1 --regexp $'\t'"$host"$'\tCPU\t-$'
+	assert_line --index 2 --regexp $'\t'"$host"$'\tCPU\t4242\\.7 \\(restart 1\\)$'
+	assert_line --index 3 --regexp $'\t-\t-\t-$' # never trained
+	# a run resumed from its checkpoint records where it finished
+	nash-train --epochs 3 --device cpu --checkpoint "$d/ck2.h5" -o "$d/x.h5" "$m" 2>/dev/null
+	SLURM_JOB_ID=99 nash-train --epochs 3 --device cpu -o "$d/r.h5" "$d/ck2.h5" 2>/dev/null
+	run -0 nash-show --tsv "$d/r.h5"
+	assert_line --index 1 --regexp $'\t99$'
+	run -0 h5dump -d /training/runs "$d/r.h5"
+	assert_output --partial '"99"'
+}

@@ -2,6 +2,7 @@
    broken file (each made by editing a valid file with the HDF5 API). */
 #include <dirent.h>
 #include <hdf5.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,6 +74,10 @@ static void make_model(Model *m, int with_momentum)
 			   .weight_decay = 5e-4f };
 	memset(rs.device, 'x', sizeof rs.device); /* junk after the NUL must not reach the file */
 	snprintf(rs.device, sizeof rs.device, "cpu");
+	memset(rs.host, 'x', sizeof rs.host);
+	snprintf(rs.host, sizeof rs.host, "node-17.cluster.example.org");
+	snprintf(rs.device_name, sizeof rs.device_name, "NVIDIA H200, GPU 0 of 1, 139.8 GiB");
+	snprintf(rs.job, sizeof rs.job, "4242.0");
 	model_add_run(m, &rs, &err);
 	for (int e = 1; e <= 2; e++) {
 		EpochRecord rec = { 0, e, 0.05f / e, 1.5f / e, 0.5f, e == 1 ? NAN : 0.7f, e == 1 ? NAN : 0.75f, 3.25f };
@@ -137,6 +142,8 @@ static int models_equal(const Model *a, const Model *b)
 		     x->augment != y->augment || !same_float(x->lr_start, y->lr_start) ||
 		     !same_float(x->lr_end, y->lr_end) || !same_float(x->momentum, y->momentum) ||
 		     !same_float(x->weight_decay, y->weight_decay) || strcmp(x->device, y->device), "run %d", i);
+		DIFF(strcmp(x->host, y->host) || strcmp(x->device_name, y->device_name) || strcmp(x->job, y->job),
+		     "run %d: where it ran", i);
 	}
 	for (int i = 0; i < a->n_lineage; i++) {
 		const Morphism *x = &a->lineage[i], *y = &b->lineage[i];
@@ -249,6 +256,7 @@ TEST(writing_is_deterministic)
 #endif
 	/* junk after a string's NUL is not part of the model */
 	memset(r.runs[0].device + 4, 'q', sizeof r.runs[0].device - 4);
+	memset(r.runs[0].job + 7, 'q', sizeof r.runs[0].job - 7);
 	memset(r.lineage[1].op + 6, 'q', sizeof r.lineage[1].op - 6);
 	free(c);
 	CHECKF(model_write_mem(&r, &c, &lc, &err) == 0, "%s", err.msg);
@@ -511,6 +519,77 @@ TEST(format_version_1_lambda)
 	}
 }
 
+/* Rewrites training/runs as a nash before the placement fields (host, device_name, job) wrote
+   it; with int_job, plus a field 'job' of the wrong type (an integer). */
+static void rewrite_runs_without_placement(const char *path, int int_job)
+{
+	typedef struct OldRun {
+		uint64_t seed;
+		int batch, epochs, limit, augment;
+		float lr_start, lr_end, momentum, weight_decay;
+		char device[16];
+		int job;
+	} OldRun;
+	hid_t str = H5Tcopy(H5T_C_S1);
+	H5Tset_size(str, 16);
+	hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(OldRun));
+	H5Tinsert(t, "seed", offsetof(OldRun, seed), H5T_NATIVE_UINT64);
+	H5Tinsert(t, "batch", offsetof(OldRun, batch), H5T_NATIVE_INT);
+	H5Tinsert(t, "epochs", offsetof(OldRun, epochs), H5T_NATIVE_INT);
+	H5Tinsert(t, "limit", offsetof(OldRun, limit), H5T_NATIVE_INT);
+	H5Tinsert(t, "augment", offsetof(OldRun, augment), H5T_NATIVE_INT);
+	H5Tinsert(t, "lr_start", offsetof(OldRun, lr_start), H5T_NATIVE_FLOAT);
+	H5Tinsert(t, "lr_end", offsetof(OldRun, lr_end), H5T_NATIVE_FLOAT);
+	H5Tinsert(t, "momentum", offsetof(OldRun, momentum), H5T_NATIVE_FLOAT);
+	H5Tinsert(t, "weight_decay", offsetof(OldRun, weight_decay), H5T_NATIVE_FLOAT);
+	H5Tinsert(t, "device", offsetof(OldRun, device), str);
+	if (int_job)
+		H5Tinsert(t, "job", offsetof(OldRun, job), H5T_NATIVE_INT);
+	hid_t f = open_rw(path), d = H5Dopen2(f, "training/runs", H5P_DEFAULT), sp = H5Dget_space(d);
+	hsize_t n = 0;
+	H5Sget_simple_extent_dims(sp, &n, NULL);
+	OldRun *rows = calloc(n, sizeof *rows);
+	H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows); /* job: not in the file, stays 0 */
+	H5Dclose(d);
+	H5Ldelete(f, "training/runs", H5P_DEFAULT);
+	d = H5Dcreate2(f, "training/runs", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+	H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows);
+	free(rows);
+	H5Dclose(d);
+	H5Sclose(sp);
+	H5Fclose(f);
+	H5Tclose(t);
+	H5Tclose(str);
+}
+
+/* Files written before the placement fields still read: the fields are empty, the rest intact.
+   A placement field of another type is an error, as for any other field. */
+TEST(runs_without_placement_are_read)
+{
+	char p[512];
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	path_in_tmp(p, sizeof p, "old-runs.h5");
+	Model m, r;
+	NashErr err = {0};
+	make_model(&m, 0);
+	CHECKF(model_write(&m, p, &err) == 0, "%s", err.msg);
+	rewrite_runs_without_placement(p, 0);
+	CHECKF(model_read(&r, p, &err) == 0, "%s", err.msg);
+	if (err.code == 0) {
+		CHECK(r.n_runs == 1 && r.runs[0].host[0] == '\0' && r.runs[0].device_name[0] == '\0' &&
+		      r.runs[0].job[0] == '\0');
+		snprintf(r.runs[0].host, sizeof r.runs[0].host, "%s", m.runs[0].host);
+		snprintf(r.runs[0].device_name, sizeof r.runs[0].device_name, "%s", m.runs[0].device_name);
+		snprintf(r.runs[0].job, sizeof r.runs[0].job, "%s", m.runs[0].job);
+		CHECK(models_equal(&m, &r));
+		model_free(&r);
+	}
+	model_free(&m);
+	fresh(p);
+	rewrite_runs_without_placement(p, 1);
+	EXPECT_FAIL(p, "training/runs: field 'job' has the wrong type");
+}
+
 TEST(h5py_style_attributes_are_read)
 {
 	char p[512];
@@ -656,6 +735,7 @@ int main(void)
 	RUN(writing_is_deterministic);
 	RUN(bad_files_are_rejected);
 	RUN(format_version_1_lambda);
+	RUN(runs_without_placement_are_read);
 	RUN(h5py_style_attributes_are_read);
 	RUN(failed_writes_leave_nothing);
 	RUN(validate_clone_and_ids);
