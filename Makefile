@@ -134,13 +134,14 @@ fixtures: $(BUILD)/fixtures/.stamp
 check-layers:
 	@tests/check_layers.sh
 
-# The tests: the layering check, C unit tests, then the Bats tests; the last line is
+# The tests: the layering check, C unit tests, the fuzzing regression corpus replayed under
+# ASan/UBSan (tests/fuzz), then the Bats tests; the last line is
 # "N passed, N failed, N skipped".
 # Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
 test:
 	@tests/deps.sh --test
-	@$(MAKE) --no-print-directory all units fixtures $(ONNX_HELPERS) node-deps
-	@tests/run.sh $(BUILD) $(UNITS)
+	@$(MAKE) --no-print-directory all units fixtures $(ONNX_HELPERS) node-deps fuzz-replay
+	@tests/run.sh $(BUILD) $(UNITS) tests/fuzz/replay.sh
 
 deps:
 	@tests/deps.sh --test
@@ -167,4 +168,5 @@ clean:
 .PHONY: all units fixtures check-layers test deps node-deps install clean
 
 -include pipelines/search.mk
+include tests/fuzz/fuzz.mk
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/obj/*/*/*/*.d)

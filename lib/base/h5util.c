@@ -1,6 +1,8 @@
 /* HDF5 plumbing shared by every file reader and writer (h5util.h). */
 #include "base/h5util.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,14 +14,84 @@ void h5_quiet(H5Quiet *q)
 
 void h5_restore(const H5Quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
-hid_t h5_core_fapl(void)
+hid_t h5_core_fapl(int for_writing)
 {
 	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-	if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) < 0) {
+	/* low bound 1.8: superblock version 2 and version 2 object headers, both checksummed;
+	   high bound 1.8 too, so that HDF5 1.8 (and every h5py since) still reads the files. The
+	   reader's fapl sets no bound: older files (superblock 0, version 1 headers) still open. */
+	if (fapl >= 0 && (H5Pset_fapl_core(fapl, 1 << 20, 0) < 0 ||
+			  (for_writing && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0))) {
 		H5Pclose(fapl);
 		fapl = -1;
 	}
 	return fapl;
+}
+
+#define ROT(x, k) (((x) << (k)) ^ ((x) >> (32 - (k))))
+
+uint32_t h5_checksum(const void *buf, size_t n)
+{
+	const uint8_t *k = buf;
+	uint32_t a, b, c;
+	a = b = c = 0xdeadbeef + (uint32_t)n;
+	for (; n > 12; n -= 12, k += 12) {
+		a += (uint32_t)k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 | (uint32_t)k[3] << 24;
+		b += (uint32_t)k[4] | (uint32_t)k[5] << 8 | (uint32_t)k[6] << 16 | (uint32_t)k[7] << 24;
+		c += (uint32_t)k[8] | (uint32_t)k[9] << 8 | (uint32_t)k[10] << 16 | (uint32_t)k[11] << 24;
+		a -= c, a ^= ROT(c, 4), c += b;
+		b -= a, b ^= ROT(a, 6), a += c;
+		c -= b, c ^= ROT(b, 8), b += a;
+		a -= c, a ^= ROT(c, 16), c += b;
+		b -= a, b ^= ROT(a, 19), a += c;
+		c -= b, c ^= ROT(b, 4), b += a;
+	}
+	if (n == 0)
+		return c;
+	uint32_t w[3] = {0, 0, 0}; /* the last 1..12 bytes, little-endian words */
+	for (size_t i = 0; i < n; i++)
+		w[i / 4] |= (uint32_t)k[i] << (8 * (i % 4));
+	a += w[0], b += w[1], c += w[2];
+	c ^= b, c -= ROT(b, 14);
+	a ^= c, a -= ROT(c, 11);
+	b ^= a, b -= ROT(a, 25);
+	c ^= b, c -= ROT(b, 16);
+	a ^= c, a -= ROT(c, 4);
+	b ^= a, b -= ROT(a, 14);
+	c ^= b, c -= ROT(b, 24);
+	return c;
+}
+
+int h5_group_props(hid_t gcpl)
+{
+	return H5Pset_obj_track_times(gcpl, 0) < 0 || H5Pset_link_phase_change(gcpl, 65535, 0) < 0 ||
+			       H5Pset_attr_phase_change(gcpl, 65535, 0) < 0
+		       ? -1
+		       : 0;
+}
+
+void *h5_file_image(hid_t f, size_t *len)
+{
+	*len = 0;
+	if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
+		return NULL;
+	ssize_t n = H5Fget_file_image(f, NULL, 0);
+	unsigned char *img = n > 0 ? malloc((size_t)n) : NULL;
+	if (img && H5Fget_file_image(f, img, (size_t)n) != n) {
+		free(img);
+		return NULL;
+	}
+	/* superblock 2 or 3 at offset 0 (nash writes no user block): signature, version, sizes of
+	   offsets and lengths, flags, four addresses, then the checksum of all that */
+	size_t o = img && n >= 12 ? img[9] : 0, at = 12 + 4 * o;
+	if (img && (img[8] == 2 || img[8] == 3) && (o == 4 || o == 8) && (size_t)n >= at + 4) {
+		uint32_t c = h5_checksum(img, at);
+		for (int i = 0; i < 4; i++)
+			img[at + (size_t)i] = (unsigned char)(c >> (8 * i));
+	}
+	if (img)
+		*len = (size_t)n;
+	return img;
 }
 
 size_t h5_field_str_size(int kind) { return kind == F_STR16 ? 16 : kind == F_STR64 ? 64 : 0; }
@@ -56,8 +128,35 @@ int h5_write_str(hid_t loc, const char *name, const char *s)
 	return rc;
 }
 
-/* Opens attribute `name` after checking its class and count: H5_ATTR_READ with *a open, or
-   what is wrong (*a closed). */
+int h5_standard_number(hid_t t, H5T_class_t cls)
+{
+	if (H5Tget_class(t) != cls)
+		return 0;
+	hid_t ints[] = {H5T_STD_I8LE,  H5T_STD_I8BE,  H5T_STD_U8LE,  H5T_STD_U8BE,  H5T_STD_I16LE, H5T_STD_I16BE,
+			H5T_STD_U16LE, H5T_STD_U16BE, H5T_STD_I32LE, H5T_STD_I32BE, H5T_STD_U32LE, H5T_STD_U32BE,
+			H5T_STD_I64LE, H5T_STD_I64BE, H5T_STD_U64LE, H5T_STD_U64BE};
+	hid_t floats[] = {H5T_IEEE_F32LE, H5T_IEEE_F32BE, H5T_IEEE_F64LE, H5T_IEEE_F64BE};
+	const hid_t *c = cls == H5T_INTEGER ? ints : floats;
+	int n = cls == H5T_INTEGER ? (int)(sizeof ints / sizeof ints[0]) : cls == H5T_FLOAT ? 4 : 0;
+	for (int i = 0; i < n; i++)
+		if (H5Tequal(t, c[i]) > 0)
+			return 1;
+	return 0;
+}
+
+/* A string type the readers accept: fixed-length of at most H5_MAX_STR_BYTES, or
+   variable-length. */
+static int plain_string(hid_t t)
+{
+	if (H5Tget_class(t) != H5T_STRING)
+		return 0;
+	htri_t v = H5Tis_variable_str(t);
+	size_t sz = H5Tget_size(t);
+	return v > 0 || (v == 0 && sz > 0 && sz <= H5_MAX_STR_BYTES);
+}
+
+/* Opens attribute `name` after checking its dataspace, type and count: H5_ATTR_READ with *a
+   open, or what is wrong (*a closed). */
 static int open_attr(hid_t loc, const char *name, H5T_class_t cls, int n, hid_t *a, long long *count)
 {
 	htri_t ex = H5Aexists(loc, name);
@@ -66,15 +165,17 @@ static int open_attr(hid_t loc, const char *name, H5T_class_t cls, int n, hid_t 
 	*a = H5Aopen(loc, name, H5P_DEFAULT);
 	hid_t t = *a >= 0 ? H5Aget_type(*a) : -1;
 	hid_t sp = *a >= 0 ? H5Aget_space(*a) : -1;
+	H5S_class_t sc = sp >= 0 ? H5Sget_simple_extent_type(sp) : H5S_NO_CLASS;
+	int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
 	hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
 	int rc = H5_ATTR_READ;
 	if (count)
 		*count = (long long)np;
 	if (*a < 0 || t < 0 || sp < 0)
 		rc = H5_ATTR_UNREADABLE;
-	else if (H5Tget_class(t) != cls)
+	else if (cls == H5T_STRING ? !plain_string(t) : !h5_standard_number(t, cls))
 		rc = H5_ATTR_WRONG_CLASS;
-	else if (np != (n ? n : 1))
+	else if ((sc != H5S_SCALAR && sc != H5S_SIMPLE) || rank < 0 || rank > 1 || np != (n ? n : 1))
 		rc = H5_ATTR_WRONG_COUNT;
 	if (sp >= 0)
 		H5Sclose(sp);
@@ -183,20 +284,273 @@ hid_t h5_compound_type(const H5Table *tab, int file)
 	return t;
 }
 
-hid_t h5_compound_type_of(const H5Table *tab, hid_t in_file)
+size_t h5_field_size(int kind) { return kind == F_U64 ? 8 : h5_field_str_size(kind) ? h5_field_str_size(kind) : 4; }
+
+/* ---- reading untrusted files ---- */
+
+int h5_link_kind(hid_t loc, const char *name)
 {
-	hid_t t = H5Tcreate(H5T_COMPOUND, tab->row_size);
-	for (int i = 0; t >= 0 && i < tab->n_fields; i++) {
-		const Field *f = &tab->fields[i];
-		if (H5Tget_member_index(in_file, f->name) < 0)
-			continue;
-		hid_t ft = field_type(f->kind, 0);
-		if (ft < 0 || H5Tinsert(t, f->name, f->off, ft) < 0) {
-			H5Tclose(t);
-			t = -1;
-		}
-		if (ft >= 0)
-			H5Tclose(ft);
+	if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0)
+		return H5_LINK_BAD_NAME;
+	htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+	if (ex <= 0)
+		return ex < 0 ? H5_LINK_UNREADABLE : H5_LINK_ABSENT;
+	H5L_info_t li;
+	if (H5Lget_info(loc, name, &li, H5P_DEFAULT) < 0)
+		return H5_LINK_UNREADABLE;
+	if (li.type == H5L_TYPE_SOFT)
+		return H5_LINK_SOFT;
+	if (li.type != H5L_TYPE_HARD)
+		return H5_LINK_EXTERNAL;
+	/* a hard link: opening it stays inside this file */
+	hid_t o = H5Oopen(loc, name, H5P_DEFAULT);
+	if (o < 0)
+		return H5_LINK_UNREADABLE;
+	H5I_type_t t = H5Iget_type(o);
+	H5Oclose(o);
+	return t == H5I_GROUP ? H5_LINK_GROUP : t == H5I_DATASET ? H5_LINK_DATASET : H5_LINK_OTHER;
+}
+
+const char *h5_link_kind_name(int kind)
+{
+	switch (kind) {
+	case H5_LINK_GROUP: return "a group";
+	case H5_LINK_DATASET: return "a dataset";
+	case H5_LINK_ABSENT: return "missing";
+	case H5_LINK_OTHER: return "an object that is neither a group nor a dataset";
+	case H5_LINK_SOFT: return "a soft link (nash files hold none)";
+	case H5_LINK_EXTERNAL: return "an external link (to another file: never followed)";
+	case H5_LINK_BAD_NAME: return "a link whose name is not a plain name";
+	default: return "an unreadable link";
 	}
-	return t;
+}
+
+int h5_check_dataset(hid_t d, unsigned allow, char *why, size_t n)
+{
+	hid_t dcpl = H5Dget_create_plist(d);
+	if (dcpl < 0) {
+		snprintf(why, n, "cannot read its storage properties");
+		return -1;
+	}
+	int rc = 0;
+	H5D_layout_t lay = H5Pget_layout(dcpl);
+	int ext = H5Pget_external_count(dcpl), nf = H5Pget_nfilters(dcpl);
+	if (lay == H5D_VIRTUAL) {
+		rc = -1;
+		snprintf(why, n, "a virtual dataset (its data would come from other datasets or files): refused");
+	} else if (lay != H5D_COMPACT && lay != H5D_CONTIGUOUS && lay != H5D_CHUNKED) {
+		rc = -1;
+		snprintf(why, n, "unknown storage layout");
+	} else if (ext != 0) {
+		rc = -1;
+		snprintf(why, n, "external storage (its data would be read from %s): refused",
+			 ext > 0 ? "another file" : "elsewhere");
+	} else if (nf < 0) {
+		rc = -1;
+		snprintf(why, n, "cannot read its filters");
+	}
+	for (int i = 0; rc == 0 && i < nf; i++) {
+		unsigned flags = 0, config = 0;
+		size_t nv = 0;
+		char name[64] = "";
+		H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nv, NULL, sizeof name, name, &config);
+		int ok = (id == H5Z_FILTER_DEFLATE && (allow & H5_ALLOW_DEFLATE)) ||
+			 (id == H5Z_FILTER_SHUFFLE && (allow & H5_ALLOW_SHUFFLE)) ||
+			 (id == H5Z_FILTER_FLETCHER32 && (allow & H5_ALLOW_FLETCHER32));
+		if (!ok) {
+			rc = -1;
+			name[sizeof name - 1] = '\0';
+			for (char *c = name; *c; c++)
+				if ((unsigned char)*c < 32 || (unsigned char)*c > 126)
+					*c = '?';
+			snprintf(why, n, "filter %d%s%s%s is not one nash reads: refused", (int)id, name[0] ? " (" : "",
+				 name, name[0] ? ")" : "");
+		}
+	}
+	H5Pclose(dcpl);
+	return rc;
+}
+
+hid_t h5_open_dataset(hid_t loc, const char *name, unsigned allow, char *why, size_t n)
+{
+	int kind = h5_link_kind(loc, name);
+	if (kind != H5_LINK_DATASET) {
+		snprintf(why, n, "%s", kind == H5_LINK_ABSENT ? "missing" : kind == H5_LINK_GROUP ? "not a dataset"
+							: h5_link_kind_name(kind));
+		return -1;
+	}
+	hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+	if (d < 0) {
+		snprintf(why, n, "cannot open the dataset");
+		return -1;
+	}
+	if (h5_check_dataset(d, allow, why, n)) {
+		H5Dclose(d);
+		return -1;
+	}
+	return d;
+}
+
+static uint64_t load_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The file's member type for a field of `kind`: exactly what the writer uses. */
+static int field_matches(hid_t mt, int kind)
+{
+	switch (kind) {
+	case F_I32: return H5Tequal(mt, H5T_STD_I32LE) > 0;
+	case F_U64: return H5Tequal(mt, H5T_STD_U64LE) > 0;
+	case F_F32: return H5Tequal(mt, H5T_IEEE_F32LE) > 0;
+	default: return H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) == 0 && H5Tget_size(mt) == h5_field_str_size(kind);
+	}
+}
+
+static const char *field_kind_name(int kind)
+{
+	return kind == F_I32 ? "int32 little-endian" : kind == F_U64 ? "uint64 little-endian" :
+	       kind == F_F32 ? "float32 little-endian" : kind == F_STR16 ? "a 16-byte string" : "a 64-byte string";
+}
+
+/* The compound type ft against tab: offs[k] receives field k's offset in a row. 0 or -1. */
+static int check_table_type(hid_t ft, const H5Table *tab, size_t rsz, size_t *offs, char *why, size_t wn)
+{
+	int nm = H5Tget_nmembers(ft);
+	if (nm < 1 || nm > 256) {
+		snprintf(why, wn, "a compound type of %d fields", nm);
+		return -1;
+	}
+	for (int k = 0; k < tab->n_fields; k++)
+		offs[k] = SIZE_MAX;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < nm; i++) {
+		char *name = H5Tget_member_name(ft, (unsigned)i);
+		hid_t mt = name ? H5Tget_member_type(ft, (unsigned)i) : -1;
+		size_t off = H5Tget_member_offset(ft, (unsigned)i), sz = mt >= 0 ? H5Tget_size(mt) : 0;
+		int k = 0;
+		while (name && k < tab->n_fields && strcmp(tab->fields[k].name, name) != 0)
+			k++;
+		if (!name || mt < 0 || sz == 0) {
+			rc = -1;
+			snprintf(why, wn, "field %d is unreadable", i);
+		} else if (off > rsz || sz > rsz - off) {
+			rc = -1;
+			snprintf(why, wn, "field '%.64s' lies outside the row", name);
+		} else if (k < tab->n_fields && offs[k] != SIZE_MAX) {
+			rc = -1;
+			snprintf(why, wn, "field '%.64s' appears twice", name);
+		} else if (k < tab->n_fields && !field_matches(mt, tab->fields[k].kind)) {
+			rc = -1;
+			snprintf(why, wn, "field '%.64s' has the wrong type (expected %s)", name,
+				 field_kind_name(tab->fields[k].kind));
+		} else if (k < tab->n_fields) {
+			offs[k] = off;
+		} else if (!h5_standard_number(mt, H5T_INTEGER) && !h5_standard_number(mt, H5T_FLOAT) &&
+			   !(H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) == 0)) {
+			/* a column nash does not know is skipped, but only a plain one: nothing that
+			   points elsewhere in the file (variable-length data, references) */
+			rc = -1;
+			snprintf(why, wn, "field '%.64s' is of a type nash does not read", name);
+		}
+		if (mt >= 0)
+			H5Tclose(mt);
+		if (name)
+			H5free_memory(name);
+	}
+	for (int k = 0; rc == 0 && k < tab->n_fields; k++)
+		if (offs[k] == SIZE_MAX && !tab->fields[k].optional) {
+			rc = -1;
+			snprintf(why, wn, "missing field '%s'", tab->fields[k].name);
+		}
+	return rc;
+}
+
+int h5_read_table(hid_t d, const H5Table *tab, long long max_rows, size_t budget, void **rows, int *n,
+		  char *why, size_t wn)
+{
+	*rows = NULL;
+	*n = 0;
+	hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
+	hsize_t dim = 0;
+	size_t rsz = ft >= 0 ? H5Tget_size(ft) : 0, offs[64];
+	int rc = -1;
+	unsigned char *raw = NULL;
+	char *out = NULL;
+	if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_COMPOUND || rsz == 0 || rsz > 65536)
+		snprintf(why, wn, "not a compound dataset");
+	else if (H5Sget_simple_extent_type(sp) != H5S_SIMPLE || H5Sget_simple_extent_ndims(sp) != 1 ||
+		 H5Sget_simple_extent_dims(sp, &dim, NULL) != 1)
+		snprintf(why, wn, "not a 1-D table");
+	else if ((long long)dim > max_rows || dim > INT32_MAX)
+		snprintf(why, wn, "%llu rows, more than the %lld nash reads and writes", (unsigned long long)dim,
+			 max_rows);
+	else if (dim > budget / rsz)
+		snprintf(why, wn, "%llu rows of %zu bytes, more than the file's %zu bytes", (unsigned long long)dim,
+			 rsz, budget);
+	else if (tab->n_fields > 64 || check_table_type(ft, tab, rsz, offs, why, wn) == 0)
+		rc = 0;
+	if (rc == 0 && dim > 0 && H5Dget_storage_size(d) < dim * rsz) {
+		rc = -1;
+		snprintf(why, wn, "%llu rows declared but only %llu bytes stored (data never written)",
+			 (unsigned long long)dim, (unsigned long long)H5Dget_storage_size(d));
+	}
+	if (rc == 0 && dim > 0) {
+		raw = malloc((size_t)dim * rsz);
+		out = calloc((size_t)dim, tab->row_size);
+		/* the file's own type in memory too: HDF5 copies the bytes, converts nothing */
+		if (!raw || !out) {
+			rc = -1;
+			snprintf(why, wn, "out of memory");
+		} else if (H5Dread(d, ft, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0) {
+			rc = -1;
+			snprintf(why, wn, "cannot read");
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < dim; i++)
+		for (int k = 0; k < tab->n_fields; k++) {
+			if (offs[k] == SIZE_MAX)
+				continue; /* an optional field this file lacks: 0 or "" (calloc) */
+			const unsigned char *src = raw + i * rsz + offs[k];
+			char *dst = out + i * tab->row_size + tab->fields[k].off;
+			switch (tab->fields[k].kind) {
+			case F_I32: {
+				int32_t v = (int32_t)(uint32_t)load_le(src, 4);
+				memcpy(dst, &v, 4);
+				break;
+			}
+			case F_U64: {
+				uint64_t v = load_le(src, 8);
+				memcpy(dst, &v, 8);
+				break;
+			}
+			case F_F32: {
+				uint32_t b = (uint32_t)load_le(src, 4);
+				float v;
+				memcpy(&v, &b, 4);
+				memcpy(dst, &v, 4);
+				break;
+			}
+			default: {
+				size_t cap = h5_field_str_size(tab->fields[k].kind);
+				memcpy(dst, src, cap);
+				dst[cap - 1] = '\0';
+			}
+			}
+		}
+	free(raw);
+	if (ft >= 0)
+		H5Tclose(ft);
+	if (sp >= 0)
+		H5Sclose(sp);
+	if (rc) {
+		free(out);
+		return -1;
+	}
+	*rows = out;
+	*n = (int)dim;
+	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <hdf5.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* HDF5 prints its error stack to stderr by default; the library must stay silent. */
 typedef struct H5Quiet {
@@ -16,8 +17,58 @@ typedef struct H5Quiet {
 void h5_quiet(H5Quiet *q);
 void h5_restore(const H5Quiet *q);
 
-/* File access through the core driver (no backing store); -1 on failure. */
-hid_t h5_core_fapl(void);
+/* File access through the core driver (no backing store); -1 on failure. for_writing: files
+   are created in HDF5's 1.8 object formats, whose metadata carries checksums, so a corrupted
+   header is refused by HDF5 rather than decoded (docs/FORMAT.md, "Security"). */
+hid_t h5_core_fapl(int for_writing);
+
+/* Creation properties of every group nash writes (a file creation list too, which derives from
+   the group class): no timestamps, so writing is deterministic, and links and attributes kept
+   in the object header itself ("compact" storage, up to NASH_MAX_NODES links), which version 2
+   headers checksum; HDF5's default moves more than 8 into a fractal heap whose blocks carry no
+   checksum. 0, or -1 when HDF5 failed. */
+int h5_group_props(hid_t gcpl);
+
+/* The bytes of in-memory file f (malloc'd; NULL on failure) after flushing it. HDF5 1.10's
+   H5Fget_file_image clears a version 2 superblock's status flags in the copy without updating
+   its checksum, so that no HDF5 could open the image; the checksum is recomputed here. */
+void *h5_file_image(hid_t f, size_t *len);
+/* HDF5's metadata checksum (Bob Jenkins' lookup3 hashlittle, initval 0). */
+uint32_t h5_checksum(const void *buf, size_t n);
+
+/* ---- reading untrusted files (docs/FORMAT.md, "Security") ----
+   What a link may be before anything behind it is opened: a hard link to a group or dataset in
+   the same file. Soft links, external links (to another file) and user-defined links are never
+   followed; nash writes none. */
+enum {
+	H5_LINK_GROUP = 2,
+	H5_LINK_DATASET = 1,
+	H5_LINK_ABSENT = 0,
+	H5_LINK_OTHER = -1,      /* a hard link to a named datatype or another kind of object */
+	H5_LINK_SOFT = -2,
+	H5_LINK_EXTERNAL = -3,   /* an external or user-defined link */
+	H5_LINK_BAD_NAME = -4,   /* empty, ".", or a path: a name must not walk through other links */
+	H5_LINK_UNREADABLE = -5,
+};
+int h5_link_kind(hid_t loc, const char *name);
+/* "a soft link", "an external link (to another file)", ... for messages. */
+const char *h5_link_kind_name(int kind);
+
+/* The filters a reader accepts (a mask): nash's own files use none; dataset files may be
+   compressed by other writers (docs/DATASETS.md). */
+enum { H5_ALLOW_DEFLATE = 1, H5_ALLOW_SHUFFLE = 2, H5_ALLOW_FLETCHER32 = 4 };
+/* Checks what reading dataset d would touch, before any of its data is read: no external
+   storage (raw data in other files, a FIFO), no virtual layout (data mapped from other
+   datasets or files), no filter outside `allow`. 0, or -1 with what is wrong in why[n]. */
+int h5_check_dataset(hid_t d, unsigned allow, char *why, size_t n);
+/* Opens dataset `name` of loc once h5_link_kind says it is one and h5_check_dataset accepts
+   it; -1 with why[n] otherwise. */
+hid_t h5_open_dataset(hid_t loc, const char *name, unsigned allow, char *why, size_t n);
+
+/* 1 when t is exactly one of HDF5's standard integer (8 to 64 bits, either order, either sign)
+   or IEEE float (32 or 64 bits) types, whose conversions to native types are HDF5's own fixed
+   routines; 0 for anything else, however it calls itself. */
+int h5_standard_number(hid_t t, H5T_class_t cls);
 
 /* ---- attributes: the model and ensemble files' reader and writer both use these ---- */
 
@@ -39,6 +90,10 @@ enum {
 	H5_ATTR_TOO_LONG = -4,    /* a string that does not fit the buffer: refused, never cut */
 	H5_ATTR_NOT_ASCII = -5,   /* a string whose text is not 7-bit ASCII */
 };
+/* Before an attribute is read: its dataspace is a scalar or 1-D, its type a standard number
+   (h5_standard_number) of the class asked or a string (fixed-length of at most
+   H5_MAX_STR_BYTES, or variable-length), else H5_ATTR_WRONG_CLASS. */
+#define H5_MAX_STR_BYTES 65536
 /* n values (0: a scalar) of class cls, converted to mtype, into out. *count (may be NULL)
    receives the number of values the attribute holds, for messages. */
 int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int n, void *out,
@@ -73,9 +128,18 @@ typedef struct H5Table {
 
 /* file: packed, explicit little-endian; memory: the C struct's layout. -1 on failure. */
 hid_t h5_compound_type(const H5Table *t, int file);
-/* The memory type of only those fields that the file's compound type `in_file` has (a reader
-   of a file without some optional fields). -1 on failure. */
-hid_t h5_compound_type_of(const H5Table *t, hid_t in_file);
+/* The size of one field in the file (4, 8 or 16 bytes). */
+size_t h5_field_size(int kind);
+
+/* Reads table `tab` from dataset d (already checked by h5_check_dataset) without HDF5's type
+   conversion, which would decode the file's compound type: the type is checked first (every
+   field of tab by name: class, size, little-endian, within the row; any other field of a
+   simple type, so a newer writer's extra columns are skipped), then the rows are read as raw
+   bytes of the file's own type and each field is decoded here. At most max_rows rows, and no
+   more bytes than budget (the file's size: a table larger than its file is a forgery).
+   *rows (malloc'd, NULL for 0 rows) and *n; 0, or -1 with what is wrong in why[wn]. */
+int h5_read_table(hid_t d, const H5Table *tab, long long max_rows, size_t budget, void **rows, int *n,
+		  char *why, size_t wn);
 /* Bytes of a string field (F_STR16, F_STR64), 0 for the others. */
 size_t h5_field_str_size(int kind);
 

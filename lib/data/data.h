@@ -14,7 +14,6 @@
 
 #define NASH_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define NASH_DEFAULT_VAL 5000
-#define NASH_MAX_CLASSES 256    /* labels are uint8 in memory */
 #define NASH_CLASS_NAME_MAX 64  /* bytes of one class name, NUL included */
 
 typedef struct Dataset {

@@ -15,6 +15,7 @@
 
 #include "base/atomic.h"
 #include "base/h5util.h"
+#include "base/isolate.h"
 
 #define MAX_SIDE 4096   /* image height and width */
 #define BLOCK_PIXELS (8u << 20) /* bytes of NHWC pixels converted at a time */
@@ -169,7 +170,7 @@ static int r_numbers(const Rd *r, hid_t loc, const char *name, H5T_class_t cls, 
 		type_name(tn, sizeof tn, t);
 	if (t < 0 || np < 0)
 		rc = rfail(r, "cannot read attribute '%s'", name);
-	else if (H5Tget_class(t) != cls)
+	else if (!h5_standard_number(t, cls))
 		rc = rfail(r, "attribute '%s' is %s, expected %s", name, tn, cls == H5T_INTEGER ? "an integer" : "a float");
 	else if (np != n)
 		rc = rfail(r, "attribute '%s' holds %lld values, expected %d", name, (long long)np, n);
@@ -227,20 +228,44 @@ int dataset_check_class_names(const char *names, int n, NashErr *err)
 
 /* ---- datasets ---- */
 
+/* Whether dataset d's stored bytes can hold what its shape declares: all of it unfiltered, at
+   most 1100 times as much when compressed. */
+static int room_for(hid_t d, hid_t t, hid_t sp)
+{
+	hid_t dcpl = H5Dget_create_plist(d);
+	int filtered = dcpl >= 0 && H5Pget_nfilters(dcpl) > 0;
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	double need = (double)H5Sget_simple_extent_npoints(sp) * (double)H5Tget_size(t);
+	double have = (double)H5Dget_storage_size(d) * (filtered ? 1100.0 : 1.0);
+	return need <= have;
+}
+
 /* Opens dataset `path` ("train/images") and checks its class (uint8 pixels, or any integer
    when !pixels), rank and that all of it was written; dims[rank] out. */
 static int open_set(const Rd *r, hid_t f, const char *group, const char *name, int rank, int pixels,
 		    hsize_t *dims, hid_t *ds)
 {
-	char path[64];
+	char path[64], why[160];
 	snprintf(path, sizeof path, "%s/%s", group, name);
-	if (H5Lexists(f, group, H5P_DEFAULT) <= 0)
-		return rfail(r, "missing group '%s'", group);
-	if (H5Lexists(f, path, H5P_DEFAULT) <= 0)
-		return rfail(r, "missing dataset '%s'", path);
-	*ds = H5Dopen2(f, path, H5P_DEFAULT);
+	/* only hard links within the file, and no data from outside it (docs/FORMAT.md, "Security") */
+	int kind = h5_link_kind(f, group);
+	if (kind != H5_LINK_GROUP)
+		return kind == H5_LINK_ABSENT ? rfail(r, "missing group '%s'", group)
+					      : rfail(r, "%s: %s, expected a group", group, h5_link_kind_name(kind));
+	hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+	kind = g >= 0 ? h5_link_kind(g, name) : H5_LINK_UNREADABLE;
+	if (kind != H5_LINK_DATASET) {
+		if (g >= 0)
+			H5Gclose(g);
+		return kind == H5_LINK_ABSENT ? rfail(r, "missing dataset '%s'", path)
+		       : kind == H5_LINK_GROUP ? rfail(r, "'%s' is not a dataset", path)
+					       : rfail(r, "%s: %s", path, h5_link_kind_name(kind));
+	}
+	*ds = h5_open_dataset(g, name, H5_ALLOW_DEFLATE | H5_ALLOW_SHUFFLE | H5_ALLOW_FLETCHER32, why, sizeof why);
+	H5Gclose(g);
 	if (*ds < 0)
-		return rfail(r, "'%s' is not a dataset", path);
+		return rfail(r, "%s: %s", path, why);
 	hid_t t = *ds >= 0 ? H5Dget_type(*ds) : -1, sp = *ds >= 0 ? H5Dget_space(*ds) : -1;
 	int rk = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1, rc = 0;
 	H5D_space_status_t st = H5D_SPACE_STATUS_ERROR;
@@ -249,9 +274,9 @@ static int open_set(const Rd *r, hid_t f, const char *group, const char *name, i
 		type_name(tn, sizeof tn, t);
 	if (*ds < 0 || t < 0 || sp < 0 || rk < 0)
 		rc = rfail(r, "%s: cannot read the dataset", path);
-	else if (pixels && (H5Tget_class(t) != H5T_INTEGER || H5Tget_size(t) != 1 || H5Tget_sign(t) != H5T_SGN_NONE))
+	else if (pixels && (!h5_standard_number(t, H5T_INTEGER) || H5Tget_size(t) != 1 || H5Tget_sign(t) != H5T_SGN_NONE))
 		rc = rfail(r, "%s: the pixels are %s, expected uint8", path, tn);
-	else if (!pixels && H5Tget_class(t) != H5T_INTEGER)
+	else if (!pixels && !h5_standard_number(t, H5T_INTEGER))
 		rc = rfail(r, "%s: the labels are %s, expected integers", path, tn);
 	else if (rk != rank)
 		rc = rfail(r, "%s: rank %d, expected %d (%s)", path, rk, rank, pixels ? "N x H x W x C" : "N");
@@ -265,6 +290,11 @@ static int open_set(const Rd *r, hid_t f, const char *group, const char *name, i
 		/* a chunked dataset of which some chunks were never written reads as fill values */
 		rc = rfail(r, "%s: incomplete: %s of its data was ever written", path,
 			   st == H5D_SPACE_STATUS_NOT_ALLOCATED ? "none" : "only part");
+	else if (rc == 0 && !room_for(*ds, t, sp))
+		/* deflate packs at most about 1032:1: a file cannot unpack to more than that */
+		rc = rfail(r, "%s: declares %llu bytes, more than its %llu stored bytes can hold", path,
+			   (unsigned long long)H5Sget_simple_extent_npoints(sp) * H5Tget_size(t),
+			   (unsigned long long)H5Dget_storage_size(*ds));
 	if (sp >= 0)
 		H5Sclose(sp);
 	if (t >= 0)
@@ -424,7 +454,7 @@ static int load_norm(const Rd *r, hid_t f, Dataset *d)
 	return 0;
 }
 
-int dataset_load_h5(Dataset *d, const char *path, int want_test, NashErr *err)
+static int load_h5(Dataset *d, const char *path, int want_test, NashErr *err)
 {
 	Rd r = { path, err };
 	memset(d, 0, sizeof *d);
@@ -469,6 +499,33 @@ done:
 	if (rc)
 		dataset_free(d);
 	return rc;
+}
+
+typedef struct LoadArgs {
+	const char *path;
+	int want_test;
+} LoadArgs;
+
+static int load_and_drop(void *arg, NashErr *err)
+{
+	const LoadArgs *a = arg;
+	Dataset d;
+	int rc = load_h5(&d, a->path, a->want_test, err);
+	if (rc == 0)
+		dataset_free(&d);
+	return rc;
+}
+
+/* Read first in a separate process (base/isolate.h): a crash inside HDF5 on a crafted file
+   becomes "FILE: corrupt HDF5 file". The file is read from disk twice; a file replaced between
+   the two reads is a race this does not cover (the model readers read an image in memory). */
+int dataset_load_h5(Dataset *d, const char *path, int want_test, NashErr *err)
+{
+	LoadArgs a = {path, want_test};
+	memset(d, 0, sizeof *d);
+	if (isolate_check(load_and_drop, &a, path, err))
+		return -1;
+	return load_h5(d, path, want_test, err);
 }
 
 /* ---- writing ---- */
@@ -613,9 +670,11 @@ int dataset_write_h5(const Dataset *d, const char *path, NashErr *err)
 	hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
 	/* the in-memory file grows in steps of about its final size, not 1 MB at a time */
 	size_t pixels = ((size_t)d->n_train + (size_t)d->n_test) * (size_t)d->c * d->h * d->w;
-	if (w.gcpl < 0 || w.dcpl < 0 || fcpl < 0 || fapl < 0 || H5Pset_obj_track_times(w.gcpl, 0) < 0 ||
-	    H5Pset_obj_track_times(w.dcpl, 0) < 0 || H5Pset_obj_track_times(fcpl, 0) < 0 ||
-	    H5Pset_fapl_core(fapl, pixels + (1u << 20), 0) < 0)
+	/* the checksummed 1.8 formats, everything in the object headers, as for model files */
+	if (w.gcpl < 0 || w.dcpl < 0 || fcpl < 0 || fapl < 0 || h5_group_props(w.gcpl) < 0 ||
+	    H5Pset_obj_track_times(w.dcpl, 0) < 0 || h5_group_props(fcpl) < 0 ||
+	    H5Pset_fapl_core(fapl, pixels + (1u << 20), 0) < 0 ||
+	    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0)
 		w.bad = 1;
 	char fname[64];
 	snprintf(fname, sizeof fname, "nash-dataset-%p", (const void *)d);
@@ -625,12 +684,8 @@ int dataset_write_h5(const Dataset *d, const char *path, NashErr *err)
 		w_dataset(&w, f, d);
 	if (!w.bad && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
 		w.bad = 1;
-	ssize_t n = w.bad ? -1 : H5Fget_file_image(f, NULL, 0);
-	void *img = n > 0 ? malloc((size_t)n) : NULL;
-	if (img && H5Fget_file_image(f, img, (size_t)n) != n) {
-		free(img);
-		img = NULL;
-	}
+	size_t n = 0;
+	void *img = w.bad ? NULL : h5_file_image(f, &n);
 	if (f >= 0 && H5Fclose(f) < 0) {
 		free(img);
 		img = NULL;
@@ -641,9 +696,9 @@ int dataset_write_h5(const Dataset *d, const char *path, NashErr *err)
 	H5Pclose(w.gcpl);
 	h5_restore(&q);
 	if (!img)
-		return nash_err(err, n > 0 ? NASH_ERR_OOM : NASH_ERR_RUNTIME, "%s: HDF5 failed to serialise the dataset%s",
-				strcmp(path, "-") ? path : "<stdout>", n > 0 ? " (out of memory)" : "");
-	int rc = atomic_write(path, img, (size_t)n, err);
+		return nash_err(err, w.bad ? NASH_ERR_RUNTIME : NASH_ERR_OOM, "%s: HDF5 failed to serialise the dataset%s",
+				strcmp(path, "-") ? path : "<stdout>", w.bad ? "" : " (out of memory?)");
+	int rc = atomic_write(path, img, n, err);
 	free(img);
 	return rc;
 }

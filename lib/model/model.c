@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/limits.h"
+
 void model_init(Model *m)
 {
 	memset(m, 0, sizeof *m);
@@ -115,13 +117,54 @@ static long first_nonfinite(const float *x, size_t n)
 	return -1;
 }
 
+/* A dataset name: 1 to 63 of A-Z a-z 0-9 . _ + -, one of them a letter or digit (what a
+   dataset file's name may be, docs/DATASETS.md); it is printed in tables and compared. */
+static int valid_dataset_name(const char *s, size_t cap)
+{
+	size_t n = strnlen(s, cap);
+	int alnum = 0;
+	if (n == 0 || n >= cap)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int a = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!a && c != '.' && c != '_' && c != '+' && c != '-')
+			return 0;
+		alnum |= a;
+	}
+	return alnum;
+}
+
+/* NaN (never evaluated) or an accuracy in 0..1. */
+static int valid_accuracy(float a) { return isnan(a) || (a >= 0 && a <= 1); }
+
 int model_validate(const Model *m, NashErr *err)
 {
 	const Graph *g = &m->g;
 	if (g->n_nodes < 1 || !g->nodes)
 		return nash_err(err, NASH_ERR_RUNTIME, "model has no graph");
+	if (g->n_nodes > NASH_MAX_NODES)
+		return nash_err(err, NASH_ERR_RUNTIME, "graph has %d nodes, more than %d", g->n_nodes, NASH_MAX_NODES);
+	if (g->in_h < 1 || g->in_w < 1 || g->in_h > NASH_MAX_INPUT_SIDE || g->in_w > NASH_MAX_INPUT_SIDE)
+		return nash_err(err, NASH_ERR_RUNTIME, "input %dx%d is not within 1..%d", g->in_h, g->in_w,
+				NASH_MAX_INPUT_SIDE);
+	if (g->n_classes < 2 || g->n_classes > NASH_MAX_CLASSES)
+		return nash_err(err, NASH_ERR_RUNTIME, "num_classes %d is not in 2..%d", g->n_classes, NASH_MAX_CLASSES);
 	for (int i = 0; i < g->n_nodes; i++) {
 		const Node *n = &g->nodes[i];
+		if ((n->op == OP_CONV || n->op == OP_DENSE) &&
+		    (n->out_channels < 1 || n->out_channels > NASH_MAX_OUT_CHANNELS)) {
+			char name[32];
+			node_name(g, i, name, sizeof name);
+			return nash_err(err, NASH_ERR_RUNTIME, "graph/%s: out_channels %d is not in 1..%d", name,
+					n->out_channels, NASH_MAX_OUT_CHANNELS);
+		}
+		if ((long long)n->c * n->h * n->w > NASH_MAX_ACTIVATION) {
+			char name[32];
+			node_name(g, i, name, sizeof name);
+			return nash_err(err, NASH_ERR_RUNTIME, "graph/%s: output %dx%dx%d is too large", name, n->c, n->h,
+					n->w);
+		}
 		for (int p = 0; p < n->n_params; p++) {
 			const Tensor *t = &n->params[p];
 			char name[32];
@@ -140,10 +183,25 @@ int model_validate(const Model *m, NashErr *err)
 				return nash_err(err, NASH_ERR_RUNTIME,
 						"graph/%s/momentum_%s: element %ld is not finite",
 						name, t->name, bad);
+			/* a variance below 0 makes batch norm's sqrt(var + eps) NaN or silently wrong */
+			for (size_t k = 0; n->op == OP_BN && strcmp(t->name, "running_var") == 0 && k < sz; k++)
+				if (t->data[k] < 0)
+					return nash_err(err, NASH_ERR_RUNTIME,
+							"graph/%s/running_var: element %zu is %g (a variance must be >= 0)",
+							name, k, (double)t->data[k]);
 		}
 	}
 	if (memchr(m->dataset, '\0', sizeof m->dataset) == NULL || m->dataset[0] == '\0')
 		return nash_err(err, NASH_ERR_RUNTIME, "dataset name is empty");
+	if (!valid_dataset_name(m->dataset, sizeof m->dataset))
+		return nash_err(err, NASH_ERR_RUNTIME,
+				"dataset name is not 1 to 63 of the characters A-Z a-z 0-9 . _ + - (one a letter or digit)");
+	if (!valid_accuracy(m->val_accuracy))
+		return nash_err(err, NASH_ERR_RUNTIME, "val_accuracy %g is not in 0..1", (double)m->val_accuracy);
+	if (!valid_accuracy(m->test_accuracy))
+		return nash_err(err, NASH_ERR_RUNTIME, "test_accuracy %g is not in 0..1", (double)m->test_accuracy);
+	if (m->failed != 0 && m->failed != 1)
+		return nash_err(err, NASH_ERR_RUNTIME, "failed is %d, must be 0 or 1", m->failed);
 	if (g->in_c < 1 || g->in_c > NASH_MAX_CHANNELS)
 		return nash_err(err, NASH_ERR_RUNTIME, "input has %d channels (1..%d supported)",
 				g->in_c, NASH_MAX_CHANNELS);
@@ -166,6 +224,14 @@ int model_validate(const Model *m, NashErr *err)
 		return nash_err(err, NASH_ERR_RUNTIME, "checkpoint_epochs_done %d < 0", m->ckpt_epochs_done);
 	if (m->n_records < 0 || m->n_runs < 0 || m->n_lineage < 0)
 		return nash_err(err, NASH_ERR_RUNTIME, "negative record/run/lineage count");
+	if (m->n_runs > NASH_MAX_RUNS)
+		return nash_err(err, NASH_ERR_RUNTIME, "training/runs has %d rows, more than %d", m->n_runs, NASH_MAX_RUNS);
+	if (m->n_records > NASH_MAX_RECORDS)
+		return nash_err(err, NASH_ERR_RUNTIME, "training/record has %d rows, more than %d", m->n_records,
+				NASH_MAX_RECORDS);
+	if (m->n_lineage > NASH_MAX_LINEAGE)
+		return nash_err(err, NASH_ERR_RUNTIME, "lineage has %d rows, more than %d", m->n_lineage,
+				NASH_MAX_LINEAGE);
 	for (int i = 0; i < m->n_records; i++)
 		if (m->records[i].run < 0 || m->records[i].run >= m->n_runs || m->records[i].epoch < 1)
 			return nash_err(err, NASH_ERR_RUNTIME,

@@ -93,6 +93,10 @@ int model_validate(const Model *m, NashErr *err);
    partial file. Errors name the file: "m.h5: unknown op 'foo' in graph/003_foo". */
 int model_read(Model *m, const char *path, NashErr *err);
 int model_read_mem(Model *m, const void *buf, size_t len, const char *name, NashErr *err);
+/* model_read_mem without its crash isolation (which parses in a forked child first, so that a
+   crash inside HDF5 on a crafted file becomes "FILE: corrupt HDF5 file"): for callers that
+   isolate themselves, the fuzz target (tests/fuzz) among them. */
+int model_parse_mem(Model *m, const void *buf, size_t len, const char *name, NashErr *err);
 int model_write(const Model *m, const char *path, NashErr *err);
 /* Serialises to an in-memory HDF5 file image (malloc'd, caller frees). */
 int model_write_mem(const Model *m, void **buf, size_t *len, NashErr *err);

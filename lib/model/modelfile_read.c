@@ -1,5 +1,9 @@
 /* Model files, reader (layout in docs/FORMAT.md): read from an in-memory image with the core
-   driver. Everything read is validated, and every error names the file and the object. */
+   driver. Everything read is validated, and every error names the file and the object. The
+   file is untrusted (docs/FORMAT.md, "Security"): a link is followed only when it is a hard link
+   within the file, a dataset is read only after its type, shape, storage and size are checked,
+   and no size the file declares is allocated before it is checked against the file's own size
+   and the graph's shapes. model_read_mem parses in a separate process first (base/isolate.h). */
 #include "model/model.h"
 
 #include <math.h>
@@ -9,12 +13,15 @@
 #include <string.h>
 
 #include "base/atomic.h"
+#include "base/isolate.h"
+#include "base/limits.h"
 #include "model/modelfile.h"
 
 typedef struct R {
 	const char *file;
 	NashErr *err;
-	int version; /* the file's format_version, once the root is read */
+	int version;  /* the file's format_version, once the root is read */
+	size_t *left; /* bytes of the file not yet accounted for by a dataset read from it */
 } R;
 
 static int rfail(const R *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -81,14 +88,17 @@ static int r_str(const R *r, hid_t loc, const char *where, const char *name, cha
 	return r_result(r, rc, where, name, H5T_STRING, 0, 1, n, optional);
 }
 
-/* Names of the links in group g in name order (each and the array malloc'd). */
-static int r_links(const R *r, hid_t g, const char *where, char ***names, int *n)
+/* Names of the links in group g in name order (each and the array malloc'd); at most max. */
+static int r_links(const R *r, hid_t g, const char *where, int max, char ***names, int *n)
 {
 	H5G_info_t info;
 	*names = NULL;
 	*n = 0;
-	if (H5Gget_info(g, &info) < 0 || info.nlinks > 1000000)
+	if (H5Gget_info(g, &info) < 0)
 		return rfail(r, "%scannot list the group", where);
+	if (info.nlinks > (hsize_t)max)
+		return rfail(r, "%s%llu objects, more than the %d nash reads and writes", where,
+			     (unsigned long long)info.nlinks, max);
 	char **v = calloc(info.nlinks + 1, sizeof *v);
 	if (!v)
 		return rfail_oom(r);
@@ -115,15 +125,26 @@ static void free_names(char **names, int n)
 	free(names);
 }
 
-/* H5I_GROUP, H5I_DATASET, ... of the object a link names; H5I_BADID when it cannot be opened. */
-static H5I_type_t link_type(hid_t g, const char *name)
+/* Opens group `name` of loc when it is a hard link to a group; else -1 with the error. */
+static hid_t r_group(const R *r, hid_t loc, const char *path, const char *name)
 {
-	hid_t o = H5Oopen(g, name, H5P_DEFAULT);
-	if (o < 0)
-		return H5I_BADID;
-	H5I_type_t t = H5Iget_type(o);
-	H5Oclose(o);
-	return t;
+	int kind = h5_link_kind(loc, name);
+	if (kind == H5_LINK_ABSENT)
+		return rfail(r, "missing group '%s'", path);
+	if (kind != H5_LINK_GROUP)
+		return rfail(r, "%s: %s, expected a group", path, kind == H5_LINK_DATASET ? "a dataset" : h5_link_kind_name(kind));
+	hid_t g = H5Gopen2(loc, name, H5P_DEFAULT);
+	return g >= 0 ? g : rfail(r, "cannot open group '%s'", path);
+}
+
+/* Takes n bytes from what the file has left: a file cannot hold more data than its size. */
+static int r_take(const R *r, const char *path, unsigned long long n)
+{
+	if (n > *r->left)
+		return rfail(r, "%s: declares %llu bytes of data, more than the rest of the file (%zu bytes)", path, n,
+			     *r->left);
+	*r->left -= (size_t)n;
+	return 0;
 }
 
 static void fmt_dims(char *buf, size_t n, int rank, const hsize_t *d)
@@ -135,37 +156,48 @@ static void fmt_dims(char *buf, size_t n, int rank, const hsize_t *d)
 		snprintf(buf + l, n - l, "]");
 }
 
-/* Reads the float32 dataset `ds` of a node group into dst, which has t's shape. */
+/* Reads the float dataset `ds` of a node group into dst, which has t's shape: opened only when
+   it is a hard link to a dataset with nothing outside the file behind it, read only once its
+   type (IEEE float32 or float64), shape and stored size are checked. */
 static int r_tensor(const R *r, hid_t g, const char *node, const char *ds, const Tensor *t, float *dst)
 {
-	hid_t d = H5Dopen2(g, ds, H5P_DEFAULT);
-	hid_t ty = d >= 0 ? H5Dget_type(d) : -1, sp = d >= 0 ? H5Dget_space(d) : -1;
-	int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1, rc = 0;
+	char why[160], path[96];
+	snprintf(path, sizeof path, "graph/%s/%s", node, ds);
+	hid_t d = h5_open_dataset(g, ds, 0, why, sizeof why);
+	if (d < 0)
+		return rfail(r, "%s: %s", path, why);
+	hid_t ty = H5Dget_type(d), sp = H5Dget_space(d);
+	int rank = sp >= 0 && H5Sget_simple_extent_type(sp) == H5S_SIMPLE ? H5Sget_simple_extent_ndims(sp) : -1, rc = 0;
 	hsize_t dims[H5S_MAX_RANK], want[4];
 	for (int i = 0; i < t->ndim; i++)
 		want[i] = (hsize_t)t->dims[i];
 	int same = rank == t->ndim && H5Sget_simple_extent_dims(sp, dims, NULL) == rank;
 	for (int i = 0; same && i < rank; i++)
 		same = dims[i] == want[i];
-	if (d < 0 || ty < 0 || sp < 0 || rank < 0) {
-		rc = rfail(r, "graph/%s/%s: cannot open dataset", node, ds);
-	} else if (H5Tget_class(ty) != H5T_FLOAT) {
-		rc = rfail(r, "graph/%s/%s: not a float dataset", node, ds);
+	unsigned long long bytes = (unsigned long long)tensor_size(t) * (ty >= 0 ? H5Tget_size(ty) : 0);
+	if (ty < 0 || sp < 0) {
+		rc = rfail(r, "%s: cannot open dataset", path);
+	} else if (!h5_standard_number(ty, H5T_FLOAT)) {
+		rc = rfail(r, "%s: not a float32 or float64 dataset", path);
 	} else if (!same) {
 		char got[128] = "[]", exp[128];
 		if (rank >= 0 && rank <= H5S_MAX_RANK && H5Sget_simple_extent_dims(sp, dims, NULL) == rank)
 			fmt_dims(got, sizeof got, rank, dims);
 		fmt_dims(exp, sizeof exp, t->ndim, want);
-		rc = rfail(r, "graph/%s/%s: shape %s does not match the expected %s", node, ds, got, exp);
+		rc = rfail(r, "%s: shape %s does not match the expected %s", path, got, exp);
+	} else if (r_take(r, path, bytes)) {
+		rc = -1;
+	} else if (H5Dget_storage_size(d) < bytes) {
+		rc = rfail(r, "%s: only %llu of its %llu bytes are stored (data never written)", path,
+			   (unsigned long long)H5Dget_storage_size(d), bytes);
 	} else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
-		rc = rfail(r, "graph/%s/%s: cannot read dataset", node, ds);
+		rc = rfail(r, "%s: cannot read dataset", path);
 	}
 	if (sp >= 0)
 		H5Sclose(sp);
 	if (ty >= 0)
 		H5Tclose(ty);
-	if (d >= 0)
-		H5Dclose(d);
+	H5Dclose(d);
 	return rc;
 }
 
@@ -190,7 +222,7 @@ static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 	char **names, where[64];
 	int n;
 	snprintf(where, sizeof where, "graph/%s: ", node);
-	if (r_links(r, g, where, &names, &n))
+	if (r_links(r, g, where, 2 * NASH_MAX_PARAMS, &names, &n))
 		return -1;
 	int rc = 0;
 	for (int k = 0; k < n && !rc; k++) {
@@ -200,20 +232,21 @@ static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 			known = strcmp(s, pn) == 0 ||
 				(strncmp(s, "momentum_", 9) == 0 && strcmp(s + 9, pn) == 0);
 		}
-		H5I_type_t ty = link_type(g, names[k]);
-		if (!known || ty != H5I_DATASET)
-			rc = rfail(r, "graph/%s: unexpected %s '%s'", node,
-				   ty == H5I_DATASET ? "dataset" : "object", names[k]);
+		int kind = h5_link_kind(g, names[k]);
+		if (kind != H5_LINK_DATASET)
+			rc = rfail(r, "graph/%s/%s: %s, expected a dataset", node, names[k], h5_link_kind_name(kind));
+		else if (!known)
+			rc = rfail(r, "graph/%s: unexpected dataset '%s'", node, names[k]);
 	}
 	free_names(names, n);
 	for (int p = 0; p < nd->n_params && !rc; p++) {
 		Tensor *t = &nd->params[p];
 		char mname[32];
 		snprintf(mname, sizeof mname, "momentum_%s", t->name);
-		if (H5Lexists(g, t->name, H5P_DEFAULT) <= 0)
+		if (h5_link_kind(g, t->name) == H5_LINK_ABSENT)
 			return rfail(r, "graph/%s: missing dataset '%s'", node, t->name);
 		rc = r_tensor_compat(r, g, nd, node, t->name, t, t->data);
-		if (rc || H5Lexists(g, mname, H5P_DEFAULT) <= 0)
+		if (rc || h5_link_kind(g, mname) == H5_LINK_ABSENT)
 			continue;
 		if (!(t->momentum = malloc(tensor_size(t) * sizeof(float) + 1)))
 			return rfail_oom(r);
@@ -273,8 +306,9 @@ static int r_node(const R *r, hid_t gi, Graph *g, int i, char **names, const int
 		rc |= r_int(r, gi, where, "has_bias", &nd->has_bias, 0) < 0;
 		if (!rc && nd->has_bias != 0 && nd->has_bias != 1)
 			return rfail(r, "graph/%s: has_bias must be 0 or 1", nm);
-		if (!rc && (nd->out_channels < 1 || nd->out_channels > 65536))
-			return rfail(r, "graph/%s: out_channels %d is not in 1..65536", nm, nd->out_channels);
+		if (!rc && (nd->out_channels < 1 || nd->out_channels > NASH_MAX_OUT_CHANNELS))
+			return rfail(r, "graph/%s: out_channels %d is not in 1..%d", nm, nd->out_channels,
+				     NASH_MAX_OUT_CHANNELS);
 	}
 	if (!rc && (op == OP_CONV || op == OP_MAXPOOL))
 		rc |= r_int(r, gi, where, "kernel", &nd->kernel, 0) < 0;
@@ -291,11 +325,9 @@ static int r_node(const R *r, hid_t gi, Graph *g, int i, char **names, const int
    then the weights read into the tensors graph_alloc_params allocates. */
 static int r_graph(const R *r, hid_t f, Graph *g)
 {
-	if (H5Lexists(f, "graph", H5P_DEFAULT) <= 0 || link_type(f, "graph") != H5I_GROUP)
-		return rfail(r, "missing group 'graph'");
-	hid_t gr = H5Gopen2(f, "graph", H5P_DEFAULT);
+	hid_t gr = r_group(r, f, "graph", "graph");
 	char **names = NULL;
-	int n = 0, rc = gr < 0 ? rfail(r, "cannot open group 'graph'") : r_links(r, gr, "graph: ", &names, &n);
+	int n = 0, rc = gr < 0 ? -1 : r_links(r, gr, "graph: ", NASH_MAX_NODES, &names, &n);
 	int *order = rc ? NULL : malloc(((size_t)n + 1) * sizeof *order);
 	int *shapes = rc ? NULL : malloc(((size_t)n + 1) * 3 * sizeof *shapes);
 	if (!rc && (!order || !shapes))
@@ -314,8 +346,10 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 	}
 	for (int i = 0; !rc && i < n; i++) {
 		const char *nm = names[order[i]];
-		hid_t gi = link_type(gr, nm) == H5I_GROUP ? H5Gopen2(gr, nm, H5P_DEFAULT) : -1;
-		rc = gi < 0 ? rfail(r, "graph/%s: not a group", nm) : r_node(r, gi, g, i, names, order, n, &shapes[3 * i]);
+		char path[96];
+		snprintf(path, sizeof path, "graph/%s", nm);
+		hid_t gi = r_group(r, gr, path, nm);
+		rc = gi < 0 ? -1 : r_node(r, gi, g, i, names, order, n, &shapes[3 * i]);
 		if (gi >= 0)
 			H5Gclose(gi);
 	}
@@ -325,18 +359,31 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 		const Node *nd = &g->nodes[i];
 		const int *s = &shapes[3 * i];
 		/* bounds keep weight sizes (int dims, e.g. dense in = c*h*w) from overflowing */
-		if ((long long)nd->c * nd->h * nd->w > (1LL << 28))
+		if ((long long)nd->c * nd->h * nd->w > NASH_MAX_ACTIVATION)
 			rc = rfail(r, "graph/%s: output %dx%dx%d is too large", names[order[i]], nd->c, nd->h, nd->w);
 		else if (s[0] != nd->c || s[1] != nd->h || s[2] != nd->w)
 			rc = rfail(r, "graph/%s: output_shape %dx%dx%d does not match the inferred %dx%dx%d",
 				   names[order[i]], s[0], s[1], s[2], nd->c, nd->h, nd->w);
 	}
+	/* the weights the graph implies must fit in the file before they are allocated: a small
+	   file declaring wide layers must not cost gigabytes */
+	unsigned long long weights = 0;
+	for (int i = 0; !rc && i < n; i++) {
+		Tensor want[NASH_MAX_PARAMS];
+		int nw = node_expected_params(g, i, want);
+		for (int p = 0; p < nw; p++)
+			weights += tensor_size(&want[p]);
+	}
+	if (!rc && weights > *r->left / sizeof(float))
+		rc = rfail(r, "graph: its layers hold %llu weights (%llu bytes), more than the file's %zu bytes of data",
+			   weights, weights * sizeof(float), *r->left);
 	if (!rc && graph_alloc_params(g, r->err))
 		rc = nash_err_prefix(r->err, r->file);
 	for (int i = 0; !rc && i < n; i++) {
-		hid_t gi = H5Gopen2(gr, names[order[i]], H5P_DEFAULT);
-		rc = gi < 0 ? rfail(r, "graph/%s: cannot open", names[order[i]])
-			    : r_weights(r, gi, &g->nodes[i], names[order[i]]);
+		char path[96];
+		snprintf(path, sizeof path, "graph/%s", names[order[i]]);
+		hid_t gi = r_group(r, gr, path, names[order[i]]);
+		rc = gi < 0 ? -1 : r_weights(r, gi, &g->nodes[i], names[order[i]]);
 		if (gi >= 0)
 			H5Gclose(gi);
 	}
@@ -348,60 +395,25 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 	return rc;
 }
 
-/* A compound table (0 rows allowed); fields matched by name, all present but the optional ones
-   (those left out read as zero). */
+/* A compound table (0 rows allowed), of at most max_rows rows; fields matched by name, all
+   must be present (h5_read_table: no type conversion, every field checked). */
 static int r_table(const R *r, hid_t loc, const char *ds, const char *path, const H5Table *tab,
-		   void **rows, int *n)
+		   long long max_rows, void **rows, int *n)
 {
-	const Field *f = tab->fields;
-	int nf = tab->n_fields;
-	size_t sz = tab->row_size;
+	char why[200];
 	*rows = NULL;
 	*n = 0;
-	if (H5Lexists(loc, ds, H5P_DEFAULT) <= 0 || link_type(loc, ds) != H5I_DATASET)
+	if (h5_link_kind(loc, ds) == H5_LINK_ABSENT)
 		return rfail(r, "missing dataset '%s'", path);
-	hid_t d = H5Dopen2(loc, ds, H5P_DEFAULT);
-	hid_t ft = d >= 0 ? H5Dget_type(d) : -1, sp = d >= 0 ? H5Dget_space(d) : -1, mt = -1;
-	hsize_t dim = 0;
-	int rc = 0;
-	if (d < 0 || ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_COMPOUND)
-		rc = rfail(r, "%s: not a compound dataset", path);
-	else if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &dim, NULL) != 1 ||
-		 dim > 10000000)
-		rc = rfail(r, "%s: not a 1-D table", path);
-	for (int k = 0; !rc && k < nf; k++) {
-		int idx = H5Tget_member_index(ft, f[k].name);
-		H5T_class_t want = f[k].kind == F_F32 ? H5T_FLOAT : h5_field_str_size(f[k].kind) ? H5T_STRING : H5T_INTEGER;
-		if (idx < 0 && f[k].optional)
-			continue;
-		if (idx < 0 || H5Tget_member_class(ft, (unsigned)idx) != want)
-			rc = rfail(r, "%s: %s field '%s'", path, idx < 0 ? "missing" : "wrong type of",
-				   f[k].name);
-	}
-	char *buf = !rc && dim ? calloc((size_t)dim, sz) : NULL;
-	if (!rc && dim && !buf)
-		rc = rfail_oom(r);
-	if (!rc && dim && ((mt = h5_compound_type_of(tab, ft)) < 0 ||
-			   H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0))
-		rc = rfail(r, "%s: cannot read", path);
-	for (size_t i = 0; !rc && i < dim; i++)
-		for (int k = 0; k < nf; k++)
-			if (h5_field_str_size(f[k].kind))
-				buf[i * sz + f[k].off + h5_field_str_size(f[k].kind) - 1] = '\0';
-	if (mt >= 0)
-		H5Tclose(mt);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (ft >= 0)
-		H5Tclose(ft);
-	if (d >= 0)
-		H5Dclose(d);
-	if (rc) {
-		free(buf);
-		return -1;
-	}
-	*rows = buf;
-	*n = (int)dim;
+	hid_t d = h5_open_dataset(loc, ds, 0, why, sizeof why);
+	if (d < 0)
+		return rfail(r, "%s: %s", path, why);
+	int rc = h5_read_table(d, tab, max_rows, *r->left, rows, n, why, sizeof why);
+	H5Dclose(d);
+	if (rc)
+		return rfail(r, "%s: %s", path, why);
+	size_t bytes = (size_t)*n * tab->row_size; /* h5_read_table kept it within *r->left */
+	*r->left -= bytes < *r->left ? bytes : *r->left;
 	return 0;
 }
 
@@ -425,9 +437,11 @@ static int r_root(R *r, hid_t f, Model *m)
 	    r_int(r, f, "", "num_classes", &classes, 0) < 0)
 		return -1;
 	if (shape[0] < 1 || shape[0] > NASH_MAX_CHANNELS || shape[1] < 1 || shape[2] < 1 ||
-	    shape[1] > 4096 || shape[2] > 4096)
-		return rfail(r, "input_shape %dx%dx%d is invalid (C in 1..%d, H and W in 1..4096)",
-			     shape[0], shape[1], shape[2], NASH_MAX_CHANNELS);
+	    shape[1] > NASH_MAX_INPUT_SIDE || shape[2] > NASH_MAX_INPUT_SIDE)
+		return rfail(r, "input_shape %dx%dx%d is invalid (C in 1..%d, H and W in 1..%d)",
+			     shape[0], shape[1], shape[2], NASH_MAX_CHANNELS, NASH_MAX_INPUT_SIDE);
+	if (classes < 2 || classes > NASH_MAX_CLASSES)
+		return rfail(r, "num_classes %d is not in 2..%d", classes, NASH_MAX_CLASSES);
 	graph_init(&m->g, shape[0], shape[1], shape[2], classes);
 	if (r_str(r, f, "", "dataset", m->dataset, sizeof m->dataset, 0) < 0 ||
 	    r_attr(r, f, "", "norm_mean", H5T_FLOAT, H5T_NATIVE_FLOAT, shape[0], m->mean, 0) < 0 ||
@@ -447,27 +461,25 @@ static int r_root(R *r, hid_t f, Model *m)
 		return rfail(r, "val_accuracy is not finite");
 	if (H5Aexists(f, "test_accuracy") > 0 && !isfinite(m->test_accuracy))
 		return rfail(r, "test_accuracy is not finite");
-	return 0;
+	return 0; /* ranges: model_validate, which the writer runs too */
 }
 
 static int r_model(R *r, hid_t f, Model *m)
 {
 	if (r_root(r, f, m) || r_graph(r, f, &m->g))
 		return -1;
-	if (H5Lexists(f, "training", H5P_DEFAULT) <= 0 || link_type(f, "training") != H5I_GROUP)
-		return rfail(r, "missing group 'training'");
-	hid_t tr = H5Gopen2(f, "training", H5P_DEFAULT);
-	int rc = tr < 0 ? rfail(r, "cannot open group 'training'") : 0;
-	rc = rc ? rc : r_table(r, tr, "runs", "training/runs", &h5_run_table, (void **)&m->runs,
+	hid_t tr = r_group(r, f, "training", "training");
+	int rc = tr < 0 ? -1 : 0;
+	rc = rc ? rc : r_table(r, tr, "runs", "training/runs", &h5_run_table, NASH_MAX_RUNS, (void **)&m->runs,
 			       &m->n_runs);
 	for (int i = 0; !rc && i < m->n_runs; i++)
 		if (!m->runs[i].train_on[0]) /* a file from before train_on: the training split */
 			snprintf(m->runs[i].train_on, sizeof m->runs[i].train_on, "train");
-	rc = rc ? rc : r_table(r, tr, "record", "training/record", &h5_record_table,
+	rc = rc ? rc : r_table(r, tr, "record", "training/record", &h5_record_table, NASH_MAX_RECORDS,
 			       (void **)&m->records, &m->n_records);
 	if (tr >= 0)
 		H5Gclose(tr);
-	rc = rc ? rc : r_table(r, f, "lineage", "lineage", &h5_morph_table, (void **)&m->lineage,
+	rc = rc ? rc : r_table(r, f, "lineage", "lineage", &h5_morph_table, NASH_MAX_LINEAGE, (void **)&m->lineage,
 			       &m->n_lineage);
 	if (!rc && model_validate(m, r->err))
 		rc = nash_err_prefix(r->err, r->file);
@@ -483,7 +495,20 @@ static int has_hdf5_signature(const unsigned char *p, size_t len)
 	return 0;
 }
 
-int model_read_mem(Model *m, const void *buf, size_t len, const char *name, NashErr *err)
+int modelfile_read_group(Model *m, hid_t loc, const char *name, size_t *left, NashErr *err)
+{
+	R r = {.file = name, .err = err, .left = left};
+	model_init(m);
+	H5Quiet q;
+	h5_quiet(&q);
+	int rc = r_model(&r, loc, m);
+	h5_restore(&q);
+	if (rc)
+		model_free(m);
+	return rc ? -1 : 0;
+}
+
+int model_parse_mem(Model *m, const void *buf, size_t len, const char *name, NashErr *err)
 {
 	R r = {.file = name ? name : "<memory>", .err = err};
 	model_init(m);
@@ -493,12 +518,20 @@ int model_read_mem(Model *m, const void *buf, size_t len, const char *name, Nash
 		return rfail(&r, "not an HDF5 file");
 	H5Quiet q;
 	h5_quiet(&q);
-	hid_t fapl = h5_core_fapl(), f = -1;
+	hid_t fapl = h5_core_fapl(0), f = -1;
 	char fname[64];
 	snprintf(fname, sizeof fname, "nash-image-%p", buf);
 	if (fapl >= 0 && H5Pset_file_image(fapl, (void *)buf, len) >= 0)
 		f = H5Fopen(fname, H5F_ACC_RDONLY, fapl);
-	int rc = f < 0 ? rfail(&r, "corrupt HDF5 file (cannot open it)") : r_model(&r, f, m);
+	int rc = f < 0 ? rfail(&r, "corrupt HDF5 file (cannot open it)") : 0;
+	hid_t root = f >= 0 ? H5Gopen2(f, "/", H5P_DEFAULT) : -1;
+	if (!rc && root < 0)
+		rc = rfail(&r, "corrupt HDF5 file (cannot open its root group)");
+	size_t left = len;
+	if (!rc)
+		rc = modelfile_read_group(m, root, r.file, &left, err);
+	if (root >= 0)
+		H5Gclose(root);
 	if (f >= 0)
 		H5Fclose(f);
 	if (fapl >= 0)
@@ -507,6 +540,30 @@ int model_read_mem(Model *m, const void *buf, size_t len, const char *name, Nash
 	if (rc)
 		model_free(m);
 	return rc ? -1 : 0;
+}
+
+typedef struct ParseArgs {
+	const void *buf;
+	size_t len;
+	const char *name;
+} ParseArgs;
+
+static int parse_and_drop(void *arg, NashErr *err)
+{
+	const ParseArgs *a = arg;
+	Model m;
+	int rc = model_parse_mem(&m, a->buf, a->len, a->name, err);
+	model_free(&m);
+	return rc;
+}
+
+int model_read_mem(Model *m, const void *buf, size_t len, const char *name, NashErr *err)
+{
+	ParseArgs a = {buf, len, name ? name : "<memory>"};
+	model_init(m);
+	if (isolate_check(parse_and_drop, &a, a.name, err))
+		return -1;
+	return model_parse_mem(m, buf, len, name, err);
 }
 
 int model_read(Model *m, const char *path, NashErr *err)

@@ -203,54 +203,74 @@ static void w_model(W *w, hid_t f, const Model *m)
 	w_table(w, f, "lineage", &h5_morph_table, m->lineage, m->n_lineage);
 }
 
-int model_write_mem(const Model *m, void **buf, size_t *len, NashErr *err)
+/* What the reader would refuse is not written either: the same checks, the same limits. */
+static int check_model(const Model *m, NashErr *err)
 {
-	*buf = NULL;
-	*len = 0;
 	if (model_validate(m, err) || check_params(&m->g, err))
 		return -1;
 	/* the string attributes are written with strlen: they must be terminated */
 	if (!memchr(m->id, 0, sizeof m->id) || !memchr(m->parent_id, 0, sizeof m->parent_id) ||
 	    !memchr(m->failure, 0, sizeof m->failure))
 		return nash_err(err, NASH_ERR_RUNTIME, "model strings not terminated");
+	return 0;
+}
+
+int modelfile_write_group(hid_t loc, const Model *m, NashErr *err)
+{
+	if (check_model(m, err))
+		return -1;
 	H5Quiet q;
 	h5_quiet(&q);
-	W w = { .gcpl = H5Pcreate(H5P_GROUP_CREATE), .dcpl = H5Pcreate(H5P_DATASET_CREATE) };
-	hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = h5_core_fapl(), f = -1;
-	/* fcpl derives from the group class: this untimestamps the root group */
-	if (w.gcpl < 0 || w.dcpl < 0 || fcpl < 0 || fapl < 0 ||
-	    H5Pset_obj_track_times(w.gcpl, 0) < 0 || H5Pset_obj_track_times(w.dcpl, 0) < 0 ||
-	    H5Pset_obj_track_times(fcpl, 0) < 0)
-		w.bad = 1;
-	char fname[64];
-	snprintf(fname, sizeof fname, "nash-model-%p", (const void *)m);
-	if (!w.bad && (f = H5Fcreate(fname, H5F_ACC_EXCL, fcpl, fapl)) < 0)
+	W w = {.gcpl = H5Pcreate(H5P_GROUP_CREATE), .dcpl = H5Pcreate(H5P_DATASET_CREATE)};
+	if (w.gcpl < 0 || w.dcpl < 0 || h5_group_props(w.gcpl) < 0 || H5Pset_obj_track_times(w.dcpl, 0) < 0)
 		w.bad = 1;
 	if (!w.bad)
-		w_model(&w, f, m);
-	/* H5Fget_file_image alone can return an image whose metadata is still in the cache */
-	if (!w.bad && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
-		w.bad = 1;
-	ssize_t n = w.bad ? -1 : H5Fget_file_image(f, NULL, 0);
-	void *img = n > 0 ? malloc((size_t)n) : NULL;
-	if (!img || H5Fget_file_image(f, img, (size_t)n) != n) {
-		free(img);
-		img = NULL;
-	}
+		w_model(&w, loc, m);
+	if (w.dcpl >= 0)
+		H5Pclose(w.dcpl);
+	if (w.gcpl >= 0)
+		H5Pclose(w.gcpl);
+	h5_restore(&q);
+	return w.bad ? nash_err(err, NASH_ERR_RUNTIME, "HDF5 failed to write the model") : 0;
+}
+
+int model_write_mem(const Model *m, void **buf, size_t *len, NashErr *err)
+{
+	*buf = NULL;
+	*len = 0;
+	if (check_model(m, err))
+		return -1;
+	H5Quiet q;
+	h5_quiet(&q);
+	hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = h5_core_fapl(1), f = -1;
+	int bad = 0;
+	/* fcpl derives from the group class: this untimestamps the root group */
+	if (fcpl < 0 || fapl < 0 || h5_group_props(fcpl) < 0)
+		bad = 1;
+	char fname[64];
+	snprintf(fname, sizeof fname, "nash-model-%p", (const void *)m);
+	if (!bad && (f = H5Fcreate(fname, H5F_ACC_EXCL, fcpl, fapl)) < 0)
+		bad = 1;
+	hid_t root = bad ? -1 : H5Gopen2(f, "/", H5P_DEFAULT);
+	if (root < 0 || modelfile_write_group(root, m, err))
+		bad = 1;
+	if (root >= 0)
+		H5Gclose(root);
+	size_t n = 0;
+	void *img = bad ? NULL : h5_file_image(f, &n);
 	if (f >= 0 && H5Fclose(f) < 0) {
 		free(img);
 		img = NULL;
 	}
-	H5Pclose(fapl);
-	H5Pclose(fcpl);
-	H5Pclose(w.dcpl);
-	H5Pclose(w.gcpl);
+	if (fapl >= 0)
+		H5Pclose(fapl);
+	if (fcpl >= 0)
+		H5Pclose(fcpl);
 	h5_restore(&q);
 	if (!img)
-		return nash_err(err, NASH_ERR_RUNTIME, "HDF5 failed to serialise the model%s",
-				n > 0 ? " (out of memory?)" : "");
+		return nash_err(err, NASH_ERR_RUNTIME, "HDF5 failed to serialise the model");
 	*buf = img;
-	*len = (size_t)n;
+	*len = n;
 	return 0;
 }
 

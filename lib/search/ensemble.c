@@ -1,7 +1,7 @@
-/* Ensembles and ensemble files. A member is stored by copying the objects and attributes of its
-   model file (serialised by model_write_mem) into /members/NNN, and read back by copying them into
-   a fresh in-memory file that model_read_mem validates: the model file's layout and checks are
-   reused as they are, without knowing them here. */
+/* Ensembles and ensemble files. A member is stored in /members/NNN with exactly a model file's
+   layout, written and read by the model file's own writer and reader on that group
+   (modelfile_write_group, modelfile_read_group): the layout and its checks are reused as they
+   are, without knowing them here, and no HDF5 object is ever copied from an untrusted file. */
 #include "search/ensemble.h"
 
 #include "base/h5util.h"
@@ -13,7 +13,10 @@
 #include <string.h>
 
 #include "base/atomic.h"
+#include "base/isolate.h"
+#include "base/limits.h"
 #include "engine/net.h"
+#include "model/modelfile.h"
 #include "engine/train.h"
 
 void ensemble_init(Ensemble *e)
@@ -55,46 +58,29 @@ int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err)
 
 /* ---- HDF5 plumbing ---- */
 
-/* Property lists for deterministic in-memory files: no object timestamps. */
-typedef struct Props {
-	hid_t fcpl, fapl, gcpl;
-} Props;
-
-static int props_open(Props *p)
-{
-	p->fcpl = H5Pcreate(H5P_FILE_CREATE);
-	p->fapl = h5_core_fapl();
-	p->gcpl = H5Pcreate(H5P_GROUP_CREATE);
-	if (p->fcpl < 0 || p->fapl < 0 || p->gcpl < 0 || H5Pset_obj_track_times(p->fcpl, 0) < 0 ||
-	    H5Pset_obj_track_times(p->gcpl, 0) < 0)
-		return -1;
-	return 0;
-}
-
-static void props_close(Props *p)
-{
-	if (p->fcpl >= 0)
-		H5Pclose(p->fcpl);
-	if (p->fapl >= 0)
-		H5Pclose(p->fapl);
-	if (p->gcpl >= 0)
-		H5Pclose(p->gcpl);
-}
-
-/* A new in-memory file with a process-unique name (the core driver keys open files by name). */
-static hid_t mem_create(const Props *p, const void *tag, int i)
+/* A new in-memory file with a process-unique name (the core driver keys open files by name),
+   in the checksummed 1.8 formats; no object timestamps, so writing is deterministic. */
+static hid_t mem_create(const void *tag, hid_t *gcpl)
 {
 	char name[80];
-	snprintf(name, sizeof name, "nash-ensemble-%p-%d", tag, i);
-	return H5Fcreate(name, H5F_ACC_EXCL, p->fcpl, p->fapl);
+	snprintf(name, sizeof name, "nash-ensemble-%p", tag);
+	hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = h5_core_fapl(1), f = -1;
+	*gcpl = H5Pcreate(H5P_GROUP_CREATE);
+	if (fcpl >= 0 && fapl >= 0 && *gcpl >= 0 && h5_group_props(fcpl) == 0 && h5_group_props(*gcpl) == 0)
+		f = H5Fcreate(name, H5F_ACC_EXCL, fcpl, fapl);
+	if (fcpl >= 0)
+		H5Pclose(fcpl);
+	if (fapl >= 0)
+		H5Pclose(fapl);
+	return f;
 }
 
 /* Opens an HDF5 image read-only; -1 when it is not one. */
-static hid_t mem_open(const void *buf, size_t len, int i)
+static hid_t mem_open(const void *buf, size_t len)
 {
 	char name[80];
-	snprintf(name, sizeof name, "nash-ensemble-in-%p-%d", buf, i);
-	hid_t fapl = h5_core_fapl(), f = -1;
+	snprintf(name, sizeof name, "nash-ensemble-in-%p", buf);
+	hid_t fapl = h5_core_fapl(0), f = -1;
 	if (fapl >= 0 && H5Pset_file_image(fapl, (void *)buf, len) >= 0)
 		f = H5Fopen(name, H5F_ACC_RDONLY, fapl);
 	if (fapl >= 0)
@@ -102,110 +88,26 @@ static hid_t mem_open(const void *buf, size_t len, int i)
 	return f;
 }
 
-/* The file's bytes (malloc'd) after flushing; NULL on failure. */
-static void *mem_image(hid_t f, size_t *len)
-{
-	if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
-		return NULL;
-	ssize_t n = H5Fget_file_image(f, NULL, 0);
-	void *img = n > 0 ? malloc((size_t)n) : NULL;
-	if (img && H5Fget_file_image(f, img, (size_t)n) != n) {
-		free(img);
-		img = NULL;
-	}
-	*len = img ? (size_t)n : 0;
-	return img;
-}
-
-typedef struct AttrCopy {
-	hid_t dst;
-	const char *skip;
-	int bad;
-} AttrCopy;
-
-/* Copies one attribute as raw bytes of its own type (variable-length data is not supported:
-   model files have none). */
-static herr_t copy_attr(hid_t loc, const char *name, const H5A_info_t *info, void *arg)
-{
-	(void)info;
-	AttrCopy *c = arg;
-	if (c->skip && strcmp(name, c->skip) == 0)
-		return 0;
-	hid_t a = H5Aopen(loc, name, H5P_DEFAULT), t = a >= 0 ? H5Aget_type(a) : -1;
-	hid_t sp = a >= 0 ? H5Aget_space(a) : -1, na = -1;
-	hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
-	void *buf = NULL;
-	int ok = t >= 0 && np >= 0 && H5Tdetect_class(t, H5T_VLEN) == 0 && H5Tis_variable_str(t) == 0;
-	if (ok) {
-		buf = malloc(H5Tget_size(t) * (size_t)(np ? np : 1));
-		ok = buf && H5Aread(a, t, buf) >= 0;
-	}
-	if (ok) {
-		na = H5Acreate2(c->dst, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-		ok = na >= 0 && H5Awrite(na, t, buf) >= 0;
-	}
-	free(buf);
-	if (na >= 0)
-		H5Aclose(na);
-	if (sp >= 0)
-		H5Sclose(sp);
-	if (t >= 0)
-		H5Tclose(t);
-	if (a >= 0)
-		H5Aclose(a);
-	if (!ok) {
-		c->bad = 1;
-		return -1;
-	}
-	return 0;
-}
-
-/* Copies every object linked from group src and every attribute of src (except skip) into dst. */
-static int copy_contents(hid_t src, hid_t dst, const char *skip)
-{
-	H5G_info_t gi;
-	if (H5Gget_info(src, &gi) < 0)
-		return -1;
-	for (hsize_t i = 0; i < gi.nlinks; i++) {
-		char name[256];
-		ssize_t l = H5Lget_name_by_idx(src, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
-		if (l < 0 || (size_t)l >= sizeof name || H5Ocopy(src, name, dst, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
-			return -1;
-	}
-	AttrCopy c = {.dst = dst, .skip = skip};
-	hsize_t idx = 0;
-	if (H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, &idx, copy_attr, &c) < 0 || c.bad)
-		return -1;
-	return 0;
-}
-
 /* ---- writing ---- */
 
-static int write_member(hid_t members, const Props *p, const Model *m, const char *source, int i, NashErr *err)
+/* Member i is written into members/NNN by the model file's own writer: the values, validated
+   as for a model file, never HDF5 objects copied from another file. */
+static int write_member(hid_t members, hid_t gcpl, const Model *m, const char *source, int i, NashErr *err)
 {
-	void *img;
-	size_t len;
-	if (model_write_mem(m, &img, &len, err)) {
-		char where[64];
-		snprintf(where, sizeof where, "members/%03d", i);
-		return nash_err_prefix(err, where);
-	}
-	hid_t src = mem_open(img, len, i), root = src >= 0 ? H5Gopen2(src, "/", H5P_DEFAULT) : -1, g = -1;
 	char name[16];
 	snprintf(name, sizeof name, "%03d", i);
-	int rc = -1;
-	if (root >= 0 && (g = H5Gcreate2(members, name, H5P_DEFAULT, p->gcpl, H5P_DEFAULT)) >= 0 &&
-	    copy_contents(root, g, NULL) == 0 && h5_write_str(g, "source", source) == 0)
-		rc = 0;
-	if (g >= 0)
-		H5Gclose(g);
-	if (root >= 0)
-		H5Gclose(root);
-	if (src >= 0)
-		H5Fclose(src);
-	free(img);
-	if (rc)
-		nash_err(err, NASH_ERR_RUNTIME, "HDF5 failed to copy member %d into the ensemble", i);
+	hid_t g = H5Gcreate2(members, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+	if (g < 0)
+		return nash_err(err, NASH_ERR_RUNTIME, "HDF5 failed to write member %d of the ensemble", i);
+	int rc = modelfile_write_group(g, m, err);
+	if (rc) {
+		char where[64];
+		snprintf(where, sizeof where, "members/%03d", i);
+		nash_err_prefix(err, where);
+	} else if (h5_write_str(g, "source", source)) {
+		rc = nash_err(err, NASH_ERR_RUNTIME, "HDF5 failed to write member %d of the ensemble", i);
+	}
+	H5Gclose(g);
 	return rc;
 }
 
@@ -215,22 +117,24 @@ int ensemble_write_mem(const Ensemble *e, void **buf, size_t *len, NashErr *err)
 	*len = 0;
 	if (e->n < 1)
 		return nash_err(err, NASH_ERR_RUNTIME, "an ensemble needs at least one member");
+	if (e->n > NASH_MAX_MEMBERS)
+		return nash_err(err, NASH_ERR_RUNTIME, "an ensemble holds at most %d members, not %d", NASH_MAX_MEMBERS,
+				e->n);
 	H5Quiet q;
 	h5_quiet(&q);
-	Props p = {-1, -1, -1};
-	hid_t f = -1, members = -1;
+	hid_t gcpl = -1, f = mem_create(e, &gcpl), members = -1;
 	int rc = -1;
-	if (props_open(&p) == 0 && (f = mem_create(&p, e, -1)) >= 0 && h5_write_str(f, "format", "nash-ensemble") == 0 &&
+	if (f >= 0 && h5_write_str(f, "format", "nash-ensemble") == 0 &&
 	    h5_write_int(f, "format_version", NASH_ENSEMBLE_FORMAT_VERSION) == 0 &&
 	    h5_write_int(f, "num_members", e->n) == 0 && h5_write_str(f, "dataset", e->members[0].dataset) == 0 &&
 	    h5_write_str(f, "combine", "mean-softmax") == 0 &&
 	    (!isfinite(e->val_accuracy) || h5_write_float(f, "val_accuracy", e->val_accuracy) == 0) &&
 	    (!isfinite(e->test_accuracy) || h5_write_float(f, "test_accuracy", e->test_accuracy) == 0) &&
-	    (members = H5Gcreate2(f, "members", H5P_DEFAULT, p.gcpl, H5P_DEFAULT)) >= 0) {
+	    (members = H5Gcreate2(f, "members", H5P_DEFAULT, gcpl, H5P_DEFAULT)) >= 0) {
 		rc = 0;
 		for (int i = 0; rc == 0 && i < e->n; i++)
-			rc = write_member(members, &p, &e->members[i], e->sources[i], i, err);
-		if (rc == 0 && !(*buf = mem_image(f, len)))
+			rc = write_member(members, gcpl, &e->members[i], e->sources[i], i, err);
+		if (rc == 0 && !(*buf = h5_file_image(f, len)))
 			rc = nash_err(err, NASH_ERR_RUNTIME, "HDF5 failed to serialise the ensemble");
 	} else {
 		nash_err(err, NASH_ERR_RUNTIME, "HDF5 failed to create the ensemble");
@@ -239,7 +143,8 @@ int ensemble_write_mem(const Ensemble *e, void **buf, size_t *len, NashErr *err)
 		H5Gclose(members);
 	if (f >= 0)
 		H5Fclose(f);
-	props_close(&p);
+	if (gcpl >= 0)
+		H5Pclose(gcpl);
 	h5_restore(&q);
 	return rc;
 }
@@ -257,37 +162,32 @@ int ensemble_write(const Ensemble *e, const char *path, NashErr *err)
 
 /* ---- reading ---- */
 
-/* Rebuilds member i of an open ensemble as a model file image and reads it. */
-static int read_member(Ensemble *e, hid_t members, const Props *p, int i, const char *name, NashErr *err)
+/* Reads member i, the group members/NNN, with the model file's reader. */
+static int read_member(Ensemble *e, hid_t members, int i, const char *name, size_t *left, NashErr *err)
 {
 	char gname[16], where[600], source[256] = "";
 	snprintf(gname, sizeof gname, "%03d", i);
 	snprintf(where, sizeof where, "%s: members/%s", name, gname);
-	if (H5Lexists(members, gname, H5P_DEFAULT) <= 0)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing", where);
-	hid_t g = H5Gopen2(members, gname, H5P_DEFAULT), f = -1, root = -1;
-	void *img = NULL;
-	size_t len = 0;
-	int src_rc = g >= 0 ? h5_read_str(g, "source", source, sizeof source) : H5_ATTR_UNREADABLE;
-	if (src_rc == H5_ATTR_TOO_LONG) {
+	int kind = h5_link_kind(members, gname);
+	if (kind != H5_LINK_GROUP)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", where,
+				kind == H5_LINK_ABSENT ? "missing" : kind == H5_LINK_DATASET ? "a dataset, expected a group"
+												 : h5_link_kind_name(kind));
+	hid_t g = H5Gopen2(members, gname, H5P_DEFAULT);
+	if (g < 0)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: cannot open the member's group", where);
+	int src_rc = h5_read_str(g, "source", source, sizeof source);
+	if (src_rc < 0) {
 		H5Gclose(g);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: attribute 'source' is longer than %zu characters", where,
-				sizeof source - 1);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: attribute 'source' %s", where,
+				src_rc == H5_ATTR_TOO_LONG ? "is longer than 255 characters" : "is not a readable string");
 	}
-	if (src_rc >= 0 && (f = mem_create(p, e, i)) >= 0 &&
-	    (root = H5Gopen2(f, "/", H5P_DEFAULT)) >= 0 && copy_contents(g, root, "source") == 0)
-		img = mem_image(f, &len);
-	if (root >= 0)
-		H5Gclose(root);
-	if (f >= 0)
-		H5Fclose(f);
-	if (g >= 0)
-		H5Gclose(g);
-	if (!img)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: cannot read the member's group", where);
+	for (char *c = source; *c; c++)
+		if ((unsigned char)*c < 32 || *c == 127)
+			*c = '?'; /* a name shown in messages and tables */
 	Model m;
-	int rc = model_read_mem(&m, img, len, where, err);
-	free(img);
+	int rc = modelfile_read_group(&m, g, where, left, err);
+	H5Gclose(g);
 	if (rc)
 		return -1;
 	/* the recorded origin, so rewriting an ensemble gives the same file */
@@ -298,7 +198,7 @@ static int read_member(Ensemble *e, hid_t members, const Props *p, int i, const 
 	return rc;
 }
 
-static int read_ensemble(Ensemble *e, hid_t f, const char *name, NashErr *err)
+static int read_ensemble(Ensemble *e, hid_t f, const char *name, size_t len, NashErr *err)
 {
 	int version = 0, n = 0;
 	if (h5_read_attr(f, "format_version", H5T_INTEGER, H5T_NATIVE_INT, 0, &version, NULL) != H5_ATTR_READ)
@@ -308,43 +208,47 @@ static int read_ensemble(Ensemble *e, hid_t f, const char *name, NashErr *err)
 				name, version, NASH_ENSEMBLE_FORMAT_VERSION);
 	if (version < 1)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: format_version %d is invalid", name, version);
-	if (h5_read_attr(f, "num_members", H5T_INTEGER, H5T_NATIVE_INT, 0, &n, NULL) != H5_ATTR_READ || n < 1)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing or invalid attribute 'num_members'", name);
-	hid_t members = H5Lexists(f, "members", H5P_DEFAULT) > 0 ? H5Gopen2(f, "members", H5P_DEFAULT) : -1;
+	if (h5_read_attr(f, "num_members", H5T_INTEGER, H5T_NATIVE_INT, 0, &n, NULL) != H5_ATTR_READ || n < 1 ||
+	    n > NASH_MAX_MEMBERS)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing or invalid attribute 'num_members' (1 to %d)", name,
+				NASH_MAX_MEMBERS);
+	int kind = h5_link_kind(f, "members");
+	if (kind != H5_LINK_GROUP)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: members: %s", name,
+				kind == H5_LINK_ABSENT ? "missing group" : h5_link_kind_name(kind));
+	hid_t members = H5Gopen2(f, "members", H5P_DEFAULT);
 	if (members < 0)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing group 'members'", name);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: cannot open group 'members'", name);
 	H5G_info_t gi;
 	int rc = 0;
 	if (H5Gget_info(members, &gi) < 0 || gi.nlinks != (hsize_t)n)
 		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: group 'members' holds %llu objects, num_members says %d",
 			      name, (unsigned long long)gi.nlinks, n);
-	Props p = {-1, -1, -1};
-	if (rc == 0 && props_open(&p))
-		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: HDF5 failed", name);
+	/* every member's data comes out of the one file: together no more than its size */
+	size_t left = len;
 	for (int i = 0; rc == 0 && i < n; i++)
-		rc = read_member(e, members, &p, i, name, err);
-	props_close(&p);
+		rc = read_member(e, members, i, name, &left, err);
 	H5Gclose(members);
 	return rc;
 }
 
-int ensemble_read_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err)
+int ensemble_parse_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err)
 {
 	H5Quiet q;
 	h5_quiet(&q);
-	hid_t f = len > 0 ? mem_open(buf, len, -1) : -1;
+	hid_t f = len > 0 ? mem_open(buf, len) : -1;
 	char format[64] = "";
 	int has_format = f >= 0 ? h5_read_str(f, "format", format, sizeof format) : H5_ATTR_ABSENT;
 	int rc;
 	if (has_format == H5_ATTR_READ && strcmp(format, "nash-ensemble") == 0) {
-		rc = read_ensemble(e, f, name, err);
+		rc = read_ensemble(e, f, name, len, err);
 		H5Fclose(f);
 	} else {
 		/* a model file, or not one: the model reader gives the precise error */
 		if (f >= 0)
 			H5Fclose(f);
 		Model m;
-		rc = model_read_mem(&m, buf, len, name, err);
+		rc = model_parse_mem(&m, buf, len, name, err);
 		if (rc == 0) {
 			rc = ensemble_add(e, &m, name, err);
 			model_free(&m);
@@ -352,6 +256,30 @@ int ensemble_read_mem_append(Ensemble *e, const void *buf, size_t len, const cha
 	}
 	h5_restore(&q);
 	return rc;
+}
+
+typedef struct ParseArgs {
+	const void *buf;
+	size_t len;
+	const char *name;
+} ParseArgs;
+
+static int parse_and_drop(void *arg, NashErr *err)
+{
+	const ParseArgs *a = arg;
+	Ensemble e;
+	ensemble_init(&e);
+	int rc = ensemble_parse_mem_append(&e, a->buf, a->len, a->name, err);
+	ensemble_free(&e);
+	return rc;
+}
+
+int ensemble_read_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err)
+{
+	ParseArgs a = {buf, len, name};
+	if (isolate_check(parse_and_drop, &a, name, err))
+		return -1;
+	return ensemble_parse_mem_append(e, buf, len, name, err);
 }
 
 int ensemble_read_append(Ensemble *e, const char *path, NashErr *err)

@@ -34,6 +34,8 @@ int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err);
    ("-": stdin) and appends its model(s). Errors name the file, and the member when it is one. */
 int ensemble_read_append(Ensemble *e, const char *path, NashErr *err);
 int ensemble_read_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err);
+/* ensemble_read_mem_append without its crash isolation (model_parse_mem): for the fuzz target. */
+int ensemble_parse_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err);
 
 /* Serialises to an in-memory HDF5 image (malloc'd), deterministically. */
 int ensemble_write_mem(const Ensemble *e, void **buf, size_t *len, NashErr *err);

@@ -660,7 +660,7 @@ TEST(runs_without_placement_are_read)
 	model_free(&m);
 	fresh(p);
 	rewrite_runs_without_placement(p, 1);
-	EXPECT_FAIL(p, "training/runs: wrong type of field 'job'");
+	EXPECT_FAIL(p, "training/runs: field 'job' has the wrong type");
 }
 
 TEST(h5py_style_attributes_are_read)

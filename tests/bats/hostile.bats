@@ -1,0 +1,254 @@
+#!/usr/bin/env bats
+# Broken and hostile model, checkpoint and ensemble files (docs/FORMAT.md, "Security"): made
+# from real files by tests/bats/hostile.py (h5py), each must be refused with a clear error, no
+# output left behind, nothing read from another file, no hang, no crash.
+load common
+
+setup_file() {
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null || return 0
+	d=$BATS_FILE_TMPDIR
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 -o "$d/seed.h5"
+	nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 -o "$d/a.h5" "$d/seed.h5" >/dev/null 2>&1
+	nash-ensemble --data "$FMNIST" -o "$d/ens.h5" "$d/a.h5" "$d/seed.h5" >/dev/null 2>&1
+}
+
+setup() {
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null || skip "python3-h5py not installed"
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$BATS_TEST_TMPDIR/m.h5"
+	cp "$BATS_FILE_TMPDIR/ens.h5" "$BATS_TEST_TMPDIR/e.h5"
+	M=$BATS_TEST_TMPDIR/m.h5
+	E=$BATS_TEST_TMPDIR/e.h5
+}
+
+hostile() { /usr/bin/python3 "$BATS_TEST_DIRNAME/hostile.py" "$@"; }
+
+# A file of /etc/passwd-like text, the marker that must never reach any output.
+marker_file() {
+	for _ in $(seq 2000); do echo "root:x:0:0:NASH-MARKER:/root:/bin/bash"; done >"$1"
+}
+
+@test "external storage is refused, and its bytes reach no output" {
+	marker_file "$BATS_TEST_TMPDIR/passwd"
+	hostile external "$M" graph/009_dense/weight "$BATS_TEST_TMPDIR/passwd"
+	run -1 nash-show "$M"
+	assert_output --partial "graph/009_dense/weight: external storage"
+	run -1 nash-morph -o "$BATS_TEST_TMPDIR/child.h5" "$M"
+	assert_output --partial "external storage"
+	[ ! -e "$BATS_TEST_TMPDIR/child.h5" ]
+	run -1 nash-train --data "$FMNIST" --epochs 0 -o "$BATS_TEST_TMPDIR/t.h5" "$M"
+	assert_output --partial "external storage"
+	[ ! -e "$BATS_TEST_TMPDIR/t.h5" ]
+	refute_output --partial "NASH-MARKER"
+	! grep -rq "NASH-MARKER" "$BATS_TEST_TMPDIR" --exclude=passwd
+}
+
+@test "external storage on a FIFO is refused before anything is read" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo"
+	hostile external "$M" graph/001_conv/weight "$BATS_TEST_TMPDIR/fifo"
+	run -1 timeout 20 nash-show "$M"
+	assert_output --partial "external storage"
+}
+
+@test "a checkpoint with external storage is refused by nash-train" {
+	marker_file "$BATS_TEST_TMPDIR/passwd"
+	cp "$M" "$BATS_TEST_TMPDIR/ck.h5"
+	hostile attr "$BATS_TEST_TMPDIR/ck.h5" / checkpoint_epochs_done int 1
+	hostile external "$BATS_TEST_TMPDIR/ck.h5" graph/001_conv/weight "$BATS_TEST_TMPDIR/passwd"
+	# a checkpoint is resumed by giving it as MODEL
+	run -1 nash-train --data "$FMNIST" --epochs 2 --checkpoint "$BATS_TEST_TMPDIR/ck.h5" -o "$BATS_TEST_TMPDIR/t.h5" \
+		"$BATS_TEST_TMPDIR/ck.h5"
+	assert_output --partial "external storage"
+	[ ! -e "$BATS_TEST_TMPDIR/t.h5" ]
+}
+
+@test "external links, soft links and virtual datasets are refused" {
+	cp "$M" "$BATS_TEST_TMPDIR/other.h5"
+	hostile extlink "$M" graph/001_conv "$BATS_TEST_TMPDIR/other.h5"
+	run -1 nash-show "$M"
+	assert_output --partial "graph/001_conv: an external link"
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile extlink "$M" training "$BATS_TEST_TMPDIR/other.h5"
+	run -1 nash-show "$M"
+	assert_output --partial "training: an external link"
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile softlink "$M" graph/005_conv/weight /graph/001_conv/weight
+	run -1 nash-show "$M"
+	assert_output --partial "graph/005_conv/weight: a soft link"
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile virtual "$M" graph/001_conv/weight "$BATS_TEST_TMPDIR/source.h5"
+	run -1 nash-show "$M"
+	assert_output --partial "graph/001_conv/weight: a virtual dataset"
+}
+
+@test "filters nash does not write are refused" {
+	for filter in gzip shuffle fletcher32; do
+		cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+		hostile filter "$M" graph/009_dense/weight $filter
+		run -1 nash-show "$M"
+		assert_output --partial "graph/009_dense/weight: filter"
+		assert_output --partial "is not one nash reads"
+	done
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile filter "$M" lineage gzip
+	run -1 nash-show "$M"
+	assert_output --partial "lineage: filter 1 (deflate)"
+}
+
+@test "an ensemble member is checked like a model file" {
+	marker_file "$BATS_TEST_TMPDIR/passwd"
+	hostile external "$E" members/001/graph/001_conv/weight "$BATS_TEST_TMPDIR/passwd"
+	run -1 nash-ensemble --data "$FMNIST" -o "$BATS_TEST_TMPDIR/out.h5" "$E"
+	assert_output --partial "members/001: graph/001_conv/weight: external storage"
+	[ ! -e "$BATS_TEST_TMPDIR/out.h5" ]
+	cp "$BATS_FILE_TMPDIR/ens.h5" "$E"
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$BATS_TEST_TMPDIR/other.h5"
+	hostile extlink "$E" members/000 "$BATS_TEST_TMPDIR/other.h5"
+	run -1 nash-show "$E"
+	assert_output --partial "members/000: an external link"
+}
+
+@test "values out of range are refused" {
+	for v in 5.0 -1.0 nan; do
+		cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+		hostile attr "$M" / val_accuracy float $v
+		run -1 nash-show "$M"
+		assert_output --regexp "val_accuracy (5|-1|nan|is not finite)"
+	done
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile attr "$M" / val_accuracy float 5.0
+	run -1 nash-select -o "$BATS_TEST_TMPDIR/best.h5" "$BATS_FILE_TMPDIR/a.h5" "$M"
+	assert_output --partial "val_accuracy 5 is not in 0..1"
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile attr "$M" / test_accuracy float 1.5
+	run -1 nash-show "$M"
+	assert_output --partial "test_accuracy 1.5 is not in 0..1"
+	for v in 2 -1; do
+		cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+		hostile attr "$M" / failed int $v
+		hostile attr "$M" / failure str "diverged"
+		run -1 nash-show "$M"
+		assert_output --partial "failed is $v, must be 0 or 1"
+	done
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile negvar "$M" graph/002_bn
+	run -1 nash-show "$M"
+	assert_output --partial "graph/002_bn/running_var: element 0 is -1 (a variance must be >= 0)"
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile attr "$M" / dataset str "$(printf 'fashion\tmnist\nx')"
+	run -1 nash-show --tsv "$M"
+	assert_output --partial "dataset name is not 1 to 63 of the characters"
+}
+
+@test "a small file declaring 10,000,000 lineage rows is refused at once" {
+	hostile biglineage "$M" lineage
+	[ "$(stat -c %s "$M")" -lt 200000 ]
+	run -1 /usr/bin/time -f 'maxrss_kb %M' nash-show "$M"
+	assert_output --partial "lineage: 10000000 rows, more than the 100000 nash reads and writes"
+	[ "$(echo "$output" | awk '/maxrss_kb/ { print $2 }')" -lt 100000 ]
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile biglineage "$M" training/record
+	run -1 nash-show "$M"
+	assert_output --partial "training/record: 10000000 rows, more than the 1000000 nash reads and writes"
+	# within the limit, but more than the file could hold
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$M"
+	hostile biglineage "$M" training/record 900000
+	run -1 nash-show "$M"
+	assert_output --partial "training/record: 900000 rows of 32 bytes, more than the file's"
+}
+
+@test "a small file declaring 1.34 GB of weights is refused at once, with little memory" {
+	hostile bigweights "$M"
+	[ "$(stat -c %s "$M")" -lt 200000 ]
+	run -1 /usr/bin/time -f 'maxrss_kb %M' nash-show "$M"
+	assert_output --partial "graph: its layers hold 335544576 weights (1342178304 bytes), more than the file's"
+	[ "$(echo "$output" | awk '/maxrss_kb/ { print $2 }')" -lt 100000 ]
+}
+
+@test "weights declared but never written are refused" {
+	/usr/bin/python3 - "$M" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    w = f["graph/009_dense/weight"]
+    shape, dt = w.shape, w.dtype
+    del f["graph/009_dense/weight"]
+    f.create_dataset("graph/009_dense/weight", shape=shape, dtype=dt)
+PY
+	run -1 nash-show "$M"
+	assert_output --partial "graph/009_dense/weight: only 0 of its 62720 bytes are stored (data never written)"
+}
+
+@test "the fuzzing crash files give a result or a clear error, never a crash" {
+	for f in "$BATS_TEST_DIRNAME"/../fuzz/regress/*; do
+		run nash-show "$f"
+		[ "$status" -le 1 ] || { echo "nash-show $f: status $status: $output"; false; }
+		[ "$status" -eq 0 ] || [[ "$output" == "nash-show: $f: "* ]]
+		run nash-ensemble --data "$FMNIST" --eval test -o "$BATS_TEST_TMPDIR/out.h5" "$f"
+		[ "$status" -le 1 ] || { echo "nash-ensemble $f: status $status: $output"; false; }
+	done
+}
+
+@test "the files nash writes are in the checksummed formats, and h5dump, h5ls and h5py read them" {
+	run -0 h5dump -B -H "$M"
+	assert_output --partial "SUPERBLOCK_VERSION 2"
+	run -0 h5dump -B -H "$E"
+	assert_output --partial "SUPERBLOCK_VERSION 2"
+	run -0 h5ls -r "$E"
+	assert_output --partial "/members/001/graph/009_dense/weight Dataset {10, 1568}"
+	run -0 /usr/bin/python3 -c '
+import sys, h5py
+for p in sys.argv[1:]:
+    with h5py.File(p, "r") as f:
+        n = []
+        f.visit(n.append)
+        print(p, len(n), f.attrs["format"].decode())
+' "$M" "$E" "$BATS_FILE_TMPDIR/a.h5"
+	assert_output --partial "m.h5 "
+	assert_output --partial "nash-ensemble"
+	# every link and attribute in a (checksummed) object header: no fractal heap, whose blocks
+	# HDF5 does not checksum
+	! grep -q FRHP "$M"
+	! grep -q FRHP "$E"
+	# a corrupted object header is refused by its checksum rather than decoded
+	/usr/bin/python3 - "$M" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+i = b.find(b"OHDR", 64)      # the second object header after the root's
+b[i + 12] ^= 0xFF
+open(p, "wb").write(bytes(b))
+PY
+	run -1 nash-show "$M"
+}
+
+@test "files in the older formats (superblock 0, version 1 headers) are still read" {
+	for f in "$BATS_TEST_DIRNAME"/../fuzz/corpus/*-v0.h5; do
+		run -0 h5dump -B -H "$f"
+		assert_output --partial "SUPERBLOCK_VERSION 0"
+		run -0 nash-show "$f"
+	done
+}
+
+@test "a dataset file is read under the same rules" {
+	nash-data convert "fashion-mnist:$FIX/fmnist" -o "$BATS_TEST_TMPDIR/d.h5"
+	run -0 h5dump -B -H "$BATS_TEST_TMPDIR/d.h5"
+	assert_output --partial "SUPERBLOCK_VERSION 2"
+	run -0 nash-data info "$BATS_TEST_TMPDIR/d.h5"
+	# compression by another writer passes the filter check of dataset files
+	cp "$BATS_TEST_TMPDIR/d.h5" "$BATS_TEST_TMPDIR/z.h5"
+	hostile filter "$BATS_TEST_TMPDIR/z.h5" train/images gzip
+	run -1 nash-data info "$BATS_TEST_TMPDIR/z.h5"
+	refute_output --partial "filter"
+	marker_file "$BATS_TEST_TMPDIR/passwd"
+	hostile external "$BATS_TEST_TMPDIR/d.h5" test/labels "$BATS_TEST_TMPDIR/passwd"
+	run -1 nash-data info "$BATS_TEST_TMPDIR/d.h5"
+	assert_output --partial "test/labels: external storage"
+	refute_output --partial "NASH-MARKER"
+	run -1 nash-init --dataset "h5:$BATS_TEST_TMPDIR/d.h5" -o "$BATS_TEST_TMPDIR/m2.h5"
+	assert_output --partial "external storage"
+	[ ! -e "$BATS_TEST_TMPDIR/m2.h5" ]
+	nash-data convert "fashion-mnist:$FIX/fmnist" -o "$BATS_TEST_TMPDIR/d.h5"
+	cp "$BATS_TEST_TMPDIR/d.h5" "$BATS_TEST_TMPDIR/other.h5"
+	hostile extlink "$BATS_TEST_TMPDIR/d.h5" train "$BATS_TEST_TMPDIR/other.h5"
+	run -1 nash-data info "$BATS_TEST_TMPDIR/d.h5"
+	assert_output --partial "train: an external link"
+}
