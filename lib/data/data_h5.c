@@ -243,6 +243,32 @@ static int room_for(hid_t d, hid_t t, hid_t sp)
 
 /* Opens dataset `path` ("train/images") and checks its class (uint8 pixels, or any integer
    when !pixels), rank and that all of it was written; dims[rank] out. */
+
+/* Whether every element of the dataset was ever written. HDF5's space status compares the
+   stored bytes with the full size, so a compressed chunked dataset reads as "part allocated"
+   even when whole: for a chunked one count its chunks instead (each written chunk is stored; HDF5 1.10 needs the file space, not H5S_ALL). */
+static int all_written(hid_t ds, hid_t sp, H5D_space_status_t *st)
+{
+	if (H5Dget_space_status(ds, st) < 0)
+		return 0;
+	if (*st == H5D_SPACE_STATUS_ALLOCATED)
+		return 1;
+	hid_t dcpl = H5Dget_create_plist(ds);
+	int ok = 0;
+	if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+		hsize_t dims[H5S_MAX_RANK], chunk[H5S_MAX_RANK], have = 0, want = 1;
+		int rk = H5Sget_simple_extent_ndims(sp);
+		if (rk > 0 && rk <= H5S_MAX_RANK && H5Sget_simple_extent_dims(sp, dims, NULL) == rk &&
+		    H5Pget_chunk(dcpl, rk, chunk) == rk && H5Dget_num_chunks(ds, sp, &have) >= 0) {
+			for (int k = 0; k < rk; k++)
+				want *= chunk[k] ? (dims[k] + chunk[k] - 1) / chunk[k] : 0;
+			ok = want > 0 && have == want;
+		}
+	}
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	return ok;
+}
 static int open_set(const Rd *r, hid_t f, const char *group, const char *name, int rank, int pixels,
 		    hsize_t *dims, hid_t *ds)
 {
@@ -286,7 +312,7 @@ static int open_set(const Rd *r, hid_t f, const char *group, const char *name, i
 		rc = rfail(r, "%s: no images (N = 0); both the train and the test set must hold some", path);
 	else if (dims[0] > INT_MAX)
 		rc = rfail(r, "%s: %llu images, more than %d", path, (unsigned long long)dims[0], INT_MAX);
-	else if (H5Dget_space_status(*ds, &st) < 0 || st != H5D_SPACE_STATUS_ALLOCATED)
+	else if (!all_written(*ds, sp, &st))
 		/* a chunked dataset of which some chunks were never written reads as fill values */
 		rc = rfail(r, "%s: incomplete: %s of its data was ever written", path,
 			   st == H5D_SPACE_STATUS_NOT_ALLOCATED ? "none" : "only part");
