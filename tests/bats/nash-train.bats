@@ -226,14 +226,14 @@ run_field() {
 
 # The real CIFAR-10 (binary version) when it is there: NASH_CIFAR10_DIR, or ../shared/data/cifar10
 # next to the repository.
+# Sets dir, or skips the test (skip must run in the test's shell, not in a $(...) subshell).
 cifar10_dir() {
-	local dir=${NASH_CIFAR10_DIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)/../shared/data/cifar10}
+	dir=${NASH_CIFAR10_DIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)/../shared/data/cifar10}
 	[ -f "$dir/data_batch_1.bin" ] || skip "CIFAR-10 not found at $dir (set NASH_CIFAR10_DIR)"
-	echo "$dir"
 }
 
 @test "nash-train on the real CIFAR-10: whole, and a copy missing a batch is refused" {
-	dir=$(cifar10_dir)
+	cifar10_dir
 	run -0 nash-init --dataset "cifar10:$dir" --widths 4,8 -o "$BATS_TEST_TMPDIR/m.h5"
 	mkdir "$BATS_TEST_TMPDIR/c10"
 	for f in data_batch_1.bin data_batch_2.bin data_batch_4.bin data_batch_5.bin test_batch.bin; do
