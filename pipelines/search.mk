@@ -16,7 +16,7 @@ S_MAKEFILE := $(abspath $(firstword $(MAKEFILE_LIST)))
 # ---- settings ----
 PROFILE ?= default
 ifeq ($(PROFILE),default)
-# about 7 minutes on a 2-core CPU on Fashion-MNIST (docs/SEARCH.md).
+# about 10 minutes on a 2-core CPU on Fashion-MNIST, the final phase included (docs/SEARCH.md).
 STEPS        ?= 3
 NEIGH        ?= 3
 MORPHS       ?= 3
