@@ -1,10 +1,23 @@
 #!/bin/sh
-# Writes RUN/report.md (a table per step, the results, a plot, the best architecture drawn) and
-# RUN/summary.txt from a finished search. Usage: report.sh RUN STEPS FINAL_ON ENSEMBLE
-# (NASH_BIN: the tools). Every file is written to a temporary and renamed; report.md last (it
-# is make's target).
+# Writes RUN/report.md (a table per step, the results, a plot, the best architecture drawn),
+# RUN/summary.txt and RUN/result.tsv (the figures pipelines/aggregate.sh compares) from a
+# finished search. Usage: report.sh [--step0 DIR] RUN STEPS FINAL_ON ENSEMBLE (NASH_BIN: the
+# tools); --step0: where the seed network is when not in RUN/step0 (searches that share one).
+# Every file is written to a temporary and renamed; report.md last (it is make's target).
 set -u
+step0=
+if [ "${1:-}" = --step0 ]; then
+	step0=$2
+	shift 2
+fi
 run=$1 steps=$2 final_on=${3:-train} ensemble=${4:-raw}
+: "${step0:=$run/step0}"
+# how the report names the seed network's files: step0/... in RUN, else the path from RUN
+case $step0 in
+"$run/step0") step0_name=step0 ;;
+"$(dirname "$run")/step0") step0_name=../step0 ;;
+*) step0_name=$step0 ;;
+esac
 bin=${NASH_BIN:+$NASH_BIN/}
 dir=$run/report
 mkdir -p "$dir" || exit 1
@@ -20,7 +33,9 @@ die() {
 . "$(dirname "$0")/common.sh"
 
 # Rows 1 seed, 2 the search's best, 3 the final model; columns by their header names.
-"${bin}nash-show" --tsv "$run/step0/best.h5" "$run/step$steps/best.h5" "$run/final.h5" >"$tmp/show.tsv" ||
+best=$run/step$steps/best.h5
+[ "$steps" -gt 0 ] || best=$step0/best.h5
+"${bin}nash-show" --tsv "$step0/best.h5" "$best" "$run/final.h5" >"$tmp/show.tsv" ||
 	die "cannot read the models"
 field() { tsv_col "$2" "$tmp/show.tsv" "$1" || die "$tmp/show.tsv: no column $2"; }
 seed_val=$(field 1 val_accuracy) seed_params=$(field 1 params) seed_secs=$(field 1 total_seconds)
@@ -33,7 +48,7 @@ case $final_on in
 all) final_what="on training + validation images (FINAL_ON=all; its val accuracy is not held out)" ;;
 *) final_what="on the training split (FINAL_ON=train)" ;;
 esac
-seed_test=$(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$run/step0/test.txt")
+seed_test=$(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$step0/test.txt")
 ens_test=$(sed -n 's/^test_accuracy=\([0-9.]*\).*/\1/p' "$run/ensemble.txt")
 ens_n=$(sed -n 's/^ensemble of \([0-9]*\).*/\1/p' "$run/ensemble.txt")
 
@@ -47,7 +62,7 @@ while [ "$k" -le "$steps" ]; do
 	if [ "$ensemble" = trained ]; then members="$members $run/snap/step$k.h5"; else members="$members $run/step$k/best.h5"; fi
 	k=$((k + 1))
 done
-[ "$steps" -gt 0 ] || members=$([ "$ensemble" = trained ] && echo "$run/final.h5" || echo "$run/step0/best.h5")
+[ "$steps" -gt 0 ] || members=$([ "$ensemble" = trained ] && echo "$run/final.h5" || echo "$step0/best.h5")
 # shellcheck disable=SC2086 # the paths have no spaces (search.mk checks RUN)
 "${bin}nash-show" --tsv $members >"$tmp/members.tsv" || die "cannot read the ensemble's members"
 mc=$(tsv_cols "$tmp/members.tsv" model weights_hash) || exit 1
@@ -84,10 +99,13 @@ while [ "$k" -le "$steps" ]; do
 done
 train_total=$(awk -v a="$cum" -v b="$final_secs" 'BEGIN { print a + b }')
 
+# The plot's data (pipelines/aggregate.sh plots the steps of several searches): per step, the
+# cumulative training minutes and the best validation accuracy; every child's.
+cp "$tmp/steps.dat" "$tmp/children.dat" "$dir/" || die "cannot write $dir/steps.dat"
+
 # The plot: validation accuracy against step and against training time.
 plot=
 if command -v gnuplot >/dev/null 2>&1; then
-	cp "$tmp/steps.dat" "$tmp/children.dat" "$dir/" 2>/dev/null
 	# PNG through cairo where gnuplot has it (it renders everywhere), else SVG
 	ext=png term='pngcairo size 1000,420 font "Helvetica,11"'
 	gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo || { ext=svg term='svg size 1000,420 font "Helvetica,12"'; }
@@ -123,17 +141,18 @@ fi
 # the seed's pretraining, every child the steps ranked, the final training. A failed child's file
 # holds its parent's record, so its place is unknown.
 where_md() {
-	k=1 models="$run/step0/best.h5"
+	k=1 models="$step0/best.h5"
 	while [ "$k" -le "$steps" ]; do
 		models="$models $(awk -F '\t' 'NR > 1 && $2 !~ /\/best\.h5$/ { printf " %s", $2 }' "$run/step$k/select.tsv")"
 		k=$((k + 1))
 	done
 	# shellcheck disable=SC2086 # model paths have no spaces (RUN cannot)
 	"${bin}nash-show" --tsv $models "$run/final.h5" >"$tmp/where.tsv" || die "cannot read the models"
-	awk -F '\t' -v run="$run/" '
+	awk -F '\t' -v run="$run/" -v s0="$step0/" -v s0n="$step0_name/" '
 		NR == 1 { next }
 		{
-			m = $1; sub(run, "", m); sub(/\.h5$/, "", m)
+			m = $1; if (index(m, s0) == 1) m = s0n substr(m, length(s0) + 1); else sub(run, "", m)
+			sub(/\.h5$/, "", m)
 			if ($11 == 1) { $17 = "-"; $18 = "(failed: not recorded)"; $19 = "-" }
 			else { n++; hosts[$17]; if ($19 != "-") { jobs[$19]; nj++ } }
 			rows = rows sprintf("| %s | %s | %s | %s |\n", m, $17, $18, $19)
@@ -147,6 +166,15 @@ where_md() {
 		}' "$tmp/where.tsv"
 }
 where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
+
+# The figures other reports compare (pipelines/aggregate.sh), by header: test accuracies of the
+# seed network, the final model and the snapshot ensemble; the final model's parameters and
+# epochs; training seconds (all models, as below; the final training's).
+{
+	printf 'seed_test\tfinal_test\tensemble_test\tparams\tepochs\ttrain_seconds\tfinal_seconds\tbest_val\n'
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${seed_test:--}" "${final_test:--}" "${ens_test:--}" "$final_params" \
+		"$final_epochs" "$train_total" "$final_secs" "$best_val"
+} >"$tmp/result.tsv" && mv -f "$tmp/result.tsv" "$run/result.tsv" || die "cannot write $run/result.tsv"
 
 # The summary, printed by `make search`.
 {
@@ -179,7 +207,7 @@ where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
 	echo
 	echo "| model | val accuracy | test accuracy | params | epochs |"
 	echo "|---|---|---|---|---|"
-	echo "| seed network (\`step0/best.h5\`) | $seed_val | ${seed_test:--} | $seed_params | $(field 1 epochs) |"
+	echo "| seed network (\`$step0_name/best.h5\`) | $seed_val | ${seed_test:--} | $seed_params | $(field 1 epochs) |"
 	echo "| best of the search (\`step$steps/best.h5\`, $best_morphs morphisms) | $best_val | - | $best_params | $(field 2 epochs) |"
 	echo "| after final training (\`final.h5\`) | $final_val | $final_test | $final_params | $final_epochs |"
 	echo "| $ens_label of the steps' bests (\`ensemble.h5\`) | - | ${ens_test:--} | | |"

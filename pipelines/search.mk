@@ -6,6 +6,11 @@
 # RUN/settings/ rewritten only when its value changes, so a rerun redoes exactly what a
 # changed setting affects, nothing after a complete run, and only what is missing after an
 # interruption (training resumes from its checkpoint).
+#
+# One search is a set of rules made from templates (s_seednet, s_search below) for its
+# directory, so that several searches are targets of one make graph: RUNS=N repeated searches
+# (RUN/run1 .. RUN/runN) and the ablation study (pipelines/ablation.mk, `make ablation`), which
+# `make -j` overlaps and one rerun resumes after an interruption.
 
 # The pipeline's scripts lie next to this file: pipelines/ in a clone, PREFIX/share/nash when
 # installed (`make -f PREFIX/share/nash/search.mk search` from any directory).
@@ -14,6 +19,16 @@ S_HERE := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 S_MAKEFILE := $(abspath $(firstword $(MAKEFILE_LIST)))
 
 # ---- settings ----
+# `make ablation` (pipelines/ablation.mk) runs several searches per seed: unless PROFILE is
+# given it has a profile of its own, sized for a 2-core CPU, and ensembles the steps' bests as
+# they left each search (no snapshot trainings).
+ABL_DIR ?= runs/ablation
+S_ABL   := $(patsubst %/,%,$(ABL_DIR))
+S_ABL_GOALS := $(filter ablation ablation-run $(S_ABL)/%,$(MAKECMDGOALS))
+ifneq ($(S_ABL_GOALS),)
+PROFILE  ?= ablation
+ENSEMBLE ?= raw
+endif
 PROFILE ?= default
 ifeq ($(PROFILE),default)
 # about 10 minutes on a 2-core CPU on Fashion-MNIST, the final phase included (docs/SEARCH.md).
@@ -59,6 +74,19 @@ LIMIT        ?=
 WIDTHS       ?= 16,32,64
 MAX_PARAMS   ?= 150000
 LR_START     ?= 0.05
+else ifeq ($(PROFILE),ablation)
+# `make ablation`'s searches on Fashion-MNIST: four variants on each of ABL_SEEDS seeds
+# within 30 minutes on a 2-core CPU (docs/ABLATION.md, "The CPU profile").
+STEPS        ?= 2
+NEIGH        ?= 3
+MORPHS       ?= 3
+EPOCHS_SEED  ?= 2
+EPOCHS_NEIGH ?= 1
+EPOCHS_FINAL ?= 2
+LIMIT        ?= 10000
+WIDTHS       ?= 16,32,64
+MAX_PARAMS   ?= 200000
+LR_START     ?= 0.02
 endif
 LR_START ?= 0.05
 LR_END   ?= 0
@@ -67,6 +95,18 @@ VAL      ?= 5000
 BATCH    ?= 128
 RUN      ?= runs/default
 SEED     ?= 1
+# RUNS=N: N searches with the seeds SEED .. SEED+N-1 in RUN/run1 .. RUN/runN, and a report
+# over them; RUNS=1 is one search in RUN itself.
+RUNS     ?= 1
+# The children's learning rate, START[:END] (default LR_START:LR_END: SGDR, a cosine restarted
+# for every child); LR_NEIGH=A:A trains them at a constant A. The seed network's pretraining
+# and the final phase keep LR_START:LR_END.
+LR_NEIGH ?=
+# Whether a step's parent competes with its children (yes: hill climbing, the parent stays
+# when no child beats it) or the best child always replaces it (no; with NEIGH=1 the search
+# is a random walk of morphisms: no model selection). The parent is kept only when every
+# child failed.
+KEEP_PARENT ?= yes
 # The final phase: train the last step's best on the training split (train) or on training +
 # validation images (all, the paper's); the snapshot ensemble of the steps' bests after that
 # training (trained) or as they left the search (raw).
@@ -85,53 +125,181 @@ S_BIN   := $(if $(BIN),$(abspath $(BIN)),$(abspath $(BUILD))/bin)
 S_ALL   := $(if $(BIN),,all)
 S_SH     = NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/search.sh
 S_STEPS := $(shell seq 1 $(STEPS) 2>/dev/null)
-S_KIDS  := $(shell seq 1 $(NEIGH) 2>/dev/null)
-S_PREV  := 0 $(S_STEPS)
-# zero-padded numbers: the random seed of step k, child j is SEED followed by k and j in
-# three digits each (SEED 1, step 2, child 3: 1002003), so every choice derives from them.
+# zero-padded numbers: the random seed of step k, child j is the search's seed followed by k
+# and j in three digits each (SEED 1, step 2, child 3: 1002003), so every choice derives from them.
 S_PAD   := $(shell seq -f %03g 1 999 2>/dev/null)
 s_pad    = $(if $(filter 0,$1),000,$(word $1,$(S_PAD)))
-s_seed   = $(SEED)$(call s_pad,$1)$(call s_pad,$2)
-S_LAST  := $(S_RUN)/step$(lastword 0 $(S_STEPS))/best.h5
-S_BESTS := $(foreach k,$(S_STEPS),$(S_RUN)/step$k/best.h5)
-# The snapshot ensemble: every step's best (the seed network when there are no steps), each
-# trained as the final model is (ENSEMBLE=trained: RUN/snap/stepK.h5; the last step's is the
-# final model itself) or as it left the search (raw).
-S_SNAPS := $(foreach k,$(S_STEPS),$(S_RUN)/snap/step$k.h5)
-ifeq ($(ENSEMBLE),raw)
-S_ENSEMBLE := $(if $(S_BESTS),$(S_BESTS),$(S_RUN)/step0/best.h5)
-else
-S_ENSEMBLE := $(if $(S_SNAPS),$(S_SNAPS),$(S_RUN)/final.h5)
-endif
+# $(call s_seed,SEED,K,J)
+s_seed   = $1$(call s_pad,$2)$(call s_pad,$3)
+# $(call s_seeds,FIRST,N): the N seeds FIRST, FIRST+1, ... (empty when either is no number)
+s_seeds  = $(shell { i=0; while [ "$$i" -lt '$2' ]; do echo $$(($1 + i)); i=$$((i + 1)); done; } 2>/dev/null)
+# $(call s_seeds_fit,FIRST,N): 'ok' when FIRST+N-1 is below 10^13 (seeds append 6 digits)
+s_seeds_fit = $(shell [ $$(($1 + $2 - 1)) -lt 10000000000000 ] 2>/dev/null && echo ok)
+S_LR     = $(LR_START):$(LR_END)
+S_LR_NEIGH = $(or $(LR_NEIGH),$(S_LR))
 
-S_TRAIN   = $(LAUNCH) $(S_BIN)/nash-train --data $(DATA) --lr $(LR_START):$(LR_END) --batch $(BATCH) \
+# $(call s_train,LR): a training command at learning rate LR (START:END, cosine-annealed).
+s_train   = $(LAUNCH) $(S_BIN)/nash-train --data $(DATA) --lr $1 --batch $(BATCH) \
             $(if $(LIMIT),--limit $(LIMIT)) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
-# The final phase's training (the final model and the trained snapshots).
-S_FINAL   = $(S_TRAIN) --epochs $(EPOCHS_FINAL) --eval test $(if $(filter all,$(FINAL_ON)),--train-on all)
+S_TRAIN   = $(call s_train,$(S_LR))
+# $(call s_final,EPOCHS): the final phase's training (the final model and the trained snapshots).
+s_final   = $(S_TRAIN) --epochs $1 --eval test $(if $(filter all,$(FINAL_ON)),--train-on all)
+S_FINAL   = $(call s_final,$(EPOCHS_FINAL))
 S_EVAL    = --data $(DATA) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
 S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS) $(if $(MAX_PARAMS),--max-params $(MAX_PARAMS))
 
-# ---- stamps: evaluated when a search target is asked for (not by `make`, `make test`) ----
-S_GOALS := $(filter search search-run $(S_RUN)/%,$(MAKECMDGOALS))
+# ---- one search, as templates ----
+#
+# A search lives in a directory DIR; its seed network and pretraining in HOME/step0, where HOME
+# is DIR itself or, for searches that start from the same pretrained network (the ablation's
+# variants of one seed), a directory they share. Each template's rules name every file by
+# these directories, so any number of searches are targets of one make graph.
+
+# $(call s_seednet,HOME,SEED,LABEL): HOME/step0: the seed network, its pretraining (step 0's
+# "best") and its test; stamps HOME/settings/init and seed. LABEL prefixes the progress lines.
+define s_seednet
+$1/step0/init.h5: $1/settings/init | $(S_ALL)
+	@mkdir -p $$(@D)
+	@$$(S_BIN)/nash-init --dataset $$(DATA) --widths $$(WIDTHS) --val $$(VAL) --seed $2 -o $$@
+$1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
+	@$$(S_SH) train --label $3seed $$@ $$< -- $$(S_TRAIN) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
+# The seed network on the test set, for comparison.
+$1/step0/test.txt: $1/step0/best.h5 | $(S_ALL)
+	@$$(LAUNCH) $$(S_BIN)/nash-train $$(S_EVAL) --epochs 0 --eval test $$< >$$@.tmp 2>$1/step0/test.log
+	@mv -f $$@.tmp $$@
+# The stamps are written while the makefile is read; in a dry run they may not exist yet.
+$1/settings/init $1/settings/seed: ;
+.PRECIOUS: $1/step0/init.h5 $1/step0/best.h5
+endef
+
+# $(call s_search,DIR,SEED,HOME,NEIGH,LR_NEIGH,KEEP_PARENT,LABEL): the hill climbing from
+# HOME/step0/best.h5 in DIR (NEIGH children per step, trained at LR_NEIGH; the parent a
+# candidate when KEEP_PARENT is yes), its final phase and its report. Its parameters are kept
+# as S.DIR.* for the templates below, which take DIR (and the step, the child) only.
+s_search = $(eval S.$1.seed := $2)$(eval S.$1.home := $3)$(eval S.$1.neigh := $4)$(eval S.$1.lr := $5)\
+	$(eval S.$1.keep := $6)$(eval S.$1.label := $7)$(eval S.$1.kids := $(shell seq 1 $4 2>/dev/null))\
+	$(foreach k,$(S_STEPS),$(foreach j,$(S.$1.kids),$(eval $(call s_child,$1,$k,$j)))$(eval $(call s_select,$1,$k)))\
+	$(foreach k,$(filter-out $(lastword $(S_STEPS)),$(S_STEPS)),$(eval $(call s_snap,$1,$k,$(word $k,$(wordlist 2,999,$(S_STEPS))))))\
+	$(eval $(call s_tail,$1))
+
+# $(call s_best,DIR,K): step K's best of the search in DIR (step 0's in its HOME)
+s_best = $(if $(filter 0,$2),$(S.$1.home)/step0,$1/step$2)/best.h5
+# $(call s_members,DIR): the snapshot ensemble: every step's best (the seed network when there
+# are no steps), each trained as the final model is (ENSEMBLE=trained: DIR/snap/stepK.h5; the
+# last step's is the final model itself) or as it left the search (raw).
+s_members = $(if $(filter raw,$(ENSEMBLE)),$(or $(foreach k,$(S_STEPS),$1/step$k/best.h5),$(S.$1.home)/step0/best.h5),$(or \
+	$(foreach k,$(S_STEPS),$1/snap/step$k.h5),$1/final.h5))
+
+# Hill-climbing step K: NEIGH children of step K-1's best, each its own target (make -j
+# trains them in parallel), then the selection over the children and the parent.
+define s_child
+$1/step$2/child$3.h5: $(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/morph $1/settings/neigh | $(S_ALL)
+	@$$(S_SH) train --child --label $(S.$1.label)step$2/child$3 --morph '$$(S_MORPH) --seed $(call s_seed,$(S.$1.seed),$2,$3)' \
+		$$@ $$< -- $$(call s_train,$(S.$1.lr)) --epochs $$(EPOCHS_NEIGH) --seed $(call s_seed,$(S.$1.seed),$2,$3)
+.PRECIOUS: $1/step$2/child$3.h5
+endef
+define s_select
+$1/step$2/best.h5: $(foreach j,$(S.$1.kids),$1/step$2/child$j.h5) \
+		$(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/select | $(S_ALL)
+	@$$(S_SH) select $(if $(S.$1.label),--label $(S.$1.label) )$(if $(filter no,$(S.$1.keep)),--replace )--step $2 --steps $$(STEPS) $$@ $$(filter %.h5,$$^)
+.PRECIOUS: $1/step$2/best.h5
+endef
+
+# The trained snapshots: step K's best trained as the final model is, each its own target
+# (make -j trains them in parallel, a rerun resumes them from their checkpoints). A step whose
+# parent won the next step has the same best as that step: its snapshot is a link to the next
+# step's; the last step's is a link to the final model. STEPS is a prerequisite (a snapshot
+# that was a link may have to be trained now); a trained one whose parent and command are
+# unchanged is kept.
+define s_snap
+$1/snap/step$2.h5: $1/step$2/best.h5 $1/step$3/best.h5 $1/settings/snap $1/settings/steps | $(S_ALL)
+	@$$(S_SH) snap --label $(S.$1.label)snap/step$2 --twin step$3.h5 $$@ $1/step$2/best.h5 $1/step$3/best.h5 \
+		-- $$(S_FINAL) --seed $(call s_seed,$(S.$1.seed),999,$2)
+.PRECIOUS: $1/snap/step$2.h5
+endef
+
+define s_tail
+# Final training of the last step's best (cosine annealing over EPOCHS_FINAL, on the
+# training split or, FINAL_ON=all, on training + validation images), tested.
+$1/final.h5: $(call s_best,$1,$(lastword 0 $(S_STEPS))) $1/settings/final | $(S_ALL)
+	@$$(S_SH) train --label $(S.$1.label)final $$@ $$< -- $$(S_FINAL) --seed $(call s_seed,$(S.$1.seed),999,0)
+$(if $(S_STEPS),$1/snap/step$(lastword $(S_STEPS)).h5: $1/final.h5 $1/settings/steps
+	@$$(S_SH) link $$@ ../final.h5)
+
+# The snapshot ensemble of every step's (trained) best, on the test set.
+$1/ensemble.txt: $(call s_members,$1) $1/settings/ensemble | $(S_ALL)
+	@$$(LAUNCH) $$(S_BIN)/nash-ensemble $$(S_EVAL) --eval test -o $1/ensemble.h5 $$(filter %.h5,$$^) >$$@.tmp 2>$1/ensemble.log
+	@mv -f $$@.tmp $$@
+
+# The report: tables per step, a plot, the best architecture drawn, the summary, result.tsv.
+$1/report.md: $1/final.h5 $1/ensemble.txt $(S.$1.home)/step0/test.txt $(foreach k,$(S_STEPS),$1/step$k/best.h5) \
+		$1/settings/steps $1/settings/ensemble $1/settings/final $(S_HERE)/report.sh $(S_HERE)/common.sh | $(S_ALL)
+	@NASH_BIN='$$(S_BIN)' $$(SHELL) $(S_HERE)/report.sh $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $$(STEPS) $$(FINAL_ON) $$(ENSEMBLE)
+
+$(addprefix $1/settings/,morph neigh select final snap steps ensemble run): ;
+# Every target is renamed into place whole, so one that exists is complete: make must not
+# delete it when stopped (a scheduler's SIGTERM may come just after a training wrote its model).
+.PRECIOUS: $1/final.h5 $(if $(S_STEPS),$1/snap/step$(lastword $(S_STEPS)).h5)
+endef
+
+# ---- stamps: written when a search target is asked for (not by `make`, `make test`) ----
+#
+# Each group of settings is a file under DIR/settings/, rewritten only when its content changes:
+# the targets that depend on it are redone exactly when one of its settings changed.
+
 # A dry run (-n) or question (-q) must change nothing, stamps included.
 S_DRY := $(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS)))
-ifneq ($(S_GOALS),)
+# $(call s_stamp,DIR,NAME,CONTENT): DIR/settings/NAME holds CONTENT, rewritten only on change.
+s_stamp = $(if $(S_DRY),,$(s_stamp_write))
+# s_q: a single-quoted shell word holding any value ('\'' for every ').
+s_q = '$(subst ','\'',$1)'
+s_stamp_write = $(shell mkdir -p $(call s_q,$1/settings) && f=$(call s_q,$1/settings/$2) && v=$(call s_q,$(strip $3)) && \
+	{ [ -f "$$f" ] && [ "$$(cat "$$f")" = "$$v" ] || { printf '%s\n' "$$v" >"$$f.tmp" && mv -f "$$f.tmp" "$$f"; }; })
+# $(call s_common,SEED): the settings every training of a search shares
+s_common = DATA=$(DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$1
+# $(call s_seednet_stamps,HOME,SEED)
+s_seednet_stamps = $(call s_stamp,$1,init,DATA=$(DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$2)\
+	$(call s_stamp,$1,seed,EPOCHS_SEED=$(EPOCHS_SEED) $(call s_common,$2))
+# $(call s_search_stamps,DIR): a search's, after s_search; what a variant changes (LR_NEIGH,
+# KEEP_PARENT) is written only when it differs from the default, so that a search's stamps
+# stay those of the searches made before these settings existed.
+s_variant = $(if $(filter-out $(S_LR),$(S.$1.lr)), LR_NEIGH=$(S.$1.lr))$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no)
+s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) SEED=$(S.$1.seed))\
+	$(call s_stamp,$1,neigh,EPOCHS_NEIGH=$(EPOCHS_NEIGH) $(call s_common,$(S.$1.seed))$(if $(filter-out $(S_LR),$(S.$1.lr)), LR_NEIGH=$(S.$1.lr)))\
+	$(call s_stamp,$1,select,NEIGH=$(S.$1.neigh)$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no))\
+	$(call s_stamp,$1,final,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) STEPS=$(STEPS) $(call s_common,$(S.$1.seed)))\
+	$(call s_stamp,$1,snap,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) $(call s_common,$(S.$1.seed)))\
+	$(call s_stamp,$1,steps,STEPS=$(STEPS))\
+	$(call s_stamp,$1,ensemble,ENSEMBLE=$(ENSEMBLE) STEPS=$(STEPS))\
+	$(call s_stamp,$1,run,$(call s_run_record,$(S.$1.neigh),$(S.$1.seed))$(s_variant))
+# $(call s_run_record,NEIGH,SEED): every variable, the record of the last invocation's settings
+s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
+	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) ENSEMBLE=$(ENSEMBLE) LR_START=$(LR_START) \
+	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
+	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)
+
+# ---- checks: when a search target is asked for ----
+S_GOALS := $(filter search search-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
+ifneq ($(strip $(S_GOALS)),)
 ifneq ($(words $(RUN)),1)
 $(error search: RUN must be one path without spaces, not '$(RUN)')
 endif
-S_BAD := $(strip $(foreach v,STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL VAL BATCH SEED $(if $(LIMIT),LIMIT),\
+S_BAD := $(strip $(foreach v,STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL VAL BATCH SEED RUNS $(if $(LIMIT),LIMIT),\
 	$(if $(shell echo '$($v)' | grep -Ex '[0-9]+'),,$v)))
 ifneq ($(S_BAD),)
 $(error search: $(S_BAD) must be non-negative integers)
 endif
-ifneq ($(word 999,$(S_STEPS))$(word 1000,$(S_KIDS)),)
+ifeq ($(RUNS),0)
+$(error search: RUNS must be at least 1)
+endif
+ifneq ($(word 999,$(S_STEPS))$(word 1000,$(shell seq 1 $(NEIGH) 2>/dev/null)),)
 $(error search: at most 998 STEPS and 999 NEIGH (seeds number them in three digits))
 endif
 ifeq ($(shell echo '$(SEED)' | grep -Ex '[0-9]{1,13}'),)
 $(error search: SEED must be below 10^13 (the seeds of steps and children append 6 digits))
 endif
-ifeq ($(filter default paper cifar10 cifar10-cpu,$(PROFILE)),)
-$(error search: PROFILE must be default, paper, cifar10 or cifar10-cpu, not '$(PROFILE)')
+ifeq ($(filter default paper cifar10 cifar10-cpu ablation,$(PROFILE)),)
+$(error search: PROFILE must be default, paper, cifar10, cifar10-cpu or ablation, not '$(PROFILE)')
 endif
 ifneq ($(filter cifar10 cifar10-cpu,$(PROFILE)),)
 ifeq ($(filter cifar10:% cifar10@%,$(DATA)),)
@@ -144,31 +312,61 @@ endif
 ifeq ($(filter trained raw,$(ENSEMBLE)),)
 $(error search: ENSEMBLE must be trained or raw, not '$(ENSEMBLE)')
 endif
-S_START := $(shell date +%s)
-# $(call s_stamp,NAME,CONTENT): RUN/settings/NAME holds CONTENT, rewritten only on change.
-s_stamp = $(if $(S_DRY),,$(s_stamp_write))
-# s_q: a single-quoted shell word holding any value ('\'' for every ').
-s_q = '$(subst ','\'',$1)'
-s_stamp_write = $(shell mkdir -p $(call s_q,$(S_RUN)/settings) && f=$(call s_q,$(S_RUN)/settings/$1) && v=$(call s_q,$(strip $2)) && \
-	{ [ -f "$$f" ] && [ "$$(cat "$$f")" = "$$v" ] || { printf '%s\n' "$$v" >"$$f.tmp" && mv -f "$$f.tmp" "$$f"; }; })
-S_COMMON = DATA=$(DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$(SEED)
-$(call s_stamp,init,DATA=$(DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$(SEED))
-$(call s_stamp,seed,EPOCHS_SEED=$(EPOCHS_SEED) $(S_COMMON))
-$(call s_stamp,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) SEED=$(SEED))
-$(call s_stamp,neigh,EPOCHS_NEIGH=$(EPOCHS_NEIGH) $(S_COMMON))
-$(call s_stamp,select,NEIGH=$(NEIGH))
-$(call s_stamp,final,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) STEPS=$(STEPS) $(S_COMMON))
-$(call s_stamp,snap,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) $(S_COMMON))
-$(call s_stamp,steps,STEPS=$(STEPS))
-$(call s_stamp,ensemble,ENSEMBLE=$(ENSEMBLE) STEPS=$(STEPS))
-$(call s_stamp,run,PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$(NEIGH) MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
-	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) ENSEMBLE=$(ENSEMBLE) LR_START=$(LR_START) \
-	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$(SEED) \
-	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS))
+ifeq ($(filter yes no,$(KEEP_PARENT)),)
+$(error search: KEEP_PARENT must be yes or no, not '$(KEEP_PARENT)')
 endif
-S_SET = $(S_RUN)/settings
-# The stamps are written while the makefile is read; in a dry run they may not exist yet.
-$(S_SET)/%: ;
+ifneq ($(LR_NEIGH),)
+ifeq ($(shell echo '$(LR_NEIGH)' | grep -Ex '[0-9]*\.?[0-9]+(:[0-9]*\.?[0-9]+)?'),)
+$(error search: LR_NEIGH must be START[:END] (learning rates, e.g. 0.02:0.02), not '$(LR_NEIGH)')
+endif
+endif
+S_START := $(shell date +%s)
+endif
+
+# ---- the searches of `make search` ----
+ifeq ($(RUNS),1)
+# One search in RUN itself.
+$(eval $(call s_seednet,$(S_RUN),$(SEED),))
+$(call s_search,$(S_RUN),$(SEED),$(S_RUN),$(NEIGH),$(S_LR_NEIGH),$(KEEP_PARENT),)
+S_REPORT := $(S_RUN)/report.md
+ifneq ($(strip $(filter search search-run $(S_RUN)/%,$(MAKECMDGOALS))),)
+ifneq ($(wildcard $(S_RUN)/run1),)
+$(error search: $(S_RUN) holds repeated searches (run1, ...): give their RUNS or another RUN)
+endif
+$(call s_seednet_stamps,$(S_RUN),$(SEED))$(call s_search_stamps,$(S_RUN))
+endif
+else
+# RUNS=N: search I in RUN/runI with the seed SEED+I-1, each with its own report; then the
+# ensemble of their final networks and a report over them (pipelines/aggregate.sh).
+S_RUN_SEEDS := $(call s_seeds,$(SEED),$(RUNS))
+S_RUN_IDS   := $(shell seq 1 $(RUNS) 2>/dev/null)
+# $(call s_repeat,I,SEED)
+s_repeat = $(eval $(call s_seednet,$(S_RUN)/run$1,$2,run$1/))\
+	$(call s_search,$(S_RUN)/run$1,$2,$(S_RUN)/run$1,$(NEIGH),$(S_LR_NEIGH),$(KEEP_PARENT),run$1/)
+$(foreach i,$(S_RUN_IDS),$(call s_repeat,$i,$(word $i,$(S_RUN_SEEDS))))
+S_REPORT := $(S_RUN)/report.md
+ifneq ($(strip $(filter search search-run $(S_RUN)/%,$(MAKECMDGOALS))),)
+ifeq ($(call s_seeds_fit,$(SEED),$(RUNS)),)
+$(error search: SEED+RUNS-1 must be below 10^13 (the seeds of steps and children append 6 digits))
+endif
+ifneq ($(wildcard $(S_RUN)/step0),)
+$(error search: $(S_RUN) holds a single search (step0, ...): give RUNS=1 or another RUN)
+endif
+$(foreach i,$(S_RUN_IDS),$(call s_seednet_stamps,$(S_RUN)/run$i,$(word $i,$(S_RUN_SEEDS)))$(call s_search_stamps,$(S_RUN)/run$i))
+$(call s_stamp,$(S_RUN),runs,RUNS=$(RUNS) SEED=$(SEED))
+$(call s_stamp,$(S_RUN),run,RUNS=$(RUNS) $(call s_run_record,$(NEIGH),$(SEED))$(if $(LR_NEIGH), LR_NEIGH=$(LR_NEIGH))$(if $(filter no,$(KEEP_PARENT)), KEEP_PARENT=no))
+endif
+S_FINALS := $(foreach i,$(S_RUN_IDS),$(S_RUN)/run$i/final.h5)
+# The ensemble of the runs' final networks, on the test set (they differ in architecture; the
+# same data and validation split make them comparable).
+$(S_RUN)/ensemble.txt: $(S_FINALS) $(S_RUN)/settings/runs | $(S_ALL)
+	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_RUN)/ensemble.h5 $(S_FINALS) >$@.tmp 2>$(S_RUN)/ensemble.log
+	@mv -f $@.tmp $@
+$(S_RUN)/report.md: $(foreach i,$(S_RUN_IDS),$(S_RUN)/run$i/report.md) $(S_RUN)/ensemble.txt $(S_RUN)/settings/runs \
+		$(S_HERE)/aggregate.sh $(S_HERE)/common.sh | $(S_ALL)
+	@NASH_BIN='$(S_BIN)' $(SHELL) $(S_HERE)/aggregate.sh runs $(S_RUN) $(foreach i,$(S_RUN_IDS),run$i)
+$(S_RUN)/settings/runs $(S_RUN)/settings/run: ;
+endif
 
 # ---- the targets ----
 
@@ -177,70 +375,10 @@ $(S_SET)/%: ;
 search:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'search: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
 	@$(MAKE) --no-print-directory -f $(S_MAKEFILE) search-run
-search-run: $(S_RUN)/report.md
+search-run: $(S_REPORT)
 	@cat $(S_RUN)/summary.txt
 
-# The seed network, then its pretraining (step 0's "best").
-$(S_RUN)/step0/init.h5: $(S_SET)/init | $(S_ALL)
-	@mkdir -p $(@D)
-	@$(S_BIN)/nash-init --dataset $(DATA) --widths $(WIDTHS) --val $(VAL) --seed $(SEED) -o $@
-$(S_RUN)/step0/best.h5: $(S_RUN)/step0/init.h5 $(S_SET)/seed | $(S_ALL)
-	@$(S_SH) train --label seed $@ $< -- $(S_TRAIN) --epochs $(EPOCHS_SEED) --seed $(call s_seed,0,0)
-
-# Hill-climbing step k: NEIGH children of step k-1's best, each its own target (make -j
-# trains them in parallel), then the selection over the children and the parent.
-define s_step
-$(S_RUN)/step$1/child$2.h5: $(S_RUN)/step$(word $1,$(S_PREV))/best.h5 $(S_SET)/morph $(S_SET)/neigh | $(S_ALL)
-	@$$(S_SH) train --child --label step$1/child$2 --morph '$$(S_MORPH) --seed $(call s_seed,$1,$2)' \
-		$$@ $$< -- $$(S_TRAIN) --epochs $$(EPOCHS_NEIGH) --seed $(call s_seed,$1,$2)
-endef
-define s_select
-$(S_RUN)/step$1/best.h5: $(foreach j,$(S_KIDS),$(S_RUN)/step$1/child$j.h5) \
-		$(S_RUN)/step$(word $1,$(S_PREV))/best.h5 $(S_SET)/select | $(S_ALL)
-	@$$(S_SH) select --step $1 --steps $$(STEPS) $$@ $$(filter %.h5,$$^)
-endef
-$(foreach k,$(S_STEPS),$(foreach j,$(S_KIDS),$(eval $(call s_step,$k,$j)))$(eval $(call s_select,$k)))
-
-# Final training of the last step's best (cosine annealing over EPOCHS_FINAL, on the
-# training split or, FINAL_ON=all, on training + validation images), tested.
-$(S_RUN)/final.h5: $(S_LAST) $(S_SET)/final | $(S_ALL)
-	@$(S_SH) train --label final $@ $< -- $(S_FINAL) --seed $(call s_seed,999,0)
-
-# The trained snapshots: step K's best trained as the final model is, each its own target
-# (make -j trains them in parallel, a rerun resumes them from their checkpoints). A step whose
-# parent won the next step has the same best as that step: its snapshot is a link to the next
-# step's; the last step's is a link to the final model. STEPS is a prerequisite (a snapshot
-# that was a link may have to be trained now); a trained one whose parent and command are
-# unchanged is kept.
-define s_snap
-$(S_RUN)/snap/step$1.h5: $(S_RUN)/step$1/best.h5 $(S_RUN)/step$2/best.h5 $(S_SET)/snap $(S_SET)/steps | $(S_ALL)
-	@$$(S_SH) snap --label snap/step$1 --twin step$2.h5 $$@ $(S_RUN)/step$1/best.h5 $(S_RUN)/step$2/best.h5 \
-		-- $$(S_FINAL) --seed $(call s_seed,999,$1)
-endef
-$(foreach k,$(filter-out $(lastword $(S_STEPS)),$(S_STEPS)),$(eval $(call s_snap,$k,$(word $(k),$(wordlist 2,999,$(S_STEPS))))))
-ifneq ($(S_STEPS),)
-$(S_RUN)/snap/step$(lastword $(S_STEPS)).h5: $(S_RUN)/final.h5 $(S_SET)/steps
-	@$(S_SH) link $@ ../final.h5
-endif
-
-# The seed network on the test set, for comparison.
-$(S_RUN)/step0/test.txt: $(S_RUN)/step0/best.h5 | $(S_ALL)
-	@$(LAUNCH) $(S_BIN)/nash-train $(S_EVAL) --epochs 0 --eval test $< >$@.tmp 2>$(S_RUN)/step0/test.log
-	@mv -f $@.tmp $@
-
-# The snapshot ensemble of every step's (trained) best, on the test set.
-$(S_RUN)/ensemble.txt: $(S_ENSEMBLE) $(S_SET)/ensemble | $(S_ALL)
-	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_RUN)/ensemble.h5 $(filter %.h5,$^) >$@.tmp 2>$(S_RUN)/ensemble.log
-	@mv -f $@.tmp $@
-
-# The report: tables per step, a plot, the best architecture drawn, the summary.
-$(S_RUN)/report.md: $(S_RUN)/final.h5 $(S_RUN)/ensemble.txt $(S_RUN)/step0/test.txt $(S_BESTS) \
-		$(S_SET)/steps $(S_SET)/ensemble $(S_SET)/final $(S_HERE)/report.sh $(S_HERE)/common.sh | $(S_ALL)
-	@NASH_BIN='$(S_BIN)' $(SHELL) $(S_HERE)/report.sh $(S_RUN) $(STEPS) $(FINAL_ON) $(ENSEMBLE)
-
-# Every target is renamed into place whole, so one that exists is complete: make must not
-# delete it when stopped (a scheduler's SIGTERM may come just after a training wrote its model).
-.PRECIOUS: $(S_RUN)/step0/init.h5 $(S_RUN)/step0/best.h5 $(S_RUN)/final.h5 $(S_BESTS) $(S_SNAPS) \
-	$(foreach k,$(S_STEPS),$(foreach j,$(S_KIDS),$(S_RUN)/step$k/child$j.h5))
-
 .PHONY: search search-run
+
+# `make ablation`: the variants of the search on several seeds, in one make graph.
+include $(S_HERE)/ablation.mk

@@ -15,9 +15,11 @@
 #       `train --keep` of BEST into OUT.
 #   search.sh link OUT TARGET
 #       OUT becomes a symbolic link to TARGET, atomically.
-#   search.sh select --step K --steps N OUT CANDIDATE... PARENT
+#   search.sh select [--label L] [--replace] --step K --steps N OUT CANDIDATE... PARENT
 #       nash-select over the candidates into OUT, the table into OUT's directory as
-#       select.tsv, and one progress line.
+#       select.tsv, and one progress line (prefixed by L). With --replace the parent is no
+#       candidate: the best child replaces it, however it compares (no hill climbing); the
+#       parent is kept only when no child can win (all failed).
 #
 # Environment: NASH_BIN (the tools' directory), NASH_START (the search's start, epoch seconds).
 # Interrupted by SIGINT/SIGTERM/SIGHUP, nothing is recorded: the target stays absent.
@@ -246,28 +248,46 @@ cmd_snap() {
 # ---- select ----
 
 cmd_select() {
-	step='' steps=''
+	step='' steps='' label='' replace=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--step) step=$2; shift 2 ;;
 		--steps) steps=$2; shift 2 ;;
+		--label) label=$2; shift 2 ;;
+		--replace) replace=1; shift ;;
 		*) break ;;
 		esac
 	done
-	[ $# -ge 2 ] || die "select: usage: select --step K --steps N OUT CANDIDATE... PARENT"
+	[ $# -ge 2 ] || die "select: usage: select [--label L] [--replace] --step K --steps N OUT CANDIDATE... PARENT"
 	out=$1
 	shift
 	dir=$(dirname "$out")
 	mkdir -p "$dir" || exit 1
 	# The target last: once it exists, everything the report reads of this step exists too.
+	rm -f "$out.tmp"
 	"${bin}nash-select" --tsv -o "$out.tmp" "$@" >"$dir/select.tsv.tmp" || {
 		"${bin}nash-select" "$@" >/dev/null
-		die "step $step: nothing to select"
+		die "${label}step $step: nothing to select"
 	}
+	# --replace: the best child that can win, whether or not it beats the parent (the last
+	# argument), whose row leaves the table; the parent only when no child can win.
+	if [ -n "$replace" ]; then
+		for parent in "$@"; do :; done
+		c=$(tsv_cols "$dir/select.tsv.tmp" rank model usable) || exit 1
+		child=$(awk -F '\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
+			NR > 1 && $f[2] != p && $f[3] == 1 { print $f[2]; exit }' "$dir/select.tsv.tmp")
+		if [ -n "$child" ]; then
+			"${bin}nash-select" -q -o "$out.tmp" "$child" >/dev/null || die "${label}step $step: cannot copy $child"
+			awk -F '\t' -v OFS='\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
+				NR == 1 { print; next } $f[2] != p { $f[1] = ++rank; print }' "$dir/select.tsv.tmp" >"$dir/select.tsv.tmp2" &&
+				mv -f "$dir/select.tsv.tmp2" "$dir/select.tsv.tmp" || exit 1
+		fi
+	fi
 	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" && mv -f "$out.tmp" "$out" || exit 1
 	[ -n "$interrupted" ] && exit 130
 	cols=$(tsv_cols "$dir/select.tsv" model val_accuracy seconds since_parent morphisms usable) || exit 1
-	awk -F '\t' -v step="$step" -v steps="$steps" -v cols="$cols" '
+	# "run2/" -> "run2: step 1/3: ..."
+	awk -F '\t' -v step="$step" -v steps="$steps" -v cols="$cols" -v label="${label:+${label%/}: }" '
 		BEGIN { split(cols, c, " "); M = c[1]; V = c[2]; S = c[3]; N = c[4]; O = c[5]; U = c[6] }
 		NR == 1 { next }
 		NR == 2 { win = $M; val = $V; n = $N; ops = $O }
@@ -275,7 +295,7 @@ cmd_select() {
 		END {
 			sub(/.*\//, "", win); sub(/\.h5$/, "", win)
 			what = (win == "best") ? "the parent stays" : win ", " n " morphisms: " ops
-			printf "step %d/%d: best val %s (%s), %d children trained", step, steps, val, what, children
+			printf "%sstep %d/%d: best val %s (%s), %d children trained", label, step, steps, val, what, children
 			if (failed) printf " (%d failed)", failed
 			printf "\t%d\n", secs
 		}' "$dir/select.tsv" | while IFS='	' read -r line secs; do
