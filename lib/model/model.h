@@ -38,9 +38,11 @@ typedef struct RunSettings {
 /* 1 when the run trained on the validation split too (its validation figures are not held out). */
 int run_trained_on_val(const RunSettings *r);
 
-/* One applied morphism (issue: nash-morph). Unused fields are -1. */
+/* One row of the lineage: an applied morphism (nash-morph), or the weights drawn afresh
+   (nash-init --like: op "reinit", only the seed set). Unused fields are -1. */
+#define MODEL_LINEAGE_REINIT "reinit"
 typedef struct Morphism {
-	char op[16];     /* "deeper", "wider", "skip-add", "skip-concat" */
+	char op[16];     /* "deeper", "wider", "skip-add", "skip-concat", or "reinit" */
 	int node;        /* node acted on: index in the graph just before this morphism (skips: the target) */
 	int kernel;      /* deeper */
 	int factor;      /* wider */
