@@ -295,7 +295,7 @@ cmd_select() {
 		END {
 			sub(/.*\//, "", win); sub(/\.h5$/, "", win)
 			what = (win == "best") ? "the parent stays" : win ", " n " morphisms: " ops
-			printf "%sstep %d/%d: best val %s (%s), %d children trained", label, step, steps, val, what, children
+			printf "%sstep %d/%d: best val %s (%s), %d %s trained", label, step, steps, val, what, children, children == 1 ? "child" : "children"
 			if (failed) printf " (%d failed)", failed
 			printf "\t%d\n", secs
 		}' "$dir/select.tsv" | while IFS='	' read -r line secs; do

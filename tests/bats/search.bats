@@ -2,6 +2,7 @@
 # End-to-end tests of `make search` (pipelines/search.mk) on the tiny fixture data, and of
 # nash-show, which the report uses.
 load common
+load pipeline
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # Tiny but real: 2 steps of 2 children, 3 epochs per child and 2 final ones so that children and
@@ -25,59 +26,6 @@ fingerprint() {
 			{ print $c["val_accuracy"], $c["test_accuracy"], $c["params"], $c["weights_hash"] }'
 }
 
-# A LAUNCH prefix for the tests: for the training whose output ends in /$HOOK_CHILD.h5 it
-# crashes (crash), makes the learning rate absurd (diverge), or, once the training's first
-# checkpoint exists, stops it and kill -9's its process group, make's (kill), or sends the
-# group SIGINT, as Ctrl-C does (int). Everything else runs unchanged.
-make_hook() {
-	cat >"$BATS_FILE_TMPDIR/hook.sh" <<-'EOF'
-		#!/bin/bash
-		out= ckpt= prev=
-		for a in "$@"; do
-			case $prev in -o) out=$a ;; --checkpoint) ckpt=$a ;; esac
-			prev=$a
-		done
-		case $out in */"$HOOK_CHILD".h5) ;; *) exec "$@" ;; esac
-		case $HOOK_ACTION in
-		crash) kill -SEGV $$ ;;
-		diverge)
-			args=()
-			for a in "$@"; do
-				[ "$prev" = --lr ] && a=1000
-				args+=("$a")
-				prev=$a
-			done
-			exec "${args[@]}"
-			;;
-		kill | int)
-			(
-				while [ ! -f "$ckpt" ]; do sleep 0.005; done
-				if [ "$HOOK_ACTION" = kill ]; then
-					kill -STOP $$
-					kill -9 0
-				else
-					kill -INT 0
-				fi
-			) &
-			exec "$@"
-			;;
-		esac
-	EOF
-	chmod +x "$BATS_FILE_TMPDIR/hook.sh"
-	echo "$BATS_FILE_TMPDIR/hook.sh"
-}
-
-# Runs `make search` in its own process group (so that the hook can signal all of it) and
-# waits for it; $status is make's exit status. SIGINT is reset to its default: a background
-# command inherits it ignored, and Ctrl-C reaches a foreground make with its default.
-search_group() {
-	status=0
-	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' setsid -w make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" "${S_ARGS[@]}" "$@" \
-		>"$BATS_TEST_TMPDIR/make.out" 2>&1 &
-	wait $! || status=$?
-	cat "$BATS_TEST_TMPDIR/make.out"
-}
-
 @test "make -n search shows the plan and trains nothing" {
 	run -0 search -n search RUN="$BATS_TEST_TMPDIR/run"
 	assert_output --partial "nash-init"
@@ -99,7 +47,7 @@ search_group() {
 	run -2 search search RUN="$BATS_TEST_TMPDIR/run" STEPS=two
 	assert_output --partial "STEPS must be non-negative integers"
 	run -2 search search RUN="$BATS_TEST_TMPDIR/run" PROFILE=huge
-	assert_output --partial "PROFILE must be default, paper, cifar10 or cifar10-cpu"
+	assert_output --partial "PROFILE must be default, paper, cifar10, cifar10-cpu or ablation"
 	run -2 search search RUN="$BATS_TEST_TMPDIR/run" FINAL_ON=val
 	assert_output --partial "FINAL_ON must be train or all"
 	run -2 search search RUN="$BATS_TEST_TMPDIR/run" ENSEMBLE=best
@@ -341,6 +289,102 @@ search_group() {
 		[ "$(cut -f 12 <<<"$row")" -eq 2 ] # two morphisms since the seed
 		[ "$(cut -f 14 <<<"$row")" != "$parent" ]
 	done
+}
+
+# RUNS=2: one step of two children, two epochs each (so that a child checkpoints), one final epoch.
+R_ARGS=(STEPS=1 NEIGH=2 EPOCHS_NEIGH=2 EPOCHS_FINAL=1)
+
+# The result of a RUNS=N search: every run's bests and final model, and their ensemble.
+runs_fingerprint() {
+	nash-show --tsv "$1"/run*/step*/best.h5 "$1"/run*/final.h5 "$1/ensemble.h5" |
+		awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+			{ print $c["val_accuracy"], $c["test_accuracy"], $c["params"], $c["weights_hash"] }'
+}
+
+@test "make search RUNS=2: two seeds in run1 and run2, their mean and sd, the ensemble of their final networks" {
+	run=$BATS_FILE_TMPDIR/r2
+	run -0 search -j2 search RUN="$run" RUNS=2 "${R_ARGS[@]}"
+	# progress lines name the run
+	assert_line --regexp '^  run1/seed: val [01]\.[0-9]{4}, '
+	assert_line --regexp '^  run2/step1/child2: (val [01]\.[0-9]{4}|FAILED)'
+	assert_line --regexp '^run2: step 1/1: best val [01]\.[0-9]{4} '
+	assert_line --regexp '^  run2/final: val [01]\.[0-9]{4}, test [01]\.[0-9]{4}, '
+	assert_line 'repeated search done: '"$run"' (2 runs, seeds 7 8)'
+	assert_line --regexp '^  mean ± sd   final test 0\.[0-9]{4} ± 0\.[0-9]{4}  snapshot ensemble 0\.[0-9]{4} ± 0\.[0-9]{4}  \(sample sd over 2 runs\)$'
+	assert_line --regexp '^  ensemble of the 2 final networks: test [01]\.[0-9]{4}  \([+-][0-9.]+ points over the best run\)$'
+	# the layout: each run a whole search with its own seed and report; nothing of one search in RUN
+	[ ! -e "$run/step0" ] && [ ! -e "$run/final.h5" ]
+	for i in 1 2; do
+		for f in step0/best.h5 step1/best.h5 final.h5 ensemble.h5 report.md summary.txt result.tsv report/steps.dat; do
+			[ -f "$run/run$i/$f" ] || fail "no $run/run$i/$f"
+		done
+	done
+	run -0 cat "$run/run1/settings/init" "$run/run2/settings/init" "$run/settings/runs"
+	assert_line --regexp '^DATA=.* SEED=7$'
+	assert_line --regexp '^DATA=.* SEED=8$'
+	assert_line 'RUNS=2 SEED=7'
+	grep -q -e '--seed 8001002' "$run/run2/step1/child2.log"
+	# the cross-run ensemble holds both final networks
+	run -0 grep -c "^$run/run[12]/final\.h5 " "$run/ensemble.txt"
+	[ "$output" -eq 2 ]
+	# the report: a row per run, the mean and sample sd of the runs' final test accuracies
+	run -0 cat "$run/report.md"
+	assert_line --regexp '^\| \[run1\]\(run1/report\.md\) \| 7 \| 0\.[0-9]{4} \| 0\.[0-9]{4} \| 0\.[0-9]{4} \| [0-9]+ \| [0-9]+ s \|$'
+	assert_line --regexp '^\| \[run2\]\(run2/report\.md\) \| 8 \| '
+	assert_line --partial '## The ensemble across the runs'
+	. "$TOP/pipelines/common.sh" # tsv_col
+	a=$(tsv_col final_test "$run/run1/result.tsv" 1) b=$(tsv_col final_test "$run/run2/result.tsv" 1)
+	want=$(awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; printf "%.4f ± %.4f", (a + b) / 2, d / sqrt(2) }')
+	assert_line --regexp "^\| mean ± sd \| \| .* \| $want \| "
+	runs_fingerprint "$run" >"$BATS_FILE_TMPDIR/r2.fingerprint"
+	# run 1 is the search RUNS=1 makes with its seed
+	run -0 search search RUN="$BATS_TEST_TMPDIR/one" "${R_ARGS[@]}"
+	diff <(nash-show --tsv "$run/run1/final.h5" | cut -f 5-8,14) <(nash-show --tsv "$BATS_TEST_TMPDIR/one/final.h5" | cut -f 5-8,14)
+}
+
+@test "a second make search RUNS=2 does nothing; one killed mid-way resumes and ends as an uninterrupted one" {
+	[ -f "$BATS_FILE_TMPDIR/r2.fingerprint" ] || skip "needs the run of the previous test"
+	run=$BATS_FILE_TMPDIR/r2
+	run -0 search -q "$run/report.md" RUN="$run" RUNS=2 "${R_ARGS[@]}"
+	touch "$BATS_TEST_TMPDIR/marker"
+	sleep 1
+	run -0 search search RUN="$run" RUNS=2 "${R_ARGS[@]}"
+	assert_line --regexp '^repeated search done: '
+	refute_line --regexp '^(run[12]: step|  run[12]/)'
+	run -0 find "$run" -newer "$BATS_TEST_TMPDIR/marker"
+	assert_output ""
+	# kill -9 everything once run 2's first child has written its first checkpoint
+	run=$BATS_TEST_TMPDIR/k
+	hook=$(make_hook)
+	HOOK_CHILD=run2/step1/child1 HOOK_ACTION=kill search_group -j2 search RUN="$run" RUNS=2 "${R_ARGS[@]}" LAUNCH="$hook"
+	[ "$status" -ne 0 ]
+	[ ! -f "$run/report.md" ] && [ ! -f "$run/run2/step1/child1.h5" ]
+	[ -f "$run/run2/step1/child1.ckpt.h5" ] || skip "the child finished before it could be stopped"
+	run -0 search -j2 search RUN="$run" RUNS=2 "${R_ARGS[@]}"
+	assert_line --regexp '^  run2/step1/child1: val '
+	refute_line --regexp '^  run[12]/seed: '
+	grep -q "resuming from $run/run2/step1/child1.ckpt.h5" "$run/run2/step1/child1.log"
+	diff "$BATS_FILE_TMPDIR/r2.fingerprint" <(runs_fingerprint "$run")
+}
+
+@test "make search RUNS: bad values, and a RUN holding the other layout, are refused" {
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/x" RUNS=0
+	assert_output --partial "RUNS must be at least 1"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/x" RUNS=two
+	assert_output --partial "RUNS must be non-negative integers"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/x" RUNS=2 SEED=9999999999999
+	assert_output --partial "SEED+RUNS-1 must be below 10^13"
+	# the plan: every run's own seeds, then the report over them
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/x" RUNS=3 "${R_ARGS[@]}"
+	assert_output --partial "--seed 9001002"
+	assert_output --partial "aggregate.sh runs $BATS_TEST_TMPDIR/x run1 run2 run3"
+	[ ! -e "$BATS_TEST_TMPDIR/x" ]
+	# RUN/step0 is one search, RUN/run1 repeated ones: the other layout is not mixed in
+	mkdir -p "$BATS_TEST_TMPDIR/one/step0" "$BATS_TEST_TMPDIR/two/run1"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/one" RUNS=2
+	assert_output --partial "holds a single search (step0, ...): give RUNS=1 or another RUN"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/two"
+	assert_output --partial "holds repeated searches (run1, ...)"
 }
 
 @test "settings with quotes and spaces are recorded as given" {

@@ -1,0 +1,56 @@
+# Helpers for the tests of the make pipelines (search.bats, ablation.bats): a LAUNCH hook that
+# interrupts or breaks one training, and make run in a process group of its own. The caller
+# defines S_ARGS (the settings every make gets) and TOP (the repository).
+
+# A LAUNCH prefix for the tests: for the training whose output ends in /$HOOK_CHILD.h5 it
+# crashes (crash), makes the learning rate absurd (diverge), or, once the training's first
+# checkpoint exists, stops it and kill -9's its process group, make's (kill), or sends the
+# group SIGINT, as Ctrl-C does (int). Everything else runs unchanged.
+make_hook() {
+	cat >"$BATS_FILE_TMPDIR/hook.sh" <<-'EOF'
+		#!/bin/bash
+		out= ckpt= prev=
+		for a in "$@"; do
+			case $prev in -o) out=$a ;; --checkpoint) ckpt=$a ;; esac
+			prev=$a
+		done
+		case $out in */"$HOOK_CHILD".h5) ;; *) exec "$@" ;; esac
+		case $HOOK_ACTION in
+		crash) kill -SEGV $$ ;;
+		diverge)
+			args=()
+			for a in "$@"; do
+				[ "$prev" = --lr ] && a=1000
+				args+=("$a")
+				prev=$a
+			done
+			exec "${args[@]}"
+			;;
+		kill | int)
+			(
+				while [ ! -f "$ckpt" ]; do sleep 0.005; done
+				if [ "$HOOK_ACTION" = kill ]; then
+					kill -STOP $$
+					kill -9 0
+				else
+					kill -INT 0
+				fi
+			) &
+			exec "$@"
+			;;
+		esac
+	EOF
+	chmod +x "$BATS_FILE_TMPDIR/hook.sh"
+	echo "$BATS_FILE_TMPDIR/hook.sh"
+}
+
+# Runs `make search` in its own process group (so that the hook can signal all of it) and
+# waits for it; $status is make's exit status. SIGINT is reset to its default: a background
+# command inherits it ignored, and Ctrl-C reaches a foreground make with its default.
+search_group() {
+	status=0
+	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' setsid -w make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" "${S_ARGS[@]}" "$@" \
+		>"$BATS_TEST_TMPDIR/make.out" 2>&1 &
+	wait $! || status=$?
+	cat "$BATS_TEST_TMPDIR/make.out"
+}
