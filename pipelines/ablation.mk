@@ -90,8 +90,7 @@ $(S_ABL)/ensemble.txt: $(S_ABL_FINALS) $(S_ABL)/settings/ablation | $(S_ALL)
 # The table over the variants and seeds, the plot, the summary (pipelines/aggregate.sh).
 $(S_ABL)/report.md: $(foreach h,$(S_ABL_HOMES),$(foreach v,$(S_ABL_VARIANTS),$h/$v/report.md) $h/scratch/final.h5) \
 		$(S_ABL)/ensemble.txt $(S_ABL)/settings/ablation $(S_HERE)/aggregate.sh $(S_HERE)/common.sh | $(S_ALL)
-	@NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/aggregate.sh ablation $(S_ABL) \
-		$(foreach s,$(S_ABL_SEEDS),seed$s)
+	@NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/aggregate.sh ablation $(S_ABL) $(addprefix seed,$(S_ABL_SEEDS))
 $(S_ABL)/settings/ablation $(S_ABL)/settings/run: ;
 endif
 

@@ -14,7 +14,7 @@ TOP="$BATS_TEST_DIRNAME/../.."
 		[ -f "$p/share/man/man1/$name.1" ] || fail "no man page $p/share/man/man1/$name.1"
 	done
 	[ -f "$p/lib/libnash.so" ]
-	for f in search.mk search.sh report.sh gpu.sh; do [ -f "$p/share/nash/$f" ] || fail "no $p/share/nash/$f"; done
+	for f in search.mk ablation.mk search.sh report.sh aggregate.sh common.sh gpu.sh; do [ -f "$p/share/nash/$f" ] || fail "no $p/share/nash/$f"; done
 	# the installed programs find the installed library, not the build's
 	run -0 env -u LD_LIBRARY_PATH ldd "$p/bin/nash-train"
 	assert_output --partial "$p/bin/../lib/libnash.so"
@@ -48,4 +48,10 @@ TOP="$BATS_TEST_DIRNAME/../.."
 	run -0 env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" search STEPS=1 NEIGH=1 MORPHS=1 EPOCHS_SEED=1 EPOCHS_NEIGH=1 \
 		EPOCHS_FINAL=1 LIMIT=300 VAL=200 DATA="$FMNIST" RUN=runs/tiny
 	refute_output --partial "step1/child1: val"
+	# the ablation and repeated searches are planned from the installed files too
+	run -0 env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" -n ablation-run DATA="$FMNIST" ABL_DIR=runs/abl
+	assert_output --partial "$p/share/nash/aggregate.sh ablation runs/abl seed1 seed2 seed3"
+	assert_output --partial "$p/bin/nash-init --like runs/abl/seed3/search/step2/best.h5"
+	run -0 env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" -n search-run DATA="$FMNIST" RUN=runs/r3 RUNS=3
+	assert_output --partial "$p/share/nash/aggregate.sh runs runs/r3 run1 run2 run3"
 }
