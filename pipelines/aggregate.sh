@@ -202,7 +202,7 @@ cmd_ablation() {
 			echo "set output \"$tmp/val-time.$ext\""
 			echo 'set title "Validation accuracy of the best network against training time"'
 			echo 'set grid'
-			echo 'set key bottom right'
+			echo 'set key top left'
 			echo 'set xlabel "training time (minutes, all models of the search)"'
 			echo 'set ylabel "validation accuracy"'
 			printf 'plot '
@@ -228,18 +228,19 @@ cmd_ablation() {
 	variants >"$tmp/variants.tsv"
 	rows() { # FORMAT: md or txt
 		awk -F '\t' -v fmt="$1" '
+			function hms(s) { s = int(s + 0.5); return s >= 3600 ? sprintf("%dh%02dm%02ds", s / 3600, s / 60 % 60, s % 60) : s >= 60 ? sprintf("%dm%02ds", s / 60, s % 60) : s "s" }
 			FNR == NR { letter[$1] = $2; what[$1] = $3; next }
 			FNR == 1 { next }
 			{
 				err = ($3 == "-") ? "-" : ($4 == "-" ? $3 : $3 " ± " $4)
 				vs = ($5 == "-") ? "-" : ($6 == "-" ? sprintf("%+.2f", $5) : sprintf("%+.2f ± %.2f", $5, $6))
-				if (fmt == "md") printf "| %s %s | %s | %s | %d | %.1f | %s | %d |\n", letter[$1], what[$1], err, vs, $7, $8, $9 "s", $2
-				else printf "  %s %-10s test error %-14s vs (a) %-14s %7d params  %6ss training  %d seeds\n", letter[$1], $1, err "%", vs, $7, $9, $2
+				if (fmt == "md") printf "| %s %s | %s | %s | %d | %.1f | %s | %d |\n", letter[$1], what[$1], err, vs, $7, $8, hms($9), $2
+				else printf "  %s %-10s test error %-14s vs (a) %-14s %7d params  %8s training  %d seed%s\n", letter[$1], $1, err "%", vs, $7, hms($9), $2, $2 == 1 ? "" : "s"
 			}' "$tmp/variants.tsv" "$tmp/report.tsv"
 	}
 
 	{
-		echo "ablation done: $abl ($nseeds seeds; $(hms "$total") of training${wall:+, this make: $wall wall})"
+		echo "ablation done: $abl ($nseeds seed$([ "$nseeds" = 1 ] || echo s); $(hms "$total") of training${wall:+, this make: $wall wall})"
 		rows txt
 		printf '  seed network (shared)  test error %s%%\n' "$(pm "$seed_m" "$seed_sd" 2)"
 		printf '  ensemble of (a)'\''s %s final networks: test error %s%%\n' "${cross_n:-?}" \

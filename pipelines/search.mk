@@ -87,6 +87,7 @@ LIMIT        ?= 10000
 WIDTHS       ?= 16,32,64
 MAX_PARAMS   ?= 200000
 LR_START     ?= 0.02
+ABL_SEEDS    ?= 5
 endif
 LR_START ?= 0.05
 LR_END   ?= 0

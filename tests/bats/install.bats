@@ -50,8 +50,8 @@ TOP="$BATS_TEST_DIRNAME/../.."
 	refute_output --partial "step1/child1: val"
 	# the ablation and repeated searches are planned from the installed files too
 	run -0 env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" -n ablation-run DATA="$FMNIST" ABL_DIR=runs/abl
-	assert_output --partial "$p/share/nash/aggregate.sh ablation runs/abl seed1 seed2 seed3"
-	assert_output --partial "$p/bin/nash-init --like runs/abl/seed3/search/step2/best.h5"
+	assert_output --partial "$p/share/nash/aggregate.sh ablation runs/abl seed1 seed2 seed3 seed4 seed5"
+	assert_output --partial "$p/bin/nash-init --like runs/abl/seed5/search/step2/best.h5"
 	run -0 env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" -n search-run DATA="$FMNIST" RUN=runs/r3 RUNS=3
 	assert_output --partial "$p/share/nash/aggregate.sh runs runs/r3 run1 run2 run3"
 }
