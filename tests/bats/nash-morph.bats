@@ -127,14 +127,14 @@ train_losses() {
 	set -o pipefail
 	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 |
 		nash-morph -n 3 --seed 7 - |
-		nash-train --epochs 2 --limit 1000 --lr 0.02 --device cpu - > "$BATS_TEST_TMPDIR/c.h5"
+		nash-train --data "$FMNIST" --epochs 2 --limit 1000 --lr 0.02 --device cpu - > "$BATS_TEST_TMPDIR/c.h5"
 	run -0 train_losses "$BATS_TEST_TMPDIR/c.h5"
 	[ "${#lines[@]}" -eq 2 ]
 	awk -v a="${lines[0]}" -v b="${lines[1]}" 'BEGIN { exit !(b < a) }'
 	run -0 lineage_ops "$BATS_TEST_TMPDIR/c.h5"
 	[ "${#lines[@]}" -eq 3 ]
 	# the file is valid: it reads back, and a further morph keeps the training record
-	run -0 nash-train --epochs 0 --device cpu "$BATS_TEST_TMPDIR/c.h5"
+	run -0 nash-train --data "$FMNIST" --epochs 0 --device cpu "$BATS_TEST_TMPDIR/c.h5"
 	assert_output --regexp 'val_accuracy=0\.[0-9]{4}'
 	nash-morph -n 1 -o "$BATS_TEST_TMPDIR/g.h5" "$BATS_TEST_TMPDIR/c.h5" 2>/dev/null
 	run -0 train_losses "$BATS_TEST_TMPDIR/g.h5"

@@ -66,7 +66,7 @@ load common
 
 @test "nash-train trains and prints val_accuracy last on stdout" {
 	m=$(seed_model)
-	run -0 --separate-stderr nash-train --epochs 2 --device cpu -o "$BATS_TEST_TMPDIR/t.h5" "$m"
+	run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 2 --device cpu -o "$BATS_TEST_TMPDIR/t.h5" "$m"
 	assert_line --index -1 --regexp '^val_accuracy=0\.[0-9]{4}$'
 	run -0 h5dump -a val_accuracy "$BATS_TEST_TMPDIR/t.h5"
 	run -0 h5dump -d /training/record "$BATS_TEST_TMPDIR/t.h5"
@@ -75,21 +75,21 @@ load common
 
 @test "nash-train prints one line per epoch on a non-terminal stderr" {
 	m=$(seed_model)
-	run -0 --separate-stderr nash-train --epochs 2 -o "$BATS_TEST_TMPDIR/t.h5" "$m"
+	run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 2 -o "$BATS_TEST_TMPDIR/t.h5" "$m"
 	[ "$(printf '%s\n' "$stderr" | grep -c 'epoch [12]/2')" -eq 2 ]
 	[[ "$stderr" == *"device "* ]]
 }
 
 @test "nash-init | nash-train | file: the pipe works with - on both ends" {
-	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 | nash-train --epochs 1 --limit 600 - > "$BATS_TEST_TMPDIR/p.h5"
-	run -0 nash-train --epochs 0 "$BATS_TEST_TMPDIR/p.h5"
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 | nash-train --data "$FMNIST" --epochs 1 --limit 600 - > "$BATS_TEST_TMPDIR/p.h5"
+	run -0 nash-train --data "$FMNIST" --epochs 0 "$BATS_TEST_TMPDIR/p.h5"
 	assert_output --regexp 'val_accuracy=0\.[0-9]{4}$'
 }
 
 @test "nash-train --epochs 0 --eval test evaluates without writing a model" {
 	m=$(seed_model)
 	mkdir "$BATS_TEST_TMPDIR/w" && cd "$BATS_TEST_TMPDIR/w"
-	run -0 --separate-stderr nash-train --epochs 0 --eval test "$m"
+	run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 0 --eval test "$m"
 	assert_output --regexp '^val_accuracy=0\.[0-9]{4} test_accuracy=0\.[0-9]{4}$'
 	[ -z "$(ls -A)" ]
 }
@@ -108,27 +108,28 @@ load common
 
 @test "nash-train: a diverging run exits 4 and marks the model failed" {
 	m=$(seed_model)
-	run -4 nash-train --epochs 1 --lr 1e5 -o "$BATS_TEST_TMPDIR/t.h5" "$m"
+	# on the fixture's 1,000 training images: 125 steps, NaN at step 39 (larger batches collapse first)
+	run -4 nash-train --data "$FMNIST" --epochs 1 --batch 8 --lr 1e5 -o "$BATS_TEST_TMPDIR/t.h5" "$m"
 	assert_output --partial "diverged"
 	run -0 h5dump -a failed "$BATS_TEST_TMPDIR/t.h5"
 }
 
 @test "nash-train is reproducible for a seed" {
 	m=$(seed_model)
-	nash-train --epochs 1 --seed 5 --threads 1 -o "$BATS_TEST_TMPDIR/a.h5" "$m" 2>/dev/null
-	nash-train --epochs 1 --seed 5 --threads 1 -o "$BATS_TEST_TMPDIR/b.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 1 --seed 5 --threads 1 -o "$BATS_TEST_TMPDIR/a.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 1 --seed 5 --threads 1 -o "$BATS_TEST_TMPDIR/b.h5" "$m" 2>/dev/null
 	diff <(graph_dump "$BATS_TEST_TMPDIR/a.h5") <(graph_dump "$BATS_TEST_TMPDIR/b.h5")
 }
 
 @test "nash-train resumes from a checkpoint to the same result as an uninterrupted run" {
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR
-	nash-train --epochs 3 --threads 1 -o "$d/full.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 3 --threads 1 -o "$d/full.h5" "$m" 2>/dev/null
 	# Interrupted run: stop after epoch 2 by training a checkpoint, then resume from it.
-	nash-train --epochs 3 --threads 1 --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 3 --threads 1 --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" 2>/dev/null
 	run -0 h5dump -a checkpoint_epochs_done "$d/ck.h5"
 	assert_output --regexp '\(0\): 2[^0-9]'
-	nash-train --epochs 3 --threads 1 -o "$d/resumed.h5" "$d/ck.h5" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 3 --threads 1 -o "$d/resumed.h5" "$d/ck.h5" 2>/dev/null
 	diff <(graph_dump "$d/full.h5") <(graph_dump "$d/resumed.h5")
 }
 
@@ -250,9 +251,9 @@ cifar10_dir() {
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR
 	host=$(hostname)
-	env -u SLURM_JOB_ID -u SLURM_STEP_ID nash-train --epochs 1 --device cpu -o "$d/a.h5" "$m" 2>/dev/null
+	env -u SLURM_JOB_ID -u SLURM_STEP_ID nash-train --data "$FMNIST" --epochs 1 --device cpu -o "$d/a.h5" "$m" 2>/dev/null
 	# as in a requeued Slurm job's step (the tool reads the environment, the library does not)
-	SLURM_JOB_ID=4242 SLURM_STEP_ID=7 SLURM_RESTART_COUNT=1 nash-train --epochs 2 --device cpu \
+	SLURM_JOB_ID=4242 SLURM_STEP_ID=7 SLURM_RESTART_COUNT=1 nash-train --data "$FMNIST" --epochs 2 --device cpu \
 		--checkpoint "$d/ck.h5" -o "$d/b.h5" "$d/a.h5" 2>/dev/null
 	run -0 nash-show "$d/b.h5"
 	assert_line --regexp "^    run 1 +1 epoch, seed 1, cpu on $host \\(CPU\\)$"
@@ -263,8 +264,8 @@ cifar10_dir() {
 	assert_line --index 2 --regexp $'\t'"$host"$'\tCPU\t4242\\.7 \\(restart 1\\)$'
 	assert_line --index 3 --regexp $'\t-\t-\t-$' # never trained
 	# a run resumed from its checkpoint records where it finished
-	nash-train --epochs 3 --device cpu --checkpoint "$d/ck2.h5" -o "$d/x.h5" "$m" 2>/dev/null
-	SLURM_JOB_ID=99 nash-train --epochs 3 --device cpu -o "$d/r.h5" "$d/ck2.h5" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 3 --device cpu --checkpoint "$d/ck2.h5" -o "$d/x.h5" "$m" 2>/dev/null
+	SLURM_JOB_ID=99 nash-train --data "$FMNIST" --epochs 3 --device cpu -o "$d/r.h5" "$d/ck2.h5" 2>/dev/null
 	run -0 nash-show --tsv "$d/r.h5"
 	assert_line --index 1 --regexp $'\t99$'
 	run -0 h5dump -d /training/runs "$d/r.h5"
