@@ -161,6 +161,29 @@ graph_bits() {
 	diff <(graph_dump "$d/full.h5") <(graph_dump "$d/resumed.h5")
 }
 
+@test "nash-train refuses a checkpoint whose epochs done do not fit its run" {
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	args=(--epochs 3 --threads 1 --limit 256 --batch 32)
+	nash-train "${args[@]}" --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" >/dev/null 2>&1
+	run -0 h5dump -a checkpoint_epochs_done "$d/ck.h5"
+	assert_output --regexp '\(0\): 2[^0-9]'
+	# a run of 3 epochs is checkpointed after epoch 1 or 2: the overflow of first_epoch, an
+	# epoch past the run (nothing trained, exit 0 before), the run's end, a negative count
+	for n in 2147483647 4 3 -1; do
+		cp "$d/ck.h5" "$d/bad.h5"
+		/usr/bin/python3 -c 'import sys, h5py, numpy
+with h5py.File(sys.argv[1], "r+") as f:
+	f.attrs.modify("checkpoint_epochs_done", numpy.int32(int(sys.argv[2])))' "$d/bad.h5" "$n"
+		run -1 nash-train "${args[@]}" -o "$d/out.h5" "$d/bad.h5"
+		assert_output "nash-train: $d/bad.h5: checkpoint says $n epochs done, but the run has 3"
+		[ ! -e "$d/out.h5" ]
+	done
+	# the checkpoint as written resumes
+	run -0 nash-train "${args[@]}" -o "$d/out.h5" "$d/ck.h5"
+}
+
 @test "learning: 6,000 Fashion-MNIST images, 2 epochs, no augmentation reach 75% validation accuracy" {
 	[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || skip "dataset-fashion-mnist not installed"
 	nash-init -o "$BATS_TEST_TMPDIR/seed.h5"
