@@ -132,7 +132,7 @@ graph_bits() {
 	# 8 steps of 64 images: every op's forward and backward, and SGD, 8 times over
 	for dev in cpu-blas ref; do
 		for t in 1 2 3; do
-			nash-train --device "$dev" --threads "$t" --limit 512 --batch 64 --epochs 1 -o "$d/$dev-$t.h5" "$m" >/dev/null 2>&1
+			nash-train --data "$FMNIST" --device "$dev" --threads "$t" --limit 512 --batch 64 --epochs 1 -o "$d/$dev-$t.h5" "$m" >/dev/null 2>&1
 		done
 		diff <(graph_bits "$d/$dev-1.h5") <(graph_bits "$d/$dev-2.h5")
 		diff <(graph_bits "$d/$dev-1.h5") <(graph_bits "$d/$dev-3.h5")
@@ -145,7 +145,7 @@ graph_bits() {
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR
 	for r in a b; do
-		nash-train --device cpu --threads 2 --limit 512 --batch 64 --epochs 1 -o "$d/$r.h5" "$m" >/dev/null 2>&1
+		nash-train --data "$FMNIST" --device cpu --threads 2 --limit 512 --batch 64 --epochs 1 -o "$d/$r.h5" "$m" >/dev/null 2>&1
 	done
 	diff <(graph_bits "$d/a.h5") <(graph_bits "$d/b.h5")
 }
@@ -166,7 +166,7 @@ graph_bits() {
 	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR
-	args=(--epochs 3 --threads 1 --limit 256 --batch 32)
+	args=(--data "$FMNIST" --epochs 3 --threads 1 --limit 256 --batch 32)
 	nash-train "${args[@]}" --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" >/dev/null 2>&1
 	run -0 h5dump -a checkpoint_epochs_done "$d/ck.h5"
 	assert_output --regexp '\(0\): 2[^0-9]'
