@@ -84,7 +84,7 @@ $(call s_stamp,$(S_ABL),run,ABL_SEEDS=$(ABL_SEEDS) ABL_SCRATCH=$(ABL_SCRATCH) $(
 
 # The ensemble of (a)'s final networks across the seeds, on the test set.
 $(S_ABL)/ensemble.txt: $(S_ABL_FINALS) $(S_ABL)/settings/ablation | $(S_ALL)
-	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_ABL)/ensemble.h5 $(S_ABL_FINALS) >$@.tmp 2>$(S_ABL)/ensemble.log
+	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_ABL)/ensemble.h5 $(S_ABL_FINALS) >$@.tmp 2>$(S_ABL)/ensemble.log || { rm -f $@.tmp; exit 1; }
 	@mv -f $@.tmp $@
 
 # The table over the variants and seeds, the plot, the summary (pipelines/aggregate.sh).

@@ -148,6 +148,21 @@ static int valid_lineage_op(const char *op)
 /* NaN (never evaluated) or an accuracy in 0..1. */
 static int valid_accuracy(float a) { return isnan(a) || (a >= 0 && a <= 1); }
 
+int model_check_checkpoint(const Model *m, NashErr *err)
+{
+	int done = m->ckpt_epochs_done;
+	if (done == 0)
+		return 0; /* not a checkpoint */
+	if (m->n_runs < 1)
+		return nash_err(err, NASH_ERR_RUNTIME, "checkpoint says %d epochs done, but the file records no run", done);
+	int epochs = m->runs[m->n_runs - 1].epochs;
+	/* nash-train writes one after every epoch but the last: 1 <= done < epochs */
+	if (done < 1 || done >= epochs)
+		return nash_err(err, NASH_ERR_RUNTIME, "checkpoint says %d epochs done, but the run has %d", done,
+				epochs);
+	return 0;
+}
+
 int model_validate(const Model *m, NashErr *err)
 {
 	const Graph *g = &m->g;
@@ -230,10 +245,10 @@ int model_validate(const Model *m, NashErr *err)
 	if (!valid_id(m->parent_id))
 		return nash_err(err, NASH_ERR_RUNTIME, "parent_id '%.*s' is not 16 lowercase hex digits",
 				NASH_ID_LEN, m->parent_id);
-	if (m->ckpt_epochs_done < 0)
-		return nash_err(err, NASH_ERR_RUNTIME, "checkpoint_epochs_done %d < 0", m->ckpt_epochs_done);
 	if (m->n_records < 0 || m->n_runs < 0 || m->n_lineage < 0)
 		return nash_err(err, NASH_ERR_RUNTIME, "negative record/run/lineage count");
+	if (model_check_checkpoint(m, err))
+		return -1;
 	if (m->n_runs > NASH_MAX_RUNS)
 		return nash_err(err, NASH_ERR_RUNTIME, "training/runs has %d rows, more than %d", m->n_runs, NASH_MAX_RUNS);
 	if (m->n_records > NASH_MAX_RECORDS)

@@ -89,6 +89,10 @@ void model_drop_optimizer(Model *m);
 void model_set_id(Model *m, uint64_t h);
 /* Checks what the file format promises beyond the graph: finite weights, sane metadata. */
 int model_validate(const Model *m, NashErr *err);
+/* A checkpoint's epochs done (ckpt_epochs_done, when not 0) lie within its last run: 1 to the
+   run's epochs - 1, as nash-train writes them ("checkpoint says N epochs done, but the run
+   has M"). Part of model_validate. */
+int model_check_checkpoint(const Model *m, NashErr *err);
 
 /* Model files (lib/model/modelfile_write.c, lib/model/modelfile_read.c). path "-" means stdin/stdout. Writing goes to a temporary
    file in the destination's directory and is renamed into place, so a failure never leaves a

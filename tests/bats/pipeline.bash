@@ -3,9 +3,11 @@
 # defines S_ARGS (the settings every make gets) and TOP (the repository).
 
 # A LAUNCH prefix for the tests: for the training whose output ends in /$HOOK_CHILD.h5 it
-# crashes (crash), makes the learning rate absurd (diverge), or, once the training's first
-# checkpoint exists, stops it and kill -9's its process group, make's (kill), or sends the
-# group SIGINT, as Ctrl-C does (int). Everything else runs unchanged.
+# crashes (crash: SIGSEGV), is killed as by the kernel's OOM killer (oomkill: SIGKILL), fails
+# as nash-train does when its network is too big for memory (oom: exit 3), makes the learning
+# rate absurd (diverge), or, once the training's first checkpoint exists, stops it and kill
+# -9's its process group, make's (kill), or sends the group SIGINT, as Ctrl-C does (int).
+# Everything else runs unchanged.
 make_hook() {
 	cat >"$BATS_FILE_TMPDIR/hook.sh" <<-'EOF'
 		#!/bin/bash
@@ -17,6 +19,11 @@ make_hook() {
 		case $out in */"$HOOK_CHILD".h5) ;; *) exec "$@" ;; esac
 		case $HOOK_ACTION in
 		crash) kill -SEGV $$ ;;
+		oomkill) kill -KILL $$ ;;
+		oom)
+			echo "nash-train: out of memory" >&2
+			exit 3
+			;;
 		diverge)
 			args=()
 			for a in "$@"; do
