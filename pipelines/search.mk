@@ -225,12 +225,12 @@ endif
 
 # The seed network on the test set, for comparison.
 $(S_RUN)/step0/test.txt: $(S_RUN)/step0/best.h5 | $(S_ALL)
-	@$(LAUNCH) $(S_BIN)/nash-train $(S_EVAL) --epochs 0 --eval test $< >$@.tmp 2>$(S_RUN)/step0/test.log
+	@$(LAUNCH) $(S_BIN)/nash-train $(S_EVAL) --epochs 0 --eval test $< >$@.tmp 2>$(S_RUN)/step0/test.log || { rm -f $@.tmp; exit 1; }
 	@mv -f $@.tmp $@
 
 # The snapshot ensemble of every step's (trained) best, on the test set.
 $(S_RUN)/ensemble.txt: $(S_ENSEMBLE) $(S_SET)/ensemble | $(S_ALL)
-	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_RUN)/ensemble.h5 $(filter %.h5,$^) >$@.tmp 2>$(S_RUN)/ensemble.log
+	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_RUN)/ensemble.h5 $(filter %.h5,$^) >$@.tmp 2>$(S_RUN)/ensemble.log || { rm -f $@.tmp; exit 1; }
 	@mv -f $@.tmp $@
 
 # The report: tables per step, a plot, the best architecture drawn, the summary.

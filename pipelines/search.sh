@@ -5,8 +5,13 @@
 #       Makes OUT by training IN (or, with --morph, the child that `CMD -o OUT.morph.h5 IN`
 #       writes) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT MODEL`. A rerun after an
 #       interruption resumes from the checkpoint when IN and the commands are unchanged.
-#       With --child a failure (crash, out of memory, divergence) is recorded: OUT is written
-#       marked failed, so the search ranks it last and goes on; without it the target fails.
+#       With --child a failure of the network itself (nash-train exit 3: out of memory, 4:
+#       diverged or collapsed; nash-morph exit 5: no morphism fits) is recorded: OUT is
+#       written marked failed, so the search ranks it last and goes on. Any other failure (an
+#       I/O error such as a full disk, exit 1; a signal, such as the kernel's OOM killer's
+#       SIGKILL or a crash) is not the network's: nothing is recorded, the target fails, and a
+#       rerun trains it again, from its checkpoint when there is one. Without --child every
+#       failure fails the target.
 #       With --keep, a trained OUT is kept when IN and the commands are those it was made
 #       with (recorded in OUT's .done file).
 #   search.sh snap --label L --twin LINK OUT BEST NEXT -- TRAIN_CMD...
@@ -20,7 +25,8 @@
 #       select.tsv, and one progress line.
 #
 # Environment: NASH_BIN (the tools' directory), NASH_START (the search's start, epoch seconds).
-# Interrupted by SIGINT/SIGTERM/SIGHUP, nothing is recorded: the target stays absent.
+# Interrupted by SIGINT/SIGTERM/SIGHUP, nothing is recorded: the target stays absent. A
+# failure leaves no temporary file (*.tmp) behind.
 set -u
 
 bin=${NASH_BIN:+$NASH_BIN/}
@@ -48,12 +54,15 @@ die() {
 
 # ---- train ----
 
-# Why nash-train exited rc: the exit code's meaning and its last error line.
-train_failure() {
-	rc=$1 log=$2
-	case $rc in
-	3) why="out of memory" ;;
-	4) why="training diverged or collapsed" ;;
+# Why PROG (nash-train, nash-morph) exited rc: the exit code's meaning and its last error line
+# in the log ("its message is not in the log" when it should be and is not: the log's disk may
+# be full).
+tool_failure() {
+	prog=$1 rc=$2 log=$3
+	case $prog:$rc in
+	nash-train:3) why="out of memory" ;;
+	nash-train:4) why="training diverged or collapsed" ;;
+	nash-morph:5) why="no morphism fits" ;;
 	*)
 		if [ "$rc" -gt 128 ]; then
 			why="killed by signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null || echo '?'))"
@@ -62,8 +71,28 @@ train_failure() {
 		fi
 		;;
 	esac
-	msg=$(grep -E '^nash-[a-z]+: ' "$log" 2>/dev/null | grep -v -E ': (epoch|device) ' | tail -n 1)
-	echo "nash-train: $why${msg:+; $msg}" | cut -c 1-250
+	msg=$(grep -E "^$prog: " "$log" 2>/dev/null | grep -v -E ': (epoch|device) ' | tail -n 1)
+	[ -z "$msg" ] && [ "$rc" -le 128 ] && [ "$log" != /dev/null ] && msg="its message is not in $log (a full disk?)"
+	echo "$prog: $why${msg:+; $msg}" | cut -c 1-250
+}
+
+# True when PROG's exit status rc is a failure of the network itself, a result to record for
+# a child: nash-train out of memory (3) or diverged/collapsed (4), nash-morph finding no
+# morphism that fits (5). Anything else (1: an I/O error, a full disk; a signal) is not.
+network_failure() {
+	case $1:$2 in
+	nash-train:3 | nash-train:4 | nash-morph:5) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# The target fails and nothing is recorded (a failure that is not the network's, or any
+# failure of a training that is not a child): OUT goes, the checkpoint stays for the rerun.
+not_recorded() {
+	rm -f "$out" "$out".??????.tmp "$ckpt".??????.tmp "$morphed".??????.tmp "$key.tmp" "$done.tmp"
+	resume="a rerun trains it again"
+	[ -f "$ckpt" ] && resume="$resume, resuming from $ckpt"
+	die "$label: $1; nothing recorded, $resume (see $log)"
 }
 
 # Says that a training was stopped (rc: its exit status), and why when a scheduler said so in
@@ -74,7 +103,7 @@ stopped() {
 	sched=$(sed -n -E 's/.*\*\*\* ((JOB|STEP) .*) \*\*\*.*/\1/p' "$log" 2>/dev/null | tail -n 1)
 	resume=
 	[ -f "$ckpt" ] && resume=", a rerun resumes from $ckpt"
-	echo "  $label: stopped ($(train_failure "$rc" /dev/null)${sched:+; slurm: $sched})$resume" >&2
+	echo "  $label: stopped ($(tool_failure nash-train "$rc" /dev/null)${sched:+; slurm: $sched})$resume" >&2
 }
 
 # The settings of a training command: its arguments after nash-train, less --device and --threads.
@@ -115,6 +144,8 @@ cmd_train() {
 	ckpt=$base.ckpt.h5 key=$base.key log=$base.log morphed=$base.morph.h5 done=$base.done
 	: "${label:=$out}"
 	mkdir -p "$(dirname "$out")" || exit 1
+	# what a training killed mid-write (kill -9, the OOM killer) left of its atomic writes
+	rm -f "$out".??????.tmp "$ckpt".??????.tmp "$morphed".??????.tmp "$key.tmp" "$done.tmp"
 	# The checkpoint is valid only for this parent and these commands, up to how they run:
 	# the launch prefix (before nash-train), --device and --threads may change in between.
 	want="$(cksum <"$in") | $morph |$(train_key "$@")"
@@ -151,16 +182,16 @@ cmd_train() {
 			rc=$?
 			[ -n "$interrupted" ] && exit 130
 			if [ $rc -ne 0 ]; then
-				[ -n "$child" ] || die "$label: nash-morph failed (exit $rc), see $log"
-				reason="nash-morph: exit status $rc; $(grep -E '^nash-morph: ' "$log" | tail -n 1)"
-				"${bin}nash-select" --mark-failed "$(echo "$reason" | cut -c 1-250)" -o "$out" "$in" ||
-					die "$label: cannot record the failure"
+				reason=$(tool_failure nash-morph $rc "$log")
+				[ -n "$child" ] && network_failure nash-morph $rc || not_recorded "$reason"
+				"${bin}nash-select" --mark-failed "$reason" -o "$out" "$in" ||
+					not_recorded "cannot record the failure ($reason)"
 				echo "  $label: FAILED ($reason)"
 				return 0
 			fi
 			start=$morphed
 		fi
-		printf '%s\n' "$want" >"$key.tmp" && mv -f "$key.tmp" "$key" || exit 1
+		printf '%s\n' "$want" >"$key.tmp" && mv -f "$key.tmp" "$key" || not_recorded "cannot write $key"
 	fi
 
 	echo "search: $*" >>"$log"
@@ -187,7 +218,7 @@ cmd_train() {
 	if [ $rc -eq 0 ]; then
 		rm -f "$ckpt" "$key"
 		if [ -n "$keep" ]; then
-			printf '%s\n' "$want" >"$done.tmp" && mv -f "$done.tmp" "$done" || exit 1
+			printf '%s\n' "$want" >"$done.tmp" && mv -f "$done.tmp" "$done" || not_recorded "cannot write $done"
 		fi
 		val=$(sed -n 's/^val_accuracy=\([0-9.]*\).*/\1/p' "$log" | tail -n 1)
 		test_acc=$(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$log" | tail -n 1)
@@ -201,13 +232,14 @@ cmd_train() {
 		echo "  $label: val $val${test_acc:+, test $test_acc}, $params params$extra, $(hms "$secs")"
 		return 0
 	fi
-	[ -n "$child" ] || die "$label: training failed: $(train_failure $rc "$log"), see $log"
-	reason=$(train_failure $rc "$log")
+	reason=$(tool_failure nash-train $rc "$log")
+	[ -n "$child" ] || not_recorded "training failed: $reason"
+	network_failure nash-train $rc || not_recorded "training failed, not by the network's fault: $reason"
 	# Exit 4 leaves the diverged model, marked failed, in OUT: keep it (it has the record).
 	if [ ! -f "$out" ] || [ "$rc" -ne 4 ]; then
 		"${bin}nash-select" --mark-failed "$reason" -o "$out" "$start" >>"$log" 2>&1 ||
 			"${bin}nash-select" --mark-failed "$reason" -o "$out" "$in" >>"$log" 2>&1 ||
-			die "$label: cannot record the failure, see $log"
+			not_recorded "cannot record the failure ($reason)"
 	fi
 	rm -f "$ckpt" "$key"
 	echo "  $label: FAILED ($reason), $(hms "$secs")"
@@ -217,7 +249,10 @@ cmd_train() {
 
 cmd_link() {
 	[ $# -eq 2 ] || die "link: usage: link OUT TARGET"
-	mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" "${1%.h5}.done" && ln -s "$2" "$1.tmp" && mv -Tf "$1.tmp" "$1" || exit 1
+	mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" "${1%.h5}.done" && ln -s "$2" "$1.tmp" && mv -Tf "$1.tmp" "$1" || {
+		rm -f "$1.tmp"
+		exit 1
+	}
 }
 
 cmd_snap() {
@@ -260,11 +295,22 @@ cmd_select() {
 	dir=$(dirname "$out")
 	mkdir -p "$dir" || exit 1
 	# The target last: once it exists, everything the report reads of this step exists too.
-	"${bin}nash-select" --tsv -o "$out.tmp" "$@" >"$dir/select.tsv.tmp" || {
-		"${bin}nash-select" "$@" >/dev/null
-		die "step $step: nothing to select"
+	if ! msg=$("${bin}nash-select" --tsv -o "$out.tmp" "$@" 2>&1 >"$dir/select.tsv.tmp"); then
+		rm -f "$dir/select.tsv.tmp" "$out.tmp"
+		[ -n "$interrupted" ] && exit 130
+		case $msg in
+		*"no model can win"*)
+			# the ranked table says why each candidate cannot
+			"${bin}nash-select" "$@" 2>&1 >/dev/null | grep -v -F -e "$msg" >&2
+			die "step $step: nothing to select: $msg"
+			;;
+		esac
+		die "step $step: the selection failed: $msg"
+	fi
+	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" && mv -f "$out.tmp" "$out" || {
+		rm -f "$dir/select.tsv.tmp" "$out.tmp"
+		die "step $step: cannot write $dir/select.tsv or $out"
 	}
-	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" && mv -f "$out.tmp" "$out" || exit 1
 	[ -n "$interrupted" ] && exit 130
 	cols=$(tsv_cols "$dir/select.tsv" model val_accuracy seconds since_parent morphisms usable) || exit 1
 	awk -F '\t' -v step="$step" -v steps="$steps" -v cols="$cols" '

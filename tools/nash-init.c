@@ -1,4 +1,5 @@
-/* nash-init: writes the paper's seed network for a dataset. */
+/* nash-init: writes the paper's seed network for a dataset, or (--like) another model's
+   architecture with fresh weights, for retraining it from scratch. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include "cli.h"
 #include "data/data.h"
 #include "model/init.h"
+#include "model/model.h"
 
 static const char *prog = "nash-init";
 
@@ -14,10 +16,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: %s [OPTION]...\n"
+		"  or:  %s --like MODEL [--seed S] [-o F]\n"
 		"Write the seed network (Conv-MaxPool-Conv-MaxPool-Conv-FC, each Conv = conv3x3-BN-ReLU)\n"
 		"for a dataset, He-initialised, with the dataset's normalisation (computed on the training\n"
 		"images, or the dataset file's own), as a model file.\n"
 		"\n"
+		"  --like MODEL     instead: MODEL's architecture with every weight initialised afresh as\n"
+		"                   the seed network's are, MODEL's dataset, normalisation and validation\n"
+		"                   split, untrained (for retraining from scratch); excludes --dataset,\n"
+		"                   --widths and --val\n"
 		"  --dataset SPEC   fashion-mnist (default), fashion-mnist:DIR, cifar10:DIR, cifar100:DIR,\n"
 		"                   h5:FILE (a dataset file, nash-data(1))\n"
 		"  --widths LIST    channels of the conv blocks (default 32,64,128)\n"
@@ -26,26 +33,35 @@ static void usage(FILE *f)
 		"  -o, --output F   write the model to F (default: standard output)\n"
 		"  -h, --help       show this help\n"
 		"  -V, --version    show the version\n",
-		prog, NASH_DEFAULT_VAL);
+		prog, prog, NASH_DEFAULT_VAL);
 }
 
 int main(int argc, char **argv)
 {
-	const char *spec = "fashion-mnist", *out = "-";
+	const char *spec = "fashion-mnist", *out = "-", *like = NULL;
+	const char *seed_net_option = NULL; /* the first seed-network option given, which --like excludes */
 	int widths[16] = {32, 64, 128}, n_widths = 3, val = NASH_DEFAULT_VAL;
 	uint64_t seed = 1;
 	static const struct option opts[] = {
 		{"dataset", required_argument, 0, 'd'}, {"widths", required_argument, 0, 'w'},
 		{"val", required_argument, 0, 'v'},     {"seed", required_argument, 0, 's'},
 		{"output", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},       {0, 0, 0, 0},
+		{"version", no_argument, 0, 'V'},       {"like", required_argument, 0, 'l'},
+		{0, 0, 0, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "o:hV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': spec = optarg; break;
-		case 'w': n_widths = cli_int_list(prog, "--widths", optarg, widths, 16, 1, 4096); break;
-		case 'v': val = (int)cli_long(prog, "--val", optarg, 0, 1000000); break;
+		case 'd': spec = optarg, seed_net_option = seed_net_option ? seed_net_option : "--dataset"; break;
+		case 'w':
+			n_widths = cli_int_list(prog, "--widths", optarg, widths, 16, 1, 4096);
+			seed_net_option = seed_net_option ? seed_net_option : "--widths";
+			break;
+		case 'v':
+			val = (int)cli_long(prog, "--val", optarg, 0, 1000000);
+			seed_net_option = seed_net_option ? seed_net_option : "--val";
+			break;
+		case 'l': like = optarg; break;
 		case 's': seed = cli_u64(prog, "--seed", optarg); break;
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
@@ -55,9 +71,21 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		die_usage(prog, "unexpected argument '%s'", argv[optind]);
+	if (like && seed_net_option)
+		die_usage(prog, "--like and %s exclude each other (MODEL gives the architecture, dataset and validation split)",
+			  seed_net_option);
 	cli_check_binary_out(prog, out);
 
 	NashErr err = {0};
+	if (like) {
+		Model from, m;
+		if (model_read(&from, like, &err) || nash_init_like(&m, &from, seed, &err) || model_write(&m, out, &err))
+			die_err(prog, &err);
+		model_free(&m);
+		model_free(&from);
+		cli_close_stdout(prog);
+		return 0;
+	}
 	Dataset d;
 	if (dataset_load(&d, spec, 0, &err))
 		die_err(prog, &err);

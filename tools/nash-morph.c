@@ -29,8 +29,9 @@ static void usage(FILE *f)
 		"  -V, --version      show the version\n"
 		"\n"
 		"Each applied morphism is reported on standard error. Operators without a valid place in\n"
-		"the network are redrawn; it is an error (exit 1) when none of the listed ones has one.\n"
-		"Exit status: 0 success, 1 error, 2 usage.\n",
+		"the network are redrawn; it is an error (exit 5) when none of the listed ones has one.\n"
+		"Exit status: 0 success, 1 error, 2 usage, 3 out of memory, 5 no morphism fits the\n"
+		"network (no valid place for the operators, or none within --max-params).\n",
 		prog);
 }
 

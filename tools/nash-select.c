@@ -20,7 +20,8 @@ static void usage(FILE *f)
 		"Rank trained models by validation accuracy (ties: fewer parameters, then name), print\n"
 		"the ranked table on standard error, copy the winner to BEST and print its path.\n"
 		"Models marked failed or never evaluated rank last with a note; if no model can win,\n"
-		"that is an error.\n"
+		"that is an error. So are models that cannot be compared: for different datasets, or\n"
+		"(ranked by val_accuracy) holding out different validation splits, or trained on them.\n"
 		"\n"
 		"  -o, --output BEST     write a copy of the winner to BEST (atomically; - for stdout)\n"
 		"      --metric M        val_accuracy (default) or test_accuracy\n"
@@ -172,6 +173,7 @@ int main(int argc, char **argv)
 	int *order = calloc((size_t)n, sizeof *order);
 	if (!info || !bytes || !len || !order)
 		die(prog, "out of memory");
+	Model first; /* every other candidate must be comparable with it */
 	for (int i = 0; i < n; i++) {
 		const char *path = argv[optind + i];
 		Model m;
@@ -182,9 +184,15 @@ int main(int argc, char **argv)
 		if (metric != METRIC_TEST_ACCURACY && m.n_runs > 0 && run_trained_on_val(&m.runs[m.n_runs - 1]))
 			die(prog, "%s: its last run trained on the validation images (nash-train --train-on all): its "
 			    "val_accuracy is not held out and cannot rank it", path);
+		if (i > 0 && select_comparable(&first, info[0].path, &m, path, metric != METRIC_TEST_ACCURACY, &err))
+			die_err(prog, &err);
 		model_info(&info[i], &m, path);
-		model_free(&m);
+		if (i == 0)
+			first = m;
+		else
+			model_free(&m);
 	}
+	model_free(&first);
 	select_link_parents(info, n);
 	int usable = select_rank(order, info, n, (SelectMetric)metric);
 	if (tsv)

@@ -76,8 +76,15 @@ static void print_tsv_row(const Model *m, const ModelInfo *mi)
 	printf("\t%s\t%s\t%s\n", or_dash(host), or_dash(device), or_dash(job));
 }
 
+static int is_reinit(const Morphism *mm) { return strncmp(mm->op, MODEL_LINEAGE_REINIT, sizeof mm->op) == 0; }
+
 static void print_morphism(const Morphism *mm)
 {
+	if (is_reinit(mm)) { /* nash-init --like: the architecture so far, with fresh weights */
+		printf("    %-12s every weight initialised afresh, seed %llu\n", MODEL_LINEAGE_REINIT,
+		       (unsigned long long)mm->seed);
+		return;
+	}
 	printf("    %-12.16s node %d", mm->op, mm->node);
 	if (mm->kernel >= 0)
 		printf(", kernel %d", mm->kernel);
@@ -121,7 +128,14 @@ static void print_summary(const Model *m, const ModelInfo *mi)
 	printf("  training    %d run%s, %d epoch%s, %.1f s\n", m->n_runs, m->n_runs == 1 ? "" : "s", m->n_records,
 	       m->n_records == 1 ? "" : "s", (double)mi->total_seconds);
 	print_runs(m);
-	printf("  lineage     %d morphisms since the seed network\n", m->n_lineage);
+	int reinits = 0;
+	for (int i = 0; i < m->n_lineage; i++)
+		reinits += is_reinit(&m->lineage[i]);
+	int morphs = m->n_lineage - reinits;
+	printf("  lineage     %d morphism%s since the seed network", morphs, morphs == 1 ? "" : "s");
+	if (reinits)
+		printf(reinits == 1 ? ", then reinitialised once" : ", reinitialised %d times", reinits);
+	printf("\n");
 	for (int i = 0; i < m->n_lineage; i++)
 		print_morphism(&m->lineage[i]);
 	if (m->failed)

@@ -1,4 +1,5 @@
 /* Backend selection by name (the tools' --device). */
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,6 +68,14 @@ void backend_describe(const Ctx *ctx, char *buf, size_t n)
 	buf[0] = '\0';
 	if (ctx->be && ctx->be->describe)
 		ctx->be->describe(ctx, buf, n);
-	if (!buf[0])
-		snprintf(buf, n, "%s", ctx->be && ctx->be->describe ? "GPU" : "CPU");
+	if (buf[0])
+		return;
+	if (ctx->be && ctx->be->describe) {
+		snprintf(buf, n, "GPU");
+		return;
+	}
+	/* The thread count too: the default engine's (oneDNN's) results depend on it in the last
+	   bits (docs/DESIGN.md, "Determinism"), so a training's record says it. */
+	int t = ctx->opts.threads > 0 ? ctx->opts.threads : omp_get_max_threads();
+	snprintf(buf, n, "CPU, %d thread%s", t, t == 1 ? "" : "s");
 }

@@ -144,8 +144,9 @@ const Backend *nash_backend_cuda(void); /* NULL when built without CUDA */
    when a GPU is visible, else cpu). */
 const Backend *backend_find(const char *name, NashErr *err);
 
-/* The context's device in words, for the training record: "CPU", or for CUDA the GPU's name
-   and index among the visible ones ("NVIDIA H200, GPU 0 of 1, 139.8 GiB"). */
+/* The context's device in words, for the training record: "CPU, 2 threads" (the threads the
+   CPU engines run), or for CUDA the GPU's name and index among the visible ones
+   ("NVIDIA H200, GPU 0 of 1, 139.8 GiB"). */
 void backend_describe(const Ctx *ctx, char *buf, size_t n);
 
 #endif

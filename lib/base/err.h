@@ -9,6 +9,7 @@ enum {
 	NASH_ERR_USAGE = 2,    /* bad command line: exit 2 */
 	NASH_ERR_OOM = 3,      /* out of (device) memory: exit 3, so a search can mark a child failed */
 	NASH_ERR_DIVERGED = 4, /* training produced NaN/Inf: exit 4 */
+	NASH_ERR_NO_FIT = 5,   /* no morphism fits the network (nash-morph): exit 5, also a child's own failure */
 };
 
 typedef struct NashErr {

@@ -219,7 +219,10 @@ static int run_begin(Run *r, NashErr *err)
 	const TrainOpts *o = r->o;
 	float w = r->warmup_epochs;
 	r->first_epoch = 1;
-	if (m->ckpt_epochs_done > 0 && m->n_runs > 0 && same_run(&m->runs[m->n_runs - 1], o, w)) {
+	/* a model made in memory has not been through the file reader's check */
+	if (model_check_checkpoint(m, err))
+		return -1;
+	if (m->ckpt_epochs_done > 0 && same_run(&m->runs[m->n_runs - 1], o, w)) {
 		r->first_epoch = m->ckpt_epochs_done + 1; /* weights and momentum came from the file */
 		record_place(&m->runs[m->n_runs - 1], o);
 	} else {

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void init_rows_he(Tensor *w, int row_begin, Rng *rng)
@@ -73,4 +74,55 @@ int seed_network(Model *m, const char *dataset, int c, int h, int w, int n_class
 	model_set_id(m, hsh);
 	m->parent_id[0] = '\0';
 	return 0;
+}
+
+int nash_init_like(Model *out, const Model *like, uint64_t seed, NashErr *err)
+{
+	model_init(out);
+	if (model_clone(out, like, err))
+		return -1;
+	/* Never trained: no runs (so nash-train --warmup auto warms it up as a seed), no record,
+	   no accuracies, no failure, no checkpoint. */
+	free(out->records);
+	free(out->runs);
+	out->records = NULL;
+	out->runs = NULL;
+	out->n_records = out->n_runs = 0;
+	out->val_accuracy = out->test_accuracy = NAN;
+	out->failed = 0;
+	memset(out->failure, 0, sizeof out->failure);
+	model_drop_optimizer(out);
+	Graph *g = &out->g;
+	if (graph_infer(g, err))
+		goto fail;
+	/* seed_network's order and stream: a seed network reinitialised with its own seed is
+	   itself again, weight for weight */
+	Rng rng;
+	rng_seed(&rng, seed);
+	for (int i = 0; i < g->n_nodes; i++)
+		init_node(g, i, &rng);
+	Morphism row = {.node = -1, .kernel = -1, .factor = -1, .source = -1, .target = -1, .seed = seed};
+	snprintf(row.op, sizeof row.op, "%s", MODEL_LINEAGE_REINIT);
+	if (model_add_morphism(out, &row, err))
+		goto fail;
+	/* The id depends only on what made the network: the model it came from (its id, and its
+	   graph for a file without one) and the seed. */
+	uint64_t h = nash_hash(NASH_HASH_INIT, "nash-init --like", 16);
+	h = nash_hash(h, like->id, strnlen(like->id, sizeof like->id));
+	for (int i = 0; i < g->n_nodes; i++) {
+		const Node *n = &g->nodes[i];
+		int32_t shape[5] = {(int32_t)n->op, n->c, n->h, n->w, n->kernel};
+		h = nash_hash(h, shape, sizeof shape);
+		for (int k = 0; k < n->n_inputs; k++) {
+			int32_t in = n->inputs[k];
+			h = nash_hash(h, &in, sizeof in);
+		}
+	}
+	h = nash_hash(h, &seed, sizeof seed);
+	snprintf(out->parent_id, sizeof out->parent_id, "%s", like->id);
+	model_set_id(out, h);
+	return 0;
+fail:
+	model_free(out);
+	return -1;
 }

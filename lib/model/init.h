@@ -19,4 +19,13 @@ void init_rows_he(Tensor *w, int row_begin, Rng *rng);
 int seed_network(Model *m, const char *dataset, int c, int h, int w, int n_classes, const int *widths,
 		 int n_widths, uint64_t seed, NashErr *err);
 
+/* For retraining from scratch: *out gets like's graph with every weight drawn afresh exactly
+   as seed_network draws its own (init_node, node by node, from one stream seeded with seed), so
+   the seed network itself comes back from its own seed. It keeps like's dataset,
+   normalisation and val_size; its parent_id is like's id and its lineage like's plus a
+   "reinit" row (MODEL_LINEAGE_REINIT) with the seed; its id is new. It has no training
+   record, accuracies, failure mark or optimizer state: it is untrained. like may be a
+   checkpoint (its unfinished run is dropped with the rest of its training) or marked failed. */
+int nash_init_like(Model *out, const Model *like, uint64_t seed, NashErr *err);
+
 #endif

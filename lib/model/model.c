@@ -135,8 +135,33 @@ static int valid_dataset_name(const char *s, size_t cap)
 	return alnum;
 }
 
+/* What a lineage row may record: the morphisms (lib/search/morph.c names them) or a reinit. */
+static int valid_lineage_op(const char *op)
+{
+	static const char *const ops[] = {"deeper", "wider", "skip-add", "skip-concat", MODEL_LINEAGE_REINIT};
+	for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+		if (strncmp(op, ops[k], sizeof ((Morphism *)0)->op) == 0)
+			return 1;
+	return 0;
+}
+
 /* NaN (never evaluated) or an accuracy in 0..1. */
 static int valid_accuracy(float a) { return isnan(a) || (a >= 0 && a <= 1); }
+
+int model_check_checkpoint(const Model *m, NashErr *err)
+{
+	int done = m->ckpt_epochs_done;
+	if (done == 0)
+		return 0; /* not a checkpoint */
+	if (m->n_runs < 1)
+		return nash_err(err, NASH_ERR_RUNTIME, "checkpoint says %d epochs done, but the file records no run", done);
+	int epochs = m->runs[m->n_runs - 1].epochs;
+	/* nash-train writes one after every epoch but the last: 1 <= done < epochs */
+	if (done < 1 || done >= epochs)
+		return nash_err(err, NASH_ERR_RUNTIME, "checkpoint says %d epochs done, but the run has %d", done,
+				epochs);
+	return 0;
+}
 
 int model_validate(const Model *m, NashErr *err)
 {
@@ -220,10 +245,10 @@ int model_validate(const Model *m, NashErr *err)
 	if (!valid_id(m->parent_id))
 		return nash_err(err, NASH_ERR_RUNTIME, "parent_id '%.*s' is not 16 lowercase hex digits",
 				NASH_ID_LEN, m->parent_id);
-	if (m->ckpt_epochs_done < 0)
-		return nash_err(err, NASH_ERR_RUNTIME, "checkpoint_epochs_done %d < 0", m->ckpt_epochs_done);
 	if (m->n_records < 0 || m->n_runs < 0 || m->n_lineage < 0)
 		return nash_err(err, NASH_ERR_RUNTIME, "negative record/run/lineage count");
+	if (model_check_checkpoint(m, err))
+		return -1;
 	if (m->n_runs > NASH_MAX_RUNS)
 		return nash_err(err, NASH_ERR_RUNTIME, "training/runs has %d rows, more than %d", m->n_runs, NASH_MAX_RUNS);
 	if (m->n_records > NASH_MAX_RECORDS)
@@ -237,6 +262,19 @@ int model_validate(const Model *m, NashErr *err)
 			return nash_err(err, NASH_ERR_RUNTIME,
 					"training/record row %d: run %d epoch %d does not refer to one of the %d runs",
 					i, m->records[i].run, m->records[i].epoch, m->n_runs);
+	for (int i = 0; i < m->n_lineage; i++) {
+		const Morphism *mm = &m->lineage[i];
+		int n = (int)strnlen(mm->op, sizeof mm->op);
+		if (!valid_lineage_op(mm->op))
+			return nash_err(err, NASH_ERR_RUNTIME,
+					"lineage row %d: op '%.*s' is not deeper, wider, skip-add, skip-concat or %s", i, n,
+					mm->op, MODEL_LINEAGE_REINIT);
+		if (strcmp(mm->op, MODEL_LINEAGE_REINIT) == 0 &&
+		    (mm->node != -1 || mm->kernel != -1 || mm->factor != -1 || mm->source != -1 || mm->target != -1))
+			return nash_err(err, NASH_ERR_RUNTIME,
+					"lineage row %d: a %s row has only a seed (node, kernel, factor, source and target -1)",
+					i, MODEL_LINEAGE_REINIT);
+	}
 	for (int i = 0; i < m->n_runs; i++) {
 		const RunSettings *r = &m->runs[i];
 		if (strcmp(r->train_on, "train") && strcmp(r->train_on, "all"))

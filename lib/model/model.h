@@ -38,9 +38,11 @@ typedef struct RunSettings {
 /* 1 when the run trained on the validation split too (its validation figures are not held out). */
 int run_trained_on_val(const RunSettings *r);
 
-/* One applied morphism (issue: nash-morph). Unused fields are -1. */
+/* One row of the lineage: an applied morphism (nash-morph), or the weights drawn afresh
+   (nash-init --like: op "reinit", only the seed set). Unused fields are -1. */
+#define MODEL_LINEAGE_REINIT "reinit"
 typedef struct Morphism {
-	char op[16];     /* "deeper", "wider", "skip-add", "skip-concat" */
+	char op[16];     /* "deeper", "wider", "skip-add", "skip-concat", or "reinit" */
 	int node;        /* node acted on: index in the graph just before this morphism (skips: the target) */
 	int kernel;      /* deeper */
 	int factor;      /* wider */
@@ -87,6 +89,10 @@ void model_drop_optimizer(Model *m);
 void model_set_id(Model *m, uint64_t h);
 /* Checks what the file format promises beyond the graph: finite weights, sane metadata. */
 int model_validate(const Model *m, NashErr *err);
+/* A checkpoint's epochs done (ckpt_epochs_done, when not 0) lie within its last run: 1 to the
+   run's epochs - 1, as nash-train writes them ("checkpoint says N epochs done, but the run
+   has M"). Part of model_validate. */
+int model_check_checkpoint(const Model *m, NashErr *err);
 
 /* Model files (lib/model/modelfile_write.c, lib/model/modelfile_read.c). path "-" means stdin/stdout. Writing goes to a temporary
    file in the destination's directory and is renamed into place, so a failure never leaves a

@@ -18,6 +18,7 @@
 #include "engine/net.h"
 #include "model/modelfile.h"
 #include "engine/train.h"
+#include "search/select.h"
 
 void ensemble_init(Ensemble *e)
 {
@@ -120,6 +121,10 @@ int ensemble_write_mem(const Ensemble *e, void **buf, size_t *len, NashErr *err)
 	if (e->n > NASH_MAX_MEMBERS)
 		return nash_err(err, NASH_ERR_RUNTIME, "an ensemble holds at most %d members, not %d", NASH_MAX_MEMBERS,
 				e->n);
+	/* the file records one dataset, the first member's */
+	for (int i = 1; i < e->n; i++)
+		if (select_comparable(&e->members[0], e->sources[0], &e->members[i], e->sources[i], 0, err))
+			return -1;
 	H5Quiet q;
 	h5_quiet(&q);
 	hid_t gcpl = -1, f = mem_create(e, &gcpl), members = -1;
@@ -306,11 +311,8 @@ int ensemble_check_data(const Ensemble *e, const Dataset *d, int on_test, NashEr
 					"%s: the model is for %dx%dx%d images in %d classes, the data %s has %dx%dx%d in %d",
 					e->sources[i], m->g.in_c, m->g.in_h, m->g.in_w, m->g.n_classes, d->name, d->c, d->h,
 					d->w, d->n_classes);
-		if (!on_test && m->val_size != e->members[0].val_size)
-			return nash_err(err, NASH_ERR_RUNTIME,
-					"%s: holds out %d validation images, %s holds out %d: they cannot be compared on "
-					"the validation split (use the test set)",
-					e->sources[i], m->val_size, e->sources[0], e->members[0].val_size);
+		if (select_comparable(&e->members[0], e->sources[0], m, e->sources[i], !on_test, err))
+			return -1;
 	}
 	if (on_test && d->n_test < 1)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: no test images loaded", d->name);

@@ -42,8 +42,9 @@ int ensemble_write_mem(const Ensemble *e, void **buf, size_t *len, NashErr *err)
 /* Atomic, like model_write; "-" is stdout. */
 int ensemble_write(const Ensemble *e, const char *path, NashErr *err);
 
-/* Checks the members fit d: input shape and classes, and on the validation split the same
-   val_size (so they are evaluated on the same images). */
+/* Checks the members fit d (input shape and classes) and can be compared with each other
+   (select_comparable: the same dataset, and on the validation split the same val_size, so
+   they are evaluated on the same images). */
 int ensemble_check_data(const Ensemble *e, const Dataset *d, int on_test, NashErr *err);
 
 /* Evaluates every member and the uniform average of their softmax outputs on the validation

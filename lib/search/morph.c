@@ -111,7 +111,7 @@ static int no_place(unsigned mask, NashErr *err)
 		if (mask & MORPH_MASK(op))
 			used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", k++ ? " or " : "",
 						 morph_op_name((MorphOp)op));
-	return nash_err(err, NASH_ERR_RUNTIME, "no valid place for %s", buf);
+	return nash_err(err, NASH_ERR_NO_FIT, "no valid place for %s", buf);
 }
 
 static unsigned pick_bit(unsigned mask, Rng *rng)
@@ -181,7 +181,7 @@ static int morph_step(Model *m, const MorphOpts *o, const unsigned *choices, int
 		m->g = cand;
 		return 0;
 	}
-	return nash_err(err, NASH_ERR_RUNTIME,
+	return nash_err(err, NASH_ERR_NO_FIT,
 			"no morphism keeps the network within --max-params %zu (%d draws; it has %zu parameters)",
 			o->max_params, MORPH_MAX_TRIES, graph_param_count(&m->g));
 }

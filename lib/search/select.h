@@ -49,6 +49,13 @@ void model_info(ModelInfo *mi, const Model *m, const char *path);
 /* The metric's value, NaN when absent. */
 float model_info_metric(const ModelInfo *mi, SelectMetric metric);
 
+/* Whether models a (file a_name) and b can be ranked or ensembled together (nash-select,
+   nash-ensemble): they are for the same dataset (its name, input shape and classes) and, when
+   compared on the validation split (on_validation), hold out the same validation images.
+   Otherwise -1 with an error naming both files and what differs. */
+int select_comparable(const Model *a, const char *a_name, const Model *b, const char *b_name, int on_validation,
+		      NashErr *err);
+
 /* Why a model cannot win ("failed: ...", "not trained"), or NULL when it can. */
 const char *select_unusable(const ModelInfo *mi, SelectMetric metric, char *buf, size_t n);
 

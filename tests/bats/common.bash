@@ -26,3 +26,13 @@ seed_model() {
 graph_dump() {
 	h5dump -g /graph "$1" | sed 1d
 }
+
+# Field NAME of row ROW (0-based) of the table TABLE (/lineage, /training/runs) in FILE, from
+# h5dump's listing: the member names in order, then one value per line for each row.
+table_field() {
+	h5dump -d "$2" -m %.6g "$1" | awk -v want="$3" -v row="$4" '
+		/DATA \{/ { data = 1; next }
+		!data && /"[a-z_]+";$/ { n++; name[n] = $NF; gsub(/[";]/, "", name[n]) }
+		data && /\([0-9]+\): \{/ { r++; f = 0; next }
+		data && r == row + 1 && /^ *[^ }]/ { f++; v = $1; gsub(/[",]/, "", v); if (name[f] == want) print v }'
+}

@@ -43,22 +43,22 @@ setup_file() {
 
 @test "nash-ensemble evaluates each member and the average, last line the ensemble's accuracy" {
 	d=$BATS_FILE_TMPDIR
-	run -0 --separate-stderr nash-ensemble --eval test "$d/a.h5" "$d/b.h5"
+	run -0 --separate-stderr nash-ensemble --data "$FMNIST" --eval test "$d/a.h5" "$d/b.h5"
 	assert_line --index 0 --regexp '^member +params +test_accuracy$'
 	assert_line --index 1 --regexp "^$d/a.h5 +[0-9]+ +0\\.[0-9]{4}$"
 	assert_line --index 2 --regexp "^$d/b.h5 +[0-9]+ +0\\.[0-9]{4}$"
 	assert_line --index 3 --regexp '^ensemble of 2 +[01]\.[0-9]{4}$'
 	assert_line --index 4 --regexp '^test_accuracy=[01]\.[0-9]{4}$'
 	# one member: the model's own test accuracy, as nash-train measures it
-	run -0 nash-ensemble --eval test "$d/a.h5"
+	run -0 nash-ensemble --data "$FMNIST" --eval test "$d/a.h5"
 	ens=$(echo "$output" | tail -n 1 | cut -d= -f2)
-	run -0 --separate-stderr nash-train --epochs 0 --eval test "$d/a.h5"
+	run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 0 --eval test "$d/a.h5"
 	assert_output --regexp "test_accuracy=$ens\$"
 }
 
 @test "nash-ensemble writes an ensemble file that h5dump and nash-ensemble read back" {
 	d=$BATS_FILE_TMPDIR
-	run -0 nash-ensemble --eval test -o "$BATS_TEST_TMPDIR/e.h5" "$d/a.h5" "$d/b.h5"
+	run -0 nash-ensemble --data "$FMNIST" --eval test -o "$BATS_TEST_TMPDIR/e.h5" "$d/a.h5" "$d/b.h5"
 	acc=$(echo "$output" | tail -n 1)
 	run -0 h5dump -a format "$BATS_TEST_TMPDIR/e.h5"
 	assert_output --partial '"nash-ensemble"'
@@ -70,7 +70,7 @@ setup_file() {
 	run -0 h5dump -a members/000/format "$BATS_TEST_TMPDIR/e.h5"
 	assert_output --partial '"nash-model"'
 	# read back: the same ensemble, the same accuracy, and rewritten byte for byte
-	run -0 nash-ensemble --eval test -o "$BATS_TEST_TMPDIR/e2.h5" "$BATS_TEST_TMPDIR/e.h5"
+	run -0 nash-ensemble --data "$FMNIST" --eval test -o "$BATS_TEST_TMPDIR/e2.h5" "$BATS_TEST_TMPDIR/e.h5"
 	assert_line --index -1 "$acc"
 	cmp "$BATS_TEST_TMPDIR/e.h5" "$BATS_TEST_TMPDIR/e2.h5"
 	run -0 nash-show --tsv "$BATS_TEST_TMPDIR/e.h5"
@@ -83,7 +83,7 @@ setup_file() {
 @test "nash-ensemble counts identical models once" {
 	d=$BATS_FILE_TMPDIR
 	cp "$d/a.h5" "$BATS_TEST_TMPDIR/a-copy.h5"
-	run -0 --separate-stderr nash-ensemble "$d/a.h5" "$BATS_TEST_TMPDIR/a-copy.h5" "$d/b.h5"
+	run -0 --separate-stderr nash-ensemble --data "$FMNIST" "$d/a.h5" "$BATS_TEST_TMPDIR/a-copy.h5" "$d/b.h5"
 	assert_line --regexp '^ensemble of 2 '
 	[[ "$stderr" == *"a-copy.h5: same weights as $d/a.h5; counted once"* ]]
 }
@@ -92,7 +92,7 @@ setup_file() {
 	d=$BATS_FILE_TMPDIR
 	run -0 --separate-stderr sh -c "nash-ensemble --eval none -o - '$d/a.h5' >'$BATS_TEST_TMPDIR/e.h5'"
 	run -0 h5dump -a num_members "$BATS_TEST_TMPDIR/e.h5"
-	run -0 --separate-stderr sh -c "nash-ensemble -o - '$d/a.h5' '$d/b.h5' >'$BATS_TEST_TMPDIR/e.h5'"
+	run -0 --separate-stderr sh -c "nash-ensemble --data '$FMNIST' -o - '$d/a.h5' '$d/b.h5' >'$BATS_TEST_TMPDIR/e.h5'"
 	[[ "$stderr" == *"val_accuracy="* ]]
 	assert_output ""
 }

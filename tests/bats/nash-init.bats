@@ -82,3 +82,177 @@ load common
 	run -1 bash -c 'nash-init --dataset "$FMNIST" --widths 4,8 --val 200 >&-'
 	assert_output --partial "nash-init: "
 }
+
+# ---- --like MODEL: the architecture again, with fresh weights ----
+
+# A grown network (a deeper block, a skip-concat and a skip-add on the seed network) trained
+# for one epoch on 300 fixture images, made once per test file.
+grown_model() {
+	local d=$BATS_FILE_TMPDIR
+	if [ ! -f "$d/grown.h5" ]; then
+		nash-morph -n 1 --op deeper "$(seed_model)" 2>/dev/null | nash-morph -n 1 --op skip-concat 2>/dev/null |
+			nash-morph -n 1 --op skip-add -o "$d/grown-untrained.h5" 2>/dev/null
+		nash-train --data "$FMNIST" --limit 300 --batch 64 --epochs 1 -o "$d/grown.h5" "$d/grown-untrained.h5" \
+			>/dev/null 2>&1
+	fi
+	echo "$d/grown.h5"
+}
+
+# The architecture of a model file: every node's attributes and its weights' shapes, no values.
+arch_dump() {
+	h5dump -A -g /graph "$1" | sed 1d
+}
+
+# Column NAME of nash-show --tsv for FILE.
+tsv_field() {
+	nash-show --tsv "$1" | awk -F '\t' -v want="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		{ print $col[want] }'
+}
+
+# The values of dataset DSET in FILE, one per line.
+values() {
+	local out
+	out=$(mktemp -p "$BATS_TEST_TMPDIR")
+	h5dump -y -w 0 -m %.9g -o "$out" -d "$2" "$1" >/dev/null && tr ', ' '\n\n' <"$out" | grep .
+}
+
+# The batch-norm, merge (lambda) and bias tensors of FILE that differ from a fresh
+# network's (gamma, running_var, lambda 1; beta, running_mean, bias 0), one per line.
+not_fresh() {
+	local ds want
+	for ds in $(h5ls -r "$1" | awk '$2 == "Dataset" { print $1 }' | grep -E '/(gamma|running_var|lambda|beta|running_mean|bias)$'); do
+		case $ds in */gamma | */running_var | */lambda) want=1 ;; *) want=0 ;; esac
+		values "$1" "$ds" | awk -v w="$want" '$1 != w { bad = 1 } END { exit !bad }' && echo "$ds"
+	done
+	return 0
+}
+
+@test "nash-init --like: a grown trained network's graph with fresh weights, untrained" {
+	g=$(grown_model)
+	r=$BATS_TEST_TMPDIR/r.h5
+	run -0 nash-init --like "$g" --seed 7 -o "$r"
+	# the same architecture (skip-add and skip-concat included), node for node
+	run -0 h5ls -r "$r"
+	assert_output --partial "_add/lambda"
+	assert_output --partial "_concat"
+	diff <(arch_dump "$g") <(arch_dump "$r")
+	[ "$(tsv_field "$r" params)" = "$(tsv_field "$g" params)" ]
+	[ "$(tsv_field "$r" summary)" = "$(tsv_field "$g" summary)" ]
+	# other weights: batch norm back to identity, lambda 1, biases 0 (trained, they were not)
+	[ "$(tsv_field "$r" weights_hash)" != "$(tsv_field "$g" weights_hash)" ]
+	run -0 not_fresh "$g"
+	assert_output --partial "_add/lambda"
+	assert_output --partial "_bn/running_var"
+	run -0 not_fresh "$r"
+	assert_output ""
+	# MODEL's data settings
+	for a in dataset norm_mean norm_std val_size input_shape num_classes; do
+		diff <(h5dump -a "$a" "$g" | sed 1d) <(h5dump -a "$a" "$r" | sed 1d)
+	done
+	# untrained: no run, no record, no accuracy; a new id, MODEL as its parent
+	run -0 nash-show "$r"
+	assert_output --partial "training    0 runs, 0 epochs"
+	assert_output --partial "accuracy    val -, test -"
+	run -1 h5dump -a val_accuracy "$r"
+	[ "$(tsv_field "$r" parent_id)" = "$(tsv_field "$g" id)" ]
+	[ "$(tsv_field "$r" id)" != "$(tsv_field "$g" id)" ]
+	# the lineage: MODEL's morphisms, then the reinit with its seed
+	[ "$(tsv_field "$r" lineage)" = "deeper,skip-concat,skip-add,reinit" ]
+	[ "$(table_field "$r" /lineage op 3)" = reinit ]
+	[ "$(table_field "$r" /lineage seed 3)" = 7 ]
+	[ "$(table_field "$r" /lineage node 3)" = -1 ]
+	run -0 nash-show "$r"
+	assert_output --partial "lineage     3 morphisms since the seed network, then reinitialised once"
+	assert_output --partial "reinit       every weight initialised afresh, seed 7"
+}
+
+@test "nash-init --like: the seed network's initialiser; seeds give other weights, a seed the same file" {
+	s=$BATS_TEST_TMPDIR/s.h5 d=$BATS_TEST_TMPDIR
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed 3 -o "$s"
+	# a seed network reinitialised with its own seed: the same weights, bit for bit
+	nash-init --like "$s" --seed 3 -o "$d/a.h5"
+	diff <(graph_dump "$s") <(graph_dump "$d/a.h5")
+	run ! cmp -s "$s" "$d/a.h5" # but another id and lineage
+	nash-init --like "$s" --seed 3 -o "$d/b.h5"
+	cmp "$d/a.h5" "$d/b.h5"
+	nash-init --like "$s" --seed 4 -o "$d/c.h5"
+	diff <(arch_dump "$s") <(arch_dump "$d/c.h5")
+	run ! diff -q <(graph_dump "$s") <(graph_dump "$d/c.h5")
+	[ "$(tsv_field "$d/c.h5" weights_hash)" != "$(tsv_field "$d/a.h5" weights_hash)" ]
+	[ "$(tsv_field "$d/c.h5" id)" != "$(tsv_field "$d/a.h5" id)" ]
+	# the default seed is 1; standard input and output work as files do
+	nash-init --like "$s" -o "$d/one.h5"
+	nash-init --like "$s" --seed 1 -o "$d/one-again.h5"
+	cmp "$d/one.h5" "$d/one-again.h5"
+	nash-init --like - --seed 1 <"$s" >"$d/piped.h5"
+	cmp "$d/one.h5" "$d/piped.h5"
+}
+
+@test "nash-init --like: trained afterwards as a fresh model (auto warmup), MODEL as a trained one is not" {
+	g=$(grown_model)
+	d=$BATS_TEST_TMPDIR
+	nash-init --like "$g" --seed 2 -o "$d/r.h5"
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 1 -o "$d/t.h5" "$d/r.h5"
+	assert_output --regexp '^val_accuracy=0\.[0-9]+$'
+	# 4 steps, a warmup of half the run: the first epoch starts at 0.05 / 2
+	[[ "$stderr" == *"epoch 1/1  lr 0.0250"* ]]
+	[ "$(table_field "$d/t.h5" /training/runs warmup 0)" = 0.5 ]
+	run -0 nash-show "$d/t.h5"
+	assert_output --partial "training    1 run, 1 epoch"
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 1 -o "$d/u.h5" "$g"
+	[[ "$stderr" == *"epoch 1/1  lr 0.0500"* ]]
+	[ "$(table_field "$d/u.h5" /training/runs warmup 1)" = 0 ]
+}
+
+@test "nash-init --like a checkpoint: its architecture, without its optimizer state or unfinished run" {
+	d=$BATS_TEST_TMPDIR
+	nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 2 --checkpoint "$d/ck.h5" -o "$d/t.h5" \
+		"$(seed_model)" 2>/dev/null
+	run -0 nash-show "$d/ck.h5" # written after epoch 1 of 2
+	assert_output --partial "checkpoint  after epoch 1 of the last run"
+	run -0 nash-init --like "$d/ck.h5" --seed 5 -o "$d/r.h5"
+	diff <(arch_dump "$d/t.h5") <(arch_dump "$d/r.h5")
+	run -0 h5ls -r "$d/r.h5"
+	refute_output --partial "momentum_"
+	run -1 h5dump -a checkpoint_epochs_done "$d/r.h5"
+	run -0 nash-show "$d/r.h5"
+	assert_output --partial "training    0 runs, 0 epochs"
+	refute_output --partial "checkpoint"
+}
+
+@test "nash-init --like a model marked failed: allowed, the new model is not" {
+	d=$BATS_TEST_TMPDIR
+	run -4 nash-train --data "$FMNIST" --limit 256 --epochs 1 --lr 1e5 -o "$d/f.h5" "$(seed_model)"
+	run -0 h5dump -a failed "$d/f.h5"
+	run -0 nash-init --like "$d/f.h5" -o "$d/r.h5"
+	run -1 h5dump -a failed "$d/r.h5"
+	run -1 h5dump -a failure "$d/r.h5"
+	run -0 nash-show "$d/r.h5"
+	refute_output --partial "failed"
+	run -0 nash-train --data "$FMNIST" --limit 256 --epochs 1 -o "$d/t.h5" "$d/r.h5"
+}
+
+@test "nash-init --like: usage errors and unreadable models leave no output" {
+	m=$(seed_model)
+	o=$BATS_TEST_TMPDIR/r.h5
+	run -2 nash-init --like "$m" --widths 4,8 -o "$o"
+	assert_output --partial "nash-init: --like and --widths exclude each other"
+	run -2 nash-init --dataset "$FMNIST" --like "$m" -o "$o"
+	assert_output --partial "nash-init: --like and --dataset exclude each other"
+	run -2 nash-init --like "$m" --val 100 -o "$o"
+	assert_output --partial "nash-init: --like and --val exclude each other"
+	run -2 nash-init --like "$m" extra -o "$o"
+	assert_output --partial "unexpected argument 'extra'"
+	run -2 nash-init --like
+	assert_output --partial "Usage:"
+	[ ! -e "$o" ]
+	run -1 nash-init --like "$BATS_TEST_TMPDIR/nowhere.h5" -o "$o"
+	assert_output --partial "nash-init: $BATS_TEST_TMPDIR/nowhere.h5: "
+	echo "not a model" >"$BATS_TEST_TMPDIR/text.h5"
+	run -1 nash-init --like "$BATS_TEST_TMPDIR/text.h5" -o "$o"
+	assert_output "nash-init: $BATS_TEST_TMPDIR/text.h5: not an HDF5 file"
+	nash-ensemble --data "$FMNIST" -o "$BATS_TEST_TMPDIR/e.h5" "$m" "$m" 2>/dev/null
+	run -1 nash-init --like "$BATS_TEST_TMPDIR/e.h5" -o "$o"
+	assert_output --partial "format is 'nash-ensemble', not 'nash-model'"
+	[ ! -e "$o" ]
+}

@@ -79,13 +79,13 @@ train_losses() {
 	refute_output --partial "deeper"
 }
 
-@test "nash-morph: a forced operator without a valid place is exit 1, no output" {
+@test "nash-morph: a forced operator without a valid place is exit 5, no output" {
 	nash-init --dataset "$FMNIST" --widths 4 --val 200 -o "$BATS_TEST_TMPDIR/m.h5"
 	cd "$BATS_TEST_TMPDIR"
-	run -1 nash-morph --op skip-add -o c.h5 m.h5
+	run -5 nash-morph --op skip-add -o c.h5 m.h5
 	assert_output "nash-morph: m.h5: no valid place for skip-add"
 	[ ! -e c.h5 ]
-	run -1 nash-morph --op skip -o c.h5 m.h5
+	run -5 nash-morph --op skip -o c.h5 m.h5
 	assert_output --partial "no valid place for skip-add or skip-concat"
 	[ ! -e c.h5 ]
 	# drawn among others, an impossible operator is simply redrawn
@@ -98,7 +98,7 @@ train_losses() {
 	run -0 --separate-stderr nash-morph -n 3 --max-params 25000 -o "$BATS_TEST_TMPDIR/c.h5" "$m"
 	n=$(printf '%s\n' "$stderr" | sed -nE 's/^nash-morph: child .*: ([0-9]+) parameters.*/\1/p')
 	[ -n "$n" ] && [ "$n" -le 25000 ]
-	run -1 nash-morph --max-params 100 -o "$BATS_TEST_TMPDIR/d.h5" "$m"
+	run -5 nash-morph --max-params 100 -o "$BATS_TEST_TMPDIR/d.h5" "$m"
 	assert_output --partial "--max-params 100"
 	[ ! -e "$BATS_TEST_TMPDIR/d.h5" ]
 }
@@ -118,7 +118,7 @@ train_losses() {
 @test "nash-morph output is atomic: a failure leaves an existing file as it was" {
 	nash-init --dataset "$FMNIST" --widths 4 --val 200 -o "$BATS_TEST_TMPDIR/m.h5"
 	echo "old" > "$BATS_TEST_TMPDIR/c.h5"
-	run -1 nash-morph --op skip-concat -o "$BATS_TEST_TMPDIR/c.h5" "$BATS_TEST_TMPDIR/m.h5"
+	run -5 nash-morph --op skip-concat -o "$BATS_TEST_TMPDIR/c.h5" "$BATS_TEST_TMPDIR/m.h5"
 	[ "$(cat "$BATS_TEST_TMPDIR/c.h5")" = "old" ]
 	[ "$(ls "$BATS_TEST_TMPDIR")" = "$(printf 'c.h5\nm.h5')" ]
 }
@@ -127,14 +127,14 @@ train_losses() {
 	set -o pipefail
 	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 |
 		nash-morph -n 3 --seed 7 - |
-		nash-train --epochs 2 --limit 1000 --lr 0.02 --device cpu - > "$BATS_TEST_TMPDIR/c.h5"
+		nash-train --data "$FMNIST" --epochs 2 --limit 1000 --lr 0.02 --device cpu - > "$BATS_TEST_TMPDIR/c.h5"
 	run -0 train_losses "$BATS_TEST_TMPDIR/c.h5"
 	[ "${#lines[@]}" -eq 2 ]
 	awk -v a="${lines[0]}" -v b="${lines[1]}" 'BEGIN { exit !(b < a) }'
 	run -0 lineage_ops "$BATS_TEST_TMPDIR/c.h5"
 	[ "${#lines[@]}" -eq 3 ]
 	# the file is valid: it reads back, and a further morph keeps the training record
-	run -0 nash-train --epochs 0 --device cpu "$BATS_TEST_TMPDIR/c.h5"
+	run -0 nash-train --data "$FMNIST" --epochs 0 --device cpu "$BATS_TEST_TMPDIR/c.h5"
 	assert_output --regexp 'val_accuracy=0\.[0-9]{4}'
 	nash-morph -n 1 -o "$BATS_TEST_TMPDIR/g.h5" "$BATS_TEST_TMPDIR/c.h5" 2>/dev/null
 	run -0 train_losses "$BATS_TEST_TMPDIR/g.h5"

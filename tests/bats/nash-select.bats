@@ -129,3 +129,34 @@ setup_file() {
 	run -1 nash-select --mark-failed why -o "$BATS_TEST_TMPDIR/g.h5" "$BATS_TEST_TMPDIR/missing.h5"
 	[ ! -e "$BATS_TEST_TMPDIR/g.h5" ]
 }
+
+@test "nash-select refuses models it cannot compare: other datasets, other validation splits" {
+	d=$BATS_FILE_TMPDIR
+	t=$BATS_TEST_TMPDIR
+	# evaluated without training, on the validation split and the test set: each has both figures
+	nash-init --dataset "$CIFAR10" --widths 4,8 --val 100 -o "$t/c10-seed.h5"
+	nash-init --dataset "$CIFAR100" --widths 4,8 --val 100 -o "$t/c100-seed.h5"
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 100 -o "$t/f100-seed.h5"
+	for m in c10:"$CIFAR10" c100:"$CIFAR100" f100:"$FMNIST" a:"$FMNIST"; do
+		in=$t/${m%%:*}-seed.h5
+		[ "${m%%:*}" = a ] && in=$d/a.h5 # trained on Fashion-MNIST, 200 held out
+		nash-train --data "${m#*:}" --epochs 0 --eval test -o "$t/${m%%:*}.h5" "$in" >/dev/null 2>&1
+	done
+	run -1 nash-select -o "$t/best.h5" "$t/a.h5" "$t/c10.h5"
+	assert_output "nash-select: $t/c10.h5: the model is for cifar10 (3x32x32 images, 10 classes), $t/a.h5 for fashion-mnist (1x28x28 images, 10 classes): models of different datasets cannot be compared"
+	run -1 nash-select -o "$t/best.h5" "$t/c10.h5" "$t/c100.h5"
+	assert_output --partial "$t/c100.h5: the model is for cifar100 (3x32x32 images, 100 classes), $t/c10.h5 for cifar10 (3x32x32 images, 10 classes)"
+	run -1 nash-select -o "$t/best.h5" "$t/a.h5" "$t/f100.h5"
+	assert_output "nash-select: $t/f100.h5: holds out 100 validation images, $t/a.h5 holds out 200: their validation accuracies are not on the same images and cannot be compared"
+	[ ! -e "$t/best.h5" ]
+	# on the test set the validation split does not matter; the dataset does
+	run -0 nash-select -q --metric test_accuracy "$t/a.h5" "$t/f100.h5"
+	run -1 nash-select --metric test_accuracy "$t/c10.h5" "$t/a.h5"
+	assert_output --partial "models of different datasets cannot be compared"
+	# nash-ensemble makes the same check
+	run -1 nash-ensemble "$t/a.h5" "$t/f100.h5"
+	assert_output "nash-ensemble: $t/f100.h5: holds out 100 validation images, $t/a.h5 holds out 200: their validation accuracies are not on the same images and cannot be compared"
+	run -1 nash-ensemble --eval none -o "$t/e.h5" "$t/c10.h5" "$t/c100.h5"
+	assert_output --partial "$t/c100.h5: the model is for cifar100"
+	[ ! -e "$t/e.h5" ]
+}

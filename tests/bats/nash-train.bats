@@ -66,7 +66,7 @@ load common
 
 @test "nash-train trains and prints val_accuracy last on stdout" {
 	m=$(seed_model)
-	run -0 --separate-stderr nash-train --epochs 2 --device cpu -o "$BATS_TEST_TMPDIR/t.h5" "$m"
+	run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 2 --device cpu -o "$BATS_TEST_TMPDIR/t.h5" "$m"
 	assert_line --index -1 --regexp '^val_accuracy=0\.[0-9]{4}$'
 	run -0 h5dump -a val_accuracy "$BATS_TEST_TMPDIR/t.h5"
 	run -0 h5dump -d /training/record "$BATS_TEST_TMPDIR/t.h5"
@@ -75,21 +75,21 @@ load common
 
 @test "nash-train prints one line per epoch on a non-terminal stderr" {
 	m=$(seed_model)
-	run -0 --separate-stderr nash-train --epochs 2 -o "$BATS_TEST_TMPDIR/t.h5" "$m"
+	run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 2 -o "$BATS_TEST_TMPDIR/t.h5" "$m"
 	[ "$(printf '%s\n' "$stderr" | grep -c 'epoch [12]/2')" -eq 2 ]
 	[[ "$stderr" == *"device "* ]]
 }
 
 @test "nash-init | nash-train | file: the pipe works with - on both ends" {
-	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 | nash-train --epochs 1 --limit 600 - > "$BATS_TEST_TMPDIR/p.h5"
-	run -0 nash-train --epochs 0 "$BATS_TEST_TMPDIR/p.h5"
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 | nash-train --data "$FMNIST" --epochs 1 --limit 600 - > "$BATS_TEST_TMPDIR/p.h5"
+	run -0 nash-train --data "$FMNIST" --epochs 0 "$BATS_TEST_TMPDIR/p.h5"
 	assert_output --regexp 'val_accuracy=0\.[0-9]{4}$'
 }
 
 @test "nash-train --epochs 0 --eval test evaluates without writing a model" {
 	m=$(seed_model)
 	mkdir "$BATS_TEST_TMPDIR/w" && cd "$BATS_TEST_TMPDIR/w"
-	run -0 --separate-stderr nash-train --epochs 0 --eval test "$m"
+	run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 0 --eval test "$m"
 	assert_output --regexp '^val_accuracy=0\.[0-9]{4} test_accuracy=0\.[0-9]{4}$'
 	[ -z "$(ls -A)" ]
 }
@@ -108,28 +108,81 @@ load common
 
 @test "nash-train: a diverging run exits 4 and marks the model failed" {
 	m=$(seed_model)
-	run -4 nash-train --epochs 1 --lr 1e5 -o "$BATS_TEST_TMPDIR/t.h5" "$m"
+	# on the fixture's 1,000 training images: 125 steps, NaN at step 39 (larger batches collapse first)
+	run -4 nash-train --data "$FMNIST" --epochs 1 --batch 8 --lr 1e5 -o "$BATS_TEST_TMPDIR/t.h5" "$m"
 	assert_output --partial "diverged"
 	run -0 h5dump -a failed "$BATS_TEST_TMPDIR/t.h5"
 }
 
 @test "nash-train is reproducible for a seed" {
 	m=$(seed_model)
-	nash-train --epochs 1 --seed 5 --threads 1 -o "$BATS_TEST_TMPDIR/a.h5" "$m" 2>/dev/null
-	nash-train --epochs 1 --seed 5 --threads 1 -o "$BATS_TEST_TMPDIR/b.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 1 --seed 5 --threads 1 -o "$BATS_TEST_TMPDIR/a.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 1 --seed 5 --threads 1 -o "$BATS_TEST_TMPDIR/b.h5" "$m" 2>/dev/null
 	diff <(graph_dump "$BATS_TEST_TMPDIR/a.h5") <(graph_dump "$BATS_TEST_TMPDIR/b.h5")
+}
+
+# The graph and weights as exact text: every float in hexadecimal (%a: all its bits).
+graph_bits() {
+	h5dump -m %a -g /graph "$1" | sed 1d
+}
+
+@test "nash-train --device cpu-blas and ref: any --threads gives the same model, bit for bit" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	# 8 steps of 64 images: every op's forward and backward, and SGD, 8 times over
+	for dev in cpu-blas ref; do
+		for t in 1 2 3; do
+			nash-train --data "$FMNIST" --device "$dev" --threads "$t" --limit 512 --batch 64 --epochs 1 -o "$d/$dev-$t.h5" "$m" >/dev/null 2>&1
+		done
+		diff <(graph_bits "$d/$dev-1.h5") <(graph_bits "$d/$dev-2.h5")
+		diff <(graph_bits "$d/$dev-1.h5") <(graph_bits "$d/$dev-3.h5")
+	done
+	# and the comparison does see the last bits: cpu-blas sums in another order than ref
+	run -1 diff <(graph_bits "$d/cpu-blas-1.h5") <(graph_bits "$d/ref-1.h5")
+}
+
+@test "nash-train --device cpu (oneDNN): the same model for the same thread count" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	for r in a b; do
+		nash-train --data "$FMNIST" --device cpu --threads 2 --limit 512 --batch 64 --epochs 1 -o "$d/$r.h5" "$m" >/dev/null 2>&1
+	done
+	diff <(graph_bits "$d/a.h5") <(graph_bits "$d/b.h5")
 }
 
 @test "nash-train resumes from a checkpoint to the same result as an uninterrupted run" {
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR
-	nash-train --epochs 3 --threads 1 -o "$d/full.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 3 --threads 1 -o "$d/full.h5" "$m" 2>/dev/null
 	# Interrupted run: stop after epoch 2 by training a checkpoint, then resume from it.
-	nash-train --epochs 3 --threads 1 --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 3 --threads 1 --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" 2>/dev/null
 	run -0 h5dump -a checkpoint_epochs_done "$d/ck.h5"
 	assert_output --regexp '\(0\): 2[^0-9]'
-	nash-train --epochs 3 --threads 1 -o "$d/resumed.h5" "$d/ck.h5" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 3 --threads 1 -o "$d/resumed.h5" "$d/ck.h5" 2>/dev/null
 	diff <(graph_dump "$d/full.h5") <(graph_dump "$d/resumed.h5")
+}
+
+@test "nash-train refuses a checkpoint whose epochs done do not fit its run" {
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	args=(--data "$FMNIST" --epochs 3 --threads 1 --limit 256 --batch 32)
+	nash-train "${args[@]}" --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" >/dev/null 2>&1
+	run -0 h5dump -a checkpoint_epochs_done "$d/ck.h5"
+	assert_output --regexp '\(0\): 2[^0-9]'
+	# a run of 3 epochs is checkpointed after epoch 1 or 2: the overflow of first_epoch, an
+	# epoch past the run (nothing trained, exit 0 before), the run's end, a negative count
+	for n in 2147483647 4 3 -1; do
+		cp "$d/ck.h5" "$d/bad.h5"
+		/usr/bin/python3 -c 'import sys, h5py, numpy
+with h5py.File(sys.argv[1], "r+") as f:
+	f.attrs.modify("checkpoint_epochs_done", numpy.int32(int(sys.argv[2])))' "$d/bad.h5" "$n"
+		run -1 nash-train "${args[@]}" -o "$d/out.h5" "$d/bad.h5"
+		assert_output "nash-train: $d/bad.h5: checkpoint says $n epochs done, but the run has 3"
+		[ ! -e "$d/out.h5" ]
+	done
+	# the checkpoint as written resumes
+	run -0 nash-train "${args[@]}" -o "$d/out.h5" "$d/ck.h5"
 }
 
 @test "learning: 6,000 Fashion-MNIST images, 2 epochs, no augmentation reach 75% validation accuracy" {
@@ -250,21 +303,21 @@ cifar10_dir() {
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR
 	host=$(hostname)
-	env -u SLURM_JOB_ID -u SLURM_STEP_ID nash-train --epochs 1 --device cpu -o "$d/a.h5" "$m" 2>/dev/null
+	env -u SLURM_JOB_ID -u SLURM_STEP_ID nash-train --data "$FMNIST" --epochs 1 --device cpu --threads 1 -o "$d/a.h5" "$m" 2>/dev/null
 	# as in a requeued Slurm job's step (the tool reads the environment, the library does not)
-	SLURM_JOB_ID=4242 SLURM_STEP_ID=7 SLURM_RESTART_COUNT=1 nash-train --epochs 2 --device cpu \
+	SLURM_JOB_ID=4242 SLURM_STEP_ID=7 SLURM_RESTART_COUNT=1 nash-train --data "$FMNIST" --epochs 2 --device cpu --threads 2 \
 		--checkpoint "$d/ck.h5" -o "$d/b.h5" "$d/a.h5" 2>/dev/null
 	run -0 nash-show "$d/b.h5"
-	assert_line --regexp "^    run 1 +1 epoch, seed 1, cpu on $host \\(CPU\\)$"
-	assert_line --regexp "^    run 2 +2 epochs, seed 1, cpu on $host \\(CPU\\), job 4242\\.7 \\(restart 1\\)$"
+	assert_line --regexp "^    run 1 +1 epoch, seed 1, cpu on $host \\(CPU, 1 thread\\)$"
+	assert_line --regexp "^    run 2 +2 epochs, seed 1, cpu on $host \\(CPU, 2 threads\\), job 4242\\.7 \\(restart 1\\)$"
 	run -0 nash-show --tsv "$d/a.h5" "$d/b.h5" "$m"
 	assert_line --index 0 --regexp $'\tfailure\thost\tdevice\tjob$'
-	assert_line --index 1 --regexp $'\t'"$host"$'\tCPU\t-$'
-	assert_line --index 2 --regexp $'\t'"$host"$'\tCPU\t4242\\.7 \\(restart 1\\)$'
+	assert_line --index 1 --regexp $'\t'"$host"$'\tCPU, 1 thread\t-$'
+	assert_line --index 2 --regexp $'\t'"$host"$'\tCPU, 2 threads\t4242\\.7 \\(restart 1\\)$'
 	assert_line --index 3 --regexp $'\t-\t-\t-$' # never trained
 	# a run resumed from its checkpoint records where it finished
-	nash-train --epochs 3 --device cpu --checkpoint "$d/ck2.h5" -o "$d/x.h5" "$m" 2>/dev/null
-	SLURM_JOB_ID=99 nash-train --epochs 3 --device cpu -o "$d/r.h5" "$d/ck2.h5" 2>/dev/null
+	nash-train --data "$FMNIST" --epochs 3 --device cpu --checkpoint "$d/ck2.h5" -o "$d/x.h5" "$m" 2>/dev/null
+	SLURM_JOB_ID=99 nash-train --data "$FMNIST" --epochs 3 --device cpu -o "$d/r.h5" "$d/ck2.h5" 2>/dev/null
 	run -0 nash-show --tsv "$d/r.h5"
 	assert_line --index 1 --regexp $'\t99$'
 	run -0 h5dump -d /training/runs "$d/r.h5"

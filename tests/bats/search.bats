@@ -26,9 +26,11 @@ fingerprint() {
 }
 
 # A LAUNCH prefix for the tests: for the training whose output ends in /$HOOK_CHILD.h5 it
-# crashes (crash), makes the learning rate absurd (diverge), or, once the training's first
-# checkpoint exists, stops it and kill -9's its process group, make's (kill), or sends the
-# group SIGINT, as Ctrl-C does (int). Everything else runs unchanged.
+# crashes (crash: SIGSEGV), is killed as by the kernel's OOM killer (oomkill: SIGKILL), fails
+# as nash-train does when its network is too big for memory (oom: exit 3), makes the learning
+# rate absurd (diverge), or, once the training's first checkpoint exists, stops it and kill
+# -9's its process group, make's (kill), or sends the group SIGINT, as Ctrl-C does (int).
+# Everything else runs unchanged.
 make_hook() {
 	cat >"$BATS_FILE_TMPDIR/hook.sh" <<-'EOF'
 		#!/bin/bash
@@ -40,6 +42,11 @@ make_hook() {
 		case $out in */"$HOOK_CHILD".h5) ;; *) exec "$@" ;; esac
 		case $HOOK_ACTION in
 		crash) kill -SEGV $$ ;;
+		oomkill) kill -KILL $$ ;;
+		oom)
+			echo "nash-train: out of memory" >&2
+			exit 3
+			;;
 		diverge)
 			args=()
 			for a in "$@"; do
@@ -65,6 +72,11 @@ make_hook() {
 	EOF
 	chmod +x "$BATS_FILE_TMPDIR/hook.sh"
 	echo "$BATS_FILE_TMPDIR/hook.sh"
+}
+
+# The real full-disk test's tmpfs goes with its test, whatever happened in it.
+teardown() {
+	! mountpoint -q "$BATS_TEST_TMPDIR/full" || umount "$BATS_TEST_TMPDIR/full"
 }
 
 # Runs `make search` in its own process group (so that the hook can signal all of it) and
@@ -292,29 +304,124 @@ search_group() {
 	assert_line --index 1 --regexp $'\t0\t[0-9]+\t[a-z,-]+\t[0-9a-f]{16}\t'
 }
 
-@test "children that crash or diverge are recorded as failed, lose, and the search goes on" {
+@test "children whose network fails (diverges, out of memory, no morphism fits) are recorded as failed, lose, and the search goes on" {
 	run=$BATS_TEST_TMPDIR/f
 	hook=$(make_hook)
-	HOOK_CHILD=child2 HOOK_ACTION=crash run -0 search search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=3 \
+	HOOK_CHILD=child2 HOOK_ACTION=diverge run -0 search search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=3 \
 		EPOCHS_NEIGH=1
-	assert_line --regexp '^  step1/child2: FAILED \(nash-train: killed by signal 11 \(SEGV\)'
+	assert_line --regexp '^  step1/child2: FAILED \(nash-train: training diverged or collapsed; nash-train: '
 	assert_line --regexp '^step 1/1: best val .*, 3 children trained \(1 failed\)'
 	assert_line --regexp '^search done: '
 	run -0 h5dump -a failure "$run/step1/child2.h5"
-	assert_output --partial "killed by signal 11"
+	assert_output --partial "diverged"
 	run -0 awk -F '\t' '$2 ~ /child2/ { print $1, $9 }' "$run/step1/select.tsv"
 	assert_output "4 0"
-	# divergence: an absurd learning rate for another child (LAUNCH is no setting that
+	# out of memory (nash-train exit 3) for another child (LAUNCH is no setting that
 	# invalidates results, so the child is removed to be redone)
 	rm "$run/step1/child3.h5"
-	HOOK_CHILD=child3 HOOK_ACTION=diverge run -0 search search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=3 \
+	HOOK_CHILD=child3 HOOK_ACTION=oom run -0 search search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=3 \
 		EPOCHS_NEIGH=1
-	assert_line --regexp '^  step1/child3: FAILED \(nash-train: '
+	assert_line '  step1/child3: FAILED (nash-train: out of memory; nash-train: out of memory), 0s'
 	assert_line --regexp '^step 1/1: .*\(2 failed\)'
 	run -0 nash-show --tsv "$run/step1/child3.h5"
 	assert_line --index 1 --regexp $'\t1\t[0-9]+\t[a-z,-]*\t[0-9a-f]{16}\t'
 	# failures are results: a rerun does not retry them
 	run -0 search -q "$run/report.md" RUN="$run" STEPS=1 NEIGH=3 EPOCHS_NEIGH=1
+	# nash-morph finds no morphism within MAX_PARAMS (exit 5): every child fails, the parent stays
+	run -0 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=100
+	assert_line --regexp '^  step1/child1: FAILED \(nash-morph: no morphism fits; nash-morph: .*--max-params 100'
+	assert_line --regexp '^step 1/1: best val .* \(the parent stays\), 2 children trained \(2 failed\)'
+	assert_line --regexp '^search done: '
+}
+
+@test "a child killed by a signal (a crash, the OOM killer) is no result: the target fails, a rerun trains it" {
+	run=$BATS_TEST_TMPDIR/s
+	hook=$(make_hook)
+	for action in crash oomkill; do
+		HOOK_CHILD=child2 HOOK_ACTION=$action run search search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1
+		[ "$status" -ne 0 ]
+		signal=SEGV
+		[ $action = oomkill ] && signal=KILL
+		assert_line --regexp "^search: step1/child2: training failed, not by the network's fault: nash-train: killed by signal [0-9]+ \\($signal\\); nothing recorded, a rerun trains it again \\(see $run/step1/child2\\.log\\)$"
+		refute_line --partial FAILED
+		[ ! -e "$run/step1/child2.h5" ]
+		[ ! -e "$run/step1/best.h5" ]
+	done
+	run -0 search search RUN="$run" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1
+	assert_line --regexp '^  step1/child2: val [01]\.[0-9]{4}, '
+	refute_line --regexp '^  step1/child1: ' # done before, kept
+	assert_line --regexp '^step 1/1: best val .*, 2 children trained,'
+	run -0 find "$run" -name '*.tmp'
+	assert_output ""
+}
+
+# BIN=$1 for make search: the real programs, but nash-train fails once as on a full disk (exit
+# 1, nash's message for ENOSPC) for the output ending in /$2.h5, and works when run again.
+enospc_once_bin() {
+	local bin=$1 child=$2
+	mkdir -p "$bin"
+	for p in init morph select ensemble show; do
+		ln -s "$NASH_BUILD/bin/nash-$p" "$bin/nash-$p"
+	done
+	cat >"$bin/nash-train" <<-EOF
+		#!/bin/bash
+		out= prev=
+		for a in "\$@"; do
+			[ "\$prev" = -o ] && out=\$a
+			prev=\$a
+		done
+		if [[ \$out == */$child.h5 ]] && [ ! -e "$bin/failed-once" ]; then
+			: >"$bin/failed-once"
+			echo "nash-train: \$out: No space left on device" >&2
+			exit 1
+		fi
+		exec "$NASH_BUILD/bin/nash-train" "\$@"
+	EOF
+	chmod +x "$bin/nash-train"
+}
+
+@test "a full disk fails the target, records nothing, leaves no temporary; a rerun completes (a nash-train that fails once)" {
+	[ -f "$BATS_FILE_TMPDIR/a.fingerprint" ] || skip "needs the run of the first search test"
+	run=$BATS_TEST_TMPDIR/d
+	enospc_once_bin "$BATS_TEST_TMPDIR/bin" child2
+	run search search RUN="$run" BIN="$BATS_TEST_TMPDIR/bin"
+	[ "$status" -ne 0 ]
+	assert_line "search: step1/child2: training failed, not by the network's fault: nash-train: exit status 1; nash-train: $run/step1/child2.h5: No space left on device; nothing recorded, a rerun trains it again (see $run/step1/child2.log)"
+	refute_line --partial FAILED
+	[ ! -e "$run/step1/child2.h5" ] && [ ! -e "$run/step1/best.h5" ]
+	run -0 find "$run" -name '*.tmp'
+	assert_output ""
+	run -0 search search RUN="$run" BIN="$BATS_TEST_TMPDIR/bin"
+	assert_line --regexp '^  step1/child2: val '
+	assert_line --regexp '^search done: '
+	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$run")
+}
+
+@test "a real full disk (a small tmpfs) fails the search without recording failures; with space a rerun ends as an uninterrupted one" {
+	[ -f "$BATS_FILE_TMPDIR/a.fingerprint" ] || skip "needs the run of the first search test"
+	[ "$(id -u)" -eq 0 ] || skip "mounting a tmpfs needs root"
+	mnt=$BATS_TEST_TMPDIR/full
+	mkdir "$mnt"
+	mount -t tmpfs -o size=900k nash-full "$mnt" 2>/dev/null || skip "cannot mount a tmpfs here (no CAP_SYS_ADMIN)"
+	run=$mnt/run
+	# 900 KiB: the seed network, step 1's first child, then the disk is full (the whole run takes ~2.4 MB)
+	run search search RUN="$run"
+	[ "$status" -ne 0 ]
+	assert_output --partial "No space left on device"
+	assert_line --regexp "^search: step[12]/[a-z0-9]+: .*; nothing recorded, a rerun trains it again"
+	refute_line --partial FAILED
+	run -0 find "$run" -name '*.tmp'
+	assert_output ""
+	for m in "$run"/step*/child*.h5; do
+		[ -e "$m" ] || continue
+		run -0 nash-show --tsv "$m"
+		[ "$(cut -f 11 <<<"${lines[1]}")" -eq 0 ] # not failed
+	done
+	mount -o remount,size=16m "$mnt"
+	run -0 search search RUN="$run"
+	assert_line --regexp '^search done: '
+	refute_line --partial FAILED
+	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$run")
 }
 
 @test "a capped search still explores: children within MAX_PARAMS that differ from their parent" {

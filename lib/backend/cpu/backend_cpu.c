@@ -316,11 +316,17 @@ void cpu_gap_backward(Ctx *ctx, float *din, const float *dout, int N, int C, int
 }
 
 /* Dense GEMMs are skinny (O = classes): OpenBLAS is held to one thread, so the threads take
-   slices, of the batch (forward, din) or of the inputs (dw). Worth it past ~1 MFLOP. */
-static int dense_threads(const Ctx *ctx, int N, int I, int O)
+   slices, of the batch (forward, din) or of the inputs (dw). Worth it past ~1 MFLOP. The
+   slices are fixed by the shape (CPU_CHUNKS of them), not by the thread count: OpenBLAS's sum
+   for an output element depends on the size of the GEMM it is part of. */
+static int dense_slices(int N, int I, int O, int len)
 {
-	return (double)N * I * O > 5e5 ? nthreads(ctx) : 1;
+	if ((double)N * I * O <= 5e5)
+		return 1;
+	return len < CPU_CHUNKS ? len : CPU_CHUNKS;
 }
+
+static int at_most(int nt, int n) { return nt < n ? nt : n; }
 
 void cpu_dense_forward(Ctx *ctx, float *out, const float *in, const float *w, const float *b,
 			  int N, int I, int O)
@@ -333,13 +339,12 @@ void cpu_dense_forward(Ctx *ctx, float *out, const float *in, const float *w, co
 	if (I <= 0)
 		return;
 	blas_single();
-#pragma omp parallel num_threads(dense_threads(ctx, N, I, O))
-	{
-		int t = omp_get_thread_num(), T = omp_get_num_threads();
-		int n0 = (int)((long)N * t / T), n1 = (int)((long)N * (t + 1) / T);
-		if (n1 > n0)
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n1 - n0, O, I, 1.0f,
-				    in + (size_t)n0 * I, I, w, I, 1.0f, out + (size_t)n0 * O, O);
+	int S = dense_slices(N, I, O, N);
+#pragma omp parallel for num_threads(at_most(nthreads(ctx), S)) schedule(static)
+	for (int s = 0; s < S; s++) {
+		int n0 = (int)((long)N * s / S), n1 = (int)((long)N * (s + 1) / S);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n1 - n0, O, I, 1.0f, in + (size_t)n0 * I, I, w,
+			    I, 1.0f, out + (size_t)n0 * O, O);
 	}
 }
 
@@ -360,17 +365,26 @@ void cpu_dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float 
 	if (N <= 0)
 		return;
 	blas_single();
-#pragma omp parallel num_threads(dense_threads(ctx, N, I, O))
+	int Si = dense_slices(N, I, O, I), Sn = dense_slices(N, I, O, N);
+	int S = Si > Sn ? Si : Sn;
+#pragma omp parallel num_threads(at_most(nthreads(ctx), S))
 	{
-		int t = omp_get_thread_num(), T = omp_get_num_threads();
-		int i0 = (int)((long)I * t / T), i1 = (int)((long)I * (t + 1) / T);
-		int n0 = (int)((long)N * t / T), n1 = (int)((long)N * (t + 1) / T);
-		if (dw && i1 > i0) /* dw[:, i0:i1] = dout^T in[:, i0:i1] */
-			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, i1 - i0, N, 1.0f, dout,
-				    O, in + i0, I, 0.0f, dw + i0, I);
-		if (din && n1 > n0) /* din[n0:n1] += dout[n0:n1] w */
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n1 - n0, I, O, 1.0f,
-				    dout + (size_t)n0 * O, O, w, I, 1.0f, din + (size_t)n0 * I, I);
+		if (dw) { /* dw[:, i0:i1] = dout^T in[:, i0:i1] */
+#pragma omp for schedule(static) nowait
+			for (int s = 0; s < Si; s++) {
+				int i0 = (int)((long)I * s / Si), i1 = (int)((long)I * (s + 1) / Si);
+				cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, O, i1 - i0, N, 1.0f, dout, O,
+					    in + i0, I, 0.0f, dw + i0, I);
+			}
+		}
+		if (din) { /* din[n0:n1] += dout[n0:n1] w */
+#pragma omp for schedule(static) nowait
+			for (int s = 0; s < Sn; s++) {
+				int n0 = (int)((long)N * s / Sn), n1 = (int)((long)N * (s + 1) / Sn);
+				cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n1 - n0, I, O, 1.0f,
+					    dout + (size_t)n0 * O, O, w, I, 1.0f, din + (size_t)n0 * I, I);
+			}
+		}
 	}
 }
 

@@ -15,6 +15,12 @@
 /* Elementwise loops are parallel only past this many floats (thread wake-up costs ~µs). */
 #define PAR_MIN 32768
 
+/* The most pieces a GEMM's work or a reduction is split into. The split is fixed by the
+   shapes, never by the thread count (the threads share out the pieces), so that any thread
+   count gives the same bits (docs/DESIGN.md, "Determinism"); up to this many threads are kept
+   busy. */
+#define CPU_CHUNKS 16
+
 static inline int nthreads(const Ctx *ctx)
 {
 	int nt = ctx && ctx->opts.threads > 0 ? ctx->opts.threads : omp_get_max_threads();

@@ -4,7 +4,12 @@
    Threads: the conv GEMMs run inside our OpenMP regions, one block of images per thread, so
    OpenBLAS is held to one thread (a multithreaded sgemm inside each OpenMP thread would
    oversubscribe the cores; blocks big enough for single-threaded GEMMs measured faster than
-   OpenBLAS's own threading on the small per-image GEMMs of a CNN). */
+   OpenBLAS's own threading on the small per-image GEMMs of a CNN).
+
+   Any thread count gives the same bits: the blocks are fixed by the shape alone (OpenBLAS's
+   sum for an output element depends on the size of the GEMM it is part of), and the weight
+   gradient is summed per group of blocks, CPU_CHUNKS groups at most, each group's blocks in
+   order, then the groups in order; the threads share out the groups. */
 #include <omp.h>
 #include <stddef.h>
 #include <string.h>
@@ -21,50 +26,65 @@
 typedef struct ConvPlan {
 	int nb;          /* images per block */
 	int nblocks;
+	int groups;      /* of consecutive blocks, each with its partial weight gradient */
 	size_t hw, ckk;  /* H*W, C*ks*ks */
 	size_t cols;     /* nb*hw: columns of a block */
 	size_t col;      /* floats of a block's im2col, [ckk, cols] (also its gradient) */
 	size_t mat;      /* floats of a block's output or output gradient, [K, cols] */
-	size_t dw;       /* floats of a thread's partial weight gradient, [K, ckk] */
-	size_t per_thread;
+	size_t dw;       /* floats of a group's partial weight gradient, [K, ckk] */
+	size_t per_thread; /* col + mat */
+	size_t shared;     /* groups * dw, at the workspace's start */
 } ConvPlan;
 
-/* nt: threads to share the blocks (small batches get smaller blocks, not idle threads) */
-static ConvPlan conv_plan(int N, int C, int H, int W, int K, int ks, int nt)
+/* By the shape only, never the thread count (the file's comment): small batches get smaller
+   blocks, so that a batch of CPU_CHUNKS images or more makes CPU_CHUNKS blocks or more. */
+static ConvPlan conv_plan(int N, int C, int H, int W, int K, int ks)
 {
 	ConvPlan p;
 	p.hw = (size_t)H * W;
 	p.ckk = (size_t)C * ks * ks;
 	p.nb = p.hw >= NASH_CONV_COLS ? 1 : (int)((NASH_CONV_COLS + p.hw - 1) / p.hw);
-	if (p.nb > (N + nt - 1) / nt)
-		p.nb = (N + nt - 1) / nt;
+	if (p.nb > (N + CPU_CHUNKS - 1) / CPU_CHUNKS)
+		p.nb = (N + CPU_CHUNKS - 1) / CPU_CHUNKS;
 	if (p.nb < 1)
 		p.nb = 1;
 	p.nblocks = N > 0 ? (N + p.nb - 1) / p.nb : 0;
+	p.groups = p.nblocks < CPU_CHUNKS ? p.nblocks : CPU_CHUNKS;
 	p.cols = (size_t)p.nb * p.hw;
 	p.col = ks == 1 && p.nb == 1 ? 0 : p.ckk * p.cols;
 	p.mat = p.nb == 1 ? 0 : (size_t)K * p.cols;
 	p.dw = (size_t)K * p.ckk;
-	p.per_thread = p.col + p.mat + p.dw;
+	p.per_thread = p.col + p.mat;
+	p.shared = (size_t)p.groups * p.dw;
 	return p;
 }
 
 size_t cpu_conv_workspace(Ctx *ctx, int N, int C, int H, int W, int K, int ks)
 {
-	int nt = nthreads(ctx);
-	return conv_plan(N, C, H, W, K, ks, nt).per_thread * (size_t)nt;
+	ConvPlan p = conv_plan(N, C, H, W, K, ks);
+	return p.shared + p.per_thread * (size_t)nthreads(ctx);
 }
 
-/* Threads the workspace can serve (0: too small for even one, use the reference). */
-static int conv_threads(const Ctx *ctx, const ConvPlan *p)
+/* Threads the workspace can serve, at most `most` (0: too small for even one, use the
+   reference). */
+static int conv_threads(const Ctx *ctx, const ConvPlan *p, int most)
 {
 	int nt = nthreads(ctx);
-	if (nt > p->nblocks)
-		nt = p->nblocks;
+	if (nt > most)
+		nt = most;
+	size_t have = ctx->workspace ? ctx->workspace_floats : 0;
+	if (have < p->shared)
+		return 0;
 	if (p->per_thread == 0)
 		return nt;
-	size_t fit = ctx->workspace ? ctx->workspace_floats / p->per_thread : 0;
+	size_t fit = (have - p->shared) / p->per_thread;
 	return fit < (size_t)nt ? (int)fit : nt;
+}
+
+/* Thread t's scratch: a block's im2col, then its output (gradient) matrix. */
+static float *thread_scratch(const Ctx *ctx, const ConvPlan *p, int t)
+{
+	return ctx->workspace + p->shared + (size_t)t * p->per_thread;
 }
 
 /* The plane shifted by (dy, dx) lies, in a plane's flat index q = y*W + x, in the single span
@@ -152,8 +172,8 @@ static void col2im_add(float *din, float *dcol, int nb, int C, int H, int W, int
 void cpu_conv_forward(Ctx *ctx, float *out, const float *in, const float *w, const float *b,
 		      int N, int C, int H, int W, int K, int ks)
 {
-	ConvPlan p = conv_plan(N, C, H, W, K, ks, nthreads(ctx));
-	int nt = conv_threads(ctx, &p);
+	ConvPlan p = conv_plan(N, C, H, W, K, ks);
+	int nt = conv_threads(ctx, &p, p.nblocks);
 	if (nt < 1) {
 		if (N > 0)
 			ref_conv_forward_f(out, in, w, b, N, C, H, W, K, ks);
@@ -162,8 +182,7 @@ void cpu_conv_forward(Ctx *ctx, float *out, const float *in, const float *w, con
 	blas_single();
 #pragma omp parallel num_threads(nt)
 	{
-		float *ws = ctx->workspace + (size_t)omp_get_thread_num() * p.per_thread;
-		float *col = ws, *mat = ws + p.col;
+		float *col = thread_scratch(ctx, &p, omp_get_thread_num()), *mat = col + p.col;
 #pragma omp for schedule(static)
 		for (int blk = 0; blk < p.nblocks; blk++) {
 			int n0 = blk * p.nb, nb = N - n0 < p.nb ? N - n0 : p.nb;
@@ -197,17 +216,52 @@ void cpu_conv_forward(Ctx *ctx, float *out, const float *in, const float *w, con
 	}
 }
 
+/* Block blk's share of the backward pass: its weight gradient into pdw (added to it when
+   accumulate, else written) and its data gradient added into din. */
+static void conv_backward_block(float *din, float *pdw, int accumulate, float *col, float *mat,
+				const ConvPlan *p, int blk, const float *dout, const float *in,
+				const float *w, int N, int C, int H, int W, int K, int ks)
+{
+	int n0 = blk * p->nb, nb = N - n0 < p->nb ? N - n0 : p->nb;
+	int cols = nb * (int)p->hw;
+	const float *G = dout + (size_t)n0 * K * p->hw; /* [K, cols] */
+	if (p->nb > 1) {
+		for (int bi = 0; bi < nb; bi++)
+			for (int k = 0; k < K; k++)
+				memcpy(mat + (size_t)k * cols + (size_t)bi * p->hw, G + ((size_t)bi * K + k) * p->hw,
+				       p->hw * sizeof *mat);
+		G = mat;
+	}
+	const float *X = in + (size_t)n0 * C * p->hw;
+	if (pdw) {
+		if (p->col) {
+			im2col(col, X, nb, C, H, W, ks);
+			X = col;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, (int)p->ckk, cols, 1.0f, G, cols, X,
+			    cols, accumulate ? 1.0f : 0.0f, pdw, (int)p->ckk);
+	}
+	if (!din)
+		return;
+	float *dX = din + (size_t)n0 * C * p->hw;
+	if (!p->col) {
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p->ckk, cols, K, 1.0f, w, (int)p->ckk,
+			    G, cols, 1.0f, dX, cols);
+	} else {
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p->ckk, cols, K, 1.0f, w, (int)p->ckk,
+			    G, cols, 0.0f, col, cols);
+		col2im_add(dX, col, nb, C, H, W, ks);
+	}
+}
+
 void cpu_conv_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
 		       const float *in, const float *w, int N, int C, int H, int W, int K, int ks)
 {
-	ConvPlan p = conv_plan(N, C, H, W, K, ks, nthreads(ctx));
-	int nt = conv_threads(ctx, &p);
-	if (nt < 1) {
-		if (N > 0) {
-			ref_conv_backward_f(din, dw, db, dout, in, w, N, C, H, W, K, ks);
-			return;
-		}
-		nt = 0; /* empty batch: gradients of parameters are zero */
+	ConvPlan p = conv_plan(N, C, H, W, K, ks);
+	int nt = conv_threads(ctx, &p, p.groups);
+	if (nt < 1 && N > 0) {
+		ref_conv_backward_f(din, dw, db, dout, in, w, N, C, H, W, K, ks);
+		return;
 	}
 	if (db) {
 #pragma omp parallel for num_threads(nthreads(ctx)) schedule(static)
@@ -227,60 +281,28 @@ void cpu_conv_backward(Ctx *ctx, float *din, float *dw, float *db, const float *
 	if (!dw && !din)
 		return;
 	blas_single();
-	int used[nt > 0 ? nt : 1];
-	memset(used, 0, sizeof used);
 	if (nt > 0) {
 #pragma omp parallel num_threads(nt)
 		{
-			int t = omp_get_thread_num();
-			float *ws = ctx->workspace + (size_t)t * p.per_thread;
-			float *col = ws, *mat = ws + p.col, *pdw = ws + p.col + p.mat;
+			float *col = thread_scratch(ctx, &p, omp_get_thread_num()), *mat = col + p.col;
 #pragma omp for schedule(static)
-			for (int blk = 0; blk < p.nblocks; blk++) {
-				int n0 = blk * p.nb, nb = N - n0 < p.nb ? N - n0 : p.nb;
-				int cols = nb * (int)p.hw;
-				const float *G = dout + (size_t)n0 * K * p.hw; /* [K, cols] */
-				if (p.nb > 1) {
-					for (int bi = 0; bi < nb; bi++)
-						for (int k = 0; k < K; k++)
-							memcpy(mat + (size_t)k * cols + (size_t)bi * p.hw,
-							       G + ((size_t)bi * K + k) * p.hw,
-							       p.hw * sizeof *mat);
-					G = mat;
-				}
-				const float *X = in + (size_t)n0 * C * p.hw;
-				if (dw) {
-					if (p.col) {
-						im2col(col, X, nb, C, H, W, ks);
-						X = col;
-					}
-					cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, (int)p.ckk,
-						    cols, 1.0f, G, cols, X, cols, used[t] ? 1.0f : 0.0f,
-						    pdw, (int)p.ckk);
-					used[t] = 1;
-				}
-				if (!din)
-					continue;
-				float *dX = din + (size_t)n0 * C * p.hw;
-				if (!p.col) {
-					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p.ckk, cols,
-						    K, 1.0f, w, (int)p.ckk, G, cols, 1.0f, dX, cols);
-				} else {
-					cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p.ckk, cols,
-						    K, 1.0f, w, (int)p.ckk, G, cols, 0.0f, col, cols);
-					col2im_add(dX, col, nb, C, H, W, ks);
-				}
+			for (int g = 0; g < p.groups; g++) {
+				float *pdw = dw ? ctx->workspace + (size_t)g * p.dw : NULL;
+				int b0 = (int)((long)p.nblocks * g / p.groups), b1 = (int)((long)p.nblocks * (g + 1) / p.groups);
+				for (int blk = b0; blk < b1; blk++)
+					conv_backward_block(din, pdw, blk > b0, col, mat, &p, blk, dout, in, w, N, C, H, W,
+							    K, ks);
 			}
 		}
 	}
 	if (!dw)
 		return;
+	/* the groups in order; none (an empty batch): the gradient is zero */
 #pragma omp parallel for num_threads(nthreads(ctx)) if (p.dw > PAR_MIN) schedule(static)
 	for (size_t i = 0; i < p.dw; i++) {
 		float s = 0;
-		for (int t = 0; t < nt; t++)
-			if (used[t])
-				s += ctx->workspace[(size_t)t * p.per_thread + p.col + p.mat + i];
+		for (int g = 0; g < p.groups; g++)
+			s += ctx->workspace[(size_t)g * p.dw + i];
 		dw[i] = s;
 	}
 }
