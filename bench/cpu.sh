@@ -27,10 +27,19 @@ export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# img/s of the training steps, from nash-train's epoch line (evaluation excluded).
+# img/s of the training steps, from nash-train's epoch line (evaluation excluded). The learning
+# rate is 0.01 on both sides: from 0.05 the grown network diverges within its first epoch from
+# mkgrown's initialisation (train loss 41 after 1,280 images), and nash-train stops a run that
+# collapses before it prints its rate; the rate does not depend on the learning rate.
 nash_rate() { # ENGINE MODEL IMAGES
-	"$bin/nash-train" --device "$1" --epochs 1 --limit "$3" --threads "$threads" -o "$tmp/t.h5" "$2" \
-		2>&1 >/dev/null | sed -n 's/.* \([0-9][0-9]*\) img\/s$/\1/p' | tail -n 1
+	r=$("$bin/nash-train" --device "$1" --epochs 1 --limit "$3" --lr 0.01 --threads "$threads" \
+		-o "$tmp/t.h5" "$2" 2>"$tmp/train.log" >/dev/null; sed -n 's/.* \([0-9][0-9]*\) img\/s$/\1/p' "$tmp/train.log" | tail -n 1)
+	if [ -z "$r" ]; then
+		echo "bench/cpu.sh: nash-train --device $1 on $(basename "$2") gave no rate:" >&2
+		tail -n 3 "$tmp/train.log" >&2
+		exit 1
+	fi
+	echo "$r"
 }
 torch_rate() { # NET IMAGES
 	/usr/bin/python3 "$top/bench/torch_train.py" "$threads" "$(($2 / 128))" "$1" |

@@ -47,7 +47,7 @@ m = seed() if net_name == "seed" else grown()
 decay = [p for n, p in m.named_parameters() if p.dim() > 1]
 other = [p for n, p in m.named_parameters() if p.dim() <= 1]
 opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": other, "weight_decay": 0}],
-                      lr=0.05, momentum=0.9, nesterov=True)
+                      lr=0.01, momentum=0.9, nesterov=True)
 bs, warm = 128, 3
 perm = torch.randperm(x.shape[0])
 m.train()
@@ -56,7 +56,7 @@ for s in range(warm + steps):
         t0 = time.perf_counter()
     b = perm[(s * bs) % 54912:(s * bs) % 54912 + bs]
     for g in opt.param_groups:
-        g["lr"] = 0.05 * 0.5 * (1 + math.cos(math.pi * s / (warm + steps)))
+        g["lr"] = 0.01 * 0.5 * (1 + math.cos(math.pi * s / (warm + steps)))
     loss = F.cross_entropy(m(augment(x[b])), y[b])
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
 dt = time.perf_counter() - t0

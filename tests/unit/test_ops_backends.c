@@ -383,6 +383,9 @@ static void compare_backend(const Backend *be, int threads)
 		{1, 1, 1, 1, 1, 1, 0, 1},   {1, 3, 5, 7, 4, 3, 1, 1},  {2, 5, 6, 6, 7, 5, 0, 1},
 		{3, 13, 9, 11, 6, 1, 1, 1}, {17, 7, 7, 7, 10, 3, 0, 1}, {3, 2, 28, 28, 5, 3, 1, 0},
 		{2, 3, 2, 3, 4, 5, 1, 1},   {5, 6, 4, 4, 3, 1, 0, 1},   {33, 4, 3, 3, 5, 3, 1, 1},
+		/* 16 channels or more, 3x3: oneDNN's Winograd kernels (onednn_conv.c) */
+		{4, 16, 14, 14, 16, 3, 1, 1}, {3, 32, 7, 9, 24, 3, 0, 1}, {2, 17, 5, 5, 33, 3, 1, 1},
+		{2, 64, 28, 28, 64, 3, 1, 1},
 	};
 	for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
 		const int *t = conv[i];
