@@ -113,7 +113,8 @@ KEEP_PARENT ?= yes
 # training (trained) or as they left the search (raw).
 FINAL_ON ?= all
 ENSEMBLE ?= trained
-# Not recorded in any stamp (they do not change what is computed):
+# Not recorded in any stamp: they change how a result is computed and, DEVICE and THREADS, its
+# last bits (docs/SEARCH.md, "Threads and results"), not what a rerun must redo.
 LAUNCH   ?=
 BIN      ?=
 DEVICE   ?= auto
