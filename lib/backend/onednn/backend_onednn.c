@@ -78,72 +78,43 @@ static size_t onednn_private_bytes(const Ctx *ctx)
 	return st ? st->scratch_floats * sizeof(float) : 0;
 }
 
-const Backend nash_backend_onednn = {
-	.name = "cpu",
-	.init = onednn_init,
-	.fini = onednn_fini,
-	.alloc = ref_host_alloc,
-	.free = ref_host_free,
-	.upload = ref_host_copy,
-	.download = ref_host_copy,
-	.zero = cpu_zero,
-	.sync = onednn_sync,
-	.private_bytes = onednn_private_bytes,
-	.conv_workspace = onednn_conv_workspace,
-	.conv_forward = onednn_conv_forward,
-	.conv_backward = onednn_conv_backward,
-	.bn_forward_train = cpu_bn_forward_train,
-	.bn_forward_eval = cpu_bn_forward_eval,
-	.bn_backward = cpu_bn_backward,
-	.relu_forward = cpu_relu_forward,
-	.relu_backward = cpu_relu_backward,
-	.maxpool_forward = cpu_maxpool_forward,
-	.maxpool_backward = cpu_maxpool_backward,
-	.add_forward = cpu_add_forward,
-	.add_backward = cpu_add_backward,
-	.concat_forward = cpu_concat_forward,
-	.concat_backward = cpu_concat_backward,
-	.gap_forward = cpu_gap_forward,
-	.gap_backward = cpu_gap_backward,
-	.dense_forward = cpu_dense_forward,
-	.dense_backward = cpu_dense_backward,
-	.softmax_xent = cpu_softmax_xent,
-	.sgd_update = cpu_sgd_update,
-	.make_batch = ref_make_batch,
-};
+/* The two oneDNN tables differ in their name and init only (cpu-bf16 sets OnednnState.bf16). */
+#define ONEDNN_BACKEND(NAME, INIT) \
+	{ \
+		.name = NAME, .init = INIT, \
+		.fini = onednn_fini, \
+		.alloc = ref_host_alloc, \
+		.free = ref_host_free, \
+		.upload = ref_host_copy, \
+		.download = ref_host_copy, \
+		.zero = cpu_zero, \
+		.sync = onednn_sync, \
+		.private_bytes = onednn_private_bytes, \
+		.conv_workspace = onednn_conv_workspace, \
+		.conv_forward = onednn_conv_forward, \
+		.conv_backward = onednn_conv_backward, \
+		.bn_forward_train = cpu_bn_forward_train, \
+		.bn_forward_eval = cpu_bn_forward_eval, \
+		.bn_backward = cpu_bn_backward, \
+		.relu_forward = cpu_relu_forward, \
+		.relu_backward = cpu_relu_backward, \
+		.maxpool_forward = cpu_maxpool_forward, \
+		.maxpool_backward = cpu_maxpool_backward, \
+		.add_forward = cpu_add_forward, \
+		.add_backward = cpu_add_backward, \
+		.concat_forward = cpu_concat_forward, \
+		.concat_backward = cpu_concat_backward, \
+		.gap_forward = cpu_gap_forward, \
+		.gap_backward = cpu_gap_backward, \
+		.dense_forward = cpu_dense_forward, \
+		.dense_backward = cpu_dense_backward, \
+		.softmax_xent = cpu_softmax_xent, \
+		.sgd_update = cpu_sgd_update, \
+		.make_batch = ref_make_batch, \
+	}
+
+const Backend nash_backend_onednn = ONEDNN_BACKEND("cpu", onednn_init);
 
 /* The same with bfloat16 convolution inputs (products exact in f32, sums in f32): twice
    oneDNN's f32 kernel speed on processors with AVX512_BF16; "cpu-bf16". */
-const Backend nash_backend_onednn_bf16 = {
-	.name = "cpu-bf16",
-	.init = onednn_bf16_init,
-	.fini = onednn_fini,
-	.alloc = ref_host_alloc,
-	.free = ref_host_free,
-	.upload = ref_host_copy,
-	.download = ref_host_copy,
-	.zero = cpu_zero,
-	.sync = onednn_sync,
-	.private_bytes = onednn_private_bytes,
-	.conv_workspace = onednn_conv_workspace,
-	.conv_forward = onednn_conv_forward,
-	.conv_backward = onednn_conv_backward,
-	.bn_forward_train = cpu_bn_forward_train,
-	.bn_forward_eval = cpu_bn_forward_eval,
-	.bn_backward = cpu_bn_backward,
-	.relu_forward = cpu_relu_forward,
-	.relu_backward = cpu_relu_backward,
-	.maxpool_forward = cpu_maxpool_forward,
-	.maxpool_backward = cpu_maxpool_backward,
-	.add_forward = cpu_add_forward,
-	.add_backward = cpu_add_backward,
-	.concat_forward = cpu_concat_forward,
-	.concat_backward = cpu_concat_backward,
-	.gap_forward = cpu_gap_forward,
-	.gap_backward = cpu_gap_backward,
-	.dense_forward = cpu_dense_forward,
-	.dense_backward = cpu_dense_backward,
-	.softmax_xent = cpu_softmax_xent,
-	.sgd_update = cpu_sgd_update,
-	.make_batch = ref_make_batch,
-};
+const Backend nash_backend_onednn_bf16 = ONEDNN_BACKEND("cpu-bf16", onednn_bf16_init);
