@@ -8,6 +8,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/isolate.h"
+
+/* NASH_READ_TIMEOUT=S: the time base of the isolated file readers (lib/base/isolate.h), read
+   before main (glibc passes a constructor main's arguments) so that every tool honours it
+   before it reads a file, without a call of its own. */
+__attribute__((constructor)) static void read_timeout_from_env(int argc, char **argv, char **envp)
+{
+	const char *s = getenv("NASH_READ_TIMEOUT");
+	if (!s || !*s)
+		return;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || isolate_set_base_seconds(v)) {
+		const char *prog = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+		prog = prog ? prog + 1 : argc > 0 && argv[0] ? argv[0] : "nash";
+		fprintf(stderr, "%s: NASH_READ_TIMEOUT=%s: not a number of seconds from 0.01 to 86400\n", prog, s);
+		exit(2);
+	}
+}
+
 noreturn void die_err(const char *prog, const NashErr *err)
 {
 	fflush(stdout);

@@ -6,11 +6,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int alloc_failures;
+
+static herr_t note_alloc_failure(unsigned n, const H5E_error2_t *e, void *data)
+{
+	if (e->min_num == H5E_CANTALLOC || e->min_num == H5E_NOSPACE)
+		alloc_failures++;
+	return 0;
+}
+
+/* Called by HDF5 when an API call fails: prints nothing, counts failed allocations. */
+static herr_t record_failure(hid_t stack, void *data)
+{
+	H5Ewalk2(stack, H5E_WALK_DOWNWARD, note_alloc_failure, NULL);
+	return 0;
+}
+
 void h5_quiet(H5Quiet *q)
 {
 	H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	H5Eset_auto2(H5E_DEFAULT, record_failure, NULL);
 }
+
+int h5_alloc_failures(void) { return alloc_failures; }
+void h5_reset_alloc_failures(void) { alloc_failures = 0; }
 
 void h5_restore(const H5Quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 

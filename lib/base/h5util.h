@@ -16,6 +16,10 @@ typedef struct H5Quiet {
 
 void h5_quiet(H5Quiet *q);
 void h5_restore(const H5Quiet *q);
+/* While quiet, a failed HDF5 call whose error stack says an allocation failed is counted: how
+   the isolated readers (isolate.h) tell a read stopped by their memory limit from a read error. */
+int h5_alloc_failures(void);
+void h5_reset_alloc_failures(void);
 
 /* File access through the core driver (no backing store); -1 on failure. for_writing: files
    are created in HDF5's 1.8 object formats, whose metadata carries checksums, so a corrupted

@@ -75,6 +75,10 @@ int dataset_check_fit(const Dataset *d, const char *what, const char *name, int 
    label range, both sets non-empty). Images are stored N x H x W x C and held [n, c, h, w]. The
    test set's metadata is checked always, its images read only when want_test. */
 int dataset_load_h5(Dataset *d, const char *path, int want_test, NashErr *err);
+/* The same reader on the file image buf[len], in this process, without the crash isolation and
+   its limits: for the fuzz target (tests/fuzz), which must see a crash. name is for messages. */
+int dataset_parse_h5_mem(Dataset *d, const void *buf, size_t len, const char *name, int want_test,
+			 NashErr *err);
 /* Writes d (both sets, class names required) as a dataset file, atomically; "-" is stdout. */
 int dataset_write_h5(const Dataset *d, const char *path, NashErr *err);
 /* Class names names[n][NASH_CLASS_NAME_MAX]: non-empty UTF-8 without control characters, no two

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include <hdf5.h>
 
 #include "base/atomic.h"
@@ -479,25 +481,12 @@ static int load_norm(const Rd *r, hid_t f, Dataset *d)
 	return 0;
 }
 
-static int load_h5(Dataset *d, const char *path, int want_test, NashErr *err)
+/* Reads the dataset file f (open); path names it in messages. */
+static int load_h5(Dataset *d, hid_t f, const char *path, int want_test, NashErr *err)
 {
 	Rd r = { path, err };
-	memset(d, 0, sizeof *d);
-	if (snprintf(d->dir, sizeof d->dir, "%s", path) >= (int)sizeof d->dir)
-		return nash_err(err, NASH_ERR_USAGE, "%s: path too long", path);
-	FILE *probe = fopen(path, "rb");
-	if (!probe)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
-	fclose(probe);
-	H5Quiet q;
-	h5_quiet(&q);
 	SetInfo tr = { -1, -1, 0, 0, 0, 0 }, te = { -1, -1, 0, 0, 0, 0 };
 	int rc = -1;
-	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	if (f < 0) {
-		rfail(&r, "not an HDF5 file (or a damaged one)");
-		goto done;
-	}
 	if (load_root(&r, f, d) || set_open(&r, f, "train", &tr) || set_open(&r, f, "test", &te))
 		goto done;
 	if (te.h != tr.h || te.w != tr.w || te.c != tr.c) {
@@ -518,12 +507,40 @@ static int load_h5(Dataset *d, const char *path, int want_test, NashErr *err)
 done:
 	set_close(&tr);
 	set_close(&te);
+	return rc;
+}
+
+/* Opens the file at path, or the file image buf[len] when buf is given, and reads it. */
+static int open_and_load(Dataset *d, const char *path, const void *buf, size_t len, int want_test,
+			 NashErr *err)
+{
+	Rd r = { path, err };
+	memset(d, 0, sizeof *d);
+	if (snprintf(d->dir, sizeof d->dir, "%s", path) >= (int)sizeof d->dir)
+		return nash_err(err, NASH_ERR_USAGE, "%s: path too long", path);
+	H5Quiet q;
+	h5_quiet(&q);
+	int rc = -1;
+	hid_t fapl = H5P_DEFAULT, f = -1;
+	if (buf && ((fapl = h5_core_fapl(0)) < 0 || H5Pset_file_image(fapl, (void *)buf, len) < 0))
+		rfail(&r, "cannot open the file image");
+	else if ((f = H5Fopen(path, H5F_ACC_RDONLY, fapl)) < 0)
+		rfail(&r, "not an HDF5 file (or a damaged one)");
+	else
+		rc = load_h5(d, f, path, want_test, err);
 	if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
 		rc = rfail(&r, "cannot close the file");
+	if (fapl != H5P_DEFAULT && fapl >= 0)
+		H5Pclose(fapl);
 	h5_restore(&q);
 	if (rc)
 		dataset_free(d);
 	return rc;
+}
+
+int dataset_parse_h5_mem(Dataset *d, const void *buf, size_t len, const char *name, int want_test, NashErr *err)
+{
+	return open_and_load(d, name, buf, len, want_test, err);
 }
 
 typedef struct LoadArgs {
@@ -535,20 +552,26 @@ static int load_and_drop(void *arg, NashErr *err)
 {
 	const LoadArgs *a = arg;
 	Dataset d;
-	int rc = load_h5(&d, a->path, a->want_test, err);
+	int rc = open_and_load(&d, a->path, NULL, 0, a->want_test, err);
 	if (rc == 0)
 		dataset_free(&d);
 	return rc;
 }
 
-/* Read first in a separate process (base/isolate.h): a crash inside HDF5 on a crafted file
-   becomes "FILE: corrupt HDF5 file". The file is read from disk twice; a file replaced between
-   the two reads is a race this does not cover (the model readers read an image in memory). */
+/* Read first in a separate process (base/isolate.h): a crash, a spin or a memory bomb inside
+   HDF5 on a crafted file becomes "FILE: corrupt HDF5 file (...)". The file is read from disk
+   twice; a file replaced between the two reads is a race this does not cover (the model
+   readers read an image in memory). */
 int dataset_load_h5(Dataset *d, const char *path, int want_test, NashErr *err)
 {
 	LoadArgs a = {path, want_test};
 	memset(d, 0, sizeof *d);
-	if (isolate_check(load_and_drop, &a, path, err))
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: not a regular file", path);
+	if (isolate_check(load_and_drop, &a, path, (size_t)st.st_size, err))
 		return -1;
-	return load_h5(d, path, want_test, err);
+	return open_and_load(d, path, NULL, 0, want_test, err);
 }

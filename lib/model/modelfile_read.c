@@ -561,7 +561,7 @@ int model_read_mem(Model *m, const void *buf, size_t len, const char *name, Nash
 {
 	ParseArgs a = {buf, len, name ? name : "<memory>"};
 	model_init(m);
-	if (isolate_check(parse_and_drop, &a, a.name, err))
+	if (isolate_check(parse_and_drop, &a, a.name, len, err))
 		return -1;
 	return model_parse_mem(m, buf, len, name, err);
 }

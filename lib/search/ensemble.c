@@ -282,7 +282,7 @@ static int parse_and_drop(void *arg, NashErr *err)
 int ensemble_read_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err)
 {
 	ParseArgs a = {buf, len, name};
-	if (isolate_check(parse_and_drop, &a, name, err))
+	if (isolate_check(parse_and_drop, &a, name, len, err))
 		return -1;
 	return ensemble_parse_mem_append(e, buf, len, name, err);
 }

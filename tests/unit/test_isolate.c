@@ -1,6 +1,9 @@
 /* Crash isolation (lib/base/isolate.h), the superblock checksum nash recomputes, the one set of
    limits on the writer's side, and what isolation costs per file read. */
 #include <hdf5.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -16,7 +19,9 @@
 
 static int succeeds(void *arg, NashErr *err) { return 0; }
 
-static int fails(void *arg, NashErr *err) { return nash_err(err, NASH_ERR_OOM, "%s: too big", (const char *)arg); }
+static int fails(void *arg, NashErr *err) { return nash_err(err, NASH_ERR_DIVERGED, "%s: bad", (const char *)arg); }
+
+static int runs_out_of_memory(void *arg, NashErr *err) { return nash_err(err, NASH_ERR_OOM, "out of memory"); }
 
 static int crashes(void *arg, NashErr *err)
 {
@@ -26,10 +31,46 @@ static int crashes(void *arg, NashErr *err)
 
 static int spins(void *arg, NashErr *err)
 {
-	volatile int *never = arg;
-	while (!*never)
+	for (volatile unsigned long i = 0;; i++)
 		;
 	return 0;
+}
+
+static int blocks(void *arg, NashErr *err)
+{
+	pause(); /* never woken: a read stuck without using CPU (a FIFO, a hung file system) */
+	return 0;
+}
+
+/* Allocates and touches `*arg` bytes, as HDF5 does for a length read from a crafted file. */
+static int allocates(void *arg, NashErr *err)
+{
+	size_t n = *(const size_t *)arg;
+	char *p = malloc(n);
+	if (!p)
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
+	memset(p, 1, n);
+	int sum = p[n - 1];
+	free(p);
+	return sum == 1 ? 0 : -1;
+}
+
+/* What HDF5 reports when an allocation inside it fails: the same code path a memory bomb takes
+   (the isolated child's limit makes malloc fail; HDF5 returns an error, and nash's reader words
+   it as a read error). */
+static int hdf5_allocation_fails(void *arg, NashErr *err)
+{
+	H5Quiet q;
+	h5_quiet(&q);
+	hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+	/* a core file whose image is larger than any memory: HDF5 cannot allocate it */
+	H5Pset_fapl_core(fapl, (size_t)1 << 62, 0);
+	hid_t f = H5Fcreate("nowhere.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+	hid_t sp = H5Screate_simple(1, (hsize_t[]){(hsize_t)1 << 40}, NULL);
+	hid_t d = f >= 0 ? H5Dcreate2(f, "x", H5T_NATIVE_UCHAR, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+	int rc = d >= 0 && H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, "") >= 0 ? 0 : -1;
+	h5_restore(&q);
+	return rc ? nash_err(err, NASH_ERR_RUNTIME, "cannot write") : 0;
 }
 
 static int writes_stdout_then_crashes(void *arg, NashErr *err)
@@ -41,15 +82,62 @@ static int writes_stdout_then_crashes(void *arg, NashErr *err)
 TEST(isolation_reports_results_errors_and_crashes)
 {
 	NashErr err = {0};
-	CHECK(isolate_check(succeeds, NULL, "f.h5", &err) == 0);
-	CHECK(isolate_check(fails, "f.h5", "f.h5", &err) == -1);
-	CHECKF(err.code == NASH_ERR_OOM && strcmp(err.msg, "f.h5: too big") == 0, "%d %s", err.code, err.msg);
-	CHECK(isolate_check(crashes, NULL, "f.h5", &err) == -1);
+	CHECK(isolate_check(succeeds, NULL, "f.h5", 100, &err) == 0);
+	CHECK(isolate_check(fails, "f.h5", "f.h5", 100, &err) == -1);
+	CHECKF(err.code == NASH_ERR_DIVERGED && strcmp(err.msg, "f.h5: bad") == 0, "%d %s", err.code, err.msg);
+	/* under the child's memory limit, running out of memory is the file's doing */
+	CHECK(isolate_check(runs_out_of_memory, NULL, "m.h5", 100, &err) == -1);
+	CHECKF(err.code == NASH_ERR_RUNTIME &&
+		       strcmp(err.msg, "m.h5: corrupt HDF5 file (reading it needed more than 512 MiB of memory)") == 0,
+	       "%d %s", err.code, err.msg);
+	CHECK(isolate_check(crashes, NULL, "f.h5", 100, &err) == -1);
 	CHECKF(err.code == NASH_ERR_RUNTIME && strncmp(err.msg, "f.h5: corrupt HDF5 file", 23) == 0, "%s", err.msg);
 	fflush(stdout);
-	CHECK(isolate_check(writes_stdout_then_crashes, NULL, "g.h5", &err) == -1);
+	CHECK(isolate_check(writes_stdout_then_crashes, NULL, "g.h5", 100, &err) == -1);
 	CHECKF(strstr(err.msg, "g.h5: corrupt HDF5 file (reading it crashed: Abort") != NULL, "%s", err.msg);
-	(void)spins; /* the CPU limit (minutes) is too long for a unit test; SIGXCPU is reported like a crash */
+}
+
+TEST(limits_scale_with_the_file)
+{
+	CHECK(isolate_set_base_seconds(0) == -1 && isolate_set_base_seconds(NAN) == -1);
+	CHECK(isolate_set_base_seconds(2) == 0);
+	IsolateLimits small = isolate_limits(10000), big = isolate_limits((size_t)160 << 20);
+	CHECKF(small.cpu_seconds == 2, "%g", small.cpu_seconds);
+	CHECKF(big.cpu_seconds == 22 && isolate_limits(((size_t)16 << 20) - 1).cpu_seconds == 2, "%g", big.cpu_seconds); /* 2 s, and 2 s more for each further 16 MiB */
+	CHECK(small.wall_seconds > small.cpu_seconds && big.wall_seconds > big.cpu_seconds);
+	CHECKF(small.memory_bytes == ((size_t)512 << 20) + 320000, "%zu", small.memory_bytes);
+	CHECK(big.memory_bytes == ((size_t)512 << 20) + 32 * ((size_t)160 << 20));
+	CHECK(isolate_limits(SIZE_MAX).memory_bytes == SIZE_MAX);
+	CHECK(isolate_set_base_seconds(ISOLATE_BASE_SECONDS_DEFAULT) == 0);
+}
+
+/* A read that spins is stopped by its CPU limit, one that blocks by its wall limit, one that
+   allocates beyond its memory limit by that: each an error that says which, never a hang. The
+   limits are set low here so that the test takes about a second. */
+TEST(limits_stop_spins_hangs_and_memory_bombs)
+{
+	NashErr err = {0};
+	CHECK(isolate_set_base_seconds(0.5) == 0);
+	CHECK(isolate_check(spins, NULL, "spin.h5", 100, &err) == -1);
+	/* 1 s of CPU time, or 7 s of wall time on a machine too loaded to give it that */
+	CHECKF(err.code == NASH_ERR_RUNTIME && (strcmp(err.msg, "spin.h5: corrupt HDF5 file (reading it took more than 1 s)") == 0 ||
+						strcmp(err.msg, "spin.h5: corrupt HDF5 file (reading it took more than 7 s)") == 0),
+	       "%s", err.msg);
+	CHECK(isolate_set_base_seconds(0.01) == 0); /* wall limit: 10 x 0.01 + 2 s */
+	CHECK(isolate_check(blocks, NULL, "fifo.h5", 100, &err) == -1);
+	CHECKF(strcmp(err.msg, "fifo.h5: corrupt HDF5 file (reading it took more than 2.1 s)") == 0, "%s", err.msg);
+	CHECK(isolate_set_base_seconds(ISOLATE_BASE_SECONDS_DEFAULT) == 0);
+	size_t fits = (size_t)64 << 20, bomb = (size_t)2 << 30; /* 2 GiB from a 10,000-byte file */
+	CHECK(isolate_check(allocates, &fits, "ok.h5", 10000, &err) == 0);
+	CHECK(isolate_check(allocates, &bomb, "bomb.h5", 10000, &err) == -1);
+	CHECKF(err.code == NASH_ERR_RUNTIME &&
+		       strcmp(err.msg, "bomb.h5: corrupt HDF5 file (reading it needed more than 512 MiB of memory)") == 0,
+	       "%s", err.msg);
+	CHECK(isolate_check(hdf5_allocation_fails, NULL, "h.h5", 10000, &err) == -1);
+	CHECKF(strcmp(err.msg, "h.h5: corrupt HDF5 file (reading it needed more than 512 MiB of memory)") == 0,
+	       "%s", err.msg);
+	/* the same failures outside the isolation are what they are: no limit was the cause */
+	CHECK(hdf5_allocation_fails(NULL, &err) == -1 && strcmp(err.msg, "cannot write") == 0);
 }
 
 uint32_t H5_checksum_lookup3(const void *key, size_t length, uint32_t initval); /* libhdf5's own */
@@ -188,6 +276,8 @@ int main(void)
 {
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 	RUN(isolation_reports_results_errors_and_crashes);
+	RUN(limits_scale_with_the_file);
+	RUN(limits_stop_spins_hangs_and_memory_bombs);
 	RUN(checksum_is_hdf5s);
 	RUN(images_open_with_their_checksums);
 	RUN(the_writer_keeps_the_readers_limits);
