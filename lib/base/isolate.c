@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,7 +79,12 @@ static int write_all(int fd, const void *buf, size_t n)
    it inherited, writing the parent's pending output twice. */
 static void child(IsolatedCheck check, void *arg, int fd, const IsolateLimits *l)
 {
-	rlim_t cpu_s = (rlim_t)ceil(l->cpu_seconds);
+	/* CPU time: SIGPROF (whose default action ends the process) at the limit to the
+	   microsecond; RLIMIT_CPU, whole seconds only, as the backstop should the timer be lost */
+	struct itimerval prof = {{0, 0}, {(time_t)l->cpu_seconds,
+					   (suseconds_t)((l->cpu_seconds - floor(l->cpu_seconds)) * 1e6)}};
+	setitimer(ITIMER_PROF, &prof, NULL);
+	rlim_t cpu_s = (rlim_t)ceil(l->cpu_seconds) + 1;
 	struct rlimit cpu = {cpu_s, cpu_s + 5};
 	setrlimit(RLIMIT_CPU, &cpu);
 	/* The limit counts what the process had mapped when it forked (the parent's dataset, its
@@ -163,9 +169,9 @@ int isolate_check(IsolatedCheck check, void *arg, const char *file, size_t size,
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (n < 0 || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGXCPU)))
+	if (n < 0 || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGPROF || WTERMSIG(status) == SIGXCPU)))
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it took more than %.3g s)",
-				file, n < 0 ? l.wall_seconds : ceil(l.cpu_seconds));
+				file, n < 0 ? l.wall_seconds : l.cpu_seconds);
 	if (n == (long)sizeof got && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		if (got.code == NASH_OK)
 			return 0;
