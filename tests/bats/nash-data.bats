@@ -312,6 +312,10 @@ assert [n.decode() for n in f.attrs["class_names"]][:2] == ["airplane", "automob
 	run -0 nash-data info mydata.h5
 	assert_line "name       mydata"
 	assert_line --regexp "^    2  fox +[0-9]+ +[0-9]+$"
+	# the class names as fixed-length strings: nothing in HDF5's global heap
+	run -0 h5dump -a class_names mydata.h5
+	assert_line --regexp "STRSIZE 64;"
+	refute_line --partial "H5T_VARIABLE"
 	nash-init --dataset h5:mydata.h5 --widths 4,8 --val 100 -o seed.h5
 	run -0 nash-train --data h5:mydata.h5 --epochs 1 seed.h5 -o t.h5
 	assert_output --regexp "val_accuracy=0\.[0-9]{4}"
