@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,17 +81,72 @@ static void sync_dir(const char *path)
 	free(dir);
 }
 
-int atomic_write(const char *path, const void *buf, size_t len, NashErr *err)
+/* The file that writing to path reaches: path itself or, when path is a symbolic link, the
+   end of its chain of links, which need not exist yet (writing creates it, as "> link" in a
+   shell does). Replacing the target rather than the link keeps the link a link. A relative
+   link is resolved against the directory that holds it. malloc'd; NULL with errno set. */
+static char *follow_links(const char *path)
 {
-	if (strcmp(path, "-") == 0)
-		return write_stdout(buf, len, err);
-	size_t n = strlen(path) + 16;
+	char *cur = strdup(path);
+	for (int hops = 0; cur; hops++) {
+		struct stat st;
+		if (lstat(cur, &st) || !S_ISLNK(st.st_mode))
+			return cur; /* what it is, or why it cannot be seen, the caller finds out */
+		if (hops == 40) { /* the kernel's own limit on a chain of links */
+			free(cur);
+			errno = ELOOP;
+			return NULL;
+		}
+		size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 256;
+		char *to = NULL;
+		ssize_t n = -1;
+		for (;;) { /* st_size may be stale or 0 (procfs): grow until the target fits */
+			char *t = realloc(to, cap);
+			if (!t) {
+				errno = ENOMEM;
+				n = -1;
+				break;
+			}
+			to = t;
+			n = readlink(cur, to, cap);
+			if (n < 0 || (size_t)n < cap)
+				break;
+			cap *= 2;
+		}
+		if (n < 0) {
+			int e = errno;
+			free(to);
+			free(cur);
+			errno = e;
+			return NULL;
+		}
+		to[n] = '\0';
+		const char *slash = strrchr(cur, '/');
+		char *next = to;
+		if (to[0] != '/' && slash) {
+			int dir = (int)(slash - cur);
+			next = malloc((size_t)dir + 1 + (size_t)n + 1);
+			if (next)
+				sprintf(next, "%.*s/%s", dir, cur, to);
+			free(to);
+		}
+		free(cur);
+		cur = next;
+	}
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Writes buf to dest through a temporary file beside it, renamed over it. */
+static int replace(const char *name, const char *dest, const void *buf, size_t len, NashErr *err)
+{
+	size_t n = strlen(dest) + 16;
 	char *tmp = malloc(n);
 	if (!tmp)
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
-	int fd = open_temp(tmp, n, path);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", name);
+	int fd = open_temp(tmp, n, dest);
 	if (fd < 0) {
-		nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+		nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -98,16 +155,82 @@ int atomic_write(const char *path, const void *buf, size_t len, NashErr *err)
 		e = errno;
 	if (close(fd) && !e)
 		e = errno;
-	if (!e && rename(tmp, path))
+	if (!e && rename(tmp, dest))
 		e = errno;
 	if (e) {
 		unlink(tmp);
 		free(tmp);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(e));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(e));
 	}
 	free(tmp);
-	sync_dir(path);
+	sync_dir(dest);
 	return 0;
+}
+
+/* Connects to a Unix stream socket: writing "to" a socket means to whoever listens on it. */
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof a.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (const struct sockaddr *)&a, sizeof a)) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Writes buf into dest, a character device, FIFO or socket, where it is: replacing one with a
+   regular file would turn /dev/null into a file and leave a FIFO's reader waiting forever.
+   Such a destination has no old contents to protect, so there is nothing to do atomically. */
+static int write_in_place(const char *name, const char *dest, mode_t mode, const void *buf, size_t len,
+			  NashErr *err)
+{
+	/* a FIFO without a reader blocks here until one opens it, as it would in a shell */
+	int fd = S_ISSOCK(mode) ? connect_socket(dest) : open(dest, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* it became a regular file since it was looked at: writing into it would keep its tail */
+		close(fd);
+		return replace(name, dest, buf, len, err);
+	}
+	int e = write_fd(fd, buf, len) ? errno : 0;
+	if (close(fd) && !e)
+		e = errno;
+	if (e)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(e));
+	return 0;
+}
+
+int atomic_write(const char *path, const void *buf, size_t len, NashErr *err)
+{
+	if (strcmp(path, "-") == 0)
+		return write_stdout(buf, len, err);
+	char *dest = follow_links(path);
+	if (!dest)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+	struct stat st;
+	int rc, absent = stat(dest, &st) != 0;
+	if (absent && errno != ENOENT)
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+	else if (absent || S_ISREG(st.st_mode))
+		rc = replace(path, dest, buf, len, err);
+	else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+		rc = write_in_place(path, dest, st.st_mode, buf, len, err);
+	else
+		rc = nash_err(err, NASH_ERR_RUNTIME,
+			      "%s: is %s; an output must be a file, a character device, a FIFO or a socket", path,
+			      S_ISDIR(st.st_mode) ? "a directory" : S_ISBLK(st.st_mode) ? "a block device" : "of an unknown type");
+	free(dest);
+	return rc;
 }
 
 int read_all(const char *path, void **buf, size_t *len, NashErr *err)

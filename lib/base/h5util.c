@@ -205,6 +205,32 @@ static int open_attr(hid_t loc, const char *name, H5T_class_t cls, int n, hid_t 
 	return rc;
 }
 
+/* Whether the k integers of attribute a (a standard integer type, at most 64 bits) all fit the
+   integer type mtype: HDF5 converts one that does not to mtype's nearest bound, and a file's
+   uint64 2^64-1 would be read, and reported, as INT_MAX. 1 yes, 0 no, -1 unreadable. */
+static int ints_fit(hid_t a, hid_t mtype, int k)
+{
+	hid_t t = H5Aget_type(a);
+	int file_unsigned = t >= 0 && H5Tget_sign(t) == H5T_SGN_NONE;
+	if (t >= 0)
+		H5Tclose(t);
+	size_t bits = H5Tget_size(mtype) * 8;
+	int m_unsigned = H5Tget_sign(mtype) == H5T_SGN_NONE;
+	if (bits == 0 || bits > 64)
+		return -1;
+	/* mtype's range, as int64 bounds (an unsigned 64-bit mtype holds any non-negative value) */
+	int64_t lo = m_unsigned ? 0 : bits == 64 ? INT64_MIN : -((int64_t)1 << (bits - 1));
+	uint64_t hi = m_unsigned ? (bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1)
+				 : ((uint64_t)1 << (bits - 1)) - 1;
+	int64_t *v = malloc((size_t)k * sizeof *v); /* [k] */
+	int rc = v && H5Aread(a, file_unsigned ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, v) >= 0 ? 1 : -1;
+	for (int i = 0; rc == 1 && i < k; i++)
+		if (file_unsigned ? (uint64_t)v[i] > hi : v[i] < lo || (v[i] >= 0 && (uint64_t)v[i] > hi))
+			rc = 0;
+	free(v);
+	return rc;
+}
+
 int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int n, void *out,
 		 long long *count)
 {
@@ -212,7 +238,10 @@ int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int 
 	int rc = open_attr(loc, name, cls, n, &a, count);
 	if (rc != H5_ATTR_READ)
 		return rc;
-	if (H5Aread(a, mtype, out) < 0)
+	int fit = cls == H5T_INTEGER ? ints_fit(a, mtype, n ? n : 1) : 1;
+	if (fit == 0)
+		rc = H5_ATTR_OUT_OF_RANGE;
+	else if (fit < 0 || H5Aread(a, mtype, out) < 0)
 		rc = H5_ATTR_UNREADABLE;
 	H5Aclose(a);
 	return rc;

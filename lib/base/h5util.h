@@ -93,6 +93,7 @@ enum {
 	H5_ATTR_WRONG_COUNT = -3, /* not the number of values asked */
 	H5_ATTR_TOO_LONG = -4,    /* a string that does not fit the buffer: refused, never cut */
 	H5_ATTR_NOT_ASCII = -5,   /* a string whose text is not 7-bit ASCII */
+	H5_ATTR_OUT_OF_RANGE = -6, /* an integer that the integer type asked cannot hold */
 };
 /* Before an attribute is read: its dataspace is a scalar or 1-D, its type a standard number
    (h5_standard_number) of the class asked or a string (fixed-length of at most

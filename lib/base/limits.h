@@ -15,6 +15,9 @@
 #define NASH_MAX_RUNS 100000          /* rows of training/runs */
 #define NASH_MAX_RECORDS 1000000      /* rows of training/record (epochs of every run) */
 #define NASH_MAX_LINEAGE 100000       /* rows of lineage (morphisms since the seed) */
+/* What the morphisms accept (lib/search/morph_ops.c), and so what a lineage row may record. */
+#define NASH_MAX_DEEPER_KERNEL 15 /* deeper: an odd kernel size, 1 to this */
+#define NASH_MAX_WIDER_FACTOR 64  /* wider: a factor of 2 to this */
 
 /* Ensemble files (docs/SEARCH.md). */
 #define NASH_MAX_MEMBERS 10000

@@ -258,6 +258,23 @@ static int check_labels(const uint8_t *y, int n, int n_classes, const char *path
 	return 0;
 }
 
+/* A file of an official dataset's layout that holds `got` (images or records) where the layout
+   has `official`: fewer is an incomplete file, more an over-long one. Only a short training
+   file is pointed to --limit (it trains on fewer training images); another size is declared in
+   the spec instead (NAME@TRAIN,TEST:DIR). layout: what the official dataset holds. */
+static int official_count_error(NashErr *err, const char *path, size_t got, const char *unit, int official,
+				const char *layout, const char *name, int test)
+{
+	if (got < (size_t)official && !test)
+		return nash_err(err, NASH_ERR_RUNTIME,
+				"%s: %zu %s, expected %d: the file is incomplete (%s; to train on fewer images, use "
+				"--limit)", path, got, unit, official, layout);
+	return nash_err(err, NASH_ERR_RUNTIME,
+			"%s: %zu %s, expected %d: the file is %s (%s; a copy of another size is declared as "
+			"%s@TRAIN,TEST:DIR)", path, got, unit, official,
+			got < (size_t)official ? "incomplete" : "longer than the official one", layout, name);
+}
+
 /* One Fashion-MNIST split ("train" or "t10k") of `expected` images (declared: a size the spec
    declared, else the official one). x: [n, 1, 28, 28], y: [n] */
 static int fmnist_load(uint8_t **x, uint8_t **y, int *n, const char *dir, const char *split, int expected,
@@ -285,11 +302,13 @@ static int fmnist_load(uint8_t **x, uint8_t **y, int *n, const char *dir, const 
 		if (declared)
 			nash_err(err, NASH_ERR_RUNTIME, "%s: %d images, expected %d (the dataset spec declares %d)",
 				 ipath, ni, expected, expected);
-		else
-			nash_err(err, NASH_ERR_RUNTIME,
-				 "%s: %d images, expected %d: the file is incomplete (Fashion-MNIST's %s set has "
-				 "%d; to train on fewer images, use --limit)",
-				 ipath, ni, expected, strcmp(split, "train") ? "test" : "training", expected);
+		else {
+			int test = strcmp(split, "train") != 0;
+			char layout[64];
+			snprintf(layout, sizeof layout, "Fashion-MNIST's %s set has %d", test ? "test" : "training",
+				 expected);
+			official_count_error(err, ipath, (size_t)ni, "images", expected, layout, "fashion-mnist", test);
+		}
 		goto fail;
 	}
 	*n = ni;
@@ -306,10 +325,15 @@ fail:
 typedef struct Counts {
 	int per_file, total;
 	char layout[160]; /* what is expected, for the messages */
+	const char *name; /* the dataset's, for the spec in messages */
+	int test;         /* the test set's files */
 } Counts;
 
-static void counts_set(Counts *c, int official, int declared, const char *official_layout, const char *files)
+static void counts_set(Counts *c, int official, int declared, const char *official_layout, const char *files,
+		       const char *name, int test)
 {
+	c->name = name;
+	c->test = test;
 	c->per_file = declared ? 0 : official;
 	c->total = declared;
 	if (declared)
@@ -345,10 +369,8 @@ static int cifar_load(uint8_t **x, uint8_t **y, int *n, char (*paths)[1024], int
 					(size_t)st.st_size % rec);
 		counts[p] = (size_t)st.st_size / rec;
 		if (want->per_file && counts[p] != (size_t)want->per_file)
-			return nash_err(err, NASH_ERR_RUNTIME,
-					"%s: %zu records, expected %d: the file is incomplete (%s; to train on "
-					"fewer images, use --limit)",
-					paths[p], counts[p], want->per_file, want->layout);
+			return official_count_error(err, paths[p], counts[p], "records", want->per_file, want->layout,
+						    want->name, want->test);
 		total += counts[p];
 	}
 	if (want->total && total != (size_t)want->total)
@@ -417,13 +439,13 @@ static int cifar10_load(Dataset *d, int want_test, NashErr *err)
 	Counts want;
 	counts_set(&want, 10000, d->declared[0],
 		   "CIFAR-10's training set is data_batch_1.bin .. data_batch_5.bin, 10000 records each",
-		   "data_batch_1.bin .. data_batch_5.bin");
+		   "data_batch_1.bin .. data_batch_5.bin", "cifar10", 0);
 	if (cifar_load(&d->train_x, &d->train_y, &d->n_train, paths, 5, 1, 10, &want, err))
 		return -1;
 	if (!want_test)
 		return 0;
 	counts_set(&want, 10000, d->declared[1], "CIFAR-10's test_batch.bin holds 10000 records",
-		   "test_batch.bin");
+		   "test_batch.bin", "cifar10", 1);
 	if (join(paths[0], sizeof paths[0], d->dir, "test_batch.bin", err))
 		return -1;
 	return cifar_load(&d->test_x, &d->test_y, &d->n_test, paths, 1, 1, 10, &want, err);
@@ -433,13 +455,15 @@ static int cifar100_load(Dataset *d, int want_test, NashErr *err)
 {
 	char paths[1][1024];
 	Counts want;
-	counts_set(&want, 50000, d->declared[0], "CIFAR-100's train.bin holds 50000 records", "train.bin");
+	counts_set(&want, 50000, d->declared[0], "CIFAR-100's train.bin holds 50000 records", "train.bin",
+		   "cifar100", 0);
 	if (join(paths[0], sizeof paths[0], d->dir, "train.bin", err) ||
 	    cifar_load(&d->train_x, &d->train_y, &d->n_train, paths, 1, 2, 100, &want, err))
 		return -1;
 	if (!want_test)
 		return 0;
-	counts_set(&want, 10000, d->declared[1], "CIFAR-100's test.bin holds 10000 records", "test.bin");
+	counts_set(&want, 10000, d->declared[1], "CIFAR-100's test.bin holds 10000 records", "test.bin",
+		   "cifar100", 1);
 	if (join(paths[0], sizeof paths[0], d->dir, "test.bin", err))
 		return -1;
 	return cifar_load(&d->test_x, &d->test_y, &d->n_test, paths, 1, 2, 100, &want, err);

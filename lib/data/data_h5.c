@@ -57,6 +57,28 @@ static void type_name(char *out, size_t n, hid_t t)
 		snprintf(out, n, "an HDF5 type of class %d", (int)cls);
 }
 
+/* Whether type t (an attribute's or a dataset's; closed here) is an unsigned integer: nash reads
+   it as uint64 then, since HDF5 would clamp a uint64 above INT64_MAX to INT64_MAX as int64. */
+static int is_unsigned(hid_t t)
+{
+	int u = t >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Tget_sign(t) == H5T_SGN_NONE;
+	if (t >= 0)
+		H5Tclose(t);
+	return u;
+}
+
+/* Whether v, read as int64 or (unsigned) as uint64, lies in lo..hi (lo >= 0); *text: its value
+   as the file holds it, for messages. */
+static int int_in(int64_t v, int unsigned_, int64_t lo, int64_t hi, char *text, size_t n)
+{
+	if (unsigned_) {
+		snprintf(text, n, "%llu", (unsigned long long)(uint64_t)v);
+		return (uint64_t)v >= (uint64_t)lo && (uint64_t)v <= (uint64_t)hi;
+	}
+	snprintf(text, n, "%lld", (long long)v);
+	return v >= lo && v <= hi;
+}
+
 /* ---- attributes ---- */
 
 /* Opens attribute `name` of the root; 1 with *a open, 0 when absent and optional, -1 on error. */
@@ -405,12 +427,15 @@ static int set_read(const Rd *r, const char *group, const SetInfo *s, int n_clas
 					dst[(size_t)ch * hw + p] = src[p * (size_t)s->c + (size_t)ch];
 		}
 	}
-	if (rc == 0 && H5Dread(s->labels, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, lab) < 0)
+	int uns = is_unsigned(H5Dget_type(s->labels));
+	if (rc == 0 && H5Dread(s->labels, uns ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+			       lab) < 0)
 		rc = rfail(r, "%s/labels: cannot read the labels", group);
 	for (int i = 0; i < s->n && rc == 0; i++) {
-		if (lab[i] < 0 || lab[i] >= n_classes)
-			rc = rfail(r, "%s/labels: label %lld at index %d out of range (%d classes)", group,
-				   (long long)lab[i], i, n_classes);
+		char v[24];
+		if (!int_in(lab[i], uns, 0, n_classes - 1, v, sizeof v))
+			rc = rfail(r, "%s/labels: label %s at index %d out of range (%d classes)", group, v, i,
+				   n_classes);
 		else
 			(*y)[i] = (uint8_t)lab[i];
 	}
@@ -431,17 +456,24 @@ static int load_root(const Rd *r, hid_t f, Dataset *d)
 {
 	char fmt[64];
 	int n1;
-	long long version;
+	int64_t version;
 	if (r_strings(r, f, "format", fmt, 1, sizeof fmt, &n1, 0) < 0)
 		return -1;
 	if (strcmp(fmt, NASH_DATASET_FORMAT))
 		return rfail(r, "attribute 'format' is '%s', expected '%s' (not a nash dataset file)", fmt,
 			     NASH_DATASET_FORMAT);
-	if (r_numbers(r, f, "format_version", H5T_INTEGER, H5T_NATIVE_LLONG, 1, &version, 0) < 0)
+	hid_t va = H5Aexists(f, "format_version") > 0 ? H5Aopen(f, "format_version", H5P_DEFAULT) : -1;
+	int uns = va >= 0 && is_unsigned(H5Aget_type(va));
+	if (va >= 0)
+		H5Aclose(va);
+	if (r_numbers(r, f, "format_version", H5T_INTEGER, uns ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, 1, &version,
+		      0) < 0)
 		return -1;
-	if (version < 1 || version > NASH_DATASET_VERSION)
-		return rfail(r, "format_version %lld: this nash reads dataset files of version 1%s", version,
-			     version > NASH_DATASET_VERSION ? " (the file is newer)" : "");
+	char v[24];
+	int newer = uns ? (uint64_t)version > NASH_DATASET_VERSION : version > NASH_DATASET_VERSION;
+	if (!int_in(version, uns, 1, NASH_DATASET_VERSION, v, sizeof v))
+		return rfail(r, "format_version %s: this nash reads dataset files of version 1%s", v,
+			     newer ? " (the file is newer)" : "");
 	if (r_strings(r, f, "name", d->name, 1, sizeof d->name, &n1, 0) < 0)
 		return -1;
 	if (!dataset_name_ok(d->name))

@@ -145,6 +145,56 @@ static int valid_lineage_op(const char *op)
 	return 0;
 }
 
+/* Row i of the lineage holds what lib/search/morph.c records: the fields its op uses, each
+   within what the operator accepts, the others -1; a reinit row only its seed. Its nodes are
+   indices in the graph before that morphism, which is no larger than the model's (n_nodes
+   nodes; morphisms only add nodes), and never the input, node 0. */
+static int check_lineage_row(const Morphism *mm, int i, int n_nodes, NashErr *err)
+{
+	int n = (int)strnlen(mm->op, sizeof mm->op);
+	if (!valid_lineage_op(mm->op))
+		return nash_err(err, NASH_ERR_RUNTIME,
+				"lineage row %d: op '%.*s' is not deeper, wider, skip-add, skip-concat or %s", i, n,
+				mm->op, MODEL_LINEAGE_REINIT);
+	if (strcmp(mm->op, MODEL_LINEAGE_REINIT) == 0) {
+		if (mm->node != -1 || mm->kernel != -1 || mm->factor != -1 || mm->source != -1 || mm->target != -1)
+			return nash_err(err, NASH_ERR_RUNTIME,
+					"lineage row %d: a %s row has only a seed (node, kernel, factor, source and target -1)",
+					i, MODEL_LINEAGE_REINIT);
+		return 0;
+	}
+	int deeper = strcmp(mm->op, "deeper") == 0, wider = strcmp(mm->op, "wider") == 0;
+	int skip = !deeper && !wider;
+	const struct {
+		const char *name;
+		int value, used, is_node;
+	} field[] = {{"node", mm->node, 1, 1}, {"kernel", mm->kernel, deeper, 0}, {"factor", mm->factor, wider, 0},
+		     {"source", mm->source, skip, 1}, {"target", mm->target, skip, 1}};
+	for (size_t k = 0; k < sizeof field / sizeof field[0]; k++) {
+		int v = field[k].value;
+		if (!field[k].used && v != -1)
+			return nash_err(err, NASH_ERR_RUNTIME, "lineage row %d: %s is %d, but a %.*s row has none (-1)", i,
+					field[k].name, v, n, mm->op);
+		if (field[k].used && field[k].is_node && (v < 1 || v >= n_nodes))
+			return nash_err(err, NASH_ERR_RUNTIME,
+					"lineage row %d: %s %d is not a node of the graph after its input (1..%d)", i,
+					field[k].name, v, n_nodes - 1);
+	}
+	if (deeper && (mm->kernel < 1 || mm->kernel % 2 == 0 || mm->kernel > NASH_MAX_DEEPER_KERNEL))
+		return nash_err(err, NASH_ERR_RUNTIME, "lineage row %d: kernel %d is not an odd size in 1..%d", i,
+				mm->kernel, NASH_MAX_DEEPER_KERNEL);
+	if (wider && (mm->factor < 2 || mm->factor > NASH_MAX_WIDER_FACTOR))
+		return nash_err(err, NASH_ERR_RUNTIME, "lineage row %d: factor %d is not in 2..%d", i, mm->factor,
+				NASH_MAX_WIDER_FACTOR);
+	if (skip && mm->node != mm->target)
+		return nash_err(err, NASH_ERR_RUNTIME, "lineage row %d: node %d is not the skip's target %d", i,
+				mm->node, mm->target);
+	if (skip && mm->source >= mm->target)
+		return nash_err(err, NASH_ERR_RUNTIME, "lineage row %d: source %d does not come before target %d", i,
+				mm->source, mm->target);
+	return 0;
+}
+
 /* NaN (never evaluated) or an accuracy in 0..1. */
 static int valid_accuracy(float a) { return isnan(a) || (a >= 0 && a <= 1); }
 
@@ -262,19 +312,9 @@ int model_validate(const Model *m, NashErr *err)
 			return nash_err(err, NASH_ERR_RUNTIME,
 					"training/record row %d: run %d epoch %d does not refer to one of the %d runs",
 					i, m->records[i].run, m->records[i].epoch, m->n_runs);
-	for (int i = 0; i < m->n_lineage; i++) {
-		const Morphism *mm = &m->lineage[i];
-		int n = (int)strnlen(mm->op, sizeof mm->op);
-		if (!valid_lineage_op(mm->op))
-			return nash_err(err, NASH_ERR_RUNTIME,
-					"lineage row %d: op '%.*s' is not deeper, wider, skip-add, skip-concat or %s", i, n,
-					mm->op, MODEL_LINEAGE_REINIT);
-		if (strcmp(mm->op, MODEL_LINEAGE_REINIT) == 0 &&
-		    (mm->node != -1 || mm->kernel != -1 || mm->factor != -1 || mm->source != -1 || mm->target != -1))
-			return nash_err(err, NASH_ERR_RUNTIME,
-					"lineage row %d: a %s row has only a seed (node, kernel, factor, source and target -1)",
-					i, MODEL_LINEAGE_REINIT);
-	}
+	for (int i = 0; i < m->n_lineage; i++)
+		if (check_lineage_row(&m->lineage[i], i, g->n_nodes, err))
+			return -1;
 	for (int i = 0; i < m->n_runs; i++) {
 		const RunSettings *r = &m->runs[i];
 		if (strcmp(r->train_on, "train") && strcmp(r->train_on, "all"))

@@ -57,6 +57,8 @@ static int r_result(const R *r, int rc, const char *where, const char *name, H5T
 	case H5_ATTR_TOO_LONG:
 		return rfail(r, "%sattribute '%s' is longer than %zu characters", where, name, len - 1);
 	case H5_ATTR_NOT_ASCII: return rfail(r, "%sattribute '%s' is not ASCII text", where, name);
+	case H5_ATTR_OUT_OF_RANGE:
+		return rfail(r, "%sattribute '%s' is out of range for a 32-bit signed integer", where, name);
 	default: return rfail(r, "%scannot read attribute '%s'", where, name);
 	}
 }

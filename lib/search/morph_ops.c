@@ -401,8 +401,8 @@ int morph_deeper(Graph *g, int relu, int kernel, NashErr *err)
 	node_label(g, relu, name, sizeof name);
 	if (relu < 1 || relu >= g->n_nodes || g->nodes[relu].op != OP_RELU)
 		return FAIL("deeper: %s is not a ReLU", name);
-	if (kernel < 1 || kernel % 2 == 0 || kernel > 15)
-		return FAIL("deeper: kernel %d is not an odd size in 1..15", kernel);
+	if (kernel < 1 || kernel % 2 == 0 || kernel > NASH_MAX_DEEPER_KERNEL)
+		return FAIL("deeper: kernel %d is not an odd size in 1..%d", kernel, NASH_MAX_DEEPER_KERNEL);
 	int C = g->nodes[relu].c;
 	Node conv = new_node(OP_CONV, relu, -1);
 	conv.out_channels = C;
@@ -440,8 +440,8 @@ int morph_wider(Graph *g, int conv, int factor, Rng *rng, NashErr *err)
 	node_label(g, conv, name, sizeof name);
 	if (conv < 1 || conv >= g->n_nodes || g->nodes[conv].op != OP_CONV)
 		return FAIL("wider: %s is not a conv", name);
-	if (factor < 2 || factor > 64)
-		return FAIL("wider: factor %d is not in 2..64", factor);
+	if (factor < 2 || factor > NASH_MAX_WIDER_FACTOR)
+		return FAIL("wider: factor %d is not in 2..%d", factor, NASH_MAX_WIDER_FACTOR);
 	int *extra = malloc((size_t)g->n_nodes * sizeof *extra + 1); /* [n_nodes] */
 	if (!extra)
 		return OOM();

@@ -139,6 +139,48 @@ marker_file() {
 	assert_output --partial "dataset name is not 1 to 63 of the characters"
 }
 
+@test "format_version 2^64-1 is out of range, not INT_MAX" {
+	hostile attr "$M" / format_version uint64 18446744073709551615
+	run -1 nash-show "$M"
+	assert_output "nash-show: $M: attribute 'format_version' is out of range for a 32-bit signed integer"
+}
+
+@test "lineage rows naming nodes outside the graph are refused by every tool, with nothing written" {
+	c=$BATS_TEST_TMPDIR/c.h5
+	o=$BATS_TEST_TMPDIR/out
+	mkdir "$o"
+	# one skip-add row: node and target 7 (007_relu), source 3 (003_relu); the child has 13 nodes
+	nash-morph -n 1 --op skip-add --seed 3 -o "$c" "$M" 2>/dev/null
+	run -0 nash-show "$c"
+	assert_output --partial "skip-add     node 7, from 3 to 7"
+	hostile lineage "$c" 0 node -5
+	want="$c: lineage row 0: node -5 is not a node of the graph after its input (1..12)"
+	run -1 nash-show "$c"
+	assert_output "nash-show: $want"
+	run -1 nash-morph -o "$o/m.h5" "$c"
+	assert_output "nash-morph: $want"
+	run -1 nash-train --data "$FMNIST" --limit 64 --epochs 1 -o "$o/t.h5" "$c"
+	assert_output "nash-train: $want"
+	run -1 nash-select -o "$o/s.h5" "$c" "$BATS_FILE_TMPDIR/a.h5"
+	assert_output "nash-select: $want"
+	run -1 nash-ensemble --data "$FMNIST" -o "$o/e.h5" "$c"
+	assert_output "nash-ensemble: $want"
+	run -1 nash-export --onnx -o "$o/x.onnx" "$c"
+	assert_output "nash-export: $want"
+	run -1 nash-init --like "$c" -o "$o/i.h5"
+	assert_output "nash-init: $want"
+	run ls -A "$o"
+	assert_output ""
+	hostile lineage "$c" 0 node 7
+	hostile lineage "$c" 0 source 2147483647
+	run -1 nash-show "$c"
+	assert_output "nash-show: $c: lineage row 0: source 2147483647 is not a node of the graph after its input (1..12)"
+	hostile lineage "$c" 0 source 3
+	hostile lineage "$c" 0 kernel 3
+	run -1 nash-show "$c"
+	assert_output "nash-show: $c: lineage row 0: kernel is 3, but a skip-add row has none (-1)"
+}
+
 @test "a small file declaring 10,000,000 lineage rows is refused at once" {
 	hostile biglineage "$M" lineage
 	[ "$(stat -c %s "$M")" -lt 200000 ]

@@ -7,7 +7,8 @@ h5py: each edits FILE in place. Usage: hostile.py OP FILE [ARG...]
   softlink PATH TO        the link PATH made a soft link to TO
   virtual DS SOURCE       dataset DS made a virtual dataset of SOURCE's /data (written here)
   filter DS NAME          dataset DS rewritten with filter NAME (gzip, shuffle, fletcher32)
-  attr PATH NAME KIND V   attribute NAME of PATH set to V as KIND (int, float, str)
+  attr PATH NAME KIND V   attribute NAME of PATH set to V as KIND (int, uint64, float, str)
+  lineage ROW FIELD V     field FIELD of row ROW of /lineage set to V
   negvar GROUP            the first running_var of batch norm GROUP set to -1
   biglineage PATH [N]     PATH (a table) declared with N (10,000,000) rows, none written
   bigweights              the graph replaced by input 1x1024x1280 -> flatten -> dense 256,
@@ -72,10 +73,17 @@ def main():
                 del obj.attrs[name]
             if kind == "int":
                 obj.attrs[name] = np.int32(int(v))
+            elif kind == "uint64":
+                obj.attrs[name] = np.uint64(int(v))
             elif kind == "float":
                 obj.attrs[name] = np.float32(float(v))
             else:
                 obj.attrs[name] = np.bytes_(v.encode())
+        elif op == "lineage":
+            row, field, v = int(args[0]), args[1], int(args[2])
+            rows = f["lineage"][()]
+            rows[field][row] = v
+            f["lineage"][...] = rows
         elif op == "negvar":
             (g,) = args
             v = f[g + "/running_var"]

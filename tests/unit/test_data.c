@@ -344,6 +344,81 @@ TEST(test_broken)
 	expect_error(spec_of("fashion-mnist@1,1", "bad-dims"), 0, f, "magic");
 }
 
+/* Makes dir/name a sparse file of n records of rec bytes (all zero: valid pixels and label 0). */
+static void sparse_file(const char *dir, const char *name, long n, long rec)
+{
+	char f[1100];
+	snprintf(f, sizeof f, "%s/%s", dir, name);
+	FILE *h = fopen(f, "wb");
+	CHECK(h && fclose(h) == 0 && truncate(f, (off_t)n * rec) == 0);
+}
+
+/* A file of the official layout with another count: fewer records is incomplete, more is
+   over-long; only a short training file is pointed to --limit (which limits training images),
+   a test file or an over-long one to declaring its size. */
+TEST(test_official_counts)
+{
+	char big[600], f[1100];
+	snprintf(big, sizeof big, "%s/official-cifar10", fx);
+	mkdir(big, 0755);
+	for (int b = 1; b <= 5; b++) {
+		char name[32];
+		snprintf(name, sizeof name, "data_batch_%d.bin", b);
+		sparse_file(big, name, b == 2 ? 10001 : 10000, 3073);
+	}
+	sparse_file(big, "test_batch.bin", 10001, 3073);
+	snprintf(f, sizeof f, "%s/data_batch_2.bin", big);
+	expect_error(spec_of("cifar10", "official-cifar10"), 0, f,
+		     "10001 records, expected 10000: the file is longer than the official one (CIFAR-10's training set is "
+		     "data_batch_1.bin .. data_batch_5.bin, 10000 records each; a copy of another size is declared as "
+		     "cifar10@TRAIN,TEST:DIR)");
+	sparse_file(big, "data_batch_2.bin", 10000, 3073);
+	snprintf(f, sizeof f, "%s/test_batch.bin", big);
+	expect_error(spec_of("cifar10", "official-cifar10"), 1, f,
+		     "10001 records, expected 10000: the file is longer than the official one (CIFAR-10's test_batch.bin "
+		     "holds 10000 records; a copy of another size is declared as cifar10@TRAIN,TEST:DIR)");
+	sparse_file(big, "test_batch.bin", 9999, 3073);
+	expect_error(spec_of("cifar10", "official-cifar10"), 1, f,
+		     "9999 records, expected 10000: the file is incomplete (CIFAR-10's test_batch.bin holds 10000 "
+		     "records; a copy of another size is declared as cifar10@TRAIN,TEST:DIR)");
+	rm_tree(big);
+
+	snprintf(big, sizeof big, "%s/official-cifar100", fx);
+	mkdir(big, 0755);
+	sparse_file(big, "train.bin", 50001, 3074);
+	snprintf(f, sizeof f, "%s/train.bin", big);
+	expect_error(spec_of("cifar100", "official-cifar100"), 0, f,
+		     "50001 records, expected 50000: the file is longer than the official one");
+	sparse_file(big, "train.bin", 49999, 3074);
+	expect_error(spec_of("cifar100", "official-cifar100"), 0, f,
+		     "49999 records, expected 50000: the file is incomplete (CIFAR-100's train.bin holds 50000 records; "
+		     "to train on fewer images, use --limit)");
+	rm_tree(big);
+
+	/* Fashion-MNIST as plain IDX files: a header, then zeros */
+	snprintf(big, sizeof big, "%s/official-fmnist", fx);
+	mkdir(big, 0755);
+	const struct {
+		const char *name;
+		uint32_t magic, count;
+		long bytes; /* per item */
+	} idx[] = {{"train-images-idx3-ubyte", 0x803, 60000, 784}, {"train-labels-idx1-ubyte", 0x801, 60000, 1},
+		   {"t10k-images-idx3-ubyte", 0x803, 10001, 784}, {"t10k-labels-idx1-ubyte", 0x801, 10001, 1}};
+	for (size_t k = 0; k < sizeof idx / sizeof idx[0]; k++) {
+		uint8_t hd[16];
+		int images = idx[k].magic == 0x803;
+		gen_be32(hd, idx[k].magic), gen_be32(hd + 4, idx[k].count), gen_be32(hd + 8, 28), gen_be32(hd + 12, 28);
+		write_file(big, idx[k].name, hd, images ? 16 : 8);
+		snprintf(f, sizeof f, "%s/%s", big, idx[k].name);
+		CHECK(truncate(f, (off_t)(images ? 16 : 8) + (off_t)idx[k].count * idx[k].bytes) == 0);
+	}
+	snprintf(f, sizeof f, "%s/t10k-images-idx3-ubyte", big);
+	expect_error(spec_of("fashion-mnist", "official-fmnist"), 1, f,
+		     "10001 images, expected 10000: the file is longer than the official one (Fashion-MNIST's test set "
+		     "has 10000; a copy of another size is declared as fashion-mnist@TRAIN,TEST:DIR)");
+	rm_tree(big);
+}
+
 TEST(test_split)
 {
 	Dataset d = {.n_train = 1200};
@@ -559,6 +634,7 @@ int main(void)
 	RUN(test_cifar);
 	RUN(test_cifar_layout);
 	RUN(test_broken);
+	RUN(test_official_counts);
 	RUN(test_split);
 	RUN(test_norm_stats);
 	RUN(test_plan_batch);

@@ -247,11 +247,83 @@ TEST(lineage_rows_are_validated)
 	set_lineage_op(path, "bogus");
 	CHECK(model_read(&back, path, &err) == -1 && strstr(err.msg, path) &&
 	      strstr(err.msg, "lineage row 0: op 'bogus' is not deeper, wider, skip-add, skip-concat or reinit"));
+	/* a known op with a reinit row's -1s is not what that morphism records */
 	set_lineage_op(path, "skip-add");
-	CHECKF(model_read(&back, path, &err) == 0, "%s", err.msg);
-	model_free(&back);
+	CHECK(model_read(&back, path, &err) == -1 && strstr(err.msg, path) &&
+	      strstr(err.msg, "lineage row 0: node -1 is not a node of the graph after its input (1..9)"));
 	unlink(path);
 	model_free(&r);
+	model_free(&s);
+}
+
+/* Sets lineage row 0 of m to op with the given fields, validates m and checks the message. */
+static void expect_row(Model *m, const char *op, int node, int kernel, int factor, int source, int target,
+		       const char *want)
+{
+	NashErr err = {0};
+	Morphism *mm = &m->lineage[0];
+	snprintf(mm->op, sizeof mm->op, "%s", op);
+	mm->node = node, mm->kernel = kernel, mm->factor = factor, mm->source = source, mm->target = target;
+	int rc = model_validate(m, &err);
+	if (want)
+		CHECKF(rc == -1 && strstr(err.msg, want), "%s %d %d %d %d %d: '%s', expected '%s'", op, node, kernel,
+		       factor, source, target, rc ? err.msg : "valid", want);
+	else
+		CHECKF(rc == 0, "%s %d %d %d %d %d: %s", op, node, kernel, factor, source, target, err.msg);
+}
+
+TEST(lineage_fields_are_what_the_morphism_records)
+{
+	Model s, m;
+	NashErr err = {0};
+	seed_or_die(&s, 1); /* 10 nodes: 000_input .. 009_dense */
+	CHECKF(nash_init_like(&m, &s, 2, &err) == 0, "%s", err.msg);
+	/* what morph.c writes, at the edges of the graph and of the operators' ranges */
+	expect_row(&m, "deeper", 1, 3, -1, -1, -1, NULL);
+	expect_row(&m, "deeper", 9, 15, -1, -1, -1, NULL);
+	expect_row(&m, "wider", 2, -1, 64, -1, -1, NULL);
+	expect_row(&m, "skip-add", 7, -1, -1, 3, 7, NULL);
+	expect_row(&m, "skip-concat", 9, -1, -1, 1, 9, NULL);
+	/* nodes outside the graph, or its input */
+	expect_row(&m, "deeper", -5, 3, -1, -1, -1, "lineage row 0: node -5 is not a node of the graph after its input (1..9)");
+	expect_row(&m, "wider", 10, -1, 2, -1, -1, "lineage row 0: node 10 is not a node of the graph");
+	expect_row(&m, "deeper", 0, 3, -1, -1, -1, "lineage row 0: node 0 is not a node of the graph");
+	expect_row(&m, "skip-add", 7, -1, -1, 2147483647, 7, "lineage row 0: source 2147483647 is not a node of the graph after its input (1..9)");
+	expect_row(&m, "skip-concat", 7, -1, -1, 3, 2147483647, "lineage row 0: target 2147483647 is not a node");
+	/* a skip's node is its target, after its source */
+	expect_row(&m, "skip-add", 6, -1, -1, 3, 7, "lineage row 0: node 6 is not the skip's target 7");
+	expect_row(&m, "skip-add", 7, -1, -1, 7, 7, "lineage row 0: source 7 does not come before target 7");
+	expect_row(&m, "skip-concat", 3, -1, -1, 7, 3, "lineage row 0: source 7 does not come before target 3");
+	/* the operators' parameters */
+	expect_row(&m, "deeper", 3, 4, -1, -1, -1, "lineage row 0: kernel 4 is not an odd size in 1..15");
+	expect_row(&m, "deeper", 3, 17, -1, -1, -1, "lineage row 0: kernel 17 is not an odd size in 1..15");
+	expect_row(&m, "wider", 2, -1, 1, -1, -1, "lineage row 0: factor 1 is not in 2..64");
+	expect_row(&m, "wider", 2, -1, 65, -1, -1, "lineage row 0: factor 65 is not in 2..64");
+	/* fields the op does not use are -1 */
+	expect_row(&m, "deeper", 3, 3, 2, -1, -1, "lineage row 0: factor is 2, but a deeper row has none (-1)");
+	expect_row(&m, "wider", 2, 3, 2, -1, -1, "lineage row 0: kernel is 3, but a wider row has none (-1)");
+	expect_row(&m, "wider", 2, -1, 2, 1, -1, "lineage row 0: source is 1, but a wider row has none (-1)");
+	expect_row(&m, "skip-add", 7, 3, -1, 3, 7, "lineage row 0: kernel is 3, but a skip-add row has none (-1)");
+	/* the writer refuses such a row, and the reader one it finds in a file */
+	char path[512];
+	snprintf(path, sizeof path, "%s/l.h5", tmpdir);
+	expect_row(&m, "deeper", 3, 3, -1, -1, -1, NULL);
+	CHECKF(model_write(&m, path, &err) == 0, "%s", err.msg);
+	m.lineage[0].node = 12;
+	CHECK(model_write(&m, path, &err) == -1 && strstr(err.msg, "lineage row 0: node 12 is not a node"));
+	hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), d = H5Dopen2(f, "lineage", H5P_DEFAULT);
+	hid_t mt = H5Tcreate(H5T_COMPOUND, sizeof(int));
+	int node = -5;
+	H5Tinsert(mt, "node", 0, H5T_NATIVE_INT);
+	CHECK(H5Dwrite(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &node) >= 0); /* only the node field */
+	H5Tclose(mt);
+	H5Dclose(d);
+	H5Fclose(f);
+	Model back;
+	CHECK(model_read(&back, path, &err) == -1 && strstr(err.msg, path) &&
+	      strstr(err.msg, "lineage row 0: node -5 is not a node of the graph after its input (1..9)"));
+	unlink(path);
+	model_free(&m);
 	model_free(&s);
 }
 
@@ -266,6 +338,7 @@ int main(void)
 	RUN(a_seed_network_reinitialised_with_its_seed_is_itself);
 	RUN(a_grown_trained_checkpoint_comes_back_untrained);
 	RUN(lineage_rows_are_validated);
+	RUN(lineage_fields_are_what_the_morphism_records);
 	rmdir(tmpdir);
 	CHECK_DONE();
 }
