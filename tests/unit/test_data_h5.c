@@ -1,7 +1,8 @@
-/* Dataset files (lib/data/data_h5.c), the fit check (data_meta.c) and the image helpers
-   (image.c): a built-in fixture written and read back byte for byte, errors of the reader and
-   the writer, luma and the bilinear filter's arithmetic. PNG/JPEG decoding and packing of
-   real image files are tested against Pillow in tests/bats/nash-data.bats. */
+/* Dataset files (lib/data/data_h5.c), the fit check (data_meta.c), the image helpers
+   (image.c) and names in messages (base/err.c): a built-in fixture written and read back byte
+   for byte, errors of the reader and the writer, luma and the bilinear filter's arithmetic,
+   names escaped and shortened. PNG/JPEG decoding and packing of real image files are tested
+   against Pillow in tests/bats/nash-data.bats. */
 #include "check.h"
 #include "data/data.h"
 #include "data/image.h"
@@ -214,6 +215,39 @@ TEST(test_decode_errors)
 	CHECK(image_read(&im, path_of("missing.png"), &e) == -1 && strstr(e.msg, "missing.png: No such file"));
 }
 
+TEST(test_names)
+{
+	char out[64];
+	/* UTF-8 text as it is; control characters and bytes outside UTF-8 escaped */
+	CHECK(!strcmp(nash_name("chat noir/\xc3\xa9t\xc3\xa9.png").s, "chat noir/\xc3\xa9t\xc3\xa9.png"));
+	CHECK(!strcmp(nash_name("\xe2\x82\xac \xf0\x9f\x90\x88").s, "\xe2\x82\xac \xf0\x9f\x90\x88")); /* euro, cat */
+	CHECK(!strcmp(nash_name("a\nb\rc\td\x1b[0m\x7f").s, "a\\nb\\rc\\td\\x1b[0m\\x7f"));
+	CHECK(!strcmp(nash_name("caf\xe9 \xc2\x9b" "31m").s, "caf\\xe9 \\u009b31m"));
+	/* overlong forms, surrogates, past U+10FFFF, a cut sequence: byte by byte */
+	CHECK(!strcmp(nash_name("\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82").s,
+		      "\\xc0\\xaf\\xed\\xa0\\x80\\xf4\\x90\\x80\\x80\\xe2\\x82"));
+	CHECK(nash_text_ok("chat noir/\xc3\xa9t\xc3\xa9") && nash_text_ok("") && !nash_text_ok("a\nb") &&
+	      !nash_text_ok("caf\xe9") && !nash_text_ok("\xc2\x85"));
+	/* shortened in the middle, whole characters and escapes only, to the byte */
+	CHECK(!strcmp(nash_escape(out, 12, "abcdefghijklmnop"), "abcd...mnop"));
+	CHECK(!strcmp(nash_escape(out, 12, "abcdefghijk"), "abcdefghijk"));
+	CHECKF(!strcmp(nash_escape(out, 12, "\n\n\nabcdef\n\n"), "\\n\\n...\\n\\n"), "%s", out);
+	nash_escape(out, 12, "\xc3\xa9\xc3\xa9\xc3\xa9" "abcdef\xc3\xa9\xc3\xa9"); /* 2 bytes each: 4 + 3 + 4 */
+	CHECKF(!strcmp(out, "\xc3\xa9\xc3\xa9...\xc3\xa9\xc3\xa9"), "%s", out);
+	char long_path[2000];
+	memset(long_path, 'd', sizeof long_path);
+	long_path[0] = '/';
+	long_path[sizeof long_path - 1] = '\0';
+	NashName n = nash_name(long_path);
+	CHECK(strlen(n.s) == NASH_NAME_SHOWN && strstr(n.s, "ddd...ddd") && n.s[0] == '/');
+	NashErr e;
+	nash_err(&e, NASH_ERR_RUNTIME, "%s: the reason", nash_name(long_path).s);
+	CHECKF(strlen(e.msg) < sizeof e.msg - 1 && strstr(e.msg, "...") && strstr(e.msg, "d: the reason"), "%s", e.msg);
+	nash_err(&e, NASH_ERR_RUNTIME, "the reason");
+	nash_err_prefix(&e, "x\ny");
+	CHECK(!strcmp(e.msg, "x\\ny: the reason"));
+}
+
 int main(void)
 {
 	char msg[1200];
@@ -237,6 +271,7 @@ int main(void)
 	RUN(test_planes);
 	RUN(test_resize);
 	RUN(test_decode_errors);
+	RUN(test_names);
 	rm_tree(fx);
 	CHECK_DONE();
 }
