@@ -86,10 +86,10 @@ int atomic_write(const char *path, const void *buf, size_t len, NashErr *err)
 	size_t n = strlen(path) + 16;
 	char *tmp = malloc(n);
 	if (!tmp)
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(path).s);
 	int fd = open_temp(tmp, n, path);
 	if (fd < 0) {
-		nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+		nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -103,7 +103,7 @@ int atomic_write(const char *path, const void *buf, size_t len, NashErr *err)
 	if (e) {
 		unlink(tmp);
 		free(tmp);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(e));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(e));
 	}
 	free(tmp);
 	sync_dir(path);
@@ -118,7 +118,7 @@ int read_all(const char *path, void **buf, size_t *len, NashErr *err)
 	*len = 0;
 	FILE *f = is_stdin ? stdin : fopen(path, "rb");
 	if (!f)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(errno));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(name).s, strerror(errno));
 	size_t cap = 1 << 16, n = 0;
 	char *p = malloc(cap + 1);
 	int e = p ? 0 : ENOMEM;
@@ -145,7 +145,7 @@ int read_all(const char *path, void **buf, size_t *len, NashErr *err)
 		fclose(f);
 	if (e) {
 		free(p);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(e));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(name).s, strerror(e));
 	}
 	p[n] = '\0';
 	*buf = p;
