@@ -29,10 +29,26 @@ __attribute__((constructor)) static void read_timeout_from_env(int argc, char **
 	}
 }
 
+/* Writes "prog: message" to stderr, the message escaped as nash_escape escapes names: the
+   library escapes each name it puts in a message, and this catches any it missed, so that no
+   message can print a line of its own or a terminal escape sequence. */
+static void say(const char *prog, const char *msg)
+{
+	char shown[4 * 2048 + 1]; /* an escape is at most 4 bytes per byte: never shortened */
+	fprintf(stderr, "%s: %s\n", prog, nash_escape(shown, sizeof shown, msg));
+}
+
+static void vsay(const char *prog, const char *fmt, va_list ap)
+{
+	char msg[2048];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	say(prog, msg);
+}
+
 noreturn void die_err(const char *prog, const NashErr *err)
 {
 	fflush(stdout);
-	fprintf(stderr, "%s: %s\n", prog, err->msg[0] ? err->msg : "unknown error");
+	say(prog, err->msg[0] ? err->msg : "unknown error");
 	exit(err->code > 0 ? err->code : 1);
 }
 
@@ -40,22 +56,19 @@ noreturn void die(const char *prog, const char *fmt, ...)
 {
 	va_list ap;
 	fflush(stdout);
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(prog, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(1);
 }
 
 noreturn void die_usage(const char *prog, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(prog, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help' for more information.\n", prog);
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
 	exit(2);
 }
 

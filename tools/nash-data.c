@@ -131,7 +131,7 @@ static int cmd_pack_convert(int argc, char **argv, int pack)
 		o.name = name ? name : base;
 		if (!name && !dataset_name_ok(base))
 			die_usage(prog, "%s: '%s' is not a dataset name (1 to 63 of A-Z a-z 0-9 . _ + -, one a letter or digit); give --name",
-				  o.dir, base);
+				  nash_name(o.dir).s, nash_name(base).s);
 		if (data_pack(&d, &o, &err))
 			die_err(prog, &err);
 	} else {
@@ -173,7 +173,7 @@ static int cmd_info(int argc, char **argv)
 	float mean[NASH_MAX_CHANNELS], std[NASH_MAX_CHANNELS];
 	data_norm_stats(mean, std, &d, 0, d.n_train);
 
-	printf("file       %s\n", path);
+	printf("file       %s\n", nash_name(path).s);
 	printf("name       %s\n", d.name);
 	printf("images     %dx%dx%d (C x H x W)\n", d.c, d.h, d.w);
 	printf("classes    %d\n", d.n_classes);

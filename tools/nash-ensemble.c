@@ -98,7 +98,8 @@ int main(int argc, char **argv)
 			if (hash[j] == hash[i])
 				dup = j;
 		if (dup >= 0) {
-			fprintf(stderr, "%s: %s: same weights as %s; counted once\n", prog, all.sources[i], all.sources[dup]);
+			fprintf(stderr, "%s: %s: same weights as %s; counted once\n", prog, nash_name(all.sources[i]).s,
+				nash_name(all.sources[dup]).s);
 			continue;
 		}
 		if (ensemble_add(&e, &all.members[i], all.sources[i], &err))

@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 			die_err(prog, &err);
 		if (metric != METRIC_TEST_ACCURACY && m.n_runs > 0 && run_trained_on_val(&m.runs[m.n_runs - 1]))
 			die(prog, "%s: its last run trained on the validation images (nash-train --train-on all): its "
-			    "val_accuracy is not held out and cannot rank it", path);
+			    "val_accuracy is not held out and cannot rank it", nash_name(path).s);
 		if (i > 0 && select_comparable(&first, info[0].path, &m, path, metric != METRIC_TEST_ACCURACY, &err))
 			die_err(prog, &err);
 		model_info(&info[i], &m, path);
@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 		print_table(stderr, info, order, n, (SelectMetric)metric);
 	if (usable == 0) {
 		if (n == 1)
-			die(prog, "%s: no model can win: it failed or has no %s", info[0].path,
+			die(prog, "%s: no model can win: it failed or has no %s", nash_name(info[0].path).s,
 			    select_metric_name((SelectMetric)metric));
 		die(prog, "no model can win: all %d models failed or have no %s", n,
 		    select_metric_name((SelectMetric)metric));

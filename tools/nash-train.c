@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 		double loss, acc;
 		if (m.val_size == 0 && !want_test)
 			die(prog, "%s: the model holds out no validation images (val_size 0): nothing to evaluate; try --eval test",
-			    in);
+			    nash_name(in).s);
 		if (m.val_size > 0) {
 			if (eval_set(&es, &d, 0, m.val_size, &err) || evaluate_on(&net, &es, &loss, &acc, NULL, &err))
 				die_err(prog, &err);

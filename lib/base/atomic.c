@@ -143,10 +143,10 @@ static int replace(const char *name, const char *dest, const void *buf, size_t l
 	size_t n = strlen(dest) + 16;
 	char *tmp = malloc(n);
 	if (!tmp)
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", name);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(name).s);
 	int fd = open_temp(tmp, n, dest);
 	if (fd < 0) {
-		nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(errno));
+		nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(name).s, strerror(errno));
 		free(tmp);
 		return -1;
 	}
@@ -160,7 +160,7 @@ static int replace(const char *name, const char *dest, const void *buf, size_t l
 	if (e) {
 		unlink(tmp);
 		free(tmp);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(e));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(name).s, strerror(e));
 	}
 	free(tmp);
 	sync_dir(dest);
@@ -195,7 +195,7 @@ static int write_in_place(const char *name, const char *dest, mode_t mode, const
 	/* a FIFO without a reader blocks here until one opens it, as it would in a shell */
 	int fd = S_ISSOCK(mode) ? connect_socket(dest) : open(dest, O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(errno));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(name).s, strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		/* it became a regular file since it was looked at: writing into it would keep its tail */
@@ -206,7 +206,7 @@ static int write_in_place(const char *name, const char *dest, mode_t mode, const
 	if (close(fd) && !e)
 		e = errno;
 	if (e)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(e));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(name).s, strerror(e));
 	return 0;
 }
 
@@ -216,18 +216,18 @@ int atomic_write(const char *path, const void *buf, size_t len, NashErr *err)
 		return write_stdout(buf, len, err);
 	char *dest = follow_links(path);
 	if (!dest)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(errno));
 	struct stat st;
 	int rc, absent = stat(dest, &st) != 0;
 	if (absent && errno != ENOENT)
-		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(errno));
 	else if (absent || S_ISREG(st.st_mode))
 		rc = replace(path, dest, buf, len, err);
 	else if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
 		rc = write_in_place(path, dest, st.st_mode, buf, len, err);
 	else
 		rc = nash_err(err, NASH_ERR_RUNTIME,
-			      "%s: is %s; an output must be a file, a character device, a FIFO or a socket", path,
+			      "%s: is %s; an output must be a file, a character device, a FIFO or a socket", nash_name(path).s,
 			      S_ISDIR(st.st_mode) ? "a directory" : S_ISBLK(st.st_mode) ? "a block device" : "of an unknown type");
 	free(dest);
 	return rc;
@@ -241,7 +241,7 @@ int read_all(const char *path, void **buf, size_t *len, NashErr *err)
 	*len = 0;
 	FILE *f = is_stdin ? stdin : fopen(path, "rb");
 	if (!f)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(errno));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(name).s, strerror(errno));
 	size_t cap = 1 << 16, n = 0;
 	char *p = malloc(cap + 1);
 	int e = p ? 0 : ENOMEM;
@@ -268,7 +268,7 @@ int read_all(const char *path, void **buf, size_t *len, NashErr *err)
 		fclose(f);
 	if (e) {
 		free(p);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", name, strerror(e));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(name).s, strerror(e));
 	}
 	p[n] = '\0';
 	*buf = p;

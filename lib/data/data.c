@@ -60,11 +60,11 @@ int data_parse_spec(const char *spec, char *name, size_t name_n, char *dir, size
 	if (!known || (d && !*d) || (!d && nlen != 13) || (at && is_h5) ||
 	    (at && parse_sizes(at + 1, hlen - nlen - 1, sizes)))
 		return nash_err(err, NASH_ERR_USAGE, "bad dataset '%s': expected " SPEC_FORMS,
-				spec ? spec : "(null)");
+				nash_name(spec ? spec : "(null)").s);
 	if (!d)
 		d = NASH_FMNIST_DIR;
 	if (nlen >= name_n || strlen(d) >= dir_n)
-		return nash_err(err, NASH_ERR_USAGE, "bad dataset '%s': name too long", spec);
+		return nash_err(err, NASH_ERR_USAGE, "bad dataset '%s': name too long", nash_name(spec).s);
 	memcpy(name, spec, nlen);
 	name[nlen] = '\0';
 	memcpy(dir, d, strlen(d) + 1);
@@ -97,7 +97,7 @@ static int file_exists(const char *path)
 static int join(char *out, size_t out_n, const char *dir, const char *file, NashErr *err)
 {
 	if (snprintf(out, out_n, "%s/%s", dir, file) >= (int)out_n)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s/%s: path too long", dir, file);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s/%s: path too long", nash_name(dir).s, nash_name(file).s);
 	return 0;
 }
 
@@ -123,7 +123,7 @@ static int gz_fail(gzFile f, const char *path, NashErr *err)
 	const char *m = gzerror(f, &zerr);
 	if (zerr == Z_ERRNO)
 		m = strerror(errno);
-	return nash_err(err, NASH_ERR_RUNTIME, "%s: read error: %s", path, m);
+	return nash_err(err, NASH_ERR_RUNTIME, "%s: read error: %s", nash_name(path).s, m);
 }
 
 /* Reads the rest of an open file as exactly `expected` bytes (after a header of `header`
@@ -134,7 +134,7 @@ static int gz_read_payload(uint8_t **out, gzFile f, const char *path, size_t hea
 	size_t cap = expected < FIRST_ALLOC ? expected : FIRST_ALLOC, got = 0;
 	uint8_t *buf = malloc(cap ? cap : 1); /* [cap] grows up to expected */
 	if (!buf)
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(path).s);
 	for (;;) {
 		long long r = gz_read_all(f, buf + got, cap - got);
 		if (r < 0)
@@ -146,7 +146,7 @@ static int gz_read_payload(uint8_t **out, gzFile f, const char *path, size_t hea
 		uint8_t *nb = realloc(buf, ncap);
 		if (!nb) {
 			free(buf);
-			return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
+			return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(path).s);
 		}
 		buf = nb, cap = ncap;
 	}
@@ -155,7 +155,7 @@ static int gz_read_payload(uint8_t **out, gzFile f, const char *path, size_t hea
 		const char *zm = gzerror(f, &zerr);
 		free(buf);
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: truncated: expected %zu bytes, got %zu%s%s%s",
-				path, header + expected, header + got, zerr ? " (" : "",
+				nash_name(path).s, header + expected, header + got, zerr ? " (" : "",
 				zerr ? zm : "", zerr ? ")" : "");
 	}
 	/* Anything after the payload is trailing garbage: count it for the message. */
@@ -169,7 +169,7 @@ static int gz_read_payload(uint8_t **out, gzFile f, const char *path, size_t hea
 	if (extra) {
 		free(buf);
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: trailing data: expected %zu bytes, got %zu",
-				path, header + expected, header + expected + extra);
+				nash_name(path).s, header + expected, header + expected + extra);
 	}
 	*out = buf;
 	return 0;
@@ -196,7 +196,7 @@ static int idx_path(char *path, size_t path_n, const char *dir, const char *name
 		return -1;
 	if (file_exists(path))
 		return 0;
-	return nash_err(err, NASH_ERR_RUNTIME, "%s/%s.gz: no such file (nor %s without .gz)", dir,
+	return nash_err(err, NASH_ERR_RUNTIME, "%s/%s.gz: no such file (nor %s without .gz)", nash_name(dir).s,
 			name, name);
 }
 
@@ -210,7 +210,7 @@ static int idx_read(uint8_t **out, int *n, const char *path, int images, NashErr
 	errno = 0;
 	gzFile f = gzopen(path, "rb");
 	if (!f)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path,
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s,
 				errno ? strerror(errno) : "cannot open");
 	gzbuffer(f, 1 << 20);
 	long long r = gz_read_all(f, hd, header);
@@ -220,22 +220,22 @@ static int idx_read(uint8_t **out, int *n, const char *path, int images, NashErr
 	}
 	if ((size_t)r < header) {
 		nash_err(err, NASH_ERR_RUNTIME, "%s: truncated: expected at least %zu bytes, got %lld",
-			 path, header, r);
+			 nash_name(path).s, header, r);
 		goto fail;
 	}
 	if (be32(hd) != magic) {
 		nash_err(err, NASH_ERR_RUNTIME, "%s: bad magic number 0x%08x (expected 0x%08x, IDX %s)",
-			 path, be32(hd), magic, images ? "images" : "labels");
+			 nash_name(path).s, be32(hd), magic, images ? "images" : "labels");
 		goto fail;
 	}
 	uint32_t count = be32(hd + 4);
 	if (images && (be32(hd + 8) != 28 || be32(hd + 12) != 28)) {
-		nash_err(err, NASH_ERR_RUNTIME, "%s: expected 28x28 images, got %ux%u", path,
+		nash_err(err, NASH_ERR_RUNTIME, "%s: expected 28x28 images, got %ux%u", nash_name(path).s,
 			 be32(hd + 8), be32(hd + 12));
 		goto fail;
 	}
 	if (count == 0 || count > INT_MAX) {
-		nash_err(err, NASH_ERR_RUNTIME, "%s: bad item count %u", path, count);
+		nash_err(err, NASH_ERR_RUNTIME, "%s: bad item count %u", nash_name(path).s, count);
 		goto fail;
 	}
 	if (gz_read_payload(out, f, path, header, (size_t)count * (images ? 28 * 28 : 1), err))
@@ -253,7 +253,7 @@ static int check_labels(const uint8_t *y, int n, int n_classes, const char *path
 	for (int i = 0; i < n; i++)
 		if (y[i] >= n_classes)
 			return nash_err(err, NASH_ERR_RUNTIME,
-					"%s: label %d at index %d out of range (%d classes)", path,
+					"%s: label %d at index %d out of range (%d classes)", nash_name(path).s,
 					y[i], i, n_classes);
 	return 0;
 }
@@ -268,10 +268,10 @@ static int official_count_error(NashErr *err, const char *path, size_t got, cons
 	if (got < (size_t)official && !test)
 		return nash_err(err, NASH_ERR_RUNTIME,
 				"%s: %zu %s, expected %d: the file is incomplete (%s; to train on fewer images, use "
-				"--limit)", path, got, unit, official, layout);
+				"--limit)", nash_name(path).s, got, unit, official, layout);
 	return nash_err(err, NASH_ERR_RUNTIME,
 			"%s: %zu %s, expected %d: the file is %s (%s; a copy of another size is declared as "
-			"%s@TRAIN,TEST:DIR)", path, got, unit, official,
+			"%s@TRAIN,TEST:DIR)", nash_name(path).s, got, unit, official,
 			got < (size_t)official ? "incomplete" : "longer than the official one", layout, name);
 }
 
@@ -293,7 +293,7 @@ static int fmnist_load(uint8_t **x, uint8_t **y, int *n, const char *dir, const 
 		goto fail;
 	if (ni != nl) {
 		nash_err(err, NASH_ERR_RUNTIME, "%s: count mismatch: %d labels but %s has %d images",
-			 lpath, nl, ipath, ni);
+			 nash_name(lpath).s, nl, nash_name(ipath).s, ni);
 		goto fail;
 	}
 	if (check_labels(*y, nl, 10, lpath, err))
@@ -301,7 +301,7 @@ static int fmnist_load(uint8_t **x, uint8_t **y, int *n, const char *dir, const 
 	if (ni != expected) {
 		if (declared)
 			nash_err(err, NASH_ERR_RUNTIME, "%s: %d images, expected %d (the dataset spec declares %d)",
-				 ipath, ni, expected, expected);
+				 nash_name(ipath).s, ni, expected, expected);
 		else {
 			int test = strcmp(split, "train") != 0;
 			char layout[64];
@@ -355,17 +355,17 @@ static int cifar_load(uint8_t **x, uint8_t **y, int *n, char (*paths)[1024], int
 	for (int p = 0; p < n_paths; p++) { /* a missing file first: it says most about what is wrong */
 		struct stat st;
 		if (stat(paths[p], &st))
-			return nash_err(err, NASH_ERR_RUNTIME, "%s: %s (%s)", paths[p], strerror(errno), want->layout);
+			return nash_err(err, NASH_ERR_RUNTIME, "%s: %s (%s)", nash_name(paths[p]).s, strerror(errno), want->layout);
 	}
 	for (int p = 0; p < n_paths; p++) {
 		struct stat st;
 		if (stat(paths[p], &st))
-			return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", paths[p], strerror(errno));
+			return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(paths[p]).s, strerror(errno));
 		if (st.st_size <= 0 || (size_t)st.st_size % rec)
 			return nash_err(err, NASH_ERR_RUNTIME,
 					"%s: size %lld is not a positive multiple of the %zu-byte record "
 					"(%zu whole records, then %zu bytes of a truncated one)",
-					paths[p], (long long)st.st_size, rec, (size_t)st.st_size / rec,
+					nash_name(paths[p]).s, (long long)st.st_size, rec, (size_t)st.st_size / rec,
 					(size_t)st.st_size % rec);
 		counts[p] = (size_t)st.st_size / rec;
 		if (want->per_file && counts[p] != (size_t)want->per_file)
@@ -374,28 +374,28 @@ static int cifar_load(uint8_t **x, uint8_t **y, int *n, char (*paths)[1024], int
 		total += counts[p];
 	}
 	if (want->total && total != (size_t)want->total)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s%s: %zu records in all, expected %d (%s)", paths[0],
+		return nash_err(err, NASH_ERR_RUNTIME, "%s%s: %zu records in all, expected %d (%s)", nash_name(paths[0]).s,
 				n_paths > 1 ? " .. " : "", total, want->total, want->layout);
 	if (total > INT_MAX)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: too many images", paths[0]);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: too many images", nash_name(paths[0]).s);
 	*x = malloc(total * CIFAR_PIXELS);
 	*y = malloc(total);
 	buf = malloc(CHUNK * rec);
 	if (!*x || !*y || !buf) {
-		nash_err(err, NASH_ERR_OOM, "%s: out of memory", paths[0]);
+		nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(paths[0]).s);
 		goto fail;
 	}
 	size_t at = 0;
 	for (int p = 0; p < n_paths; p++) {
 		FILE *f = fopen(paths[p], "rb");
 		if (!f) {
-			nash_err(err, NASH_ERR_RUNTIME, "%s: %s", paths[p], strerror(errno));
+			nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(paths[p]).s, strerror(errno));
 			goto fail;
 		}
 		for (size_t i = 0; i < counts[p];) {
 			size_t k = counts[p] - i < CHUNK ? counts[p] - i : CHUNK;
 			if (fread(buf, rec, k, f) != k) {
-				nash_err(err, NASH_ERR_RUNTIME, "%s: %s", paths[p],
+				nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(paths[p]).s,
 					 ferror(f) ? strerror(errno) : "file shrank while reading");
 				fclose(f);
 				goto fail;
@@ -406,7 +406,7 @@ static int cifar_load(uint8_t **x, uint8_t **y, int *n, char (*paths)[1024], int
 				if (label >= n_classes) {
 					nash_err(err, NASH_ERR_RUNTIME,
 						 "%s: label %d of record %zu out of range (%d classes)",
-						 paths[p], label, i, n_classes);
+						 nash_name(paths[p]).s, label, i, n_classes);
 					fclose(f);
 					goto fail;
 				}

@@ -49,7 +49,7 @@ int dataset_set_builtin_classes(Dataset *d, NashErr *err)
 		return 0;
 	d->class_names = calloc((size_t)d->n_classes, NASH_CLASS_NAME_MAX);
 	if (!d->class_names)
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", d->dir);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(d->dir).s);
 	for (int k = 0; k < d->n_classes; k++)
 		snprintf(d->class_names + (size_t)k * NASH_CLASS_NAME_MAX, NASH_CLASS_NAME_MAX, "%s", names[k]);
 	return 0;

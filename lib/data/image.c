@@ -1,6 +1,7 @@
-/* PNG and JPEG decoding, resizing and channel conversion (image.h). */
+/* PNG and JPEG decoding from a file, resizing and channel conversion (image.h). */
 #include "data/image.h"
 
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -9,64 +10,6 @@
 
 #include <jpeglib.h>
 #include <png.h>
-
-#include "base/atomic.h"
-
-static int size_ok(long h, long w)
-{
-	return h >= 1 && w >= 1 && h <= NASH_IMAGE_MAX_SIDE && w <= NASH_IMAGE_MAX_SIDE &&
-	       (unsigned long)h * (unsigned long)w <= NASH_IMAGE_MAX_PIXELS;
-}
-
-static int decode_png(Image *out, const uint8_t *buf, size_t len, const char *name, NashErr *err)
-{
-	png_image img;
-	memset(&img, 0, sizeof img);
-	img.version = PNG_IMAGE_VERSION;
-	if (!png_image_begin_read_from_memory(&img, buf, len))
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: PNG: %s", name, img.message);
-	if (!size_ok((long)img.height, (long)img.width)) {
-		png_image_free(&img);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: PNG of %ux%u pixels: too large (at most %d a side, %u in all)",
-				name, img.height, img.width, NASH_IMAGE_MAX_SIDE, NASH_IMAGE_MAX_PIXELS);
-	}
-	out->h = (int)img.height, out->w = (int)img.width;
-	out->gray = !(img.format & PNG_FORMAT_FLAG_COLOR);
-	out->alpha = (img.format & PNG_FORMAT_FLAG_ALPHA) != 0;
-	/* RGBA keeps every file's data as it is: no background to composite onto. A 16-bit file
-	   (flagged linear) is read as 16-bit: libpng's 8-bit output would gamma-encode it. */
-	int wide = (img.format & PNG_FORMAT_FLAG_LINEAR) != 0;
-	size_t n = (size_t)out->h * out->w * 4;
-	img.format = wide ? PNG_FORMAT_LINEAR_RGB_ALPHA : PNG_FORMAT_RGBA;
-	out->rgba = malloc(n);
-	uint16_t *w16 = wide ? malloc(n * sizeof *w16) : NULL; /* [h, w, 4] */
-	if (!out->rgba || (wide && !w16)) {
-		free(out->rgba);
-		out->rgba = NULL;
-		free(w16);
-		png_image_free(&img);
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", name);
-	}
-	if (!png_image_finish_read(&img, NULL, wide ? (void *)w16 : (void *)out->rgba, 0, NULL)) {
-		free(out->rgba);
-		out->rgba = NULL;
-		free(w16);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: PNG: %s", name, img.message);
-	}
-	for (size_t i = 0; wide && i < n; i += 4) {
-		/* linear output comes premultiplied by alpha: undo it, then round to 8 bits */
-		uint32_t a = w16[i + 3];
-		for (int ch = 0; ch < 4; ch++) {
-			uint32_t v = w16[i + ch];
-			if (ch < 3 && a < 65535)
-				v = a ? (v * 65535u + a / 2) / a : 0;
-			v = v > 65535 ? 65535 : v;
-			out->rgba[i + ch] = (uint8_t)((v * 255u + 32767u) / 65535u);
-		}
-	}
-	free(w16);
-	return 0;
-}
 
 /* libjpeg reports errors by calling error_exit, which must not return: jump back. */
 typedef struct JpegErr {
@@ -91,74 +34,191 @@ static void jpeg_message(j_common_ptr cinfo, int level)
 
 static void jpeg_quiet(j_common_ptr cinfo) { (void)cinfo; }
 
-static int decode_jpeg(Image *out, const uint8_t *buf, size_t len, const char *name, NashErr *err)
-{
-	struct jpeg_decompress_struct cinfo;
+struct ImageFile {
+	FILE *f;
+	NashName name; /* the path as messages show it */
+	int jpeg;      /* else PNG */
+	png_image png; /* PNG: after png_image_begin_read_from_stdio */
+	struct jpeg_decompress_struct cinfo; /* JPEG: after jpeg_read_header */
 	JpegErr je;
+};
+
+static int size_ok(long h, long w)
+{
+	return h >= 1 && w >= 1 && h <= NASH_IMAGE_MAX_SIDE && w <= NASH_IMAGE_MAX_SIDE &&
+	       (unsigned long)h * (unsigned long)w <= NASH_IMAGE_MAX_PIXELS;
+}
+
+static int too_large(const ImageFile *f, const char *kind, unsigned long h, unsigned long w, NashErr *err)
+{
+	return nash_err(err, NASH_ERR_RUNTIME, "%s: %s of %lux%lu pixels: too large (at most %d a side, %u in all)",
+			f->name.s, kind, h, w, NASH_IMAGE_MAX_SIDE, NASH_IMAGE_MAX_PIXELS);
+}
+
+/* ---- PNG ---- */
+
+static int png_open(ImageFile *f, int *h, int *w, NashErr *err)
+{
+	f->png.version = PNG_IMAGE_VERSION;
+	if (!png_image_begin_read_from_stdio(&f->png, f->f))
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: PNG: %s", f->name.s, f->png.message);
+	if (!size_ok((long)f->png.height, (long)f->png.width))
+		return too_large(f, "PNG", f->png.height, f->png.width, err);
+	*h = (int)f->png.height, *w = (int)f->png.width;
+	return 0;
+}
+
+static int png_decode(Image *out, ImageFile *f, NashErr *err)
+{
+	png_image *img = &f->png;
+	out->h = (int)img->height, out->w = (int)img->width;
+	out->gray = !(img->format & PNG_FORMAT_FLAG_COLOR);
+	out->alpha = (img->format & PNG_FORMAT_FLAG_ALPHA) != 0;
+	/* RGBA keeps every file's data as it is: no background to composite onto. A 16-bit file
+	   (flagged linear) is read as 16-bit: libpng's 8-bit output would gamma-encode it. */
+	int wide = (img->format & PNG_FORMAT_FLAG_LINEAR) != 0;
+	size_t n = (size_t)out->h * out->w * 4;
+	img->format = wide ? PNG_FORMAT_LINEAR_RGB_ALPHA : PNG_FORMAT_RGBA;
+	out->rgba = malloc(n);
+	uint16_t *w16 = wide ? malloc(n * sizeof *w16) : NULL; /* [h, w, 4] */
+	if (!out->rgba || (wide && !w16)) {
+		free(w16);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", f->name.s);
+	}
+	if (!png_image_finish_read(img, NULL, wide ? (void *)w16 : (void *)out->rgba, 0, NULL)) {
+		free(w16);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: PNG: %s", f->name.s, img->message);
+	}
+	for (size_t i = 0; wide && i < n; i += 4) {
+		/* linear output comes premultiplied by alpha: undo it, then round to 8 bits */
+		uint32_t a = w16[i + 3];
+		for (int ch = 0; ch < 4; ch++) {
+			uint32_t v = w16[i + ch];
+			if (ch < 3 && a < 65535)
+				v = a ? (v * 65535u + a / 2) / a : 0;
+			v = v > 65535 ? 65535 : v;
+			out->rgba[i + ch] = (uint8_t)((v * 255u + 32767u) / 65535u);
+		}
+	}
+	free(w16);
+	return 0;
+}
+
+/* ---- JPEG ---- */
+
+/* Each function that calls into libjpeg sets f->je.back first: error_exit jumps back there. */
+static int jpeg_open(ImageFile *f, int *h, int *w, NashErr *err)
+{
+	struct jpeg_decompress_struct *cinfo = &f->cinfo;
+	cinfo->err = jpeg_std_error(&f->je.mgr);
+	f->je.mgr.error_exit = jpeg_fail;
+	f->je.mgr.emit_message = jpeg_message;
+	f->je.mgr.output_message = jpeg_quiet;
+	if (setjmp(f->je.back))
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: JPEG: %s", f->name.s, f->je.msg);
+	jpeg_create_decompress(cinfo);
+	jpeg_stdio_src(cinfo, f->f);
+	jpeg_read_header(cinfo, TRUE);
+	if (cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK)
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: JPEG: CMYK images are not supported; convert it to RGB",
+				f->name.s);
+	if (!size_ok((long)cinfo->image_height, (long)cinfo->image_width))
+		return too_large(f, "JPEG", cinfo->image_height, cinfo->image_width, err);
+	*h = (int)cinfo->image_height, *w = (int)cinfo->image_width;
+	return 0;
+}
+
+static int jpeg_decode(Image *out, ImageFile *f, int min_h, int min_w, NashErr *err)
+{
+	struct jpeg_decompress_struct *cinfo = &f->cinfo;
 	uint8_t *volatile pix = NULL; /* [h, w, 4]; volatile: survives the longjmp */
-	memset(&cinfo, 0, sizeof cinfo);
-	cinfo.err = jpeg_std_error(&je.mgr);
-	je.mgr.error_exit = jpeg_fail;
-	je.mgr.emit_message = jpeg_message;
-	je.mgr.output_message = jpeg_quiet;
-	if (setjmp(je.back)) {
-		jpeg_destroy_decompress(&cinfo);
+	if (setjmp(f->je.back)) {
 		free(pix);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: JPEG: %s", name, je.msg);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: JPEG: %s", f->name.s, f->je.msg);
 	}
-	jpeg_create_decompress(&cinfo);
-	jpeg_mem_src(&cinfo, buf, (unsigned long)len);
-	jpeg_read_header(&cinfo, TRUE);
-	if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-		jpeg_destroy_decompress(&cinfo);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: JPEG: CMYK images are not supported; convert it to RGB", name);
-	}
-	if (!size_ok((long)cinfo.image_height, (long)cinfo.image_width)) {
-		jpeg_destroy_decompress(&cinfo);
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: JPEG of %ux%u pixels: too large (at most %d a side, %u in all)",
-				name, cinfo.image_height, cinfo.image_width, NASH_IMAGE_MAX_SIDE, NASH_IMAGE_MAX_PIXELS);
-	}
-	out->gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
+	out->gray = cinfo->jpeg_color_space == JCS_GRAYSCALE;
 	out->alpha = 0;
-	cinfo.out_color_space = JCS_EXT_RGBA; /* libjpeg-turbo: gray and YCbCr to RGBA */
-	jpeg_start_decompress(&cinfo);
-	out->h = (int)cinfo.output_height, out->w = (int)cinfo.output_width;
+	cinfo->out_color_space = JCS_EXT_RGBA; /* libjpeg-turbo: gray and YCbCr to RGBA */
+	/* Pillow's draft: 1/8, 1/4 or 1/2, the smallest scale that leaves at least the wanted size */
+	unsigned scale = min_h > 0 && min_w > 0 ? 8 : 1;
+	while (scale > 1 &&
+	       (cinfo->image_height < scale * (unsigned)min_h || cinfo->image_width < scale * (unsigned)min_w))
+		scale /= 2;
+	cinfo->scale_num = 1;
+	cinfo->scale_denom = scale;
+	jpeg_start_decompress(cinfo);
+	out->h = (int)cinfo->output_height, out->w = (int)cinfo->output_width;
 	pix = malloc((size_t)out->h * out->w * 4);
-	if (!pix) {
-		jpeg_destroy_decompress(&cinfo);
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", name);
+	if (!pix)
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", f->name.s);
+	while (cinfo->output_scanline < cinfo->output_height) {
+		JSAMPROW row = pix + (size_t)cinfo->output_scanline * out->w * 4;
+		jpeg_read_scanlines(cinfo, &row, 1);
 	}
-	while (cinfo.output_scanline < cinfo.output_height) {
-		JSAMPROW row = pix + (size_t)cinfo.output_scanline * out->w * 4;
-		jpeg_read_scanlines(&cinfo, &row, 1);
-	}
-	jpeg_finish_decompress(&cinfo);
-	jpeg_destroy_decompress(&cinfo);
+	jpeg_finish_decompress(cinfo);
 	out->rgba = pix;
 	return 0;
 }
 
-int image_decode(Image *out, const uint8_t *buf, size_t len, const char *name, NashErr *err)
+/* ---- files ---- */
+
+int image_open(ImageFile **out, int *h, int *w, const char *path, NashErr *err)
 {
 	static const uint8_t png_sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
-	memset(out, 0, sizeof *out);
-	if (len >= 8 && !memcmp(buf, png_sig, 8))
-		return decode_png(out, buf, len, name, err);
-	if (len >= 3 && buf[0] == 0xff && buf[1] == 0xd8 && buf[2] == 0xff)
-		return decode_jpeg(out, buf, len, name, err);
-	return nash_err(err, NASH_ERR_RUNTIME, "%s: not a PNG or JPEG file%s", name, len ? "" : " (empty)");
+	*out = NULL;
+	*h = *w = 0;
+	ImageFile *f = calloc(1, sizeof *f);
+	if (!f)
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(path).s);
+	f->name = nash_name(path);
+	if (!(f->f = fopen(path, "rb"))) {
+		nash_err(err, NASH_ERR_RUNTIME, "%s: %s", f->name.s, strerror(errno));
+		free(f);
+		return -1;
+	}
+	/* the kind from the first bytes, before a decoder reads any further */
+	uint8_t head[8];
+	errno = 0;
+	size_t len = fread(head, 1, sizeof head, f->f);
+	int rc;
+	if (ferror(f->f))
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", f->name.s, strerror(errno ? errno : EIO));
+	else if (fseek(f->f, 0, SEEK_SET))
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", f->name.s, strerror(errno));
+	else if (len == sizeof png_sig && !memcmp(head, png_sig, sizeof png_sig))
+		rc = png_open(f, h, w, err);
+	else if (len >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff)
+		f->jpeg = 1, rc = jpeg_open(f, h, w, err);
+	else
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: not a PNG or JPEG file%s", f->name.s, len ? "" : " (empty)");
+	if (rc) {
+		*h = *w = 0;
+		image_close(f);
+		return -1;
+	}
+	*out = f;
+	return 0;
 }
 
-int image_read(Image *out, const char *path, NashErr *err)
+int image_decode(Image *out, ImageFile *f, int min_h, int min_w, NashErr *err)
 {
-	void *buf;
-	size_t len;
 	memset(out, 0, sizeof *out);
-	if (read_all(path, &buf, &len, err))
-		return -1;
-	int rc = image_decode(out, buf, len, path, err);
-	free(buf);
+	int rc = f->jpeg ? jpeg_decode(out, f, min_h, min_w, err) : png_decode(out, f, err);
+	if (rc)
+		image_free(out);
 	return rc;
+}
+
+void image_close(ImageFile *f)
+{
+	if (!f)
+		return;
+	if (f->jpeg)
+		jpeg_destroy_decompress(&f->cinfo);
+	png_image_free(&f->png); /* nothing when never begun or already finished */
+	if (f->f)
+		fclose(f->f);
+	free(f);
 }
 
 void image_free(Image *im)

@@ -1,5 +1,6 @@
-/* Image files for datasets: PNG (libpng's simplified API) and JPEG (libjpeg-turbo), decoded to
-   8-bit RGBA; bilinear resizing; conversion to the channel planes a dataset holds. */
+/* Image files for datasets: PNG (libpng's simplified API) and JPEG (libjpeg-turbo), read from
+   the file as they are decoded, to 8-bit RGBA; bilinear resizing; conversion to the channel
+   planes a dataset holds. */
 #ifndef NASH_IMAGE_H
 #define NASH_IMAGE_H
 
@@ -18,12 +19,22 @@ typedef struct Image {
 	uint8_t *rgba; /* [h, w, 4]; gray images replicated to R = G = B, opaque ones A = 255 */
 } Image;
 
-/* Decodes a PNG or a JPEG file held in memory (the format from its first bytes). name is for
-   messages: "a/b.png: not a PNG or JPEG file", "a/b.jpg: JPEG: Premature end of JPEG file".
-   Decoder warnings (corrupt or truncated data) are errors too. */
-int image_decode(Image *out, const uint8_t *buf, size_t len, const char *name, NashErr *err);
-/* Reads the file and decodes it. */
-int image_read(Image *out, const char *path, NashErr *err);
+/* An image file open for decoding, its header read (image_open): what it declares is known
+   before any pixel is decoded, and the file is read as it is decoded, never whole. */
+typedef struct ImageFile ImageFile;
+
+/* Opens path, tells PNG from JPEG by its first bytes and reads the header: the size it declares
+   in *h x *w. Refuses anything else ("a/b.png: not a PNG or JPEG file"), CMYK JPEGs and sizes
+   over NASH_IMAGE_MAX_SIDE a side or NASH_IMAGE_MAX_PIXELS in all. Messages name path as
+   nash_name shows it. */
+int image_open(ImageFile **out, int *h, int *w, const char *path, NashErr *err);
+/* Decodes the open file to 8-bit RGBA ("a/b.jpg: JPEG: Premature end of JPEG file"; decoder
+   warnings, corrupt or truncated data, are errors too). min_h, min_w > 0: a JPEG is decoded at
+   1/2, 1/4 or 1/8 scale, the smallest whose size is still at least min_h x min_w (libjpeg's
+   scaled decoding, the choice of Pillow's Image.draft), so that an image bound for a smaller
+   size is never held at full size; PNGs always at full size. */
+int image_decode(Image *out, ImageFile *f, int min_h, int min_w, NashErr *err);
+void image_close(ImageFile *f);
 void image_free(Image *im);
 
 /* Channel planes out [c, h, w] from im's pixels: c = 1 the gray value (colour images: luma

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "base/rng.h"
+#include "data/data_h5.h"
 #include "data/image.h"
 
 #define MAX_DEPTH 16 /* folders inside a class folder; deeper is most likely a symlink loop */
@@ -35,7 +36,7 @@ static void files_free(Files *f)
 static int files_add(Files *f, const char *path, int label, NashErr *err)
 {
 	if (f->n == INT_MAX)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: too many images", path);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: too many images", nash_name(path).s);
 	if (f->n == f->cap) {
 		int cap = f->cap ? (f->cap > INT_MAX / 2 ? INT_MAX : f->cap * 2) : 1024;
 		char **p = realloc(f->paths, (size_t)cap * sizeof *p);
@@ -43,12 +44,12 @@ static int files_add(Files *f, const char *path, int label, NashErr *err)
 			f->paths = p;
 		int *l = p ? realloc(f->labels, (size_t)cap * sizeof *l) : NULL;
 		if (!l)
-			return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
+			return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(path).s);
 		f->labels = l;
 		f->cap = cap;
 	}
 	if (!(f->paths[f->n] = strdup(path)))
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(path).s);
 	f->labels[f->n++] = label;
 	return 0;
 }
@@ -62,7 +63,7 @@ static int list_dir(const char *dir, char ***names, int *n, NashErr *err)
 	*n = 0;
 	DIR *dp = opendir(dir);
 	if (!dp)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", dir, strerror(errno));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(dir).s, strerror(errno));
 	int cap = 0, rc = 0;
 	struct dirent *e;
 	errno = 0;
@@ -73,19 +74,19 @@ static int list_dir(const char *dir, char ***names, int *n, NashErr *err)
 			cap = cap ? 2 * cap : 64;
 			char **p = realloc(*names, (size_t)cap * sizeof *p);
 			if (!p) {
-				rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", dir);
+				rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(dir).s);
 				break;
 			}
 			*names = p;
 		}
 		if (!((*names)[*n] = strdup(e->d_name)))
-			rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", dir);
+			rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(dir).s);
 		else
 			(*n)++;
 		errno = 0;
 	}
 	if (rc == 0 && errno)
-		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", dir, strerror(errno));
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(dir).s, strerror(errno));
 	closedir(dp);
 	if (rc == 0 && *n)
 		qsort(*names, (size_t)*n, sizeof **names, by_name);
@@ -102,7 +103,7 @@ static void names_free(char **names, int n)
 static int join(char *out, size_t n, const char *dir, const char *name, NashErr *err)
 {
 	if (snprintf(out, n, "%s/%s", dir, name) >= (int)n)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s/%s: path too long", dir, name);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s/%s: path too long", nash_name(dir).s, nash_name(name).s);
 	return 0;
 }
 
@@ -127,7 +128,7 @@ static int list_images(Files *f, const char *dir, int label, int depth, NashErr 
 {
 	if (depth > MAX_DEPTH)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: folders nested more than %d deep (a symbolic link loop?)",
-				dir, MAX_DEPTH);
+				nash_name(dir).s, MAX_DEPTH);
 	char **names;
 	int n, rc = 0;
 	if (list_dir(dir, &names, &n, err))
@@ -138,11 +139,12 @@ static int list_images(Files *f, const char *dir, int label, int depth, NashErr 
 		if (join(path, sizeof path, dir, names[i], err))
 			rc = -1;
 		else if (stat(path, &st))
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(errno));
 		else if (S_ISDIR(st.st_mode))
 			rc = list_images(f, path, label, depth + 1, err);
 		else if (!S_ISREG(st.st_mode) || !image_name(names[i]))
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: not an image file (expected .png, .jpg or .jpeg)", path);
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: not an image file (expected .png, .jpg or .jpeg)",
+				      nash_name(path).s);
 		else
 			rc = files_add(f, path, label, err);
 	}
@@ -166,30 +168,40 @@ static int list_tree(Files *f, char **classes, int *n_classes, const char *root,
 		if (join(path, sizeof path, root, names[i], err))
 			rc = -1;
 		else if (stat(path, &st))
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(errno));
 		else if (!S_ISDIR(st.st_mode))
 			rc = nash_err(err, NASH_ERR_RUNTIME,
-				      "%s: not a folder (%s must hold one folder of images per class, nothing else)", path, root);
+				      "%s: not a folder (%s must hold one folder of images per class, nothing else)",
+				      nash_name(path).s, nash_name(root).s);
+		else if (!nash_text_ok(names[i]))
+			rc = nash_err(err, NASH_ERR_RUNTIME,
+				      "%s: a class folder's name must be UTF-8 text without control characters (it becomes "
+				      "the class's name); rename the folder", nash_name(path).s);
 		else if (strlen(names[i]) >= NASH_CLASS_NAME_MAX)
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: class name longer than %d bytes", path,
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: class name longer than %d bytes", nash_name(path).s,
 				      NASH_CLASS_NAME_MAX - 1);
 		for (int j = 0; j < i && rc == 0; j++) {
 			const char *a = names[j], *b = names[i];
 			while (*a && lower(*a) == lower(*b))
 				a++, b++;
-			if (!*a && !*b)
+			if (!*a && !*b) {
+				NashName r = nash_name(root);
 				rc = nash_err(err, NASH_ERR_RUNTIME,
 					      "%s/%s and %s/%s: class names that differ only in case (they would be one "
-					      "folder on a case-insensitive disk)", root, names[j], root, names[i]);
+					      "folder on a case-insensitive disk)", r.s, nash_name(names[j]).s, r.s,
+					      nash_name(names[i]).s);
+			}
 		}
 	}
 	if (rc == 0 && n < 2)
-		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s%s%s; a classifier needs at least two classes", root,
-			      n ? "only one class folder, '" : "no class folders", n ? names[0] : "", n ? "'" : "");
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s%s%s; a classifier needs at least two classes",
+			      nash_name(root).s, n ? "only one class folder, '" : "no class folders",
+			      n ? nash_name(names[0]).s : "", n ? "'" : "");
 	if (rc == 0 && n > NASH_MAX_CLASSES)
-		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %d class folders, more than %d", root, n, NASH_MAX_CLASSES);
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %d class folders, more than %d", nash_name(root).s, n,
+			      NASH_MAX_CLASSES);
 	if (rc == 0 && !(*classes = calloc((size_t)n, NASH_CLASS_NAME_MAX)))
-		rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", root);
+		rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(root).s);
 	for (int i = 0; i < n && rc == 0; i++) {
 		char path[4096];
 		int before = f->n;
@@ -197,7 +209,7 @@ static int list_tree(Files *f, char **classes, int *n_classes, const char *root,
 		if (join(path, sizeof path, root, names[i], err) || list_images(f, path, i, 0, err))
 			rc = -1;
 		else if (f->n == before)
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: no images in the class folder", path);
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: no images in the class folder", nash_name(path).s);
 	}
 	if (rc == 0 && dataset_check_class_names(*classes, n, err))
 		rc = nash_err_prefix(err, root);
@@ -219,35 +231,58 @@ typedef struct Slots {
 	uint8_t *gray;    /* [n] the file is grayscale */
 } Slots;
 
-/* Decodes file i into its slot; without resizing the image must have the slot's size, which is
-   the first file's (ref_path). */
+/* Whether an image of h x w, as its header declares it, fits its slot before it is decoded:
+   without resizing it must fit a dataset file and have the slot's size, which is the first
+   file's (ref_path); resized, any size the decoder takes fits. */
+static int check_size(const Slots *s, int h, int w, const char *path, const char *ref_path, int resize,
+		      NashErr *err)
+{
+	if (resize)
+		return 0;
+	if (h > MAX_SIDE || w > MAX_SIDE)
+		return nash_err(err, NASH_ERR_RUNTIME,
+				"%s: %dx%d image (H x W), larger than a dataset holds (at most %d a side); resize the "
+				"images (nash-data pack --resize HxW)", nash_name(path).s, h, w, MAX_SIDE);
+	if (h != s->h || w != s->w)
+		return nash_err(err, NASH_ERR_RUNTIME,
+				"%s: %dx%d image (H x W), but %s is %dx%d; images of several sizes need resizing "
+				"(nash-data pack --resize HxW)", nash_name(path).s, h, w, nash_name(ref_path).s, s->h, s->w);
+	return 0;
+}
+
+/* Decodes file i into its slot, its size checked from its header first. A JPEG bound for a
+   smaller slot is decoded at a reduced scale, so a thread holds at most one image at the size
+   the file declares (a PNG), and a folder of camera photos packs in little memory. */
 static int decode_one(Slots *s, size_t i, const char *path, const char *ref_path, int resize, NashErr *err)
 {
+	ImageFile *file;
 	Image im;
-	if (image_read(&im, path, err))
+	int h, w;
+	if (image_open(&file, &h, &w, path, err))
 		return -1;
-	int rc = 0;
-	size_t hw = (size_t)im.h * im.w;
+	int rc = check_size(s, h, w, path, ref_path, resize, err) ||
+		 image_decode(&im, file, resize ? s->h : 0, resize ? s->w : 0, err) ? -1 : 0;
+	image_close(file);
+	if (rc)
+		return -1;
 	uint8_t *dst = s->px + i * (size_t)s->planes * s->h * s->w;
-	if (!resize && (im.h != s->h || im.w != s->w)) {
-		rc = nash_err(err, NASH_ERR_RUNTIME,
-			      "%s: %dx%d image (H x W), but %s is %dx%d; images of several sizes need resizing "
-			      "(nash-data pack --resize HxW)", path, im.h, im.w, ref_path, s->h, s->w);
-	} else if (!resize || (im.h == s->h && im.w == s->w)) {
-		image_planes(dst, &im, s->planes);
-	} else {
-		uint8_t *tmp = malloc(hw * (size_t)s->planes); /* [planes, im.h, im.w] */
-		if (!tmp)
-			rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", path);
-		else {
-			image_planes(tmp, &im, s->planes);
-			if (image_resize(dst, tmp, s->planes, im.h, im.w, s->h, s->w, err))
-				rc = nash_err_prefix(err, path);
-			free(tmp);
-		}
-	}
 	s->gray[i] = (uint8_t)im.gray;
-	image_free(&im);
+	if (im.h == s->h && im.w == s->w) {
+		image_planes(dst, &im, s->planes);
+		image_free(&im);
+		return 0;
+	}
+	uint8_t *tmp = malloc((size_t)im.h * im.w * s->planes); /* [planes, im.h, im.w] */
+	if (!tmp) {
+		image_free(&im);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(path).s);
+	}
+	image_planes(tmp, &im, s->planes);
+	h = im.h, w = im.w;
+	image_free(&im); /* before the resize needs its own memory */
+	if (image_resize(dst, tmp, s->planes, h, w, s->h, s->w, err))
+		rc = nash_err_prefix(err, path);
+	free(tmp);
 	return rc;
 }
 
@@ -291,7 +326,7 @@ static int split_off(uint8_t *is_test, const Files *f, int n_classes, const Pack
 {
 	int *idx = malloc((size_t)f->n * sizeof *idx);
 	if (!idx)
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", o->dir);
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(o->dir).s);
 	for (int k = 0; k < n_classes; k++) {
 		int n = 0;
 		for (int i = 0; i < f->n; i++)
@@ -301,7 +336,7 @@ static int split_off(uint8_t *is_test, const Files *f, int n_classes, const Pack
 			free(idx);
 			return nash_err(err, NASH_ERR_RUNTIME,
 					"%s/%s: 1 image: a test fraction needs at least 2 of every class (or give a test tree)",
-					o->dir, classes + (size_t)k * NASH_CLASS_NAME_MAX);
+					nash_name(o->dir).s, nash_name(classes + (size_t)k * NASH_CLASS_NAME_MAX).s);
 		}
 		long t = lround(o->test_fraction * n);
 		t = t < 1 ? 1 : t > n - 1 ? n - 1 : t;
@@ -358,13 +393,13 @@ static int check_opts(const PackOpts *o, NashErr *err)
 {
 	if (!o->name || !dataset_name_ok(o->name))
 		return nash_err(err, NASH_ERR_USAGE, "dataset name '%s': expected 1 to 63 of the characters A-Z a-z 0-9 . _ + -, one a letter or digit",
-				o->name ? o->name : "");
+				nash_name(o->name ? o->name : "").s);
 	if (is_builtin(o->name))
 		return nash_err(err, NASH_ERR_USAGE, "dataset name '%s' is a built-in dataset's; choose another", o->name);
 	if (o->channels != 0 && o->channels != 1 && o->channels != 3 && o->channels != 4)
 		return nash_err(err, NASH_ERR_USAGE, "channels %d: expected 1, 3 or 4", o->channels);
 	if ((o->resize_h > 0) != (o->resize_w > 0) || o->resize_h < 0 || o->resize_w < 0 ||
-	    o->resize_h > NASH_IMAGE_MAX_SIDE || o->resize_w > NASH_IMAGE_MAX_SIDE)
+	    o->resize_h > MAX_SIDE || o->resize_w > MAX_SIDE)
 		return nash_err(err, NASH_ERR_USAGE, "bad resize %dx%d", o->resize_h, o->resize_w);
 	if (!o->test_dir && !(o->test_fraction > 0 && o->test_fraction < 1))
 		return nash_err(err, NASH_ERR_USAGE, "test fraction %g: expected more than 0 and less than 1", o->test_fraction);
@@ -390,18 +425,18 @@ int data_pack(Dataset *d, const PackOpts *o, NashErr *err)
 			const char *b = k < n_test_classes ? test_classes + (size_t)k * NASH_CLASS_NAME_MAX : NULL;
 			int c = !a ? 1 : !b ? -1 : strcmp(a, b);
 			if (c < 0) {
-				nash_err(err, NASH_ERR_RUNTIME, "%s/%s: the class has no folder in the test tree %s", o->dir, a,
-					 o->test_dir);
+				nash_err(err, NASH_ERR_RUNTIME, "%s/%s: the class has no folder in the test tree %s",
+					 nash_name(o->dir).s, nash_name(a).s, nash_name(o->test_dir).s);
 				goto done;
 			} else if (c > 0) {
-				nash_err(err, NASH_ERR_RUNTIME, "%s/%s: the test tree's class is not one of %s's", o->test_dir, b,
-					 o->dir);
+				nash_err(err, NASH_ERR_RUNTIME, "%s/%s: the test tree's class is not one of %s's",
+					 nash_name(o->test_dir).s, nash_name(b).s, nash_name(o->dir).s);
 				goto done;
 			}
 		}
 	}
 	if (!(is_test = calloc((size_t)f.n, 1))) {
-		nash_err(err, NASH_ERR_OOM, "%s: out of memory", o->dir);
+		nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(o->dir).s);
 		goto done;
 	}
 	for (int i = n_train_files; i < f.n; i++)
@@ -414,15 +449,17 @@ int data_pack(Dataset *d, const PackOpts *o, NashErr *err)
 	if (o->resize_h > 0) {
 		s.h = o->resize_h, s.w = o->resize_w;
 	} else {
-		Image im;
-		if (image_read(&im, f.paths[0], err))
+		ImageFile *first; /* its header alone */
+		if (image_open(&first, &s.h, &s.w, f.paths[0], err))
 			goto done;
-		s.h = im.h, s.w = im.w;
-		image_free(&im);
+		image_close(first);
+		if (check_size(&s, s.h, s.w, f.paths[0], f.paths[0], 0, err))
+			goto done;
 	}
 	size_t slot = (size_t)s.planes * s.h * s.w;
 	if ((size_t)f.n > SIZE_MAX / slot || !(s.px = malloc((size_t)f.n * slot)) || !(s.gray = malloc((size_t)f.n))) {
-		nash_err(err, NASH_ERR_OOM, "%s: out of memory for %d images of %dx%d", o->dir, f.n, s.h, s.w);
+		nash_err(err, NASH_ERR_OOM, "%s: out of memory for %d images of %dx%d", nash_name(o->dir).s, f.n, s.h,
+			 s.w);
 		goto done;
 	}
 	if (decode_all(&s, &f, o, err))

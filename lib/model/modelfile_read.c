@@ -32,12 +32,12 @@ static int rfail(const R *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return nash_err(r->err, NASH_ERR_RUNTIME, "%s: %s", r->file, msg);
+	return nash_err(r->err, NASH_ERR_RUNTIME, "%s: %s", nash_name(r->file).s, msg);
 }
 
 static int rfail_oom(const R *r)
 {
-	return nash_err(r->err, NASH_ERR_OOM, "%s: out of memory", r->file);
+	return nash_err(r->err, NASH_ERR_OOM, "%s: out of memory", nash_name(r->file).s);
 }
 
 /* The message for what h5_read_attr/h5_read_str found (H5_ATTR_*): returns 1 when read,
@@ -236,9 +236,10 @@ static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 		}
 		int kind = h5_link_kind(g, names[k]);
 		if (kind != H5_LINK_DATASET)
-			rc = rfail(r, "graph/%s/%s: %s, expected a dataset", node, names[k], h5_link_kind_name(kind));
+			rc = rfail(r, "graph/%s/%s: %s, expected a dataset", nash_name(node).s, nash_name(names[k]).s,
+				   h5_link_kind_name(kind));
 		else if (!known)
-			rc = rfail(r, "graph/%s: unexpected dataset '%s'", node, names[k]);
+			rc = rfail(r, "graph/%s: unexpected dataset '%s'", nash_name(node).s, nash_name(names[k]).s);
 	}
 	free_names(names, n);
 	for (int p = 0; p < nd->n_params && !rc; p++) {
@@ -246,7 +247,7 @@ static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 		char mname[32];
 		snprintf(mname, sizeof mname, "momentum_%s", t->name);
 		if (h5_link_kind(g, t->name) == H5_LINK_ABSENT)
-			return rfail(r, "graph/%s: missing dataset '%s'", node, t->name);
+			return rfail(r, "graph/%s: missing dataset '%s'", nash_name(node).s, t->name);
 		rc = r_tensor_compat(r, g, nd, node, t->name, t, t->data);
 		if (rc || h5_link_kind(g, mname) == H5_LINK_ABSENT)
 			continue;
@@ -277,9 +278,9 @@ static int r_node(const R *r, hid_t gi, Graph *g, int i, char **names, const int
 		return -1;
 	int op = op_from_name(op_s);
 	if (op < 0)
-		return rfail(r, "unknown op '%s' in graph/%s", op_s, nm);
+		return rfail(r, "unknown op '%s' in graph/%s", nash_name(op_s).s, nash_name(nm).s);
 	if ((i == 0) != (op == OP_INPUT))
-		return rfail(r, "graph/%s: %s", nm, i ? "only node 0 may be the input" :
+		return rfail(r, "graph/%s: %s", nash_name(nm).s, i ? "only node 0 may be the input" :
 			     "node 0 must be the input node");
 	if (r_str(r, gi, where, "inputs", in_s, sizeof in_s, 0) < 0)
 		return -1;
@@ -287,29 +288,30 @@ static int r_node(const R *r, hid_t gi, Graph *g, int i, char **names, const int
 	for (char *save = NULL, *tok = strtok_r(in_s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		int j = name_index(tok);
 		if (j < 0 || j >= n || strcmp(names[order[j]], tok) != 0)
-			return rfail(r, "graph/%s: input '%s' does not exist", nm, tok);
+			return rfail(r, "graph/%s: input '%s' does not exist", nash_name(nm).s, nash_name(tok).s);
 		if (j >= i)
-			return rfail(r, "graph/%s: input '%s' is not an earlier node (a cycle)", nm, tok);
+			return rfail(r, "graph/%s: input '%s' is not an earlier node (a cycle)", nash_name(nm).s, nash_name(tok).s);
 		if (n_in == NASH_MAX_INPUTS)
-			return rfail(r, "graph/%s: more than %d inputs", nm, NASH_MAX_INPUTS);
+			return rfail(r, "graph/%s: more than %d inputs", nash_name(nm).s, NASH_MAX_INPUTS);
 		ins[n_in++] = j;
 	}
 	if (i == 0 && n_in)
-		return rfail(r, "graph/%s: the input node has inputs", nm);
+		return rfail(r, "graph/%s: the input node has inputs", nash_name(nm).s);
 	if (i > 0 && graph_add(g, op, n_in, ins) != i)
-		return rfail(r, "graph/%s: cannot add the node", nm);
+		return rfail(r, "graph/%s: cannot add the node", nash_name(nm).s);
 	Node *nd = &g->nodes[i];
 	node_name(g, i, expect, sizeof expect);
 	if (strcmp(expect, nm) != 0)
-		return rfail(r, "graph/%s: node %d with op '%s' must be named %s", nm, i, op_s, expect);
+		return rfail(r, "graph/%s: node %d with op '%s' must be named %s", nash_name(nm).s, i, nash_name(op_s).s,
+			     expect);
 	int rc = 0;
 	if (op == OP_CONV || op == OP_DENSE) {
 		rc |= r_int(r, gi, where, "out_channels", &nd->out_channels, 0) < 0;
 		rc |= r_int(r, gi, where, "has_bias", &nd->has_bias, 0) < 0;
 		if (!rc && nd->has_bias != 0 && nd->has_bias != 1)
-			return rfail(r, "graph/%s: has_bias must be 0 or 1", nm);
+			return rfail(r, "graph/%s: has_bias must be 0 or 1", nash_name(nm).s);
 		if (!rc && (nd->out_channels < 1 || nd->out_channels > NASH_MAX_OUT_CHANNELS))
-			return rfail(r, "graph/%s: out_channels %d is not in 1..%d", nm, nd->out_channels,
+			return rfail(r, "graph/%s: out_channels %d is not in 1..%d", nash_name(nm).s, nd->out_channels,
 				     NASH_MAX_OUT_CHANNELS);
 	}
 	if (!rc && (op == OP_CONV || op == OP_MAXPOOL))
@@ -342,7 +344,7 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 		int j = name_index(names[k]);
 		if (j < 0 || j >= n || order[j] >= 0)
 			rc = rfail(r, "graph/%s: node groups must be named 000_op .. %03d_op, each number once",
-				   names[k], n - 1);
+				   nash_name(names[k]).s, n - 1);
 		else
 			order[j] = k;
 	}
@@ -362,10 +364,10 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 		const int *s = &shapes[3 * i];
 		/* bounds keep weight sizes (int dims, e.g. dense in = c*h*w) from overflowing */
 		if ((long long)nd->c * nd->h * nd->w > NASH_MAX_ACTIVATION)
-			rc = rfail(r, "graph/%s: output %dx%dx%d is too large", names[order[i]], nd->c, nd->h, nd->w);
+			rc = rfail(r, "graph/%s: output %dx%dx%d is too large", nash_name(names[order[i]]).s, nd->c, nd->h, nd->w);
 		else if (s[0] != nd->c || s[1] != nd->h || s[2] != nd->w)
 			rc = rfail(r, "graph/%s: output_shape %dx%dx%d does not match the inferred %dx%dx%d",
-				   names[order[i]], s[0], s[1], s[2], nd->c, nd->h, nd->w);
+				   nash_name(names[order[i]]).s, s[0], s[1], s[2], nd->c, nd->h, nd->w);
 	}
 	/* the weights the graph implies must fit in the file before they are allocated: a small
 	   file declaring wide layers must not cost gigabytes */

@@ -172,7 +172,7 @@ static int read_member(Ensemble *e, hid_t members, int i, const char *name, size
 {
 	char gname[16], where[600], source[256] = "";
 	snprintf(gname, sizeof gname, "%03d", i);
-	snprintf(where, sizeof where, "%s: members/%s", name, gname);
+	snprintf(where, sizeof where, "%s: members/%s", nash_name(name).s, gname);
 	int kind = h5_link_kind(members, gname);
 	if (kind != H5_LINK_GROUP)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", where,
@@ -207,28 +207,28 @@ static int read_ensemble(Ensemble *e, hid_t f, const char *name, size_t len, Nas
 {
 	int version = 0, n = 0;
 	if (h5_read_attr(f, "format_version", H5T_INTEGER, H5T_NATIVE_INT, 0, &version, NULL) != H5_ATTR_READ)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing or invalid attribute 'format_version'", name);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing or invalid attribute 'format_version'", nash_name(name).s);
 	if (version > NASH_ENSEMBLE_FORMAT_VERSION)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: format_version %d is newer than this nash supports (%d)",
-				name, version, NASH_ENSEMBLE_FORMAT_VERSION);
+				nash_name(name).s, version, NASH_ENSEMBLE_FORMAT_VERSION);
 	if (version < 1)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: format_version %d is invalid", name, version);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: format_version %d is invalid", nash_name(name).s, version);
 	if (h5_read_attr(f, "num_members", H5T_INTEGER, H5T_NATIVE_INT, 0, &n, NULL) != H5_ATTR_READ || n < 1 ||
 	    n > NASH_MAX_MEMBERS)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing or invalid attribute 'num_members' (1 to %d)", name,
-				NASH_MAX_MEMBERS);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: missing or invalid attribute 'num_members' (1 to %d)",
+				nash_name(name).s, NASH_MAX_MEMBERS);
 	int kind = h5_link_kind(f, "members");
 	if (kind != H5_LINK_GROUP)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: members: %s", name,
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: members: %s", nash_name(name).s,
 				kind == H5_LINK_ABSENT ? "missing group" : h5_link_kind_name(kind));
 	hid_t members = H5Gopen2(f, "members", H5P_DEFAULT);
 	if (members < 0)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: cannot open group 'members'", name);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: cannot open group 'members'", nash_name(name).s);
 	H5G_info_t gi;
 	int rc = 0;
 	if (H5Gget_info(members, &gi) < 0 || gi.nlinks != (hsize_t)n)
 		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: group 'members' holds %llu objects, num_members says %d",
-			      name, (unsigned long long)gi.nlinks, n);
+			      nash_name(name).s, (unsigned long long)gi.nlinks, n);
 	/* every member's data comes out of the one file: together no more than its size */
 	size_t left = len;
 	for (int i = 0; rc == 0 && i < n; i++)
@@ -309,7 +309,7 @@ int ensemble_check_data(const Ensemble *e, const Dataset *d, int on_test, NashEr
 		if (m->g.in_c != d->c || m->g.in_h != d->h || m->g.in_w != d->w || m->g.n_classes != d->n_classes)
 			return nash_err(err, NASH_ERR_RUNTIME,
 					"%s: the model is for %dx%dx%d images in %d classes, the data %s has %dx%dx%d in %d",
-					e->sources[i], m->g.in_c, m->g.in_h, m->g.in_w, m->g.n_classes, d->name, d->c, d->h,
+					nash_name(e->sources[i]).s, m->g.in_c, m->g.in_h, m->g.in_w, m->g.n_classes, d->name, d->c, d->h,
 					d->w, d->n_classes);
 		if (select_comparable(&e->members[0], e->sources[0], m, e->sources[i], !on_test, err))
 			return -1;
@@ -334,7 +334,7 @@ int ensemble_evaluate(const Ensemble *e, const Backend *be, const BackendOpts *o
 		count = sp.val_count;
 	}
 	if (count < 1)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: no validation images (val_size is 0)", e->sources[0]);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: no validation images (val_size is 0)", nash_name(e->sources[0]).s);
 	int K = d->n_classes;
 	float *probs = malloc((size_t)count * K * sizeof *probs); /* [count, K] one member's softmax */
 	double *mean = calloc((size_t)count * K, sizeof *mean);   /* [count, K] summed over members */

@@ -87,14 +87,14 @@ int select_comparable(const Model *a, const char *a_name, const Model *b, const 
 		return nash_err(err, NASH_ERR_RUNTIME,
 				"%s: the model is for %s (%dx%dx%d images, %d classes), %s for %s (%dx%dx%d images, %d "
 				"classes): models of different datasets cannot be compared",
-				b_name, b->dataset, gb->in_c, gb->in_h, gb->in_w, gb->n_classes, a_name, a->dataset, ga->in_c,
-				ga->in_h, ga->in_w, ga->n_classes);
+				nash_name(b_name).s, b->dataset, gb->in_c, gb->in_h, gb->in_w, gb->n_classes, nash_name(a_name).s,
+				a->dataset, ga->in_c, ga->in_h, ga->in_w, ga->n_classes);
 	/* the validation split is the last val_size training images: another size, other images */
 	if (on_validation && a->val_size != b->val_size)
 		return nash_err(err, NASH_ERR_RUNTIME,
 				"%s: holds out %d validation images, %s holds out %d: their validation accuracies are "
 				"not on the same images and cannot be compared",
-				b_name, b->val_size, a_name, a->val_size);
+				nash_name(b_name).s, b->val_size, nash_name(a_name).s, a->val_size);
 	return 0;
 }
 

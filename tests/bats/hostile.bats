@@ -297,3 +297,28 @@ PY
 	run -1 nash-data info "$BATS_TEST_TMPDIR/d.h5"
 	assert_output --partial "train: an external link"
 }
+
+@test "names in messages are escaped, from the command line or from inside a file; a long path keeps the reason" {
+	local d=$BATS_TEST_TMPDIR n
+	echo junk >"$d/evil"$'\n'"nash-show: all good.h5"
+	run -1 nash-show "$d/evil"$'\n'"nash-show: all good.h5"
+	assert_output "nash-show: $d/evil\\nnash-show: all good.h5: not an HDF5 file"
+	/usr/bin/python3 - "$M" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    f["graph"].move("000_input", "000_in\x1b[2Jput")
+PY
+	run -1 nash-show "$M"
+	assert_output "nash-show: $M: graph/000_in\\x1b[2Jput: node 0 with op 'input' must be named 000_input"
+	[ "${#lines[@]}" -eq 1 ]
+	cp "$BATS_FILE_TMPDIR/seed.h5" "$d/caf"$'\xe9'".h5"
+	run -0 nash-ensemble --data "$FMNIST" "$BATS_FILE_TMPDIR/seed.h5" "$d/caf"$'\xe9'".h5"
+	assert_line "nash-ensemble: $d/caf\\xe9.h5: same weights as $BATS_FILE_TMPDIR/seed.h5; counted once"
+	n=$(printf 'n%.0s' $(seq 230))
+	mkdir -p "$d/$n/$n/$n/$n/$n"
+	echo junk >"$d/$n/$n/$n/$n/$n/m.h5"
+	run -1 nash-show "$d/$n/$n/$n/$n/$n/m.h5"
+	assert_output --regexp "^nash-show: $d/n+\.\.\.n+/m\.h5: not an HDF5 file$"
+	run -1 nash-select "$BATS_FILE_TMPDIR/seed.h5" "$d/$n/$n/$n/$n/$n/m.h5"
+	assert_output --regexp "^nash-select: $d/n+\.\.\.n+/m\.h5: not an HDF5 file$"
+}

@@ -385,3 +385,122 @@ f = h5py.File(sys.argv[1], "a"); f.attrs["dataset"] = "fashion-mn\u00efst"' "$d/
 	run -1 nash-show "$d/m.h5"
 	assert_output "nash-show: $d/m.h5: attribute 'dataset' is not ASCII text"
 }
+
+@test "nash-data pack: sizes are checked from each image's header, before decoding; over 4096 a side needs --resize" {
+	local d=$BATS_TEST_TMPDIR out=$BATS_TEST_TMPDIR/out
+	mkdir -p "$out" "$d/t/a" "$d/t/b" "$d/w/a" "$d/w/b"
+	pil "$d/t/a/x.png" RGB 3x32 '(1, 2, 3)'
+	pil "$d/t/b/y.png" RGB 3x4097 '(4, 5, 6)'
+	run -1 nash-data pack "$d/t" --test "$d/t" -o "$out/x.h5"
+	assert_output "nash-data: $d/t/b/y.png: 3x4097 image (H x W), larger than a dataset holds (at most 4096 a side); resize the images (nash-data pack --resize HxW)"
+	# the first image, which sets the size, too
+	pil "$d/w/a/x.jpg" RGB 4097x2 '(1, 2, 3)' JPEG
+	pil "$d/w/b/y.jpg" RGB 4097x2 '(1, 2, 3)' JPEG
+	run -1 nash-data pack "$d/w" --test "$d/w" -o "$out/x.h5"
+	assert_output "nash-data: $d/w/a/x.jpg: 4097x2 image (H x W), larger than a dataset holds (at most 4096 a side); resize the images (nash-data pack --resize HxW)"
+	assert_nothing_written "$out"
+	run -0 nash-data pack "$d/t" --test "$d/t" --resize 3x32 -o "$out/t.h5"
+	run -0 nash-data pack "$d/w" --test "$d/w" --resize 64x2 -o "$out/w.h5"
+	# a header declaring more than the decoder takes: refused from a file of a few bytes
+	$PY - "$d/t/b/y.png" <<-'EOF'
+		import struct, sys, zlib
+		def chunk(kind, data):
+		    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+		ihdr = struct.pack(">IIBBBBB", 20000, 3, 8, 2, 0, 0, 0)
+		open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"") + chunk(b"IEND", b""))
+	EOF
+	run -1 nash-data pack "$d/t" --test "$d/t" --resize 3x32 -o "$out/x.h5"
+	assert_output "nash-data: $d/t/b/y.png: PNG of 3x20000 pixels: too large (at most 16384 a side, 67108864 in all)"
+}
+
+@test "nash-data pack: a 2 GiB file is refused from its first bytes, or read only up to the image's end, in little memory" {
+	local d=$BATS_TEST_TMPDIR out=$BATS_TEST_TMPDIR/out
+	mkdir -p "$out" "$d/t/a" "$d/t/b"
+	for f in a/x a/y b/x b/y; do pil "$d/t/$f.png" RGB 8x8 '(1, 2, 3)'; done
+	printf 'not an image' >"$d/t/a/huge.png"
+	truncate -s 2G "$d/t/a/huge.png" # sparse: no disk, no memory
+	run -1 /usr/bin/time -f 'maxrss_kb %M' nash-data pack "$d/t" --threads 1 -o "$out/x.h5"
+	assert_line "nash-data: $d/t/a/huge.png: not a PNG or JPEG file"
+	[ "$(echo "$output" | awk '/maxrss_kb/ { print $2 }')" -lt 100000 ]
+	assert_nothing_written "$out"
+	# a real image with 2 GiB after its end: decoded up to the end, the rest never read
+	cp "$d/t/a/x.png" "$d/t/a/huge.png"
+	truncate -s 2G "$d/t/a/huge.png"
+	run -0 /usr/bin/time -f 'maxrss_kb %M' nash-data pack "$d/t" --threads 1 -o "$out/x.h5"
+	[ "$(echo "$output" | awk '/maxrss_kb/ { print $2 }')" -lt 100000 ]
+}
+
+@test "nash-data pack: --resize decodes a large JPEG at a reduced scale, as Pillow's draft, in little memory" {
+	local d=$BATS_TEST_TMPDIR
+	mkdir -p "$d/t/a" "$d/t/b"
+	$PY - "$d/t" <<-'EOF'
+		import sys
+		from PIL import Image
+		size = (4000, 3000)  # a camera photo: 12 Mpixel
+		for k, seed in (("a", 0), ("b", 1)):
+		    r = Image.linear_gradient("L").resize(size)
+		    g = Image.effect_noise(size, 40 + 20 * seed)
+		    b = Image.radial_gradient("L").resize(size)
+		    Image.merge("RGB", (r, g, b)).save("%s/%s/p.jpg" % (sys.argv[1], k), quality=90)
+	EOF
+	run -0 /usr/bin/time -f 'maxrss_kb %M' nash-data pack "$d/t" --test "$d/t" --resize 32x32 --threads 1 -o "$d/s.h5"
+	# decoded whole, the photo alone would take 48 MB as RGBA, and as much again to resize
+	[ "$(echo "$output" | awk '/maxrss_kb/ { print $2 }')" -lt 60000 ]
+	nash-data pack "$d/t" --test "$d/t" --resize 1000x1500 -o "$d/m.h5"
+	$PY - "$d" <<-'EOF'
+		import sys, h5py, numpy as np
+		from PIL import Image
+		d = sys.argv[1]
+		for name, h, w in (("s.h5", 32, 32), ("m.h5", 1000, 1500)):  # 1/8, 1/2 scale
+		    f = h5py.File(d + "/" + name, "r")
+		    got = {int(l): x.astype(int) for x, l in zip(f["train/images"][:], f["train/labels"][:])}
+		    for i, k in enumerate("ab"):
+		        im = Image.open("%s/t/%s/p.jpg" % (d, k))
+		        im.draft("RGB", (w, h))
+		        want = np.asarray(im.convert("RGB").resize((w, h), Image.BILINEAR)).astype(int)
+		        worst = np.abs(got[i] - want).max()
+		        assert worst <= 1, (name, k, worst)
+	EOF
+}
+
+@test "nash-data pack: names from files and folders are escaped in messages, the reason kept after a long path" {
+	local d=$BATS_TEST_TMPDIR p=$BATS_FILE_TMPDIR/png out=$BATS_TEST_TMPDIR/out
+	mkdir "$out"
+	mk() { rm -rf "$d/t" && mkdir -p "$d/t/cat" "$d/t/dog" && cp "$p/train/cat/"*.png "$d/t/cat/" && cp "$p/train/dog/"*.png "$d/t/dog/"; }
+	local one
+	one=$(ls "$p/train/cat" | head -1)
+
+	# a newline in a file name cannot forge a line; an escape sequence cannot reach the terminal
+	mk && echo junk >"$d/t/cat/evil"$'\n'"nash-data: all good.png"
+	run -1 nash-data pack "$d/t" -o "$out/x.h5"
+	assert_output "nash-data: $d/t/cat/evil\\nnash-data: all good.png: not a PNG or JPEG file"
+	[ "${#lines[@]}" -eq 1 ]
+	mk && echo junk >"$d/t/dog/red"$'\e[31m'"text.png"
+	run -1 nash-data pack "$d/t" -o "$out/x.h5"
+	assert_output "nash-data: $d/t/dog/red\\x1b[31mtext.png: not a PNG or JPEG file"
+
+	# UTF-8 text is shown as it is
+	mk && mkdir "$d/t/chat noir" && echo junk >"$d/t/chat noir/été.png"
+	run -1 nash-data pack "$d/t" --test "$d/t" -o "$out/x.h5"
+	assert_output "nash-data: $d/t/chat noir/été.png: not a PNG or JPEG file"
+
+	# a class folder whose name cannot be a class name is named
+	mk && mkdir "$d/t/do"$'\n'"g" && cp "$d/t/cat/$one" "$d/t/do"$'\n'"g/"
+	run -1 nash-data pack "$d/t" -o "$out/x.h5"
+	assert_output "nash-data: $d/t/do\\ng: a class folder's name must be UTF-8 text without control characters (it becomes the class's name); rename the folder"
+	mk && mkdir "$d/t/caf"$'\xe9' && cp "$d/t/cat/$one" "$d/t/caf"$'\xe9/'
+	run -1 nash-data pack "$d/t" -o "$out/x.h5"
+	assert_output --partial "nash-data: $d/t/caf\\xe9: a class folder's name must be UTF-8 text"
+	mk && mv "$d/t/dog" "$d/t/do"$'\x1b'"g"
+	run -1 nash-data pack "$d/t" --test "$p/train" -o "$out/x.h5"
+	assert_output --partial "nash-data: $d/t/do\\x1bg: a class folder's name must be UTF-8 text"
+
+	# a path of 1,200 bytes is shortened in the middle: the reason stays whole
+	local deep=$d/t/cat n=$(printf 'n%.0s' $(seq 230))
+	mk && for _ in 1 2 3 4 5; do deep=$deep/$n; done
+	mkdir -p "$deep" && echo junk >"$deep/bad.png"
+	run -1 nash-data pack "$d/t" -o "$out/x.h5"
+	assert_output --regexp "^nash-data: $d/t/cat/n+\.\.\.n+/bad\.png: not a PNG or JPEG file$"
+	[ "${#output}" -lt 400 ]
+	assert_nothing_written "$out"
+}

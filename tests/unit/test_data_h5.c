@@ -1,7 +1,8 @@
-/* Dataset files (lib/data/data_h5.c), the fit check (data_meta.c) and the image helpers
-   (image.c): a built-in fixture written and read back byte for byte, errors of the reader and
-   the writer, luma and the bilinear filter's arithmetic. PNG/JPEG decoding and packing of
-   real image files are tested against Pillow in tests/bats/nash-data.bats. */
+/* Dataset files (lib/data/data_h5.c), the fit check (data_meta.c), the image helpers
+   (image.c) and names in messages (base/err.c): a built-in fixture written and read back byte
+   for byte, errors of the reader and the writer, luma and the bilinear filter's arithmetic,
+   image files refused from their first bytes, names escaped and shortened. PNG/JPEG decoding
+   and packing of real image files are tested against Pillow in tests/bats/nash-data.bats. */
 #include "check.h"
 #include "data/data.h"
 #include "data/image.h"
@@ -199,19 +200,79 @@ TEST(test_resize)
 	CHECK(image_resize(same, flat, 1, 6, 10, 6, 10, &e) == 0 && !memcmp(same, flat, 60));
 }
 
+/* Writes n bytes to the fixture directory's file name; returns its path. */
+static const char *file_of(const char *name, const void *bytes, size_t n)
+{
+	const char *path = path_of(name);
+	FILE *f = fopen(path, "wb");
+	if (f) {
+		fwrite(bytes, 1, n, f);
+		fclose(f);
+	}
+	return path;
+}
+
+/* image_open on path: 0 when it opens (the file closed again), else -1 with e's message. */
+static int try_open(const char *path, NashErr *e)
+{
+	ImageFile *f;
+	int h, w;
+	if (image_open(&f, &h, &w, path, e))
+		return -1;
+	image_close(f);
+	return 0;
+}
+
 TEST(test_decode_errors)
 {
 	NashErr e = { 0 };
-	Image im;
 	uint8_t junk[16] = "GIF89a.........";
-	CHECK(image_decode(&im, junk, sizeof junk, "a/b.gif", &e) == -1);
-	CHECKF(!strcmp(e.msg, "a/b.gif: not a PNG or JPEG file"), "%s", e.msg);
-	CHECK(image_decode(&im, junk, 0, "a/c.png", &e) == -1 && !strcmp(e.msg, "a/c.png: not a PNG or JPEG file (empty)"));
+	CHECK(try_open(file_of("b.gif", junk, sizeof junk), &e) == -1);
+	CHECKF(strstr(e.msg, "/b.gif: not a PNG or JPEG file") && !strstr(e.msg, "empty"), "%s", e.msg);
+	CHECK(try_open(file_of("c.png", junk, 0), &e) == -1);
+	CHECKF(strstr(e.msg, "/c.png: not a PNG or JPEG file (empty)"), "%s", e.msg);
 	uint8_t png_head[12] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13 };
-	CHECK(image_decode(&im, png_head, sizeof png_head, "t.png", &e) == -1 && !strncmp(e.msg, "t.png: PNG: ", 12));
+	CHECK(try_open(file_of("t.png", png_head, sizeof png_head), &e) == -1);
+	CHECKF(strstr(e.msg, "/t.png: PNG: "), "%s", e.msg);
 	uint8_t jpg_head[4] = { 0xff, 0xd8, 0xff, 0xe0 };
-	CHECK(image_decode(&im, jpg_head, sizeof jpg_head, "t.jpg", &e) == -1 && !strncmp(e.msg, "t.jpg: JPEG: ", 13));
-	CHECK(image_read(&im, path_of("missing.png"), &e) == -1 && strstr(e.msg, "missing.png: No such file"));
+	CHECK(try_open(file_of("t.jpg", jpg_head, sizeof jpg_head), &e) == -1);
+	CHECKF(strstr(e.msg, "/t.jpg: JPEG: "), "%s", e.msg);
+	CHECK(try_open(path_of("missing.png"), &e) == -1 && strstr(e.msg, "missing.png: No such file"));
+	CHECK(try_open(file_of("bad\n\x1b[2Jname.gif", junk, sizeof junk), &e) == -1);
+	CHECKF(strstr(e.msg, "/bad\\n\\x1b[2Jname.gif: not a PNG or JPEG file"), "%s", e.msg);
+}
+
+TEST(test_names)
+{
+	char out[64];
+	/* UTF-8 text as it is; control characters and bytes outside UTF-8 escaped */
+	CHECK(!strcmp(nash_name("chat noir/\xc3\xa9t\xc3\xa9.png").s, "chat noir/\xc3\xa9t\xc3\xa9.png"));
+	CHECK(!strcmp(nash_name("\xe2\x82\xac \xf0\x9f\x90\x88").s, "\xe2\x82\xac \xf0\x9f\x90\x88")); /* euro, cat */
+	CHECK(!strcmp(nash_name("a\nb\rc\td\x1b[0m\x7f").s, "a\\nb\\rc\\td\\x1b[0m\\x7f"));
+	CHECK(!strcmp(nash_name("caf\xe9 \xc2\x9b" "31m").s, "caf\\xe9 \\u009b31m"));
+	/* overlong forms, surrogates, past U+10FFFF, a cut sequence: byte by byte */
+	CHECK(!strcmp(nash_name("\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82").s,
+		      "\\xc0\\xaf\\xed\\xa0\\x80\\xf4\\x90\\x80\\x80\\xe2\\x82"));
+	CHECK(nash_text_ok("chat noir/\xc3\xa9t\xc3\xa9") && nash_text_ok("") && !nash_text_ok("a\nb") &&
+	      !nash_text_ok("caf\xe9") && !nash_text_ok("\xc2\x85"));
+	/* shortened in the middle, whole characters and escapes only, to the byte */
+	CHECK(!strcmp(nash_escape(out, 12, "abcdefghijklmnop"), "abcd...mnop"));
+	CHECK(!strcmp(nash_escape(out, 12, "abcdefghijk"), "abcdefghijk"));
+	CHECKF(!strcmp(nash_escape(out, 12, "\n\n\nabcdef\n\n"), "\\n\\n...\\n\\n"), "%s", out);
+	nash_escape(out, 12, "\xc3\xa9\xc3\xa9\xc3\xa9" "abcdef\xc3\xa9\xc3\xa9"); /* 2 bytes each: 4 + 3 + 4 */
+	CHECKF(!strcmp(out, "\xc3\xa9\xc3\xa9...\xc3\xa9\xc3\xa9"), "%s", out);
+	char long_path[2000];
+	memset(long_path, 'd', sizeof long_path);
+	long_path[0] = '/';
+	long_path[sizeof long_path - 1] = '\0';
+	NashName n = nash_name(long_path);
+	CHECK(strlen(n.s) == NASH_NAME_SHOWN && strstr(n.s, "ddd...ddd") && n.s[0] == '/');
+	NashErr e;
+	nash_err(&e, NASH_ERR_RUNTIME, "%s: the reason", nash_name(long_path).s);
+	CHECKF(strlen(e.msg) < sizeof e.msg - 1 && strstr(e.msg, "...") && strstr(e.msg, "d: the reason"), "%s", e.msg);
+	nash_err(&e, NASH_ERR_RUNTIME, "the reason");
+	nash_err_prefix(&e, "x\ny");
+	CHECK(!strcmp(e.msg, "x\\ny: the reason"));
 }
 
 int main(void)
@@ -237,6 +298,7 @@ int main(void)
 	RUN(test_planes);
 	RUN(test_resize);
 	RUN(test_decode_errors);
+	RUN(test_names);
 	rm_tree(fx);
 	CHECK_DONE();
 }
