@@ -144,7 +144,7 @@ int isolate_check(IsolatedCheck check, void *arg, const char *file, size_t size,
 	IsolateLimits l = isolate_limits(size);
 	int fds[2];
 	if (pipe(fds) < 0)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: cannot read it in a separate process: %s", file,
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: cannot read it in a separate process: %s", nash_name(file).s,
 				strerror(errno));
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -154,7 +154,7 @@ int isolate_check(IsolatedCheck check, void *arg, const char *file, size_t size,
 		close(fds[0]);
 		close(fds[1]);
 		return nash_err(err, e == ENOMEM ? NASH_ERR_OOM : NASH_ERR_RUNTIME,
-				"%s: cannot read it in a separate process: %s", file, strerror(e));
+				"%s: cannot read it in a separate process: %s", nash_name(file).s, strerror(e));
 	}
 	if (pid == 0) {
 		close(fds[0]);
@@ -171,20 +171,20 @@ int isolate_check(IsolatedCheck check, void *arg, const char *file, size_t size,
 		;
 	if (n < 0 || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGPROF || WTERMSIG(status) == SIGXCPU)))
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it took more than %.3g s)",
-				file, n < 0 ? l.wall_seconds : l.cpu_seconds);
+				nash_name(file).s, n < 0 ? l.wall_seconds : l.cpu_seconds);
 	if (n == (long)sizeof got && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		if (got.code == NASH_OK)
 			return 0;
 		if (got.code == CHILD_OUT_OF_MEMORY)
 			return nash_err(err, NASH_ERR_RUNTIME,
-					"%s: corrupt HDF5 file (reading it needed more than %zu MiB of memory)", file,
+					"%s: corrupt HDF5 file (reading it needed more than %zu MiB of memory)", nash_name(file).s,
 					l.memory_bytes >> 20);
 		got.msg[sizeof got.msg - 1] = '\0';
 		return nash_err(err, got.code, "%s", got.msg);
 	}
 	if (WIFSIGNALED(status))
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it crashed: %s)", file,
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it crashed: %s)", nash_name(file).s,
 				strsignal(WTERMSIG(status)));
 	return nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it failed without a report)",
-			file);
+			nash_name(file).s);
 }

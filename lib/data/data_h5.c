@@ -34,7 +34,7 @@ static int rfail(const Rd *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	return nash_err(r->err, NASH_ERR_RUNTIME, "%s: %s", r->file, msg);
+	return nash_err(r->err, NASH_ERR_RUNTIME, "%s: %s", nash_name(r->file).s, msg);
 }
 
 static int room(const Rd *r)
@@ -549,7 +549,7 @@ static int open_and_load(Dataset *d, const char *path, const void *buf, size_t l
 	Rd r = { path, err };
 	memset(d, 0, sizeof *d);
 	if (snprintf(d->dir, sizeof d->dir, "%s", path) >= (int)sizeof d->dir)
-		return nash_err(err, NASH_ERR_USAGE, "%s: path too long", path);
+		return nash_err(err, NASH_ERR_USAGE, "%s: path too long", nash_name(path).s);
 	H5Quiet q;
 	h5_quiet(&q);
 	int rc = -1;
@@ -600,9 +600,9 @@ int dataset_load_h5(Dataset *d, const char *path, int want_test, NashErr *err)
 	memset(d, 0, sizeof *d);
 	struct stat st;
 	if (stat(path, &st) < 0)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", path, strerror(errno));
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: not a regular file", path);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: not a regular file", nash_name(path).s);
 	if (isolate_check(load_and_drop, &a, path, (size_t)st.st_size, err))
 		return -1;
 	return open_and_load(d, path, NULL, 0, want_test, err);
