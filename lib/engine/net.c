@@ -309,7 +309,8 @@ void net_train_step(Net *net, const DeviceSet *set, const Sample *samples, int n
 	const NodePlan *last = &net->plan[g->n_nodes - 1];
 	/* Input gradients accumulate, so they start from zero; the loss then writes dlogits. */
 	be->zero(&net->ctx, net->dacts, net->n_acts * sizeof(float));
-	be->softmax_xent(&net->ctx, last->dout, net->stats, last->out, net->labels, n, g->n_classes);
+	be->softmax_xent(&net->ctx, last->dout, net->stats, last->out, net->labels, n, g->n_classes,
+			 o->label_smoothing);
 	backward(net, n);
 	be->sgd_update(&net->ctx, net->params, net->velocity, net->grads, net->n_decay, o->lr, o->momentum,
 		       o->weight_decay, o->nesterov);
@@ -324,7 +325,8 @@ void net_eval_batch(Net *net, const DeviceSet *set, const Sample *samples, int n
 	load_batch(net, set, samples, n);
 	forward(net, n, 0);
 	const NodePlan *last = &net->plan[g->n_nodes - 1];
-	net->ctx.be->softmax_xent(&net->ctx, NULL, net->stats, last->out, net->labels, n, g->n_classes);
+	/* evaluation measures the plain cross-entropy, whatever the training's smoothing */
+	net->ctx.be->softmax_xent(&net->ctx, NULL, net->stats, last->out, net->labels, n, g->n_classes, 0.0f);
 }
 
 int net_take_stats(Net *net, double *loss, double *acc, long *count, NashErr *err)

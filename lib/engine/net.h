@@ -44,6 +44,7 @@ typedef struct Net {
 typedef struct Optim {
 	float lr, momentum, weight_decay;
 	int nesterov;
+	float label_smoothing; /* the loss's target: (1-e) one-hot + e/K; 0: one-hot */
 } Optim;
 
 /* Allocates everything for batches of up to `batch` images and uploads the graph's weights

@@ -389,9 +389,9 @@ void cpu_dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float 
 }
 
 void cpu_softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits,
-			 const int32_t *labels, int N, int K)
+			 const int32_t *labels, int N, int K, float smoothing)
 {
-	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K);
+	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K, smoothing);
 }
 
 const Backend nash_backend_cpu = {

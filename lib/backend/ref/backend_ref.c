@@ -184,9 +184,9 @@ static void dense_backward(Ctx *ctx, float *din, float *dw, float *db, const flo
 }
 
 static void softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits,
-			 const int32_t *labels, int N, int K)
+			 const int32_t *labels, int N, int K, float smoothing)
 {
-	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K);
+	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K, smoothing);
 }
 
 static void sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, float lr,
