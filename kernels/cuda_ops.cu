@@ -323,6 +323,23 @@ void cuda_sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, 
 	LAUNCHED(im);
 }
 
+/* ---- weight average (nash-train --ema): avg = decay*avg + (1-decay)*p, as cpu_ema_update ---- */
+
+__global__ static void ema_kernel(float *avg, const float *p, size_t n, float keep, float take)
+{
+	GRID_STRIDE(i, n)
+	avg[i] = keep * avg[i] + take * p[i];
+}
+
+void cuda_ema_update(Ctx *ctx, float *avg, const float *p, size_t n, float decay)
+{
+	CudaImpl *im = cuda_impl(ctx);
+	if (im->failed || n == 0)
+		return;
+	ema_kernel<<<cuda_blocks(n), NASH_THREADS, 0, im->stream>>>(avg, p, n, decay, 1.0f - decay);
+	LAUNCHED(im);
+}
+
 /* ---- batch builder: ref_make_batch (lib/backend/ref/backend_ref.c) on the device, a thread per output ---- */
 
 typedef struct Norm {

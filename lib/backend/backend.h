@@ -130,6 +130,10 @@ struct Backend {
 	void (*sgd_update)(Ctx *ctx, float *p, float *v, const float *grad, size_t n,
 			   float lr, float mu, float wd, int nesterov);
 
+	/* Exponential moving average of weights (nash-train --ema): avg = decay*avg + (1-decay)*p
+	   elementwise, 0 <= decay < 1; decay 0 copies p exactly. */
+	void (*ema_update)(Ctx *ctx, float *avg, const float *p, size_t n, float decay);
+
 	/* Builds a normalised, augmented batch from uint8 images in backend memory.
 	   x[n,c,h,w], y[n]; samples in backend memory; mean/std are c floats in host memory. */
 	void (*make_batch)(Ctx *ctx, float *x, int32_t *y, const uint8_t *images, const uint8_t *labels,

@@ -574,6 +574,20 @@ TEST(test_sgd)
 	}
 }
 
+TEST(test_ema)
+{
+	size_t n = 10007;
+	for (int k = 0; k < 2; k++) {
+		float decay = k ? 0.0f : 0.99f, *avg = hrand(n, -1, 1), *p = hrand(n, -1, 1);
+		float *d_avg = dcopy(avg, n), *d_p = dcopy(p, n);
+		nash_backend_ref.ema_update(&rctx, avg, p, n, decay);
+		cu->ema_update(&cctx, d_avg, d_p, n, decay);
+		expect(k ? "ema_update decay 0" : "ema_update decay 0.99", d_avg, avg, n, ELEM);
+		dfree(d_avg), dfree(d_p);
+		free(avg), free(p);
+	}
+}
+
 static void batch_case(int c, int h, int w, int n_img, int n)
 {
 	size_t img = (size_t)c * h * w;
@@ -772,6 +786,7 @@ int main(int argc, char **argv)
 	RUN(test_gap);
 	RUN(test_dense);
 	RUN(test_softmax_xent);
+	RUN(test_ema);
 	RUN(test_sgd);
 	RUN(test_make_batch);
 	RUN(test_net_steps);

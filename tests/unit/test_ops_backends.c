@@ -288,6 +288,14 @@ static void cmp_xent_sgd(Ctx *ctx, int N, int K, size_t np, float smoothing)
 		d_v[nest] = dput(&P, v0, np * 4);
 		be->sgd_update(ctx, d_p[nest], d_v[nest], d_gr, np, 0.05f, 0.9f, nest ? 5e-4f : 0, nest);
 	}
+	/* the weight average (--ema): decay 0.9, then 0 (a copy) */
+	float *avg_r[2], *d_avg[2];
+	for (int k = 0; k < 2; k++) {
+		avg_r[k] = hcopy(&P, v0, np);
+		ref_ema_update_f(avg_r[k], gr, np, k ? 0.0f : 0.9f);
+		d_avg[k] = dput(&P, v0, np * 4);
+		be->ema_update(ctx, d_avg[k], d_gr, np, k ? 0.0f : 0.9f);
+	}
 	char s[96];
 	int l = snprintf(s, sizeof s, "%s softmax_xent N%d K%d smoothing %g: ", be->name, N, K, smoothing);
 	snprintf(s + l, sizeof s - l, "dlogits");
@@ -302,6 +310,10 @@ static void cmp_xent_sgd(Ctx *ctx, int N, int K, size_t np, float smoothing)
 		expect(&P, s, d_p[nest], p_r[nest], np, EW_ATOL, EW_RTOL);
 		snprintf(s + l, sizeof s - l, "v");
 		expect(&P, s, d_v[nest], v_r[nest], np, EW_ATOL, EW_RTOL);
+	}
+	for (int k = 0; k < 2; k++) {
+		snprintf(s, sizeof s, "%s ema_update n%zu decay %s", be->name, np, k ? "0" : "0.9");
+		expect(&P, s, d_avg[k], avg_r[k], np, k ? 0 : EW_ATOL, k ? 0 : EW_RTOL); /* decay 0: exact */
 	}
 	pool_free(&P);
 }

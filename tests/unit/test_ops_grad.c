@@ -65,6 +65,15 @@ TEST(test_known_pool_softmax_sgd)
 	p = 1, v = 0.5;
 	ref_sgd_update_d(&p, &v, &g, 1, 0.1, 0.9, 0.01, 1);
 	CHECK(check_close(v, 0.66, 1e-15, 0) && check_close(p, 1 - 0.1 * (0.21 + 0.9 * 0.66), 1e-15, 0));
+
+	/* weight average: 0.75*1 + 0.25*3 = 1.5, then 0.75*1.5 + 0.25*3 = 1.875; decay 0 copies */
+	double avg[2] = {1, 1}, w[2] = {3, -2};
+	ref_ema_update_d(avg, w, 2, 0.75);
+	CHECK(avg[0] == 1.5 && avg[1] == 0.25);
+	ref_ema_update_d(avg, w, 1, 0.75);
+	CHECK(avg[0] == 1.875 && avg[1] == 0.25); /* n 1: the second element untouched */
+	ref_ema_update_d(avg, w, 2, 0);
+	CHECK(avg[0] == 3 && avg[1] == -2);
 }
 
 TEST(test_known_bn_add_dense_gap)

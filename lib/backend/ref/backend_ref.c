@@ -195,6 +195,11 @@ static void sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n
 	ref_sgd_update_f(p, v, grad, n, lr, mu, wd, nesterov);
 }
 
+static void ema_update(Ctx *ctx, float *avg, const float *p, size_t n, float decay)
+{
+	ref_ema_update_f(avg, p, n, decay);
+}
+
 const Backend nash_backend_ref = {
 	.name = "ref",
 	.init = NULL,
@@ -225,5 +230,6 @@ const Backend nash_backend_ref = {
 	.dense_backward = dense_backward,
 	.softmax_xent = softmax_xent,
 	.sgd_update = sgd_update,
+	.ema_update = ema_update,
 	.make_batch = ref_make_batch,
 };
