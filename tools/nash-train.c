@@ -201,7 +201,7 @@ int main(int argc, char **argv)
 			die(prog, "%s: the model holds out no validation images (val_size 0): nothing to evaluate; try --eval test",
 			    in);
 		if (m.val_size > 0) {
-			if (eval_set(&es, &d, 0, m.val_size, &err) || evaluate_on(&net, &es, &loss, &acc, NULL, &err))
+			if (eval_set(&es, &d, 0, m.val_size, &err) || evaluate_on(&net, &es, o.tta, &loss, &acc, NULL, &err))
 				die_err(prog, &err);
 			m.val_accuracy = (float)acc;
 		}
@@ -209,7 +209,7 @@ int main(int argc, char **argv)
 	if (want_test) {
 		EvalSet es;
 		double loss, acc;
-		if (eval_set(&es, &d, 1, 0, &err) || evaluate_on(&net, &es, &loss, &acc, NULL, &err))
+		if (eval_set(&es, &d, 1, 0, &err) || evaluate_on(&net, &es, o.tta, &loss, &acc, NULL, &err))
 			die_err(prog, &err);
 		m.test_accuracy = (float)acc;
 	}

@@ -387,7 +387,8 @@ TEST(recipe_fields)
 	hid_t a = H5Acreate2(f, "val_accuracy_tta", str, sp, H5P_DEFAULT, H5P_DEFAULT);
 	CHECK(a >= 0 && H5Awrite(a, str, "mirror\0\0") >= 0);
 	H5Aclose(a), H5Sclose(sp), H5Tclose(str), H5Fclose(f);
-	CHECK(model_read(&r, path, &err) == -1 && strstr(err.msg, "val_accuracy_tta 'mirror' is not none, flip or flip-shift"));
+	CHECK(model_read(&r, path, &err) == -1 &&
+	      strstr(err.msg, "val_accuracy_tta 'mirror' is not none, flip or flip-shift"));
 	/* the writer refuses what the reader would */
 	struct { float ls, ema; const char *tta, *msg; } bad[] = {
 		{1.0f, 0, "none", "label_smoothing 1 or ema 0 is not in [0, 1)"},
