@@ -423,3 +423,17 @@ cifar10_dir() {
 		assert_output --partial "training    2 runs, 5 epochs"
 	done
 }
+
+@test "nash-train --label-smoothing, --ema and --tta train and evaluate on every CPU engine" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	for dev in cpu cpu-blas ref; do
+		run -0 --separate-stderr nash-train --data "$FMNIST" --device $dev --limit 256 --batch 32 --epochs 2 \
+			--label-smoothing 0.1 --ema 0.9 --tta flip --checkpoint "$d/$dev-ck.h5" -o "$d/$dev.h5" "$m"
+		assert_output --regexp '^val_accuracy=[01]\.[0-9]{4} tta=flip$'
+		[ "$(run_field "$d/$dev.h5" device 0)" = $dev ]
+		[ "$(run_field "$d/$dev.h5" ema 0)" = 0.9 ]
+		run -0 h5ls -r "$d/$dev-ck.h5"
+		assert_output --partial "ema_weight"
+	done
+}
