@@ -352,6 +352,7 @@ static const Backend cuda_backend = {
 	.dense_backward = cuda_dense_backward,
 	.softmax_xent = cuda_softmax_xent,
 	.sgd_update = cuda_sgd_update,
+	.ema_update = cuda_ema_update,
 	.make_batch = cuda_make_batch,
 };
 

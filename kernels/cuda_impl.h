@@ -175,9 +175,10 @@ void cuda_dense_forward(Ctx *ctx, float *out, const float *in, const float *w, c
 void cuda_dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout, const float *in,
 			 const float *w, int N, int I, int O);
 void cuda_softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits, const int32_t *labels,
-		       int N, int K);
+		       int N, int K, float smoothing);
 void cuda_sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, float lr, float mu, float wd,
 		     int nesterov);
+void cuda_ema_update(Ctx *ctx, float *avg, const float *p, size_t n, float decay);
 void cuda_make_batch(Ctx *ctx, float *x, int32_t *y, const uint8_t *images, const uint8_t *labels,
 		     const Sample *samples, int n, int c, int h, int w, const float *mean, const float *std);
 

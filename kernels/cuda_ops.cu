@@ -252,29 +252,33 @@ void cuda_gap_backward(Ctx *ctx, float *din, const float *dout, int N, int C, in
 	LAUNCHED(im);
 }
 
-/* ---- softmax cross-entropy: one block, a thread per row, in double like the reference ---- */
+/* ---- softmax cross-entropy against the label-smoothed target: one block, a thread per row, in
+   double like the reference (ref_ops.inc: smoothing 0 is exactly the one-hot loss) ---- */
 
 __global__ static void softmax_xent_kernel(float *dlogits, float *stats, const float *logits,
-					   const int32_t *labels, int N, int K)
+					   const int32_t *labels, int N, int K, float smoothing)
 {
 	__shared__ double sh[32];
 	const double nan = __longlong_as_double(0x7ff8000000000000LL);
-	double loss = 0, correct = 0;
+	double loss = 0, correct = 0, e = smoothing, on = 1.0 - e, off = e / K;
 	for (int n = threadIdx.x; n < N; n += blockDim.x) {
 		const float *l = logits + (size_t)n * K;
 		int y = labels[n], arg = 0;
 		for (int k = 1; k < K; k++)
 			if (l[k] > l[arg])
 				arg = k;
-		double mx = l[arg], z = 0;
-		for (int k = 0; k < K; k++)
+		double mx = l[arg], z = 0, sum = 0;
+		for (int k = 0; k < K; k++) {
 			z += exp((double)l[k] - mx);
+			sum += l[k];
+		}
 		int valid = y >= 0 && y < K;
-		loss += valid ? mx + log(z) - (double)l[y] : nan; /* a bad label reads as divergence */
+		/* a bad label reads as divergence */
+		loss += valid ? mx + log(z) - on * (double)l[y] - (e != 0 ? off * sum : 0) : nan;
 		correct += valid && arg == y;
 		if (dlogits)
 			for (int k = 0; k < K; k++)
-				dlogits[(size_t)n * K + k] = (float)((exp((double)l[k] - mx) / z - (k == y)) / N);
+				dlogits[(size_t)n * K + k] = (float)((exp((double)l[k] - mx) / z - (on * (k == y) + off)) / N);
 	}
 	loss = block_sum(loss, sh);
 	correct = block_sum(correct, sh);
@@ -286,12 +290,12 @@ __global__ static void softmax_xent_kernel(float *dlogits, float *stats, const f
 }
 
 void cuda_softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits, const int32_t *labels,
-		       int N, int K)
+		       int N, int K, float smoothing)
 {
 	CudaImpl *im = cuda_impl(ctx);
 	if (im->failed || N <= 0 || K <= 0)
 		return;
-	softmax_xent_kernel<<<1, NASH_THREADS, 0, im->stream>>>(dlogits, stats, logits, labels, N, K);
+	softmax_xent_kernel<<<1, NASH_THREADS, 0, im->stream>>>(dlogits, stats, logits, labels, N, K, smoothing);
 	LAUNCHED(im);
 }
 
@@ -316,6 +320,23 @@ void cuda_sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, 
 	if (im->failed || n == 0)
 		return;
 	sgd_kernel<<<cuda_blocks(n), NASH_THREADS, 0, im->stream>>>(p, v, grad, n, lr, mu, wd, nesterov);
+	LAUNCHED(im);
+}
+
+/* ---- weight average (nash-train --ema): avg = decay*avg + (1-decay)*p, as cpu_ema_update ---- */
+
+__global__ static void ema_kernel(float *avg, const float *p, size_t n, float keep, float take)
+{
+	GRID_STRIDE(i, n)
+	avg[i] = keep * avg[i] + take * p[i];
+}
+
+void cuda_ema_update(Ctx *ctx, float *avg, const float *p, size_t n, float decay)
+{
+	CudaImpl *im = cuda_impl(ctx);
+	if (im->failed || n == 0)
+		return;
+	ema_kernel<<<cuda_blocks(n), NASH_THREADS, 0, im->stream>>>(avg, p, n, decay, 1.0f - decay);
 	LAUNCHED(im);
 }
 

@@ -137,8 +137,10 @@ int main(int argc, char **argv)
 		fprintf(res, "%-*s  %10s  %s\n", pw, "member", "params", what);
 		for (int i = 0; i < e.n; i++) {
 			fprintf(res, "%-*s  %10zu  %.4f\n", pw, e.sources[i], graph_param_count(&e.members[i].g), acc[i]);
-			if (on_test)
+			if (on_test) {
 				e.members[i].test_accuracy = (float)acc[i];
+				e.members[i].test_tta = TTA_NONE; /* the ensemble evaluates without augmentation */
+			}
 		}
 		char label[64];
 		snprintf(label, sizeof label, "ensemble of %d", e.n);

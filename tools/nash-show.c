@@ -95,7 +95,8 @@ static void print_morphism(const Morphism *mm)
 	printf("\n");
 }
 
-/* One line per training run: its epochs and seed, and where it ran when the file says. */
+/* One line per training run: its epochs and seed, where it ran when the file says, and the
+   parts of its recipe that are not the defaults. */
 static void print_runs(const Model *m)
 {
 	for (int i = 0; i < m->n_runs; i++) {
@@ -106,16 +107,34 @@ static void print_runs(const Model *m)
 			printf(" on %s (%s)", or_dash(r->host), or_dash(r->device_name));
 		if (r->job[0])
 			printf(", job %s", r->job);
+		if (r->label_smoothing > 0)
+			printf(", label smoothing %g", (double)r->label_smoothing);
+		if (r->ema > 0)
+			printf(", EMA %g", (double)r->ema);
+		if (strncmp(r->tta, "none", sizeof r->tta))
+			printf(", TTA %.16s", r->tta);
 		printf("\n");
 	}
+}
+
+/* " (TTA flip)" for an accuracy measured with test-time augmentation, else "". */
+static const char *tta_note(char *buf, size_t n, float acc, Tta tta)
+{
+	if (isfinite(acc) && tta != TTA_NONE)
+		snprintf(buf, n, " (TTA %s)", tta_name(tta));
+	else
+		buf[0] = '\0';
+	return buf;
 }
 
 static void print_summary(const Model *m, const ModelInfo *mi)
 {
 	const Graph *g = &m->g;
-	char va[32], ta[32];
+	char va[32], ta[32], vt[32], tt[32];
 	fmt_acc(va, sizeof va, m->val_accuracy);
 	fmt_acc(ta, sizeof ta, m->test_accuracy);
+	tta_note(vt, sizeof vt, m->val_accuracy, m->val_tta);
+	tta_note(tt, sizeof tt, m->test_accuracy, m->test_tta);
 	printf("%s\n", mi->path);
 	printf("  dataset     %s (%dx%dx%d, %d classes), %d validation images held out\n", m->dataset, g->in_c, g->in_h,
 	       g->in_w, g->n_classes, m->val_size);
@@ -124,7 +143,7 @@ static void print_summary(const Model *m, const ModelInfo *mi)
 	printf("              %s\n", mi->summary);
 	/* A last run on training + validation images leaves no held-out validation figure. */
 	int val_trained = m->n_runs > 0 && run_trained_on_val(&m->runs[m->n_runs - 1]);
-	printf("  accuracy    val %s%s, test %s\n", va, val_trained ? " (trained on)" : "", ta);
+	printf("  accuracy    val %s%s%s, test %s%s\n", va, val_trained ? " (trained on)" : "", vt, ta, tt);
 	printf("  training    %d run%s, %d epoch%s, %.1f s\n", m->n_runs, m->n_runs == 1 ? "" : "s", m->n_records,
 	       m->n_records == 1 ? "" : "s", (double)mi->total_seconds);
 	print_runs(m);

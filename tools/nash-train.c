@@ -48,6 +48,15 @@ static void usage(FILE *f)
 		"  --gpu N            use GPU N (default 0, or as CUDA_VISIBLE_DEVICES orders them)\n"
 		"  --threads T        CPU threads (default: all cores)\n"
 		"  --eval val|test    also evaluate on the test set with 'test' (default val)\n"
+		"  --label-smoothing E  train against the target (1-E) one-hot + E/K (0 <= E < 1;\n"
+		"                     default 0: one-hot)\n"
+		"  --ema D            evaluate and keep an exponential moving average of the weights and\n"
+		"                     batch-norm statistics, updated after every step with decay\n"
+		"                     min(D, (1+k)/(10+k)) at step k (0 <= D < 1; default 0: none)\n"
+		"  --tta none|flip|flip-shift  test-time augmentation of the validation and test\n"
+		"                     figures: the mean softmax of the image and its mirror (flip), and\n"
+		"                     of both shifted one pixel each way diagonally (flip-shift);\n"
+		"                     default none\n"
 		"  --checkpoint F     after every epoch write model + optimizer state to F; a rerun with\n"
 		"                     the same settings given F as MODEL resumes from it\n"
 		"  -o, --output F     write the trained model to F (default: standard output)\n"
@@ -56,13 +65,22 @@ static void usage(FILE *f)
 		"\n"
 		"The last line on standard output is 'val_accuracy=X' (and ' test_accuracy=Y' with\n"
 		"--eval test); when the model itself goes to standard output, that line goes to stderr.\n"
-		"With --train-on all, ' train_on=all' ends that line. A run that collapses (after an\n"
-		"epoch, the network gives every image the same output: every ReLU dead, accuracy at\n"
-		"chance) fails like one that diverges: 'collapsed: ...', the model written to -o F\n"
-		"marked failed with that reason.\n"
+		"With --train-on all, ' train_on=all' follows, and with --tta T other than none,\n"
+		"' tta=T' ends the line. A run that collapses (after an epoch, the network gives every\n"
+		"image the same output: every ReLU dead, accuracy at chance) fails like one that\n"
+		"diverges: 'collapsed: ...', the model written to -o F marked failed with that reason.\n"
 		"Exit status: 0 success, 1 error, 2 usage, 3 out of memory, 4 training diverged or\n"
 		"collapsed.\n",
 		prog);
+}
+
+/* A value in [0, 1) for opt (as a float: 0.99999999999 would round to 1). */
+static float unit_fraction(const char *opt, const char *s)
+{
+	double v = cli_double(prog, opt, s, -HUGE_VAL, HUGE_VAL);
+	if (!(v >= 0 && (float)v < 1.0f))
+		die_usage(prog, "%s: %s is out of range [0, 1)", opt, s);
+	return (float)v;
 }
 
 /* Where this training runs, for its record (RunSettings: host, device_name, job): the host
@@ -115,6 +133,8 @@ int main(int argc, char **argv)
 		{"seed", required_argument, 0, 's'},
 		{"checkpoint", required_argument, 0, 'c'}, {"output", required_argument, 0, 'o'},
 		{"warmup", required_argument, 0, 'w'}, {"train-on", required_argument, 0, 'T'},
+		{"label-smoothing", required_argument, 0, 'L'}, {"ema", required_argument, 0, 'E'},
+		{"tta", required_argument, 0, 't'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -140,6 +160,12 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "train") && strcmp(optarg, "all"))
 				die_usage(prog, "--train-on: '%s' is not train or all", optarg);
 			o.train_on_all = strcmp(optarg, "all") == 0;
+			break;
+		case 'L': o.label_smoothing = unit_fraction("--label-smoothing", optarg); break;
+		case 'E': o.ema = unit_fraction("--ema", optarg); break;
+		case 't':
+			if (tta_parse(optarg, &o.tta))
+				die_usage(prog, "--tta: '%s' is not %s", optarg, TTA_NAMES);
 			break;
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
@@ -201,17 +227,19 @@ int main(int argc, char **argv)
 			die(prog, "%s: the model holds out no validation images (val_size 0): nothing to evaluate; try --eval test",
 			    nash_name(in).s);
 		if (m.val_size > 0) {
-			if (eval_set(&es, &d, 0, m.val_size, &err) || evaluate_on(&net, &es, &loss, &acc, NULL, &err))
+			if (eval_set(&es, &d, 0, m.val_size, &err) || evaluate_on(&net, &es, o.tta, &loss, &acc, NULL, &err))
 				die_err(prog, &err);
 			m.val_accuracy = (float)acc;
+			m.val_tta = o.tta;
 		}
 	}
 	if (want_test) {
 		EvalSet es;
 		double loss, acc;
-		if (eval_set(&es, &d, 1, 0, &err) || evaluate_on(&net, &es, &loss, &acc, NULL, &err))
+		if (eval_set(&es, &d, 1, 0, &err) || evaluate_on(&net, &es, o.tta, &loss, &acc, NULL, &err))
 			die_err(prog, &err);
 		m.test_accuracy = (float)acc;
+		m.test_tta = o.tta;
 	}
 	net_free(&net);
 	if (write_model && model_write(&m, out, &err))
@@ -222,6 +250,8 @@ int main(int argc, char **argv)
 		fprintf(res, " test_accuracy=%.4f", m.test_accuracy);
 	if (m.n_runs > 0 && run_trained_on_val(&m.runs[m.n_runs - 1]))
 		fputs(" train_on=all", res); /* the validation figure is not held out */
+	if (o.tta != TTA_NONE)
+		fprintf(res, " tta=%s", tta_name(o.tta)); /* the figures are not the plain ones */
 	fputc('\n', res);
 	model_free(&m);
 	dataset_free(&d);

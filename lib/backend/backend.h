@@ -117,16 +117,22 @@ struct Backend {
 	void (*dense_backward)(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
 			       const float *in, const float *w, int N, int I, int O);
 
-	/* Softmax cross-entropy, mean over the batch. dlogits[N,K] = (softmax - onehot)/N (may be
-	   NULL: evaluation). stats[0] += summed loss, stats[1] += number correct (argmax, first
-	   maximum wins), stats[2] += N; stats live in backend memory so a step needs no sync. */
+	/* Softmax cross-entropy against the label-smoothed target q = (1-smoothing) onehot +
+	   smoothing/K (0 <= smoothing < 1; 0: the plain one-hot loss, to the bit), mean over the
+	   batch: loss = logsumexp(logits) - sum_k q_k logits_k. dlogits[N,K] = (softmax - q)/N
+	   (may be NULL: evaluation). stats[0] += summed loss, stats[1] += number correct (argmax,
+	   first maximum wins), stats[2] += N; stats live in backend memory so a step needs no sync. */
 	void (*softmax_xent)(Ctx *ctx, float *dlogits, float *stats, const float *logits,
-			     const int32_t *labels, int N, int K);
+			     const int32_t *labels, int N, int K, float smoothing);
 
 	/* SGD with momentum mu, weight decay wd, Nesterov when nesterov != 0 (PyTorch's rule):
 	   g = grad + wd*p; v = mu*v + g; p -= lr * (nesterov ? g + mu*v : v) */
 	void (*sgd_update)(Ctx *ctx, float *p, float *v, const float *grad, size_t n,
 			   float lr, float mu, float wd, int nesterov);
+
+	/* Exponential moving average of weights (nash-train --ema): avg = decay*avg + (1-decay)*p
+	   elementwise, 0 <= decay < 1; decay 0 copies p exactly. */
+	void (*ema_update)(Ctx *ctx, float *avg, const float *p, size_t n, float decay);
 
 	/* Builds a normalised, augmented batch from uint8 images in backend memory.
 	   x[n,c,h,w], y[n]; samples in backend memory; mean/std are c floats in host memory. */

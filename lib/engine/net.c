@@ -128,7 +128,8 @@ void net_free(Net *net)
 	if (!be)
 		return;
 	void *bufs[] = {net->params, net->grads, net->velocity, net->buffers, net->acts, net->dacts,
-			net->labels, net->samples, net->stats, net->ctx.workspace};
+			net->labels, net->samples, net->stats, net->ctx.workspace, net->ema_params,
+			net->ema_buffers};
 	for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
 		if (bufs[i])
 			be->free(&net->ctx, bufs[i]);
@@ -141,7 +142,8 @@ void net_free(Net *net)
 size_t net_bytes(const Net *net)
 {
 	size_t own = net->ctx.be->private_bytes ? net->ctx.be->private_bytes(&net->ctx) : 0;
-	return (3 * net->n_params + net->n_buffers + 2 * net->n_acts + net->ctx.workspace_floats) * sizeof(float) +
+	size_t ema = net->ema_params ? net->n_params + net->n_buffers : 0;
+	return (3 * net->n_params + net->n_buffers + 2 * net->n_acts + net->ctx.workspace_floats + ema) * sizeof(float) +
 	       (size_t)net->batch * (sizeof(int32_t) + sizeof(Sample)) + own;
 }
 
@@ -309,7 +311,8 @@ void net_train_step(Net *net, const DeviceSet *set, const Sample *samples, int n
 	const NodePlan *last = &net->plan[g->n_nodes - 1];
 	/* Input gradients accumulate, so they start from zero; the loss then writes dlogits. */
 	be->zero(&net->ctx, net->dacts, net->n_acts * sizeof(float));
-	be->softmax_xent(&net->ctx, last->dout, net->stats, last->out, net->labels, n, g->n_classes);
+	be->softmax_xent(&net->ctx, last->dout, net->stats, last->out, net->labels, n, g->n_classes,
+			 o->label_smoothing);
 	backward(net, n);
 	be->sgd_update(&net->ctx, net->params, net->velocity, net->grads, net->n_decay, o->lr, o->momentum,
 		       o->weight_decay, o->nesterov);
@@ -324,7 +327,8 @@ void net_eval_batch(Net *net, const DeviceSet *set, const Sample *samples, int n
 	load_batch(net, set, samples, n);
 	forward(net, n, 0);
 	const NodePlan *last = &net->plan[g->n_nodes - 1];
-	net->ctx.be->softmax_xent(&net->ctx, NULL, net->stats, last->out, net->labels, n, g->n_classes);
+	/* evaluation measures the plain cross-entropy, whatever the training's smoothing */
+	net->ctx.be->softmax_xent(&net->ctx, NULL, net->stats, last->out, net->labels, n, g->n_classes, 0.0f);
 }
 
 int net_take_stats(Net *net, double *loss, double *acc, long *count, NashErr *err)
@@ -342,11 +346,18 @@ int net_take_stats(Net *net, double *loss, double *acc, long *count, NashErr *er
 	return 0;
 }
 
+void net_read_labels(Net *net, int32_t *host, int n)
+{
+	net->ctx.be->download(&net->ctx, host, net->labels, (size_t)n * sizeof *host);
+}
+
 void net_read_logits(Net *net, float *host, int n)
 {
 	const NodePlan *last = &net->plan[net->g->n_nodes - 1];
 	net->ctx.be->download(&net->ctx, host, last->out, (size_t)n * net->g->n_classes * sizeof(float));
 }
+
+static float *ema_of(const Net *net, float *p);
 
 int net_store(Net *net, Graph *g, int momentum, NashErr *err)
 {
@@ -363,7 +374,79 @@ int net_store(Net *net, Graph *g, int momentum, NashErr *err)
 					return nash_err(err, NASH_ERR_OOM, "out of memory");
 				net->ctx.be->download(&net->ctx, t->momentum, net->plan[i].v[p], bytes);
 			}
+			if (momentum && net->ema_params) {
+				if (!t->ema && !(t->ema = malloc(bytes + 1)))
+					return nash_err(err, NASH_ERR_OOM, "out of memory");
+				net->ctx.be->download(&net->ctx, t->ema, ema_of(net, net->plan[i].p[p]), bytes);
+			}
 		}
 	}
 	return 0;
+}
+
+/* ---- the weight average (--ema) ---- */
+
+/* The other arena's twin of a tensor in params or buffers: its average, or after
+   net_ema_swap its weights. */
+static float *ema_of(const Net *net, float *p)
+{
+	if (p >= net->params && p < net->params + net->n_params)
+		return net->ema_params + (p - net->params);
+	return net->ema_buffers + (p - net->buffers);
+}
+
+int net_ema_begin(Net *net, int resume, NashErr *err)
+{
+	const Backend *be = net->ctx.be;
+	if (!net->ema_params) {
+		net->ema_params = be->alloc(&net->ctx, net->n_params > 0 ? net->n_params * sizeof(float) : 4, err);
+		if (!net->ema_params)
+			return -1;
+		net->ema_buffers = be->alloc(&net->ctx, net->n_buffers > 0 ? net->n_buffers * sizeof(float) : 4, err);
+		if (!net->ema_buffers) {
+			be->free(&net->ctx, net->ema_params);
+			net->ema_params = NULL;
+			return -1;
+		}
+	}
+	const Graph *g = net->g;
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int p = 0; p < g->nodes[i].n_params; p++) {
+			const Tensor *t = &g->nodes[i].params[p];
+			if (resume && !t->ema)
+				return nash_err(err, NASH_ERR_RUNTIME,
+						"the checkpoint holds no weight average for %s of node %d (ema_%s): it was "
+						"not written by a run with --ema",
+						t->name, i, t->name);
+			be->upload(&net->ctx, ema_of(net, net->plan[i].p[p]), resume ? t->ema : t->data,
+				   tensor_size(t) * sizeof(float));
+		}
+	return 0;
+}
+
+void net_ema_update(Net *net, float decay)
+{
+	const Backend *be = net->ctx.be;
+	be->ema_update(&net->ctx, net->ema_params, net->params, net->n_params, decay);
+	be->ema_update(&net->ctx, net->ema_buffers, net->buffers, net->n_buffers, decay);
+}
+
+void net_ema_swap(Net *net)
+{
+	const Graph *g = net->g;
+	for (int i = 0; i < g->n_nodes; i++)
+		for (int p = 0; p < g->nodes[i].n_params; p++)
+			net->plan[i].p[p] = ema_of(net, net->plan[i].p[p]);
+	float *t = net->params;
+	net->params = net->ema_params, net->ema_params = t;
+	t = net->buffers;
+	net->buffers = net->ema_buffers, net->ema_buffers = t;
+}
+
+void net_ema_adopt(Net *net)
+{
+	net_ema_swap(net);
+	net->ctx.be->free(&net->ctx, net->ema_params);
+	net->ctx.be->free(&net->ctx, net->ema_buffers);
+	net->ema_params = net->ema_buffers = NULL;
 }

@@ -37,6 +37,9 @@ typedef struct Net {
 	Sample *samples; /* [batch] */
 	float *stats;    /* [4] summed loss, correct, count since the last net_take_stats; the
 			    fourth float is padding (one 16-byte transfer), never written */
+	/* The weight average (net_ema_begin; NULL without one): the trainable tensors' and the
+	   running statistics', laid out as params and buffers, whose roles net_ema_swap exchanges. */
+	float *ema_params, *ema_buffers;
 	NodePlan *plan;  /* [g->n_nodes] host array of pointers into the arenas */
 	float mean[NASH_MAX_CHANNELS], std[NASH_MAX_CHANNELS];
 } Net;
@@ -44,6 +47,7 @@ typedef struct Net {
 typedef struct Optim {
 	float lr, momentum, weight_decay;
 	int nesterov;
+	float label_smoothing; /* the loss's target: (1-e) one-hot + e/K; 0: one-hot */
 } Optim;
 
 /* Allocates everything for batches of up to `batch` images and uploads the graph's weights
@@ -69,8 +73,26 @@ void net_eval_batch(Net *net, const DeviceSet *set, const Sample *samples, int n
 int net_take_stats(Net *net, double *loss, double *acc, long *count, NashErr *err);
 /* Copies the logits of the last net_eval_batch ([n, classes]) to host memory. */
 void net_read_logits(Net *net, float *host, int n);
+/* Copies the labels of the last batch ([n]) to host memory. */
+void net_read_labels(Net *net, int32_t *host, int n);
 /* Writes the weights and running statistics back into the graph's host tensors; with
-   momentum != 0 also the momentum buffers (allocating Tensor.momentum). */
+   momentum != 0 (a checkpoint) also the momentum buffers and, when the net keeps one, the
+   weight average (allocating Tensor.momentum, Tensor.ema). */
 int net_store(Net *net, Graph *g, int momentum, NashErr *err);
+
+/* An exponential moving average of every trainable tensor and batch-norm running statistic
+   (nash-train --ema), kept beside the weights in backend memory. net_ema_begin allocates it
+   (once) and starts it from the graph's weights, or with resume from the tensors' averages
+   (Tensor.ema, a checkpoint's: an error when one is missing); call it unswapped. */
+int net_ema_begin(Net *net, int resume, NashErr *err);
+/* average = decay*average + (1-decay)*weights, for every tensor (Backend.ema_update). */
+void net_ema_update(Net *net, float decay);
+/* Exchanges the weights and their average (pointers only, nothing is copied): the passes then
+   run on the average; a second call restores. Only for evaluation: training steps and
+   net_ema_update expect the weights in place. */
+void net_ema_swap(Net *net);
+/* Makes the average the net's weights for good and frees the weights it replaces (the end of
+   a run with --ema: the model keeps the average). */
+void net_ema_adopt(Net *net);
 
 #endif

@@ -44,6 +44,12 @@ float train_warmup_auto(const Model *m, int epochs)
 	return finished > 0 ? 0.0f : NASH_WARMUP_FROM_SCRATCH < half ? NASH_WARMUP_FROM_SCRATCH : half;
 }
 
+float ema_decay(float D, long k)
+{
+	float warm = (float)(1 + k) / (float)(10 + k);
+	return warm < D ? warm : D;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -53,9 +59,109 @@ static double now_s(void)
 
 /* ---- evaluation ---- */
 
-int evaluate(Net *net, const DeviceSet *set, int begin, int count, double *loss, double *acc, float *probs,
-	     NashErr *err)
+/* A view of test-time augmentation: the crop offset and mirroring of training's batches
+   (base/sample.h), and its weight in the mean. */
+typedef struct View {
+	int8_t dy, dx, flip;
+	double weight;
+} View;
+
+enum { MAX_VIEWS = 6 };
+
+/* The views of tta (train.h, evaluate); returns how many. */
+static int tta_views(Tta tta, View *v)
 {
+	static const View flip[] = {{0, 0, 0, 0.5}, {0, 0, 1, 0.5}};
+	static const View flip_shift[MAX_VIEWS] = {{0, 0, 0, 0.25},    {0, 0, 1, 0.25},   {-1, -1, 0, 0.125},
+						   {-1, -1, 1, 0.125}, {1, 1, 0, 0.125}, {1, 1, 1, 0.125}};
+	const View *from = tta == TTA_FLIP ? flip : flip_shift;
+	int n = tta == TTA_FLIP ? 2 : MAX_VIEWS;
+	memcpy(v, from, (size_t)n * sizeof *v);
+	return n;
+}
+
+/* evaluate with test-time augmentation: every batch once per view, the views' softmax outputs
+   averaged on the host (in double). The loss, -log of the mean's probability of the label, is
+   taken as a log-sum-exp over the views' log-probabilities, so that a confident wrong view
+   cannot underflow it to infinity where the plain loss is finite. */
+static int evaluate_tta(Net *net, const DeviceSet *set, int begin, int count, Tta tta, double *loss, double *acc,
+			float *probs, NashErr *err)
+{
+	View views[MAX_VIEWS];
+	int nv = tta_views(tta, views), B = net->batch, K = net->g->n_classes;
+	Sample *s = malloc((size_t)B * sizeof *s);                /* [B] */
+	float *logits = malloc((size_t)B * K * sizeof *logits);   /* [B, K] one view's */
+	double *mix = malloc((size_t)B * K * sizeof *mix);        /* [B, K] weighted mean of the softmax */
+	double *lp = malloc((size_t)B * nv * sizeof *lp);         /* [B, nv] log(weight * p(label)) */
+	int32_t *y = malloc((size_t)B * sizeof *y);               /* [B] */
+	double l, a, loss_sum = 0;
+	long c, correct = 0;
+	int rc = 0;
+	if (!s || !logits || !mix || !lp || !y)
+		rc = nash_err(err, NASH_ERR_OOM, "out of memory");
+	if (rc == 0)
+		rc = net_take_stats(net, &l, &a, &c, err); /* clears what training left */
+	for (int b = 0; rc == 0 && b < count; b += B) {
+		int n = count - b < B ? count - b : B;
+		memset(mix, 0, (size_t)n * K * sizeof *mix);
+		for (int v = 0; v < nv; v++) {
+			for (int i = 0; i < n; i++)
+				s[i] = (Sample){.index = begin + b + i, .dy = views[v].dy, .dx = views[v].dx,
+						.flip = views[v].flip};
+			net_eval_batch(net, set, s, n);
+			net_read_logits(net, logits, n);
+			if (v == 0)
+				net_read_labels(net, y, n);
+			for (int i = 0; i < n; i++) {
+				const float *z = logits + (size_t)i * K;
+				double mx = z[0], sum = 0;
+				for (int k = 1; k < K; k++)
+					mx = z[k] > mx ? z[k] : mx;
+				for (int k = 0; k < K; k++)
+					sum += exp((double)z[k] - mx);
+				double lse = mx + log(sum);
+				for (int k = 0; k < K; k++)
+					mix[(size_t)i * K + k] += views[v].weight * exp((double)z[k] - lse);
+				int valid = y[i] >= 0 && y[i] < K;
+				lp[(size_t)i * nv + v] = valid ? log(views[v].weight) + z[valid ? y[i] : 0] - lse : NAN;
+			}
+		}
+		for (int i = 0; i < n; i++) {
+			const double *p = mix + (size_t)i * K, *q = lp + (size_t)i * nv;
+			int arg = 0;
+			for (int k = 1; k < K; k++)
+				arg = p[k] > p[arg] ? k : arg; /* the first maximum wins, as softmax_xent */
+			correct += arg == y[i];
+			double mq = q[0], sq = 0;
+			for (int v = 1; v < nv; v++)
+				mq = q[v] > mq ? q[v] : mq;
+			for (int v = 0; v < nv; v++)
+				sq += exp(q[v] - mq);
+			loss_sum -= mq + log(sq); /* NaN for a label outside the classes, as softmax_xent */
+			for (int k = 0; probs && k < K; k++)
+				probs[(size_t)(b + i) * K + k] = (float)p[k];
+		}
+	}
+	/* waits, reports deferred errors, and drops the views' own (unaveraged) figures */
+	if (rc == 0)
+		rc = net_take_stats(net, &l, &a, &c, err);
+	if (rc == 0) {
+		*loss = loss_sum / count;
+		*acc = (double)correct / count;
+	}
+	free(s);
+	free(logits);
+	free(mix);
+	free(lp);
+	free(y);
+	return rc;
+}
+
+int evaluate(Net *net, const DeviceSet *set, int begin, int count, Tta tta, double *loss, double *acc,
+	     float *probs, NashErr *err)
+{
+	if (tta != TTA_NONE)
+		return evaluate_tta(net, set, begin, count, tta, loss, acc, probs, err);
 	Sample *s = malloc((size_t)net->batch * sizeof *s);
 	float *logits = probs ? malloc((size_t)net->batch * net->g->n_classes * sizeof *logits) : NULL;
 	if (!s || (probs && !logits)) {
@@ -118,12 +224,12 @@ int eval_set(EvalSet *s, const Dataset *d, int on_test, int val_size, NashErr *e
 	return 0;
 }
 
-int evaluate_on(Net *net, const EvalSet *s, double *loss, double *acc, float *probs, NashErr *err)
+int evaluate_on(Net *net, const EvalSet *s, Tta tta, double *loss, double *acc, float *probs, NashErr *err)
 {
 	DeviceSet set;
 	if (net_upload_set(net, &set, s->x, s->y, s->n, err))
 		return -1;
-	int rc = evaluate(net, &set, s->begin, s->count, loss, acc, probs, err);
+	int rc = evaluate(net, &set, s->begin, s->count, tta, loss, acc, probs, err);
 	net_free_set(net, &set);
 	return rc;
 }
@@ -180,11 +286,16 @@ static void record_place(RunSettings *r, const TrainOpts *o)
 	snprintf(r->job, sizeof r->job, "%s", o->job ? o->job : "");
 }
 
+/* A checkpoint's key: the settings of its run that a resumed run must share (the recipe's
+   among them: a checkpoint of one recipe does not go on under another). */
 static int same_run(const RunSettings *r, const TrainOpts *o, float warmup)
 {
 	return r->seed == o->seed && r->batch == o->batch && r->epochs == o->epochs && r->limit == o->limit &&
 	       r->augment == o->augment && r->lr_start == o->lr_start && r->lr_end == o->lr_end &&
-	       r->warmup == warmup && !strcmp(r->train_on, o->train_on_all ? "all" : "train");
+	       r->warmup == warmup && !strcmp(r->train_on, o->train_on_all ? "all" : "train") &&
+	       r->momentum == o->momentum && r->weight_decay == o->weight_decay &&
+	       r->label_smoothing == o->label_smoothing && r->ema == o->ema &&
+	       !strncmp(r->tta, tta_name(o->tta), sizeof r->tta);
 }
 
 /* The images of the run: the split, how many are trained on per epoch, steps and warmup. */
@@ -222,23 +333,26 @@ static int run_begin(Run *r, NashErr *err)
 	/* a model made in memory has not been through the file reader's check */
 	if (model_check_checkpoint(m, err))
 		return -1;
-	if (m->ckpt_epochs_done > 0 && same_run(&m->runs[m->n_runs - 1], o, w)) {
+	int resume = m->ckpt_epochs_done > 0 && same_run(&m->runs[m->n_runs - 1], o, w);
+	if (resume) {
 		r->first_epoch = m->ckpt_epochs_done + 1; /* weights and momentum came from the file */
 		record_place(&m->runs[m->n_runs - 1], o);
 	} else {
 		RunSettings rs = {.seed = o->seed, .batch = o->batch, .epochs = o->epochs, .limit = o->limit,
 				  .augment = o->augment, .lr_start = o->lr_start, .lr_end = o->lr_end,
 				  .momentum = o->momentum, .weight_decay = o->weight_decay, .warmup = w,
-				  .images = r->n_images};
+				  .images = r->n_images, .label_smoothing = o->label_smoothing, .ema = o->ema};
 		snprintf(rs.device, sizeof rs.device, "%s", o->device ? o->device : "");
 		snprintf(rs.train_on, sizeof rs.train_on, "%s", o->train_on_all ? "all" : "train");
+		snprintf(rs.tta, sizeof rs.tta, "%s", tta_name(o->tta));
 		record_place(&rs, o);
 		if (model_add_run(m, &rs, err))
 			return -1;
 		r->net->ctx.be->zero(&r->net->ctx, r->net->velocity, r->net->n_params * sizeof(float));
 	}
 	r->run = m->n_runs - 1;
-	return 0;
+	/* the average starts from the weights, or goes on from the checkpoint's */
+	return o->ema > 0 ? net_ema_begin(r->net, resume, err) : 0;
 }
 
 static int run_alloc(Run *r, NashErr *err)
@@ -301,9 +415,12 @@ static int train_epoch(Run *r, int e, TrainCallback cb, void *cb_arg, double *lo
 	for (int s = 0; s < r->steps; s++) {
 		long k = (long)(e - 1) * r->steps + s;
 		Optim opt = {.lr = schedule_lr(o->lr_start, o->lr_end, r->warmup, k, r->total),
-			     .momentum = o->momentum, .weight_decay = o->weight_decay, .nesterov = o->nesterov};
+			     .momentum = o->momentum, .weight_decay = o->weight_decay, .nesterov = o->nesterov,
+			     .label_smoothing = o->label_smoothing};
 		data_plan_batch(r->samples, r->order + (size_t)s * o->batch, o->batch, r->pad, o->augment, &rng);
 		net_train_step(r->net, &r->set, r->samples, o->batch, &opt);
+		if (o->ema > 0)
+			net_ema_update(r->net, ema_decay(o->ema, k));
 		double t = now_s();
 		if (t - last_report < 0.5 && s < r->steps - 1)
 			continue;
@@ -336,7 +453,13 @@ static int train_epoch(Run *r, int e, TrainCallback cb, void *cb_arg, double *lo
 static int check_epoch(Run *r, int e, double *vl, double *va, NashErr *err)
 {
 	*vl = *va = NAN;
-	if (evaluate(r->net, &r->set, r->check_begin, r->check_count, &r->check_loss, &r->check_acc, r->probs, err))
+	if (r->o->ema > 0) /* the average is what is evaluated (and kept) */
+		net_ema_swap(r->net);
+	int rc = evaluate(r->net, &r->set, r->check_begin, r->check_count, r->o->tta, &r->check_loss, &r->check_acc,
+			  r->probs, err);
+	if (r->o->ema > 0)
+		net_ema_swap(r->net);
+	if (rc)
 		return -1;
 	if (r->sp.val_count > 0) {
 		*vl = r->check_loss, *va = r->check_acc;
@@ -408,8 +531,10 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 		EpochRecord rec = {.run = r.run, .epoch = e, .lr = lr0, .train_loss = (float)tl, .train_acc = (float)ta,
 				   .val_loss = (float)vl, .val_acc = (float)va, .seconds = (float)(now_s() - t0)};
 		rc = rc ? rc : model_add_record(m, &rec, err);
-		if (rc == 0)
+		if (rc == 0) {
 			m->val_accuracy = (float)va;
+			m->val_tta = o->tta;
+		}
 		rc = rc ? rc : check_collapse(&r, e, err); /* after the record: the file shows the epoch */
 		if (rc)
 			break;
@@ -427,6 +552,8 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 	}
 	if (rc == 0) {
 		model_drop_optimizer(m);
+		if (o->ema > 0) /* the model keeps the average, and so does the net for what follows */
+			net_ema_adopt(net);
 		rc = store_checked(m, net, 0, r.run, err);
 	}
 	run_free(&r);

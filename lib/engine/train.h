@@ -26,6 +26,10 @@ typedef struct TrainOpts {
 	uint64_t seed;    /* shuffling and augmentation; epoch e uses streams (seed, e) */
 	float warmup;     /* epochs of linear warmup (fractions allowed), or NASH_WARMUP_AUTO */
 	int train_on_all; /* also train on the validation split (which is then not held out) */
+	/* The recipe (docs/SEARCH.md, "Training recipe"); the defaults change nothing. */
+	float label_smoothing; /* the loss's target (1-e) one-hot + e/K, 0 <= e < 1 */
+	float ema;             /* decay of the weight average evaluated and kept (0 <= D < 1; 0: none) */
+	Tta tta;               /* test-time augmentation of the validation figures */
 	const char *device;
 	const char *checkpoint; /* path written after every epoch (model + momentum), or NULL */
 	/* Where the training runs, recorded in its RunSettings (the tool finds out; NULL: ""). */
@@ -59,10 +63,19 @@ float schedule_lr(float lr_start, float lr_end, long warmup, long k, long total)
    been trained (a search child, a model trained further). */
 float train_warmup_auto(const Model *m, int epochs);
 
+/* The decay of the weight average's update k (0-based, over the run) for --ema D:
+   min(D, (1+k)/(10+k)), TensorFlow's ExponentialMovingAverage with num_updates. The early
+   updates forget the starting weights quickly, so that a run of a few hundred steps is not
+   averaged towards where it started. */
+float ema_decay(float D, long k);
+
 /* Trains m in place on d's training split (m->val_size held out; with o->train_on_all the
-   validation images too), appending a RunSettings (warmup, train_on, images per epoch) and
-   one EpochRecord per epoch; sets m->val_accuracy. If m is a checkpoint of an unfinished run
-   with the same settings, resumes after its last completed epoch. Returns -1 with
+   validation images too), appending a RunSettings (warmup, train_on, images per epoch, the
+   recipe) and one EpochRecord per epoch; sets m->val_accuracy (measured with o->tta: m->val_tta).
+   With o->ema, the weight average is updated after every step, evaluated in place of the
+   weights, and becomes the model's weights at the end (the net then holds it too). If m is a
+   checkpoint of an unfinished run with the same settings (the recipe included), resumes after
+   its last completed epoch. Returns -1 with
    NASH_ERR_DIVERGED and m marked failed (m->failure says why) if the loss becomes NaN or
    infinite, or if the network collapses: after an epoch, its output is the same for every
    image (train_output_constant), the failure then starting "collapsed: ". */
@@ -74,9 +87,16 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 int train_output_constant(const float *probs, int n, int K, int *cls);
 
 /* Evaluates a net on images [begin, begin+count) of x/y already on the backend (batch-norm in
-   inference mode). probs, when non-NULL, receives softmax probabilities [count, classes]. */
-int evaluate(Net *net, const DeviceSet *set, int begin, int count, double *loss, double *acc, float *probs,
-	     NashErr *err);
+   inference mode). probs, when non-NULL, receives softmax probabilities [count, classes].
+   With test-time augmentation (tta not TTA_NONE) each image is evaluated in several views,
+   and the prediction is the weighted mean of their softmax outputs (as nash-ensemble averages
+   its members'): flip, the image and its mirror, 1/2 each; flip-shift, those 1/4 each and the
+   image shifted one pixel down and right and one pixel up and left (the crop offsets of
+   training, padded with the mean), each also mirrored, 1/8 each (airbench's views and
+   weights). *acc is then the accuracy of that mean, *loss the mean of -log of its
+   probability of the label; probs receives it. */
+int evaluate(Net *net, const DeviceSet *set, int begin, int count, Tta tta, double *loss, double *acc,
+	     float *probs, NashErr *err);
 
 /* The images an evaluation covers: the test set, or the validation split of a model that
    holds out val_size images (an error when it holds out none, or no test set is loaded). */
@@ -88,6 +108,6 @@ typedef struct EvalSet {
 int eval_set(EvalSet *s, const Dataset *d, int on_test, int val_size, NashErr *err);
 /* Uploads s, evaluates net on it (evaluate) and frees the upload: one model's accuracy on the
    validation split or the test set. probs as in evaluate: [s->count, classes]. */
-int evaluate_on(Net *net, const EvalSet *s, double *loss, double *acc, float *probs, NashErr *err);
+int evaluate_on(Net *net, const EvalSet *s, Tta tta, double *loss, double *acc, float *probs, NashErr *err);
 
 #endif

@@ -36,7 +36,8 @@ static void tensor_free(Tensor *t)
 {
 	free(t->data);
 	free(t->momentum);
-	t->data = t->momentum = NULL;
+	free(t->ema);
+	t->data = t->momentum = t->ema = NULL;
 }
 
 void graph_free(Graph *g)
@@ -92,7 +93,8 @@ int graph_clone(Graph *dst, const Graph *src, NashErr *err)
 			size_t n = tensor_size(s);
 			d->data = dup_floats(s->data, n);
 			d->momentum = dup_floats(s->momentum, n);
-			if ((s->data && !d->data) || (s->momentum && !d->momentum)) {
+			d->ema = dup_floats(s->ema, n);
+			if ((s->data && !d->data) || (s->momentum && !d->momentum) || (s->ema && !d->ema)) {
 				dst->n_nodes = i + 1;
 				graph_free(dst);
 				return nash_err(err, NASH_ERR_OOM, "out of memory");

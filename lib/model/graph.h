@@ -44,6 +44,7 @@ typedef struct Tensor {
 	int dims[4];
 	float *data;     /* host memory, product(dims) floats */
 	float *momentum; /* optimizer state for checkpoints; NULL when absent */
+	float *ema;      /* a checkpoint's weight average (nash-train --ema); NULL when absent */
 } Tensor;
 
 typedef struct Node {

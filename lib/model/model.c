@@ -81,7 +81,23 @@ int model_add_run(Model *m, const RunSettings *r, NashErr *err)
 	RunSettings *added = &m->runs[m->n_runs - 1];
 	if (!added->train_on[0]) /* unset: the training split, as before the field existed */
 		snprintf(added->train_on, sizeof added->train_on, "train");
+	if (!added->tta[0]) /* unset: no test-time augmentation, as before the field existed */
+		snprintf(added->tta, sizeof added->tta, "%s", tta_name(TTA_NONE));
 	return 0;
+}
+
+static const char *const tta_names[] = {"none", "flip", "flip-shift"};
+
+const char *tta_name(Tta t) { return t >= TTA_NONE && t <= TTA_FLIP_SHIFT ? tta_names[t] : "?"; }
+
+int tta_parse(const char *s, Tta *t)
+{
+	for (int k = TTA_NONE; k <= TTA_FLIP_SHIFT; k++)
+		if (strncmp(s, tta_names[k], 16) == 0) {
+			*t = (Tta)k;
+			return 0;
+		}
+	return -1;
 }
 
 int model_add_morphism(Model *m, const Morphism *mm, NashErr *err)
@@ -258,6 +274,10 @@ int model_validate(const Model *m, NashErr *err)
 				return nash_err(err, NASH_ERR_RUNTIME,
 						"graph/%s/momentum_%s: element %ld is not finite",
 						name, t->name, bad);
+			bad = t->ema ? first_nonfinite(t->ema, sz) : -1;
+			if (bad >= 0)
+				return nash_err(err, NASH_ERR_RUNTIME, "graph/%s/ema_%s: element %ld is not finite",
+						name, t->name, bad);
 			/* a variance below 0 makes batch norm's sqrt(var + eps) NaN or silently wrong */
 			for (size_t k = 0; n->op == OP_BN && strcmp(t->name, "running_var") == 0 && k < sz; k++)
 				if (t->data[k] < 0)
@@ -323,6 +343,14 @@ int model_validate(const Model *m, NashErr *err)
 		if (!(r->warmup >= 0) || r->images < 0)
 			return nash_err(err, NASH_ERR_RUNTIME, "training/runs row %d: warmup %g or images %d is negative",
 					i, r->warmup, r->images);
+		if (!(r->label_smoothing >= 0 && r->label_smoothing < 1) || !(r->ema >= 0 && r->ema < 1))
+			return nash_err(err, NASH_ERR_RUNTIME,
+					"training/runs row %d: label_smoothing %g or ema %g is not in [0, 1)", i,
+					r->label_smoothing, r->ema);
+		Tta t;
+		if (tta_parse(r->tta, &t))
+			return nash_err(err, NASH_ERR_RUNTIME, "training/runs row %d: tta '%.*s' is not %s", i,
+					(int)strnlen(r->tta, sizeof r->tta), r->tta, TTA_NAMES);
 	}
 	return 0;
 }
@@ -334,7 +362,9 @@ void model_drop_optimizer(Model *m)
 	m->ckpt_epochs_done = 0;
 	for (int i = 0; i < m->g.n_nodes; i++)
 		for (int p = 0; p < m->g.nodes[i].n_params; p++) {
-			free(m->g.nodes[i].params[p].momentum);
-			m->g.nodes[i].params[p].momentum = NULL;
+			Tensor *t = &m->g.nodes[i].params[p];
+			free(t->momentum);
+			free(t->ema);
+			t->momentum = t->ema = NULL;
 		}
 }

@@ -20,8 +20,17 @@ typedef struct EpochRecord {
 	float seconds;
 } EpochRecord;
 
-/* Settings of one nash-train run. The last three fields came later: a file without them
-   reads as warmup 0, train_on "train", images 0 (not recorded), which is what those runs did. */
+/* Test-time augmentation of an evaluation (nash-train --tta): the views of each image whose
+   softmax outputs are averaged. none: the image; flip: it and its mirror; flip-shift: those
+   and both shifted one pixel down-right and up-left (train.h, evaluate). */
+typedef enum Tta { TTA_NONE, TTA_FLIP, TTA_FLIP_SHIFT } Tta;
+#define TTA_NAMES "none, flip or flip-shift"
+const char *tta_name(Tta t); /* "none", "flip", "flip-shift" */
+int tta_parse(const char *s, Tta *t); /* 0, or -1 when s is none of the names */
+
+/* Settings of one nash-train run. The fields from warmup on came later: a file without them
+   reads as warmup 0, train_on "train", images 0 (not recorded), label smoothing 0, EMA 0 (off)
+   and TTA "none", which is what those runs did. */
 typedef struct RunSettings {
 	uint64_t seed;
 	int batch, epochs, limit, augment;
@@ -34,6 +43,9 @@ typedef struct RunSettings {
 	float warmup;      /* epochs of linear learning-rate warmup */
 	char train_on[16]; /* "train" (the training split) or "all" (training + validation split) */
 	int images;        /* images trained on per epoch; 0: not recorded */
+	float label_smoothing; /* the loss's target (1-e) one-hot + e/K; 0: one-hot */
+	float ema;             /* decay of the weight average evaluated and kept; 0: none */
+	char tta[16];          /* the test-time augmentation of its validation figures (tta_name) */
 } RunSettings;
 /* 1 when the run trained on the validation split too (its validation figures are not held out). */
 int run_trained_on_val(const RunSettings *r);
@@ -60,6 +72,7 @@ typedef struct Model {
 	char parent_id[NASH_ID_LEN];  /* "" for a seed network */
 	float val_accuracy;           /* NaN when never evaluated */
 	float test_accuracy;          /* NaN when never evaluated */
+	Tta val_tta, test_tta;        /* the test-time augmentation each accuracy was measured with */
 	int failed;                   /* training failed (diverged, OOM); see failure */
 	char failure[256];
 
@@ -82,8 +95,9 @@ int model_clone(Model *dst, const Model *src, NashErr *err);
 int model_add_record(Model *m, const EpochRecord *r, NashErr *err);
 int model_add_run(Model *m, const RunSettings *r, NashErr *err);
 int model_add_morphism(Model *m, const Morphism *mm, NashErr *err);
-/* Drops the optimizer state of a checkpoint (momentum buffers, epochs done): for a model that
-   starts a fresh run, or a failed one that is a record, not something to resume. */
+/* Drops the optimizer state of a checkpoint (momentum buffers, weight averages, epochs done):
+   for a model that starts a fresh run, or a failed one that is a record, not something to
+   resume. */
 void model_drop_optimizer(Model *m);
 /* Derives a 16-hex-digit id from a 64-bit value. */
 void model_set_id(Model *m, uint64_t h);

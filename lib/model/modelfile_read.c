@@ -218,21 +218,30 @@ static int r_tensor_compat(const R *r, hid_t g, const Node *nd, const char *node
 	return 0;
 }
 
-/* The weights (and momentum buffers) of node i; every dataset in the group must be one. */
+/* A checkpoint's optimizer state beside a tensor's weights: "momentum_<name>", "ema_<name>". */
+static const char *const state_prefix[] = {"momentum_", "ema_"};
+
+static float **state_of(Tensor *t, int k) { return k == 0 ? &t->momentum : &t->ema; }
+
+/* The weights (and checkpoint state: momentum buffers, weight averages) of node i; every
+   dataset in the group must be one. */
 static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 {
 	char **names, where[64];
 	int n;
 	snprintf(where, sizeof where, "graph/%s: ", node);
-	if (r_links(r, g, where, 2 * NASH_MAX_PARAMS, &names, &n))
+	if (r_links(r, g, where, 3 * NASH_MAX_PARAMS, &names, &n))
 		return -1;
 	int rc = 0;
 	for (int k = 0; k < n && !rc; k++) {
 		int known = 0;
 		for (int p = 0; p < nd->n_params && !known; p++) {
 			const char *s = names[k], *pn = nd->params[p].name;
-			known = strcmp(s, pn) == 0 ||
-				(strncmp(s, "momentum_", 9) == 0 && strcmp(s + 9, pn) == 0);
+			known = strcmp(s, pn) == 0;
+			for (int j = 0; j < 2 && !known; j++) {
+				size_t l = strlen(state_prefix[j]);
+				known = strncmp(s, state_prefix[j], l) == 0 && strcmp(s + l, pn) == 0;
+			}
 		}
 		int kind = h5_link_kind(g, names[k]);
 		if (kind != H5_LINK_DATASET)
@@ -244,16 +253,19 @@ static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 	free_names(names, n);
 	for (int p = 0; p < nd->n_params && !rc; p++) {
 		Tensor *t = &nd->params[p];
-		char mname[32];
-		snprintf(mname, sizeof mname, "momentum_%s", t->name);
 		if (h5_link_kind(g, t->name) == H5_LINK_ABSENT)
 			return rfail(r, "graph/%s: missing dataset '%s'", nash_name(node).s, t->name);
 		rc = r_tensor_compat(r, g, nd, node, t->name, t, t->data);
-		if (rc || h5_link_kind(g, mname) == H5_LINK_ABSENT)
-			continue;
-		if (!(t->momentum = malloc(tensor_size(t) * sizeof(float) + 1)))
-			return rfail_oom(r);
-		rc = r_tensor_compat(r, g, nd, node, mname, t, t->momentum);
+		for (int k = 0; k < 2 && !rc; k++) {
+			char sname[32];
+			snprintf(sname, sizeof sname, "%s%s", state_prefix[k], t->name);
+			if (h5_link_kind(g, sname) == H5_LINK_ABSENT)
+				continue;
+			float **dst = state_of(t, k);
+			if (!(*dst = malloc(tensor_size(t) * sizeof(float) + 1)))
+				return rfail_oom(r);
+			rc = r_tensor_compat(r, g, nd, node, sname, t, *dst);
+		}
 	}
 	return rc;
 }
@@ -465,6 +477,17 @@ static int r_root(R *r, hid_t f, Model *m)
 		return rfail(r, "val_accuracy is not finite");
 	if (H5Aexists(f, "test_accuracy") > 0 && !isfinite(m->test_accuracy))
 		return rfail(r, "test_accuracy is not finite");
+	/* the test-time augmentation of each accuracy; absent (older files): none */
+	const char *tta_attr[2] = {"val_accuracy_tta", "test_accuracy_tta"};
+	Tta *tta[2] = {&m->val_tta, &m->test_tta};
+	for (int k = 0; k < 2; k++) {
+		char name[32] = "";
+		int got = r_str(r, f, "", tta_attr[k], name, sizeof name, 1);
+		if (got < 0)
+			return -1;
+		if (got > 0 && tta_parse(name, tta[k]))
+			return rfail(r, "%s '%s' is not %s", tta_attr[k], name, TTA_NAMES);
+	}
 	return 0; /* ranges: model_validate, which the writer runs too */
 }
 
@@ -476,9 +499,12 @@ static int r_model(R *r, hid_t f, Model *m)
 	int rc = tr < 0 ? -1 : 0;
 	rc = rc ? rc : r_table(r, tr, "runs", "training/runs", &h5_run_table, NASH_MAX_RUNS, (void **)&m->runs,
 			       &m->n_runs);
-	for (int i = 0; !rc && i < m->n_runs; i++)
+	for (int i = 0; !rc && i < m->n_runs; i++) {
 		if (!m->runs[i].train_on[0]) /* a file from before train_on: the training split */
 			snprintf(m->runs[i].train_on, sizeof m->runs[i].train_on, "train");
+		if (!m->runs[i].tta[0]) /* a file from before tta: none */
+			snprintf(m->runs[i].tta, sizeof m->runs[i].tta, "%s", tta_name(TTA_NONE));
+	}
 	rc = rc ? rc : r_table(r, tr, "record", "training/record", &h5_record_table, NASH_MAX_RECORDS,
 			       (void **)&m->records, &m->n_records);
 	if (tr >= 0)

@@ -22,6 +22,8 @@ static const Field run_fields[] = {
 	FLD_OPT(RunSettings, host, F_STR64), FLD_OPT(RunSettings, device_name, F_STR64),
 	FLD_OPT(RunSettings, job, F_STR64), FLD_OPT(RunSettings, warmup, F_F32),
 	FLD_OPT(RunSettings, train_on, F_STR16), FLD_OPT(RunSettings, images, F_I32),
+	FLD_OPT(RunSettings, label_smoothing, F_F32), FLD_OPT(RunSettings, ema, F_F32),
+	FLD_OPT(RunSettings, tta, F_STR16),
 };
 static const Field morph_fields[] = {
 	FLD(Morphism, op, F_STR16), FLD(Morphism, node, F_I32),

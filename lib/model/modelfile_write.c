@@ -145,6 +145,13 @@ static void w_node(W *w, hid_t graph, const Graph *g, int i)
 		snprintf(mname, sizeof mname, "momentum_%s", n->params[p].name);
 		w_tensor(w, grp, mname, &n->params[p], n->params[p].momentum);
 	}
+	for (int p = 0; p < n->n_params; p++) {
+		if (!n->params[p].ema)
+			continue;
+		char ename[32];
+		snprintf(ename, sizeof ename, "ema_%s", n->params[p].name);
+		w_tensor(w, grp, ename, &n->params[p], n->params[p].ema);
+	}
 	H5Gclose(grp);
 }
 
@@ -182,6 +189,11 @@ static void w_model(W *w, hid_t f, const Model *m)
 		w_float(w, f, "val_accuracy", m->val_accuracy);
 	if (isfinite(m->test_accuracy))
 		w_float(w, f, "test_accuracy", m->test_accuracy);
+	/* only when not none: files measured without test-time augmentation stay as they were */
+	if (isfinite(m->val_accuracy) && m->val_tta != TTA_NONE)
+		w_str(w, f, "val_accuracy_tta", tta_name(m->val_tta));
+	if (isfinite(m->test_accuracy) && m->test_tta != TTA_NONE)
+		w_str(w, f, "test_accuracy_tta", tta_name(m->test_tta));
 	if (m->failed) {
 		w_int(w, f, "failed", 1);
 		w_str(w, f, "failure", m->failure);

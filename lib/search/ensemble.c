@@ -354,7 +354,7 @@ int ensemble_evaluate(const Ensemble *e, const Backend *be, const BackendOpts *o
 			break;
 		}
 		if (net_upload_set(&net, &set, x, y, n_set, err) == 0) {
-			if (evaluate(&net, &set, begin, count, &loss, &member_acc[i], probs, err))
+			if (evaluate(&net, &set, begin, count, TTA_NONE, &loss, &member_acc[i], probs, err))
 				rc = nash_err_prefix(err, e->sources[i]);
 			net_free_set(&net, &set);
 		} else {

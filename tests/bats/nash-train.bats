@@ -33,6 +33,16 @@ load common
 	assert_output --partial "--warmup: 'soon' is not a number"
 	run -2 nash-train --train-on val "$m"
 	assert_output --partial "--train-on: 'val' is not train or all"
+	run -2 nash-train --label-smoothing 1 "$m"
+	assert_output --partial "--label-smoothing: 1 is out of range [0, 1)"
+	run -2 nash-train --label-smoothing -0.1 "$m"
+	assert_output --partial "--label-smoothing: -0.1 is out of range [0, 1)"
+	run -2 nash-train --ema 0.99999999999 "$m" # 1 as a float
+	assert_output --partial "--ema: 0.99999999999 is out of range [0, 1)"
+	run -2 nash-train --ema slow "$m"
+	assert_output --partial "--ema: 'slow' is not a number"
+	run -2 nash-train --tta mirror "$m"
+	assert_output --partial "--tta: 'mirror' is not none, flip or flip-shift"
 	run -2 nash-train --data "$FMNIST" --epochs 2 --warmup 2.5 -o "$BATS_TEST_TMPDIR/out.h5" "$m"
 	assert_output --partial "a warmup of 2.5 epochs is longer than the run's 2"
 	[ ! -e "$BATS_TEST_TMPDIR/out.h5" ]
@@ -322,4 +332,109 @@ cifar10_dir() {
 	assert_line --index 1 --regexp $'\t99$'
 	run -0 h5dump -d /training/runs "$d/r.h5"
 	assert_output --partial '"99"'
+}
+
+@test "nash-train --label-smoothing, --ema, --tta: recorded in training/runs and with the accuracies, shown by nash-show" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 --label-smoothing 0.1 \
+		--ema 0.9 --tta flip-shift --eval test -o "$d/r.h5" "$m"
+	assert_output --regexp '^val_accuracy=[01]\.[0-9]{4} test_accuracy=[01]\.[0-9]{4} tta=flip-shift$'
+	[ "$(run_field "$d/r.h5" label_smoothing 0)" = 0.1 ]
+	[ "$(run_field "$d/r.h5" ema 0)" = 0.9 ]
+	[ "$(run_field "$d/r.h5" tta 0)" = flip-shift ]
+	run -0 h5dump -a val_accuracy_tta "$d/r.h5"
+	assert_output --partial '"flip-shift"'
+	run -0 h5dump -a test_accuracy_tta "$d/r.h5"
+	assert_output --partial '"flip-shift"'
+	run -0 h5ls -r "$d/r.h5"
+	refute_output --partial "ema_" # the average is the weights; only a checkpoint keeps both
+	run -0 nash-show "$d/r.h5"
+	assert_line --regexp '^  accuracy    val [01]\.[0-9]{4} \(TTA flip-shift\), test [01]\.[0-9]{4} \(TTA flip-shift\)$'
+	assert_line --regexp '^    run 1 +1 epoch, seed 1, .*, label smoothing 0\.1, EMA 0\.9, TTA flip-shift$'
+	# evaluating again without augmentation says so: the attributes go
+	run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 0 --eval test -o "$d/plain.h5" "$d/r.h5"
+	assert_output --regexp '^val_accuracy=[01]\.[0-9]{4} test_accuracy=[01]\.[0-9]{4}$'
+	run -1 h5dump -a val_accuracy_tta "$d/plain.h5"
+	run -0 nash-show "$d/plain.h5"
+	refute_output --partial "(TTA"
+	assert_output --partial "TTA flip-shift" # the run's record stays
+}
+
+@test "nash-train without the recipe options records the defaults and writes no accuracy TTA" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 --eval test -o "$d/p.h5" "$m"
+	refute_output --partial "tta="
+	[ "$(run_field "$d/p.h5" label_smoothing 0)" = 0 ]
+	[ "$(run_field "$d/p.h5" ema 0)" = 0 ]
+	[ "$(run_field "$d/p.h5" tta 0)" = none ]
+	run -1 h5dump -a val_accuracy_tta "$d/p.h5"
+	run -1 h5dump -a test_accuracy_tta "$d/p.h5"
+	run -0 nash-show "$d/p.h5"
+	refute_output --partial "TTA"
+	refute_output --partial "EMA"
+	refute_output --partial "smoothing"
+}
+
+@test "nash-train --tta changes only the evaluation; --label-smoothing and --ema the model" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	args=(--data "$FMNIST" --limit 256 --batch 32 --epochs 1 --threads 1)
+	for r in none flip flip-shift; do
+		nash-train "${args[@]}" --tta $r -o "$d/$r.h5" "$m" 2>/dev/null
+	done
+	# the same training, so the same weights; other views, so another validation loss
+	diff <(graph_dump "$d/none.h5") <(graph_dump "$d/flip.h5")
+	diff <(graph_dump "$d/none.h5") <(graph_dump "$d/flip-shift.h5")
+	v0=$(table_field "$d/none.h5" /training/record val_loss 0)
+	v1=$(table_field "$d/flip.h5" /training/record val_loss 0)
+	v2=$(table_field "$d/flip-shift.h5" /training/record val_loss 0)
+	echo "# validation loss: none $v0, flip $v1, flip-shift $v2" >&3
+	[ "$v0" != "$v1" ] && [ "$v1" != "$v2" ] && [ "$v0" != "$v2" ]
+	# the smoothed target trains other weights (and its training loss is the smoothed one)
+	nash-train "${args[@]}" --label-smoothing 0.2 -o "$d/ls.h5" "$m" 2>/dev/null
+	run -1 diff <(graph_dump "$d/none.h5") <(graph_dump "$d/ls.h5")
+	[ "$(table_field "$d/none.h5" /training/record train_loss 0)" != "$(table_field "$d/ls.h5" /training/record train_loss 0)" ]
+	# the average is kept instead of the last weights
+	nash-train "${args[@]}" --ema 0.5 -o "$d/ema.h5" "$m" 2>/dev/null
+	run -1 diff <(graph_dump "$d/none.h5") <(graph_dump "$d/ema.h5")
+}
+
+@test "nash-train resumes a checkpoint of the recipe to the same model, and not under another recipe" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	args=(--data "$FMNIST" --limit 256 --batch 32 --epochs 3 --threads 1)
+	recipe=(--label-smoothing 0.1 --ema 0.9 --tta flip)
+	nash-train "${args[@]}" "${recipe[@]}" -o "$d/full.h5" "$m" 2>/dev/null
+	nash-train "${args[@]}" "${recipe[@]}" --checkpoint "$d/ck.h5" -o "$d/x.h5" "$m" 2>/dev/null
+	run -0 h5ls -r "$d/ck.h5"
+	assert_output --partial "/graph/002_bn/ema_running_var"
+	nash-train "${args[@]}" "${recipe[@]}" -o "$d/resumed.h5" "$d/ck.h5" 2>/dev/null
+	diff <(graph_dump "$d/full.h5") <(graph_dump "$d/resumed.h5")
+	run -0 nash-show "$d/resumed.h5"
+	assert_output --partial "training    1 run, 3 epochs"
+	# each setting changed: the checkpoint's run is not resumed; a new run starts from its weights
+	for other in "--label-smoothing 0.2 --ema 0.9 --tta flip" "--label-smoothing 0.1 --ema 0.8 --tta flip" \
+		"--label-smoothing 0.1 --ema 0.9 --tta flip-shift" "--label-smoothing 0.1 --tta flip" \
+		"${recipe[*]} --momentum 0.8" "${recipe[*]} --weight-decay 0.001"; do
+		# shellcheck disable=SC2086 # the words of $other are options
+		nash-train "${args[@]}" $other -o "$d/other.h5" "$d/ck.h5" 2>/dev/null
+		run -0 nash-show "$d/other.h5"
+		assert_output --partial "training    2 runs, 5 epochs"
+	done
+}
+
+@test "nash-train --label-smoothing, --ema and --tta train and evaluate on every CPU engine" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	for dev in cpu cpu-blas ref; do
+		run -0 --separate-stderr nash-train --data "$FMNIST" --device $dev --limit 256 --batch 32 --epochs 2 \
+			--label-smoothing 0.1 --ema 0.9 --tta flip --checkpoint "$d/$dev-ck.h5" -o "$d/$dev.h5" "$m"
+		assert_output --regexp '^val_accuracy=[01]\.[0-9]{4} tta=flip$'
+		[ "$(run_field "$d/$dev.h5" device 0)" = $dev ]
+		[ "$(run_field "$d/$dev.h5" ema 0)" = 0.9 ]
+		run -0 h5ls -r "$d/$dev-ck.h5"
+		assert_output --partial "ema_weight"
+	done
 }

@@ -512,7 +512,7 @@ TEST(test_dense)
 
 /* ---- loss, optimizer, batches ---- */
 
-static void xent_case(int N, int K, int bad_label, int train)
+static void xent_case(int N, int K, int bad_label, int train, float smoothing)
 {
 	size_t n = (size_t)N * K;
 	float *logits = hrand(n, -4, 4), stats[3] = {1.5f, 2.0f, 3.0f}, got_stats[3];
@@ -525,21 +525,21 @@ static void xent_case(int N, int K, int bad_label, int train)
 	if (bad_label)
 		labels[N - 1] = K; /* out of range: NaN loss, never correct */
 	float *dl = hnew(n);
-	nash_backend_ref.softmax_xent(&rctx, train ? dl : NULL, stats, logits, labels, N, K);
+	nash_backend_ref.softmax_xent(&rctx, train ? dl : NULL, stats, logits, labels, N, K, smoothing);
 	float *d_logits = dcopy(logits, n), *d_dl = dnan(n), *d_stats = dcopy((float[]){1.5f, 2.0f, 3.0f}, 3);
 	int32_t *d_labels = dalloc((size_t)N * sizeof *d_labels);
 	cu->upload(&cctx, d_labels, labels, (size_t)N * sizeof *labels);
-	cu->softmax_xent(&cctx, train ? d_dl : NULL, d_stats, d_logits, d_labels, N, K);
+	cu->softmax_xent(&cctx, train ? d_dl : NULL, d_stats, d_logits, d_labels, N, K, smoothing);
 	char name[96];
 	if (train) {
-		snprintf(name, sizeof name, "softmax_xent N%d K%d dlogits", N, K);
+		snprintf(name, sizeof name, "softmax_xent N%d K%d smoothing %g dlogits", N, K, smoothing);
 		expect(name, d_dl, dl, n, REDUCE);
 	}
 	float *s = fetch(d_stats, 3);
 	memcpy(got_stats, s, sizeof got_stats);
 	free(s);
-	printf("#   softmax_xent N%d K%d%s stats: got %.7g %g %g, want %.7g %g %g\n", N, K, bad_label ? " (bad label)" : "",
-	       got_stats[0], got_stats[1], got_stats[2], stats[0], stats[1], stats[2]);
+	printf("#   softmax_xent N%d K%d smoothing %g%s stats: got %.7g %g %g, want %.7g %g %g\n", N, K, smoothing,
+	       bad_label ? " (bad label)" : "", got_stats[0], got_stats[1], got_stats[2], stats[0], stats[1], stats[2]);
 	if (bad_label)
 		CHECK(isnan(got_stats[0]) && isnan(stats[0]));
 	else
@@ -551,10 +551,12 @@ static void xent_case(int N, int K, int bad_label, int train)
 
 TEST(test_softmax_xent)
 {
-	xent_case(37, 10, 0, 1);
-	xent_case(128, 10, 0, 1);
-	xent_case(300, 100, 0, 0);
-	xent_case(20, 10, 1, 1);
+	xent_case(37, 10, 0, 1, 0);
+	xent_case(128, 10, 0, 1, 0);
+	xent_case(300, 100, 0, 0, 0);
+	xent_case(20, 10, 1, 1, 0);
+	xent_case(128, 10, 0, 1, 0.1f); /* label smoothing */
+	xent_case(37, 100, 0, 0, 0.3f);
 }
 
 TEST(test_sgd)
@@ -569,6 +571,20 @@ TEST(test_sgd)
 		expect(nesterov ? "sgd nesterov v" : "sgd v", d_v, v, n, ELEM);
 		dfree(d_p), dfree(d_v), dfree(d_g);
 		free(p), free(v), free(g);
+	}
+}
+
+TEST(test_ema)
+{
+	size_t n = 10007;
+	for (int k = 0; k < 2; k++) {
+		float decay = k ? 0.0f : 0.99f, *avg = hrand(n, -1, 1), *p = hrand(n, -1, 1);
+		float *d_avg = dcopy(avg, n), *d_p = dcopy(p, n);
+		nash_backend_ref.ema_update(&rctx, avg, p, n, decay);
+		cu->ema_update(&cctx, d_avg, d_p, n, decay);
+		expect(k ? "ema_update decay 0" : "ema_update decay 0.99", d_avg, avg, n, ELEM);
+		dfree(d_avg), dfree(d_p);
+		free(avg), free(p);
 	}
 }
 
@@ -770,6 +786,7 @@ int main(int argc, char **argv)
 	RUN(test_gap);
 	RUN(test_dense);
 	RUN(test_softmax_xent);
+	RUN(test_ema);
 	RUN(test_sgd);
 	RUN(test_make_batch);
 	RUN(test_net_steps);

@@ -57,9 +57,11 @@ static void make_model(Model *m, int with_momentum)
 		for (int p = 0; p < g->nodes[i].n_params; p++) {
 			Tensor *t = &g->nodes[i].params[p];
 			fill(t, t->data, &r, strcmp(t->name, "running_var") == 0);
-			if (with_momentum) {
+			if (with_momentum) { /* a checkpoint's state: momentum, and the --ema average */
 				t->momentum = malloc(tensor_size(t) * sizeof(float));
 				fill(t, t->momentum, &r, 0);
+				t->ema = malloc(tensor_size(t) * sizeof(float));
+				fill(t, t->ema, &r, strcmp(t->name, "running_var") == 0);
 			}
 		}
 	snprintf(m->dataset, sizeof m->dataset, "fashion-mnist");
@@ -69,9 +71,11 @@ static void make_model(Model *m, int with_momentum)
 	model_set_id(m, 0x0123456789abcdefULL);
 	snprintf(m->parent_id, sizeof m->parent_id, "00000000deadbeef");
 	m->val_accuracy = 0.8125f;
+	m->val_tta = TTA_FLIP_SHIFT;
 	RunSettings rs = { .seed = 0xfedcba9876543210ULL, .batch = 128, .epochs = 2, .limit = 1000,
 			   .augment = 1, .lr_start = 0.05f, .lr_end = 0.0f, .momentum = 0.9f,
-			   .weight_decay = 5e-4f, .warmup = 0.25f, .images = 1000 };
+			   .weight_decay = 5e-4f, .warmup = 0.25f, .images = 1000,
+			   .label_smoothing = 0.125f, .ema = 0.99f, .tta = "flip-shift" };
 	memset(rs.device, 'x', sizeof rs.device); /* junk after the NUL must not reach the file */
 	snprintf(rs.device, sizeof rs.device, "cpu");
 	snprintf(rs.train_on, sizeof rs.train_on, "all");
@@ -122,6 +126,8 @@ static int models_equal(const Model *a, const Model *b)
 			DIFF(memcmp(s->data, t->data, n), "node %d tensor %s data", i, s->name);
 			DIFF(!s->momentum != !t->momentum, "node %d tensor %s momentum presence", i, s->name);
 			DIFF(s->momentum && memcmp(s->momentum, t->momentum, n), "node %d %s momentum", i, s->name);
+			DIFF(!s->ema != !t->ema, "node %d tensor %s ema presence", i, s->name);
+			DIFF(s->ema && memcmp(s->ema, t->ema, n), "node %d %s ema", i, s->name);
 		}
 	}
 	DIFF(strcmp(a->dataset, b->dataset), "dataset");
@@ -132,6 +138,7 @@ static int models_equal(const Model *a, const Model *b)
 	     "val_accuracy");
 	DIFF(!same_float(a->test_accuracy, b->test_accuracy) && !(isnan(a->test_accuracy) && isnan(b->test_accuracy)),
 	     "test_accuracy");
+	DIFF(a->val_tta != b->val_tta || a->test_tta != b->test_tta, "accuracies' tta");
 	DIFF(a->failed != b->failed || strcmp(a->failure, b->failure), "failure");
 	DIFF(a->ckpt_epochs_done != b->ckpt_epochs_done, "ckpt");
 	DIFF(a->n_records != b->n_records || a->n_runs != b->n_runs || a->n_lineage != b->n_lineage, "counts");
@@ -145,6 +152,8 @@ static int models_equal(const Model *a, const Model *b)
 		     !same_float(x->weight_decay, y->weight_decay) || strcmp(x->device, y->device) ||
 		     !same_float(x->warmup, y->warmup) || strcmp(x->train_on, y->train_on) || x->images != y->images,
 		     "run %d", i);
+		DIFF(!same_float(x->label_smoothing, y->label_smoothing) || !same_float(x->ema, y->ema) ||
+		     strcmp(x->tta, y->tta), "run %d: recipe", i);
 		DIFF(strcmp(x->host, y->host) || strcmp(x->device_name, y->device_name) || strcmp(x->job, y->job),
 		     "run %d: where it ran", i);
 	}
@@ -209,6 +218,7 @@ TEST(optional_attributes)
 	char path[512];
 	make_model(&m, 0);
 	m.val_accuracy = NAN;
+	m.val_tta = TTA_NONE; /* no accuracy, nothing it was measured with */
 	path_in_tmp(path, sizeof path, "opt.h5");
 	CHECKF(model_write(&m, path, &err) == 0, "%s", err.msg);
 	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -218,11 +228,14 @@ TEST(optional_attributes)
 	CHECK(H5Aexists(f, "failed") == 0);
 	CHECK(H5Aexists(f, "checkpoint_epochs_done") == 0);
 	CHECK(H5Lexists(f, "graph/001_conv/momentum_weight", H5P_DEFAULT) == 0);
+	CHECK(H5Lexists(f, "graph/001_conv/ema_weight", H5P_DEFAULT) == 0);
+	CHECK(H5Aexists(f, "val_accuracy_tta") == 0 && H5Aexists(f, "test_accuracy_tta") == 0);
 	CHECK(H5Aexists(f, "model_id") > 0);
 	H5Fclose(f);
 	CHECKF(model_read(&r, path, &err) == 0, "%s", err.msg);
 	CHECK(isnan(r.val_accuracy) && isnan(r.test_accuracy) && !r.failed && r.ckpt_epochs_done == 0);
-	CHECK(r.g.nodes[1].params[0].momentum == NULL);
+	CHECK(r.g.nodes[1].params[0].momentum == NULL && r.g.nodes[1].params[0].ema == NULL);
+	CHECK(r.val_tta == TTA_NONE && r.test_tta == TTA_NONE);
 	model_free(&r);
 	/* empty tables and a seed's empty parent id */
 	free(m.records);
@@ -330,6 +343,7 @@ TEST(runs_table_without_later_fields)
 	CHECK(r.n_runs == 1 && r.runs[0].seed == 7 && r.runs[0].batch == 64 && r.runs[0].epochs == 3 &&
 	      same_float(r.runs[0].lr_end, 0.001f) && !strcmp(r.runs[0].device, "cpu"));
 	CHECK(r.runs[0].warmup == 0.0f && !strcmp(r.runs[0].train_on, "train") && r.runs[0].images == 0);
+	CHECK(r.runs[0].label_smoothing == 0.0f && r.runs[0].ema == 0.0f && !strcmp(r.runs[0].tta, "none"));
 	CHECK(!run_trained_on_val(&r.runs[0]));
 	model_free(&r);
 	write_runs_table(path, 1, "all"); /* some fields only */
@@ -339,6 +353,56 @@ TEST(runs_table_without_later_fields)
 	model_free(&r);
 	write_runs_table(path, 1, "both");
 	CHECK(model_read(&r, path, &err) == -1 && strstr(err.msg, "train_on 'both'") && strstr(err.msg, path));
+	model_free(&m);
+}
+
+/* The recipe's record (nash-train --label-smoothing, --ema, --tta): the accuracies' test-time
+   augmentation as root attributes only when it is not none, a checkpoint's weight average as
+   ema_<name>, and values out of range refused by the writer and the reader. */
+TEST(recipe_fields)
+{
+	Model m, r;
+	NashErr err = { 0 };
+	char path[512];
+	make_model(&m, 1);
+	m.test_accuracy = 0.75f; /* measured without augmentation: no test_accuracy_tta */
+	path_in_tmp(path, sizeof path, "recipe.h5");
+	CHECKF(model_write(&m, path, &err) == 0, "%s", err.msg);
+	hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+	CHECK(H5Aexists(f, "val_accuracy_tta") > 0 && H5Aexists(f, "test_accuracy_tta") == 0);
+	CHECK(H5Lexists(f, "graph/002_bn/ema_running_var", H5P_DEFAULT) > 0);
+	H5Fclose(f);
+	CHECKF(model_read(&r, path, &err) == 0, "%s", err.msg);
+	CHECK(models_equal(&m, &r) && r.val_tta == TTA_FLIP_SHIFT && r.test_tta == TTA_NONE);
+	CHECK(!strcmp(r.runs[0].tta, "flip-shift") && r.runs[0].ema == 0.99f && r.runs[0].label_smoothing == 0.125f);
+	/* a fresh run drops the weight average with the momentum */
+	model_drop_optimizer(&r);
+	CHECK(r.g.nodes[2].params[3].ema == NULL && r.g.nodes[2].params[3].momentum == NULL);
+	model_free(&r);
+	/* an unknown root tta is refused, naming it */
+	f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+	H5Adelete(f, "val_accuracy_tta");
+	hid_t str = H5Tcopy(H5T_C_S1), sp = H5Screate(H5S_SCALAR);
+	H5Tset_size(str, 8);
+	hid_t a = H5Acreate2(f, "val_accuracy_tta", str, sp, H5P_DEFAULT, H5P_DEFAULT);
+	CHECK(a >= 0 && H5Awrite(a, str, "mirror\0\0") >= 0);
+	H5Aclose(a), H5Sclose(sp), H5Tclose(str), H5Fclose(f);
+	CHECK(model_read(&r, path, &err) == -1 &&
+	      strstr(err.msg, "val_accuracy_tta 'mirror' is not none, flip or flip-shift"));
+	/* the writer refuses what the reader would */
+	struct { float ls, ema; const char *tta, *msg; } bad[] = {
+		{1.0f, 0, "none", "label_smoothing 1 or ema 0 is not in [0, 1)"},
+		{0, -0.5f, "none", "label_smoothing 0 or ema -0.5 is not in [0, 1)"},
+		{0, 0, "flop", "tta 'flop' is not none, flip or flip-shift"},
+	};
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		RunSettings keep = m.runs[0];
+		m.runs[0].label_smoothing = bad[k].ls, m.runs[0].ema = bad[k].ema;
+		snprintf(m.runs[0].tta, sizeof m.runs[0].tta, "%s", bad[k].tta);
+		nash_err_clear(&err);
+		CHECKF(model_write(&m, path, &err) == -1 && strstr(err.msg, bad[k].msg), "%s", err.msg);
+		m.runs[0] = keep;
+	}
 	model_free(&m);
 }
 
@@ -572,6 +636,7 @@ TEST(format_version_1_lambda)
 	make_model(&m, 1); /* a checkpoint: momentum buffers too */
 	CHECKF(model_write(&m, p, &err) == 0, "%s", err.msg);
 	model_free(&m);
+	del_link(p, "/graph/009_add/ema_lambda"); /* the weight average came after version 2 */
 	set_scalar_dataset(p, "/graph/009_add/lambda", 0.75f);
 	EXPECT_FAIL(p, "graph/009_add/lambda: shape [1] does not match the expected [16]");
 	set_int(p, "/", "format_version", 1);
@@ -650,10 +715,14 @@ TEST(runs_without_placement_are_read)
 		snprintf(r.runs[0].host, sizeof r.runs[0].host, "%s", m.runs[0].host);
 		snprintf(r.runs[0].device_name, sizeof r.runs[0].device_name, "%s", m.runs[0].device_name);
 		snprintf(r.runs[0].job, sizeof r.runs[0].job, "%s", m.runs[0].job);
-		/* the later fields of the training (warmup, train_on, images) are not in the file either */
+		/* the later fields of the training (warmup, train_on, images, the recipe's) are not in
+		   the file either */
 		CHECK(r.runs[0].warmup == 0.0f && !strcmp(r.runs[0].train_on, "train") && r.runs[0].images == 0);
+		CHECK(r.runs[0].label_smoothing == 0 && r.runs[0].ema == 0 && !strcmp(r.runs[0].tta, "none"));
 		r.runs[0].warmup = m.runs[0].warmup, r.runs[0].images = m.runs[0].images;
+		r.runs[0].label_smoothing = m.runs[0].label_smoothing, r.runs[0].ema = m.runs[0].ema;
 		snprintf(r.runs[0].train_on, sizeof r.runs[0].train_on, "%s", m.runs[0].train_on);
+		snprintf(r.runs[0].tta, sizeof r.runs[0].tta, "%s", m.runs[0].tta);
 		CHECK(models_equal(&m, &r));
 		model_free(&r);
 	}
@@ -807,6 +876,7 @@ int main(void)
 	RUN(optional_attributes);
 	RUN(writing_is_deterministic);
 	RUN(runs_table_without_later_fields);
+	RUN(recipe_fields);
 	RUN(bad_files_are_rejected);
 	RUN(format_version_1_lambda);
 	RUN(runs_without_placement_are_read);

@@ -256,7 +256,7 @@ static void cmp_misc(Ctx *ctx, int N, int C1, int C2, int HW, int O, int bias)
 	pool_free(&P);
 }
 
-static void cmp_xent_sgd(Ctx *ctx, int N, int K, size_t np)
+static void cmp_xent_sgd(Ctx *ctx, int N, int K, size_t np, float smoothing)
 {
 	const Backend *be = ctx->be;
 	Pool P = {.ctx = ctx};
@@ -269,13 +269,13 @@ static void cmp_xent_sgd(Ctx *ctx, int N, int K, size_t np)
 			logits[K + k] = 0.5f;
 	float *dl_r = hnew(&P, (size_t)N * K * 4), *st_r = hcopy(&P, stats0, 3);
 	float *st2_r = hcopy(&P, stats0, 3);
-	ref_softmax_xent_f(dl_r, st_r, logits, labels, N, K);
-	ref_softmax_xent_f(NULL, st2_r, logits, labels, N, K);
+	ref_softmax_xent_f(dl_r, st_r, logits, labels, N, K, smoothing);
+	ref_softmax_xent_f(NULL, st2_r, logits, labels, N, K, smoothing);
 	float *d_lg = dput(&P, logits, (size_t)N * K * 4), *d_dl = dnan(&P, (size_t)N * K);
 	int32_t *d_lab = dput(&P, labels, N * sizeof *labels);
 	float *d_st = dput(&P, stats0, 12), *d_st2 = dput(&P, stats0, 12);
-	be->softmax_xent(ctx, d_dl, d_st, d_lg, d_lab, N, K);
-	be->softmax_xent(ctx, NULL, d_st2, d_lg, d_lab, N, K);
+	be->softmax_xent(ctx, d_dl, d_st, d_lg, d_lab, N, K, smoothing);
+	be->softmax_xent(ctx, NULL, d_st2, d_lg, d_lab, N, K, smoothing);
 
 	float *p0 = hrand(&P, np, 1), *v0 = hrand(&P, np, 1), *gr = hrand(&P, np, 1);
 	float *p_r[2], *v_r[2], *d_p[2], *d_v[2];
@@ -288,8 +288,16 @@ static void cmp_xent_sgd(Ctx *ctx, int N, int K, size_t np)
 		d_v[nest] = dput(&P, v0, np * 4);
 		be->sgd_update(ctx, d_p[nest], d_v[nest], d_gr, np, 0.05f, 0.9f, nest ? 5e-4f : 0, nest);
 	}
+	/* the weight average (--ema): decay 0.9, then 0 (a copy) */
+	float *avg_r[2], *d_avg[2];
+	for (int k = 0; k < 2; k++) {
+		avg_r[k] = hcopy(&P, v0, np);
+		ref_ema_update_f(avg_r[k], gr, np, k ? 0.0f : 0.9f);
+		d_avg[k] = dput(&P, v0, np * 4);
+		be->ema_update(ctx, d_avg[k], d_gr, np, k ? 0.0f : 0.9f);
+	}
 	char s[96];
-	int l = snprintf(s, sizeof s, "%s softmax_xent N%d K%d: ", be->name, N, K);
+	int l = snprintf(s, sizeof s, "%s softmax_xent N%d K%d smoothing %g: ", be->name, N, K, smoothing);
 	snprintf(s + l, sizeof s - l, "dlogits");
 	expect(&P, s, d_dl, dl_r, (size_t)N * K, EW_ATOL, EW_RTOL);
 	snprintf(s + l, sizeof s - l, "stats");
@@ -302,6 +310,10 @@ static void cmp_xent_sgd(Ctx *ctx, int N, int K, size_t np)
 		expect(&P, s, d_p[nest], p_r[nest], np, EW_ATOL, EW_RTOL);
 		snprintf(s + l, sizeof s - l, "v");
 		expect(&P, s, d_v[nest], v_r[nest], np, EW_ATOL, EW_RTOL);
+	}
+	for (int k = 0; k < 2; k++) {
+		snprintf(s, sizeof s, "%s ema_update n%zu decay %s", be->name, np, k ? "0" : "0.9");
+		expect(&P, s, d_avg[k], avg_r[k], np, k ? 0 : EW_ATOL, k ? 0 : EW_RTOL); /* decay 0: exact */
 	}
 	pool_free(&P);
 }
@@ -407,9 +419,10 @@ static void compare_backend(const Backend *be, int threads)
 	cmp_misc(&ctx, 3, 5, 3, 9, 10, 0);
 	cmp_misc(&ctx, 16, 8, 8, 16, 10, 1);
 	cmp_misc(&ctx, 37, 30, 20, 49, 10, 1); /* dense big enough for the CPU's threads */
-	cmp_xent_sgd(&ctx, 1, 10, 1);
-	cmp_xent_sgd(&ctx, 37, 10, 155627);
-	cmp_xent_sgd(&ctx, 5, 100, 33);
+	cmp_xent_sgd(&ctx, 1, 10, 1, 0);
+	cmp_xent_sgd(&ctx, 37, 10, 155627, 0);
+	cmp_xent_sgd(&ctx, 5, 100, 33, 0);
+	cmp_xent_sgd(&ctx, 37, 10, 1, 0.1f); /* label smoothing */
 	cmp_make_batch(&ctx, 7, 1, 28, 28);
 	cmp_make_batch(&ctx, 4, 3, 32, 32);
 	if (be->fini)

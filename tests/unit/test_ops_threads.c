@@ -185,7 +185,7 @@ static void run_dense(Ctx *ctx, const int *s, Outs *o)
 	int32_t *d_lab = dput(&P, labels, N * sizeof *labels);
 	be->dense_forward(ctx, d_out, d_x, d_w, d_b, N, I, O);
 	be->dense_backward(ctx, d_din, d_dw, d_db, d_dout, d_x, d_w, N, I, O);
-	be->softmax_xent(ctx, d_dl, d_st, d_out, d_lab, N, O);
+	be->softmax_xent(ctx, d_dl, d_st, d_out, d_lab, N, O, 0);
 	be->sgd_update(ctx, d_w, d_v, d_dw, nw, 0.05f, 0.9f, 5e-4f, 1);
 	outs_add(o, ctx, "dense out", d_out, ny);
 	outs_add(o, ctx, "dense din", d_din, nx);

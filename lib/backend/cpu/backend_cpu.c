@@ -214,6 +214,14 @@ void cpu_sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, f
 	}
 }
 
+void cpu_ema_update(Ctx *ctx, float *avg, const float *p, size_t n, float decay)
+{
+	float keep = decay, take = 1.0f - decay; /* take is exactly 1 for decay 0: a copy */
+#pragma omp parallel for simd num_threads(nthreads(ctx)) if (n > PAR_MIN) schedule(static)
+	for (size_t i = 0; i < n; i++)
+		avg[i] = keep * avg[i] + take * p[i];
+}
+
 /* ---- pooling, concat, gap, dense ---- */
 
 void cpu_maxpool_forward(Ctx *ctx, float *out, const float *in, int N, int C, int H, int W, int k)
@@ -389,9 +397,9 @@ void cpu_dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float 
 }
 
 void cpu_softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits,
-			 const int32_t *labels, int N, int K)
+			 const int32_t *labels, int N, int K, float smoothing)
 {
-	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K);
+	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K, smoothing);
 }
 
 const Backend nash_backend_cpu = {
@@ -424,5 +432,6 @@ const Backend nash_backend_cpu = {
 	.dense_backward = cpu_dense_backward,
 	.softmax_xent = cpu_softmax_xent,
 	.sgd_update = cpu_sgd_update,
+	.ema_update = cpu_ema_update,
 	.make_batch = ref_make_batch,
 };

@@ -73,7 +73,8 @@ void cpu_dense_forward(Ctx *ctx, float *out, const float *in, const float *w, co
 		       int N, int I, int O);
 void cpu_dense_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
 			const float *in, const float *w, int N, int I, int O);
+void cpu_ema_update(Ctx *ctx, float *avg, const float *p, size_t n, float decay);
 void cpu_softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits,
-		      const int32_t *labels, int N, int K);
+		      const int32_t *labels, int N, int K, float smoothing);
 
 #endif

@@ -110,6 +110,7 @@ static size_t onednn_private_bytes(const Ctx *ctx)
 		.dense_backward = cpu_dense_backward, \
 		.softmax_xent = cpu_softmax_xent, \
 		.sgd_update = cpu_sgd_update, \
+		.ema_update = cpu_ema_update, \
 		.make_batch = ref_make_batch, \
 	}
 

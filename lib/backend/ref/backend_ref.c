@@ -184,15 +184,20 @@ static void dense_backward(Ctx *ctx, float *din, float *dw, float *db, const flo
 }
 
 static void softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logits,
-			 const int32_t *labels, int N, int K)
+			 const int32_t *labels, int N, int K, float smoothing)
 {
-	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K);
+	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K, smoothing);
 }
 
 static void sgd_update(Ctx *ctx, float *p, float *v, const float *grad, size_t n, float lr,
 		       float mu, float wd, int nesterov)
 {
 	ref_sgd_update_f(p, v, grad, n, lr, mu, wd, nesterov);
+}
+
+static void ema_update(Ctx *ctx, float *avg, const float *p, size_t n, float decay)
+{
+	ref_ema_update_f(avg, p, n, decay);
 }
 
 const Backend nash_backend_ref = {
@@ -225,5 +230,6 @@ const Backend nash_backend_ref = {
 	.dense_backward = dense_backward,
 	.softmax_xent = softmax_xent,
 	.sgd_update = sgd_update,
+	.ema_update = ema_update,
 	.make_batch = ref_make_batch,
 };

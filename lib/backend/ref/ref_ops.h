@@ -49,9 +49,10 @@
 	void ref_dense_backward##S(real *din, real *dw, real *db, const real *dout,             \
 				   const real *in, const real *w, int N, int I, int O);         \
 	void ref_softmax_xent##S(real *dlogits, real *stats, const real *logits,                \
-				 const int32_t *labels, int N, int K);                           \
+				 const int32_t *labels, int N, int K, real smoothing);           \
 	void ref_sgd_update##S(real *p, real *v, const real *grad, size_t n, real lr, real mu,  \
-			       real wd, int nesterov);
+			       real wd, int nesterov);                                          \
+	void ref_ema_update##S(real *avg, const real *p, size_t n, real decay);
 
 NASH_REF_OPS_DECLARE(double, _d)
 NASH_REF_OPS_DECLARE(float, _f)
