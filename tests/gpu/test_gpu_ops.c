@@ -10,8 +10,9 @@
                                         which a sanitizer would count as errors)
 
    Tolerances, "normwise": |got - want| <= tol * (max|want| + |want|) per element; NaN fails.
-     exact     0      relu, max-pool, concat, batch builder (same float operations)
-     elem      1e-5   add, gap, sgd, batch-norm eval (float vs the reference's double)
+     exact     0      relu, max-pool, concat, batch builder (same float operations), ema_update
+                      of decay 0 (a copy)
+     elem      1e-5   add, gap, sgd, ema_update, batch-norm eval (float vs the reference's double)
      reduce    1e-4   batch-norm train/backward, softmax cross-entropy, bias gradients, dlambda
      conv      2e-4   cuDNN convolutions in FP32 FMA math (FFT/Winograd algorithms included)
      dense     2e-5   cuBLAS sgemm, FP32

@@ -26,7 +26,7 @@
 /* the ops tested (OT_; model/graph.h's OP_ are the graph's nodes) */
 enum {
 	OT_ZERO, OT_CONV, OT_BN, OT_RELU, OT_MAXPOOL, OT_ADD, OT_CONCAT, OT_GAP, OT_DENSE,
-	OT_SOFTMAX_XENT, OT_SGD, OT_MAKE_BATCH, N_OT
+	OT_SOFTMAX_XENT, OT_SGD, OT_EMA, OT_MAKE_BATCH, N_OT
 };
 
 static double prod(const int *s, int k)
@@ -55,8 +55,11 @@ static const Op ops[N_OT] = {
 	[OT_CONCAT] = {"concat", {"N", "HW", "C", "+", "+"}, cost_concat, run_concat, fd_concat},
 	[OT_GAP] = {"gap", {"N", "C", "HW"}, cost_3, run_gap, fd_gap},
 	[OT_DENSE] = {"dense", {"N", "I", "O"}, cost_3, run_dense, fd_dense},
-	[OT_SOFTMAX_XENT] = {"softmax_xent", {"N", "K"}, cost_2, run_softmax_xent, fd_softmax_xent},
+	[OT_SOFTMAX_XENT] = {"softmax_xent", {"N", "K", "smoothing%"}, cost_2, run_softmax_xent,
+			     fd_softmax_xent},
 	[OT_SGD] = {"sgd", {"n"}, cost_1, run_sgd, NULL},
+	/* no finite differences: a weight average is no function of a loss, it has no gradient */
+	[OT_EMA] = {"ema_update", {"n"}, cost_1, run_ema, NULL},
 	[OT_MAKE_BATCH] = {"make_batch", {"n", "c", "h", "w", "images"}, cost_4, run_make_batch, NULL},
 };
 
@@ -209,7 +212,7 @@ static const OpCase cases[] = {
 	{OT_DENSE, {128, 3136, 10}, F_BIAS},
 	{OT_DENSE, {128, 6272, 10}, F_BIAS},
 
-	/* N, K */
+	/* N, K, label smoothing in hundredths (0: the one-hot loss) */
 	{OT_SOFTMAX_XENT, {1, 10}, 0},
 	{OT_SOFTMAX_XENT, {3, 2}, 0},
 	{OT_SOFTMAX_XENT, {4, 5}, 0},
@@ -219,6 +222,13 @@ static const OpCase cases[] = {
 	{OT_SOFTMAX_XENT, {37, 100}, 0},
 	{OT_SOFTMAX_XENT, {128, 10}, 0},
 	{OT_SOFTMAX_XENT, {300, 100}, 0},
+	{OT_SOFTMAX_XENT, {1, 10, 10}, 0},
+	{OT_SOFTMAX_XENT, {3, 2, 20}, 0},
+	{OT_SOFTMAX_XENT, {4, 5, 10}, 0},
+	{OT_SOFTMAX_XENT, {20, 10, 10}, F_BAD_LABEL},
+	{OT_SOFTMAX_XENT, {37, 10, 10}, 0},
+	{OT_SOFTMAX_XENT, {37, 100, 30}, 0},
+	{OT_SOFTMAX_XENT, {128, 10, 10}, 0},
 
 	/* n */
 	{OT_SGD, {1}, 0},
@@ -229,6 +239,12 @@ static const OpCase cases[] = {
 	{OT_SGD, {31360}, 0},
 	{OT_SGD, {50000}, 0},
 	{OT_SGD, {155627}, 0},
+
+	/* n */
+	{OT_EMA, {1}, 0},
+	{OT_EMA, {33}, 0},
+	{OT_EMA, {10007}, 0},
+	{OT_EMA, {155627}, 0}, /* past the CPU engine's parallel threshold */
 
 	/* n, c, h, w, images */
 	{OT_MAKE_BATCH, {5, 3, 8, 8, 5}, 0},
@@ -243,15 +259,19 @@ static const OpCase cases[] = {
 
 static inline double case_cost(int i) { return ops[cases[i].op].cost(cases[i].s); }
 
-/* "conv N2 C3 H8 W8 K4 k3 bias" */
+/* "conv N2 C3 H8 W8 K4 k3 bias"; a dim named with a trailing '%' is a percentage:
+   "softmax_xent N37 K10 smoothing 10%" */
 static inline void case_name(char *buf, size_t n, int i)
 {
 	const OpCase *c = &cases[i];
 	const Op *op = &ops[c->op];
 	static const char *flag_names[] = FLAG_NAMES;
 	int l = snprintf(buf, n, "%s", op->name);
-	for (int d = 0; d < 6 && op->dims[d] && l < (int)n; d++)
-		l += snprintf(buf + l, n - l, " %s%d", op->dims[d], c->s[d]);
+	for (int d = 0; d < 6 && op->dims[d] && l < (int)n; d++) {
+		int len = (int)strlen(op->dims[d]), pct = op->dims[d][len - 1] == '%';
+		l += snprintf(buf + l, n - l, pct ? " %.*s %d%%" : " %.*s%d", len - pct, op->dims[d],
+			      c->s[d]);
+	}
 	for (int f = 0; f < (int)(sizeof flag_names / sizeof *flag_names) && l < (int)n; f++)
 		if (c->flags & (1u << f))
 			l += snprintf(buf + l, n - l, " %s", flag_names[f]);

@@ -316,11 +316,11 @@ static void fd_dense(const OpCase *c, const char *name, Rng *r)
 	pool_free(&P);
 }
 
-/* the mean loss: what dlogits is the gradient of */
+/* the mean loss: what dlogits is the gradient of (the smoothing is in hundredths) */
 static double loss_softmax_xent(const Fd *f)
 {
 	double stats[3] = {0};
-	ref_softmax_xent_d(NULL, stats, f->x, f->labels, f->c->s[0], f->c->s[1]);
+	ref_softmax_xent_d(NULL, stats, f->x, f->labels, f->c->s[0], f->c->s[1], f->c->s[2] / 100.0);
 	return stats[0] / f->c->s[0];
 }
 
@@ -337,7 +337,7 @@ static void fd_softmax_xent(const OpCase *c, const char *name, Rng *r)
 		f.labels[i] = (int32_t)rng_below(r, K);
 	f.x = fd_rand(&P, r, (size_t)N * K, 2);
 	double *dl = fd_fill(&P, (size_t)N * K, NAN), stats[3] = {0};
-	ref_softmax_xent_d(dl, stats, f.x, f.labels, N, K);
+	ref_softmax_xent_d(dl, stats, f.x, f.labels, N, K, c->s[2] / 100.0);
 	fd_check(&f, "dlogits", f.x, dl, (size_t)N * K);
 	pool_free(&P);
 }

@@ -232,12 +232,14 @@ static void run_dense(Ctx *ctx, const OpCase *c, Rng *r, Outs *o)
 	pool_free(&P);
 }
 
-/* softmax_xent {N, K}, with dlogits and without (evaluation); row 1 all tied (the first
-   maximum, class 0, is the prediction: its label is 0); F_BAD_LABEL: the last label is K */
+/* softmax_xent {N, K, smoothing in hundredths}, with dlogits and without (evaluation); row 1
+   all tied (the first maximum, class 0, is the prediction: its label is 0); F_BAD_LABEL: the
+   last label is K */
 static void run_softmax_xent(Ctx *ctx, const OpCase *c, Rng *r, Outs *o)
 {
 	const Backend *be = ctx->be;
 	int N = c->s[0], K = c->s[1];
+	float smoothing = (float)c->s[2] / 100;
 	Pool P = {.ctx = ctx};
 	float *logits = hrand(&P, r, (size_t)N * K, 3), stats0[3] = {1.5f, 2, 7};
 	int32_t *labels = hnew(&P, N * sizeof *labels);
@@ -253,8 +255,8 @@ static void run_softmax_xent(Ctx *ctx, const OpCase *c, Rng *r, Outs *o)
 	float *d_lg = dput(&P, logits, (size_t)N * K * 4), *dl = dnan(&P, (size_t)N * K);
 	int32_t *d_lab = dput(&P, labels, N * sizeof *labels);
 	float *st[2] = {dput(&P, stats0, 12), dput(&P, stats0, 12)};
-	be->softmax_xent(ctx, dl, st[0], d_lg, d_lab, N, K);
-	be->softmax_xent(ctx, NULL, st[1], d_lg, d_lab, N, K);
+	be->softmax_xent(ctx, dl, st[0], d_lg, d_lab, N, K, smoothing);
+	be->softmax_xent(ctx, NULL, st[1], d_lg, d_lab, N, K, smoothing);
 	outs_add(o, ctx, "dlogits", T_XENT, dl, (size_t)N * K);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "stats (no dlogits)" : "stats";
@@ -263,11 +265,11 @@ static void run_softmax_xent(Ctx *ctx, const OpCase *c, Rng *r, Outs *o)
 		   the comparisons take NaN for NaN there), never counted correct */
 		float loss = ((float *)o->o[o->n - 1].data)[0];
 		if (c->flags & F_BAD_LABEL)
-			CHECKF(isnan(loss), "%s softmax_xent N%d K%d: %s: loss %g with a bad label, want NaN",
-			       be->name, N, K, name, loss);
+			CHECKF(isnan(loss), "%s softmax_xent N%d K%d smoothing %g: %s: loss %g with a bad label, want NaN",
+			       be->name, N, K, smoothing, name, loss);
 		else
-			CHECKF(isfinite(loss), "%s softmax_xent N%d K%d: %s: loss %g", be->name, N, K, name,
-			       loss);
+			CHECKF(isfinite(loss), "%s softmax_xent N%d K%d smoothing %g: %s: loss %g", be->name,
+			       N, K, smoothing, name, loss);
 	}
 	pool_free(&P);
 }
@@ -285,6 +287,24 @@ static void run_sgd(Ctx *ctx, const OpCase *c, Rng *r, Outs *o)
 		be->sgd_update(ctx, p, v, g, n, 0.05f, 0.9f, i ? 5e-4f : 0, i == 2);
 		outs_add(o, ctx, names[i][0], T_ELEM, p, n);
 		outs_add(o, ctx, names[i][1], T_ELEM, v, n);
+	}
+	pool_free(&P);
+}
+
+/* ema_update {n}: decays 0.9 and 0.99 (nash-train --ema's range), then 0, which must copy p
+   exactly (backend.h) */
+static void run_ema(Ctx *ctx, const OpCase *c, Rng *r, Outs *o)
+{
+	const Backend *be = ctx->be;
+	size_t n = (size_t)c->s[0];
+	Pool P = {.ctx = ctx};
+	float *avg0 = hrand(&P, r, n, 1), *p = drand(&P, r, n, 1, NULL);
+	const float decays[3] = {0.9f, 0.99f, 0};
+	const char *names[3] = {"avg decay 0.9", "avg decay 0.99", "avg decay 0 (a copy)"};
+	for (int i = 0; i < 3; i++) {
+		float *avg = dput(&P, avg0, n * 4);
+		be->ema_update(ctx, avg, p, n, decays[i]);
+		outs_add(o, ctx, names[i], decays[i] ? T_ELEM : T_EXACT, avg, n);
 	}
 	pool_free(&P);
 }

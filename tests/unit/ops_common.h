@@ -121,9 +121,9 @@ static inline void pool_free(Pool *P)
    CUDA, with why); test_ops_threads.c compares bits whatever the class. */
 enum Tol {
 	T_BITS,      /* not floats (labels, bytes) or counts: memcmp */
-	T_EXACT,     /* a selection among the inputs (max-pool's maximum) */
+	T_EXACT,     /* a selection among the inputs (max-pool's maximum, ema_update's decay 0) */
 	T_MOVE,      /* copies and masks: relu, max-pool's gradient, concat, the batch builder */
-	T_ELEM,      /* a few roundings: add, gap, sgd */
+	T_ELEM,      /* a few roundings: add, gap, sgd, ema_update */
 	T_XENT,      /* softmax cross-entropy's gradient (an exp and a sum over K) */
 	T_STATS,     /* its statistics: summed loss (a sum over N; NaN for NaN), exact counts */
 	T_REDUCE,    /* sums over the batch: batch-norm (train), dlambda, dense's bias gradient */

@@ -39,11 +39,24 @@ TEST(test_known_pool_softmax_sgd)
 	/* equal logits: loss log K each, argmax is class 0; gradient (1/K - onehot)/N */
 	double logits[8] = {0}, dl[8], stats[3] = {1, 2, 3};
 	int32_t labels[2] = {0, 3};
-	ref_softmax_xent_d(dl, stats, logits, labels, 2, 4);
+	ref_softmax_xent_d(dl, stats, logits, labels, 2, 4, 0);
 	CHECK(check_close(stats[0], 1 + 2 * log(4), 1e-12, 0));
 	CHECK(stats[1] == 3 && stats[2] == 5);
 	CHECK(check_close(dl[0], (0.25 - 1) / 2, 1e-15, 0) && check_close(dl[1], 0.125, 1e-15, 0));
 	CHECK(check_close(dl[7], (0.25 - 1) / 2, 1e-15, 0));
+
+	/* label smoothing 0.2, K 2: softmax of {0, ln 3} is {1/4, 3/4}; the target of label 0 is
+	   0.8 {1, 0} + 0.2/2 = {0.9, 0.1}: loss -(0.9 ln 1/4 + 0.1 ln 3/4), gradient p - q */
+	double two[2] = {0, log(3)}, dtwo[2], st[3] = {0};
+	int32_t zero = 0;
+	ref_softmax_xent_d(dtwo, st, two, &zero, 1, 2, 0.2);
+	CHECK(check_close(st[0], -(0.9 * log(0.25) + 0.1 * log(0.75)), 1e-15, 1e-15) && st[1] == 0 && st[2] == 1);
+	CHECK(check_close(dtwo[0], 0.25 - 0.9, 1e-15, 0) && check_close(dtwo[1], 0.75 - 0.1, 1e-15, 0));
+	/* equal logits: log K whatever the smoothing (the target still sums to 1) */
+	stats[0] = 0;
+	ref_softmax_xent_d(dl, stats, logits, labels, 2, 4, 0.5);
+	CHECK(check_close(stats[0], 2 * log(4), 1e-12, 0));
+	CHECK(check_close(dl[0], (0.25 - (0.5 + 0.125)) / 2, 1e-15, 0) && check_close(dl[1], (0.25 - 0.125) / 2, 1e-15, 0));
 
 	/* PyTorch's SGD: g = 0.2 + 0.01*1 = 0.21, v = 0.9*0.5 + g = 0.66 */
 	double p = 1, v = 0.5, g = 0.2;
@@ -52,6 +65,15 @@ TEST(test_known_pool_softmax_sgd)
 	p = 1, v = 0.5;
 	ref_sgd_update_d(&p, &v, &g, 1, 0.1, 0.9, 0.01, 1);
 	CHECK(check_close(v, 0.66, 1e-15, 0) && check_close(p, 1 - 0.1 * (0.21 + 0.9 * 0.66), 1e-15, 0));
+
+	/* weight average: 0.75*1 + 0.25*3 = 1.5, then 0.75*1.5 + 0.25*3 = 1.875; decay 0 copies */
+	double avg[2] = {1, 1}, w[2] = {3, -2};
+	ref_ema_update_d(avg, w, 2, 0.75);
+	CHECK(avg[0] == 1.5 && avg[1] == 0.25);
+	ref_ema_update_d(avg, w, 1, 0.75);
+	CHECK(avg[0] == 1.875 && avg[1] == 0.25); /* n 1: the second element untouched */
+	ref_ema_update_d(avg, w, 2, 0);
+	CHECK(avg[0] == 3 && avg[1] == -2);
 }
 
 TEST(test_known_bn_add_dense_gap)
