@@ -6,8 +6,9 @@
 #                    and $(BUILD)/bench/mkgrown (the Makefile's); `make` builds both too, so CI
 #                    compiles them
 #   make device      binaries for a GPU machine without HDF5 or OpenBLAS, in $(BUILD)/device/bin:
-#                    libnash objects linked into each program, cudart, HDF5, OpenBLAS, gfortran
-#                    and libgomp static; cuDNN dynamic; cuBLAS loaded at run time (dlopen)
+#                    libnash objects linked into each program, cudart, HDF5, OpenBLAS,
+#                    protobuf-c, gfortran and libgomp static; cuDNN dynamic; cuBLAS loaded at run
+#                    time (dlopen)
 #   make device-pack those programs in one file, $(BUILD)/device/nash-device.tar.xz
 
 # This file comes before the Makefile's first rule: keep `all` the default goal.
@@ -60,7 +61,7 @@ HDF5_STATIC ?= /usr/lib/x86_64-linux-gnu/hdf5/serial/libhdf5.a
 BLAS_STATIC ?= /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a
 DEV_LDLIBS  = $(CUDA_LIB)/libcudart_static.a -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudnn \
               $(HDF5_STATIC) $(BLAS_STATIC) \
-              -Wl,-Bstatic -lpng16 -ljpeg -lsz -laec -lz -lgfortran -lquadmath -lgomp -Wl,-Bdynamic \
+              -Wl,-Bstatic -lpng16 -ljpeg -lprotobuf-c -lsz -laec -lz -lgfortran -lquadmath -lgomp -Wl,-Bdynamic \
               -lstdc++ -lm -ldl -lpthread -lrt
 # Without oneDNN: Debian ships no static libdnnl and the GPU machine has no shared one, so the
 # device binaries leave its engine out and take the im2col + OpenBLAS engine for "cpu"
