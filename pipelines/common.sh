@@ -1,7 +1,8 @@
 # Shell functions that pipelines/search.sh and pipelines/report.sh share (sourced; POSIX sh).
 
-hms() { # seconds -> 1h02m03s / 2m03s / 3s
+hms() { # seconds -> 1h02m03s / 2m03s / 3s; '?' for anything else (a figure that is missing)
 	s=${1%.*}
+	case $s in '' | *[!0-9]*) printf '?' && return 1 ;; esac
 	if [ "$s" -ge 3600 ]; then printf '%dh%02dm%02ds' $((s / 3600)) $((s / 60 % 60)) $((s % 60))
 	elif [ "$s" -ge 60 ]; then printf '%dm%02ds' $((s / 60)) $((s % 60))
 	else printf '%ds' "$s"; fi

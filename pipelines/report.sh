@@ -19,6 +19,9 @@ case $step0 in
 *) step0_name=$step0 ;;
 esac
 bin=${NASH_BIN:+$NASH_BIN/}
+# Stopped (Ctrl-C, a scheduler's SIGTERM), the report ends at once (the helpers that the signal
+# ended have no output to go on with), through the EXIT trap: no temporary is left.
+trap 'exit 130' INT TERM HUP
 dir=$run/report
 mkdir -p "$dir" || exit 1
 tmp=$(mktemp -d "$dir/.tmp.XXXXXX") || exit 1
@@ -37,11 +40,27 @@ best=$run/step$steps/best.h5
 [ "$steps" -gt 0 ] || best=$step0/best.h5
 "${bin}nash-show" --tsv "$step0/best.h5" "$best" "$run/final.h5" >"$tmp/show.tsv" ||
 	die "cannot read the models"
-field() { tsv_col "$2" "$tmp/show.tsv" "$1" || die "$tmp/show.tsv: no column $2"; }
-seed_val=$(field 1 val_accuracy) seed_params=$(field 1 params) seed_secs=$(field 1 total_seconds)
-best_val=$(field 2 val_accuracy) best_params=$(field 2 params) best_morphs=$(field 2 n_lineage)
-final_val=$(field 3 val_accuracy) final_test=$(field 3 test_accuracy) final_params=$(field 3 params)
-final_epochs=$(field 3 epochs) final_secs=$(field 3 seconds)
+# (Each read on its own line and checked: a die in a command substitution ends its subshell
+# only, and an assignment's status is its last substitution's.)
+field() {
+	v=$(tsv_col "$2" "$tmp/show.tsv" "$1") && [ -n "$v" ] || die "nash-show --tsv: no $2 in row $1"
+	printf '%s\n' "$v"
+}
+seed_val=$(field 1 val_accuracy) || exit 1
+seed_params=$(field 1 params) || exit 1
+seed_secs=$(field 1 total_seconds) || exit 1
+seed_epochs=$(field 1 epochs) || exit 1
+best_val=$(field 2 val_accuracy) || exit 1
+best_params=$(field 2 params) || exit 1
+best_morphs=$(field 2 n_lineage) || exit 1
+best_epochs=$(field 2 epochs) || exit 1
+final_val=$(field 3 val_accuracy) || exit 1
+final_test=$(field 3 test_accuracy) || exit 1
+final_params=$(field 3 params) || exit 1
+final_epochs=$(field 3 epochs) || exit 1
+final_secs=$(field 3 seconds) || exit 1
+final_summary=$(field 3 summary) || exit 1
+final_lineage=$(field 3 lineage) || exit 1
 # With FINAL_ON=all the final model has trained on its validation images: say so by its figure.
 [ "$final_on" = all ] && final_val="$final_val (trained on)"
 case $final_on in
@@ -75,14 +94,17 @@ awk -v c="$mc" -v first="$([ "$steps" -gt 0 ] && echo 1 || echo 0)" '
 		printf "%s\t%s\t%s\t%s\n", k, $f[1], a, same
 	}' "$run/ensemble.txt" "$tmp/members.tsv" >"$tmp/members.dat" || die "cannot list the ensemble's members"
 # the best member and how much the ensemble gains over it, in percentage points
-best_member=$(awk -F '\t' '$3 != "-" && $3 > b { b = $3 } END { print b }' "$tmp/members.dat")
-ens_gain=$(awk -v e="${ens_test:-}" -v b="$best_member" 'BEGIN { if (e != "" && b != "") printf "%+.2f", 100 * (e - b) }')
+best_member=$(awk -F '\t' '$3 != "-" && $3 > b { b = $3 } END { print b }' "$tmp/members.dat") &&
+	ens_gain=$(awk -v e="${ens_test:-}" -v b="$best_member" 'BEGIN { if (e != "" && b != "") printf "%+.2f", 100 * (e - b) }') ||
+	die "cannot compare the ensemble with its members"
 
 # Per step: the children's accuracies, the best so far, the cumulative training time.
 # select.tsv's columns by name: c = "rank model val params seconds since_parent morphisms usable note"
 sel_cols() { tsv_cols "$1" rank model val_accuracy params seconds since_parent morphisms usable note || exit 1; }
 : >"$tmp/children.dat"
-printf '0 %s %s\n' "$(awk -v s="$seed_secs" 'BEGIN { print s / 60 }')" "$seed_val" >"$tmp/steps.dat"
+# (A figure that a helper did not give fails the report: no step is plotted at an empty time.)
+minutes() { awk -v s="$1" 'BEGIN { print s / 60 }'; }
+m=$(minutes "$seed_secs") && printf '0 %s %s\n' "$m" "$seed_val" >"$tmp/steps.dat" || die "cannot write $tmp/steps.dat"
 cum=$seed_secs
 k=1
 while [ "$k" -le "$steps" ]; do
@@ -90,14 +112,14 @@ while [ "$k" -le "$steps" ]; do
 	[ -f "$t" ] || die "$t is missing"
 	c=$(sel_cols "$t") || die "$t: not a selection table"
 	awk -F '\t' -v k="$k" -v c="$c" 'BEGIN { split(c, f, " ") }
-		NR > 1 && $f[2] !~ /\/best\.h5$/ && $f[8] == 1 { print k, $f[3] }' "$t" >>"$tmp/children.dat"
-	cum=$(awk -F '\t' -v s="$cum" -v c="$c" 'BEGIN { split(c, f, " ") }
-		NR > 1 && $f[2] !~ /\/best\.h5$/ { s += $f[5] } END { print s }' "$t")
-	win=$(tsv_col val_accuracy "$t" 1)
-	printf '%s %s %s\n' "$k" "$(awk -v s="$cum" 'BEGIN { print s / 60 }')" "$win" >>"$tmp/steps.dat"
+		NR > 1 && $f[2] !~ /\/best\.h5$/ && $f[8] == 1 { print k, $f[3] }' "$t" >>"$tmp/children.dat" &&
+		cum=$(awk -F '\t' -v s="$cum" -v c="$c" 'BEGIN { split(c, f, " ") }
+			NR > 1 && $f[2] !~ /\/best\.h5$/ { s += $f[5] } END { print s }' "$t") &&
+		win=$(tsv_col val_accuracy "$t" 1) && [ -n "$win" ] && m=$(minutes "$cum") &&
+		printf '%s %s %s\n' "$k" "$m" "$win" >>"$tmp/steps.dat" || die "$t: cannot read step $k's figures"
 	k=$((k + 1))
 done
-train_total=$(awk -v a="$cum" -v b="$final_secs" 'BEGIN { print a + b }')
+train_total=$(awk -v a="$cum" -v b="$final_secs" 'BEGIN { print a + b }') || die "cannot add the training times"
 
 # The plot's data (pipelines/aggregate.sh plots the steps of several searches): per step, the
 # cumulative training minutes and the best validation accuracy; every child's.
@@ -143,7 +165,9 @@ fi
 where_md() {
 	k=1 models="$step0/best.h5"
 	while [ "$k" -le "$steps" ]; do
-		models="$models $(awk -F '\t' 'NR > 1 && $2 !~ /\/best\.h5$/ { printf " %s", $2 }' "$run/step$k/select.tsv")"
+		ranked=$(awk -F '\t' 'NR > 1 && $2 !~ /\/best\.h5$/ { printf " %s", $2 }' "$run/step$k/select.tsv") ||
+			die "cannot read $run/step$k/select.tsv"
+		models="$models $ranked"
 		k=$((k + 1))
 	done
 	# shellcheck disable=SC2086 # model paths have no spaces (RUN cannot)
@@ -207,8 +231,8 @@ where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
 	echo
 	echo "| model | val accuracy | test accuracy | params | epochs |"
 	echo "|---|---|---|---|---|"
-	echo "| seed network (\`$step0_name/best.h5\`) | $seed_val | ${seed_test:--} | $seed_params | $(field 1 epochs) |"
-	echo "| best of the search (\`step$steps/best.h5\`, $best_morphs morphisms) | $best_val | - | $best_params | $(field 2 epochs) |"
+	echo "| seed network (\`$step0_name/best.h5\`) | $seed_val | ${seed_test:--} | $seed_params | $seed_epochs |"
+	echo "| best of the search (\`step$steps/best.h5\`, $best_morphs morphisms) | $best_val | - | $best_params | $best_epochs |"
 	echo "| after final training (\`final.h5\`) | $final_val | $final_test | $final_params | $final_epochs |"
 	echo "| $ens_label of the steps' bests (\`ensemble.h5\`) | - | ${ens_test:--} | | |"
 	echo
@@ -245,23 +269,23 @@ where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
 		echo
 		echo "| rank | model | morphisms since parent | val accuracy | params | seconds | note |"
 		echo "|---|---|---|---|---|---|---|"
-		awk -F '\t' -v c="$(sel_cols "$run/step$k/select.tsv")" 'BEGIN { split(c, f, " ") } NR > 1 {
+		c=$(sel_cols "$run/step$k/select.tsv") || die "$run/step$k/select.tsv: not a selection table"
+		awk -F '\t' -v c="$c" 'BEGIN { split(c, f, " ") } NR > 1 {
 			m = $f[2]; sub(/.*\//, "", m); sub(/\.h5$/, "", m)
 			if (m == "best") m = "parent"
 			ops = ($f[6] > 0) ? $f[6] ": " $f[7] : "-"
 			note = ($f[9] == "-") ? "" : $f[9]
 			gsub(/\|/, "/", note)
 			printf "| %s | %s | %s | %s | %s | %s | %s |\n", $f[1], m, ops, $f[3], $f[4], $f[5], note
-		}' "$run/step$k/select.tsv"
+		}' "$run/step$k/select.tsv" || die "cannot read $run/step$k/select.tsv"
 		k=$((k + 1))
 	done
 	echo
 	echo "## Best architecture"
 	echo
-	echo "\`final.h5\`: $(field 3 summary)"
+	echo "\`final.h5\`: $final_summary"
 	echo
-	lineage=$(field 3 lineage)
-	echo "Morphisms since the seed network: ${lineage:--}"
+	echo "Morphisms since the seed network: $final_lineage"
 	echo
 	if [ -n "$drawing" ]; then
 		echo "![the best architecture](report/best.svg)"

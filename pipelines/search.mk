@@ -125,7 +125,11 @@ S_RUN   := $(patsubst %/,%,$(RUN))
 # BIN: installed or prebuilt programs; otherwise the pipeline builds them first (target all).
 S_BIN   := $(if $(BIN),$(abspath $(BIN)),$(abspath $(BUILD))/bin)
 S_ALL   := $(if $(BIN),,all)
-S_SH     = NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/search.sh
+# search.sh in place of the recipe's shell (exec; the last command of a recipe): stopped (Ctrl-C,
+# a scheduler's SIGTERM), that shell would die at once and make with it, while search.sh, which
+# waits for its training and cleans up, went on unseen, into the next run's files (a requeued
+# Slurm job starts again as soon as make has ended). make waits for the recipes it runs.
+S_SH     = exec env NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/search.sh
 S_STEPS := $(shell seq 1 $(STEPS) 2>/dev/null)
 # zero-padded numbers: the random seed of step k, child j is the search's seed followed by k
 # and j in three digits each (SEED 1, step 2, child 3: 1002003), so every choice derives from them.
@@ -236,7 +240,7 @@ $1/ensemble.txt: $(call s_members,$1) $1/settings/ensemble | $(S_ALL)
 # The report: tables per step, a plot, the best architecture drawn, the summary, result.tsv.
 $1/report.md: $1/final.h5 $1/ensemble.txt $(S.$1.home)/step0/test.txt $(foreach k,$(S_STEPS),$1/step$k/best.h5) \
 		$1/settings/steps $1/settings/ensemble $1/settings/final $(S_HERE)/report.sh $(S_HERE)/common.sh | $(S_ALL)
-	@NASH_BIN='$$(S_BIN)' $$(SHELL) $(S_HERE)/report.sh $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $$(STEPS) $$(FINAL_ON) $$(ENSEMBLE)
+	@exec env NASH_BIN='$$(S_BIN)' $$(SHELL) $(S_HERE)/report.sh $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $$(STEPS) $$(FINAL_ON) $$(ENSEMBLE)
 
 $(addprefix $1/settings/,morph neigh select final snap steps ensemble run): ;
 # Every target is renamed into place whole, so one that exists is complete: make must not

@@ -27,8 +27,17 @@
 #       parent is kept only when no child can win (all failed).
 #
 # Environment: NASH_BIN (the tools' directory), NASH_START (the search's start, epoch seconds).
-# Interrupted by SIGINT/SIGTERM/SIGHUP, nothing is recorded: the target stays absent. A
-# failure leaves no temporary file (*.tmp) behind.
+# Interrupted by SIGINT/SIGTERM/SIGHUP, nothing is recorded and the target stays absent, but for
+# a training that had finished when the signal came: its OUT is kept (make, seeing it newer than
+# its prerequisites, does not train it again) and the target fails all the same, so that make
+# stops. A failure leaves no temporary file (*.tmp) behind.
+#
+# A signal to the process group (Ctrl-C, a scheduler's scancel or requeue) also ends the helper
+# programs running then (nash-show, sed, date...), with no output: no helper's output is used
+# unless the helper succeeded, and a helper that failed fails the target with its reason. make
+# runs this script through `exec` (search.mk), so that make, which waits for its recipes when
+# stopped, waits for the script's cleanup: no part of an interrupted run outlives it to act on
+# the files of the next one (a Slurm job requeued starts again as soon as make has ended).
 set -u
 
 bin=${NASH_BIN:+$NASH_BIN/}
@@ -38,20 +47,73 @@ trap 'interrupted=1' INT TERM HUP
 # hms, tsv_col, tsv_cols
 . "$(dirname "$0")/common.sh"
 
-elapsed() {
-	[ -n "${NASH_START:-}" ] && printf ', %s elapsed' "$(hms $(($(date +%s) - NASH_START)))"
+# The time from $1 (epoch seconds) to now as hms, '?' when either is unknown (date failed).
+since() {
+	now=$(date +%s 2>/dev/null)
+	case $1:$now in
+	:* | *: | *[!0-9:]*) printf '?' ;;
+	*) hms $((now - $1)) ;;
+	esac
 }
 
-# The field under the header NAME of `nash-show --tsv FILE`.
-show_field() {
-	t=$(mktemp) || exit 1
-	"${bin}nash-show" --tsv "$2" >"$t" 2>/dev/null && tsv_col "$1" "$t" 1
-	rm -f "$t"
+elapsed() {
+	[ -n "${NASH_START:-}" ] && printf ', %s elapsed' "$(since "$NASH_START")"
 }
 
 die() {
 	echo "search: $*" >&2
 	exit 1
+}
+
+# A helper failed: the target fails with the reason, as an interruption (exit 130, what make
+# shows for one) when a signal came, which most likely ended the helper too.
+fail() {
+	if [ -n "$interrupted" ]; then
+		echo "search: $*; interrupted" >&2
+		exit 130
+	fi
+	die "$@"
+}
+
+# The functions below that run helpers run in this shell, not in a command substitution: its
+# subshell would die of the signal too, with no word said; this shell, trapping the signal,
+# says why the helper failed.
+
+# shown: a temporary file holding `nash-show --tsv FILE...`. Fails, saying why, when nash-show
+# does (one ended by a signal says nothing itself).
+show_table() {
+	shown=$(mktemp) || {
+		echo "search: cannot make a temporary file" >&2
+		return 1
+	}
+	"${bin}nash-show" --tsv "$@" >"$shown" && return 0
+	echo "search: $(tool_failure nash-show $? /dev/null)" >&2
+	rm -f "$shown"
+	return 1
+}
+
+# take VAR NAME ROW: VAR = the field under the header NAME in row ROW of the table show_table
+# wrote. Fails, saying why, when there is none: no caller may take an empty string for a figure.
+take() {
+	v=$(tsv_col "$2" "$shown" "$3") && [ -n "$v" ] || {
+		echo "search: no $2 in row $3 of nash-show's table" >&2
+		return 1
+	}
+	eval "$1=\$v"
+}
+
+# field = the field NAME of `nash-show --tsv FILE`; fails, saying why, as show_table and take.
+show_field() {
+	show_table "$2" || return 1
+	take field "$1" 1
+	st=$?
+	rm -f "$shown"
+	return $st
+}
+
+# True when $1 is a non-negative integer.
+is_count() {
+	case $1 in '' | *[!0-9]*) return 1 ;; esac
 }
 
 # ---- train ----
@@ -75,7 +137,8 @@ tool_failure() {
 	esac
 	msg=$(grep -E "^$prog: " "$log" 2>/dev/null | grep -v -E ': (epoch|device) ' | tail -n 1)
 	[ -z "$msg" ] && [ "$rc" -le 128 ] && [ "$log" != /dev/null ] && msg="its message is not in $log (a full disk?)"
-	echo "$prog: $why${msg:+; $msg}" | cut -c 1-250
+	# (cut ended by a signal prints nothing: the reason is then the exit status alone)
+	printf '%s\n' "$prog: $why${msg:+; $msg}" | cut -c 1-250 || printf '%s\n' "$prog: $why"
 }
 
 # True when PROG's exit status rc is a failure of the network itself, a result to record for
@@ -94,7 +157,7 @@ not_recorded() {
 	rm -f "$out" "$out".??????.tmp "$ckpt".??????.tmp "$morphed".??????.tmp "$key.tmp" "$done.tmp"
 	resume="a rerun trains it again"
 	[ -f "$ckpt" ] && resume="$resume, resuming from $ckpt"
-	die "$label: $1; nothing recorded, $resume (see $log)"
+	fail "$label: $1; nothing recorded, $resume (see $log)"
 }
 
 # Says that a training was stopped (rc: its exit status), and why when a scheduler said so in
@@ -108,9 +171,11 @@ stopped() {
 	echo "  $label: stopped ($(tool_failure nash-train "$rc" /dev/null)${sched:+; slurm: $sched})$resume" >&2
 }
 
-# The settings of a training command: its arguments after nash-train, less --device and --threads.
+# tkey: the settings of a training command: its arguments after nash-train, less --device and
+# --threads. (Set in this shell, not printed into a command substitution: that subshell would
+# die of a signal and leave a key cut short.)
 train_key() {
-	seen='' skip=''
+	seen='' skip='' tkey=''
 	for a in "$@"; do
 		if [ -z "$seen" ]; then
 			case $a in *nash-train) seen=1 ;; esac
@@ -123,9 +188,60 @@ train_key() {
 		case $a in
 		--device | --threads) skip=1 ;;
 		--device=* | --threads=*) ;;
-		*) printf ' %s' "$a" ;;
+		*) tkey="$tkey $a" ;;
 		esac
 	done
+}
+
+# line: the first line of file $1 (the recorded key of a checkpoint or of a kept model; empty
+# when there is no such file), read by this shell: a command substitution's subshell could die
+# of a signal and read as empty, which would throw the checkpoint away.
+first_line() {
+	line=
+	[ -f "$1" ] && IFS= read -r line <"$1"
+	return 0
+}
+
+# fig: the progress line's figures of the trained OUT: "val V[, test T], P params[, N
+# morphisms: OPS]" (with --morph, the morphisms since IN). Fails, saying why, when a helper does.
+figures() {
+	show_table "$out" ${morph:+"$in"} || return 1
+	take val val_accuracy 1 && take params params 1 &&
+		{ [ -z "$morph" ] || { take n_out n_lineage 1 && take n_in n_lineage 2 && take lineage lineage 1; }; }
+	st=$?
+	rm -f "$shown"
+	[ $st -eq 0 ] || return 1
+	# the test accuracy this training printed (the model may hold an earlier run's); optional
+	test_acc=$(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$log" | tail -n 1) || {
+		echo "search: cannot read $log" >&2
+		return 1
+	}
+	extra=
+	if [ -n "$morph" ]; then
+		is_count "$n_out" && is_count "$n_in" || {
+			echo "search: nash-show gave lineages of '$n_out' and '$n_in' morphisms" >&2
+			return 1
+		}
+		n=$((n_out - n_in))
+		# (one program: a pipeline's status would be its last program's alone)
+		ops=$(awk -v l="$lineage" -v n="$n" 'BEGIN { k = split(l, op, ",")
+			for (i = (k - n < 0 ? 0 : k - n) + 1; i <= k; i++) printf "%s%s", op[i], (i < k ? "," : "\n") }') || {
+			echo "search: cannot list the morphisms of $lineage" >&2
+			return 1
+		}
+		extra=", $n morphisms: $ops"
+	fi
+	fig="val $val${test_acc:+, test $test_acc}, $params params$extra"
+}
+
+# The training ended (rc 0) or has its OUT although its exit status says otherwise: nash-train
+# writes OUT whole, last, and only when it trained or diverged (exit 4: OUT is then marked
+# failed), so one that had finished when a signal ended it (or its launcher: srun returns the
+# signal) has an OUT that is no failure. Fails when that cannot be told (nash-show ended too).
+finished() {
+	[ "$rc" -eq 0 ] && return 0
+	[ -n "$interrupted" ] && [ -f "$out" ] && [ "$rc" -ne 4 ] || return 1
+	show_field failed "$out" && [ "$field" = 0 ]
 }
 
 cmd_train() {
@@ -145,16 +261,22 @@ cmd_train() {
 	base=${out%.h5}
 	ckpt=$base.ckpt.h5 key=$base.key log=$base.log morphed=$base.morph.h5 done=$base.done
 	: "${label:=$out}"
-	mkdir -p "$(dirname "$out")" || exit 1
+	d=$(dirname "$out") && mkdir -p "$d" || fail "$label: cannot make the directory of $out"
 	# what a training killed mid-write (kill -9, the OOM killer) left of its atomic writes
 	rm -f "$out".??????.tmp "$ckpt".??????.tmp "$morphed".??????.tmp "$key.tmp" "$done.tmp"
 	# The checkpoint is valid only for this parent and these commands, up to how they run:
 	# the launch prefix (before nash-train), --device and --threads may change in between.
-	want="$(cksum <"$in") | $morph |$(train_key "$@")"
-	if [ -n "$keep" ] && [ -f "$out" ] && [ ! -L "$out" ] && [ -f "$done" ] && [ "$(cat "$done")" = "$want" ]; then
-		touch "$out"
+	# (A checksum cut short by a signal must not pass for IN's: it decides what is removed.)
+	sum=$(cksum <"$in") && [ -n "$sum" ] || fail "$label: cannot read $in"
+	train_key "$@"
+	want="$sum | $morph |$tkey"
+	first_line "$done"
+	if [ -n "$keep" ] && [ -f "$out" ] && [ ! -L "$out" ] && [ "$line" = "$want" ]; then
+		touch "$out" || fail "$label: cannot touch $out"
 		return 0
 	fi
+	# Nothing is removed once a signal came (the checks above may have failed of it).
+	[ -z "$interrupted" ] || exit 130
 	rm -f "$out" "$done"
 	# FINAL_ON=all needs a nash-train that trains on validation images too.
 	case " $* " in
@@ -162,8 +284,10 @@ cmd_train() {
 		for a in "$@"; do
 			case $a in
 			*nash-train)
-				"$a" --help 2>/dev/null | grep -q -e '--train-on' ||
+				if ! "$a" --help 2>/dev/null | grep -q -e '--train-on'; then
+					[ -z "$interrupted" ] || exit 130 # (a signal may have ended the check)
 					die "$label: FINAL_ON=all needs a nash-train with --train-on (training on training + validation images); $a has none: give FINAL_ON=train"
+				fi
 				break
 				;;
 			esac
@@ -171,7 +295,8 @@ cmd_train() {
 		;;
 	esac
 	start=$in
-	if [ -f "$ckpt" ] && [ -f "$key" ] && [ "$(cat "$key")" = "$want" ]; then
+	first_line "$key"
+	if [ -f "$ckpt" ] && [ "$line" = "$want" ]; then
 		start=$ckpt
 		echo "search: $label: resuming from $ckpt" >>"$log"
 	else
@@ -185,10 +310,13 @@ cmd_train() {
 			[ -n "$interrupted" ] && exit 130
 			if [ $rc -ne 0 ]; then
 				reason=$(tool_failure nash-morph $rc "$log")
+				[ -z "$interrupted" ] || exit 130
+				: "${reason:=nash-morph: exit status $rc}"
 				[ -n "$child" ] && network_failure nash-morph $rc || not_recorded "$reason"
 				"${bin}nash-select" --mark-failed "$reason" -o "$out" "$in" ||
 					not_recorded "cannot record the failure ($reason)"
 				echo "  $label: FAILED ($reason)"
+				[ -z "$interrupted" ] || fail "$label: failure recorded in $out"
 				return 0
 			fi
 			start=$morphed
@@ -197,7 +325,8 @@ cmd_train() {
 	fi
 
 	echo "search: $*" >>"$log"
-	t0=$(date +%s)
+	[ -z "$interrupted" ] || exit 130
+	t0=$(date +%s 2>/dev/null)
 	# In the background so that a signal to this script reaches the training at once (an
 	# asynchronous command ignores SIGINT, so it is passed on as SIGTERM).
 	"$@" --checkpoint "$ckpt" -o "$out" "$start" >>"$log" 2>&1 </dev/null &
@@ -209,51 +338,58 @@ cmd_train() {
 		kill -0 $pid 2>/dev/null || break
 	done
 	trap 'interrupted=1' INT TERM HUP
-	secs=$(($(date +%s) - t0))
+	took=$(since "$t0")
 	# Interrupted (the user, make, a scheduler): not the child's fault; a rerun resumes.
 	case $rc in 129 | 130 | 143) interrupted=1 ;; esac
+	if finished; then
+		# OUT is complete: kept whatever comes now, a signal included.
+		rm -f "$ckpt" "$key"
+		if [ -n "$keep" ]; then
+			printf '%s\n' "$want" >"$done.tmp" && mv -f "$done.tmp" "$done" || {
+				rm -f "$done.tmp"
+				fail "$label: trained, kept in $out, but cannot write $done (a rerun with other settings trains it again)"
+			}
+		fi
+		if figures; then
+			echo "  $label: $fig, $took"
+		else
+			fail "$label: trained, kept in $out, but its figures cannot be read"
+		fi
+		[ -z "$interrupted" ] || fail "$label: trained, kept in $out"
+		return 0
+	fi
 	if [ -n "$interrupted" ] && [ $rc -ne 0 ]; then
 		rm -f "$out"
 		stopped "$rc" "$log" "$ckpt" "$label"
 		exit 130
 	fi
-	if [ $rc -eq 0 ]; then
-		rm -f "$ckpt" "$key"
-		if [ -n "$keep" ]; then
-			printf '%s\n' "$want" >"$done.tmp" && mv -f "$done.tmp" "$done" || not_recorded "cannot write $done"
-		fi
-		val=$(sed -n 's/^val_accuracy=\([0-9.]*\).*/\1/p' "$log" | tail -n 1)
-		test_acc=$(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$log" | tail -n 1)
-		params=$(show_field params "$out")
-		extra=
-		if [ -n "$morph" ]; then
-			n=$(($(show_field n_lineage "$out") - $(show_field n_lineage "$in")))
-			ops=$(show_field lineage "$out" | tr ',' '\n' | tail -n "$n" | paste -s -d, -)
-			extra=", $n morphisms: $ops"
-		fi
-		echo "  $label: val $val${test_acc:+, test $test_acc}, $params params$extra, $(hms "$secs")"
-		return 0
-	fi
 	reason=$(tool_failure nash-train $rc "$log")
+	[ -z "$interrupted" ] || {
+		stopped "$rc" "$log" "$ckpt" "$label"
+		exit 130
+	}
+	: "${reason:=nash-train: exit status $rc}"
 	[ -n "$child" ] || not_recorded "training failed: $reason"
 	network_failure nash-train $rc || not_recorded "training failed, not by the network's fault: $reason"
 	# Exit 4 leaves the diverged model, marked failed, in OUT: keep it (it has the record).
 	if [ ! -f "$out" ] || [ "$rc" -ne 4 ]; then
+		# (not again from IN when a signal ended the first try)
 		"${bin}nash-select" --mark-failed "$reason" -o "$out" "$start" >>"$log" 2>&1 ||
-			"${bin}nash-select" --mark-failed "$reason" -o "$out" "$in" >>"$log" 2>&1 ||
+			{ [ -z "$interrupted" ] && "${bin}nash-select" --mark-failed "$reason" -o "$out" "$in" >>"$log" 2>&1; } ||
 			not_recorded "cannot record the failure ($reason)"
 	fi
 	rm -f "$ckpt" "$key"
-	echo "  $label: FAILED ($reason), $(hms "$secs")"
+	echo "  $label: FAILED ($reason), $took"
+	[ -z "$interrupted" ] || fail "$label: failure recorded in $out"
 }
 
 # ---- snapshots ----
 
 cmd_link() {
 	[ $# -eq 2 ] || die "link: usage: link OUT TARGET"
-	mkdir -p "$(dirname "$1")" && rm -f "$1.tmp" "${1%.h5}.done" && ln -s "$2" "$1.tmp" && mv -Tf "$1.tmp" "$1" || {
+	d=$(dirname "$1") && mkdir -p "$d" && rm -f "$1.tmp" "${1%.h5}.done" && ln -s "$2" "$1.tmp" && mv -Tf "$1.tmp" "$1" || {
 		rm -f "$1.tmp"
-		exit 1
+		fail "cannot link $1 to $2"
 	}
 }
 
@@ -270,8 +406,8 @@ cmd_snap() {
 		die "snap: usage: snap --label L --twin LINK OUT BEST NEXT -- TRAIN_CMD..."
 	out=$1 best=$2 next=$3
 	shift 3
-	a=$(show_field weights_hash "$best") b=$(show_field weights_hash "$next")
-	[ -n "$a" ] && [ -n "$b" ] || die "$label: cannot read $best or $next"
+	show_field weights_hash "$best" && a=$field && show_field weights_hash "$next" && b=$field ||
+		fail "$label: cannot read $best or $next"
 	if [ "$a" = "$b" ]; then
 		cmd_link "$out" "$twin"
 		echo "  $label: the next step's (its parent won)"
@@ -296,8 +432,7 @@ cmd_select() {
 	[ $# -ge 2 ] || die "select: usage: select [--label L] [--replace] --step K --steps N OUT CANDIDATE... PARENT"
 	out=$1
 	shift
-	dir=$(dirname "$out")
-	mkdir -p "$dir" || exit 1
+	dir=$(dirname "$out") && mkdir -p "$dir" || fail "${label}step $step: cannot make the directory of $out"
 	# The target last: once it exists, everything the report reads of this step exists too.
 	rm -f "$out.tmp"
 	if ! msg=$("${bin}nash-select" --tsv -o "$out.tmp" "$@" 2>&1 >"$dir/select.tsv.tmp"); then
@@ -316,9 +451,13 @@ cmd_select() {
 	# argument), whose row leaves the table; the parent only when no child can win.
 	if [ -n "$replace" ]; then
 		for parent in "$@"; do :; done
-		c=$(tsv_cols "$dir/select.tsv.tmp" rank model usable) || { rm -f "$dir/select.tsv.tmp" "$out.tmp"; exit 1; }
-		child=$(awk -F '\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
-			NR > 1 && $f[2] != p && $f[3] == 1 { print $f[2]; exit }' "$dir/select.tsv.tmp")
+		# (an awk ended by a signal prints no child: the parent must not pass for the winner)
+		c=$(tsv_cols "$dir/select.tsv.tmp" rank model usable) &&
+			child=$(awk -F '\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
+				NR > 1 && $f[2] != p && $f[3] == 1 { print $f[2]; exit }' "$dir/select.tsv.tmp") || {
+			rm -f "$dir/select.tsv.tmp" "$out.tmp"
+			fail "${label}step $step: cannot read $dir/select.tsv.tmp"
+		}
 		if [ -n "$child" ]; then
 			{
 				"${bin}nash-select" -q -o "$out.tmp" "$child" >/dev/null &&
@@ -327,16 +466,17 @@ cmd_select() {
 					mv -f "$dir/select.tsv.tmp2" "$dir/select.tsv.tmp"
 			} || {
 				rm -f "$dir/select.tsv.tmp" "$dir/select.tsv.tmp2" "$out.tmp"
-				die "${label}step $step: cannot take $child"
+				fail "${label}step $step: cannot take $child"
 			}
 		fi
 	fi
 	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" && mv -f "$out.tmp" "$out" || {
 		rm -f "$dir/select.tsv.tmp" "$out.tmp"
-		die "${label}step $step: cannot write $dir/select.tsv or $out"
+		fail "${label}step $step: cannot write $dir/select.tsv or $out"
 	}
-	[ -n "$interrupted" ] && exit 130
-	cols=$(tsv_cols "$dir/select.tsv" model val_accuracy seconds since_parent morphisms usable) || exit 1
+	[ -z "$interrupted" ] || fail "${label}step $step: selected, $out written"
+	cols=$(tsv_cols "$dir/select.tsv" model val_accuracy seconds since_parent morphisms usable) ||
+		fail "${label}step $step: cannot read $dir/select.tsv"
 	# "run2/" -> "run2: step 1/3: ..."
 	awk -F '\t' -v step="$step" -v steps="$steps" -v cols="$cols" -v label="${label:+${label%/}: }" '
 		BEGIN { split(cols, c, " "); M = c[1]; V = c[2]; S = c[3]; N = c[4]; O = c[5]; U = c[6] }

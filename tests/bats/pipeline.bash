@@ -6,8 +6,12 @@
 # crashes (crash: SIGSEGV), is killed as by the kernel's OOM killer (oomkill: SIGKILL), fails
 # as nash-train does when its network is too big for memory (oom: exit 3), makes the learning
 # rate absurd (diverge), or, once the training's first checkpoint exists, stops it and kill
-# -9's its process group, make's (kill), or sends the group SIGINT, as Ctrl-C does (int).
-# Everything else runs unchanged.
+# -9's its process group, make's (kill), or sends the group SIGINT, as Ctrl-C does (int); or it
+# lets the training end and then sends the group SIGTERM, this launcher included, as a Ctrl-C,
+# scancel or requeue a moment late finds a training just ended and srun (term-after); or, once
+# the training's first checkpoint exists, stops it and sends the group SIGTERM, and ends only a
+# second after its training did, as srun may, marking its end in OUT's directory as
+# launcher-ended (term-slow). Everything else runs unchanged.
 make_hook() {
 	cat >"$BATS_FILE_TMPDIR/hook.sh" <<-'EOF'
 		#!/bin/bash
@@ -32,6 +36,19 @@ make_hook() {
 				prev=$a
 			done
 			exec "${args[@]}"
+			;;
+		term-after)
+			"$@"
+			kill -TERM 0
+			;;
+		term-slow)
+			"$@" &
+			t=$!
+			while [ ! -f "$ckpt" ]; do sleep 0.005; done
+			trap 'kill -CONT $t; wait $t; sleep 1; : >"${out%/*}/launcher-ended"; exit 143' TERM
+			kill -STOP $t
+			kill -TERM 0
+			wait
 			;;
 		kill | int)
 			(

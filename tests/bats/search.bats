@@ -245,6 +245,92 @@ teardown() {
 	assert_line --index 1 --regexp $'\t0\t[0-9]+\t[a-z,-]+\t[0-9a-f]{16}\t'
 }
 
+@test "a stopped make exits only after its recipes have: nothing of the stopped run goes on after it" {
+	run=$BATS_TEST_TMPDIR/w
+	hook=$(make_hook)
+	# a launcher that takes a second to end once its training has (srun may take longer)
+	HOOK_CHILD=child1 HOOK_ACTION=term-slow search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=1
+	[ "$status" -ne 0 ]
+	[ -f "$run/step1/child1.ckpt.h5" ] || skip "the child finished before it could be stopped"
+	# when make has exited, the launcher has, and search.sh has cleaned up and said why:
+	# a rerun (a requeued job starts again at once) finds nothing of this run at work
+	[ -e "$run/step1/launcher-ended" ]
+	run -0 cat "$BATS_TEST_TMPDIR/make.out"
+	assert_line "  step1/child1: stopped (nash-train: killed by signal 15 (TERM)), a rerun resumes from $run/step1/child1.ckpt.h5"
+	[ ! -e "$run/step1/child1.h5" ]
+}
+
+# $1: the run of a search stopped just after step 1's child1 had finished training: the child
+# is kept, whole and not marked failed, nothing after it exists, and the next make search does
+# not train it again.
+child1_kept() {
+	local run=$1
+	[ -f "$run/step1/child1.h5" ]
+	[ ! -e "$run/step1/child1.ckpt.h5" ] && [ ! -e "$run/step1/child1.key" ] && [ ! -e "$run/step1/best.h5" ]
+	run -0 nash-show --tsv "$run/step1/child1.h5"
+	[ "$(cut -f 11 <<<"${lines[1]}")" -eq 0 ] # not failed
+	run -0 find "$run" -name '*.tmp'
+	assert_output ""
+	touch "$BATS_TEST_TMPDIR/marker"
+	run -0 search search RUN="$run" STEPS=1 NEIGH=1 "${@:2}"
+	refute_line --regexp '^  step1/child1: '
+	assert_line --regexp '^step 1/1: best val .*, 1 child trained,'
+	[ ! "$run/step1/child1.h5" -nt "$BATS_TEST_TMPDIR/marker" ]
+}
+
+@test "a signal that comes just after a child's training ended keeps the child; the target fails and the rerun does not train it again" {
+	run=$BATS_TEST_TMPDIR/t
+	hook=$(make_hook)
+	# the training ends, then SIGTERM reaches make, search.sh and the launcher (which srun
+	# passes on as its exit status, 143)
+	HOOK_CHILD=child1 HOOK_ACTION=term-after search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=1
+	[ "$status" -ne 0 ]
+	run -0 cat "$BATS_TEST_TMPDIR/make.out"
+	assert_line --regexp '^  step1/child1: val [01]\.[0-9]{4}, [0-9]+ params, [0-9]+ morphisms: [a-z,-]+, [0-9]+s$'
+	assert_line "search: step1/child1: trained, kept in $run/step1/child1.h5; interrupted"
+	assert_line --regexp 'step1/child1\.h5.* Error 130'
+	refute_line --partial 'stopped'
+	child1_kept "$run"
+}
+
+# BIN=$1 for make search: the real programs, but the first nash-show to read the file $2 ends,
+# with its process group (make's), by SIGTERM: as a Ctrl-C, scancel or requeue ends the helper
+# that reads the figures of a training just ended.
+term_show_bin() {
+	local bin=$1 file=$2 p
+	mkdir -p "$bin"
+	for p in init morph select ensemble train; do
+		ln -s "$NASH_BUILD/bin/nash-$p" "$bin/nash-$p"
+	done
+	cat >"$bin/nash-show" <<-EOF
+		#!/bin/bash
+		for a in "\$@"; do
+			if [ "\$a" = "$file" ] && [ ! -e "$bin/ended" ]; then
+				: >"$bin/ended"
+				kill -TERM 0
+			fi
+		done
+		exec "$NASH_BUILD/bin/nash-show" "\$@"
+	EOF
+	chmod +x "$bin/nash-show"
+}
+
+@test "a signal that ends nash-show after a child's training fails the target with the reason, keeps the child, and feeds no empty figure on" {
+	run=$BATS_TEST_TMPDIR/n
+	bin=$BATS_TEST_TMPDIR/bin
+	term_show_bin "$bin" "$run/step1/child1.h5"
+	search_group search RUN="$run" BIN="$bin" STEPS=1 NEIGH=1
+	[ "$status" -ne 0 ]
+	[ -e "$bin/ended" ]
+	run -0 cat "$BATS_TEST_TMPDIR/make.out"
+	assert_line "search: nash-show: killed by signal 15 (TERM)"
+	assert_line "search: step1/child1: trained, kept in $run/step1/child1.h5, but its figures cannot be read; interrupted"
+	assert_line --regexp 'step1/child1\.h5.* Error 130'
+	refute_line --regexp '^  step1/child1: '
+	refute_output --partial 'arithmetic'
+	child1_kept "$run" BIN="$bin"
+}
+
 @test "children whose network fails (diverges, out of memory, no morphism fits) are recorded as failed, lose, and the search goes on" {
 	run=$BATS_TEST_TMPDIR/f
 	hook=$(make_hook)

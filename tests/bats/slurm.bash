@@ -99,8 +99,9 @@ slurm_start() {
 		ReturnToService=2
 		# finished jobs stay known to scontrol for the whole test file
 		MinJobAge=3600
-		# a cancelled task gets SIGTERM, then SIGKILL this many seconds later
-		KillWait=5
+		# a cancelled task gets SIGTERM, then SIGKILL this many seconds later (Slurm's default: a
+		# stopped search cleans up in that time even on a loaded machine)
+		KillWait=30
 		$node NodeAddr=127.0.0.1 State=UNKNOWN
 		PartitionName=nash Nodes=$host Default=YES MaxTime=INFINITE State=UP
 	EOF

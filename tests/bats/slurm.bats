@@ -113,6 +113,10 @@ make_hold() {
 	echo "$BATS_FILE_TMPDIR/hold.sh"
 }
 
+# The waits for an event below are only bounds against a hang: so long that no load makes them
+# run out, so that no test depends on how fast this machine is.
+WAIT=900
+
 # Job ids scontrol knows, one per line, ascending.
 slurm_jobs() {
 	scontrol show job -o | sed -n 's/^JobId=\([0-9]*\) .*/\1/p' | sort -n
@@ -169,8 +173,8 @@ slurm_jobs() {
 	HOLD_OUT=$run/step1/child2.h5 search -j2 search RUN="$run" LAUNCH="$SRUN $hold" >"$BATS_TEST_TMPDIR/make.out" 2>&1 &
 	pid=$!
 	# once step 1's child 2 has checkpointed, cancel its job, which the checkpoint records
-	slurm_wait 60 test -e "$run/step1/child2.h5.held"
-	slurm_wait 10 test -f "$ckpt"
+	slurm_wait $WAIT test -e "$run/step1/child2.h5.held"
+	slurm_wait $WAIT test -f "$ckpt"
 	job=$(nash-show --tsv "$ckpt" | awk -F '\t' 'NR == 2 { print $19 }')
 	[[ $job =~ ^[0-9]+\.0$ ]]
 	scancel "${job%.0}"
@@ -205,6 +209,11 @@ job_state() {
 	}' | sed 's/ $//'
 }
 
+# True once job $1 has ended, however (not pending, running, requeued or completing).
+job_ended() {
+	scontrol show job -o "$1" | grep -Eq 'JobState=(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|PREEMPTED|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE) '
+}
+
 @test "examples/slurm-search.sbatch: one batch job, every training a step; requeued mid-way it resumes and ends the same" {
 	[ -f "$BATS_FILE_TMPDIR/run-local/report.md" ] || skip "needs the reference run"
 	run=$BATS_FILE_TMPDIR/run-batch
@@ -216,15 +225,25 @@ job_state() {
 		--gres=none --mem-per-cpu=100 --output="$BATS_TEST_TMPDIR/batch.out" examples/slurm-search.sbatch \
 		"${S_ARGS[@]}" BIN="$NASH_BUILD/bin" RUN="$run")
 	[[ $job =~ ^[0-9]+$ ]]
-	slurm_wait 60 test -e "$run/step1/child2.h5.held"
-	slurm_wait 10 test -f "$ckpt"
+	slurm_wait $WAIT test -e "$run/step1/child2.h5.held"
+	slurm_wait $WAIT test -f "$ckpt"
 	sleep 0.2
 	# as a preemption with PreemptMode=REQUEUE does: the job's processes get SIGTERM, the job
 	# goes back to the queue (with a begin time some two minutes on: brought forward here)
 	scontrol requeue "$job"
-	slurm_wait 60 sh -c "scontrol show job -o $job | grep -q 'JobState=PENDING .*Restarts=1 '"
+	slurm_wait $WAIT sh -c "scontrol show job -o $job | grep -q 'JobState=PENDING .*Restarts=1 '"
+	# ... but not into the second in which its first start was ended: slurmd refuses to start a
+	# job whose credential is no newer, to the second, than its revocation ("Job N already
+	# killed, do not launch batch job"), and the job fails. (That second is past once the job
+	# is pending again.)
+	pending=$(date +%s)
+	slurm_wait $WAIT sh -c "[ \$(date +%s) -gt $pending ]"
 	scontrol update JobId="$job" StartTime=now
-	slurm_wait 120 sh -c "scontrol show job -o $job | grep -q 'JobState=COMPLETED '" || {
+	# until the second start has ended, then how
+	slurm_wait $WAIT job_ended "$job" || true
+	run -0 job_state "$job"
+	[ "$output" = "COMPLETED 1" ] || {
+		echo "job $job: $output"
 		cat "$BATS_TEST_TMPDIR/batch.out"
 		false
 	}
@@ -233,8 +252,6 @@ job_state() {
 	assert_line --regexp '^search done: '
 	[ "$(grep -c '^nash-search: job ' <<<"$output")" -eq 2 ] # the script ran twice
 	grep -q "resuming from $ckpt" "$run/step1/child2.log"
-	run -0 job_state "$job"
-	assert_output "COMPLETED 1"
 	# every training a step of this one job, each step its own (the restart tells apart the
 	# steps of the second start, numbered from 0 again)
 	run -0 recorded_jobs "$run"
