@@ -4,6 +4,11 @@
                                        pool, 128, res128, pool, 256, res256, fc; res = x + cbr(x)),
                                        each conv = conv3x3-BN-ReLU, for C x H x W images, 10 classes,
                                        no validation split (val_size 0)
+     mkgrown chain|relus N C H W OUT   writes a model of N nodes (N >= 3): input, then conv4 3x3-
+                                       BN-ReLU repeated (chain; cut wherever N ends it) or ReLUs
+                                       (relus: no weights), then GAP and dense; for timing the
+                                       model file's reader and writer on large graphs
+                                       (docs/FORMAT.md, "Large graphs")
      mkgrown --fake-cifar DIR [N]      writes N (default 50000) random CIFAR-10-format training
                                        images (DIR/data_batch_1.bin) and 1000 test ones
    The networks are those of bench/torch_gpu.py (seed0, grown). */
@@ -52,6 +57,28 @@ static int grown_network(Model *m, const char *dataset, int c, int h, int w, Nas
 	return 0;
 }
 
+/* n nodes: the input, n - 3 of conv4 3x3, batch norm, relu in turn (or relus only), then GAP
+   and dense. */
+static int chain_network(Model *m, const char *dataset, int n, int relus, int c, int h, int w, NashErr *err)
+{
+	model_init(m);
+	snprintf(m->dataset, sizeof m->dataset, "%s", dataset);
+	graph_init(&m->g, c, h, w, 10);
+	Graph *g = &m->g;
+	int x = 0;
+	for (int i = 0; i < n - 3; i++)
+		x = relus || i % 3 == 2 ? graph_relu(g, x) : i % 3 == 0 ? graph_conv(g, x, 4, 3, 1) : graph_bn(g, x);
+	graph_dense(g, graph_unary(g, OP_GAP, x), 10, 1);
+	if (graph_infer(g, err) || graph_alloc_params(g, err))
+		return -1;
+	Rng rng;
+	rng_seed(&rng, 1);
+	for (int i = 0; i < g->n_nodes; i++)
+		init_node(g, i, &rng);
+	model_set_id(m, nash_hash(NASH_HASH_INIT, "mkgrown chain", 13));
+	return 0;
+}
+
 static int write_file(const char *dir, const char *name, int n, Rng *rng)
 {
 	char path[4096];
@@ -91,8 +118,14 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "--fake-cifar"))
 		return fake_cifar(argv[2], argc > 3 ? atoi(argv[3]) : 50000);
-	if (argc != 6 || (strcmp(argv[1], "seed") && strcmp(argv[1], "grown"))) {
-		fprintf(stderr, "usage: mkgrown seed|grown C H W OUT\n       mkgrown --fake-cifar DIR [N]\n");
+	int relus = argc == 7 && !strcmp(argv[1], "relus");
+	int chain = argc == 7 && (relus || !strcmp(argv[1], "chain")) ? atoi(argv[2]) : 0;
+	if (chain)
+		argv++, argc--;
+	if (argc != 6 || (strcmp(argv[1], "seed") && strcmp(argv[1], "grown") && !chain) ||
+	    (chain && (chain < 3 || chain > NASH_MAX_NODES))) {
+		fprintf(stderr, "usage: mkgrown seed|grown C H W OUT\n       mkgrown chain|relus N C H W OUT (3 <= N <= %d)\n"
+			"       mkgrown --fake-cifar DIR [N]\n", NASH_MAX_NODES);
 		return 2;
 	}
 	int c = atoi(argv[2]), h = atoi(argv[3]), w = atoi(argv[4]);
@@ -105,7 +138,8 @@ int main(int argc, char **argv)
 	NashErr err = {0};
 	Model m;
 	static const int seed_widths[3] = {32, 64, 128};
-	int rc = !strcmp(argv[1], "seed") ? seed_network(&m, dataset, c, h, w, 10, seed_widths, 3, 1, &err)
+	int rc = chain ? chain_network(&m, dataset, chain, relus, c, h, w, &err)
+		 : !strcmp(argv[1], "seed") ? seed_network(&m, dataset, c, h, w, 10, seed_widths, 3, 1, &err)
 					  : grown_network(&m, dataset, c, h, w, &err);
 	if (rc == 0) {
 		for (int k = 0; k < c; k++) {

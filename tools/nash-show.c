@@ -242,10 +242,17 @@ static const char *node_colour(OpKind op)
 static void print_dot(const Model *m, const ModelInfo *mi, int full)
 {
 	const Graph *g = &m->g;
-	int *block = malloc((size_t)g->n_nodes * sizeof *block);
-	if (!block)
+	int *block = malloc((size_t)g->n_nodes * sizeof *block), *next = malloc((size_t)g->n_nodes * sizeof *next);
+	if (!block || !next)
 		die(prog, "out of memory");
 	find_blocks(g, block, full);
+	/* a block's next node after j (its only consumer), so that a block is drawn from its own
+	   nodes, not from a search of all later ones for each (quadratic in the nodes) */
+	for (int i = 0; i < g->n_nodes; i++)
+		next[i] = -1;
+	for (int i = 0; i < g->n_nodes; i++)
+		if (block[i] != i)
+			next[g->nodes[i].inputs[0]] = i;
 	char va[32];
 	fmt_acc(va, sizeof va, m->val_accuracy);
 	/* the title is a dot string: quotes and backslashes in the path are escaped */
@@ -267,9 +274,7 @@ static void print_dot(const Model *m, const ModelInfo *mi, int full)
 			continue;
 		char label[256] = "";
 		int last = i;
-		for (int j = i; j < g->n_nodes; j++) {
-			if (block[j] != i)
-				continue;
+		for (int j = i; j >= 0; j = next[j]) {
 			char part[64];
 			node_label(part, sizeof part, &g->nodes[j]);
 			if (j == i)
@@ -290,6 +295,7 @@ static void print_dot(const Model *m, const ModelInfo *mi, int full)
 				printf("\tn%d -> n%d;\n", from, to);
 		}
 	printf("}\n");
+	free(next);
 	free(block);
 }
 

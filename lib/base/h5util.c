@@ -147,20 +147,57 @@ int h5_write_str(hid_t loc, const char *name, const char *s)
 	return rc;
 }
 
+/* Standard type k (h5_standard_number's numbering). Each H5T_STD_* is a call (to H5open): only
+   the one type compared is named. */
+static hid_t standard_type(int k)
+{
+	switch (k) {
+	case 0: return H5T_STD_I8LE;
+	case 1: return H5T_STD_I8BE;
+	case 2: return H5T_STD_U8LE;
+	case 3: return H5T_STD_U8BE;
+	case 4: return H5T_STD_I16LE;
+	case 5: return H5T_STD_I16BE;
+	case 6: return H5T_STD_U16LE;
+	case 7: return H5T_STD_U16BE;
+	case 8: return H5T_STD_I32LE;
+	case 9: return H5T_STD_I32BE;
+	case 10: return H5T_STD_U32LE;
+	case 11: return H5T_STD_U32BE;
+	case 12: return H5T_STD_I64LE;
+	case 13: return H5T_STD_I64BE;
+	case 14: return H5T_STD_U64LE;
+	case 15: return H5T_STD_U64BE;
+	case 16: return H5T_IEEE_F32LE;
+	case 17: return H5T_IEEE_F32BE;
+	case 18: return H5T_IEEE_F64LE;
+	default: return H5T_IEEE_F64BE;
+	}
+}
+
 int h5_standard_number(hid_t t, H5T_class_t cls)
 {
-	if (H5Tget_class(t) != cls)
+	if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || H5Tget_class(t) != cls)
 		return 0;
-	hid_t ints[] = {H5T_STD_I8LE,  H5T_STD_I8BE,  H5T_STD_U8LE,  H5T_STD_U8BE,  H5T_STD_I16LE, H5T_STD_I16BE,
-			H5T_STD_U16LE, H5T_STD_U16BE, H5T_STD_I32LE, H5T_STD_I32BE, H5T_STD_U32LE, H5T_STD_U32BE,
-			H5T_STD_I64LE, H5T_STD_I64BE, H5T_STD_U64LE, H5T_STD_U64BE};
-	hid_t floats[] = {H5T_IEEE_F32LE, H5T_IEEE_F32BE, H5T_IEEE_F64LE, H5T_IEEE_F64BE};
-	const hid_t *c = cls == H5T_INTEGER ? ints : floats;
-	int n = cls == H5T_INTEGER ? (int)(sizeof ints / sizeof ints[0]) : cls == H5T_FLOAT ? 4 : 0;
-	for (int i = 0; i < n; i++)
-		if (H5Tequal(t, c[i]) > 0)
-			return 1;
-	return 0;
+	/* the one standard type of t's size, byte order and sign, then H5Tequal to it (precision,
+	   offset, padding): naming all 20 and comparing t with each cost a tenth of reading a model */
+	size_t size = H5Tget_size(t);
+	H5T_order_t order = H5Tget_order(t);
+	int k;
+	if (order != H5T_ORDER_LE && order != H5T_ORDER_BE)
+		return 0;
+	if (cls == H5T_INTEGER) {
+		H5T_sign_t sign = H5Tget_sign(t);
+		int bytes = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
+		if (bytes < 0 || (sign != H5T_SGN_2 && sign != H5T_SGN_NONE))
+			return 0;
+		k = 4 * bytes + 2 * (sign == H5T_SGN_NONE) + (order == H5T_ORDER_BE);
+	} else {
+		if (size != 4 && size != 8)
+			return 0;
+		k = 16 + 2 * (size == 8) + (order == H5T_ORDER_BE);
+	}
+	return H5Tequal(t, standard_type(k)) > 0;
 }
 
 /* A string type the readers accept: fixed-length of at most H5_MAX_STR_BYTES, or
@@ -175,13 +212,15 @@ static int plain_string(hid_t t)
 }
 
 /* Opens attribute `name` after checking its dataspace, type and count: H5_ATTR_READ with *a
-   open, or what is wrong (*a closed). */
-static int open_attr(hid_t loc, const char *name, H5T_class_t cls, int n, hid_t *a, long long *count)
+   open (and its type in *type when type is not NULL, to be closed too), or what is wrong
+   (nothing open). */
+static int open_attr(hid_t loc, const char *name, H5T_class_t cls, int n, hid_t *a, hid_t *type, long long *count)
 {
-	htri_t ex = H5Aexists(loc, name);
+	/* opened first, asked whether it exists only when that fails: most are there */
+	*a = H5Aopen(loc, name, H5P_DEFAULT);
+	htri_t ex = *a >= 0 ? 1 : H5Aexists(loc, name);
 	if (ex <= 0)
 		return ex < 0 ? H5_ATTR_UNREADABLE : H5_ATTR_ABSENT;
-	*a = H5Aopen(loc, name, H5P_DEFAULT);
 	hid_t t = *a >= 0 ? H5Aget_type(*a) : -1;
 	hid_t sp = *a >= 0 ? H5Aget_space(*a) : -1;
 	H5S_class_t sc = sp >= 0 ? H5Sget_simple_extent_type(sp) : H5S_NO_CLASS;
@@ -198,7 +237,9 @@ static int open_attr(hid_t loc, const char *name, H5T_class_t cls, int n, hid_t 
 		rc = H5_ATTR_WRONG_COUNT;
 	if (sp >= 0)
 		H5Sclose(sp);
-	if (t >= 0)
+	if (rc == H5_ATTR_READ && type)
+		*type = t;
+	else if (t >= 0)
 		H5Tclose(t);
 	if (rc != H5_ATTR_READ && *a >= 0)
 		H5Aclose(*a);
@@ -235,7 +276,7 @@ int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int 
 		 long long *count)
 {
 	hid_t a;
-	int rc = open_attr(loc, name, cls, n, &a, count);
+	int rc = open_attr(loc, name, cls, n, &a, NULL, count);
 	if (rc != H5_ATTR_READ)
 		return rc;
 	int fit = cls == H5T_INTEGER ? ints_fit(a, mtype, n ? n : 1) : 1;
@@ -264,13 +305,12 @@ int h5_str_ascii(const char *s)
 int h5_read_str(hid_t loc, const char *name, char *buf, size_t n)
 {
 	hid_t a, t, mt = H5Tcopy(H5T_C_S1);
-	int rc = open_attr(loc, name, H5T_STRING, 0, &a, NULL);
+	int rc = open_attr(loc, name, H5T_STRING, 0, &a, &t, NULL);
 	if (rc != H5_ATTR_READ) {
 		if (mt >= 0)
 			H5Tclose(mt);
 		return rc;
 	}
-	t = H5Aget_type(a);
 	int vlen = t >= 0 && H5Tis_variable_str(t) > 0;
 	size_t sz = vlen ? sizeof(char *) : t >= 0 ? H5Tget_size(t) : 0;
 	char *tmp = calloc(1, sz + 1), *s = tmp;
@@ -357,6 +397,109 @@ int h5_link_kind(hid_t loc, const char *name)
 	H5I_type_t t = H5Iget_type(o);
 	H5Oclose(o);
 	return t == H5I_GROUP ? H5_LINK_GROUP : t == H5I_DATASET ? H5_LINK_DATASET : H5_LINK_OTHER;
+}
+
+/* What h5_list_links collects, in the order H5Literate gives. */
+typedef struct LinkList {
+	H5Link *v;
+	size_t n, cap;
+	int oom;
+} LinkList;
+
+#if H5_VERSION_GE(1, 12, 0)
+static herr_t list_link(hid_t g, const char *name, const H5L_info2_t *li, void *arg)
+#else
+static herr_t list_link(hid_t g, const char *name, const H5L_info_t *li, void *arg)
+#endif
+{
+	LinkList *l = arg;
+	if (l->n == l->cap)
+		return -1; /* more links than H5Gget_info said */
+	H5Link *k = &l->v[l->n];
+	size_t len = strlen(name);
+	if (!(k->name = malloc(len + 1))) {
+		l->oom = 1;
+		return -1;
+	}
+	memcpy(k->name, name, len + 1);
+	memset(&k->at, 0, sizeof k->at);
+	if (!name[0] || strchr(name, '/') || strcmp(name, ".") == 0)
+		k->kind = H5_LINK_BAD_NAME;
+	else if (li->type == H5L_TYPE_SOFT)
+		k->kind = H5_LINK_SOFT;
+	else if (li->type != H5L_TYPE_HARD)
+		k->kind = H5_LINK_EXTERNAL;
+	else
+		k->kind = H5_LINK_HARD;
+#if H5_VERSION_GE(1, 12, 0)
+	if (k->kind == H5_LINK_HARD)
+		k->at = li->u.token;
+#else
+	if (k->kind == H5_LINK_HARD)
+		k->at = li->u.address;
+#endif
+	l->n++;
+	return 0;
+}
+
+int h5_list_links(hid_t g, size_t max, H5Link **links, size_t *n)
+{
+	H5G_info_t info;
+	*links = NULL;
+	*n = 0;
+	if (H5Gget_info(g, &info) < 0)
+		return -1;
+	if (info.nlinks > max) {
+		*n = (size_t)info.nlinks;
+		return -1;
+	}
+	LinkList l = {.v = calloc((size_t)info.nlinks + 1, sizeof *l.v), .cap = (size_t)info.nlinks};
+	if (!l.v)
+		return -1;
+	if (info.nlinks == 0) { /* most node groups (relu, pool, ...): H5Literate would cost as much again */
+		*links = l.v;
+		return 0;
+	}
+#if H5_VERSION_GE(1, 12, 0)
+	herr_t rc = H5Literate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_link, &l);
+#else
+	herr_t rc = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_link, &l);
+#endif
+	if (rc < 0 || l.oom || l.n != l.cap) {
+		h5_free_links(l.v, l.n);
+		return -1;
+	}
+	*links = l.v;
+	*n = l.n;
+	return 0;
+}
+
+void h5_free_links(H5Link *links, size_t n)
+{
+	for (size_t i = 0; links && i < n; i++)
+		free(links[i].name);
+	free(links);
+}
+
+hid_t h5_open_link(hid_t g, const H5Link *l, int *kind)
+{
+	*kind = l->kind;
+	if (l->kind != H5_LINK_HARD)
+		return -1;
+	/* by address: the same object a lookup of the hard link's name would reach, in this file */
+#if H5_VERSION_GE(1, 12, 0)
+	hid_t o = H5Oopen_by_token(g, l->at);
+#else
+	hid_t o = H5Oopen_by_addr(g, l->at);
+#endif
+	H5I_type_t t = o >= 0 ? H5Iget_type(o) : H5I_BADID;
+	*kind = o < 0 ? H5_LINK_UNREADABLE : t == H5I_GROUP ? H5_LINK_GROUP : t == H5I_DATASET ? H5_LINK_DATASET
+										       : H5_LINK_OTHER;
+	if (o >= 0 && *kind != H5_LINK_GROUP && *kind != H5_LINK_DATASET) {
+		H5Oclose(o);
+		o = -1;
+	}
+	return o;
 }
 
 const char *h5_link_kind_name(int kind)

@@ -404,17 +404,23 @@ int graph_infer(Graph *g, NashErr *err)
 	if (last->c != g->n_classes || last->h != 1 || last->w != 1)
 		return FAIL("the last node outputs %dx%dx%d, expected %dx1x1 (one logit per class)",
 			    last->c, last->h, last->w, g->n_classes);
-	/* Every node but the last must be consumed, or its work is wasted and its grads undefined. */
-	for (int i = 0; i < g->n_nodes - 1; i++) {
-		int used = 0;
-		for (int j = i + 1; j < g->n_nodes && !used; j++)
-			for (int k = 0; k < g->nodes[j].n_inputs; k++)
-				used |= g->nodes[j].inputs[k] == i;
-		if (!used) {
-			char name[32];
-			node_name(g, i, name, sizeof name);
-			return FAIL("graph/%s: output is not used by any node", name);
-		}
+	/* Every node but the last must be consumed, or its work is wasted and its grads undefined.
+	   Marked in one pass over the inputs: searching the later nodes for each node's consumer
+	   costs O(n^2) when consumers are far away (a skip connection over the whole network). */
+	unsigned char *used = calloc((size_t)g->n_nodes, 1);
+	if (!used)
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
+	for (int j = 1; j < g->n_nodes; j++)
+		for (int k = 0; k < g->nodes[j].n_inputs; k++)
+			used[g->nodes[j].inputs[k]] = 1; /* inputs < j, checked by infer_node */
+	int unused = 0;
+	while (unused < g->n_nodes - 1 && used[unused])
+		unused++;
+	free(used);
+	if (unused < g->n_nodes - 1) {
+		char name[32];
+		node_name(g, unused, name, sizeof name);
+		return FAIL("graph/%s: output is not used by any node", name);
 	}
 	return 0;
 }

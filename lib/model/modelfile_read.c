@@ -90,41 +90,19 @@ static int r_str(const R *r, hid_t loc, const char *where, const char *name, cha
 	return r_result(r, rc, where, name, H5T_STRING, 0, 1, n, optional);
 }
 
-/* Names of the links in group g in name order (each and the array malloc'd); at most max. */
-static int r_links(const R *r, hid_t g, const char *where, int max, char ***names, int *n)
+/* The links of group g in name order (h5_list_links: one pass, linear in the group's size);
+   at most max. */
+static int r_links(const R *r, hid_t g, const char *where, int max, H5Link **links, int *n)
 {
-	H5G_info_t info;
-	*names = NULL;
+	size_t count;
 	*n = 0;
-	if (H5Gget_info(g, &info) < 0)
-		return rfail(r, "%scannot list the group", where);
-	if (info.nlinks > (hsize_t)max)
-		return rfail(r, "%s%llu objects, more than the %d nash reads and writes", where,
-			     (unsigned long long)info.nlinks, max);
-	char **v = calloc(info.nlinks + 1, sizeof *v);
-	if (!v)
-		return rfail_oom(r);
-	for (hsize_t i = 0; i < info.nlinks; i++) {
-		ssize_t l = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
-		v[i] = l >= 0 ? malloc((size_t)l + 1) : NULL;
-		if (!v[i] || H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, v[i], (size_t)l + 1,
-						H5P_DEFAULT) != l) {
-			for (hsize_t k = 0; k <= i; k++)
-				free(v[k]);
-			free(v);
-			return rfail(r, "%scannot list the group", where);
-		}
+	if (h5_list_links(g, (size_t)max, links, &count) == 0) {
+		*n = (int)count;
+		return 0;
 	}
-	*names = v;
-	*n = (int)info.nlinks;
-	return 0;
-}
-
-static void free_names(char **names, int n)
-{
-	for (int i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
+	if (count > (size_t)max)
+		return rfail(r, "%s%zu objects, more than the %d nash reads and writes", where, count, max);
+	return rfail(r, "%scannot list the group", where);
 }
 
 /* Opens group `name` of loc when it is a hard link to a group; else -1 with the error. */
@@ -137,6 +115,19 @@ static hid_t r_group(const R *r, hid_t loc, const char *path, const char *name)
 		return rfail(r, "%s: %s, expected a group", path, kind == H5_LINK_DATASET ? "a dataset" : h5_link_kind_name(kind));
 	hid_t g = H5Gopen2(loc, name, H5P_DEFAULT);
 	return g >= 0 ? g : rfail(r, "cannot open group '%s'", path);
+}
+
+/* Opens node group l of the graph group by its address (h5_open_link): a lookup by name would
+   scan the graph's links, for each node. */
+static hid_t r_node_group(const R *r, hid_t gr, const H5Link *l)
+{
+	int kind;
+	hid_t gi = h5_open_link(gr, l, &kind);
+	if (gi >= 0 && kind == H5_LINK_GROUP)
+		return gi;
+	if (gi >= 0)
+		H5Oclose(gi);
+	return rfail(r, "graph/%s: %s, expected a group", l->name, kind == H5_LINK_DATASET ? "a dataset" : h5_link_kind_name(kind));
 }
 
 /* Takes n bytes from what the file has left: a file cannot hold more data than its size. */
@@ -158,15 +149,14 @@ static void fmt_dims(char *buf, size_t n, int rank, const hsize_t *d)
 		snprintf(buf + l, n - l, "]");
 }
 
-/* Reads the float dataset `ds` of a node group into dst, which has t's shape: opened only when
-   it is a hard link to a dataset with nothing outside the file behind it, read only once its
-   type (IEEE float32 or float64), shape and stored size are checked. */
-static int r_tensor(const R *r, hid_t g, const char *node, const char *ds, const Tensor *t, float *dst)
+/* Reads dataset d, graph/node/ds, into dst, which has t's shape: read only once nothing outside
+   the file is behind it (h5_check_dataset) and its type (IEEE float32 or float64), shape and
+   stored size are checked. d stays open. */
+static int r_tensor(const R *r, hid_t d, const char *node, const char *ds, const Tensor *t, float *dst)
 {
 	char why[160], path[96];
 	snprintf(path, sizeof path, "graph/%s/%s", node, ds);
-	hid_t d = h5_open_dataset(g, ds, 0, why, sizeof why);
-	if (d < 0)
+	if (h5_check_dataset(d, 0, why, sizeof why))
 		return rfail(r, "%s: %s", path, why);
 	hid_t ty = H5Dget_type(d), sp = H5Dget_space(d);
 	int rank = sp >= 0 && H5Sget_simple_extent_type(sp) == H5S_SIMPLE ? H5Sget_simple_extent_ndims(sp) : -1, rc = 0;
@@ -199,19 +189,18 @@ static int r_tensor(const R *r, hid_t g, const char *node, const char *ds, const
 		H5Sclose(sp);
 	if (ty >= 0)
 		H5Tclose(ty);
-	H5Dclose(d);
 	return rc;
 }
 
 /* r_tensor, plus format_version 1's add, whose one lambda [1] held for every channel. */
-static int r_tensor_compat(const R *r, hid_t g, const Node *nd, const char *node, const char *ds, const Tensor *t,
+static int r_tensor_compat(const R *r, hid_t d, const Node *nd, const char *node, const char *ds, const Tensor *t,
 			   float *dst)
 {
 	if (nd->op != OP_ADD || r->version >= 2)
-		return r_tensor(r, g, node, ds, t, dst);
+		return r_tensor(r, d, node, ds, t, dst);
 	Tensor one = *t;
 	one.dims[0] = 1;
-	if (r_tensor(r, g, node, ds, &one, dst))
+	if (r_tensor(r, d, node, ds, &one, dst))
 		return -1;
 	for (int c = 1; c < t->dims[0]; c++)
 		dst[c] = dst[0];
@@ -223,50 +212,69 @@ static const char *const state_prefix[] = {"momentum_", "ema_"};
 
 static float **state_of(Tensor *t, int k) { return k == 0 ? &t->momentum : &t->ema; }
 
-/* The weights (and checkpoint state: momentum buffers, weight averages) of node i; every
-   dataset in the group must be one. */
+/* The index of the link named name, or -1 (a node group holds at most 3 * NASH_MAX_PARAMS). */
+static int find_link(const H5Link *links, int n, const char *name)
+{
+	for (int k = 0; k < n; k++)
+		if (strcmp(links[k].name, name) == 0)
+			return k;
+	return -1;
+}
+
+/* The weights (and checkpoint state: momentum buffers, weight averages) of node i; every link
+   in the group must be one of them. Each dataset is opened once, by address (h5_open_link): an
+   open costs far more than a read of a few weights, and lookups by name would repeat it. */
 static int r_weights(const R *r, hid_t g, Node *nd, const char *node)
 {
-	char **names, where[64];
-	int n;
+	char where[64];
+	H5Link *links;
+	hid_t ds[3 * NASH_MAX_PARAMS];
+	int n, opened = 0, rc = 0;
 	snprintf(where, sizeof where, "graph/%s: ", node);
-	if (r_links(r, g, where, 3 * NASH_MAX_PARAMS, &names, &n))
+	if (r_links(r, g, where, 3 * NASH_MAX_PARAMS, &links, &n))
 		return -1;
-	int rc = 0;
-	for (int k = 0; k < n && !rc; k++) {
-		int known = 0;
+	for (; opened < n && !rc; opened++) {
+		int known = 0, kind;
 		for (int p = 0; p < nd->n_params && !known; p++) {
-			const char *s = names[k], *pn = nd->params[p].name;
+			const char *s = links[opened].name, *pn = nd->params[p].name;
 			known = strcmp(s, pn) == 0;
 			for (int j = 0; j < 2 && !known; j++) {
 				size_t l = strlen(state_prefix[j]);
 				known = strncmp(s, state_prefix[j], l) == 0 && strcmp(s + l, pn) == 0;
 			}
 		}
-		int kind = h5_link_kind(g, names[k]);
+		ds[opened] = h5_open_link(g, &links[opened], &kind);
 		if (kind != H5_LINK_DATASET)
-			rc = rfail(r, "graph/%s/%s: %s, expected a dataset", nash_name(node).s, nash_name(names[k]).s,
-				   h5_link_kind_name(kind));
+			rc = rfail(r, "graph/%s/%s: %s, expected a dataset", nash_name(node).s,
+				   nash_name(links[opened].name).s, h5_link_kind_name(kind));
 		else if (!known)
-			rc = rfail(r, "graph/%s: unexpected dataset '%s'", nash_name(node).s, nash_name(names[k]).s);
+			rc = rfail(r, "graph/%s: unexpected dataset '%s'", nash_name(node).s, nash_name(links[opened].name).s);
 	}
-	free_names(names, n);
 	for (int p = 0; p < nd->n_params && !rc; p++) {
 		Tensor *t = &nd->params[p];
-		if (h5_link_kind(g, t->name) == H5_LINK_ABSENT)
-			return rfail(r, "graph/%s: missing dataset '%s'", nash_name(node).s, t->name);
-		rc = r_tensor_compat(r, g, nd, node, t->name, t, t->data);
+		int w = find_link(links, n, t->name);
+		if (w < 0) {
+			rc = rfail(r, "graph/%s: missing dataset '%s'", nash_name(node).s, t->name);
+			break;
+		}
+		rc = r_tensor_compat(r, ds[w], nd, node, t->name, t, t->data);
 		for (int k = 0; k < 2 && !rc; k++) {
 			char sname[32];
 			snprintf(sname, sizeof sname, "%s%s", state_prefix[k], t->name);
-			if (h5_link_kind(g, sname) == H5_LINK_ABSENT)
+			int j = find_link(links, n, sname);
+			if (j < 0)
 				continue;
 			float **dst = state_of(t, k);
 			if (!(*dst = malloc(tensor_size(t) * sizeof(float) + 1)))
-				return rfail_oom(r);
-			rc = r_tensor_compat(r, g, nd, node, sname, t, *dst);
+				rc = rfail_oom(r);
+			else
+				rc = r_tensor_compat(r, ds[j], nd, node, sname, t, *dst);
 		}
 	}
+	for (int k = 0; k < opened; k++)
+		if (ds[k] >= 0)
+			H5Oclose(ds[k]);
+	h5_free_links(links, n);
 	return rc;
 }
 
@@ -280,10 +288,10 @@ static int name_index(const char *s)
 }
 
 /* Node i's op, inputs (resolved by name: earlier nodes only) and settings; appends it to g. */
-static int r_node(const R *r, hid_t gi, Graph *g, int i, char **names, const int *order, int n,
+static int r_node(const R *r, hid_t gi, Graph *g, int i, const H5Link *links, const int *order, int n,
 		  int *shape)
 {
-	const char *nm = names[order[i]];
+	const char *nm = links[order[i]].name;
 	char where[64], op_s[32], in_s[NASH_MAX_INPUTS * 32], expect[64];
 	snprintf(where, sizeof where, "graph/%s: ", nm);
 	if (r_str(r, gi, where, "op", op_s, sizeof op_s, 0) < 0)
@@ -299,7 +307,7 @@ static int r_node(const R *r, hid_t gi, Graph *g, int i, char **names, const int
 	int ins[NASH_MAX_INPUTS], n_in = 0;
 	for (char *save = NULL, *tok = strtok_r(in_s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		int j = name_index(tok);
-		if (j < 0 || j >= n || strcmp(names[order[j]], tok) != 0)
+		if (j < 0 || j >= n || strcmp(links[order[j]].name, tok) != 0)
 			return rfail(r, "graph/%s: input '%s' does not exist", nash_name(nm).s, nash_name(tok).s);
 		if (j >= i)
 			return rfail(r, "graph/%s: input '%s' is not an earlier node (a cycle)", nash_name(nm).s, nash_name(tok).s);
@@ -342,32 +350,29 @@ static int r_node(const R *r, hid_t gi, Graph *g, int i, char **names, const int
 static int r_graph(const R *r, hid_t f, Graph *g)
 {
 	hid_t gr = r_group(r, f, "graph", "graph");
-	char **names = NULL;
-	int n = 0, rc = gr < 0 ? -1 : r_links(r, gr, "graph: ", NASH_MAX_NODES, &names, &n);
+	H5Link *links = NULL;
+	int n = 0, rc = gr < 0 ? -1 : r_links(r, gr, "graph: ", NASH_MAX_NODES, &links, &n);
 	int *order = rc ? NULL : malloc(((size_t)n + 1) * sizeof *order);
 	int *shapes = rc ? NULL : malloc(((size_t)n + 1) * 3 * sizeof *shapes);
-	if (!rc && (!order || !shapes))
+	/* each node's group, open from its first read to its second (its weights) */
+	hid_t *groups = rc ? NULL : malloc(((size_t)n + 1) * sizeof *groups);
+	if (!rc && (!order || !shapes || !groups))
 		rc = rfail_oom(r);
 	if (!rc && n == 0)
 		rc = rfail(r, "graph: no nodes");
 	for (int i = 0; !rc && i < n; i++)
-		order[i] = -1;
+		order[i] = groups[i] = -1;
 	for (int k = 0; !rc && k < n; k++) {
-		int j = name_index(names[k]);
+		int j = name_index(links[k].name);
 		if (j < 0 || j >= n || order[j] >= 0)
 			rc = rfail(r, "graph/%s: node groups must be named 000_op .. %03d_op, each number once",
-				   nash_name(names[k]).s, n - 1);
+				   nash_name(links[k].name).s, n - 1);
 		else
 			order[j] = k;
 	}
 	for (int i = 0; !rc && i < n; i++) {
-		const char *nm = names[order[i]];
-		char path[96];
-		snprintf(path, sizeof path, "graph/%s", nm);
-		hid_t gi = r_group(r, gr, path, nm);
-		rc = gi < 0 ? -1 : r_node(r, gi, g, i, names, order, n, &shapes[3 * i]);
-		if (gi >= 0)
-			H5Gclose(gi);
+		groups[i] = r_node_group(r, gr, &links[order[i]]);
+		rc = groups[i] < 0 ? -1 : r_node(r, groups[i], g, i, links, order, n, &shapes[3 * i]);
 	}
 	if (!rc && graph_infer(g, r->err))
 		rc = nash_err_prefix(r->err, r->file);
@@ -376,10 +381,10 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 		const int *s = &shapes[3 * i];
 		/* bounds keep weight sizes (int dims, e.g. dense in = c*h*w) from overflowing */
 		if ((long long)nd->c * nd->h * nd->w > NASH_MAX_ACTIVATION)
-			rc = rfail(r, "graph/%s: output %dx%dx%d is too large", nash_name(names[order[i]]).s, nd->c, nd->h, nd->w);
+			rc = rfail(r, "graph/%s: output %dx%dx%d is too large", nash_name(links[order[i]].name).s, nd->c, nd->h, nd->w);
 		else if (s[0] != nd->c || s[1] != nd->h || s[2] != nd->w)
 			rc = rfail(r, "graph/%s: output_shape %dx%dx%d does not match the inferred %dx%dx%d",
-				   nash_name(names[order[i]]).s, s[0], s[1], s[2], nd->c, nd->h, nd->w);
+				   nash_name(links[order[i]].name).s, s[0], s[1], s[2], nd->c, nd->h, nd->w);
 	}
 	/* the weights the graph implies must fit in the file before they are allocated: a small
 	   file declaring wide layers must not cost gigabytes */
@@ -395,17 +400,15 @@ static int r_graph(const R *r, hid_t f, Graph *g)
 			   weights, weights * sizeof(float), *r->left);
 	if (!rc && graph_alloc_params(g, r->err))
 		rc = nash_err_prefix(r->err, r->file);
-	for (int i = 0; !rc && i < n; i++) {
-		char path[96];
-		snprintf(path, sizeof path, "graph/%s", names[order[i]]);
-		hid_t gi = r_group(r, gr, path, names[order[i]]);
-		rc = gi < 0 ? -1 : r_weights(r, gi, &g->nodes[i], names[order[i]]);
-		if (gi >= 0)
-			H5Gclose(gi);
-	}
+	for (int i = 0; !rc && i < n; i++)
+		rc = r_weights(r, groups[i], &g->nodes[i], links[order[i]].name);
+	for (int i = 0; groups && i < n; i++)
+		if (groups[i] >= 0)
+			H5Oclose(groups[i]);
+	free(groups);
 	free(shapes);
 	free(order);
-	free_names(names, n);
+	h5_free_links(links, n);
 	if (gr >= 0)
 		H5Gclose(gr);
 	return rc;
