@@ -127,7 +127,14 @@ $(BUILD)/fixtures/.stamp: $(BUILD)/tests/gen_fixtures
 	$(BUILD)/tests/gen_fixtures $(BUILD)/fixtures
 	touch $@
 
-fixtures: $(BUILD)/fixtures/.stamp
+# The Bats tests' training hooks stop a training right after its checkpoint with it
+# (tests/bats/stop_on_rename.c); LD_PRELOADed, so a shared library of its own.
+STOP_ON_RENAME = $(BUILD)/tests/stop_on_rename.so
+$(STOP_ON_RENAME): tests/bats/stop_on_rename.c $(BUILD)/config
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -fPIC -shared $(WARN) $(CFLAGS) -o $@ $< -ldl
+
+fixtures: $(BUILD)/fixtures/.stamp $(STOP_ON_RENAME)
 
 # The library's layering rules (docs/DESIGN.md): includes point down; lib/ never exits,
 # prints or reads the environment. `make test` runs it too, as its first test.
