@@ -38,6 +38,14 @@ else
 	echo "not ok - layers: $(grep -c . "$tmp/layers") violation(s) of tests/check_layers.sh" | tee -a "$log"
 fi
 
+# The tests' own makes (make search, make install, the examples) bring the programs up to date
+# first: done here once, before several of them run at once on the same build. (Without the
+# outer make's flags, as in those tests.)
+if ! (unset MAKEFLAGS MFLAGS MAKELEVEL && make -C "$top" -s --no-print-directory BUILD="$NASH_BUILD" all) >"$tmp/make" 2>&1; then
+	sed 's/^/# /' "$tmp/make"
+	echo "not ok - make all BUILD=$NASH_BUILD failed" | tee -a "$log"
+fi
+
 # The Bats files, longest first (only the order: a long file started last would end last).
 bats_files=
 for f in slurm search pytorch ablation nash-train examples hostile nash-data nash-export; do
