@@ -127,7 +127,14 @@ $(BUILD)/fixtures/.stamp: $(BUILD)/tests/gen_fixtures
 	$(BUILD)/tests/gen_fixtures $(BUILD)/fixtures
 	touch $@
 
-fixtures: $(BUILD)/fixtures/.stamp
+# The Bats tests' training hooks stop a training right after its checkpoint with it
+# (tests/bats/stop_on_rename.c); LD_PRELOADed, so a shared library of its own.
+STOP_ON_RENAME = $(BUILD)/tests/stop_on_rename.so
+$(STOP_ON_RENAME): tests/bats/stop_on_rename.c $(BUILD)/config
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -fPIC -shared $(WARN) $(CFLAGS) -o $@ $< -ldl
+
+fixtures: $(BUILD)/fixtures/.stamp $(STOP_ON_RENAME)
 
 # The library's layering rules (docs/DESIGN.md): includes point down; lib/ never exits,
 # prints or reads the environment. `make test` runs it too, as its first test.
@@ -136,11 +143,14 @@ check-layers:
 
 # The tests: the layering check, C unit tests, the fuzzing regression corpus replayed under
 # ASan/UBSan (tests/fuzz), then the Bats tests; the last line is
-# "N passed, N failed, N skipped".
+# "N passed, N failed, N skipped". tests/run.sh runs them side by side.
 # Installs missing Debian packages first (as root), so a fresh clone needs only `make test`.
+# What they need is built on every CPU unless make was given a -j of its own (the CI's
+# MAKEFLAGS=-j$(nproc) among them; -j1 is one job at a time).
 test:
 	@tests/deps.sh --test
-	@$(MAKE) --no-print-directory all units fixtures $(ONNX_HELPERS) node-deps fuzz-replay
+	@$(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$$(nproc)) \
+		all units fixtures $(ONNX_HELPERS) node-deps fuzz-replay
 	@tests/run.sh $(BUILD) $(UNITS) tests/fuzz/replay.sh
 
 deps:

@@ -71,6 +71,8 @@ void net_eval_batch(Net *net, const DeviceSet *set, const Sample *samples, int n
 /* Reads and clears the stats: mean loss and accuracy over the images since the last call.
    Synchronises with the backend; returns -1 on a deferred backend error. */
 int net_take_stats(Net *net, double *loss, double *acc, long *count, NashErr *err);
+/* net_take_stats without clearing: the sums go on in the same order, whenever they are read. */
+int net_peek_stats(Net *net, double *loss, double *acc, long *count, NashErr *err);
 /* Copies the logits of the last net_eval_batch ([n, classes]) to host memory. */
 void net_read_logits(Net *net, float *host, int n);
 /* Copies the labels of the last batch ([n]) to host memory. */

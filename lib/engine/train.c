@@ -410,7 +410,7 @@ static int train_epoch(Run *r, int e, TrainCallback cb, void *cb_arg, double *lo
 	const TrainOpts *o = r->o;
 	Rng rng;
 	shuffle_epoch(r, e, &rng);
-	double t0 = now_s(), last_report = t0, loss_sum = 0, acc_sum = 0;
+	double t0 = now_s(), last_report = t0, l = 0, a = 0;
 	long seen = 0;
 	for (int s = 0; s < r->steps; s++) {
 		long k = (long)(e - 1) * r->steps + s;
@@ -422,29 +422,30 @@ static int train_epoch(Run *r, int e, TrainCallback cb, void *cb_arg, double *lo
 		if (o->ema > 0)
 			net_ema_update(r->net, ema_decay(o->ema, k));
 		double t = now_s();
-		if (t - last_report < 0.5 && s < r->steps - 1)
+		int last = s == r->steps - 1;
+		if (t - last_report < 0.5 && !last)
 			continue;
-		double l, a;
-		long c;
-		if (net_take_stats(r->net, &l, &a, &c, err))
+		/* The sums run over the whole epoch, only looked at mid-way: were they cleared at each
+		   look, where the clock put the looks would split the float sums, and two equal runs
+		   would record different losses. */
+		if ((last ? net_take_stats : net_peek_stats)(r->net, &l, &a, &seen, err))
 			return -1;
 		if (!isfinite(l))
 			return fail_as(r->m, err, "loss diverged (%g) in epoch %d, step %d", l, e, s + 1);
-		loss_sum += l * c, acc_sum += a * c, seen += c;
 		last_report = t;
-		if (cb && s < r->steps - 1) {
+		if (cb && !last) {
 			double ts = r->train_s + (t - t0), rate = (r->images_done + seen) / (ts > 0 ? ts : 1e-9);
 			long left = ((long)(o->epochs - e) * r->steps + (r->steps - s - 1)) * o->batch;
 			TrainProgress p = {.epoch = e, .epochs = o->epochs, .step = s + 1, .steps = r->steps,
-					   .loss = loss_sum / seen, .acc = acc_sum / seen, .images_per_s = rate,
+					   .loss = l, .acc = a, .images_per_s = rate,
 					   .elapsed_s = t - r->t_run, .eta_s = left / (rate > 0 ? rate : 1e-9)};
 			cb(&p, cb_arg);
 		}
 	}
 	r->images_done += seen;
 	r->train_s += now_s() - t0;
-	*loss = loss_sum / seen;
-	*acc = acc_sum / seen;
+	*loss = l;
+	*acc = a;
 	return 0;
 }
 

@@ -160,6 +160,39 @@ graph_bits() {
 	diff <(graph_bits "$d/a.h5") <(graph_bits "$d/b.h5")
 }
 
+# The training record as exact text, every float in hexadecimal, less each epoch's seconds.
+record_bits() {
+	h5dump -m %a -d /training/record "$1" | sed 1d | awk '
+		/H5T_[A-Z0-9_]+ "[a-z_]+";$/ { n++; if ($NF == "\"seconds\";") skip = n }
+		/^ *\([0-9]+\): \{$/ { row = 1; f = 0; print; next }
+		row && /^ *\},?$/ { row = 0 }
+		row && ++f == skip { next }
+		{ print }'
+}
+
+@test "nash-train records the same losses for the same training, whenever its progress is read" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	# epochs of 125 steps of 8 images on the slow reference loops, about a second each
+	args=(--data "$FMNIST" --device ref --threads 1 --limit 1000 --batch 8 --epochs 2)
+	nash-train "${args[@]}" -o "$d/a.h5" "$m" >/dev/null 2>&1
+	# the same training, stopped for 0.6 s every 0.2 s: the progress (every 0.5 s) falls on
+	# other steps
+	nash-train "${args[@]}" -o "$d/b.h5" "$m" >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do
+		sleep 0.2
+		[ ! -e "$d/b.h5" ] && kill -STOP $pid 2>/dev/null || break
+		sleep 0.6
+		kill -CONT $pid
+	done
+	wait $pid
+	diff <(graph_bits "$d/a.h5") <(graph_bits "$d/b.h5")
+	run -0 record_bits "$d/a.h5"
+	assert_output --partial "0x" # the record's figures are there
+	diff <(record_bits "$d/a.h5") <(record_bits "$d/b.h5")
+}
+
 @test "nash-train resumes from a checkpoint to the same result as an uninterrupted run" {
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR

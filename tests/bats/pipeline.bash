@@ -13,7 +13,8 @@
 # second after its training did, as srun may, marking its end in OUT's directory as
 # launcher-ended (term-slow). Everything else runs unchanged.
 make_hook() {
-	cat >"$BATS_FILE_TMPDIR/hook.sh" <<-'EOF'
+	[ -f "$NASH_BUILD/tests/stop_on_rename.so" ] || fail "no $NASH_BUILD/tests/stop_on_rename.so (make fixtures builds it)"
+	cat >"$BATS_TEST_TMPDIR/hook.sh" <<-'EOF'
 		#!/bin/bash
 		out= ckpt= prev=
 		for a in "$@"; do
@@ -51,21 +52,24 @@ make_hook() {
 			wait
 			;;
 		kill | int)
+			# The training stops itself once its first checkpoint is in place
+			# (stop_on_rename.so), so it cannot finish before the signal comes.
 			(
 				while [ ! -f "$ckpt" ]; do sleep 0.005; done
 				if [ "$HOOK_ACTION" = kill ]; then
 					kill -STOP $$
 					kill -9 0
 				else
-					kill -INT 0
+					kill -INT 0 # pending in the stopped training until it goes on
+					kill -CONT $$
 				fi
 			) &
-			exec "$@"
+			LD_PRELOAD=$NASH_BUILD/tests/stop_on_rename.so NASH_STOP_ON_RENAME=$ckpt exec "$@"
 			;;
 		esac
 	EOF
-	chmod +x "$BATS_FILE_TMPDIR/hook.sh"
-	echo "$BATS_FILE_TMPDIR/hook.sh"
+	chmod +x "$BATS_TEST_TMPDIR/hook.sh"
+	echo "$BATS_TEST_TMPDIR/hook.sh"
 }
 
 # Runs `make search` in its own process group (so that the hook can signal all of it) and

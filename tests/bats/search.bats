@@ -26,6 +26,36 @@ fingerprint() {
 			{ print $c["val_accuracy"], $c["test_accuracy"], $c["params"], $c["weights_hash"] }'
 }
 
+# The reference searches, made once for the file (concurrently): the search (a) and RUNS=2
+# (r2). Their tests check the output saved here; the tests that compare with them use the
+# fingerprint, those that rerun or resume them a copy (reference_copy), so that every test can
+# run on its own (bats -f) or beside the others.
+setup_file() {
+	local d=$BATS_FILE_TMPDIR
+	{ search search RUN="$d/a" >"$d/a.out" 2>&1 && echo 0 >"$d/a.status" || echo $? >"$d/a.status"; } &
+	{ search -j2 search RUN="$d/r2" RUNS=2 "${R_ARGS[@]}" >"$d/r2.out" 2>&1 && echo 0 >"$d/r2.status" || echo $? >"$d/r2.status"; } &
+	wait
+	[ "$(cat "$d/a.status")" -ne 0 ] || fingerprint "$d/a" >"$d/a.fingerprint"
+	[ "$(cat "$d/r2.status")" -ne 0 ] || runs_fingerprint "$d/r2" >"$d/r2.fingerprint"
+}
+
+# The output and exit status of reference search $1 (a or r2).
+reference() {
+	cat "$BATS_FILE_TMPDIR/$1.out"
+	return "$(cat "$BATS_FILE_TMPDIR/$1.status")"
+}
+
+# Fails unless reference search $1 completed.
+need_reference() {
+	[ -f "$BATS_FILE_TMPDIR/$1.fingerprint" ] || fail "the reference search $1 (setup_file) failed: $(tail -n 5 "$BATS_FILE_TMPDIR/$1.out")"
+}
+
+# A copy of reference search $1 at $2, its times kept: complete to make, as the original is.
+reference_copy() {
+	need_reference "$1"
+	cp -a "$BATS_FILE_TMPDIR/$1" "$2"
+}
+
 # The real full-disk test's tmpfs goes with its test, whatever happened in it.
 teardown() {
 	! mountpoint -q "$BATS_TEST_TMPDIR/full" || umount "$BATS_TEST_TMPDIR/full"
@@ -65,7 +95,7 @@ teardown() {
 
 @test "make search STEPS=2 NEIGH=2 completes: progress, valid models, report, settings" {
 	run=$BATS_FILE_TMPDIR/a
-	run -0 search search RUN="$run"
+	run -0 reference a
 	assert_line --regexp '^  seed: val [01]\.[0-9]{4}, [0-9]+ params, [0-9]+s$'
 	assert_line --regexp '^  step1/child1: (val [01]\.[0-9]{4}|FAILED)'
 	assert_line --regexp '^step 1/2: best val [01]\.[0-9]{4} \(.*\), 2 children trained.*elapsed$'
@@ -118,7 +148,6 @@ teardown() {
 	assert_output --partial "ENSEMBLE=trained"
 	run -0 find "$run" -name '*.tmp' -o -name '*.ckpt.h5' -o -name '.tmp*'
 	assert_output ""
-	fingerprint "$run" >"$BATS_FILE_TMPDIR/a.fingerprint"
 }
 
 @test "make search BIN=DIR runs those programs and builds nothing" {
@@ -142,8 +171,8 @@ teardown() {
 }
 
 @test "a second make search does nothing" {
-	run=$BATS_FILE_TMPDIR/a
-	[ -f "$run/report.md" ] || skip "needs the run of the previous test"
+	run=$BATS_TEST_TMPDIR/a
+	reference_copy a "$run"
 	run -0 search -q "$run/report.md" RUN="$run"
 	touch "$BATS_TEST_TMPDIR/marker"
 	sleep 1
@@ -155,8 +184,8 @@ teardown() {
 }
 
 @test "changing a setting reruns exactly what depends on it" {
-	run=$BATS_FILE_TMPDIR/a
-	[ -f "$run/report.md" ] || skip "needs the run of the first search test"
+	run=$BATS_TEST_TMPDIR/a
+	reference_copy a "$run"
 	touch "$BATS_TEST_TMPDIR/marker"
 	sleep 1
 	run -0 search search RUN="$run" EPOCHS_FINAL=1
@@ -186,14 +215,14 @@ teardown() {
 }
 
 @test "make -j2 search gives the same result as a serial run" {
-	[ -f "$BATS_FILE_TMPDIR/a.fingerprint" ] || skip "needs the run of the first search test"
+	need_reference a
 	run -0 search -j2 search RUN="$BATS_FILE_TMPDIR/j2"
 	assert_line --regexp '^search done: '
 	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$BATS_FILE_TMPDIR/j2")
 }
 
 @test "a run killed with kill -9 mid-way resumes from its checkpoint and ends as an uninterrupted one" {
-	[ -f "$BATS_FILE_TMPDIR/a.fingerprint" ] || skip "needs the run of the first search test"
+	need_reference a
 	run=$BATS_TEST_TMPDIR/k
 	hook=$(make_hook)
 	# kill -9 everything once step 1's second child has written its first checkpoint
@@ -202,7 +231,7 @@ teardown() {
 	[ -f "$run/step1/child1.h5" ]
 	[ ! -f "$run/step1/child2.h5" ]
 	[ ! -f "$run/final.h5" ]
-	[ -f "$run/step1/child2.ckpt.h5" ] || skip "the child finished before it could be stopped"
+	[ -f "$run/step1/child2.ckpt.h5" ]
 	touch "$BATS_TEST_TMPDIR/marker"
 	sleep 1
 	# again, once step 1's trained snapshot has written its first checkpoint
@@ -217,7 +246,7 @@ teardown() {
 	grep -q "resuming from $run/step1/child2.ckpt.h5" "$run/step1/child2.log"
 	[ -f "$run/final.h5" ]
 	[ ! -e "$run/snap/step1.h5" ]
-	[ -f "$run/snap/step1.ckpt.h5" ] || skip "the snapshot finished before it could be stopped"
+	[ -f "$run/snap/step1.ckpt.h5" ]
 	# the snapshot resumes; the final model is not trained again
 	run -0 search search RUN="$run"
 	refute_line --regexp '^  (final|step[12]/child[12]): '
@@ -231,13 +260,7 @@ teardown() {
 	hook=$(make_hook)
 	HOOK_CHILD=child1 HOOK_ACTION=int search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=1
 	[ "$status" -ne 0 ]
-	[ ! -f "$run/step1/best.h5" ]
-	if [ -f "$run/step1/child1.h5" ]; then
-		# too fast to interrupt; but never recorded as failed
-		run -0 nash-show --tsv "$run/step1/child1.h5"
-		assert_line --index 1 --regexp $'\t0\t[0-9]+\t[a-z,-]+\t[0-9a-f]{16}\t'
-		skip "the child finished before the interrupt"
-	fi
+	[ ! -f "$run/step1/best.h5" ] && [ ! -f "$run/step1/child1.h5" ]
 	[ -f "$run/step1/child1.key" ]
 	run -0 search search RUN="$run" STEPS=1 NEIGH=1
 	assert_line --regexp '^  step1/child1: val '
@@ -408,7 +431,7 @@ enospc_once_bin() {
 }
 
 @test "a full disk fails the target, records nothing, leaves no temporary; a rerun completes (a nash-train that fails once)" {
-	[ -f "$BATS_FILE_TMPDIR/a.fingerprint" ] || skip "needs the run of the first search test"
+	need_reference a
 	run=$BATS_TEST_TMPDIR/d
 	enospc_once_bin "$BATS_TEST_TMPDIR/bin" child2
 	run search search RUN="$run" BIN="$BATS_TEST_TMPDIR/bin"
@@ -425,7 +448,7 @@ enospc_once_bin() {
 }
 
 @test "a real full disk (a small tmpfs) fails the search without recording failures; with space a rerun ends as an uninterrupted one" {
-	[ -f "$BATS_FILE_TMPDIR/a.fingerprint" ] || skip "needs the run of the first search test"
+	need_reference a
 	[ "$(id -u)" -eq 0 ] || skip "mounting a tmpfs needs root"
 	mnt=$BATS_TEST_TMPDIR/full
 	mkdir "$mnt"
@@ -489,7 +512,7 @@ runs_fingerprint() {
 
 @test "make search RUNS=2: two seeds in run1 and run2, their mean and sd, the ensemble of their final networks" {
 	run=$BATS_FILE_TMPDIR/r2
-	run -0 search -j2 search RUN="$run" RUNS=2 "${R_ARGS[@]}"
+	run -0 reference r2
 	# progress lines name the run
 	assert_line --regexp '^  run1/seed: val [01]\.[0-9]{4}, '
 	assert_line --regexp '^  run2/step1/child2: (val [01]\.[0-9]{4}|FAILED)'
@@ -522,15 +545,14 @@ runs_fingerprint() {
 	a=$(tsv_col final_test "$run/run1/result.tsv" 1) b=$(tsv_col final_test "$run/run2/result.tsv" 1)
 	want=$(awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; printf "%.4f ± %.4f", (a + b) / 2, d / sqrt(2) }')
 	assert_line --regexp "^\| mean ± sd \| \| .* \| $want \| "
-	runs_fingerprint "$run" >"$BATS_FILE_TMPDIR/r2.fingerprint"
 	# run 1 is the search RUNS=1 makes with its seed
 	run -0 search search RUN="$BATS_TEST_TMPDIR/one" "${R_ARGS[@]}"
 	diff <(nash-show --tsv "$run/run1/final.h5" | cut -f 5-8,14) <(nash-show --tsv "$BATS_TEST_TMPDIR/one/final.h5" | cut -f 5-8,14)
 }
 
 @test "a second make search RUNS=2 does nothing; one killed mid-way resumes and ends as an uninterrupted one" {
-	[ -f "$BATS_FILE_TMPDIR/r2.fingerprint" ] || skip "needs the run of the previous test"
-	run=$BATS_FILE_TMPDIR/r2
+	run=$BATS_TEST_TMPDIR/r2
+	reference_copy r2 "$run"
 	run -0 search -q "$run/report.md" RUN="$run" RUNS=2 "${R_ARGS[@]}"
 	touch "$BATS_TEST_TMPDIR/marker"
 	sleep 1
@@ -545,7 +567,7 @@ runs_fingerprint() {
 	HOOK_CHILD=run2/step1/child1 HOOK_ACTION=kill search_group -j2 search RUN="$run" RUNS=2 "${R_ARGS[@]}" LAUNCH="$hook"
 	[ "$status" -ne 0 ]
 	[ ! -f "$run/report.md" ] && [ ! -f "$run/run2/step1/child1.h5" ]
-	[ -f "$run/run2/step1/child1.ckpt.h5" ] || skip "the child finished before it could be stopped"
+	[ -f "$run/run2/step1/child1.ckpt.h5" ]
 	run -0 search -j2 search RUN="$run" RUNS=2 "${R_ARGS[@]}"
 	assert_line --regexp '^  run2/step1/child1: val '
 	refute_line --regexp '^  run[12]/seed: '
@@ -582,8 +604,8 @@ runs_fingerprint() {
 }
 
 @test "nash-show: summary, TSV, Graphviz, bad input" {
+	need_reference a
 	m=$BATS_FILE_TMPDIR/a/final.h5
-	[ -f "$m" ] || skip "needs the run of the first search test"
 	run -0 nash-show --help
 	assert_output --partial "Usage: nash-show"
 	run -2 nash-show

@@ -16,6 +16,9 @@ SRUN="srun --quiet -n1 -c1"
 
 # The outer `make test` exports its flags (a jobserver among them): not for this make.
 unset MAKEFLAGS MFLAGS MAKELEVEL
+# One test at a time (bats --jobs runs other files beside this one): they count this Slurm's
+# jobs, and the last stops its daemons.
+BATS_NO_PARALLELIZE_WITHIN_FILE=true
 
 search() {
 	make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" "${S_ARGS[@]}" "$@"
@@ -27,10 +30,31 @@ setup_file() {
 	export SLURM_SKIP
 	[ -n "$SLURM_SKIP" ] && return 0
 	date +%s >"$BATS_FILE_TMPDIR/t0"
+	# the reference, the search without Slurm, while the daemons start (its test checks it)
+	{
+		search -j2 search RUN="$BATS_FILE_TMPDIR/run-local" >"$BATS_FILE_TMPDIR/run-local.out" 2>&1 &&
+			echo 0 >"$BATS_FILE_TMPDIR/run-local.status" || echo $? >"$BATS_FILE_TMPDIR/run-local.status"
+		echo $(($(date +%s) - $(cat "$BATS_FILE_TMPDIR/t0"))) >"$BATS_FILE_TMPDIR/run-local.seconds"
+	} &
+	local ref=$!
 	slurm_start "$SLURM_DIR" || {
+		wait $ref
 		slurm_stop "$SLURM_DIR"
 		return 1
 	}
+	wait $ref
+}
+
+# The output and exit status of the reference search of setup_file.
+reference() {
+	cat "$BATS_FILE_TMPDIR/run-local.out"
+	return "$(cat "$BATS_FILE_TMPDIR/run-local.status")"
+}
+
+# Fails unless the reference search of setup_file completed.
+need_reference() {
+	[ "$(cat "$BATS_FILE_TMPDIR/run-local.status")" -eq 0 ] ||
+		fail "the reference search (setup_file) failed: $(tail -n 5 "$BATS_FILE_TMPDIR/run-local.out")"
 }
 
 teardown_file() {
@@ -101,7 +125,8 @@ make_hold() {
 		done
 		[ -n "${HOLD_OUT:-}" ] && [ "$out" = "$HOLD_OUT" ] && [ ! -e "$HOLD_OUT.held" ] || exec "$@"
 		: >"$HOLD_OUT.held"
-		"$@" &
+		# it stops itself once its first checkpoint is in place (stop_on_rename.so)
+		LD_PRELOAD=$NASH_BUILD/tests/stop_on_rename.so NASH_STOP_ON_RENAME=${out%.h5}.ckpt.h5 "$@" &
 		while [ ! -f "${out%.h5}.ckpt.h5" ] && kill -0 $! 2>/dev/null; do sleep 0.01; done
 		[ -f "${out%.h5}.ckpt.h5" ] || { wait $!; exit; } # it ended first
 		kill -KILL $!
@@ -123,9 +148,8 @@ slurm_jobs() {
 }
 
 @test "the reference: the search without Slurm" {
-	t0=$(date +%s)
-	run -0 search -j2 search RUN="$BATS_FILE_TMPDIR/run-local"
-	echo "# search without Slurm: $(($(date +%s) - t0)) s" >&3
+	run -0 reference
+	echo "# search without Slurm: $(cat "$BATS_FILE_TMPDIR/run-local.seconds") s" >&3
 	assert_line --regexp '^search done: '
 	run -0 recorded_jobs "$BATS_FILE_TMPDIR/run-local"
 	assert_line "final.h5 -"
@@ -133,7 +157,7 @@ slurm_jobs() {
 }
 
 @test "make -j2 search LAUNCH='srun ...': every training its own Slurm job, the same models" {
-	[ -f "$BATS_FILE_TMPDIR/run-local/report.md" ] || skip "needs the reference run"
+	need_reference
 	run=$BATS_FILE_TMPDIR/run-slurm
 	before=$(slurm_jobs | tail -n 1)
 	t0=$(date +%s)
@@ -166,7 +190,7 @@ slurm_jobs() {
 }
 
 @test "scancel of a child's job fails its target clearly; the next make search resumes it and ends the same" {
-	[ -f "$BATS_FILE_TMPDIR/run-local/report.md" ] || skip "needs the reference run"
+	need_reference
 	run=$BATS_FILE_TMPDIR/run-fault
 	ckpt=$run/step1/child2.ckpt.h5
 	hold=$(make_hold)
@@ -215,7 +239,7 @@ job_ended() {
 }
 
 @test "examples/slurm-search.sbatch: one batch job, every training a step; requeued mid-way it resumes and ends the same" {
-	[ -f "$BATS_FILE_TMPDIR/run-local/report.md" ] || skip "needs the reference run"
+	need_reference
 	run=$BATS_FILE_TMPDIR/run-batch
 	ckpt=$run/step1/child2.ckpt.h5
 	# the script's GPU job on this machine's CPUs: 2 trainings of 1 CPU at a time, no GPU; its
