@@ -327,19 +327,30 @@ void net_eval_batch(Net *net, const DeviceSet *set, const Sample *samples, int n
 	net->ctx.be->softmax_xent(&net->ctx, NULL, net->stats, last->out, net->labels, n, g->n_classes);
 }
 
-int net_take_stats(Net *net, double *loss, double *acc, long *count, NashErr *err)
+static int read_stats(Net *net, int clear, double *loss, double *acc, long *count, NashErr *err)
 {
 	float s[4];
 	if (net->ctx.be->sync && net->ctx.be->sync(&net->ctx, err))
 		return -1;
 	net->ctx.be->download(&net->ctx, s, net->stats, sizeof s);
-	net->ctx.be->zero(&net->ctx, net->stats, sizeof s);
+	if (clear)
+		net->ctx.be->zero(&net->ctx, net->stats, sizeof s);
 	long c = (long)s[2];
 	if (count)
 		*count = c;
 	*loss = c ? s[0] / c : 0.0 / 0.0;
 	*acc = c ? s[1] / c : 0.0 / 0.0;
 	return 0;
+}
+
+int net_take_stats(Net *net, double *loss, double *acc, long *count, NashErr *err)
+{
+	return read_stats(net, 1, loss, acc, count, err);
+}
+
+int net_peek_stats(Net *net, double *loss, double *acc, long *count, NashErr *err)
+{
+	return read_stats(net, 0, loss, acc, count, err);
 }
 
 void net_read_logits(Net *net, float *host, int n)

@@ -67,6 +67,9 @@ void net_eval_batch(Net *net, const DeviceSet *set, const Sample *samples, int n
 /* Reads and clears the stats: mean loss and accuracy over the images since the last call.
    Synchronises with the backend; returns -1 on a deferred backend error. */
 int net_take_stats(Net *net, double *loss, double *acc, long *count, NashErr *err);
+/* The same without clearing: what a progress display may read at any moment. The stats are
+   float sums, so where the takes fall changes their last bits; a peek changes nothing. */
+int net_peek_stats(Net *net, double *loss, double *acc, long *count, NashErr *err);
 /* Copies the logits of the last net_eval_batch ([n, classes]) to host memory. */
 void net_read_logits(Net *net, float *host, int n);
 /* Writes the weights and running statistics back into the graph's host tensors; with

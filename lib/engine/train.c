@@ -290,6 +290,13 @@ static int fail_as(Model *m, NashErr *err, const char *fmt, ...)
 	return nash_err(err, NASH_ERR_DIVERGED, "%s", m->failure);
 }
 
+/* The device sums the training loss in float between takes (net_take_stats), so the epoch's
+   figures in the record depend on where the takes fall: every this many steps and at the
+   epoch's end, the same steps in every run, never where the clock says (a slower run, under
+   load or a scheduler, would record other last bits). A take is a sync: on a GPU, one step's
+   overlap of host and device lost per this many; a diverged loss is found within as many. */
+#define STATS_STEPS 64
+
 /* The training steps of epoch e; *loss and *acc: their means over the epoch. */
 static int train_epoch(Run *r, int e, TrainCallback cb, void *cb_arg, double *loss, double *acc, NashErr *err)
 {
@@ -304,25 +311,30 @@ static int train_epoch(Run *r, int e, TrainCallback cb, void *cb_arg, double *lo
 			     .momentum = o->momentum, .weight_decay = o->weight_decay, .nesterov = o->nesterov};
 		data_plan_batch(r->samples, r->order + (size_t)s * o->batch, o->batch, r->pad, o->augment, &rng);
 		net_train_step(r->net, &r->set, r->samples, o->batch, &opt);
-		double t = now_s();
-		if (t - last_report < 0.5 && s < r->steps - 1)
-			continue;
 		double l, a;
 		long c;
-		if (net_take_stats(r->net, &l, &a, &c, err))
-			return -1;
-		if (!isfinite(l))
-			return fail_as(r->m, err, "loss diverged (%g) in epoch %d, step %d", l, e, s + 1);
-		loss_sum += l * c, acc_sum += a * c, seen += c;
-		last_report = t;
-		if (cb && s < r->steps - 1) {
-			double ts = r->train_s + (t - t0), rate = (r->images_done + seen) / (ts > 0 ? ts : 1e-9);
-			long left = ((long)(o->epochs - e) * r->steps + (r->steps - s - 1)) * o->batch;
-			TrainProgress p = {.epoch = e, .epochs = o->epochs, .step = s + 1, .steps = r->steps,
-					   .loss = loss_sum / seen, .acc = acc_sum / seen, .images_per_s = rate,
-					   .elapsed_s = t - r->t_run, .eta_s = left / (rate > 0 ? rate : 1e-9)};
-			cb(&p, cb_arg);
+		if ((s + 1) % STATS_STEPS == 0 || s == r->steps - 1) {
+			if (net_take_stats(r->net, &l, &a, &c, err))
+				return -1;
+			if (!isfinite(l))
+				return fail_as(r->m, err, "loss diverged (%g) in epoch %d, step %d", l, e, s + 1);
+			loss_sum += l * c, acc_sum += a * c, seen += c;
 		}
+		double t = now_s();
+		if (!cb || s == r->steps - 1 || t - last_report < 0.5)
+			continue;
+		/* the display only: the steps since the last take are peeked at, not taken */
+		if (net_peek_stats(r->net, &l, &a, &c, err))
+			return -1;
+		last_report = t;
+		double ts = r->train_s + (t - t0), rate = (r->images_done + (long)(s + 1) * o->batch) / (ts > 0 ? ts : 1e-9);
+		long left = ((long)(o->epochs - e) * r->steps + (r->steps - s - 1)) * o->batch;
+		double shown = (double)seen + c, ls = c ? l * c : 0, as = c ? a * c : 0; /* c 0: just taken */
+		TrainProgress p = {.epoch = e, .epochs = o->epochs, .step = s + 1, .steps = r->steps,
+				   .loss = (loss_sum + ls) / shown, .acc = (acc_sum + as) / shown,
+				   .images_per_s = rate, .elapsed_s = t - r->t_run,
+				   .eta_s = left / (rate > 0 ? rate : 1e-9)};
+		cb(&p, cb_arg);
 	}
 	r->images_done += seen;
 	r->train_s += now_s() - t0;

@@ -41,28 +41,6 @@ setup() {
 	[ -z "$SLURM_SKIP" ] || skip "$SLURM_SKIP"
 }
 
-# A model file (or ensemble file) as exact text: h5dump with every float in hexadecimal (%a:
-# all its bits), less what two equal trainings may record differently: each epoch's seconds,
-# where each run ran (host, device_name, job) and, in an ensemble, the directory of its
-# sources ($2). Equal text: the same models, bit for bit. (The ensemble's source paths are
-# strings of their own length: the runs compared have names of one length.)
-model_text() {
-	h5dump -m %a "$1" | sed -e 1d -e "s|$2/|RUN/|g" | awk '
-		/^ *DATASET "(record|runs)" \{$/ { tab = 1; n = 0; split("", skip); print; next }
-		tab == 1 && /"[a-z_]+";$/ {
-			n++
-			name = $0; sub(/";$/, "", name); sub(/.*"/, "", name)
-			if (name ~ /^(seconds|host|device_name|job)$/) skip[n] = 1
-			print; next
-		}
-		tab == 1 && /^ *DATA \{$/ { tab = 2; row = 0; print; next }
-		tab == 2 && /^ *\([0-9]+\): \{$/ { row = 1; k = 0; print; next }
-		tab == 2 && row && /^ *\},?$/ { row = 0; print; next }
-		tab == 2 && row { k++; print (k in skip) ? "(differs between equal runs)" : $0; next }
-		tab == 2 && /^ *\}$/ { tab = 0 }
-		{ print }'
-}
-
 # Every model file of two runs, compared as model_text; prints the differences, 1 if any.
 same_models() {
 	local a=$1 b=$2 f bad=0
