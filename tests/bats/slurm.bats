@@ -96,6 +96,30 @@ slurm_jobs() {
 	scontrol show job -o | sed -n 's/^JobId=\([0-9]*\) .*/\1/p' | sort -n
 }
 
+@test "a training as a Slurm job (srun) writes the model file it writes outside Slurm, bit for bit" {
+	d=$BATS_TEST_TMPDIR
+	# a child with every op (deeper, wider, skip-add, skip-concat)
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 50 -o "$d/seed.h5"
+	nash-morph -n 5 --seed 30 -o "$d/child.h5" "$d/seed.h5" 2>/dev/null
+	for dev in cpu-blas cpu; do
+		for t in 1 2; do
+			args=(--data "$FMNIST" --device "$dev" --threads "$t" --limit 128 --batch 16 --epochs 2)
+			o=$d/$dev-$t
+			nash-train "${args[@]}" -o "$o.h5" "$d/child.h5" 2>/dev/null
+			# the job's task: another environment (Slurm's variables added; with env -i, little
+			# else), another parent, working directory and address layout
+			srun --quiet -n1 -c"$t" nash-train "${args[@]}" -o "$o-srun.h5" "$d/child.h5" 2>/dev/null
+			(cd / && env -i PATH="$PATH" SLURM_CONF="$SLURM_CONF" srun --quiet -n1 -c"$t" nash-train "${args[@]}" \
+				-o "$o-srun-envi.h5" "$d/child.h5" 2>/dev/null)
+			run -0 nash-show --tsv "$o-srun.h5"
+			[[ $(awk -F '\t' 'NR == 2 { print $19 }' <<<"$output") =~ ^[0-9]+\.0$ ]] # it ran as a job
+			for v in srun srun-envi; do
+				diff <(model_text "$o.h5") <(model_text "$o-$v.h5") || { echo "# $dev, $t threads: $v differs"; false; }
+			done
+		done
+	done
+}
+
 @test "the reference: the search without Slurm" {
 	t0=$(date +%s)
 	run -0 search -j2 search RUN="$BATS_FILE_TMPDIR/run-local"
