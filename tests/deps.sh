@@ -9,9 +9,10 @@
 # -h5py: the export checker and the PyTorch cross-checks; mandoc: the man page lint; nodejs
 # with npm: onnxruntime-node for the export tests (tests/node-deps.sh); clang and libomp-dev:
 # the fuzz target and the sanitizer replay of its regression corpus; parallel (GNU parallel):
-# bats --jobs, which tests/run.sh runs the Bats files with.
+# bats --jobs, which tests/run.sh runs the Bats files with; valgrind: the readers, writers and
+# engines under memcheck (tests/bats/valgrind.bats).
 pkgs="build-essential libhdf5-dev hdf5-tools zlib1g-dev libopenblas-dev libdnnl-dev libpng-dev libjpeg62-turbo-dev python3-h5py python3-numpy python3-pil bats bats-assert bats-support parallel dataset-fashion-mnist gnuplot-nox graphviz
-protobuf-c-compiler libprotobuf-c-dev python3-onnx python3-torch mandoc nodejs clang libomp-dev"
+protobuf-c-compiler libprotobuf-c-dev python3-onnx python3-torch mandoc nodejs clang libomp-dev valgrind"
 test_pkgs="slurm-wlm munge"
 
 missing_of() {

@@ -22,8 +22,11 @@ int nash_err_prefix(NashErr *e, const char *prefix)
 		return -1;
 	char tmp[2 * sizeof e->msg];
 	snprintf(tmp, sizeof tmp, "%s: %s", nash_name(prefix).s, e->msg);
-	memcpy(e->msg, tmp, sizeof e->msg - 1);
-	e->msg[sizeof e->msg - 1] = '\0';
+	/* the string only: tmp's bytes past its end were never written, and a NashErr goes whole
+	   through a pipe (base/isolate.c), where they would be uninitialised bytes written out */
+	size_t n = strnlen(tmp, sizeof e->msg - 1);
+	memcpy(e->msg, tmp, n);
+	e->msg[n] = '\0';
 	return -1;
 }
 

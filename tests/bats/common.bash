@@ -36,3 +36,25 @@ table_field() {
 		data && /\([0-9]+\): \{/ { r++; f = 0; next }
 		data && r == row + 1 && /^ *[^ }]/ { f++; v = $1; gsub(/[",]/, "", v); if (name[f] == want) print v }'
 }
+
+# A model file (or ensemble file) as exact text: h5dump with every float in hexadecimal (%a:
+# all its bits), less what two equal trainings may record differently: each epoch's seconds,
+# where each run ran (host, device_name, job) and, in an ensemble, the directory of its
+# sources ($2, optional). Equal text: the same models, bit for bit. (The ensemble's source
+# paths are strings of their own length: the runs compared have names of one length.)
+model_text() {
+	h5dump -m %a "$1" | sed -e 1d ${2:+-e "s|$2/|RUN/|g"} | awk '
+		/^ *DATASET "(record|runs)" \{$/ { tab = 1; n = 0; split("", skip); print; next }
+		tab == 1 && /"[a-z_]+";$/ {
+			n++
+			name = $0; sub(/";$/, "", name); sub(/.*"/, "", name)
+			if (name ~ /^(seconds|host|device_name|job)$/) skip[n] = 1
+			print; next
+		}
+		tab == 1 && /^ *DATA \{$/ { tab = 2; row = 0; print; next }
+		tab == 2 && /^ *\([0-9]+\): \{$/ { row = 1; k = 0; print; next }
+		tab == 2 && row && /^ *\},?$/ { row = 0; print; next }
+		tab == 2 && row { k++; print (k in skip) ? "(differs between equal runs)" : $0; next }
+		tab == 2 && /^ *\}$/ { tab = 0 }
+		{ print }'
+}

@@ -193,6 +193,93 @@ record_bits() {
 	diff <(record_bits "$d/a.h5") <(record_bits "$d/b.h5")
 }
 
+# nash-train "${ARGS[@]}" -o $1 $2, the command prefixed with the rest of the arguments (env,
+# setarch) when there are any.
+train_into() {
+	local out=$1 in=$2
+	shift 2
+	"$@" nash-train "${ARGS[@]}" -o "$out" "$in" >/dev/null 2>&1
+}
+
+# train_into with the process held, as a loaded machine or a scheduler may hold it: once its
+# first epoch is done, stopped for 0.6 s after every 30 ms it runs, so that its second epoch
+# takes seconds, its steps far apart.
+train_paused() {
+	: >"$1.err"
+	nash-train "${ARGS[@]}" -o "$1" "$2" >/dev/null 2>"$1.err" &
+	local pid=$!
+	while kill -0 "$pid" 2>/dev/null && ! grep -q 'epoch 1/' "$1.err"; do sleep 0.01; done
+	while kill -STOP "$pid" 2>/dev/null; do
+		sleep 0.6
+		kill -CONT "$pid" 2>/dev/null || break # it had ended: reaped since
+		sleep 0.03
+	done
+	wait "$pid"
+}
+
+# The same training in other surroundings: whatever moves where its memory lies (a larger or
+# smaller environment shifts the stack, a longer directory and longer file names shift what is
+# allocated after the names HDF5 and the tools keep, ASLR moves heap, stack and libraries, a
+# higher mmap threshold moves large buffers from pages of their own onto the heap), what its
+# uninitialised memory holds (MALLOC_PERTURB_ fills every allocation) and its speed must not
+# change a bit of the model file: not a weight, not a figure of the training record.
+@test "nash-train: the same file, bit for bit, whatever the environment, directory, addresses or speed" {
+	d=$BATS_TEST_TMPDIR
+	# a child with every op (deeper, wider, skip-add, skip-concat; kernels 1, 3 and 5), 50
+	# validation images: each run is short
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 50 -o "$d/seed.h5"
+	nash-morph -n 5 --seed 30 -o "$d/child.h5" "$d/seed.h5" 2>/dev/null
+	run -0 nash-show "$d/child.h5"
+	assert_output --partial "conv8k1-add"
+	assert_output --partial "concat"
+	assert_output --partial "k5"
+	deep=$d/a-directory-with-a-rather-long-name/and-one-below-it-whose-name-is-longer
+	mkdir -p "$deep"
+	cp "$d/child.h5" "$deep/the-same-child-under-a-much-longer-file-name.h5"
+	# glibc puts a large allocation on pages of its own (at 16 bytes past a page boundary,
+	# wherever ASLR puts the page); with the threshold at its largest, on the heap, where what
+	# was allocated before it decides its address
+	heap=(env GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432)
+	no_aslr=(setarch -R)
+	"${no_aslr[@]}" true 2>/dev/null || no_aslr=() # a container may forbid it: then as usual
+	for dev in ref cpu-blas cpu; do
+		for t in 1 2; do
+			n=128
+			[ "$dev" = ref ] && n=48 # ref's loops are slow
+			ARGS=(--data "$FMNIST" --device "$dev" --threads "$t" --limit "$n" --batch 16 --epochs 2)
+			o=$d/$dev-$t
+			train_into "$o.h5" "$d/child.h5"
+			model_text "$o.h5" >"$o.txt"
+			train_into "$o-envi.h5" "$d/child.h5" env -i PATH="$PATH"
+			for pad in 8 16 32 48; do
+				train_into "$o-pad$pad.h5" "$d/child.h5" env NASH_TEST_PAD="$(printf "%${pad}s" "")"
+			done
+			(cd "$deep" && train_into the-model-trained-here-under-a-long-name.h5 \
+				the-same-child-under-a-much-longer-file-name.h5)
+			mv "$deep/the-model-trained-here-under-a-long-name.h5" "$o-deep.h5"
+			(cd "$deep" && train_into the-model-trained-here-under-a-long-name.h5 \
+				the-same-child-under-a-much-longer-file-name.h5 "${heap[@]}")
+			mv "$deep/the-model-trained-here-under-a-long-name.h5" "$o-heap-deep.h5"
+			train_into "$o-noaslr.h5" "$d/child.h5" "${no_aslr[@]}"
+			train_into "$o-heap.h5" "$d/child.h5" "${heap[@]}"
+			train_into "$o-perturb.h5" "$d/child.h5" env MALLOC_PERTURB_=165
+			vs=(envi pad8 pad16 pad32 pad48 deep heap-deep noaslr heap perturb)
+			# the steps' timing is the training loop's, the same for every engine: not ref's
+			# slow steps held too
+			if [ "$dev" != ref ]; then
+				train_paused "$o-paused.h5" "$d/child.h5"
+				vs+=(paused)
+			fi
+			for v in "${vs[@]}"; do
+				diff "$o.txt" <(model_text "$o-$v.h5") || { echo "# $dev, $t threads: $v differs"; false; }
+			done
+		done
+	done
+	# and the text does see the last bits: oneDNN sums the weight gradients in another order
+	# on 2 threads than on 1
+	run -1 diff "$d/cpu-1.txt" "$d/cpu-2.txt"
+}
+
 @test "nash-train resumes from a checkpoint to the same result as an uninterrupted run" {
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR

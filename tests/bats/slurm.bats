@@ -65,28 +65,6 @@ setup() {
 	[ -z "$SLURM_SKIP" ] || skip "$SLURM_SKIP"
 }
 
-# A model file (or ensemble file) as exact text: h5dump with every float in hexadecimal (%a:
-# all its bits), less what two equal trainings may record differently: each epoch's seconds,
-# where each run ran (host, device_name, job) and, in an ensemble, the directory of its
-# sources ($2). Equal text: the same models, bit for bit. (The ensemble's source paths are
-# strings of their own length: the runs compared have names of one length.)
-model_text() {
-	h5dump -m %a "$1" | sed -e 1d -e "s|$2/|RUN/|g" | awk '
-		/^ *DATASET "(record|runs)" \{$/ { tab = 1; n = 0; split("", skip); print; next }
-		tab == 1 && /"[a-z_]+";$/ {
-			n++
-			name = $0; sub(/";$/, "", name); sub(/.*"/, "", name)
-			if (name ~ /^(seconds|host|device_name|job)$/) skip[n] = 1
-			print; next
-		}
-		tab == 1 && /^ *DATA \{$/ { tab = 2; row = 0; print; next }
-		tab == 2 && /^ *\([0-9]+\): \{$/ { row = 1; k = 0; print; next }
-		tab == 2 && row && /^ *\},?$/ { row = 0; print; next }
-		tab == 2 && row { k++; print (k in skip) ? "(differs between equal runs)" : $0; next }
-		tab == 2 && /^ *\}$/ { tab = 0 }
-		{ print }'
-}
-
 # Every model file of two runs, compared as model_text; prints the differences, 1 if any.
 same_models() {
 	local a=$1 b=$2 f bad=0
@@ -145,6 +123,30 @@ WAIT=900
 # Job ids scontrol knows, one per line, ascending.
 slurm_jobs() {
 	scontrol show job -o | sed -n 's/^JobId=\([0-9]*\) .*/\1/p' | sort -n
+}
+
+@test "a training as a Slurm job (srun) writes the model file it writes outside Slurm, bit for bit" {
+	d=$BATS_TEST_TMPDIR
+	# a child with every op (deeper, wider, skip-add, skip-concat)
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 50 -o "$d/seed.h5"
+	nash-morph -n 5 --seed 30 -o "$d/child.h5" "$d/seed.h5" 2>/dev/null
+	for dev in cpu-blas cpu; do
+		for t in 1 2; do
+			args=(--data "$FMNIST" --device "$dev" --threads "$t" --limit 128 --batch 16 --epochs 2)
+			o=$d/$dev-$t
+			nash-train "${args[@]}" -o "$o.h5" "$d/child.h5" 2>/dev/null
+			# the job's task: another environment (Slurm's variables added; with env -i, little
+			# else), another parent, working directory and address layout
+			srun --quiet -n1 -c"$t" nash-train "${args[@]}" -o "$o-srun.h5" "$d/child.h5" 2>/dev/null
+			(cd / && env -i PATH="$PATH" SLURM_CONF="$SLURM_CONF" srun --quiet -n1 -c"$t" nash-train "${args[@]}" \
+				-o "$o-srun-envi.h5" "$d/child.h5" 2>/dev/null)
+			run -0 nash-show --tsv "$o-srun.h5"
+			[[ $(awk -F '\t' 'NR == 2 { print $19 }' <<<"$output") =~ ^[0-9]+\.0$ ]] # it ran as a job
+			for v in srun srun-envi; do
+				diff <(model_text "$o.h5") <(model_text "$o-$v.h5") || { echo "# $dev, $t threads: $v differs"; false; }
+			done
+		done
+	done
 }
 
 @test "the reference: the search without Slurm" {
