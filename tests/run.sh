@@ -18,6 +18,11 @@ case $build in
 esac
 PATH="$NASH_BUILD/bin:$PATH"
 export NASH_BUILD PATH
+# Run from `make test`, the environment names make's job server (MAKEFLAGS' --jobserver-auth
+# file descriptors): a make that a test runs would take whatever those descriptors are in the
+# test's process (Bats keeps its own output on fd 3) for the job server's pipe, and fail. The
+# tests' makes are their own, with the flags each test gives.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 tmp=$(mktemp -d) || exit 1
 log=$tmp/log
 pids=

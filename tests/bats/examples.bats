@@ -35,7 +35,8 @@ for i in range(400):
     Image.fromarray(x[i]).save(f"images/{names[y[i]]}/{i:04d}.png")
 PY
 	bag=images/bag/$(ls images/bag | head -n 1) boot="images/ankle boot/$(ls "images/ankle boot" | head -n 1)"
-	run -0 env $TINY OUT=out "$EX/own-images.sh" images "$bag" "$boot"
+	run env $TINY OUT=out "$EX/own-images.sh" images "$bag" "$boot"
+	assert_success # shows the script's output when it failed
 	assert_output --partial "classes    10"
 	assert_output --partial "search done"
 	[ -f out/model.onnx ]

@@ -36,8 +36,9 @@ TOP="$BATS_TEST_DIRNAME/../.."
 	make -C "$TOP" --no-print-directory -s install BUILD="$NASH_BUILD" PREFIX="$p" >/dev/null
 	mkdir "$BATS_TEST_TMPDIR/work"
 	cd "$BATS_TEST_TMPDIR/work"
-	run -0 env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" search STEPS=1 NEIGH=1 MORPHS=1 EPOCHS_SEED=1 EPOCHS_NEIGH=1 \
+	run env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" search STEPS=1 NEIGH=1 MORPHS=1 EPOCHS_SEED=1 EPOCHS_NEIGH=1 \
 		EPOCHS_FINAL=1 LIMIT=300 VAL=200 DATA="$FMNIST" RUN=runs/tiny
+	assert_success # shows make's output when it failed
 	assert_output --partial "search done: runs/tiny"
 	[ -f runs/tiny/final.h5 ] && [ -f runs/tiny/report.md ]
 	# made by the installed programs: nothing was built here, and the build is not on PATH
