@@ -7,7 +7,9 @@
 #   const-lr/  (c) the children trained at a constant LR_START (LR_NEIGH=LR_START:LR_START);
 #              the pretraining and the final phase keep their cosine;
 #   scratch/   (d) (a)'s last architecture with fresh weights (nash-init --like), trained as
-#              the final phase is for ABL_SCRATCH epochs, tested.
+#              the final phase is for ABL_SCRATCH epochs, tested;
+#   seed-only/ (e) no search: the seed network as nash-init made it, untouched by morphisms,
+#              trained as the final phase is for the training time of (a)'s whole search.
 # (a), (b) and (c) of one seed start from the same pretrained seed network, ABL_DIR/seedS/step0:
 # their pretraining is the same command, so it is trained once. Every search is the template
 # instance `make search` uses, so all of them are targets of this one make graph: make -j
@@ -49,12 +51,15 @@ $1/settings/scratch: ;
 .PRECIOUS: $1/init.h5 $1/final.h5
 endef
 
-# $(call s_ablate,SEED): the four variants of one seed
+# (e)'s template, s_baseline, is in search.mk (`make baseline` uses it too).
+
+# $(call s_ablate,SEED): the five variants of one seed
 s_ablate = $(eval $(call s_seednet,$(S_ABL)/seed$1,$1,seed$1/))\
 	$(call s_search,$(S_ABL)/seed$1/search,$1,$(S_ABL)/seed$1,$(NEIGH),$(S_LR_NEIGH),$(KEEP_PARENT),seed$1/search/)\
 	$(call s_search,$(S_ABL)/seed$1/random,$1,$(S_ABL)/seed$1,1,$(S_LR_NEIGH),no,seed$1/random/)\
 	$(call s_search,$(S_ABL)/seed$1/const-lr,$1,$(S_ABL)/seed$1,$(NEIGH),$(LR_START):$(LR_START),$(KEEP_PARENT),seed$1/const-lr/)\
-	$(eval $(call s_scratch,$(S_ABL)/seed$1/scratch,$1,$(S_ABL)/seed$1/search,seed$1/scratch/))
+	$(eval $(call s_scratch,$(S_ABL)/seed$1/scratch,$1,$(S_ABL)/seed$1/search,seed$1/scratch/))\
+	$(eval $(call s_baseline,$(S_ABL)/seed$1/seed-only,$1,$(S_ABL)/seed$1/search,$(S_ABL)/seed$1,seed$1/seed-only/))
 
 S_ABL_VARIANTS := search random const-lr
 S_ABL_FINALS := $(foreach h,$(S_ABL_HOMES),$(h)/search/final.h5)
@@ -88,7 +93,7 @@ $(S_ABL)/ensemble.txt: $(S_ABL_FINALS) $(S_ABL)/settings/ablation | $(S_ALL)
 	@mv -f $@.tmp $@
 
 # The table over the variants and seeds, the plot, the summary (pipelines/aggregate.sh).
-$(S_ABL)/report.md: $(foreach h,$(S_ABL_HOMES),$(foreach v,$(S_ABL_VARIANTS),$h/$v/report.md) $h/scratch/final.h5) \
+$(S_ABL)/report.md: $(foreach h,$(S_ABL_HOMES),$(foreach v,$(S_ABL_VARIANTS),$h/$v/report.md) $h/scratch/final.h5 $h/seed-only/final.h5) \
 		$(S_ABL)/ensemble.txt $(S_ABL)/settings/ablation $(S_HERE)/aggregate.sh $(S_HERE)/common.sh | $(S_ALL)
 	@NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/aggregate.sh ablation $(S_ABL) $(addprefix seed,$(S_ABL_SEEDS))
 $(S_ABL)/settings/ablation $(S_ABL)/settings/run: ;

@@ -121,7 +121,8 @@ variants() {
 	printf '%s\n' "search	(a)	the search as configured" \
 		"random	(b)	random: NEIGH=1, the child always taken (no model selection)" \
 		"const-lr	(c)	children at a constant learning rate (no SGDR)" \
-		"scratch	(d)	(a)'s network retrained from scratch"
+		"scratch	(d)	(a)'s network retrained from scratch" \
+		"seed-only	(e)	no search: the seed network trained for (a)'s training time"
 }
 
 cmd_ablation() {
@@ -144,9 +145,11 @@ cmd_ablation() {
 			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$seed" "$(col final_test "$r")" "$(col params "$r")" "$(col epochs "$r")" \
 				"$(col train_seconds "$r")"
 		done
-		"${bin}nash-show" --tsv "$home/scratch/final.h5" >"$tmp/scratch.tsv" || die "cannot read $home/scratch/final.h5"
-		printf '%s\t%s\t%s\t%s\t%s\t%s\n' scratch "$seed" "$(col test_accuracy "$tmp/scratch.tsv")" \
-			"$(col params "$tmp/scratch.tsv")" "$(col epochs "$tmp/scratch.tsv")" "$(col total_seconds "$tmp/scratch.tsv")"
+		for v in scratch seed-only; do
+			"${bin}nash-show" --tsv "$home/$v/final.h5" >"$tmp/$v.tsv" || die "cannot read $home/$v/final.h5"
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$seed" "$(col test_accuracy "$tmp/$v.tsv")" \
+				"$(col params "$tmp/$v.tsv")" "$(col epochs "$tmp/$v.tsv")" "$(col total_seconds "$tmp/$v.tsv")"
+		done
 	done | awk -F '\t' -v OFS='\t' '{ e = ($3 == "-") ? "-" : sprintf("%.4f", 1 - $3); print $1, $2, $3, e, $4, $5, $6 }' \
 		>>"$tmp/results.tsv"
 
@@ -166,8 +169,8 @@ cmd_ablation() {
 		}
 		END {
 			print "variant", "seeds", "test_error_mean", "test_error_sd", "vs_search_mean", "vs_search_sd", "params_mean", "epochs_mean", "train_seconds_mean"
-			split("search random const-lr scratch", order, " ")
-			for (o = 1; o <= 4; o++) {
+			split("search random const-lr scratch seed-only", order, " ")
+			for (o = 1; o <= 5; o++) {
 				v = order[o]
 				if (!(v in n)) continue
 				te = ok[v] ? msd(v, e, ok[v]) : "-\t-"
@@ -178,6 +181,19 @@ cmd_ablation() {
 			}
 		}' "$tmp/results.tsv" >"$tmp/report.tsv" || die "cannot make the table"
 
+	# Does the search beat no search? (a) against (e), paired by seed.
+	verdict=$(awk -F '\t' 'NR > 1 && $4 != "-" { e[$1, $2] = $4; seeds[$2] }
+		END {
+			for (s in seeds) if ((("search", s) in e) && (("seed-only", s) in e)) { d = 100 * (e["seed-only", s] - e["search", s]); n++; sum += d; x[n] = d; if (d > 0) w++ }
+			if (!n) { print "No seed has both (a) and (e): no verdict on search against no search."; exit }
+			m = sum / n; q = 0; for (i = 1; i <= n; i++) q += (x[i] - m) ^ 2
+			sd = n > 1 ? sprintf(" ± %.2f", sqrt(q / (n - 1))) : ""
+			am = (m < 0) ? -m : m; how = (m > 0) ? "less" : "more"
+			if (m > 0 && w == n) say = "The search beats no search here."
+			else if (m <= 0) say = "The search does not beat no search here."
+			else say = "The search is not better on every seed."
+			printf "**Search against no search:** (a)'"'"'s final network has %.2f%s points %s test error than (e), the seed network trained for the same training time without any search; (a) is better on %d of %d seeds. %s\n", am, sd, how, w, n, say
+		}' "$tmp/results.tsv") || die "cannot compare (a) with (e)"
 	cross=$(ens_test "$abl/ensemble.txt")
 	cross_n=$(sed -n 's/^ensemble of \([0-9]*\).*/\1/p' "$abl/ensemble.txt")
 	st=$(for name in "$@"; do sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$abl/$name/step0/test.txt"; done |
@@ -242,6 +258,7 @@ cmd_ablation() {
 	{
 		echo "ablation done: $abl ($nseeds seed$([ "$nseeds" = 1 ] || echo s); $(hms "$total") of training${wall:+, this make: $wall wall})"
 		rows txt
+		echo "  $verdict" | sed 's/\*\*//g'
 		printf '  seed network (shared)  test error %s%%\n' "$(pm "$seed_m" "$seed_sd" 2)"
 		printf '  ensemble of (a)'\''s %s final networks: test error %s%%\n' "${cross_n:-?}" \
 			"$(awk -v a="${cross:-}" 'BEGIN { if (a != "") printf "%.2f", 100 * (1 - a); else print "-" }')"
@@ -269,8 +286,10 @@ cmd_ablation() {
 		echo "(the same seed network), mean ± sd of the differences, negative = better than (a). Params,"
 		echo "epochs (of the final network's whole training record): means. Training time: the sum of the"
 		echo "seconds of every training of the variant (the pretraining of the shared seed network counted"
-		echo "in (a), (b) and (c) each, as each needs it; (d): its one training, which needs (a)'s search"
+		echo "in (a), (b) and (c) each, as each needs it; (d) and (e): each its one training, which needs (a)'s search"
 		echo "to exist), mean per seed. (d) was trained for ABL_SCRATCH=$scratch_mode epochs."
+		echo
+		echo "$verdict"
 		echo
 		echo "The seed network (pretrained, shared by (a), (b), (c)): test error $(pm "$seed_m" "$seed_sd" 2)%."
 		echo "The ensemble of (a)'s ${cross_n:-?} final networks across the seeds (\`ensemble.h5\`): test error"
@@ -289,13 +308,13 @@ cmd_ablation() {
 		echo "## Per seed"
 		echo
 		echo "| seed | $(variants | awk -F '\t' '{ printf "%s%s %s", (NR > 1 ? " | " : ""), $2, $1 }') |"
-		echo "|---|---|---|---|---|"
+		echo "|---|---|---|---|---|---|"
 		awk -F '\t' 'NR > 1 { e[$2, $1] = $4; p[$2, $1] = $5; if (!($2 in seen)) { seen[$2]; order[++n] = $2 } }
 			END {
 				for (i = 1; i <= n; i++) {
 					s = order[i]; printf "| %s", s
-					split("search random const-lr scratch", v, " ")
-					for (j = 1; j <= 4; j++) printf " | %s", (e[s, v[j]] == "-" || e[s, v[j]] == "") ? "-" : sprintf("%.2f%% (%d params)", 100 * e[s, v[j]], p[s, v[j]])
+					split("search random const-lr scratch seed-only", v, " ")
+					for (j = 1; j <= 5; j++) printf " | %s", (e[s, v[j]] == "-" || e[s, v[j]] == "") ? "-" : sprintf("%.2f%% (%d params)", 100 * e[s, v[j]], p[s, v[j]])
 					print " |"
 				}
 			}' "$tmp/results.tsv"

@@ -191,18 +191,31 @@ where_md() {
 }
 where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
 
+# The training compute in image passes: every model's own training (the seed's pretraining,
+# every child trained, the final training; where.tsv holds their last runs), failed children
+# left out as they are in the table above (their files hold their parent's record). And the
+# same in epochs of the final phase's data (its images per epoch), to set against one training.
+ic=$(tsv_cols "$tmp/where.tsv" images failed) || die "cannot read the models' images"
+train_images=$(awk -F '\t' -v c="$ic" 'BEGIN { split(c, f, " ") } NR > 1 && $f[2] != 1 { s += $f[1] } END { printf "%.0f\n", s }' \
+	"$tmp/where.tsv") || die "cannot add the images trained on"
+final_images=$(field 3 images) || exit 1
+final_run_epochs=$((final_epochs - best_epochs))
+final_per_epoch=$(awk -v i="$final_images" -v e="$final_run_epochs" 'BEGIN { if (e > 0 && i > 0) printf "%.0f\n", i / e }') ||
+	die "cannot read the final phase's images per epoch"
+train_in_final=$(awk -v t="$train_images" -v p="$final_per_epoch" 'BEGIN { if (p > 0) printf "%.1f\n", t / p }')
+
 # The figures other reports compare (pipelines/aggregate.sh), by header: test accuracies of the
 # seed network, the final model and the snapshot ensemble; the final model's parameters and
 # epochs; training seconds (all models, as below; the final training's).
 {
-	printf 'seed_test\tfinal_test\tensemble_test\tparams\tepochs\ttrain_seconds\tfinal_seconds\tbest_val\n'
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${seed_test:--}" "${final_test:--}" "${ens_test:--}" "$final_params" \
-		"$final_epochs" "$train_total" "$final_secs" "$best_val"
+	printf 'seed_test\tfinal_test\tensemble_test\tparams\tepochs\ttrain_seconds\tfinal_seconds\tbest_val\ttrain_images\tfinal_epoch_images\n'
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${seed_test:--}" "${final_test:--}" "${ens_test:--}" "$final_params" \
+		"$final_epochs" "$train_total" "$final_secs" "$best_val" "$train_images" "${final_per_epoch:--}"
 } >"$tmp/result.tsv" && mv -f "$tmp/result.tsv" "$run/result.tsv" || die "cannot write $run/result.tsv"
 
 # The summary, printed by `make search`.
 {
-	echo "search done: $run ($steps steps, $(hms "$train_total") of training)"
+	echo "search done: $run ($steps steps, $(hms "$train_total") of training, $train_images images${train_in_final:+ = $train_in_final epochs of the final phase's data})"
 	printf '  %-22s val %s  test %s  %s params\n' "seed network" "$seed_val" "${seed_test:--}" "$seed_params"
 	printf '  %-22s val %s  test %s  %s params, %s morphisms (%s)\n' "best of the search" "$best_val" "-     " \
 		"$best_params" "$best_morphs" "$run/step$steps/best.h5"
@@ -256,6 +269,9 @@ where_md >"$tmp/where.md" || die "cannot list where the trainings ran"
 	[ -z "$ens_gain" ] || echo "The ensemble against its best member ($best_member): $ens_gain percentage points."
 	echo
 	echo "Training time, all models: $(hms "$train_total") (seed $(hms "$seed_secs"), final $(hms "$final_secs"))."
+	echo
+	echo "Training compute, all models: $train_images images trained on${train_in_final:+, as many as $train_in_final epochs of the final phase's $final_per_epoch images}:"
+	echo "the search's cost in the units of one training (\`make ablation\`'s variant (e) spends the same training time on the seed network alone, docs/ABLATION.md)."
 	echo
 	if [ -n "$plot" ]; then
 		echo "![validation accuracy against step and training time]($plot)"

@@ -113,6 +113,13 @@ KEEP_PARENT ?= yes
 # training (trained) or as they left the search (raw).
 FINAL_ON ?= all
 ENSEMBLE ?= trained
+# The training recipe of every training of the search (docs/SEARCH.md, "The training recipe"):
+# nash-train --label-smoothing SMOOTHING, --ema EMA (the weights' moving average, evaluated and
+# kept), --tta TTA (none, flip, flip-shift: the validation and test figures, so selection
+# sees them too). Empty: nash-train's default (off); the profiles above set them.
+SMOOTHING ?=
+EMA      ?=
+TTA      ?=
 # Not recorded in any stamp: they change how a result is computed and, DEVICE and THREADS, its
 # last bits (docs/SEARCH.md, "Threads and results"), not what a rerun must redo.
 LAUNCH   ?=
@@ -146,12 +153,16 @@ S_LR_NEIGH = $(or $(LR_NEIGH),$(S_LR))
 
 # $(call s_train,LR): a training command at learning rate LR (START:END, cosine-annealed).
 s_train   = $(LAUNCH) $(S_BIN)/nash-train --data $(DATA) --lr $1 --batch $(BATCH) \
-            $(if $(LIMIT),--limit $(LIMIT)) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
+            $(if $(LIMIT),--limit $(LIMIT)) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS)) $(S_RECIPE)
+# the recipe's options (empty: nash-train's defaults)
+S_RECIPE  = $(if $(SMOOTHING),--label-smoothing $(SMOOTHING)) $(if $(EMA),--ema $(EMA)) $(if $(TTA),--tta $(TTA))
 S_TRAIN   = $(call s_train,$(S_LR))
 # $(call s_final,EPOCHS): the final phase's training (the final model and the trained snapshots).
 s_final   = $(S_TRAIN) --epochs $1 --eval test $(if $(filter all,$(FINAL_ON)),--train-on all)
 S_FINAL   = $(call s_final,$(EPOCHS_FINAL))
 S_EVAL    = --data $(DATA) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
+# the seed network's test, with the search's test-time augmentation
+S_EVAL_TTA = $(S_EVAL) $(if $(TTA),--tta $(TTA))
 S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS) $(if $(MAX_PARAMS),--max-params $(MAX_PARAMS))
 
 # ---- one search, as templates ----
@@ -171,7 +182,7 @@ $1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
 	@$$(S_SH) train --label $3seed $$@ $$< -- $$(S_TRAIN) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
 # The seed network on the test set, for comparison.
 $1/step0/test.txt: $1/step0/best.h5 | $(S_ALL)
-	@$$(LAUNCH) $$(S_BIN)/nash-train $$(S_EVAL) --epochs 0 --eval test $$< >$$@.tmp 2>$1/step0/test.log || { rm -f $$@.tmp; exit 1; }
+	@$$(LAUNCH) $$(S_BIN)/nash-train $$(S_EVAL_TTA) --epochs 0 --eval test $$< >$$@.tmp 2>$1/step0/test.log || { rm -f $$@.tmp; exit 1; }
 	@mv -f $$@.tmp $$@
 # The stamps are written while the makefile is read; in a dry run they may not exist yet.
 $1/settings/init $1/settings/seed: ;
@@ -248,6 +259,23 @@ $(addprefix $1/settings/,morph neigh select final snap steps ensemble run): ;
 .PRECIOUS: $1/final.h5 $(if $(S_STEPS),$1/snap/step$(lastword $(S_STEPS)).h5)
 endef
 
+# $(call s_baseline,DIR,SEED,FROM,HOME,LABEL): (e) in DIR: no search. HOME's seed network
+# (HOME/step0/init.h5, untrained, untouched by morphisms) trained as FROM's final model is, from
+# scratch, for as many epochs as FROM's whole search took training time: FROM's training seconds
+# (the pretraining, every child, the final phase) at the seed network's speed (its pretraining's
+# images per second) over the final phase's images per epoch (DIR/budget.txt, search.sh budget;
+# computed once, so that a rerun trains the same epochs).
+# `make baseline` and `make ablation`'s variant (e).
+define s_baseline
+$1/budget.txt: $3/report.md $4/step0/best.h5 | $(S_ALL)
+	@mkdir -p $$(@D)
+	@$$(S_SH) budget $$@ $3/result.tsv $4/step0/best.h5
+$1/final.h5: $4/step0/init.h5 $1/budget.txt $3/settings/final | $(S_ALL)
+	@e=$$$$(sed -n 's/^epochs=//p' $1/budget.txt) && [ -n "$$$$e" ] || { echo "search: $1/budget.txt: no epochs" >&2; exit 1; }; \
+		$$(S_SH) train --label $5final $$@ $4/step0/init.h5 -- $$(call s_final,$$$$e) --seed $(call s_seed,$2,999,0)
+.PRECIOUS: $1/budget.txt $1/final.h5
+endef
+
 # ---- stamps: written when a search target is asked for (not by `make`, `make test`) ----
 #
 # Each group of settings is a file under DIR/settings/, rewritten only when its content changes:
@@ -262,7 +290,9 @@ s_q = '$(subst ','\'',$1)'
 s_stamp_write = $(shell mkdir -p $(call s_q,$1/settings) && f=$(call s_q,$1/settings/$2) && v=$(call s_q,$(strip $3)) && \
 	{ [ -f "$$f" ] && [ "$$(cat "$$f")" = "$$v" ] || { printf '%s\n' "$$v" >"$$f.tmp" && mv -f "$$f.tmp" "$$f"; }; })
 # $(call s_common,SEED): the settings every training of a search shares
-s_common = DATA=$(DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$1
+s_common = DATA=$(DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$1$(s_recipe_record)
+# the recipe's settings where given (a search made before they existed keeps its stamps)
+s_recipe_record = $(if $(SMOOTHING), SMOOTHING=$(SMOOTHING))$(if $(EMA), EMA=$(EMA))$(if $(TTA), TTA=$(TTA))
 # $(call s_seednet_stamps,HOME,SEED)
 s_seednet_stamps = $(call s_stamp,$1,init,DATA=$(DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$2)\
 	$(call s_stamp,$1,seed,EPOCHS_SEED=$(EPOCHS_SEED) $(call s_common,$2))
@@ -282,10 +312,10 @@ s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARA
 s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
 	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) ENSEMBLE=$(ENSEMBLE) LR_START=$(LR_START) \
 	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
-	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)
+	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(s_recipe_record)
 
 # ---- checks: when a search target is asked for ----
-S_GOALS := $(filter search search-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
+S_GOALS := $(filter search search-run baseline baseline-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
 ifneq ($(strip $(S_GOALS)),)
 ifneq ($(words $(RUN)),1)
 $(error search: RUN must be one path without spaces, not '$(RUN)')
@@ -326,6 +356,13 @@ ifeq ($(shell echo '$(LR_NEIGH)' | grep -Ex '[0-9]*\.?[0-9]+(:[0-9]*\.?[0-9]+)?'
 $(error search: LR_NEIGH must be START[:END] (learning rates, e.g. 0.02:0.02), not '$(LR_NEIGH)')
 endif
 endif
+$(foreach v,SMOOTHING EMA,$(if $($v),$(if $(shell echo '$($v)' | grep -Ex '0?\.[0-9]+|0'),,\
+	$(error search: $v must be a number from 0 to below 1 (nash-train --$(if $(filter EMA,$v),ema,label-smoothing)), not '$($v)'))))
+ifneq ($(TTA),)
+ifeq ($(filter none flip flip-shift,$(TTA)),)
+$(error search: TTA must be none, flip or flip-shift (nash-train --tta), not '$(TTA)')
+endif
+endif
 S_START := $(shell date +%s)
 endif
 
@@ -335,7 +372,10 @@ ifeq ($(RUNS),1)
 $(eval $(call s_seednet,$(S_RUN),$(SEED),))
 $(call s_search,$(S_RUN),$(SEED),$(S_RUN),$(NEIGH),$(S_LR_NEIGH),$(KEEP_PARENT),)
 S_REPORT := $(S_RUN)/report.md
-ifneq ($(strip $(filter search search-run $(S_RUN)/%,$(MAKECMDGOALS))),)
+# `make baseline`: no search, the seed network trained for the search's training time
+# (ablation.mk's variant (e)), in RUN/baseline.
+$(eval $(call s_baseline,$(S_RUN)/baseline,$(SEED),$(S_RUN),$(S_RUN),baseline/))
+ifneq ($(strip $(filter search search-run baseline baseline-run $(S_RUN)/%,$(MAKECMDGOALS))),)
 ifneq ($(wildcard $(S_RUN)/run1),)
 $(error search: $(S_RUN) holds repeated searches (run1, ...): give their RUNS or another RUN)
 endif
@@ -384,7 +424,21 @@ search:
 search-run: $(S_REPORT)
 	@cat $(S_RUN)/summary.txt
 
-.PHONY: search search-run
+# `make baseline` after (or with) `make search`: the no-search baseline of equal training time,
+# RUN/baseline/final.h5 (one search: RUNS=1), and a line setting it against the search.
+baseline:
+	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'baseline: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
+	@$(if $(filter 1,$(RUNS)),,echo 'baseline: one search only (RUNS=1); make ablation compares several' >&2; exit 2)
+	@$(MAKE) --no-print-directory -f $(S_MAKEFILE) baseline-run
+baseline-run: $(S_RUN)/baseline/final.h5 $(S_REPORT)
+	@$(S_BIN)/nash-show --tsv $(S_RUN)/final.h5 $(S_RUN)/baseline/final.h5 | awk -F '\t' \
+		'NR == 1 { for (i = 1; i <= NF; i++) c[$$i] = i; next } \
+		{ t[NR] = $$c["test_accuracy"]; p[NR] = $$c["params"]; s[NR] = $$c["total_seconds"] } \
+		END { printf "search     test %s  %s params (final network)\nno search  test %s  %s params, %s s of training (%s)\n", \
+			t[2], p[2], t[3], p[3], s[3], "$(S_RUN)/baseline/final.h5" }'
+	@cat $(S_RUN)/baseline/budget.txt
+
+.PHONY: search search-run baseline baseline-run
 
 # `make ablation`: the variants of the search on several seeds, in one make graph.
 include $(S_HERE)/ablation.mk

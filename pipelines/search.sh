@@ -18,6 +18,11 @@
 #       A trained snapshot: when BEST has the weights of NEXT (the next step kept its
 #       parent), OUT becomes a symbolic link to LINK (the next step's snapshot); otherwise
 #       `train --keep` of BEST into OUT.
+#   search.sh budget OUT RESULT SEED_MODEL
+#       OUT: the epochs that give the seed network (SEED_MODEL, its pretraining's images per
+#       second) the training time of a whole search (RESULT, its result.tsv: train_seconds) on
+#       the final phase's data (final_epoch_images), at least 1, as "epochs=E" and the figures
+#       it came from: the no-search baseline of equal compute (`make ablation`'s variant (e)).
 #   search.sh link OUT TARGET
 #       OUT becomes a symbolic link to TARGET, atomically.
 #   search.sh select [--label L] [--replace] --step K --steps N OUT CANDIDATE... PARENT
@@ -494,10 +499,33 @@ cmd_select() {
 	done
 }
 
+# ---- budget ----
+
+cmd_budget() {
+	[ $# -eq 3 ] || die "usage: search.sh budget OUT RESULT SEED_MODEL"
+	out=$1 result=$2 seed_model=$3
+	secs=$(tsv_col train_seconds "$result" 1) && per_epoch=$(tsv_col final_epoch_images "$result" 1) ||
+		fail "$out: cannot read $result"
+	show_table "$seed_model" && take seed_images images 1 && take seed_secs seconds 1 || fail "$out: cannot read $seed_model"
+	rm -f "$shown"
+	# equal training time, not equal images: a grown network costs more per image than the seed,
+	# and what a user pays for is time (docs/ABLATION.md, "(e)")
+	awk -v t="$secs" -v p="$per_epoch" -v i="$seed_images" -v s="$seed_secs" 'BEGIN {
+		if (!(t > 0 && p > 0 && i > 0 && s > 0)) exit 1
+		rate = i / s; e = int(t * rate / p + 0.5); if (e < 1) e = 1
+		printf "epochs=%d\nsearch_train_seconds=%s\nseed_images_per_second=%.1f\nfinal_epoch_images=%s\n", e, t, rate, p
+	}' >"$out.tmp" || {
+		rm -f "$out.tmp"
+		fail "$out: no training figures in $result or $seed_model (train_seconds $secs, final_epoch_images $per_epoch, images $seed_images, seconds $seed_secs)"
+	}
+	mv -f "$out.tmp" "$out" || fail "$out: cannot write it"
+}
+
 case ${1:-} in
 train) shift; cmd_train "$@" ;;
+budget) shift; cmd_budget "$@" ;;
 select) shift; cmd_select "$@" ;;
 snap) shift; cmd_snap "$@" ;;
 link) shift; cmd_link "$@" ;;
-*) die "usage: search.sh train|snap|link|select ..." ;;
+*) die "usage: search.sh train|snap|link|select|budget ..." ;;
 esac

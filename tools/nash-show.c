@@ -26,8 +26,11 @@ static void usage(FILE *f)
 		"  -V, --version    show the version\n"
 		"\n"
 		"TSV columns: model id parent_id dataset val_accuracy test_accuracy params epochs seconds\n"
-		"total_seconds failed n_lineage lineage weights_hash summary failure host device job\n"
-		"('-' when empty; host, device and job: where the last training run ran).\n"
+		"total_seconds failed n_lineage lineage weights_hash summary failure host device job images\n"
+		"total_images\n"
+		"('-' when empty; host, device and job: where the last training run ran; seconds and\n"
+		"images: the training time and the images trained on (epochs x images per epoch) of\n"
+		"the last run, total_seconds and total_images: of every run).\n"
 		"Exit status: 0 success, 1 error, 2 usage.\n",
 		prog);
 }
@@ -73,7 +76,7 @@ static void print_tsv_row(const Model *m, const ModelInfo *mi)
 	       or_dash(mi->parent_id), mi->dataset, va, ta, mi->params, mi->epochs, (double)mi->seconds,
 	       (double)mi->total_seconds, mi->failed, mi->n_lineage, or_dash(mi->lineage),
 	       (unsigned long long)mi->weights_hash, or_dash(mi->summary), mi->failed ? or_dash(failure) : "-");
-	printf("\t%s\t%s\t%s\n", or_dash(host), or_dash(device), or_dash(job));
+	printf("\t%s\t%s\t%s\t%.0f\t%.0f\n", or_dash(host), or_dash(device), or_dash(job), mi->images, mi->total_images);
 }
 
 static int is_reinit(const Morphism *mm) { return strncmp(mm->op, MODEL_LINEAGE_REINIT, sizeof mm->op) == 0; }
@@ -339,7 +342,8 @@ int main(int argc, char **argv)
 		die_usage(prog, "--dot draws one model, not %d", e.n);
 	if (tsv)
 		printf("model\tid\tparent_id\tdataset\tval_accuracy\ttest_accuracy\tparams\tepochs\tseconds\t"
-		       "total_seconds\tfailed\tn_lineage\tlineage\tweights_hash\tsummary\tfailure\thost\tdevice\tjob\n");
+		       "total_seconds\tfailed\tn_lineage\tlineage\tweights_hash\tsummary\tfailure\thost\tdevice\tjob\timages\t"
+		       "total_images\n");
 	for (int i = 0; i < e.n; i++) {
 		ModelInfo mi;
 		model_info(&mi, &e.members[i], e.sources[i]);

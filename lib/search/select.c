@@ -55,9 +55,15 @@ void model_info(ModelInfo *mi, const Model *m, const char *path)
 	mi->params = graph_param_count(&m->g);
 	mi->epochs = m->n_records;
 	for (int i = 0; i < m->n_records; i++) {
+		int run = m->records[i].run;
+		/* a record's run is checked by the reader; an epoch of a run trains its images once */
+		double images = run >= 0 && run < m->n_runs && m->runs[run].images > 0 ? m->runs[run].images : 0;
 		mi->total_seconds += m->records[i].seconds;
-		if (m->records[i].run == m->n_runs - 1)
+		mi->total_images += images;
+		if (run == m->n_runs - 1) {
 			mi->seconds += m->records[i].seconds;
+			mi->images += images;
+		}
 	}
 	mi->n_lineage = m->n_lineage;
 	size_t used = 0;

@@ -32,6 +32,8 @@ typedef struct ModelInfo {
 	int epochs;           /* rows of the training record: every epoch the model went through */
 	float seconds;        /* training seconds of the last run */
 	float total_seconds;  /* training seconds of all runs */
+	double images;        /* images trained on in the last run (its epochs x its images per epoch) */
+	double total_images;  /* images trained on in all runs: the training compute in image passes */
 	int n_lineage;        /* morphisms since the seed network */
 	char lineage[512];    /* their operators, oldest first, comma-separated; "" when none */
 	int since_parent;     /* morphisms since the parent when the parent is known, else -1 */

@@ -19,12 +19,14 @@ abl() {
 }
 
 # The result of an ablation: every variant's bests and final network, and the report's table.
+# Not (e)'s: its epochs spend (a)'s measured training seconds, which differ from run to run
+# (the test of the complete ablation checks them against its budget.txt instead).
 fingerprint() {
 	nash-show --tsv "$1"/seed*/step0/best.h5 "$1"/seed*/*/step*/best.h5 "$1"/seed*/*/final.h5 |
 		awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-			{ print $c["model"], $c["val_accuracy"], $c["test_accuracy"], $c["params"], $c["weights_hash"] }' |
+			$c["model"] !~ /\/seed-only\// { print $c["model"], $c["val_accuracy"], $c["test_accuracy"], $c["params"], $c["weights_hash"] }' |
 		sed "s|^$1/||"
-	cut -f 1-8 "$1/report.tsv" # less the training seconds
+	grep -v '^seed-only' "$1/report.tsv" | cut -f 1-8 # less the training seconds
 }
 
 # The ablation, made once for the file: its test checks the output saved here; the tests that
@@ -46,7 +48,7 @@ need_ablation() {
 	[ -f "$BATS_FILE_TMPDIR/abl.fingerprint" ] || fail "the ablation of setup_file failed: $(tail -n 5 "$BATS_FILE_TMPDIR/abl.out")"
 }
 
-@test "make -n ablation: the plan of the four variants on each seed, nothing written" {
+@test "make -n ablation: the plan of the five variants on each seed, nothing written" {
 	d=$BATS_TEST_TMPDIR/abl
 	run -0 abl -n ablation-run ABL_DIR="$d"
 	# one seed network per seed, shared by the three searches
@@ -62,6 +64,9 @@ need_ablation() {
 	# (d): (a)'s last architecture, fresh weights, trained as the final phase for the lineage's epochs
 	assert_output --partial "nash-init --like $d/seed7/search/step1/best.h5 --seed 7 -o $d/seed7/scratch/init.h5"
 	assert_output --regexp "seed7/scratch/final .* --eval test --train-on all --seed 7999000"
+	# (e): the budget of (a)'s training time, then the untouched seed network trained for it
+	assert_output --partial "search.sh budget $d/seed7/seed-only/budget.txt $d/seed7/search/result.tsv $d/seed7/step0/best.h5"
+	assert_output --regexp "seed7/seed-only/final $d/seed7/seed-only/final.h5 $d/seed7/step0/init.h5 -- .* --train-on all --seed 7999000"
 	# the report over all of them
 	assert_output --partial "aggregate.sh ablation $d"
 	[ ! -e "$d" ]
@@ -88,14 +93,15 @@ need_ablation() {
 	assert_line --regexp '^seed8/random: step 1/1: best val [01]\.[0-9]{4} \(child1, .*\), 1 child trained'
 	assert_line --regexp '^  seed8/scratch/final: val [01]\.[0-9]{4}, test [01]\.[0-9]{4}, '
 	assert_line --regexp "^ablation done: $d \\(2 seeds; "
-	for v in '(a) search' '(b) random' '(c) const-lr' '(d) scratch'; do
+	for v in '(a) search' '(b) random' '(c) const-lr' '(d) scratch' '(e) seed-only'; do
 		assert_line --regexp "^  ${v/(/\\(} +test error [0-9.]+ ± [0-9.]+%"
 	done
 	# the layout: per seed one seed network and four variants
 	for s in 7 8; do
 		h=$d/seed$s
 		for f in step0/best.h5 step0/test.txt search/report.md random/report.md const-lr/report.md \
-			search/result.tsv const-lr/report/steps.dat scratch/init.h5 scratch/final.h5; do
+			search/result.tsv const-lr/report/steps.dat scratch/init.h5 scratch/final.h5 seed-only/budget.txt \
+			seed-only/final.h5; do
 			[ -f "$h/$f" ] || fail "no $h/$f"
 		done
 		[ ! -e "$h/search/step0" ] && [ ! -e "$h/random/step0" ]
@@ -123,16 +129,32 @@ need_ablation() {
 		assert_output --partial "then reinitialised once"
 		assert_output --partial "1 run, "
 		assert_output --partial "(trained on), test "
+		# (e): the seed network's architecture, untouched by morphisms, from its initial weights,
+		# trained for the budget's epochs, which spend (a)'s training seconds at the seed's speed
+		run -0 nash-show --tsv "$h/step0/init.h5" "$h/seed-only/final.h5"
+		[ "$(cut -f 15 <<<"${lines[1]}")" = "$(cut -f 15 <<<"${lines[2]}")" ]
+		[ "$(cut -f 12 <<<"${lines[2]}")" = 0 ]
+		e=$(sed -n 's/^epochs=//p' "$h/seed-only/budget.txt")
+		[ "$(cut -f 8 <<<"${lines[2]}")" = "$e" ]
+		t=$(awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train_seconds") c = i; next } { print $c; exit }' \
+			"$h/search/result.tsv")
+		grep -qx "search_train_seconds=$t" "$h/seed-only/budget.txt"
+		r=$(sed -n 's/^seed_images_per_second=//p' "$h/seed-only/budget.txt")
+		p=$(sed -n 's/^final_epoch_images=//p' "$h/seed-only/budget.txt")
+		[ "$p" = 456 ] # LIMIT 256 + VAL 200: the final phase trains on all
+		[ "$(awk -v t="$t" -v r="$r" -v p="$p" 'BEGIN { e = int(t * r / p + 0.5); print e < 1 ? 1 : e }')" = "$e" ]
 	done
 	# the table: a row per variant, over 2 seeds; the figures: a row per variant and seed
 	run -0 cut -f 1,2 "$d/report.tsv"
-	assert_output "$(printf 'variant\tseeds\nsearch\t2\nrandom\t2\nconst-lr\t2\nscratch\t2')"
-	[ "$(wc -l <"$d/results.tsv")" -eq 9 ]
+	assert_output "$(printf 'variant\tseeds\nsearch\t2\nrandom\t2\nconst-lr\t2\nscratch\t2\nseed-only\t2')"
+	[ "$(wc -l <"$d/results.tsv")" -eq 11 ]
 	run -0 cat "$d/report.md"
 	assert_line --regexp '^\| \(a\) the search as configured \| [0-9.]+ ± [0-9.]+ \| - \| [0-9]+ \| [0-9.]+ \| [0-9]+s \| 2 \|$'
 	assert_line --regexp '^\| \(b\) random: NEIGH=1, .* \| [0-9.]+ ± [0-9.]+ \| [+-][0-9.]+ ± [0-9.]+ \| '
 	assert_line --regexp '^\| \(c\) children at a constant learning rate .* \| 2 \|$'
 	assert_line --regexp "^\| \(d\) \(a\)'s network retrained from scratch .* \| 2 \|$"
+	assert_line --regexp "^\| \(e\) no search: the seed network trained for \(a\)'s training time \| [0-9.]+ ± [0-9.]+ \| [+-][0-9.]+ ± [0-9.]+ \| .* \| 2 \|$"
+	assert_line --regexp "^\*\*Search against no search:\*\* \(a\)'s final network has [0-9.]+ ± [0-9.]+ points (less|more) test error than \(e\), .*; \(a\) is better on [012] of 2 seeds\. "
 	assert_line --regexp '^\| 7 \| [0-9.]+% \([0-9]+ params\) \| '
 	assert_output --partial "(d) was trained for ABL_SCRATCH=lineage epochs"
 	assert_output --regexp '!\[validation accuracy against training time, \(a\) and \(c\)\]\(report/val-time\.(png|svg)\)'

@@ -5,6 +5,7 @@ load common
 load pipeline
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+. "$TOP/pipelines/common.sh" # tsv_col
 # Tiny but real: 2 steps of 2 children, 3 epochs per child and 2 final ones so that children and
 # snapshots checkpoint. A small learning rate, so that the search does not reach 100% validation
 # accuracy in step 1: step 2's best is then a child, and step 1's snapshot is trained.
@@ -76,6 +77,11 @@ teardown() {
 	assert_output --partial "search.sh select --step 2"
 	assert_output --partial "nash-ensemble"
 	[ ! -e "$BATS_TEST_TMPDIR/run" ] # not even the settings stamps
+	# the training recipe: on every training, and the seed network's test with the same views
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/run" SMOOTHING=0.1 EMA=0.9 TTA=flip
+	[ "$(grep -c -e '--label-smoothing 0\.1 --ema 0\.9 --tta flip --epochs' <<<"$output")" -eq 7 ] # seed, 4 children, final, snapshot
+	assert_output --regexp "nash-train .* --tta flip --epochs 0 --eval test $BATS_TEST_TMPDIR/run/step0/best\.h5"
+	[ ! -e "$BATS_TEST_TMPDIR/run" ]
 }
 
 @test "make search with bad settings says which" {
@@ -91,6 +97,14 @@ teardown() {
 	assert_output --partial "PROFILE=cifar10-cpu needs DATA=cifar10:DIR"
 	run -2 make -C "$TOP" --no-print-directory -n search RUN="$BATS_TEST_TMPDIR/run" PROFILE=cifar10
 	assert_output --partial "PROFILE=cifar10 needs DATA=cifar10:DIR"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/run" SMOOTHING=1
+	assert_output --partial "SMOOTHING must be a number from 0 to below 1 (nash-train --label-smoothing), not '1'"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/run" EMA=high
+	assert_output --partial "EMA must be a number from 0 to below 1 (nash-train --ema), not 'high'"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/run" TTA=crop
+	assert_output --partial "TTA must be none, flip or flip-shift (nash-train --tta), not 'crop'"
+	run -2 search -n baseline RUN="$BATS_TEST_TMPDIR/run" RUNS=2
+	assert_output --partial "baseline: one search only (RUNS=1)"
 }
 
 @test "make search STEPS=2 NEIGH=2 completes: progress, valid models, report, settings" {
@@ -148,6 +162,36 @@ teardown() {
 	assert_output --partial "ENSEMBLE=trained"
 	run -0 find "$run" -name '*.tmp' -o -name '*.ckpt.h5' -o -name '.tmp*'
 	assert_output ""
+	# the training compute, in images: the seed's epoch and every trained child's 3 of LIMIT 256
+	# images, the final phase's 2 of 456 (256 + the 200 validation images); failed ones left out
+	kids=$(cat "$run"/step[12]/select.tsv | awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } $c["model"] ~ /child[0-9]\.h5$/ && $c["usable"] == 1' | wc -l)
+	images=$((256 + kids * 3 * 256 + 2 * 456))
+	[ "$(tsv_col train_images "$run/result.tsv" 1)" = "$images" ]
+	[ "$(tsv_col final_epoch_images "$run/result.tsv" 1)" = 456 ]
+	run -0 reference a
+	assert_line --regexp "^search done: $run \(2 steps, [0-9ms]+ of training, $images images = $(awk -v i="$images" 'BEGIN { printf "%.1f", i / 456 }' | sed 's/\./\\./') epochs of the final phase's data\)$"
+	run -0 nash-show --tsv "$run/final.h5"
+	[ "$(tsv_col images <(printf '%s\n' "${lines[@]}") 1)" = 912 ]
+}
+
+@test "make baseline: the seed network trained, untouched, for the search's training time" {
+	run=$BATS_TEST_TMPDIR/a
+	reference_copy a "$run"
+	run -0 search baseline RUN="$run"
+	assert_line --regexp '^  baseline/final: val [01]\.[0-9]{4}, test [01]\.[0-9]{4}, '
+	assert_line --regexp '^search     test [01]\.[0-9]{4}  [0-9]+ params \(final network\)$'
+	assert_line --regexp "^no search  test [01]\.[0-9]{4}  [0-9]+ params, [0-9.]+ s of training \($run/baseline/final\.h5\)$"
+	e=$(sed -n 's/^epochs=//p' "$run/baseline/budget.txt")
+	[ "$e" -ge 1 ]
+	grep -qx "search_train_seconds=$(tsv_col train_seconds "$run/result.tsv" 1)" "$run/baseline/budget.txt"
+	grep -qx 'final_epoch_images=456' "$run/baseline/budget.txt"
+	# the seed network's architecture and first weights (no morphism), trained for the budget's epochs
+	run -0 nash-show --tsv "$run/step0/init.h5" "$run/baseline/final.h5"
+	[ "$(cut -f 15 <<<"${lines[1]}")" = "$(cut -f 15 <<<"${lines[2]}")" ]
+	[ "$(cut -f 12 <<<"${lines[2]}")" = 0 ] && [ "$(cut -f 8 <<<"${lines[2]}")" = "$e" ]
+	grep -q -e "--train-on all --seed 7999000" "$run/baseline/final.log"
+	# a second one does nothing
+	run -0 search -q "$run/baseline/final.h5" RUN="$run"
 }
 
 @test "make search BIN=DIR runs those programs and builds nothing" {
