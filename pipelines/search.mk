@@ -325,6 +325,11 @@ S_BAD := $(strip $(foreach v,STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_
 ifneq ($(S_BAD),)
 $(error search: $(S_BAD) must be non-negative integers)
 endif
+ifneq ($(THREADS),)
+ifeq ($(shell echo '$(THREADS)' | grep -Ex '[1-9][0-9]*'),)
+$(error search: THREADS must be a positive integer (threads per training), not '$(THREADS)')
+endif
+endif
 ifeq ($(RUNS),0)
 $(error search: RUNS must be at least 1)
 endif
@@ -416,11 +421,20 @@ endif
 
 # ---- the targets ----
 
+# Every core by default: a make given neither -j nor THREADS runs as many trainings at once as
+# there are cores, one thread each: besides a little more training throughput than one
+# training on every core, they overlap what is not training (evaluations, start-up, loading,
+# morphisms; docs/SEARCH.md, "Parallelism"). THREADS=T alone runs cores/T trainings at once;
+# -j as given.
+S_NPROC := $(shell nproc 2>/dev/null || echo 1)
+S_JOBS   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(if $(THREADS),$(shell n=$$(($(S_NPROC) / $(THREADS))) && \
+	[ $$n -gt 0 ] && echo $$n || echo 1),$(S_NPROC) THREADS=1))
+
 # First the Debian packages (tests/deps.sh installs what is missing when run as root; not
 # needed with BIN), then the pipeline in a sub-make that gets the same settings and job slots.
 search:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'search: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
-	@$(MAKE) --no-print-directory -f $(S_MAKEFILE) search-run
+	@$(MAKE) --no-print-directory $(S_JOBS) -f $(S_MAKEFILE) search-run
 search-run: $(S_REPORT)
 	@cat $(S_RUN)/summary.txt
 
@@ -429,7 +443,7 @@ search-run: $(S_REPORT)
 baseline:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'baseline: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
 	@$(if $(filter 1,$(RUNS)),,echo 'baseline: one search only (RUNS=1); make ablation compares several' >&2; exit 2)
-	@$(MAKE) --no-print-directory -f $(S_MAKEFILE) baseline-run
+	@$(MAKE) --no-print-directory $(S_JOBS) -f $(S_MAKEFILE) baseline-run
 baseline-run: $(S_RUN)/baseline/final.h5 $(S_REPORT)
 	@$(S_BIN)/nash-show --tsv $(S_RUN)/final.h5 $(S_RUN)/baseline/final.h5 | awk -F '\t' \
 		'NR == 1 { for (i = 1; i <= NF; i++) c[$$i] = i; next } \
