@@ -31,23 +31,32 @@ ENSEMBLE ?= raw
 endif
 PROFILE ?= default
 ifeq ($(PROFILE),default)
-# about 10 minutes on a 2-core CPU on Fashion-MNIST, the final phase included (docs/SEARCH.md).
+# Fashion-MNIST on a 2-core CPU in about 10 minutes, the final phase included, every core used
+# (two single-thread trainings at once), the whole training set for every training (no LIMIT):
+# docs/SEARCH.md, "The default profile", has what was tried and what it gave.
 STEPS        ?= 3
-NEIGH        ?= 3
-MORPHS       ?= 3
+NEIGH        ?= 2
+MORPHS       ?= 2
 EPOCHS_SEED  ?= 2
 EPOCHS_NEIGH ?= 1
-EPOCHS_FINAL ?= 3
-LIMIT        ?= 10000
+EPOCHS_FINAL ?= 4
+LIMIT        ?=
 WIDTHS       ?= 16,32,64
 # A budget for the steps asked for: 200,000 parameters for 3 steps, twice as many for every
 # further step (a child of 3 morphisms is about twice its parent's size: 54,778 -> 117,706 in
 # the default search's first step), so that a longer search is not left with nothing but
 # skip-adds to try after step 3 (docs/SEARCH.md, "The parameter budget").
 MAX_PARAMS   ?= $(shell awk -v s='$(STEPS)' 'BEGIN { if (s !~ /^[0-9]+$$/) s = 3; printf "%d", 200000 * 2 ^ (s > 3 ? s - 3 : 0) }')
-# lower than the paper's 0.05: for one-epoch children on 10,000 images it gave the better final
-# network (88.16% test against 87.56%, docs/SEARCH.md)
-LR_START     ?= 0.02
+# the seed network's pretraining and the final phase at the paper's 0.05; the children restart
+# at 0.02 (SGDR): at 0.05 a one-epoch child is knocked far below its parent (docs/SEARCH.md,
+# "Warmup")
+LR_START     ?= 0.05
+LR_NEIGH     ?= 0.02:0
+# the mirror's view in every evaluation: +0.27 points of test accuracy ("Training recipe")
+TTA          ?= flip
+# the steps' bests as they left the search: no snapshot trainings, so that the final training
+# has every core (THREADS_ALONE)
+ENSEMBLE     ?= raw
 else ifneq ($(filter paper cifar10,$(PROFILE)),)
 # The paper's: n_steps 8, n_neigh 8, n_NM 5, 17 epochs per child, 20 of pretraining,
 # 100 final, SGDR 0.05 -> 0, the whole training set. For a GPU. cifar10: the same on CIFAR-10
@@ -126,6 +135,11 @@ LAUNCH   ?=
 BIN      ?=
 DEVICE   ?= auto
 THREADS  ?=
+# The threads of a training that runs alone: the seed network's pretraining (everything waits
+# for it), the final training when no snapshot trains beside it (ENSEMBLE=raw or one step),
+# `make baseline`'s. Empty: THREADS. `make search` and `make baseline` that choose the split
+# themselves (no -j, no THREADS given) set it to every core.
+THREADS_ALONE ?=
 
 # ---- derived ----
 S_RUN   := $(patsubst %/,%,$(RUN))
@@ -151,14 +165,18 @@ s_seeds_fit = $(shell [ $$(($1 + $2 - 1)) -lt 10000000000000 ] 2>/dev/null && ec
 S_LR     = $(LR_START):$(LR_END)
 S_LR_NEIGH = $(or $(LR_NEIGH),$(S_LR))
 
-# $(call s_train,LR): a training command at learning rate LR (START:END, cosine-annealed).
+# $(call s_train,LR[,THREADS]): a training command at learning rate LR (START:END, cosine-
+# annealed), on THREADS threads (default: THREADS).
 s_train   = $(LAUNCH) $(S_BIN)/nash-train --data $(DATA) --lr $1 --batch $(BATCH) \
-            $(if $(LIMIT),--limit $(LIMIT)) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS)) $(S_RECIPE)
+            $(if $(LIMIT),--limit $(LIMIT)) --device $(DEVICE) $(if $(or $2,$(THREADS)),--threads $(or $2,$(THREADS))) $(S_RECIPE)
 # the recipe's options (empty: nash-train's defaults)
 S_RECIPE  = $(if $(SMOOTHING),--label-smoothing $(SMOOTHING)) $(if $(EMA),--ema $(EMA)) $(if $(TTA),--tta $(TTA))
 S_TRAIN   = $(call s_train,$(S_LR))
-# $(call s_final,EPOCHS): the final phase's training (the final model and the trained snapshots).
-s_final   = $(S_TRAIN) --epochs $1 --eval test $(if $(filter all,$(FINAL_ON)),--train-on all)
+# the final training's threads: THREADS_ALONE unless trained snapshots share the cores with it
+S_FINAL_THREADS = $(if $(and $(filter trained,$(ENSEMBLE)),$(word 2,$(S_STEPS))),,$(THREADS_ALONE))
+# $(call s_final,EPOCHS[,THREADS]): the final phase's training (the final model and the trained
+# snapshots).
+s_final   = $(call s_train,$(S_LR),$2) --epochs $1 --eval test $(if $(filter all,$(FINAL_ON)),--train-on all)
 S_FINAL   = $(call s_final,$(EPOCHS_FINAL))
 S_EVAL    = --data $(DATA) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
 # the seed network's test, with the search's test-time augmentation
@@ -179,7 +197,7 @@ $1/step0/init.h5: $1/settings/init | $(S_ALL)
 	@mkdir -p $$(@D)
 	@$$(S_BIN)/nash-init --dataset $$(DATA) --widths $$(WIDTHS) --val $$(VAL) --seed $2 -o $$@
 $1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
-	@$$(S_SH) train --label $3seed $$@ $$< -- $$(S_TRAIN) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
+	@$$(S_SH) train --label $3seed $$@ $$< -- $$(call s_train,$$(S_LR),$$(THREADS_ALONE)) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
 # The seed network on the test set, for comparison.
 $1/step0/test.txt: $1/step0/best.h5 | $(S_ALL)
 	@$$(LAUNCH) $$(S_BIN)/nash-train $$(S_EVAL_TTA) --epochs 0 --eval test $$< >$$@.tmp 2>$1/step0/test.log || { rm -f $$@.tmp; exit 1; }
@@ -239,7 +257,7 @@ define s_tail
 # Final training of the last step's best (cosine annealing over EPOCHS_FINAL, on the
 # training split or, FINAL_ON=all, on training + validation images), tested.
 $1/final.h5: $(call s_best,$1,$(lastword 0 $(S_STEPS))) $1/settings/final | $(S_ALL)
-	@$$(S_SH) train --label $(S.$1.label)final $$@ $$< -- $$(S_FINAL) --seed $(call s_seed,$(S.$1.seed),999,0)
+	@$$(S_SH) train --label $(S.$1.label)final $$@ $$< -- $$(call s_final,$$(EPOCHS_FINAL),$$(S_FINAL_THREADS)) --seed $(call s_seed,$(S.$1.seed),999,0)
 $(if $(S_STEPS),$1/snap/step$(lastword $(S_STEPS)).h5: $1/final.h5 $1/settings/steps
 	@$$(S_SH) link $$@ ../final.h5)
 
@@ -272,7 +290,7 @@ $1/budget.txt: $3/report.md $4/step0/best.h5 | $(S_ALL)
 	@$$(S_SH) budget $$@ $3/result.tsv $4/step0/best.h5
 $1/final.h5: $4/step0/init.h5 $1/budget.txt $3/settings/final | $(S_ALL)
 	@e=$$$$(sed -n 's/^epochs=//p' $1/budget.txt) && [ -n "$$$$e" ] || { echo "search: $1/budget.txt: no epochs" >&2; exit 1; }; \
-		$$(S_SH) train --label $5final $$@ $4/step0/init.h5 -- $$(call s_final,$$$$e) --seed $(call s_seed,$2,999,0)
+		$$(S_SH) train --label $5final $$@ $4/step0/init.h5 -- $$(call s_final,$$$$e,$$(THREADS_ALONE)) --seed $(call s_seed,$2,999,0)
 .PRECIOUS: $1/budget.txt $1/final.h5
 endef
 
@@ -312,7 +330,7 @@ s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARA
 s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
 	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) ENSEMBLE=$(ENSEMBLE) LR_START=$(LR_START) \
 	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
-	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(s_recipe_record)
+	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(s_recipe_record)
 
 # ---- checks: when a search target is asked for ----
 S_GOALS := $(filter search search-run baseline baseline-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
@@ -325,11 +343,8 @@ S_BAD := $(strip $(foreach v,STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_
 ifneq ($(S_BAD),)
 $(error search: $(S_BAD) must be non-negative integers)
 endif
-ifneq ($(THREADS),)
-ifeq ($(shell echo '$(THREADS)' | grep -Ex '[1-9][0-9]*'),)
-$(error search: THREADS must be a positive integer (threads per training), not '$(THREADS)')
-endif
-endif
+$(foreach v,THREADS THREADS_ALONE,$(if $($v),$(if $(shell echo '$($v)' | grep -Ex '[1-9][0-9]*'),,\
+	$(error search: $v must be a positive integer (threads per training), not '$($v)'))))
 ifeq ($(RUNS),0)
 $(error search: RUNS must be at least 1)
 endif
@@ -429,12 +444,14 @@ endif
 S_NPROC := $(shell nproc 2>/dev/null || echo 1)
 S_JOBS   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(if $(THREADS),$(shell n=$$(($(S_NPROC) / $(THREADS))) && \
 	[ $$n -gt 0 ] && echo $$n || echo 1),$(S_NPROC) THREADS=1))
+# one search: what trains alone gets every core (THREADS_ALONE) when make chose the split
+S_JOBS_ONE = $(S_JOBS)$(if $(filter -j%,$(MAKEFLAGS))$(THREADS)$(THREADS_ALONE),, THREADS_ALONE=$(S_NPROC))
 
 # First the Debian packages (tests/deps.sh installs what is missing when run as root; not
 # needed with BIN), then the pipeline in a sub-make that gets the same settings and job slots.
 search:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'search: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
-	@$(MAKE) --no-print-directory $(S_JOBS) -f $(S_MAKEFILE) search-run
+	@$(MAKE) --no-print-directory $(if $(filter 1,$(RUNS)),$(S_JOBS_ONE),$(S_JOBS)) -f $(S_MAKEFILE) search-run
 search-run: $(S_REPORT)
 	@cat $(S_RUN)/summary.txt
 
@@ -443,7 +460,7 @@ search-run: $(S_REPORT)
 baseline:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'baseline: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
 	@$(if $(filter 1,$(RUNS)),,echo 'baseline: one search only (RUNS=1); make ablation compares several' >&2; exit 2)
-	@$(MAKE) --no-print-directory $(S_JOBS) -f $(S_MAKEFILE) baseline-run
+	@$(MAKE) --no-print-directory $(S_JOBS_ONE) -f $(S_MAKEFILE) baseline-run
 baseline-run: $(S_RUN)/baseline/final.h5 $(S_REPORT)
 	@$(S_BIN)/nash-show --tsv $(S_RUN)/final.h5 $(S_RUN)/baseline/final.h5 | awk -F '\t' \
 		'NR == 1 { for (i = 1; i <= NF; i++) c[$$i] = i; next } \

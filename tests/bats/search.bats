@@ -10,7 +10,8 @@ TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # snapshots checkpoint. A small learning rate, so that the search does not reach 100% validation
 # accuracy in step 1: step 2's best is then a child, and step 1's snapshot is trained.
 S_ARGS=(DATA="$FMNIST" VAL=200 LIMIT=256 BATCH=32 WIDTHS=4,8 STEPS=2 NEIGH=2 MORPHS=2
-	EPOCHS_SEED=1 EPOCHS_NEIGH=3 EPOCHS_FINAL=2 MAX_PARAMS= LR_START=0.005 DEVICE=cpu SEED=7)
+	EPOCHS_SEED=1 EPOCHS_NEIGH=3 EPOCHS_FINAL=2 MAX_PARAMS= LR_START=0.005 DEVICE=cpu SEED=7
+	ENSEMBLE=trained TTA= LR_NEIGH=)
 
 # The outer `make test` exports its flags (a jobserver among them): not for this make.
 unset MAKEFLAGS MFLAGS MAKELEVEL
@@ -258,11 +259,17 @@ teardown() {
 	assert_line --regexp '^  final: val '
 }
 
-@test "make -j2 search gives the same result as a serial run" {
+@test "a serial make -j1 search gives the same result as the default parallel one" {
 	need_reference a
-	run -0 search -j2 search RUN="$BATS_FILE_TMPDIR/j2"
+	# the default (no -j, no THREADS): -j(cores), one thread per training, every core for what
+	# trains alone; -j1 with the same threads trains one model at a time
+	run -0 search -n search-run RUN="$BATS_TEST_TMPDIR/plan" THREADS=1 THREADS_ALONE=2
+	assert_output --regexp "label seed .* --threads 2 "
+	assert_output --regexp "label step1/child1 .* --threads 1 "
+	run -0 search -j1 search RUN="$BATS_FILE_TMPDIR/j1" THREADS=1 THREADS_ALONE="$(nproc)"
 	assert_line --regexp '^search done: '
-	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$BATS_FILE_TMPDIR/j2")
+	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$BATS_FILE_TMPDIR/j1")
+	grep -q "^PROFILE=default STEPS=2 .* THREADS=1 THREADS_ALONE=$(nproc)\( \|$\)" "$BATS_FILE_TMPDIR/a/settings/run"
 }
 
 @test "a run killed with kill -9 mid-way resumes from its checkpoint and ends as an uninterrupted one" {
@@ -590,7 +597,7 @@ runs_fingerprint() {
 	want=$(awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; if (d < 0) d = -d; printf "%.4f ± %.4f", (a + b) / 2, d / sqrt(2) }')
 	assert_line --regexp "^\| mean ± sd \| \| .* \| $want \| "
 	# run 1 is the search RUNS=1 makes with its seed
-	run -0 search search RUN="$BATS_TEST_TMPDIR/one" "${R_ARGS[@]}"
+	run -0 search -j2 search RUN="$BATS_TEST_TMPDIR/one" "${R_ARGS[@]}"
 	diff <(nash-show --tsv "$run/run1/final.h5" | cut -f 5-8,14) <(nash-show --tsv "$BATS_TEST_TMPDIR/one/final.h5" | cut -f 5-8,14)
 }
 
