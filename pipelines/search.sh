@@ -550,7 +550,7 @@ cmd_check_budget() {
 	is_count "$params" || fail "$1: no parameter count"
 	# every morphism adds parameters: a budget the seed network fills leaves no child
 	[ "$params" -lt "$2" ] ||
-		die "MAX_PARAMS=$2 is below what the seed network ($1) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say $((4 * params)), or MAX_PARAMS= for no budget)"
+		die "MAX_PARAMS=$2 does not exceed what the seed network ($1) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say $((4 * params)), or MAX_PARAMS= for no budget)"
 }
 
 case ${1:-} in
