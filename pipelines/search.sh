@@ -509,7 +509,7 @@ cmd_select() {
 		END {
 			sub(/.*\//, "", win); sub(/\.h5$/, "", win)
 			what = (win == "best") ? "the parent stays" : win ", " n " morphisms: " ops
-			# a failed child holds its parent's figures: "trained" counts the trainings only
+			# a failed child holds the figures of its parent: "trained" counts the trainings only
 			if (failed) printf "%sstep %d/%d: best val %s (%s), %d of %d %s trained (%d failed)", label, step, steps, val, what, children - failed, children, children == 1 ? "child" : "children", failed
 			else printf "%sstep %d/%d: best val %s (%s), %d %s trained", label, step, steps, val, what, children, children == 1 ? "child" : "children"
 			printf "\t%d\n", secs
