@@ -114,7 +114,7 @@ while [ "$k" -le "$steps" ]; do
 	awk -F '\t' -v k="$k" -v c="$c" 'BEGIN { split(c, f, " ") }
 		NR > 1 && $f[2] !~ /\/best\.h5$/ && $f[8] == 1 { print k, $f[3] }' "$t" >>"$tmp/children.dat" &&
 		cum=$(awk -F '\t' -v s="$cum" -v c="$c" 'BEGIN { split(c, f, " ") }
-			NR > 1 && $f[2] !~ /\/best\.h5$/ { s += $f[5] } END { print s }' "$t") &&
+			NR > 1 && $f[2] !~ /\/best\.h5$/ && $f[8] == 1 { s += $f[5] } END { print s }' "$t") &&
 		win=$(tsv_col val_accuracy "$t" 1) && [ -n "$win" ] && m=$(minutes "$cum") &&
 		printf '%s %s %s\n' "$k" "$m" "$win" >>"$tmp/steps.dat" || die "$t: cannot read step $k's figures"
 	k=$((k + 1))
@@ -292,7 +292,9 @@ train_in_final=$(awk -v t="$train_images" -v p="$final_per_epoch" 'BEGIN { if (p
 			ops = ($f[6] > 0) ? $f[6] ": " $f[7] : "-"
 			note = ($f[9] == "-") ? "" : $f[9]
 			gsub(/\|/, "/", note)
-			printf "| %s | %s | %s | %s | %s | %s | %s |\n", $f[1], m, ops, $f[3], $f[4], $f[5], note
+			# a failed child holds its parent'"'"'s figures (what it was made from): none of them here
+			if ($f[8] != 1 && m != "parent") printf "| %s | %s | %s | - | - | - | %s |\n", $f[1], m, ops, note
+			else printf "| %s | %s | %s | %s | %s | %s | %s |\n", $f[1], m, ops, $f[3], $f[4], $f[5], note
 		}' "$run/step$k/select.tsv" || die "cannot read $run/step$k/select.tsv"
 		k=$((k + 1))
 	done

@@ -197,6 +197,7 @@ $1/step0/init.h5: $1/settings/init | $(S_ALL)
 	@mkdir -p $$(@D)
 	@$$(S_BIN)/nash-init --dataset $$(DATA) --widths $$(WIDTHS) --val $$(VAL) --seed $2 -o $$@
 $1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
+	@$$(S_SH) check-budget $$< '$$(MAX_PARAMS)'
 	@$$(S_SH) train --label $3seed $$@ $$< -- $$(call s_train,$$(S_LR),$$(THREADS_ALONE)) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
 # The seed network on the test set, for comparison.
 $1/step0/test.txt: $1/step0/best.h5 | $(S_ALL)

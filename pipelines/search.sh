@@ -23,6 +23,9 @@
 #       second) the training time of a whole search (RESULT, its result.tsv: train_seconds) on
 #       the final phase's data (final_epoch_images), at least 1, as "epochs=E" and the figures
 #       it came from: the no-search baseline of equal compute (`make ablation`'s variant (e)).
+#   search.sh check-budget MODEL MAX_PARAMS
+#       Fails, saying what to change, when the seed network MODEL does not fit below the
+#       parameter budget MAX_PARAMS (no child of it could): before anything trains.
 #   search.sh link OUT TARGET
 #       OUT becomes a symbolic link to TARGET, atomically.
 #   search.sh select [--label L] [--replace] --step K --steps N OUT CANDIDATE... PARENT
@@ -452,6 +455,21 @@ cmd_select() {
 		esac
 		die "${label}step $step: the selection failed: $msg"
 	fi
+	# No silent no-op: when no morphism fitted the budget for any child, the parent stays, and
+	# every later step would fail the same way (the budget and the parent do not change).
+	for parent in "$@"; do :; done
+	c=$(tsv_cols "$dir/select.tsv.tmp" model params note) &&
+		nofit=$(awk -F '\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
+			NR > 1 && $f[1] != p { n++; if ($f[3] ~ /no morphism keeps the network within/) { k++; why = $f[3] } }
+			NR > 1 && $f[1] == p { pp = $f[2] }
+			END { if (n && k == n) printf "%s\t%s\n", pp, why }' "$dir/select.tsv.tmp") || {
+		rm -f "$dir/select.tsv.tmp" "$out.tmp"
+		fail "${label}step $step: cannot read $dir/select.tsv.tmp"
+	}
+	if [ -n "$nofit" ]; then
+		rm -f "$dir/select.tsv.tmp" "$out.tmp"
+		die "${label}step $step: every child failed, and every later step would: ${nofit#*	} (the parent has ${nofit%%	*} parameters); give a larger MAX_PARAMS (or MAX_PARAMS= for no budget), or fewer MORPHS"
+	fi
 	# --replace: the best child that can win, whether or not it beats the parent (the last
 	# argument), whose row leaves the table; the parent only when no child can win.
 	if [ -n "$replace" ]; then
@@ -487,12 +505,13 @@ cmd_select() {
 		BEGIN { split(cols, c, " "); M = c[1]; V = c[2]; S = c[3]; N = c[4]; O = c[5]; U = c[6] }
 		NR == 1 { next }
 		NR == 2 { win = $M; val = $V; n = $N; ops = $O }
-		$M !~ /\/best\.h5$/ { children++; failed += ($U == 0); secs += $S }
+		$M !~ /\/best\.h5$/ { children++; if ($U == 0) failed++; else secs += $S }
 		END {
 			sub(/.*\//, "", win); sub(/\.h5$/, "", win)
 			what = (win == "best") ? "the parent stays" : win ", " n " morphisms: " ops
-			printf "%sstep %d/%d: best val %s (%s), %d %s trained", label, step, steps, val, what, children, children == 1 ? "child" : "children"
-			if (failed) printf " (%d failed)", failed
+			# a failed child holds the figures of its parent: "trained" counts the trainings only
+			if (failed) printf "%sstep %d/%d: best val %s (%s), %d of %d %s trained (%d failed)", label, step, steps, val, what, children - failed, children, children == 1 ? "child" : "children", failed
+			else printf "%sstep %d/%d: best val %s (%s), %d %s trained", label, step, steps, val, what, children, children == 1 ? "child" : "children"
 			printf "\t%d\n", secs
 		}' "$dir/select.tsv" | while IFS='	' read -r line secs; do
 		echo "$line, $(hms "$secs") of training$(elapsed)"
@@ -521,11 +540,25 @@ cmd_budget() {
 	mv -f "$out.tmp" "$out" || fail "$out: cannot write it"
 }
 
+# ---- check-budget ----
+
+cmd_check_budget() {
+	[ $# -eq 2 ] || die "usage: search.sh check-budget MODEL MAX_PARAMS"
+	[ -n "$2" ] || return 0
+	show_table "$1" && take params params 1 || fail "cannot read $1"
+	rm -f "$shown"
+	is_count "$params" || fail "$1: no parameter count"
+	# every morphism adds parameters: a budget the seed network fills leaves no child
+	[ "$params" -lt "$2" ] ||
+		die "MAX_PARAMS=$2 does not exceed what the seed network ($1) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say $((4 * params)), or MAX_PARAMS= for no budget)"
+}
+
 case ${1:-} in
 train) shift; cmd_train "$@" ;;
+check-budget) shift; cmd_check_budget "$@" ;;
 budget) shift; cmd_budget "$@" ;;
 select) shift; cmd_select "$@" ;;
 snap) shift; cmd_snap "$@" ;;
 link) shift; cmd_link "$@" ;;
-*) die "usage: search.sh train|snap|link|select|budget ..." ;;
+*) die "usage: search.sh train|snap|link|select|budget|check-budget ..." ;;
 esac

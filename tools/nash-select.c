@@ -174,6 +174,10 @@ int main(int argc, char **argv)
 	if (!info || !bytes || !len || !order)
 		die(prog, "out of memory");
 	Model first; /* every other candidate must be comparable with it */
+	/* the accuracies that rank must be measured alike: the test-time augmentation of the
+	   first candidate that can win (-1: none yet) and its file */
+	int tta_seen = -1;
+	const char *tta_path = NULL;
 	for (int i = 0; i < n; i++) {
 		const char *path = argv[optind + i];
 		Model m;
@@ -187,6 +191,17 @@ int main(int argc, char **argv)
 		if (i > 0 && select_comparable(&first, info[0].path, &m, path, metric != METRIC_TEST_ACCURACY, &err))
 			die_err(prog, &err);
 		model_info(&info[i], &m, path);
+		Tta tta = metric == METRIC_TEST_ACCURACY ? m.test_tta : m.val_tta;
+		if (!m.failed && isfinite(model_info_metric(&info[i], (SelectMetric)metric))) {
+			if (tta_seen < 0) {
+				tta_seen = (int)tta;
+				tta_path = path;
+			} else if ((Tta)tta_seen != tta)
+				die(prog, "%s: its %s was measured with test-time augmentation '%s', that of %s with '%s': "
+				    "they cannot be compared (evaluate both with the same nash-train --tta)",
+				    nash_name(path).s, select_metric_name((SelectMetric)metric), tta_name(tta),
+				    nash_name(tta_path).s, tta_name((Tta)tta_seen));
+		}
 		if (i == 0)
 			first = m;
 		else

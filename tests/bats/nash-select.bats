@@ -160,3 +160,14 @@ setup_file() {
 	assert_output --partial "$t/c100.h5: the model is for cifar100"
 	[ ! -e "$t/e.h5" ]
 }
+
+@test "nash-select refuses accuracies measured with different test-time augmentation" {
+	d=$BATS_FILE_TMPDIR
+	# a evaluated again with the mirror: the same weights, another measurement
+	nash-train --data "$FMNIST" --epochs 0 --tta flip -o "$BATS_TEST_TMPDIR/a-flip.h5" "$d/a.h5" >/dev/null 2>&1
+	run -1 nash-select "$d/b.h5" "$BATS_TEST_TMPDIR/a-flip.h5"
+	assert_output "nash-select: $BATS_TEST_TMPDIR/a-flip.h5: its val_accuracy was measured with test-time augmentation 'flip', that of $d/b.h5 with 'none': they cannot be compared (evaluate both with the same nash-train --tta)"
+	# measured alike, they rank; a model never evaluated does not count
+	nash-train --data "$FMNIST" --epochs 0 --tta flip -o "$BATS_TEST_TMPDIR/b-flip.h5" "$d/b.h5" >/dev/null 2>&1
+	run -0 nash-select "$BATS_TEST_TMPDIR/b-flip.h5" "$BATS_TEST_TMPDIR/a-flip.h5" "$d/seed.h5"
+}

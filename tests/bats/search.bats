@@ -405,14 +405,18 @@ term_show_bin() {
 	child1_kept "$run" BIN="$bin"
 }
 
-@test "children whose network fails (diverges, out of memory, no morphism fits) are recorded as failed, lose, and the search goes on" {
+@test "children whose network fails (diverges, out of memory) are recorded as failed, lose, and the search goes on" {
 	run=$BATS_TEST_TMPDIR/f
 	hook=$(make_hook)
 	HOOK_CHILD=child2 HOOK_ACTION=diverge run -0 search search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=3 \
 		EPOCHS_NEIGH=1
 	assert_line --regexp '^  step1/child2: FAILED \(nash-train: training diverged or collapsed; nash-train: '
-	assert_line --regexp '^step 1/1: best val .*, 3 children trained \(1 failed\)'
+	assert_line --regexp '^step 1/1: best val .*, 2 of 3 children trained \(1 failed\)'
 	assert_line --regexp '^search done: '
+	# the report shows no figures for it (its file holds its parent's)
+	run -0 grep -F '| child2 |' "$run/report.md"
+	assert_output --regexp '^\| 4 \| child2 \| .* \| - \| - \| - \| failed: loss diverged '
+	run -0 search -q "$run/report.md" RUN="$run" STEPS=1 NEIGH=3 EPOCHS_NEIGH=1
 	run -0 h5dump -a failure "$run/step1/child2.h5"
 	assert_output --partial "diverged"
 	run -0 awk -F '\t' '$2 ~ /child2/ { print $1, $9 }' "$run/step1/select.tsv"
@@ -428,10 +432,23 @@ term_show_bin() {
 	assert_line --index 1 --regexp $'\t1\t[0-9]+\t[a-z,-]*\t[0-9a-f]{16}\t'
 	# failures are results: a rerun does not retry them
 	run -0 search -q "$run/report.md" RUN="$run" STEPS=1 NEIGH=3 EPOCHS_NEIGH=1
-	# nash-morph finds no morphism within MAX_PARAMS (exit 5): every child fails, the parent stays
-	run -0 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=100
-	assert_line --regexp '^  step1/child1: FAILED \(nash-morph: no morphism fits; nash-morph: .*--max-params 100'
-	assert_line --regexp '^step 1/1: best val .* \(the parent stays\), 2 children trained \(2 failed\)'
+}
+
+@test "no silent no-op: a budget the seed network fills is refused before training, a step where no morphism fits stops the search" {
+	# MAX_PARAMS below the seed network: refused before its pretraining, naming both figures
+	run -2 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=100
+	seed=$(nash-show --tsv "$BATS_TEST_TMPDIR/m/step0/init.h5" | cut -f 7 | tail -n 1)
+	assert_line "search: MAX_PARAMS=100 does not exceed what the seed network ($BATS_TEST_TMPDIR/m/step0/init.h5) has, $seed parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $seed (say $((4 * seed)), or MAX_PARAMS= for no budget)"
+	[ ! -e "$BATS_TEST_TMPDIR/m/step0/best.h5" ]
+	# one parameter of room: nash-morph finds no morphism within it (exit 5) for any child, the
+	# step stops the search instead of keeping the parent for ever
+	run -2 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=2 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=$((seed + 1))
+	assert_line --regexp '^  step1/child1: FAILED \(nash-morph: no morphism fits; nash-morph: .*--max-params '$((seed + 1))
+	assert_line --regexp "^search: step 1: every child failed, and every later step would: failed: .*no morphism keeps the network within --max-params $((seed + 1)) .* \(the parent has $seed parameters\); give a larger MAX_PARAMS \(or MAX_PARAMS= for no budget\), or fewer MORPHS$"
+	[ ! -e "$BATS_TEST_TMPDIR/m/step1/best.h5" ] && [ ! -e "$BATS_TEST_TMPDIR/m/report.md" ]
+	refute_line --regexp '^search done: '
+	# with no budget the children are made again (their morph settings changed) and the search ends
+	run -0 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=2 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=
 	assert_line --regexp '^search done: '
 }
 
@@ -529,9 +546,9 @@ enospc_once_bin() {
 	run=$BATS_TEST_TMPDIR/c
 	# the default budget fits the steps asked for; an explicit one is taken as given
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=3
-	assert_output --partial "nash-morph -n 3 --max-params 200000 "
+	assert_output --partial "nash-morph -n 2 --max-params 200000 "
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=8
-	assert_output --partial "nash-morph -n 3 --max-params 6400000 "
+	assert_output --partial "nash-morph -n 2 --max-params 6400000 "
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=8 MAX_PARAMS=123456
 	assert_output --partial "--max-params 123456 "
 	# a budget the seed network nearly fills: no room for a wider or deeper network, but
