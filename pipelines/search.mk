@@ -303,7 +303,11 @@ endef
 # A dry run (-n) or question (-q) must change nothing, stamps included.
 S_DRY := $(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS)))
 # $(call s_stamp,DIR,NAME,CONTENT): DIR/settings/NAME holds CONTENT, rewritten only on change.
-s_stamp = $(if $(S_DRY),,$(s_stamp_write))
+s_stamp = $(if $(S_DRY)$(S_OUTER),,$(s_stamp_write))
+# `make search`, `baseline`, `ablation` only start a sub-make (with the job and thread settings
+# it chose) that writes the stamps: written here too, the record of the invocation's settings
+# would change twice, and a make with nothing to do would touch it.
+S_OUTER := $(if $(MAKECMDGOALS),$(if $(strip $(filter-out search baseline ablation,$(MAKECMDGOALS))),,outer))
 # s_q: a single-quoted shell word holding any value ('\'' for every ').
 s_q = '$(subst ','\'',$1)'
 s_stamp_write = $(shell mkdir -p $(call s_q,$1/settings) && f=$(call s_q,$1/settings/$2) && v=$(call s_q,$(strip $3)) && \

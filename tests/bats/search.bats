@@ -274,10 +274,13 @@ teardown() {
 
 @test "a run killed with kill -9 mid-way resumes from its checkpoint and ends as an uninterrupted one" {
 	need_reference a
+	# one training at a time (the kills below come at points of a serial order), on the
+	# reference's threads (the default's: one per training, every core for what trains alone)
+	SERIAL=(-j1 THREADS=1 THREADS_ALONE="$(nproc)")
 	run=$BATS_TEST_TMPDIR/k
 	hook=$(make_hook)
 	# kill -9 everything once step 1's second child has written its first checkpoint
-	HOOK_CHILD=child2 HOOK_ACTION=kill search_group search RUN="$run" LAUNCH="$hook"
+	HOOK_CHILD=child2 HOOK_ACTION=kill search_group "${SERIAL[@]}" search RUN="$run" LAUNCH="$hook"
 	[ "$status" -ne 0 ]
 	[ -f "$run/step1/child1.h5" ]
 	[ ! -f "$run/step1/child2.h5" ]
@@ -286,7 +289,7 @@ teardown() {
 	touch "$BATS_TEST_TMPDIR/marker"
 	sleep 1
 	# again, once step 1's trained snapshot has written its first checkpoint
-	HOOK_CHILD=step1 HOOK_ACTION=kill search_group search RUN="$run" LAUNCH="$hook"
+	HOOK_CHILD=step1 HOOK_ACTION=kill search_group "${SERIAL[@]}" search RUN="$run" LAUNCH="$hook"
 	[ "$status" -ne 0 ]
 	# nothing complete is redone: child1 is untouched, child2 resumes from its checkpoint
 	run -0 cat "$BATS_TEST_TMPDIR/make.out"
@@ -299,7 +302,7 @@ teardown() {
 	[ ! -e "$run/snap/step1.h5" ]
 	[ -f "$run/snap/step1.ckpt.h5" ]
 	# the snapshot resumes; the final model is not trained again
-	run -0 search search RUN="$run"
+	run -0 search "${SERIAL[@]}" search RUN="$run"
 	refute_line --regexp '^  (final|step[12]/child[12]): '
 	assert_line --regexp '^  snap/step1: val '
 	grep -q "resuming from $run/snap/step1.ckpt.h5" "$run/snap/step1.log"
@@ -624,7 +627,7 @@ runs_fingerprint() {
 	run -0 search -q "$run/report.md" RUN="$run" RUNS=2 "${R_ARGS[@]}"
 	touch "$BATS_TEST_TMPDIR/marker"
 	sleep 1
-	run -0 search search RUN="$run" RUNS=2 "${R_ARGS[@]}"
+	run -0 search -j2 search RUN="$run" RUNS=2 "${R_ARGS[@]}" # as the reference was made
 	assert_line --regexp '^repeated search done: '
 	refute_line --regexp '^(run[12]: step|  run[12]/)'
 	run -0 find "$run" -newer "$BATS_TEST_TMPDIR/marker"
