@@ -360,7 +360,9 @@ child1_kept() {
 	hook=$(make_hook)
 	# the training ends, then SIGTERM reaches make, search.sh and the launcher (which srun
 	# passes on as its exit status, 143)
-	HOOK_CHILD=child1 HOOK_ACTION=term-after search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=1
+	# (-j1: one recipe at a time, so that the signal reaches this child's recipe alone, not the
+	# seed network's test beside it)
+	HOOK_CHILD=child1 HOOK_ACTION=term-after search_group -j1 search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=1
 	[ "$status" -ne 0 ]
 	run -0 cat "$BATS_TEST_TMPDIR/make.out"
 	assert_line --regexp '^  step1/child1: val [01]\.[0-9]{4}, [0-9]+ params, [0-9]+ morphisms: [a-z,-]+, [0-9]+s$'
@@ -396,7 +398,7 @@ term_show_bin() {
 	run=$BATS_TEST_TMPDIR/n
 	bin=$BATS_TEST_TMPDIR/bin
 	term_show_bin "$bin" "$run/step1/child1.h5"
-	search_group search RUN="$run" BIN="$bin" STEPS=1 NEIGH=1
+	search_group -j1 search RUN="$run" BIN="$bin" STEPS=1 NEIGH=1 # (-j1: as above)
 	[ "$status" -ne 0 ]
 	[ -e "$bin/ended" ]
 	run -0 cat "$BATS_TEST_TMPDIR/make.out"
