@@ -102,7 +102,7 @@ endif
 # First the Debian packages, then the pipeline in a sub-make (as `make search`).
 ablation:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'ablation: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
-	@$(MAKE) --no-print-directory $(S_JOBS) -f $(S_MAKEFILE) ablation-run
+	@trap : TERM INT HUP; $(MAKE) --no-print-directory $(S_JOBS) -f $(S_MAKEFILE) ablation-run
 ablation-run: $(S_ABL)/report.md
 	@cat $(S_ABL)/summary.txt
 

@@ -454,9 +454,14 @@ S_JOBS_ONE = $(S_JOBS)$(if $(filter -j%,$(MAKEFLAGS))$(THREADS)$(THREADS_ALONE),
 
 # First the Debian packages (tests/deps.sh installs what is missing when run as root; not
 # needed with BIN), then the pipeline in a sub-make that gets the same settings and job slots.
+# The sub-make runs under a shell that traps the stop signals: make passes a SIGTERM on to its
+# child, and a make that is waiting for its recipes after the first SIGTERM (as the group's
+# SIGTERM of scancel or a requeue) dies of a second one, leaving recipes that clean up running
+# after it; the trap takes that second signal (trapped, not ignored: the sub-make gets the
+# default disposition) and the shell waits for the sub-make.
 search:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'search: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
-	@$(MAKE) --no-print-directory $(if $(filter 1,$(RUNS)),$(S_JOBS_ONE),$(S_JOBS)) -f $(S_MAKEFILE) search-run
+	@trap : TERM INT HUP; $(MAKE) --no-print-directory $(if $(filter 1,$(RUNS)),$(S_JOBS_ONE),$(S_JOBS)) -f $(S_MAKEFILE) search-run
 search-run: $(S_REPORT)
 	@cat $(S_RUN)/summary.txt
 
@@ -465,7 +470,7 @@ search-run: $(S_REPORT)
 baseline:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'baseline: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
 	@$(if $(filter 1,$(RUNS)),,echo 'baseline: one search only (RUNS=1); make ablation compares several' >&2; exit 2)
-	@$(MAKE) --no-print-directory $(S_JOBS_ONE) -f $(S_MAKEFILE) baseline-run
+	@trap : TERM INT HUP; $(MAKE) --no-print-directory $(S_JOBS_ONE) -f $(S_MAKEFILE) baseline-run
 baseline-run: $(S_RUN)/baseline/final.h5 $(S_REPORT)
 	@$(S_BIN)/nash-show --tsv $(S_RUN)/final.h5 $(S_RUN)/baseline/final.h5 | awk -F '\t' \
 		'NR == 1 { for (i = 1; i <= NF; i++) c[$$i] = i; next } \

@@ -335,6 +335,16 @@ teardown() {
 	run -0 cat "$BATS_TEST_TMPDIR/make.out"
 	assert_line "  step1/child1: stopped (nash-train: killed by signal 15 (TERM)), a rerun resumes from $run/step1/child1.ckpt.h5"
 	[ ! -e "$run/step1/child1.h5" ]
+	# two children at once (make search, given no -j, runs -j(cores)): child2's recipe ends at once, child1's
+	# a second later; make search's own make, which passes a SIGTERM on to the make it starts,
+	# must not end that one before child1's recipe has (GNU make dies of a second SIGTERM)
+	run=$BATS_TEST_TMPDIR/w2
+	HOOK_CHILD=child1 HOOK_ACTION=term-slow search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=2
+	[ "$status" -ne 0 ]
+	[ -f "$run/step1/child1.ckpt.h5" ] || skip "the child finished before it could be stopped"
+	[ -e "$run/step1/launcher-ended" ]
+	run -0 cat "$BATS_TEST_TMPDIR/make.out"
+	assert_line "  step1/child1: stopped (nash-train: killed by signal 15 (TERM)), a rerun resumes from $run/step1/child1.ckpt.h5"
 }
 
 # $1: the run of a search stopped just after step 1's child1 had finished training: the child
@@ -360,9 +370,7 @@ child1_kept() {
 	hook=$(make_hook)
 	# the training ends, then SIGTERM reaches make, search.sh and the launcher (which srun
 	# passes on as its exit status, 143)
-	# (-j1: one recipe at a time, so that the signal reaches this child's recipe alone, not the
-	# seed network's test beside it)
-	HOOK_CHILD=child1 HOOK_ACTION=term-after search_group -j1 search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=1
+	HOOK_CHILD=child1 HOOK_ACTION=term-after search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=1
 	[ "$status" -ne 0 ]
 	run -0 cat "$BATS_TEST_TMPDIR/make.out"
 	assert_line --regexp '^  step1/child1: val [01]\.[0-9]{4}, [0-9]+ params, [0-9]+ morphisms: [a-z,-]+, [0-9]+s$'
@@ -398,7 +406,7 @@ term_show_bin() {
 	run=$BATS_TEST_TMPDIR/n
 	bin=$BATS_TEST_TMPDIR/bin
 	term_show_bin "$bin" "$run/step1/child1.h5"
-	search_group -j1 search RUN="$run" BIN="$bin" STEPS=1 NEIGH=1 # (-j1: as above)
+	search_group search RUN="$run" BIN="$bin" STEPS=1 NEIGH=1
 	[ "$status" -ne 0 ]
 	[ -e "$bin/ended" ]
 	run -0 cat "$BATS_TEST_TMPDIR/make.out"
