@@ -322,11 +322,12 @@ teardown() {
 	assert_line --index 1 --regexp $'\t0\t[0-9]+\t[a-z,-]+\t[0-9a-f]{16}\t'
 }
 
-@test "a stopped make exits only after its recipes have: nothing of the stopped run goes on after it" {
-	run=$BATS_TEST_TMPDIR/w
+# A search in $1 with NEIGH=$2, stopped by SIGTERM while step 1's child1 trains under a
+# launcher that takes a second to end once its training has (srun may take longer).
+stop_slow_child() {
+	local run=$1 hook
 	hook=$(make_hook)
-	# a launcher that takes a second to end once its training has (srun may take longer)
-	HOOK_CHILD=child1 HOOK_ACTION=term-slow search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=1
+	HOOK_CHILD=child1 HOOK_ACTION=term-slow search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH="$2"
 	[ "$status" -ne 0 ]
 	[ -f "$run/step1/child1.ckpt.h5" ] || skip "the child finished before it could be stopped"
 	# when make has exited, the launcher has, and search.sh has cleaned up and said why:
@@ -335,16 +336,15 @@ teardown() {
 	run -0 cat "$BATS_TEST_TMPDIR/make.out"
 	assert_line "  step1/child1: stopped (nash-train: killed by signal 15 (TERM)), a rerun resumes from $run/step1/child1.ckpt.h5"
 	[ ! -e "$run/step1/child1.h5" ]
-	# two children at once (make search, given no -j, runs -j(cores)): child2's recipe ends at once, child1's
-	# a second later; make search's own make, which passes a SIGTERM on to the make it starts,
-	# must not end that one before child1's recipe has (GNU make dies of a second SIGTERM)
-	run=$BATS_TEST_TMPDIR/w2
-	HOOK_CHILD=child1 HOOK_ACTION=term-slow search_group search RUN="$run" LAUNCH="$hook" STEPS=1 NEIGH=2
-	[ "$status" -ne 0 ]
-	[ -f "$run/step1/child1.ckpt.h5" ] || skip "the child finished before it could be stopped"
-	[ -e "$run/step1/launcher-ended" ]
-	run -0 cat "$BATS_TEST_TMPDIR/make.out"
-	assert_line "  step1/child1: stopped (nash-train: killed by signal 15 (TERM)), a rerun resumes from $run/step1/child1.ckpt.h5"
+}
+
+@test "a stopped make exits only after its recipes have: nothing of the stopped run goes on after it" {
+	stop_slow_child "$BATS_TEST_TMPDIR/w" 1
+	# two children at once (make search, given no -j, runs -j(cores)): child2's recipe ends at
+	# once, child1's a second later; make search's own make, which passes a SIGTERM on to the
+	# make it starts, must not end that one before child1's recipe has (GNU make dies of a
+	# second SIGTERM)
+	stop_slow_child "$BATS_TEST_TMPDIR/w2" 2
 }
 
 # $1: the run of a search stopped just after step 1's child1 had finished training: the child
