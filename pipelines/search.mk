@@ -42,11 +42,10 @@ EPOCHS_NEIGH ?= 1
 EPOCHS_FINAL ?= 4
 LIMIT        ?=
 WIDTHS       ?= 16,32,64
-# A budget for the steps asked for: 200,000 parameters for 3 steps, twice as many for every
-# further step (a child of 3 morphisms is about twice its parent's size: 54,778 -> 117,706 in
-# the default search's first step), so that a longer search is not left with nothing but
-# skip-adds to try after step 3 (docs/SEARCH.md, "The parameter budget").
-MAX_PARAMS   ?= $(shell awk -v s='$(STEPS)' 'BEGIN { if (s !~ /^[0-9]+$$/) s = 3; printf "%d", 200000 * 2 ^ (s > 3 ? s - 3 : 0) }')
+# The children's parameter budget, 4 times the seed network's (54,778 -> 219,112 on
+# Fashion-MNIST): the grown networks of 3 steps stay within a few times the seed's training
+# cost (docs/SEARCH.md, "The parameter budget").
+MAX_PARAMS   ?= 4x
 # the seed network's pretraining and the final phase at the paper's 0.05; the children restart
 # at 0.02 (SGDR): at 0.05 a one-epoch child is knocked far below its parent (docs/SEARCH.md,
 # "Warmup")
@@ -81,7 +80,7 @@ EPOCHS_NEIGH ?= 1
 EPOCHS_FINAL ?= 4
 LIMIT        ?=
 WIDTHS       ?= 16,32,64
-MAX_PARAMS   ?= 150000
+MAX_PARAMS   ?= 3x
 LR_START     ?= 0.05
 else ifeq ($(PROFILE),ablation)
 # `make ablation`'s searches on Fashion-MNIST: four variants on each of ABL_SEEDS seeds
@@ -92,16 +91,19 @@ MORPHS       ?= 3
 EPOCHS_SEED  ?= 2
 EPOCHS_NEIGH ?= 1
 EPOCHS_FINAL ?= 2
-LIMIT        ?= 10000
+# a fifth of Fashion-MNIST's training images (other data: all of them)
+LIMIT        ?= $(if $(filter fashion-mnist,$(DATA)),10000)
 WIDTHS       ?= 16,32,64
-MAX_PARAMS   ?= 200000
+MAX_PARAMS   ?= 4x
 LR_START     ?= 0.02
 ABL_SEEDS    ?= 5
 endif
 LR_START ?= 0.05
 LR_END   ?= 0
 DATA     ?= fashion-mnist
-VAL      ?= 5000
+# The validation images held out of the training set; empty: nash-init's default, 5,000 but at
+# most a tenth of the training set (at least one image per class); P% for a fraction.
+VAL      ?=
 BATCH    ?= 128
 RUN      ?= runs/default
 SEED     ?= 1
@@ -181,7 +183,7 @@ S_FINAL   = $(call s_final,$(EPOCHS_FINAL))
 S_EVAL    = --data $(DATA) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
 # the seed network's test, with the search's test-time augmentation
 S_EVAL_TTA = $(S_EVAL) $(if $(TTA),--tta $(TTA))
-S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS) $(if $(MAX_PARAMS),--max-params $(MAX_PARAMS))
+S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS)
 
 # ---- one search, as templates ----
 #
@@ -195,9 +197,9 @@ S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS) $(if $(MAX_PARAMS),--max-params $(M
 define s_seednet
 $1/step0/init.h5: $1/settings/init | $(S_ALL)
 	@mkdir -p $$(@D)
-	@$$(S_BIN)/nash-init --dataset $$(DATA) --widths $$(WIDTHS) --val $$(VAL) --seed $2 -o $$@
+	@$$(S_BIN)/nash-init --dataset $$(DATA) --widths $$(WIDTHS) $$(if $$(VAL),--val $$(VAL)) --seed $2 -o $$@
 $1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
-	@$$(S_SH) check-budget $$< '$$(MAX_PARAMS)'
+	@$$(S_SH) check-budget --label '$3' $$< '$$(MAX_PARAMS)' '$$(LIMIT)'
 	@$$(S_SH) train --label $3seed $$@ $$< -- $$(call s_train,$$(S_LR),$$(THREADS_ALONE)) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
 # The seed network on the test set, for comparison.
 $1/step0/test.txt: $1/step0/best.h5 | $(S_ALL)
@@ -230,7 +232,8 @@ s_members = $(if $(filter raw,$(ENSEMBLE)),$(or $(foreach k,$(S_STEPS),$1/step$k
 # trains them in parallel), then the selection over the children and the parent.
 define s_child
 $1/step$2/child$3.h5: $(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/morph $1/settings/neigh | $(S_ALL)
-	@$$(S_SH) train --child --label $(S.$1.label)step$2/child$3 --morph '$$(S_MORPH) --seed $(call s_seed,$(S.$1.seed),$2,$3)' \
+	@$$(S_SH) train --child --label $(S.$1.label)step$2/child$3 --max-params '$$(MAX_PARAMS)' $(S.$1.home)/step0/init.h5 \
+		--morph '$$(S_MORPH) --seed $(call s_seed,$(S.$1.seed),$2,$3)' \
 		$$@ $$< -- $$(call s_train,$(S.$1.lr)) --epochs $$(EPOCHS_NEIGH) --seed $(call s_seed,$(S.$1.seed),$2,$3)
 .PRECIOUS: $1/step$2/child$3.h5
 endef
@@ -343,13 +346,23 @@ ifneq ($(strip $(S_GOALS)),)
 ifneq ($(words $(RUN)),1)
 $(error search: RUN must be one path without spaces, not '$(RUN)')
 endif
-S_BAD := $(strip $(foreach v,STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL VAL BATCH SEED RUNS $(if $(LIMIT),LIMIT),\
+S_BAD := $(strip $(foreach v,STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL BATCH SEED RUNS $(if $(LIMIT),LIMIT),\
 	$(if $(shell echo '$($v)' | grep -Ex '[0-9]+'),,$v)))
 ifneq ($(S_BAD),)
 $(error search: $(S_BAD) must be non-negative integers)
 endif
 $(foreach v,THREADS THREADS_ALONE,$(if $($v),$(if $(shell echo '$($v)' | grep -Ex '[1-9][0-9]*'),,\
 	$(error search: $v must be a positive integer (threads per training), not '$($v)'))))
+ifneq ($(MAX_PARAMS),)
+ifeq ($(shell echo '$(MAX_PARAMS)' | grep -Ex '[0-9]+|([0-9]*\.)?[0-9]+x'),)
+$(error search: MAX_PARAMS must be a number of parameters (200000) or a multiple of the seed network's (4x), not '$(MAX_PARAMS)')
+endif
+endif
+ifneq ($(VAL),)
+ifeq ($(shell echo '$(VAL)' | grep -Ex '[0-9]+|([0-9]*\.)?[0-9]+%'),)
+$(error search: VAL must be a number of validation images (5000) or a percentage of the training set (10%), not '$(VAL)')
+endif
+endif
 ifeq ($(RUNS),0)
 $(error search: RUNS must be at least 1)
 endif

@@ -1,9 +1,10 @@
 #!/bin/sh
 # The recipes of pipelines/search.mk that need more than one line (docs/SEARCH.md).
 #
-#   search.sh train [--child] [--morph 'CMD'] --label L OUT IN -- TRAIN_CMD...
+#   search.sh train [--child] [--max-params SPEC SEED_MODEL] [--morph 'CMD'] --label L OUT IN -- TRAIN_CMD...
 #       Makes OUT by training IN (or, with --morph, the child that `CMD -o OUT.morph.h5 IN`
-#       writes) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT MODEL`. A rerun after an
+#       writes, CMD given `--max-params N` for a budget SPEC as check-budget's MAX_PARAMS, Kx
+#       counted on SEED_MODEL) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT MODEL`. A rerun after an
 #       interruption resumes from the checkpoint when IN and the commands are unchanged.
 #       With --child a failure of the network itself (nash-train exit 3: out of memory, 4:
 #       diverged or collapsed; nash-morph exit 5: no morphism fits) is recorded: OUT is
@@ -23,9 +24,11 @@
 #       second) the training time of a whole search (RESULT, its result.tsv: train_seconds) on
 #       the final phase's data (final_epoch_images), at least 1, as "epochs=E" and the figures
 #       it came from: the no-search baseline of equal compute (`make ablation`'s variant (e)).
-#   search.sh check-budget MODEL MAX_PARAMS
-#       Fails, saying what to change, when the seed network MODEL does not fit below the
-#       parameter budget MAX_PARAMS (no child of it could): before anything trains.
+#   search.sh check-budget [--label L] MODEL MAX_PARAMS LIMIT
+#       Prints the settings derived from the data and the seed network MODEL (its dataset and
+#       validation split, its parameters, the budget MAX_PARAMS in parameters, LIMIT), and
+#       fails, saying what to change, when MODEL does not fit below the budget (no child of it
+#       could): before anything trains. MAX_PARAMS: N parameters, Kx (K times MODEL's) or empty.
 #   search.sh link OUT TARGET
 #       OUT becomes a symbolic link to TARGET, atomically.
 #   search.sh select [--label L] [--replace] --step K --steps N OUT CANDIDATE... PARENT
@@ -253,10 +256,11 @@ finished() {
 }
 
 cmd_train() {
-	child='' morph='' label='' keep=''
+	child='' morph='' label='' keep='' budget='' budget_model=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--child) child=1; shift ;;
+		--max-params) budget=$2 budget_model=$3; shift 3 ;;
 		--keep) keep=1; shift ;;
 		--morph) morph=$2; shift 2 ;;
 		--label) label=$2; shift 2 ;;
@@ -266,6 +270,10 @@ cmd_train() {
 	[ $# -ge 3 ] && [ "$3" = "--" ] || die "train: usage: train [--child] [--morph CMD] --label L OUT IN -- TRAIN_CMD..."
 	out=$1 in=$2
 	shift 3
+	if [ -n "$morph" ] && [ -n "$budget" ]; then
+		max_params "$budget" "$budget_model" || fail "${label:-$out}: cannot count the parameters of $budget_model"
+		morph="$morph --max-params $cap"
+	fi
 	base=${out%.h5}
 	ckpt=$base.ckpt.h5 key=$base.key log=$base.log morphed=$base.morph.h5 done=$base.done
 	: "${label:=$out}"
@@ -311,6 +319,7 @@ cmd_train() {
 		rm -f "$ckpt" "$key"
 		: >"$log"
 		if [ -n "$morph" ]; then
+			echo "search: $morph -o $morphed $in" >>"$log"
 			# $morph is a command line: split on purpose
 			# shellcheck disable=SC2086
 			$morph -o "$morphed" "$in" >>"$log" 2>&1
@@ -542,15 +551,45 @@ cmd_budget() {
 
 # ---- check-budget ----
 
+# cap = the parameter budget SPEC (N, or Kx: K times the parameters of MODEL, params) in
+# parameters; empty for no budget. Fails, saying why, when MODEL cannot be read.
+max_params() {
+	cap='' params=''
+	[ -n "$1" ] || return 0
+	show_field params "$2" || return 1
+	params=$field
+	is_count "$params" || {
+		echo "search: $2: no parameter count" >&2
+		return 1
+	}
+	case $1 in
+	*x) cap=$(awk -v k="${1%x}" -v p="$params" 'BEGIN { printf "%d\n", k * p }') && [ -n "$cap" ] || return 1 ;;
+	*) cap=$1 ;;
+	esac
+}
+
 cmd_check_budget() {
-	[ $# -eq 2 ] || die "usage: search.sh check-budget MODEL MAX_PARAMS"
-	[ -n "$2" ] || return 0
-	show_table "$1" && take params params 1 || fail "cannot read $1"
-	rm -f "$shown"
-	is_count "$params" || fail "$1: no parameter count"
+	label=''
+	[ "${1:-}" = --label ] && { label=$2; shift 2; }
+	[ $# -eq 3 ] || die "usage: search.sh check-budget [--label L] MODEL MAX_PARAMS LIMIT"
+	model=$1 spec=$2 limit=$3
+	# the settings that depend on the data, as derived: said before anything trains
+	data=$("${bin}nash-show" "$model" | sed -n 's/^  dataset *//p') && [ -n "$data" ] || fail "cannot read $model"
+	max_params "$spec" "$model" || fail "cannot read $model"
+	[ -n "$params" ] || { show_field params "$model" && params=$field; } || fail "cannot read $model"
+	case $spec in
+	'') budget="no parameter budget (MAX_PARAMS=)" ;;
+	*x) budget="children up to $cap parameters (MAX_PARAMS=$spec)" ;;
+	*) budget="children up to $cap parameters (MAX_PARAMS)" ;;
+	esac
+	images="every training image (no LIMIT)"
+	[ -z "$limit" ] || images="the first $limit training images (LIMIT)"
+	echo "${label:+${label%/}: }data: $data; $images"
+	echo "${label:+${label%/}: }seed network: $params parameters; $budget"
+	[ -n "$cap" ] || return 0
 	# every morphism adds parameters: a budget the seed network fills leaves no child
-	[ "$params" -lt "$2" ] ||
-		die "MAX_PARAMS=$2 does not exceed what the seed network ($1) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say $((4 * params)), or MAX_PARAMS= for no budget)"
+	[ "$params" -lt "$cap" ] ||
+		die "MAX_PARAMS=$spec does not exceed what the seed network ($model) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say 4x, $((4 * params)) parameters, or MAX_PARAMS= for no budget)"
 }
 
 case ${1:-} in

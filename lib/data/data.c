@@ -544,6 +544,29 @@ int data_split(Split *s, const Dataset *d, int val_size, int limit, NashErr *err
 	return 0;
 }
 
+int data_default_val(const Dataset *d)
+{
+	int v = d->n_train / 10;
+	if (v > NASH_DEFAULT_VAL)
+		v = NASH_DEFAULT_VAL;
+	if (v < d->n_classes)
+		v = d->n_classes;
+	return v < d->n_train ? v : d->n_train - 1;
+}
+
+int data_val_percent(int *val, const Dataset *d, double percent, NashErr *err)
+{
+	double v = floor(d->n_train * percent / 100.0 + 0.5);
+	if (v < d->n_classes)
+		v = d->n_classes;
+	if (!(percent > 0 && percent < 100) || v >= d->n_train)
+		return nash_err(err, NASH_ERR_USAGE,
+				"a validation split of %g%% leaves no training image: %s has %d training images of %d classes",
+				percent, d->name, d->n_train, d->n_classes);
+	*val = (int)v;
+	return 0;
+}
+
 void data_norm_stats(float *mean, float *std, const Dataset *d, int begin, int count)
 {
 	size_t hw = (size_t)d->h * d->w;

@@ -94,6 +94,13 @@ typedef struct Split {
 	int val_begin, val_count;
 } Split;
 int data_split(Split *s, const Dataset *d, int val_size, int limit, NashErr *err);
+/* The validation images to hold out of d's training set: NASH_DEFAULT_VAL, but at most a tenth
+   of the training set (and at least one image per class), so that a small dataset of one's own
+   keeps most of its images for training; always below n_train. */
+int data_default_val(const Dataset *d);
+/* *val = the validation size that `percent` percent of d's training images make (rounded, at
+   least one image per class); an error when that leaves no training image. */
+int data_val_percent(int *val, const Dataset *d, double percent, NashErr *err);
 
 /* Per-channel mean and standard deviation (pixel scale 0..1) over images [begin, begin+count). */
 void data_norm_stats(float *mean, float *std, const Dataset *d, int begin, int count);

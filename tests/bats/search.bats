@@ -451,7 +451,7 @@ term_show_bin() {
 	# MAX_PARAMS below the seed network: refused before its pretraining, naming both figures
 	run -2 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=100
 	seed=$(nash-show --tsv "$BATS_TEST_TMPDIR/m/step0/init.h5" | cut -f 7 | tail -n 1)
-	assert_line "search: MAX_PARAMS=100 does not exceed what the seed network ($BATS_TEST_TMPDIR/m/step0/init.h5) has, $seed parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $seed (say $((4 * seed)), or MAX_PARAMS= for no budget)"
+	assert_line "search: MAX_PARAMS=100 does not exceed what the seed network ($BATS_TEST_TMPDIR/m/step0/init.h5) has, $seed parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $seed (say 4x, $((4 * seed)) parameters, or MAX_PARAMS= for no budget)"
 	[ ! -e "$BATS_TEST_TMPDIR/m/step0/best.h5" ]
 	# one parameter of room: nash-morph finds no morphism within it (exit 5) for any child, the
 	# step stops the search instead of keeping the parent for ever
@@ -463,6 +463,26 @@ term_show_bin() {
 	# with no budget the children are made again (their morph settings changed) and the search ends
 	run -0 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=2 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=
 	assert_line --regexp '^search done: '
+}
+
+@test "settings derived from the data: the validation split, the parameter budget, printed before training" {
+	run=$BATS_TEST_TMPDIR/d
+	# 100 classes, 600 training images: a tenth would be 60 validation images, fewer than one a
+	# class, so 100; the budget is 4 times the seed network's parameters, whatever their count
+	run -0 search search RUN="$run" DATA="$CIFAR100" VAL= MAX_PARAMS=4x STEPS=1 NEIGH=1 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 ENSEMBLE=raw
+	seed=$(nash-show --tsv "$run/step0/init.h5" | cut -f 7 | tail -n 1)
+	assert_line --index 0 "data: cifar100 (3x32x32, 100 classes), 100 validation images held out; the first 256 training images (LIMIT)"
+	assert_line --index 1 "seed network: $seed parameters; children up to $((4 * seed)) parameters (MAX_PARAMS=4x)"
+	grep -q -e "^search: .*/nash-morph -n 2 --seed 7001001 --max-params $((4 * seed)) -o " "$run/step1/child1.log"
+	# a percentage, and no LIMIT
+	run -0 search "$run/p/step0/best.h5" RUN="$run/p" VAL=25% LIMIT= MAX_PARAMS=
+	assert_line --index 0 "data: fashion-mnist (1x28x28, 10 classes), 300 validation images held out; every training image (no LIMIT)"
+	assert_line --index 1 "seed network: $(nash-show --tsv "$run/p/step0/init.h5" | cut -f 7 | tail -n 1) parameters; no parameter budget (MAX_PARAMS=)"
+	# what is neither a count nor a multiple or percentage is refused, naming the setting
+	run -2 search -n search RUN="$run/x" MAX_PARAMS=4y
+	assert_output --partial "search: MAX_PARAMS must be a number of parameters (200000) or a multiple of the seed network's (4x), not '4y'"
+	run -2 search -n search RUN="$run/x" VAL=ten
+	assert_output --partial "search: VAL must be a number of validation images (5000) or a percentage of the training set (10%), not 'ten'"
 }
 
 @test "a child killed by a signal (a crash, the OOM killer) is no result: the target fails, a rerun trains it" {
@@ -557,13 +577,14 @@ enospc_once_bin() {
 
 @test "a capped search still explores: children within MAX_PARAMS that differ from their parent" {
 	run=$BATS_TEST_TMPDIR/c
-	# the default budget fits the steps asked for; an explicit one is taken as given
+	# the default budget is the seed network's parameters times 4, whatever the steps (so that
+	# more steps redo none of the earlier ones); an explicit one is taken as given
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=3
-	assert_output --partial "nash-morph -n 2 --max-params 200000 "
+	assert_output --partial "--max-params '4x' $run/step0/init.h5 "
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=8
-	assert_output --partial "nash-morph -n 2 --max-params 6400000 "
+	assert_output --partial "--max-params '4x' $run/step0/init.h5 "
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=8 MAX_PARAMS=123456
-	assert_output --partial "--max-params 123456 "
+	assert_output --partial "--max-params '123456' "
 	# a budget the seed network nearly fills: no room for a wider or deeper network, but
 	# every child is made, stays within it and is a network other than its parent's
 	seed=$(nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed 7 -o - | nash-show --tsv - | cut -f 7 | tail -n 1)
