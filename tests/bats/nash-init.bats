@@ -52,6 +52,28 @@ load common
 	assert_output --partial "( 32, 1, 3, 3 )"
 }
 
+@test "nash-init --val: a count, a percentage, or derived from the data" {
+	val() { nash-show "$1" | sed -n 's/.*classes), \([0-9]*\) validation images held out/\1/p'; }
+	# the fixture has 1200 training images: a tenth, 120 (below the default 5000)
+	run -0 nash-init --dataset "$FMNIST" --widths 4,8 -o "$BATS_TEST_TMPDIR/d.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/d.h5")" = 120 ]
+	run -0 nash-init --dataset "$FMNIST" --widths 4,8 --val 25% -o "$BATS_TEST_TMPDIR/p.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/p.h5")" = 300 ]
+	run -0 nash-init --dataset "$FMNIST" --widths 4,8 --val 333 -o "$BATS_TEST_TMPDIR/n.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/n.h5")" = 333 ]
+	# 100 classes, 600 images: at least one image per class, for the default and a percentage
+	run -0 nash-init --dataset "$CIFAR100" --widths 4,8 -o "$BATS_TEST_TMPDIR/c.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/c.h5")" = 100 ]
+	run -0 nash-init --dataset "$CIFAR100" --widths 4,8 --val 1% -o "$BATS_TEST_TMPDIR/c1.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/c1.h5")" = 100 ]
+	run -2 nash-init --dataset "$FMNIST" --val 100% -o "$BATS_TEST_TMPDIR/x.h5"
+	run -2 nash-init --dataset "$FMNIST" --val 1200 -o "$BATS_TEST_TMPDIR/x.h5"
+	assert_output --partial "validation size 1200 out of range"
+	run -2 nash-init --dataset "$CIFAR100" --val 99.99% -o "$BATS_TEST_TMPDIR/x.h5"
+	assert_output --partial "a validation split of 99.99% leaves no training image: cifar100 has 600 training images of 100 classes"
+	[ ! -e "$BATS_TEST_TMPDIR/x.h5" ]
+}
+
 @test "nash-init writes to stdout in a pipe, identical to -o" {
 	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed 3 > "$BATS_TEST_TMPDIR/a.h5"
 	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed 3 -o "$BATS_TEST_TMPDIR/b.h5"
