@@ -742,3 +742,63 @@ runs_fingerprint() {
 	NASH_GPUS=0 run -1 "$TOP/pipelines/gpu.sh" true
 	assert_output --partial "no GPU"
 }
+
+@test "BUDGET: the steps that fit the time with the final phase after them; STEPS=N remakes the same search" {
+	run=$BATS_TEST_TMPDIR/b
+	reference_copy a "$run"
+	# the reference made 2 steps; stated times make the prediction exact: seed 10 s, steps 10 s
+	# each, the next step 1.5 times the last, the final phase of these tiny networks a second
+	# or so
+	for k in 0 1 2; do echo 10 >"$run/step$k/wall"; done
+	run -0 search search RUN="$run" BUDGET=44s STEPS=
+	assert_line --regexp '^search: 2 steps \(the time budget: BUDGET=44s, 30s spent, step 3 would take about 15s and the final phase after it about [0-9]s\); make search STEPS=2 with the same settings makes the same search$' 
+	refute_line --regexp '^  step3/'
+	run -0 cat "$run/climb.txt"
+	assert_line "steps=2"
+	# the same search: the reference's results, nothing trained again (its time is spent)
+	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$run")
+	run -0 grep -F "Steps decided as the search went (BUDGET, PATIENCE): 2 (the time budget:" "$run/report.md"
+	# a larger budget goes on from there, up to STEPS given on the command line
+	run -0 search search RUN="$run" BUDGET=1h STEPS=3
+	assert_line --regexp '^step 3: best val '
+	assert_line "search: 3 steps (the most steps asked for: STEPS=3); make search STEPS=3 with the same settings makes the same search"
+	[ -f "$run/step3/wall" ]
+	# which a plain make search of 3 steps from scratch makes bit for bit
+	run -0 search search RUN="$BATS_TEST_TMPDIR/p" STEPS=3
+	diff <(fingerprint "$BATS_TEST_TMPDIR/p") <(fingerprint "$run")
+	# bad values are refused, naming the setting
+	run -2 search -n search RUN="$run" BUDGET=10x
+	assert_output --partial "search: BUDGET must be a wall time such as 600s, 10m or 2h, not '10x'"
+	run -2 search -n search RUN="$run" PATIENCE=0
+	assert_output --partial "search: PATIENCE must be a number of steps (1 or more), not '0'"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/r" BUDGET=1m RUNS=2
+	assert_output --partial "search: BUDGET and PATIENCE are for one search (RUNS=1)"
+}
+
+@test "PATIENCE: the search stops after K steps without a validation gain of MIN_GAIN" {
+	run=$BATS_TEST_TMPDIR/pt
+	run -0 search search RUN="$run" PATIENCE=1 MIN_GAIN=0.5 STEPS=3 EPOCHS_NEIGH=1 ENSEMBLE=raw
+	# no step raises the validation accuracy by half of it: one step, then the stop
+	v0=$(nash-show --tsv "$run/step0/best.h5" | cut -f 5 | tail -n 1)
+	v1=$(nash-show --tsv "$run/step1/best.h5" | cut -f 5 | tail -n 1)
+	assert_line "search: 1 step (the validation accuracy saturated: $v0 after step 0, $v1 after step 1, a gain below MIN_GAIN=0.5 in PATIENCE=1 steps); make search STEPS=1 with the same settings makes the same search"
+	[ ! -e "$run/step2" ]
+	assert_line --regexp '^search done: '
+	# with a gain every step can make (none: 0), STEPS is the most
+	run -0 search search RUN="$run" PATIENCE=1 MIN_GAIN=0 STEPS=2 EPOCHS_NEIGH=1 ENSEMBLE=raw
+	assert_line "search: 2 steps (the most steps asked for: STEPS=2); make search STEPS=2 with the same settings makes the same search"
+}
+
+@test "anytime: after every step RUN/best.h5 is the best network so far and RUN/report.md says how far the search got" {
+	run=$BATS_TEST_TMPDIR/any
+	run -0 search "$run/step1/best.h5" RUN="$run" EPOCHS_NEIGH=1
+	[ "$run/best.h5" -ef "$run/step1/best.h5" ]
+	run -0 nash-show "$run/best.h5"
+	run -0 grep -F '**Not finished: 1 step done, no final training yet.**' "$run/report.md"
+	run -0 grep -F '| best of the search (`step1/best.h5`' "$run/report.md"
+	[ ! -e "$run/summary.txt" ] && [ ! -e "$run/result.tsv" ]
+	run -0 search search RUN="$run" EPOCHS_NEIGH=1
+	[ "$run/best.h5" -ef "$run/final.h5" ]
+	run -1 grep -F 'Not finished' "$run/report.md"
+	run -0 grep -F '| after final training (`final.h5`)' "$run/report.md"
+}
