@@ -802,3 +802,9 @@ runs_fingerprint() {
 	run -1 grep -F 'Not finished' "$run/report.md"
 	run -0 grep -F '| after final training (`final.h5`)' "$run/report.md"
 }
+
+@test "make -f CLONE/Makefile from another directory says how to run it" {
+	cd "$BATS_TEST_TMPDIR"
+	run -2 make --no-print-directory -f "$TOP/Makefile" -n search
+	assert_output --partial "$TOP/Makefile runs in its own directory: make -C $TOP ... (RUN= then relative to it), or after make install: make -f PREFIX/share/nash/search.mk search from anywhere"
+}
