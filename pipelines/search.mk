@@ -327,12 +327,14 @@ S_OUTER := $(if $(MAKECMDGOALS),$(if $(strip $(filter-out search baseline ablati
 s_q = '$(subst ','\'',$1)'
 s_stamp_write = $(shell mkdir -p $(call s_q,$1/settings) && f=$(call s_q,$1/settings/$2) && v=$(call s_q,$(strip $3)) && \
 	{ [ -f "$$f" ] && [ "$$(cat "$$f")" = "$$v" ] || { printf '%s\n' "$$v" >"$$f.tmp" && mv -f "$$f.tmp" "$$f"; }; })
+# A dataset file (DATA=h5:FILE) by its content as well as its path (S_DATA_SUM, below).
+S_DATA = DATA=$(DATA)$(if $(S_DATA_SUM), DATA_CKSUM=$(S_DATA_SUM))
 # $(call s_common,SEED): the settings every training of a search shares
-s_common = DATA=$(DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$1$(s_recipe_record)
+s_common = $(S_DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$1$(s_recipe_record)
 # the recipe's settings where given (a search made before they existed keeps its stamps)
 s_recipe_record = $(if $(SMOOTHING), SMOOTHING=$(SMOOTHING))$(if $(EMA), EMA=$(EMA))$(if $(TTA), TTA=$(TTA))
 # $(call s_seednet_stamps,HOME,SEED)
-s_seednet_stamps = $(call s_stamp,$1,init,DATA=$(DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$2)\
+s_seednet_stamps = $(call s_stamp,$1,init,$(S_DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$2)\
 	$(call s_stamp,$1,seed,EPOCHS_SEED=$(EPOCHS_SEED) $(call s_common,$2))
 # $(call s_search_stamps,DIR): a search's, after s_search; what a variant changes (LR_NEIGH,
 # KEEP_PARENT) is written only when it differs from the default, so that a search's stamps
@@ -354,6 +356,9 @@ s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_P
 
 # ---- checks: when a search target is asked for ----
 S_GOALS := $(filter search search-run baseline baseline-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
+# A repacked dataset file redoes the search: its checksum is in the stamps (cksum reads the
+# file at every make of a search target: about a second per GB).
+S_DATA_SUM := $(if $(and $(strip $(S_GOALS)),$(filter h5:%,$(DATA))),$(shell cksum <'$(patsubst h5:%,%,$(DATA))' 2>/dev/null | cut -d ' ' -f 1-2 | tr ' ' :))
 ifneq ($(strip $(S_GOALS)),)
 ifneq ($(words $(RUN)),1)
 $(error search: RUN must be one path without spaces, not '$(RUN)')

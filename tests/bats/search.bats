@@ -808,3 +808,18 @@ runs_fingerprint() {
 	run -2 make --no-print-directory -f "$TOP/Makefile" -n search
 	assert_output --partial "$TOP/Makefile runs in its own directory: make -C $TOP ... (RUN= then relative to it), or after make install: make -f PREFIX/share/nash/search.mk search from anywhere"
 }
+
+@test "DATA=h5:FILE: a repacked dataset file redoes the search" {
+	run=$BATS_TEST_TMPDIR/h
+	nash-data convert "$FMNIST" -o "$BATS_TEST_TMPDIR/d.h5"
+	run -0 search "$run/step0/best.h5" RUN="$run" DATA="h5:$BATS_TEST_TMPDIR/d.h5"
+	run -0 grep -E " DATA=h5:$BATS_TEST_TMPDIR/d.h5 DATA_CKSUM=[0-9]+:[0-9]+ " "$run/settings/seed"
+	run -0 search "$run/step0/best.h5" RUN="$run" DATA="h5:$BATS_TEST_TMPDIR/d.h5"
+	refute_line --regexp '^  seed: '
+	# other images in the same file: the stamps change, the seed network is made again
+	nash-data convert "$CIFAR10" -o "$BATS_TEST_TMPDIR/d.h5.new" && mv "$BATS_TEST_TMPDIR/d.h5.new" "$BATS_TEST_TMPDIR/d.h5"
+	run -0 search "$run/step0/best.h5" RUN="$run" DATA="h5:$BATS_TEST_TMPDIR/d.h5"
+	assert_line --regexp '^  seed: val '
+	run -0 nash-show "$run/step0/best.h5"
+	assert_output --partial "(3x32x32, 10 classes)"
+}
