@@ -471,7 +471,8 @@ cmd_select() {
 	dir=$(dirname "$out") && mkdir -p "$dir" || fail "${label}step $step: cannot make the directory of $out"
 	# The target last: once it exists, everything the report reads of this step exists too.
 	rm -f "$out.tmp"
-	if ! msg=$("${bin}nash-select" --tsv -o "$out.tmp" "$@" 2>&1 >"$dir/select.tsv.tmp"); then
+	# (--replace: the best child replaces the parent, however they compare; nash-select(1))
+	if ! msg=$("${bin}nash-select" ${replace:+--replace} --tsv -o "$out.tmp" "$@" 2>&1 >"$dir/select.tsv.tmp"); then
 		rm -f "$dir/select.tsv.tmp" "$out.tmp"
 		[ -n "$interrupted" ] && exit 130
 		case $msg in
@@ -497,29 +498,6 @@ cmd_select() {
 	if [ -n "$nofit" ]; then
 		rm -f "$dir/select.tsv.tmp" "$out.tmp"
 		die "${label}step $step: every child failed, and every later step would: ${nofit#*	} (the parent has ${nofit%%	*} parameters); give a larger MAX_PARAMS (or MAX_PARAMS= for no budget), or fewer MORPHS"
-	fi
-	# --replace: the best child that can win, whether or not it beats the parent (the last
-	# argument), whose row leaves the table; the parent only when no child can win.
-	if [ -n "$replace" ]; then
-		for parent in "$@"; do :; done
-		# (an awk ended by a signal prints no child: the parent must not pass for the winner)
-		c=$(tsv_cols "$dir/select.tsv.tmp" rank model usable) &&
-			child=$(awk -F '\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
-				NR > 1 && $f[2] != p && $f[3] == 1 { print $f[2]; exit }' "$dir/select.tsv.tmp") || {
-			rm -f "$dir/select.tsv.tmp" "$out.tmp"
-			fail "${label}step $step: cannot read $dir/select.tsv.tmp"
-		}
-		if [ -n "$child" ]; then
-			{
-				"${bin}nash-select" -q -o "$out.tmp" "$child" >/dev/null &&
-					awk -F '\t' -v OFS='\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
-						NR == 1 { print; next } $f[2] != p { $f[1] = ++rank; print }' "$dir/select.tsv.tmp" >"$dir/select.tsv.tmp2" &&
-					mv -f "$dir/select.tsv.tmp2" "$dir/select.tsv.tmp"
-			} || {
-				rm -f "$dir/select.tsv.tmp" "$dir/select.tsv.tmp2" "$out.tmp"
-				fail "${label}step $step: cannot take $child"
-			}
-		fi
 	fi
 	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" && mv -f "$out.tmp" "$out" || {
 		rm -f "$dir/select.tsv.tmp" "$out.tmp"
