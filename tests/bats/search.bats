@@ -237,7 +237,9 @@ teardown() {
 	assert_line --regexp '^  final: val '
 	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9])'
 	run -0 sh -c 'find "$1" -type f -name "*.h5" -newer "$2" | sort' _ "$run" "$BATS_TEST_TMPDIR/marker"
-	assert_output "$(printf '%s\n' "$run/ensemble.h5" "$run/final.h5" "$run/snap/step1.h5")"
+	# (best.h5: the best network so far, the new final model)
+	assert_output "$(printf '%s\n' "$run/best.h5" "$run/ensemble.h5" "$run/final.h5" "$run/snap/step1.h5")"
+	[ "$run/best.h5" -ef "$run/final.h5" ]
 	# the raw ensemble: the steps' bests as they left the search, nothing trained
 	run -0 search search RUN="$run" EPOCHS_FINAL=1 ENSEMBLE=raw
 	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9]|  final: |  snap/)'
