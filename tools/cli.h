@@ -47,7 +47,7 @@ enum { CLI_OPT_DATA = 0x100, CLI_OPT_DEVICE, CLI_OPT_GPU, CLI_OPT_THREADS, CLI_O
 
 typedef struct CliRun {
 	const char *data;   /* --data SPEC; NULL: the dataset the model records */
-	const char *device; /* --device: auto (default), cpu, ref or cuda */
+	const char *device; /* --device: the engine, auto (default) or a backend_find name (cpu, cpu-bf16, cpu-blas, ref, cuda) */
 	const char *eval;   /* --eval: one of the tool's choices (default val) */
 	int threads;        /* --threads; 0: all cores */
 	int gpu;            /* --gpu N; -1: not given (NASH_GPU, else 0) */

@@ -35,7 +35,7 @@ typedef struct RunSettings {
 	uint64_t seed;
 	int batch, epochs, limit, augment;
 	float lr_start, lr_end, momentum, weight_decay;
-	char device[16];
+	char device[16];      /* the engine it ran on (backend_find name: "cpu", "cuda"...); where: device_name */
 	/* Where it ran (a resumed run: where it finished), as the tool was told; "" when unknown. */
 	char host[64];        /* the machine's host name */
 	char device_name[64]; /* "CPU", or the GPU: "NVIDIA H200, GPU 0 of 1, 139.8 GiB" */
