@@ -372,4 +372,3 @@ hid_t h5_compound_type(const H5Table *tab, int file)
 	return t;
 }
 
-size_t h5_field_size(int kind) { return kind == F_U64 ? 8 : h5_field_str_size(kind) ? h5_field_str_size(kind) : 4; }

@@ -159,8 +159,6 @@ typedef struct H5Table {
 
 /* file: packed, explicit little-endian; memory: the C struct's layout. -1 on failure. */
 hid_t h5_compound_type(const H5Table *t, int file);
-/* The size of one field in the file (4, 8 or 16 bytes). */
-size_t h5_field_size(int kind);
 
 /* Reads table `tab` from dataset d (already checked by h5_check_dataset) without HDF5's type
    conversion, which would decode the file's compound type: the type is checked first (every
