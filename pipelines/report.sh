@@ -232,7 +232,7 @@ if [ -z "$partial" ]; then
 
 # The summary, printed by `make search`.
 {
-	echo "search done: $run ($steps steps, $(hms "$train_total") of training, $train_images images${train_in_final:+ = $train_in_final epochs of the final phase's data})"
+	echo "search done: $run ($steps step$([ "$steps" = 1 ] || echo s), $(hms "$train_total") of training, $train_images images${train_in_final:+ = $train_in_final epochs of the final phase's data})"
 	printf '  %-22s val %s  test %s  %s params\n' "seed network" "$seed_val" "${seed_test:--}" "$seed_params"
 	printf '  %-22s val %s  test %s  %s params, %s morphisms (%s)\n' "best of the search" "$best_val" "-     " \
 		"$best_params" "$best_morphs" "$run/step$steps/best.h5"
