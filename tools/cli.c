@@ -85,10 +85,11 @@ void cli_close_stdout(const char *prog)
 		die(prog, "error writing to standard output: %s", strerror(errno ? errno : EIO));
 }
 
-void cli_check_binary_out(const char *prog, const char *path)
+void cli_check_binary_out(const char *prog, const char *path, const char *what)
 {
 	if (strcmp(path, "-") == 0 && isatty(STDOUT_FILENO))
-		die_usage(prog, "refusing to write a model file to a terminal; use -o FILE or redirect stdout");
+		die_usage(prog, "refusing to write %s %s to a terminal; use -o FILE or redirect stdout",
+			  strchr("AEIOUaeiou", what[0]) ? "an" : "a", what);
 }
 
 const char *cli_input(const char *prog, int argc, char **argv, int optind, const char *what)

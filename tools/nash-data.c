@@ -120,7 +120,7 @@ static int cmd_pack_convert(int argc, char **argv, int pack)
 		die_usage(prog, "unexpected argument '%s'", argv[optind + 1]);
 	if (o.test_dir && fraction_given)
 		die_usage(prog, "--test and --test-fraction exclude each other");
-	cli_check_binary_out(prog, out);
+	cli_check_binary_out(prog, out, "dataset file");
 
 	NashErr err = { 0 };
 	Dataset d;

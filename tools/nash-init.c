@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 	if (like && seed_net_option)
 		die_usage(prog, "--like and %s exclude each other (MODEL gives the architecture, dataset and validation split)",
 			  seed_net_option);
-	cli_check_binary_out(prog, out);
+	cli_check_binary_out(prog, out, "model file");
 
 	NashErr err = {0};
 	if (like) {
