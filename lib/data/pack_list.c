@@ -342,7 +342,7 @@ int pack_list_tree(Files *f, char **classes, int *n_classes, const char *root, i
 		rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(root).s);
 	else if (list_classes(f, *classes, root, names, n, force, err))
 		rc = -1;
-	else if (dataset_check_class_names(*classes, n, err))
+	else if (class_names_check(*classes, n, err))
 		rc = nash_err_prefix(err, root);
 	if (rc == 0)
 		*n_classes = n;
