@@ -194,13 +194,13 @@ not_fresh() {
 	nash-init --like "$g" --seed 2 -o "$d/r.h5"
 	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 1 -o "$d/t.h5" "$d/r.h5"
 	assert_output --regexp '^val_accuracy=0\.[0-9]+$'
-	# 4 steps, a warmup of half the run: the first epoch starts at 0.05 / 2
-	[[ "$stderr" == *"epoch 1/1  lr 0.0250"* ]]
+	# 4 steps, a warmup of half the run: the epoch starts at 0.05 / 2, climbs to 0.05 and falls
+	[[ "$stderr" == *"epoch 1/1  lr 0.0250-0.0500-0.0250  train"* ]]
 	[ "$(table_field "$d/t.h5" /training/runs warmup 0)" = 0.5 ]
 	run -0 nash-show "$d/t.h5"
 	assert_output --partial "training    1 run, 1 epoch"
 	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 1 -o "$d/u.h5" "$g"
-	[[ "$stderr" == *"epoch 1/1  lr 0.0500"* ]]
+	[[ "$stderr" == *"epoch 1/1  lr 0.0500-0.0073  train"* ]]
 	[ "$(table_field "$d/u.h5" /training/runs warmup 1)" = 0 ]
 }
 
