@@ -21,9 +21,6 @@ nash-data pack "$images" ${RESIZE:+--resize "$RESIZE"} -o "$out/data.h5"
 nash-data info "$out/data.h5" | tee "$out/info.txt"
 n_train=$(awk '$1 == "train" { print $2 }' "$out/info.txt")
 channels=$(awk '$1 == "images" { sub(/x.*/, "", $2); print $2 }' "$out/info.txt")
-# class names in label order: the rows after the "label class train test" header
-classes=$(awk 'h { $1 = ""; $NF = ""; $(NF - 1) = ""; gsub(/^ +| +$/, ""); printf "%s%s", s, $0; s = "," }
-	$1 == "label" { h = 1 }' "$out/info.txt")
 
 # 2. search (the pipeline of `make search`, on the packed file)
 make -C "$top" --no-print-directory search DATA="h5:$out/data.h5" RUN="$out/run" \
@@ -39,4 +36,6 @@ if [ -d "$top/build/node/node_modules" ] || make -C "$top" --no-print-directory 
 	NODE_PATH="$top/build/node/node_modules${NODE_PATH:+:$NODE_PATH}"
 	export NODE_PATH
 fi
-node "$top/examples/classify.js" --channels "$channels" "$out/model.onnx" "$classes" "$@"
+# (the class names are in the model: nash-init took them from the dataset, nash-export put them
+# into the ONNX model's metadata)
+node "$top/examples/classify.js" --channels "$channels" "$out/model.onnx" "$@"

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	if (like && seed_net_option)
 		die_usage(prog, "--like and %s exclude each other (MODEL gives the architecture, dataset and validation split)",
 			  seed_net_option);
-	cli_check_binary_out(prog, out);
+	cli_check_binary_out(prog, out, "model file");
 
 	NashErr err = {0};
 	if (like) {
@@ -107,7 +107,9 @@ int main(int argc, char **argv)
 	if (data_split(&sp, &d, val, 0, &err))
 		die_err(prog, &err);
 	Model m;
-	if (seed_network(&m, d.name, d.c, d.h, d.w, d.n_classes, widths, n_widths, seed, &err))
+	/* the class names go with the model: nash-show lists them, nash-export --onnx exports them */
+	if (seed_network(&m, d.name, d.c, d.h, d.w, d.n_classes, widths, n_widths, seed, &err) ||
+	    dataset_set_builtin_classes(&d, &err) || model_set_class_names(&m, d.class_names, &err))
 		die_err(prog, &err);
 	if (d.has_norm) { /* the dataset file gives its normalisation */
 		memcpy(m.mean, d.norm_mean, sizeof m.mean);

@@ -159,13 +159,13 @@ int main(int argc, char **argv)
 			die_usage(prog, "--mark-failed takes exactly one MODEL");
 		if (!out)
 			out = "-";
-		cli_check_binary_out(prog, out);
+		cli_check_binary_out(prog, out, "model file");
 		return mark_failed(argv[optind], out, reason);
 	}
 	if (tsv && out && strcmp(out, "-") == 0)
 		die_usage(prog, "--tsv and -o - would both write to standard output");
 	if (out)
-		cli_check_binary_out(prog, out);
+		cli_check_binary_out(prog, out, "model file");
 	int n = argc - optind, n_stdin = 0;
 	if (replace && n < 2)
 		die_usage(prog, "--replace needs the parent and at least one other MODEL");

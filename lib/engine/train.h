@@ -47,6 +47,9 @@ typedef struct TrainProgress {
 	double elapsed_s, eta_s; /* for the whole run */
 	int epoch_done;        /* 1 at the end of an epoch: rec holds the record row */
 	const EpochRecord *rec;
+	/* At the end of an epoch, the learning rate of its last step and its highest (rec->lr is
+	   its first step's): a warmup climbs within an epoch, a cosine falls. */
+	float lr_last, lr_peak;
 } TrainProgress;
 typedef void (*TrainCallback)(const TrainProgress *p, void *arg);
 

@@ -65,6 +65,8 @@ typedef struct Morphism {
 typedef struct Model {
 	Graph g;
 	char dataset[64];             /* "fashion-mnist", "cifar10", "cifar100" */
+	char *class_names;            /* [g.n_classes][NASH_CLASS_NAME_MAX] (malloc'd): the dataset's name of
+					 each label; NULL when not known (a file from before them) */
 	float mean[NASH_MAX_CHANNELS]; /* per input channel, on 0..1 pixel scale */
 	float std[NASH_MAX_CHANNELS];
 	int val_size;                 /* images held out from the end of the training set */
@@ -99,6 +101,8 @@ int model_add_morphism(Model *m, const Morphism *mm, NashErr *err);
    for a model that starts a fresh run, or a failed one that is a record, not something to
    resume. */
 void model_drop_optimizer(Model *m);
+/* Sets m's class names to a copy of names[m->g.n_classes][NASH_CLASS_NAME_MAX] (NULL: none). */
+int model_set_class_names(Model *m, const char *names, NashErr *err);
 /* Derives a 16-hex-digit id from a 64-bit value. */
 void model_set_id(Model *m, uint64_t h);
 /* Checks what the file format promises beyond the graph: finite weights, sane metadata. */
