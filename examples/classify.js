@@ -1,16 +1,19 @@
-// Classifies PNG images with a network exported by `nash-export --onnx`, using onnxruntime
-// and nothing of nash; prints one line per image: path, class, probability (softmax).
+// Classifies PNG and JPEG images with a network exported by `nash-export --onnx`, using
+// onnxruntime and nothing of nash; prints one line per image: path, class, probability (softmax).
 // The PNG decoder below is the smallest honest one: 8-bit, not interlaced, grey, grey+alpha,
-// RGB or RGBA; other PNGs are refused (convert them, or let `nash-data pack` read them).
+// RGB or RGBA; other PNGs are refused (convert them, or let `nash-data pack` read them). JPEGs
+// are decoded by jpeg-js (npm). An image of another size than the network's (the metadata's
+// nash.input, C,H,W) is resized to it as `nash-data pack --resize` does: Pillow's bilinear
+// filter, widened when shrinking, horizontal pass first, 8-bit between the passes.
 // The class names come from the model: `nash-export` writes them into its metadata as a JSON
 // array under `nash.class_names` (docs/EXPORT.md), read here from the file itself, since
 // onnxruntime-node gives no access to an ONNX model's metadata.
-// Usage: node classify.js [--channels 1|3|4] [--classes A,B,...] MODEL.onnx IMAGE.png...
+// Usage: node classify.js [--channels 1|3|4] [--classes A,B,...] MODEL.onnx IMAGE.png|IMAGE.jpg...
 //   --channels: the model's image channels when they differ from the PNG's (grey 1, colour 3).
 //   --classes: the class names in label order, for a model exported without them (a model
 //   made before nash recorded them); without either, the label is printed.
-// Needs onnxruntime-node: `npm install onnxruntime-node`, or `make node-deps` in nash's
-// clone and NODE_PATH=build/node/node_modules.
+// Needs onnxruntime-node and jpeg-js: `npm install onnxruntime-node jpeg-js`, or `make
+// node-deps` in nash's clone and NODE_PATH=build/node/node_modules.
 'use strict';
 const fs = require('fs');
 const zlib = require('zlib');
@@ -43,6 +46,63 @@ function decodePng(path) {
 		}
 	}
 	return { width, height, channels, pixels: px };
+}
+
+// JPEG -> the same form (jpeg-js: baseline and progressive; grey comes out as R = G = B)
+function decodeJpeg(path) {
+	const jpeg = require('jpeg-js');
+	const { width, height, data } = jpeg.decode(fs.readFileSync(path), { useTArray: true, formatAsRGBA: true });
+	return { width, height, channels: 4, pixels: data };
+}
+
+function decodeImage(path) {
+	const b = fs.readFileSync(path);
+	if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return decodeJpeg(path);
+	return decodePng(path);
+}
+
+// One axis of Pillow's bilinear resize (lib/data/image.c, taps_make): for each output index,
+// its first input index and weights summing to 1.
+function taps(n, m) {
+	const scale = n / m, filterscale = Math.max(scale, 1), support = filterscale, out = [];
+	for (let o = 0; o < m; o++) {
+		const center = (o + 0.5) * scale;
+		const lo = Math.max(Math.trunc(center - support + 0.5), 0), hi = Math.min(Math.trunc(center + support + 0.5), n);
+		let w = [], sum = 0;
+		for (let x = lo; x < hi; x++) {
+			const d = Math.abs((x - center + 0.5) / filterscale), k = d < 1 ? 1 - d : 0;
+			w.push(k);
+			sum += k;
+		}
+		if (sum > 0) w = w.map((k) => k / sum);
+		out.push({ lo, w });
+	}
+	return out;
+}
+
+const clip8 = (v) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.trunc(v + 0.5));
+
+// planes [C, h, w] (Uint8Array) -> [C, oh, ow], as image_resize
+function resize(planes, C, h, w, oh, ow) {
+	const tx = taps(w, ow), ty = taps(h, oh), out = new Uint8Array(C * oh * ow), mid = new Uint8Array(h * ow);
+	for (let c = 0; c < C; c++) {
+		const src = c * h * w, dst = c * oh * ow;
+		for (let y = 0; y < h; y++)
+			for (let o = 0; o < ow; o++) {
+				const { lo, w: k } = tx[o];
+				let s = 0;
+				for (let j = 0; j < k.length; j++) s += k[j] * planes[src + y * w + lo + j];
+				mid[y * ow + o] = w === ow ? planes[src + y * w + lo] : clip8(s);
+			}
+		for (let o = 0; o < oh; o++)
+			for (let x = 0; x < ow; x++) {
+				const { lo, w: k } = ty[o];
+				let s = 0;
+				for (let j = 0; j < k.length; j++) s += k[j] * mid[(lo + j) * ow + x];
+				out[dst + o * ow + x] = h === oh ? mid[o * ow + x] : clip8(s);
+			}
+	}
+	return out;
 }
 
 // The metadata_props of an ONNX file (ModelProto field 14: StringStringEntryProto, key 1 and
@@ -82,18 +142,22 @@ function onnxMetadata(path) {
 	return props;
 }
 
-// [H, W, n] -> float32 [1, C, H, W], pixels 0..255 as the model takes them, converted as
+// [H, W, n] -> float32 [1, C, OH, OW], pixels 0..255 as the model takes them, converted as
 // `nash-data pack` converts: every pixel as RGBA (grey: R = G = B, no alpha: 255), then the
-// first C channels, or for C = 1 the fixed-point luma (Pillow's, as nash-data's).
-function toInput(img, C) {
-	const { width: W, height: H, channels: n, pixels } = img, x = new Float32Array(C * H * W);
+// first C channels, or for C = 1 the fixed-point luma (Pillow's, as nash-data's); then
+// resized to OH x OW when the image has another size.
+function toInput(img, C, OH, OW) {
+	const { width: W, height: H, channels: n, pixels } = img;
+	let planes = new Uint8Array(C * H * W);
 	for (let i = 0; i < H * W; i++) {
 		const p = pixels.subarray(i * n, i * n + n);
 		const rgba = n >= 3 ? [p[0], p[1], p[2], n === 4 ? p[3] : 255] : [p[0], p[0], p[0], n === 2 ? p[1] : 255];
-		if (C === 1) x[i] = (rgba[0] * 19595 + rgba[1] * 38470 + rgba[2] * 7471 + 0x8000) >>> 16;
-		else for (let c = 0; c < C; c++) x[c * H * W + i] = rgba[c];
+		if (C === 1) planes[i] = (rgba[0] * 19595 + rgba[1] * 38470 + rgba[2] * 7471 + 0x8000) >>> 16;
+		else for (let c = 0; c < C; c++) planes[c * H * W + i] = rgba[c];
 	}
-	return new ort.Tensor('float32', x, [1, C, H, W]);
+	if (OH && OW && (OH !== H || OW !== W)) planes = resize(planes, C, H, W, OH, OW);
+	else [OH, OW] = [H, W];
+	return new ort.Tensor('float32', Float32Array.from(planes), [1, C, OH, OW]);
 }
 
 async function main() {
@@ -108,13 +172,16 @@ async function main() {
 	}
 	const [model, ...images] = args;
 	if (!images.length || ![0, 1, 3, 4].includes(C))
-		throw new Error('usage: node classify.js [--channels 1|3|4] [--classes A,B,...] MODEL.onnx IMAGE.png...');
-	const names = onnxMetadata(model)['nash.class_names'];
+		throw new Error('usage: node classify.js [--channels 1|3|4] [--classes A,B,...] MODEL.onnx IMAGE.png|IMAGE.jpg...');
+	const meta = onnxMetadata(model), names = meta['nash.class_names'];
 	if (!classes && names !== undefined) classes = JSON.parse(names);
+	// the network's image, C,H,W (a model exported before nash recorded it: the image's own)
+	const [inC, inH, inW] = (meta['nash.input'] ?? '0,0,0').split(',').map(Number);
+	if (!C) C = inC;
 	const session = await ort.InferenceSession.create(model);
 	for (const path of images) {
-		const img = decodePng(path);
-		const { logits } = await session.run({ image: toInput(img, C || (img.channels >= 3 ? 3 : 1)) });
+		const img = decodeImage(path);
+		const { logits } = await session.run({ image: toInput(img, C || (img.channels >= 3 ? 3 : 1), inH, inW) });
 		const z = Array.from(logits.data), mx = Math.max(...z), e = z.map((v) => Math.exp(v - mx));
 		const sum = e.reduce((s, v) => s + v, 0), k = z.indexOf(mx);
 		console.log(`${path}\t${classes?.[k] ?? k}\t${(e[k] / sum).toFixed(4)}`);

@@ -480,7 +480,7 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 	Onnx__OperatorSetIdProto *opset = pool_alloc(&o->pool, sizeof *opset);
 	Onnx__ValueInfoProto **ins = pool_alloc(&o->pool, sizeof *ins), **outs = pool_alloc(&o->pool, sizeof *outs);
 	Onnx__OperatorSetIdProto **opsets = pool_alloc(&o->pool, sizeof *opsets);
-	Onnx__StringStringEntryProto **props = pool_alloc(&o->pool, 4 * sizeof *props);
+	Onnx__StringStringEntryProto **props = pool_alloc(&o->pool, 5 * sizeof *props);
 	if (!in || !out || !graph || !model || !opset || !ins || !outs || !opsets || !props)
 		goto oom;
 	onnx__graph_proto__init(graph);
@@ -505,9 +505,11 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 	props[0] = meta(o, "nash.id", m->id);
 	props[1] = meta(o, "nash.dataset", m->dataset);
 	props[2] = meta(o, "nash.classes", pool_printf(&o->pool, "%d", g->n_classes));
-	if (!props[0] || !props[1] || !props[2] || !graph->name)
+	/* the image a program must give it, C,H,W (classify.js resizes to it) */
+	props[3] = meta(o, "nash.input", pool_printf(&o->pool, "%d,%d,%d", g->in_c, g->in_h, g->in_w));
+	if (!props[0] || !props[1] || !props[2] || !props[3] || !graph->name)
 		goto oom;
-	size_t n_props = 3;
+	size_t n_props = 4;
 	if (m->class_names) { /* a JSON array: names may hold commas and quotes */
 		char *json = class_names_json(m->class_names, g->n_classes);
 		char *copy = json ? pool_alloc(&o->pool, strlen(json) + 1) : NULL;

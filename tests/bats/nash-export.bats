@@ -172,7 +172,7 @@ need_models() {
 	assert_line "  classes     not recorded (a model made before nash-init recorded them)"
 	nash-export --onnx -o "$d/old.onnx" "$d/old.h5"
 	run -0 /usr/bin/python3 -c 'import onnx, sys; print(sorted(p.key for p in onnx.load(sys.argv[1]).metadata_props))' "$d/old.onnx"
-	assert_output "['nash.classes', 'nash.dataset', 'nash.id']"
+	assert_output "['nash.classes', 'nash.dataset', 'nash.id', 'nash.input']"
 
 	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
 	local img="$d/t/big cat, striped/0.png"
@@ -182,4 +182,48 @@ need_models() {
 	assert_output --regexp $'\t[012]\t'
 	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../../examples/classify.js" --classes x,y,z "$d/old.onnx" "$img"
 	assert_output --regexp $'\t[xyz]\t'
+}
+
+@test "classify.js: a PNG or JPEG of another size, resized as nash-data pack --resize does (Pillow's bilinear)" {
+	d=$BATS_TEST_TMPDIR
+	/usr/bin/python3 - "$d" <<-'PY'
+		import os, sys, numpy as np
+		from PIL import Image
+		d = sys.argv[1]
+		rng = np.random.default_rng(7)
+		for c in ('a', 'b', 'c'):
+		    os.makedirs(os.path.join(d, 't', c))
+		    for i in range(4):
+		        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(os.path.join(d, 't', c, '%d.png' % i))
+		# a 12x20 photo: the same network's input, 8x8, through Pillow's resize, and as a JPEG
+		im = Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8))
+		im.save(os.path.join(d, 'big.png'))
+		im.resize((8, 8), Image.BILINEAR).save(os.path.join(d, 'small.png'))
+		im.save(os.path.join(d, 'big.jpg'), quality=95, subsampling=0) # 4:4:4 (below)
+		Image.open(os.path.join(d, 'big.jpg')).convert('RGB').resize((8, 8), Image.BILINEAR).save(os.path.join(d, 'jpg-small.png'))
+	PY
+	nash-data pack "$d/t" --resize 8x8 --test-fraction 0.25 -o "$d/n.h5" 2>/dev/null
+	nash-init --dataset "h5:$d/n.h5" --widths 4,8 --val 2 --seed 3 -o "$d/m.h5"
+	nash-export --onnx -o "$d/m.onnx" "$d/m.h5"
+	run -0 /usr/bin/python3 -c 'import onnx, sys; print({p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}["nash.input"])' "$d/m.onnx"
+	assert_output "3,8,8"
+	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
+	classify() { env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../../examples/classify.js" "$@" | cut -f 2-; }
+	# resized in classify.js: the very class and probability of Pillow's resize
+	run -0 classify "$d/m.onnx" "$d/small.png"
+	want=$output
+	run -0 classify "$d/m.onnx" "$d/big.png"
+	assert_output "$want"
+	# a JPEG: jpeg-js's decoding against libjpeg's (Pillow's): without chroma subsampling they
+	# differ by rounding, 3 units at most here (mean 0.5); the same class, nearly the same
+	# probability (with 4:2:0 subsampling their chroma upsampling differs: docs/EXPORT.md)
+	run -0 classify "$d/m.onnx" "$d/jpg-small.png"
+	want=$output
+	run -0 classify "$d/m.onnx" "$d/big.jpg"
+	[ "${output%%	*}" = "${want%%	*}" ]
+	awk -v a="${output#*	}" -v b="${want#*	}" 'BEGIN { d = a - b; exit !(d < 0.01 && d > -0.01) }'
+	# neither a PNG nor a JPEG
+	echo "not an image" >"$d/x.gif"
+	run -1 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../../examples/classify.js" "$d/m.onnx" "$d/x.gif"
+	assert_output "classify.js: $d/x.gif: not a PNG file"
 }
