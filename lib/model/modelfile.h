@@ -1,5 +1,5 @@
 /* Internal to the model layer: what the model file writer (modelfile_write.c) and reader
-   (modelfile_read.c) share. */
+   (modelfile_read.c, modelfile_read_graph.c) share. */
 #ifndef NASH_MODELFILE_H
 #define NASH_MODELFILE_H
 
