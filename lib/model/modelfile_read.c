@@ -17,6 +17,7 @@
 #include "base/atomic.h"
 #include "base/isolate.h"
 #include "base/limits.h"
+#include "model/handover.h"
 #include "model/modelfile.h"
 #include "model/modelfile_read.h"
 
@@ -279,22 +280,38 @@ typedef struct ParseArgs {
 	const char *name;
 } ParseArgs;
 
-static int parse_and_drop(void *arg, NashErr *err)
+/* The isolated child's part: the file parsed with HDF5 and checked, then handed over in nash's
+   own form (model/handover.h). */
+static int parse_and_hand_over(void *arg, WireOut *out, NashErr *err)
 {
 	const ParseArgs *a = arg;
 	Model m;
 	int rc = model_parse_mem(&m, a->buf, a->len, a->name, err);
+	if (rc == 0)
+		model_handover_put(out, &m);
 	model_free(&m);
 	return rc;
 }
 
+/* The file is parsed once, in the isolated child; this process takes the model it hands over
+   and checks it as untrusted input, never giving the file itself to HDF5. */
 int model_read_mem(Model *m, const void *buf, size_t len, const char *name, NashErr *err)
 {
 	ParseArgs a = {buf, len, name ? name : "<memory>"};
+	void *report;
+	size_t n;
 	model_init(m);
-	if (isolate_check(parse_and_drop, &a, a.name, len, err))
+	if (isolate_read(parse_and_hand_over, &a, a.name, len, model_handover_bound(len), &report, &n, err))
 		return -1;
-	return model_parse_mem(m, buf, len, name, err);
+	WireIn r;
+	wire_in_init(&r, report, n);
+	int rc = model_handover_get(&r, m, a.name, err);
+	if (rc == 0 && model_handover_end(&r, a.name, err)) {
+		model_free(m);
+		rc = -1;
+	}
+	free(report);
+	return rc;
 }
 
 int model_read(Model *m, const char *path, NashErr *err)

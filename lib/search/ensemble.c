@@ -16,6 +16,7 @@
 #include "base/isolate.h"
 #include "base/limits.h"
 #include "engine/net.h"
+#include "model/handover.h"
 #include "model/modelfile.h"
 #include "engine/train.h"
 #include "search/select.h"
@@ -269,22 +270,69 @@ typedef struct ParseArgs {
 	const char *name;
 } ParseArgs;
 
-static int parse_and_drop(void *arg, NashErr *err)
+/* The isolated child's part: the file parsed with HDF5 and checked, then its members handed
+   over in nash's own form: their number, then each one's source and model (model/handover.h). */
+static int parse_and_hand_over(void *arg, WireOut *out, NashErr *err)
 {
 	const ParseArgs *a = arg;
 	Ensemble e;
 	ensemble_init(&e);
 	int rc = ensemble_parse_mem_append(&e, a->buf, a->len, a->name, err);
+	if (rc == 0) {
+		wire_put_i32(out, e.n);
+		for (int i = 0; i < e.n; i++) {
+			wire_put_str(out, e.sources[i]);
+			model_handover_put(out, &e.members[i]);
+		}
+	}
 	ensemble_free(&e);
 	return rc;
 }
 
+/* The members the child handed over, checked as untrusted input (model_handover_get), appended
+   to e; on failure e is left as it was. */
+static int take_members(Ensemble *e, WireIn *r, const char *name, NashErr *err)
+{
+	int before = e->n, n = wire_get_i32(r), rc = 0;
+	if (r->bad || n < 1 || n > NASH_MAX_MEMBERS)
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (its reading process handed back %d members)",
+			      nash_name(name).s, n);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		char source[sizeof e->sources[0]];
+		Model m;
+		if (wire_get_str(r, source, sizeof source)) {
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (its reading process handed back an invalid source)",
+				      nash_name(name).s);
+			break;
+		}
+		if (model_handover_get(r, &m, name, err))
+			rc = -1;
+		else {
+			rc = ensemble_add(e, &m, source, err);
+			model_free(&m);
+		}
+	}
+	if (rc == 0)
+		rc = model_handover_end(r, name, err);
+	while (rc && e->n > before)
+		model_free(&e->members[--e->n]);
+	return rc;
+}
+
+/* The file is parsed once, in the isolated child; this process takes the members it hands over
+   and checks them as untrusted input, never giving the file itself to HDF5. */
 int ensemble_read_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err)
 {
 	ParseArgs a = {buf, len, name};
-	if (isolate_check(parse_and_drop, &a, name, len, err))
+	void *report;
+	size_t n;
+	if (isolate_read(parse_and_hand_over, &a, name, len, model_handover_bound(len), &report, &n, err))
 		return -1;
-	return ensemble_parse_mem_append(e, buf, len, name, err);
+	WireIn r;
+	wire_in_init(&r, report, n);
+	int rc = take_members(e, &r, name, err);
+	free(report);
+	return rc;
 }
 
 int ensemble_read_append(Ensemble *e, const char *path, NashErr *err)
