@@ -31,10 +31,11 @@ int h5_link_kind(hid_t loc, const char *name)
 	return t == H5I_GROUP ? H5_LINK_GROUP : t == H5I_DATASET ? H5_LINK_DATASET : H5_LINK_OTHER;
 }
 
-/* What h5_list_links collects, in the order H5Literate gives. */
+/* What h5_list_links collects, in the order H5Literate gives: at most max links, then only
+   their count. */
 typedef struct LinkList {
 	H5Link *v;
-	size_t n, cap;
+	size_t n, cap, max, seen;
 	int oom;
 } LinkList;
 
@@ -45,8 +46,18 @@ static herr_t list_link(hid_t g, const char *name, const H5L_info_t *li, void *a
 #endif
 {
 	LinkList *l = arg;
-	if (l->n == l->cap)
-		return -1; /* more links than H5Gget_info said */
+	if (++l->seen > l->max)
+		return 0; /* counted, for the message, and not kept */
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		H5Link *v = realloc(l->v, cap * sizeof *v);
+		if (!v) {
+			l->oom = 1;
+			return -1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
 	H5Link *k = &l->v[l->n];
 	size_t len = strlen(name);
 	if (!(k->name = malloc(len + 1))) {
@@ -74,33 +85,26 @@ static herr_t list_link(hid_t g, const char *name, const H5L_info_t *li, void *a
 	return 0;
 }
 
+/* One pass of H5Literate, without asking the group's size first (H5Gget_info counts a compact
+   group's links by walking them: as much again as the listing of a 10,000-link group). */
 int h5_list_links(hid_t g, size_t max, H5Link **links, size_t *n)
 {
-	H5G_info_t info;
 	*links = NULL;
 	*n = 0;
-	if (H5Gget_info(g, &info) < 0)
-		return -1;
-	if (info.nlinks > max) {
-		*n = (size_t)info.nlinks;
-		return -1;
-	}
-	LinkList l = {.v = calloc((size_t)info.nlinks + 1, sizeof *l.v), .cap = (size_t)info.nlinks};
-	if (!l.v)
-		return -1;
-	if (info.nlinks == 0) { /* most node groups (relu, pool, ...): H5Literate would cost as much again */
-		*links = l.v;
-		return 0;
-	}
+	LinkList l = {.max = max};
 #if H5_VERSION_GE(1, 12, 0)
 	herr_t rc = H5Literate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_link, &l);
 #else
 	herr_t rc = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_link, &l);
 #endif
-	if (rc < 0 || l.oom || l.n != l.cap) {
+	if (rc < 0 || l.oom || l.seen > max) {
 		h5_free_links(l.v, l.n);
+		if (rc >= 0 && !l.oom)
+			*n = l.seen;
 		return -1;
 	}
+	if (!l.v && !(l.v = calloc(1, sizeof *l.v))) /* an empty list is not NULL */
+		return -1;
 	*links = l.v;
 	*n = l.n;
 	return 0;

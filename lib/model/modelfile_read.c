@@ -37,11 +37,18 @@ int mf_oom(const MfReader *r)
 }
 
 /* The message for what h5_read_attr/h5_read_str found (H5_ATTR_*): returns 1 when read,
-   0 when absent and optional, else -1 with the error. where ("" or "graph/003_conv: ")
-   prefixes messages; n: the values asked (0: a scalar); len: a string buffer's size. */
-static int r_result(const MfReader *r, int rc, const char *where, const char *name, H5T_class_t cls, int n,
+   0 when absent and optional, else -1 with the error. node (NULL: the root) names the node
+   group in messages ("graph/003_conv: "), written only into a message: most attributes are
+   read without fault, thousands of them in a large graph. n: the values asked (0: a scalar);
+   len: a string buffer's size. */
+static int r_result(const MfReader *r, int rc, const char *node, const char *name, H5T_class_t cls, int n,
 		    long long count, size_t len, int optional)
 {
+	if (rc == H5_ATTR_READ)
+		return 1;
+	char where[64] = "";
+	if (node)
+		snprintf(where, sizeof where, "graph/%s: ", node);
 	switch (rc) {
 	case H5_ATTR_READ: return 1;
 	case H5_ATTR_ABSENT: return optional ? 0 : mf_fail(r, "%smissing attribute '%s'", where, name);
@@ -60,35 +67,35 @@ static int r_result(const MfReader *r, int rc, const char *where, const char *na
 }
 
 /* Numeric attribute: n values (0: scalar) converted to mtype. Returns as r_result. */
-int mf_attr(const MfReader *r, hid_t loc, const char *where, const char *name, H5T_class_t cls,
+int mf_attr(const MfReader *r, hid_t loc, const char *node, const char *name, H5T_class_t cls,
 		  hid_t mtype, int n, void *out, int optional)
 {
 	long long count = 0;
 	int rc = h5_read_attr(loc, name, cls, mtype, n, out, &count);
-	return r_result(r, rc, where, name, cls, n, count, 0, optional);
+	return r_result(r, rc, node, name, cls, n, count, 0, optional);
 }
 
-int mf_int(const MfReader *r, hid_t loc, const char *where, const char *name, int *v, int optional)
+int mf_int(const MfReader *r, hid_t loc, const char *node, const char *name, int *v, int optional)
 {
-	return mf_attr(r, loc, where, name, H5T_INTEGER, H5T_NATIVE_INT, 0, v, optional);
+	return mf_attr(r, loc, node, name, H5T_INTEGER, H5T_NATIVE_INT, 0, v, optional);
 }
 
-int mf_float(const MfReader *r, hid_t loc, const char *where, const char *name, float *v, int optional)
+int mf_float(const MfReader *r, hid_t loc, const char *node, const char *name, float *v, int optional)
 {
-	return mf_attr(r, loc, where, name, H5T_FLOAT, H5T_NATIVE_FLOAT, 0, v, optional);
+	return mf_attr(r, loc, node, name, H5T_FLOAT, H5T_NATIVE_FLOAT, 0, v, optional);
 }
 
 /* Strings: fixed-length (ours) or variable-length (what h5py writes for a str). */
-int mf_str(const MfReader *r, hid_t loc, const char *where, const char *name, char *buf, size_t n,
+int mf_str(const MfReader *r, hid_t loc, const char *node, const char *name, char *buf, size_t n,
 		 int optional)
 {
 	int rc = h5_read_str(loc, name, buf, n);
-	return r_result(r, rc, where, name, H5T_STRING, 0, 1, n, optional);
+	return r_result(r, rc, node, name, H5T_STRING, 0, 1, n, optional);
 }
 
 /* The links of group g in name order (h5_list_links: one pass, linear in the group's size);
-   at most max. */
-int mf_links(const MfReader *r, hid_t g, const char *where, int max, H5Link **links, int *n)
+   at most max. node: the node group's name, or NULL for the graph group itself. */
+int mf_links(const MfReader *r, hid_t g, const char *node, int max, H5Link **links, int *n)
 {
 	size_t count;
 	*n = 0;
@@ -96,6 +103,9 @@ int mf_links(const MfReader *r, hid_t g, const char *where, int max, H5Link **li
 		*n = (int)count;
 		return 0;
 	}
+	char where[64] = "graph: ";
+	if (node)
+		snprintf(where, sizeof where, "graph/%s: ", node);
 	if (count > (size_t)max)
 		return mf_fail(r, "%s%zu objects, more than the %d nash reads and writes", where, count, max);
 	return mf_fail(r, "%scannot list the group", where);
@@ -139,20 +149,20 @@ static int r_root(MfReader *r, hid_t f, Model *m)
 {
 	char s[64];
 	int v, shape[3], classes;
-	int rc = mf_str(r, f, "", "format", s, sizeof s, 1);
+	int rc = mf_str(r, f, NULL, "format", s, sizeof s, 1);
 	if (rc == 0)
 		return mf_fail(r, "not a nash model file (no 'format' attribute)");
 	if (rc < 0 || strcmp(s, "nash-model") != 0)
 		return rc < 0 ? -1 : mf_fail(r, "format is '%s', not 'nash-model'", s);
-	if (mf_int(r, f, "", "format_version", &v, 0) < 0)
+	if (mf_int(r, f, NULL, "format_version", &v, 0) < 0)
 		return -1;
 	if (v > NASH_FORMAT_VERSION)
 		return mf_fail(r, "format_version %d is newer than this nash supports (%d)", v, NASH_FORMAT_VERSION);
 	if (v < 1)
 		return mf_fail(r, "format_version %d is invalid", v);
 	r->version = v;
-	if (mf_attr(r, f, "", "input_shape", H5T_INTEGER, H5T_NATIVE_INT, 3, shape, 0) < 0 ||
-	    mf_int(r, f, "", "num_classes", &classes, 0) < 0)
+	if (mf_attr(r, f, NULL, "input_shape", H5T_INTEGER, H5T_NATIVE_INT, 3, shape, 0) < 0 ||
+	    mf_int(r, f, NULL, "num_classes", &classes, 0) < 0)
 		return -1;
 	if (shape[0] < 1 || shape[0] > NASH_MAX_CHANNELS || shape[1] < 1 || shape[2] < 1 ||
 	    shape[1] > NASH_MAX_INPUT_SIDE || shape[2] > NASH_MAX_INPUT_SIDE)
@@ -161,18 +171,18 @@ static int r_root(MfReader *r, hid_t f, Model *m)
 	if (classes < 2 || classes > NASH_MAX_CLASSES)
 		return mf_fail(r, "num_classes %d is not in 2..%d", classes, NASH_MAX_CLASSES);
 	graph_init(&m->g, shape[0], shape[1], shape[2], classes);
-	if (mf_str(r, f, "", "dataset", m->dataset, sizeof m->dataset, 0) < 0 ||
-	    mf_attr(r, f, "", "norm_mean", H5T_FLOAT, H5T_NATIVE_FLOAT, shape[0], m->mean, 0) < 0 ||
-	    mf_attr(r, f, "", "norm_std", H5T_FLOAT, H5T_NATIVE_FLOAT, shape[0], m->std, 0) < 0 ||
-	    mf_int(r, f, "", "val_size", &m->val_size, 0) < 0 ||
-	    mf_str(r, f, "", "model_id", m->id, sizeof m->id, 0) < 0 ||
-	    mf_str(r, f, "", "parent_id", m->parent_id, sizeof m->parent_id, 0) < 0 ||
-	    mf_float(r, f, "", "val_accuracy", &m->val_accuracy, 1) < 0 ||
-	    mf_float(r, f, "", "test_accuracy", &m->test_accuracy, 1) < 0 ||
-	    mf_int(r, f, "", "failed", &m->failed, 1) < 0 ||
-	    mf_int(r, f, "", "checkpoint_epochs_done", &m->ckpt_epochs_done, 1) < 0)
+	if (mf_str(r, f, NULL, "dataset", m->dataset, sizeof m->dataset, 0) < 0 ||
+	    mf_attr(r, f, NULL, "norm_mean", H5T_FLOAT, H5T_NATIVE_FLOAT, shape[0], m->mean, 0) < 0 ||
+	    mf_attr(r, f, NULL, "norm_std", H5T_FLOAT, H5T_NATIVE_FLOAT, shape[0], m->std, 0) < 0 ||
+	    mf_int(r, f, NULL, "val_size", &m->val_size, 0) < 0 ||
+	    mf_str(r, f, NULL, "model_id", m->id, sizeof m->id, 0) < 0 ||
+	    mf_str(r, f, NULL, "parent_id", m->parent_id, sizeof m->parent_id, 0) < 0 ||
+	    mf_float(r, f, NULL, "val_accuracy", &m->val_accuracy, 1) < 0 ||
+	    mf_float(r, f, NULL, "test_accuracy", &m->test_accuracy, 1) < 0 ||
+	    mf_int(r, f, NULL, "failed", &m->failed, 1) < 0 ||
+	    mf_int(r, f, NULL, "checkpoint_epochs_done", &m->ckpt_epochs_done, 1) < 0)
 		return -1;
-	if (m->failed && mf_str(r, f, "", "failure", m->failure, sizeof m->failure, 0) < 0)
+	if (m->failed && mf_str(r, f, NULL, "failure", m->failure, sizeof m->failure, 0) < 0)
 		return -1;
 	/* absent accuracies stay NaN; present ones must be real numbers */
 	if (H5Aexists(f, "val_accuracy") > 0 && !isfinite(m->val_accuracy))
@@ -184,7 +194,7 @@ static int r_root(MfReader *r, hid_t f, Model *m)
 	Tta *tta[2] = {&m->val_tta, &m->test_tta};
 	for (int k = 0; k < 2; k++) {
 		char name[32] = "";
-		int got = mf_str(r, f, "", tta_attr[k], name, sizeof name, 1);
+		int got = mf_str(r, f, NULL, tta_attr[k], name, sizeof name, 1);
 		if (got < 0)
 			return -1;
 		if (got > 0 && tta_parse(name, tta[k]))

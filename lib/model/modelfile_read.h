@@ -21,15 +21,17 @@ int mf_fail(const MfReader *r, const char *fmt, ...) __attribute__((format(print
 int mf_oom(const MfReader *r);
 
 /* Attributes, checked before they are read (h5_read_attr, h5_read_str): 1 when read, 0 when
-   absent and optional, else -1 with the error. where ("" or "graph/003_conv: ") prefixes
-   messages; n: the values asked (0: a scalar); mf_str's n: the buffer's size. */
-int mf_attr(const MfReader *r, hid_t loc, const char *where, const char *name, H5T_class_t cls, hid_t mtype,
+   absent and optional, else -1 with the error. node: the node group's name in messages
+   ("graph/003_conv: attribute ..."), NULL for the root's; n: the values asked (0: a scalar);
+   mf_str's n: the buffer's size. */
+int mf_attr(const MfReader *r, hid_t loc, const char *node, const char *name, H5T_class_t cls, hid_t mtype,
 	    int n, void *out, int optional);
-int mf_int(const MfReader *r, hid_t loc, const char *where, const char *name, int *v, int optional);
-int mf_float(const MfReader *r, hid_t loc, const char *where, const char *name, float *v, int optional);
-int mf_str(const MfReader *r, hid_t loc, const char *where, const char *name, char *buf, size_t n, int optional);
-/* The links of group g in name order (at most max), or -1 with the error. */
-int mf_links(const MfReader *r, hid_t g, const char *where, int max, H5Link **links, int *n);
+int mf_int(const MfReader *r, hid_t loc, const char *node, const char *name, int *v, int optional);
+int mf_float(const MfReader *r, hid_t loc, const char *node, const char *name, float *v, int optional);
+int mf_str(const MfReader *r, hid_t loc, const char *node, const char *name, char *buf, size_t n, int optional);
+/* The links of group g in name order (at most max), or -1 with the error. node: the node group's
+   name in messages, NULL for the graph group. */
+int mf_links(const MfReader *r, hid_t g, const char *node, int max, H5Link **links, int *n);
 /* Opens group `name` of loc when it is a hard link to a group; else -1 with the error. */
 hid_t mf_group(const MfReader *r, hid_t loc, const char *path, const char *name);
 

@@ -13,7 +13,6 @@
 #include "model/modelfile.h"
 #include "model/modelfile_read.h"
 
-
 /* Opens node group l of the graph group by its address (h5_open_link): a lookup by name would
    scan the graph's links, for each node. */
 static hid_t r_node_group(const MfReader *r, hid_t gr, const H5Link *l)
@@ -27,12 +26,14 @@ static hid_t r_node_group(const MfReader *r, hid_t gr, const H5Link *l)
 	return mf_fail(r, "graph/%s: %s, expected a group", l->name, kind == H5_LINK_DATASET ? "a dataset" : h5_link_kind_name(kind));
 }
 
-/* Takes n bytes from what the file has left: a file cannot hold more data than its size. */
-static int r_take(const MfReader *r, const char *path, unsigned long long n)
+/* Takes n bytes from what the file has left: a file cannot hold more data than its size. 0, or
+   -1 with what is wrong in why[wn]. */
+static int r_take(const MfReader *r, unsigned long long n, char *why, size_t wn)
 {
-	if (n > *r->left)
-		return mf_fail(r, "%s: declares %llu bytes of data, more than the rest of the file (%zu bytes)", path, n,
-			     *r->left);
+	if (n > *r->left) {
+		snprintf(why, wn, "declares %llu bytes of data, more than the rest of the file (%zu bytes)", n, *r->left);
+		return -1;
+	}
 	*r->left -= (size_t)n;
 	return 0;
 }
@@ -48,45 +49,45 @@ static void fmt_dims(char *buf, size_t n, int rank, const hsize_t *d)
 
 /* Reads dataset d, graph/node/ds, into dst, which has t's shape: read only once nothing outside
    the file is behind it (h5_check_dataset) and its type (IEEE float32 or float64), shape and
-   stored size are checked. d stays open. */
+   stored size are checked. d stays open. The dataset's path is written only into a message. */
 static int r_tensor(const MfReader *r, hid_t d, const char *node, const char *ds, const Tensor *t, float *dst)
 {
-	char why[160], path[96];
-	snprintf(path, sizeof path, "graph/%s/%s", node, ds);
+	char why[300] = "";
 	if (h5_check_dataset(d, 0, why, sizeof why))
-		return mf_fail(r, "%s: %s", path, why);
+		return mf_fail(r, "graph/%s/%s: %s", node, ds, why);
 	hid_t ty = H5Dget_type(d), sp = H5Dget_space(d);
-	int rank = sp >= 0 && H5Sget_simple_extent_type(sp) == H5S_SIMPLE ? H5Sget_simple_extent_ndims(sp) : -1, rc = 0;
 	hsize_t dims[H5S_MAX_RANK], want[4];
-	for (int i = 0; i < t->ndim; i++)
+	/* the rank of a simple space; a scalar or null one has none (0), which no tensor has */
+	int rank = sp >= 0 ? H5Sget_simple_extent_dims(sp, dims, NULL) : -1;
+	int same = rank == t->ndim;
+	for (int i = 0; i < t->ndim; i++) {
 		want[i] = (hsize_t)t->dims[i];
-	int same = rank == t->ndim && H5Sget_simple_extent_dims(sp, dims, NULL) == rank;
-	for (int i = 0; same && i < rank; i++)
-		same = dims[i] == want[i];
+		same = same && dims[i] == want[i];
+	}
 	unsigned long long bytes = (unsigned long long)tensor_size(t) * (ty >= 0 ? H5Tget_size(ty) : 0);
 	if (ty < 0 || sp < 0) {
-		rc = mf_fail(r, "%s: cannot open dataset", path);
+		snprintf(why, sizeof why, "cannot open dataset");
 	} else if (!h5_standard_number(ty, H5T_FLOAT)) {
-		rc = mf_fail(r, "%s: not a float32 or float64 dataset", path);
+		snprintf(why, sizeof why, "not a float32 or float64 dataset");
 	} else if (!same) {
 		char got[128] = "[]", exp[128];
-		if (rank >= 0 && rank <= H5S_MAX_RANK && H5Sget_simple_extent_dims(sp, dims, NULL) == rank)
+		if (rank >= 0 && rank <= H5S_MAX_RANK)
 			fmt_dims(got, sizeof got, rank, dims);
 		fmt_dims(exp, sizeof exp, t->ndim, want);
-		rc = mf_fail(r, "%s: shape %s does not match the expected %s", path, got, exp);
-	} else if (r_take(r, path, bytes)) {
-		rc = -1;
+		snprintf(why, sizeof why, "shape %s does not match the expected %s", got, exp);
+	} else if (r_take(r, bytes, why, sizeof why)) {
+		/* why says */
 	} else if (H5Dget_storage_size(d) < bytes) {
-		rc = mf_fail(r, "%s: only %llu of its %llu bytes are stored (data never written)", path,
-			   (unsigned long long)H5Dget_storage_size(d), bytes);
+		snprintf(why, sizeof why, "only %llu of its %llu bytes are stored (data never written)",
+			 (unsigned long long)H5Dget_storage_size(d), bytes);
 	} else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
-		rc = mf_fail(r, "%s: cannot read dataset", path);
+		snprintf(why, sizeof why, "cannot read dataset");
 	}
 	if (sp >= 0)
 		H5Sclose(sp);
 	if (ty >= 0)
 		H5Tclose(ty);
-	return rc;
+	return why[0] ? mf_fail(r, "graph/%s/%s: %s", node, ds, why) : 0;
 }
 
 /* r_tensor, plus format_version 1's add, whose one lambda [1] held for every channel. */
@@ -123,12 +124,15 @@ static int find_link(const H5Link *links, int n, const char *name)
    open costs far more than a read of a few weights, and lookups by name would repeat it. */
 static int r_weights(const MfReader *r, hid_t g, Node *nd, const char *node)
 {
-	char where[64];
 	H5Link *links;
 	hid_t ds[3 * NASH_MAX_PARAMS];
 	int n, opened = 0, rc = 0;
-	snprintf(where, sizeof where, "graph/%s: ", node);
-	if (mf_links(r, g, where, 3 * NASH_MAX_PARAMS, &links, &n))
+	/* a node without weights (relu, pool, ...): an empty group is all there is to see, and
+	   asking its size costs half of listing it; anything in it is listed, and refused below */
+	H5G_info_t info;
+	if (nd->n_params == 0 && H5Gget_info(g, &info) >= 0 && info.nlinks == 0)
+		return 0;
+	if (mf_links(r, g, node, 3 * NASH_MAX_PARAMS, &links, &n))
 		return -1;
 	for (; opened < n && !rc; opened++) {
 		int known = 0, kind;
@@ -189,9 +193,8 @@ static int r_node(const MfReader *r, hid_t gi, Graph *g, int i, const H5Link *li
 		  int *shape)
 {
 	const char *nm = links[order[i]].name;
-	char where[64], op_s[32], in_s[NASH_MAX_INPUTS * 32], expect[64];
-	snprintf(where, sizeof where, "graph/%s: ", nm);
-	if (mf_str(r, gi, where, "op", op_s, sizeof op_s, 0) < 0)
+	char op_s[32], in_s[NASH_MAX_INPUTS * 32], expect[64];
+	if (mf_str(r, gi, nm, "op", op_s, sizeof op_s, 0) < 0)
 		return -1;
 	int op = op_from_name(op_s);
 	if (op < 0)
@@ -199,7 +202,7 @@ static int r_node(const MfReader *r, hid_t gi, Graph *g, int i, const H5Link *li
 	if ((i == 0) != (op == OP_INPUT))
 		return mf_fail(r, "graph/%s: %s", nash_name(nm).s, i ? "only node 0 may be the input" :
 			     "node 0 must be the input node");
-	if (mf_str(r, gi, where, "inputs", in_s, sizeof in_s, 0) < 0)
+	if (mf_str(r, gi, nm, "inputs", in_s, sizeof in_s, 0) < 0)
 		return -1;
 	int ins[NASH_MAX_INPUTS], n_in = 0;
 	for (char *save = NULL, *tok = strtok_r(in_s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -223,8 +226,8 @@ static int r_node(const MfReader *r, hid_t gi, Graph *g, int i, const H5Link *li
 			     expect);
 	int rc = 0;
 	if (op == OP_CONV || op == OP_DENSE) {
-		rc |= mf_int(r, gi, where, "out_channels", &nd->out_channels, 0) < 0;
-		rc |= mf_int(r, gi, where, "has_bias", &nd->has_bias, 0) < 0;
+		rc |= mf_int(r, gi, nm, "out_channels", &nd->out_channels, 0) < 0;
+		rc |= mf_int(r, gi, nm, "has_bias", &nd->has_bias, 0) < 0;
 		if (!rc && nd->has_bias != 0 && nd->has_bias != 1)
 			return mf_fail(r, "graph/%s: has_bias must be 0 or 1", nash_name(nm).s);
 		if (!rc && (nd->out_channels < 1 || nd->out_channels > NASH_MAX_OUT_CHANNELS))
@@ -232,13 +235,13 @@ static int r_node(const MfReader *r, hid_t gi, Graph *g, int i, const H5Link *li
 				     NASH_MAX_OUT_CHANNELS);
 	}
 	if (!rc && (op == OP_CONV || op == OP_MAXPOOL))
-		rc |= mf_int(r, gi, where, "kernel", &nd->kernel, 0) < 0;
+		rc |= mf_int(r, gi, nm, "kernel", &nd->kernel, 0) < 0;
 	if (!rc && op == OP_BN) {
-		rc |= mf_float(r, gi, where, "eps", &nd->bn_eps, 0) < 0;
-		rc |= !rc && mf_float(r, gi, where, "momentum", &nd->bn_momentum, 0) < 0;
+		rc |= mf_float(r, gi, nm, "eps", &nd->bn_eps, 0) < 0;
+		rc |= !rc && mf_float(r, gi, nm, "momentum", &nd->bn_momentum, 0) < 0;
 	}
 	if (!rc)
-		rc |= mf_attr(r, gi, where, "output_shape", H5T_INTEGER, H5T_NATIVE_INT, 3, shape, 0) < 0;
+		rc |= mf_attr(r, gi, nm, "output_shape", H5T_INTEGER, H5T_NATIVE_INT, 3, shape, 0) < 0;
 	return rc ? -1 : 0;
 }
 
@@ -248,7 +251,7 @@ int modelfile_read_graph(const MfReader *r, hid_t f, Graph *g)
 {
 	hid_t gr = mf_group(r, f, "graph", "graph");
 	H5Link *links = NULL;
-	int n = 0, rc = gr < 0 ? -1 : mf_links(r, gr, "graph: ", NASH_MAX_NODES, &links, &n);
+	int n = 0, rc = gr < 0 ? -1 : mf_links(r, gr, NULL, NASH_MAX_NODES, &links, &n);
 	int *order = rc ? NULL : malloc(((size_t)n + 1) * sizeof *order);
 	int *shapes = rc ? NULL : malloc(((size_t)n + 1) * 3 * sizeof *shapes);
 	/* each node's group, open from its first read to its second (its weights) */
