@@ -237,9 +237,10 @@ static int has_hdf5_signature(const unsigned char *p, size_t len)
 	return 0;
 }
 
-int modelfile_read_group(Model *m, hid_t loc, const char *name, size_t *left, NashErr *err)
+int modelfile_read_group(Model *m, hid_t loc, const char *name, const void *image, size_t image_len, size_t *left,
+			 NashErr *err)
 {
-	MfReader r = {.file = name, .err = err, .left = left};
+	MfReader r = {.file = name, .err = err, .left = left, .image = image, .image_len = image ? image_len : 0};
 	model_init(m);
 	H5Quiet q;
 	h5_quiet(&q);
@@ -271,7 +272,7 @@ int model_parse_mem(Model *m, const void *buf, size_t len, const char *name, Nas
 		rc = mf_fail(&r, "corrupt HDF5 file (cannot open its root group)");
 	size_t left = len;
 	if (!rc)
-		rc = modelfile_read_group(m, root, r.file, &left, err);
+		rc = modelfile_read_group(m, root, r.file, buf, len, &left, err);
 	if (root >= 0)
 		H5Gclose(root);
 	if (f >= 0)

@@ -14,6 +14,8 @@ typedef struct MfReader {
 	NashErr *err;
 	int version;  /* the file's format_version, once the root is read */
 	size_t *left; /* bytes of the file not yet accounted for by a dataset read from it */
+	const unsigned char *image; /* the file's bytes (modelfile_read_group), or NULL */
+	size_t image_len;
 } MfReader;
 
 /* -1 with "FILE: message" (NASH_ERR_RUNTIME), or "FILE: out of memory" (NASH_ERR_OOM). */

@@ -47,6 +47,27 @@ static void fmt_dims(char *buf, size_t n, int rank, const hsize_t *d)
 		snprintf(buf + l, n - l, "]");
 }
 
+/* Copies the weights of dataset d, of file type ty, into dst (bytes of them) straight from the
+   file's image, when HDF5's read would do no more than that: d is stored contiguously in this
+   file (h5_check_dataset found no external storage and no filter), its type is float32
+   little-endian, this machine's float, and its bytes lie within the image. 1 when copied, 0
+   when d must be read through H5Dread (which costs a fifth of a small tensor's read). */
+static int copy_from_image(const MfReader *r, hid_t d, hid_t ty, unsigned long long bytes, float *dst)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (!r->image || H5Tequal(ty, H5T_IEEE_F32LE) <= 0)
+		return 0;
+	/* the dataset's place in the file, its base address (a user block) included */
+	haddr_t at = H5Dget_offset(d);
+	if (at == HADDR_UNDEF || at > r->image_len || bytes > r->image_len - at)
+		return 0;
+	memcpy(dst, r->image + at, (size_t)bytes);
+	return 1;
+#else
+	return 0;
+#endif
+}
+
 /* Reads dataset d, graph/node/ds, into dst, which has t's shape: read only once nothing outside
    the file is behind it (h5_check_dataset) and its type (IEEE float32 or float64), shape and
    stored size are checked. d stays open. The dataset's path is written only into a message. */
@@ -80,7 +101,8 @@ static int r_tensor(const MfReader *r, hid_t d, const char *node, const char *ds
 	} else if (H5Dget_storage_size(d) < bytes) {
 		snprintf(why, sizeof why, "only %llu of its %llu bytes are stored (data never written)",
 			 (unsigned long long)H5Dget_storage_size(d), bytes);
-	} else if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
+	} else if (!copy_from_image(r, d, ty, bytes, dst) &&
+		   H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
 		snprintf(why, sizeof why, "cannot read dataset");
 	}
 	if (sp >= 0)

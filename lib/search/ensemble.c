@@ -169,7 +169,8 @@ int ensemble_write(const Ensemble *e, const char *path, NashErr *err)
 /* ---- reading ---- */
 
 /* Reads member i, the group members/NNN, with the model file's reader. */
-static int read_member(Ensemble *e, hid_t members, int i, const char *name, size_t *left, NashErr *err)
+static int read_member(Ensemble *e, hid_t members, int i, const char *name, const void *image, size_t len, size_t *left,
+		       NashErr *err)
 {
 	char gname[16], where[600], source[256] = "";
 	snprintf(gname, sizeof gname, "%03d", i);
@@ -192,7 +193,7 @@ static int read_member(Ensemble *e, hid_t members, int i, const char *name, size
 		if ((unsigned char)*c < 32 || *c == 127)
 			*c = '?'; /* a name shown in messages and tables */
 	Model m;
-	int rc = modelfile_read_group(&m, g, where, left, err);
+	int rc = modelfile_read_group(&m, g, where, image, len, left, err);
 	H5Gclose(g);
 	if (rc)
 		return -1;
@@ -204,7 +205,7 @@ static int read_member(Ensemble *e, hid_t members, int i, const char *name, size
 	return rc;
 }
 
-static int read_ensemble(Ensemble *e, hid_t f, const char *name, size_t len, NashErr *err)
+static int read_ensemble(Ensemble *e, hid_t f, const char *name, const void *image, size_t len, NashErr *err)
 {
 	int version = 0, n = 0;
 	if (h5_read_attr(f, "format_version", H5T_INTEGER, H5T_NATIVE_INT, 0, &version, NULL) != H5_ATTR_READ)
@@ -233,7 +234,7 @@ static int read_ensemble(Ensemble *e, hid_t f, const char *name, size_t len, Nas
 	/* every member's data comes out of the one file: together no more than its size */
 	size_t left = len;
 	for (int i = 0; rc == 0 && i < n; i++)
-		rc = read_member(e, members, i, name, &left, err);
+		rc = read_member(e, members, i, name, image, len, &left, err);
 	H5Gclose(members);
 	return rc;
 }
@@ -247,7 +248,7 @@ int ensemble_parse_mem_append(Ensemble *e, const void *buf, size_t len, const ch
 	int has_format = f >= 0 ? h5_read_str(f, "format", format, sizeof format) : H5_ATTR_ABSENT;
 	int rc;
 	if (has_format == H5_ATTR_READ && strcmp(format, "nash-ensemble") == 0) {
-		rc = read_ensemble(e, f, name, len, err);
+		rc = read_ensemble(e, f, name, buf, len, err);
 		H5Fclose(f);
 	} else {
 		/* a model file, or not one: the model reader gives the precise error */
