@@ -37,7 +37,8 @@ void ensemble_free(Ensemble *e)
 	ensemble_init(e);
 }
 
-int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err)
+/* Room for one more member; 0 or -1 with err. */
+static int grow(Ensemble *e, NashErr *err)
 {
 	if (e->n == e->cap) {
 		int cap = e->cap ? 2 * e->cap : 8;
@@ -51,8 +52,28 @@ int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err)
 			return nash_err(err, NASH_ERR_OOM, "out of memory");
 		e->cap = cap;
 	}
-	if (model_clone(&e->members[e->n], m, err))
+	return 0;
+}
+
+int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err)
+{
+	if (grow(e, err) || model_clone(&e->members[e->n], m, err))
 		return -1;
+	snprintf(e->sources[e->n], sizeof e->sources[0], "%s", source ? source : "");
+	e->n++;
+	return 0;
+}
+
+/* ensemble_add of a model read here, moved in rather than copied (*m is left empty): a read
+   member's weights are as large as its file. */
+static int adopt(Ensemble *e, Model *m, const char *source, NashErr *err)
+{
+	if (grow(e, err)) {
+		model_free(m);
+		return -1;
+	}
+	e->members[e->n] = *m;
+	model_init(m);
 	snprintf(e->sources[e->n], sizeof e->sources[0], "%s", source ? source : "");
 	e->n++;
 	return 0;
@@ -200,9 +221,7 @@ static int read_member(Ensemble *e, hid_t members, int i, const char *name, cons
 	/* the recorded origin, so rewriting an ensemble gives the same file */
 	char src[256];
 	snprintf(src, sizeof src, "%.200s:members/%s", name, gname);
-	rc = ensemble_add(e, &m, source[0] ? source : src, err);
-	model_free(&m);
-	return rc;
+	return adopt(e, &m, source[0] ? source : src, err);
 }
 
 static int read_ensemble(Ensemble *e, hid_t f, const char *name, const void *image, size_t len, NashErr *err)
@@ -256,10 +275,8 @@ int ensemble_parse_mem_append(Ensemble *e, const void *buf, size_t len, const ch
 			H5Fclose(f);
 		Model m;
 		rc = model_parse_mem(&m, buf, len, name, err);
-		if (rc == 0) {
-			rc = ensemble_add(e, &m, name, err);
-			model_free(&m);
-		}
+		if (rc == 0)
+			rc = adopt(e, &m, name, err);
 	}
 	h5_restore(&q);
 	return rc;
@@ -308,10 +325,8 @@ static int take_members(Ensemble *e, WireIn *r, const char *name, NashErr *err)
 		}
 		if (model_handover_get(r, &m, name, err))
 			rc = -1;
-		else {
-			rc = ensemble_add(e, &m, source, err);
-			model_free(&m);
-		}
+		else
+			rc = adopt(e, &m, source, err);
 	}
 	if (rc == 0)
 		rc = model_handover_end(r, name, err);
