@@ -21,6 +21,9 @@ extern const H5Table h5_morph_table;  /* Morphism */
    isolation: its caller parses in a child first (base/isolate.h). */
 int modelfile_read_group(Model *m, hid_t loc, const char *name, const void *image, size_t image_len, size_t *left,
 			 NashErr *err);
+/* A model file opened read-only from image[len] (the file f): its root group read by
+   modelfile_read_group, the whole file's size the budget. */
+int modelfile_read_file(Model *m, hid_t f, const char *name, const void *image, size_t len, NashErr *err);
 int modelfile_write_group(hid_t loc, const Model *m, NashErr *err);
 
 #endif

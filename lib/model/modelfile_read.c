@@ -251,6 +251,24 @@ int modelfile_read_group(Model *m, hid_t loc, const char *name, const void *imag
 	return rc ? -1 : 0;
 }
 
+int modelfile_read_file(Model *m, hid_t f, const char *name, const void *image, size_t len, NashErr *err)
+{
+	MfReader r = {.file = name, .err = err};
+	H5Quiet q;
+	h5_quiet(&q);
+	hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+	int rc = root < 0 ? mf_fail(&r, "corrupt HDF5 file (cannot open its root group)") : 0;
+	size_t left = len;
+	if (!rc)
+		rc = modelfile_read_group(m, root, name, image, len, &left, err);
+	else
+		model_init(m);
+	if (root >= 0)
+		H5Gclose(root);
+	h5_restore(&q);
+	return rc;
+}
+
 int model_parse_mem(Model *m, const void *buf, size_t len, const char *name, NashErr *err)
 {
 	MfReader r = {.file = name ? name : "<memory>", .err = err};
@@ -266,15 +284,7 @@ int model_parse_mem(Model *m, const void *buf, size_t len, const char *name, Nas
 	snprintf(fname, sizeof fname, "nash-image-%p", buf);
 	if (fapl >= 0 && H5Pset_file_image(fapl, (void *)buf, len) >= 0)
 		f = H5Fopen(fname, H5F_ACC_RDONLY, fapl);
-	int rc = f < 0 ? mf_fail(&r, "corrupt HDF5 file (cannot open it)") : 0;
-	hid_t root = f >= 0 ? H5Gopen2(f, "/", H5P_DEFAULT) : -1;
-	if (!rc && root < 0)
-		rc = mf_fail(&r, "corrupt HDF5 file (cannot open its root group)");
-	size_t left = len;
-	if (!rc)
-		rc = modelfile_read_group(m, root, r.file, buf, len, &left, err);
-	if (root >= 0)
-		H5Gclose(root);
+	int rc = f < 0 ? mf_fail(&r, "corrupt HDF5 file (cannot open it)") : modelfile_read_file(m, f, r.file, buf, len, err);
 	if (f >= 0)
 		H5Fclose(f);
 	if (fapl >= 0)

@@ -270,11 +270,12 @@ int ensemble_parse_mem_append(Ensemble *e, const void *buf, size_t len, const ch
 		rc = read_ensemble(e, f, name, buf, len, err);
 		H5Fclose(f);
 	} else {
-		/* a model file, or not one: the model reader gives the precise error */
+		/* a model file, or not one: the model reader gives the precise error (on the file
+		   already open, which is not opened and copied again) */
+		Model m;
+		rc = f >= 0 ? modelfile_read_file(&m, f, name, buf, len, err) : model_parse_mem(&m, buf, len, name, err);
 		if (f >= 0)
 			H5Fclose(f);
-		Model m;
-		rc = model_parse_mem(&m, buf, len, name, err);
 		if (rc == 0)
 			rc = adopt(e, &m, name, err);
 	}
