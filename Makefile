@@ -3,6 +3,12 @@
 # A recipe that fails removes its half-made target, so a rerun cannot take it for done.
 .DELETE_ON_ERROR:
 
+# Every path below is the clone's, relative: make must run in the clone (make -C CLONE), or
+# the pipeline through its own file (make -f PREFIX/share/nash/search.mk search, installed).
+ifneq ($(abspath $(dir $(firstword $(MAKEFILE_LIST)))),$(CURDIR))
+$(error $(firstword $(MAKEFILE_LIST)) runs in its own directory: make -C $(patsubst %/,%,$(dir $(firstword $(MAKEFILE_LIST)))) ... (RUN= then relative to it), or after make install: make -f PREFIX/share/nash/search.mk search from anywhere)
+endif
+
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 BUILD    ?= build

@@ -2,9 +2,13 @@
 // and nothing of nash; prints one line per image: path, class, probability (softmax).
 // The PNG decoder below is the smallest honest one: 8-bit, not interlaced, grey, grey+alpha,
 // RGB or RGBA; other PNGs are refused (convert them, or let `nash-data pack` read them).
-// Usage: node classify.js [--channels 1|3|4] MODEL.onnx CLASSES IMAGE.png...
+// The class names come from the model: `nash-export` writes them into its metadata as a JSON
+// array under `nash.class_names` (docs/EXPORT.md), read here from the file itself, since
+// onnxruntime-node gives no access to an ONNX model's metadata.
+// Usage: node classify.js [--channels 1|3|4] [--classes A,B,...] MODEL.onnx IMAGE.png...
 //   --channels: the model's image channels when they differ from the PNG's (grey 1, colour 3).
-//   CLASSES: the class names, comma-separated, in label order (`nash-data info` lists them).
+//   --classes: the class names in label order, for a model exported without them (a model
+//   made before nash recorded them); without either, the label is printed.
 // Needs onnxruntime-node: `npm install onnxruntime-node`, or `make node-deps` in nash's
 // clone and NODE_PATH=build/node/node_modules.
 'use strict';
@@ -41,6 +45,43 @@ function decodePng(path) {
 	return { width, height, channels, pixels: px };
 }
 
+// The metadata_props of an ONNX file (ModelProto field 14: StringStringEntryProto, key 1 and
+// value 2) as { key: value }: protobuf's wire format, every other field skipped by its length.
+function onnxMetadata(path) {
+	const b = fs.readFileSync(path), props = {};
+	const varint = (p) => { // [value, next position]; lengths fit a double
+		let v = 0, scale = 1;
+		for (;;) {
+			if (p >= b.length) throw new Error(`${path}: truncated ONNX file`);
+			const byte = b[p++];
+			v += (byte & 127) * scale;
+			scale *= 128;
+			if (byte < 128) return [v, p];
+		}
+	};
+	// the fields in b[start, end): calls f(field, start, end) for each length-delimited one
+	const fields = (start, end, f) => {
+		for (let p = start; p < end;) {
+			let key, len;
+			[key, p] = varint(p);
+			const wire = key % 8, field = Math.floor(key / 8);
+			if (wire === 0) [, p] = varint(p);
+			else if (wire === 1) p += 8;
+			else if (wire === 5) p += 4;
+			else if (wire === 2) { [len, p] = varint(p); f(field, p, p + len); p += len; }
+			else throw new Error(`${path}: not an ONNX file (wire type ${wire})`);
+			if (p > end) throw new Error(`${path}: truncated ONNX file`);
+		}
+	};
+	fields(0, b.length, (field, s, e) => {
+		if (field !== 14) return;
+		const kv = {};
+		fields(s, e, (f, s2, e2) => { kv[f] = b.toString('utf8', s2, e2); });
+		if (kv[1] !== undefined) props[kv[1]] = kv[2] ?? '';
+	});
+	return props;
+}
+
 // [H, W, n] -> float32 [1, C, H, W], pixels 0..255 as the model takes them, converted as
 // `nash-data pack` converts: every pixel as RGBA (grey: R = G = B, no alpha: 255), then the
 // first C channels, or for C = 1 the fixed-point luma (Pillow's, as nash-data's).
@@ -58,18 +99,25 @@ function toInput(img, C) {
 async function main() {
 	const args = process.argv.slice(2);
 	let C = 0; // the model's channels; 0: the image's own (1 for grey, 3 for colour)
-	if (args[0] === '--channels') { C = +args[1]; args.splice(0, 2); }
-	const [model, classList, ...images] = args;
+	let classes = null;
+	for (;;) {
+		if (args[0] === '--channels') C = +args[1];
+		else if (args[0] === '--classes') classes = args[1].split(',');
+		else break;
+		args.splice(0, 2);
+	}
+	const [model, ...images] = args;
 	if (!images.length || ![0, 1, 3, 4].includes(C))
-		throw new Error('usage: node classify.js [--channels 1|3|4] MODEL.onnx CLASSES IMAGE.png...');
-	const classes = classList.split(',');
+		throw new Error('usage: node classify.js [--channels 1|3|4] [--classes A,B,...] MODEL.onnx IMAGE.png...');
+	const names = onnxMetadata(model)['nash.class_names'];
+	if (!classes && names !== undefined) classes = JSON.parse(names);
 	const session = await ort.InferenceSession.create(model);
 	for (const path of images) {
 		const img = decodePng(path);
 		const { logits } = await session.run({ image: toInput(img, C || (img.channels >= 3 ? 3 : 1)) });
 		const z = Array.from(logits.data), mx = Math.max(...z), e = z.map((v) => Math.exp(v - mx));
 		const sum = e.reduce((s, v) => s + v, 0), k = z.indexOf(mx);
-		console.log(`${path}\t${classes[k] ?? k}\t${(e[k] / sum).toFixed(4)}`);
+		console.log(`${path}\t${classes?.[k] ?? k}\t${(e[k] / sum).toFixed(4)}`);
 	}
 }
 main().catch((e) => { console.error(`classify.js: ${e.message}`); process.exit(1); });

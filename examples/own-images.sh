@@ -7,7 +7,7 @@
 #   The images to classify default to the first PNG of IMAGES_DIR.
 # Settings (environment): OUT (default own-images-out), RESIZE (HxW, when sizes differ), and
 # the search's STEPS (2), NEIGH (3), MORPHS (3), EPOCHS_SEED (2), EPOCHS_NEIGH (1),
-# EPOCHS_FINAL (3); VAL defaults to a tenth of the training images.
+# EPOCHS_FINAL (3); VAL (the search's: a tenth of the training images, up to 5,000).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ -d "$top/build/bin" ] && PATH="$top/build/bin:$PATH"
@@ -19,15 +19,12 @@ out=$(cd "$OUT" && pwd)
 # 1. pack: the test set is a seeded tenth of each class (or give --test DIR)
 nash-data pack "$images" ${RESIZE:+--resize "$RESIZE"} -o "$out/data.h5"
 nash-data info "$out/data.h5" | tee "$out/info.txt"
-n_train=$(awk '$1 == "train" { print $2 }' "$out/info.txt")
 channels=$(awk '$1 == "images" { sub(/x.*/, "", $2); print $2 }' "$out/info.txt")
-# class names in label order: the rows after the "label class train test" header
-classes=$(awk 'h { $1 = ""; $NF = ""; $(NF - 1) = ""; gsub(/^ +| +$/, ""); printf "%s%s", s, $0; s = "," }
-	$1 == "label" { h = 1 }' "$out/info.txt")
 
 # 2. search (the pipeline of `make search`, on the packed file)
+# (VAL: derived from the data unless given, a tenth of the training images up to 5,000)
 make -C "$top" --no-print-directory search DATA="h5:$out/data.h5" RUN="$out/run" \
-	VAL="${VAL:-$((n_train / 10))}" STEPS="${STEPS:-2}" NEIGH="${NEIGH:-3}" MORPHS="${MORPHS:-3}" \
+	${VAL:+VAL="$VAL"} STEPS="${STEPS:-2}" NEIGH="${NEIGH:-3}" MORPHS="${MORPHS:-3}" \
 	EPOCHS_SEED="${EPOCHS_SEED:-2}" EPOCHS_NEIGH="${EPOCHS_NEIGH:-1}" EPOCHS_FINAL="${EPOCHS_FINAL:-3}"
 
 # 3. export the final network
@@ -39,4 +36,6 @@ if [ -d "$top/build/node/node_modules" ] || make -C "$top" --no-print-directory 
 	NODE_PATH="$top/build/node/node_modules${NODE_PATH:+:$NODE_PATH}"
 	export NODE_PATH
 fi
-node "$top/examples/classify.js" --channels "$channels" "$out/model.onnx" "$classes" "$@"
+# (the class names are in the model: nash-init took them from the dataset, nash-export put them
+# into the ONNX model's metadata)
+node "$top/examples/classify.js" --channels "$channels" "$out/model.onnx" "$@"

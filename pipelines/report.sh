@@ -1,15 +1,21 @@
 #!/bin/sh
 # Writes RUN/report.md (a table per step, the results, a plot, the best architecture drawn),
 # RUN/summary.txt and RUN/result.tsv (the figures pipelines/aggregate.sh compares) from a
-# finished search. Usage: report.sh [--step0 DIR] RUN STEPS FINAL_ON ENSEMBLE (NASH_BIN: the
-# tools); --step0: where the seed network is when not in RUN/step0 (searches that share one).
+# finished search. Usage: report.sh [--partial] [--step0 DIR] RUN STEPS FINAL_ON ENSEMBLE
+# (NASH_BIN: the tools); --step0: where the seed network is when not in RUN/step0 (searches that
+# share one). --partial: the report of a search stopped after step STEPS, written after every
+# step (no final phase, no ensemble yet; no summary.txt, no result.tsv), so that an interrupted
+# or spent search leaves an honest account of how far it got.
 # Every file is written to a temporary and renamed; report.md last (it is make's target).
 set -u
-step0=
-if [ "${1:-}" = --step0 ]; then
-	step0=$2
-	shift 2
-fi
+step0= partial=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--partial) partial=1; shift ;;
+	--step0) step0=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
 run=$1 steps=$2 final_on=${3:-train} ensemble=${4:-raw}
 : "${step0:=$run/step0}"
 # how the report names the seed network's files: step0/... in RUN, else the path from RUN
@@ -38,7 +44,10 @@ die() {
 # Rows 1 seed, 2 the search's best, 3 the final model; columns by their header names.
 best=$run/step$steps/best.h5
 [ "$steps" -gt 0 ] || best=$step0/best.h5
-"${bin}nash-show" --tsv "$step0/best.h5" "$best" "$run/final.h5" >"$tmp/show.tsv" ||
+# (partial: the search's best stands in for the final model, whose figures are not shown)
+final=$run/final.h5
+[ -z "$partial" ] || final=$best
+"${bin}nash-show" --tsv "$step0/best.h5" "$best" "$final" >"$tmp/show.tsv" ||
 	die "cannot read the models"
 # (Each read on its own line and checked: a die in a command substitution ends its subshell
 # only, and an assignment's status is its last substitution's.)
@@ -67,7 +76,11 @@ case $final_on in
 all) final_what="on training + validation images (FINAL_ON=all; its val accuracy is not held out)" ;;
 *) final_what="on the training split (FINAL_ON=train)" ;;
 esac
-seed_test=$(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$step0/test.txt")
+seed_test=
+[ ! -f "$step0/test.txt" ] || seed_test=$(sed -n 's/.*test_accuracy=\([0-9.]*\).*/\1/p' "$step0/test.txt")
+ens_test= ens_n= best_member= ens_gain=
+[ -z "$partial" ] || final_secs=0
+if [ -z "$partial" ]; then
 ens_test=$(sed -n 's/^test_accuracy=\([0-9.]*\).*/\1/p' "$run/ensemble.txt")
 ens_n=$(sed -n 's/^ensemble of \([0-9]*\).*/\1/p' "$run/ensemble.txt")
 
@@ -97,6 +110,7 @@ awk -v c="$mc" -v first="$([ "$steps" -gt 0 ] && echo 1 || echo 0)" '
 best_member=$(awk -F '\t' '$3 != "-" && $3 > b { b = $3 } END { print b }' "$tmp/members.dat") &&
 	ens_gain=$(awk -v e="${ens_test:-}" -v b="$best_member" 'BEGIN { if (e != "" && b != "") printf "%+.2f", 100 * (e - b) }') ||
 	die "cannot compare the ensemble with its members"
+fi
 
 # Per step: the children's accuracies, the best so far, the cumulative training time.
 # select.tsv's columns by name: c = "rank model val params seconds since_parent morphisms usable note"
@@ -153,7 +167,7 @@ fi
 
 # The best architecture (the final model), drawn by Graphviz.
 drawing=
-"${bin}nash-show" --dot "$run/final.h5" >"$tmp/best.dot" && mv -f "$tmp/best.dot" "$dir/best.dot"
+"${bin}nash-show" --dot "$final" >"$tmp/best.dot" && mv -f "$tmp/best.dot" "$dir/best.dot"
 if command -v dot >/dev/null 2>&1 && [ -f "$dir/best.dot" ]; then
 	dot -Tsvg "$dir/best.dot" >"$tmp/best.svg" 2>"$tmp/dot.err" && mv -f "$tmp/best.svg" "$dir/best.svg" && drawing=1
 	[ -n "$drawing" ] || echo "report: dot failed: $(head -n 3 "$tmp/dot.err")" >&2
@@ -171,7 +185,9 @@ where_md() {
 		k=$((k + 1))
 	done
 	# shellcheck disable=SC2086 # model paths have no spaces (RUN cannot)
-	"${bin}nash-show" --tsv $models "$run/final.h5" >"$tmp/where.tsv" || die "cannot read the models"
+	[ -n "$partial" ] || models="$models $run/final.h5"
+	# shellcheck disable=SC2086
+	"${bin}nash-show" --tsv $models >"$tmp/where.tsv" || die "cannot read the models"
 	awk -F '\t' -v run="$run/" -v s0="$step0/" -v s0n="$step0_name/" '
 		NR == 1 { next }
 		{
@@ -204,6 +220,7 @@ final_per_epoch=$(awk -v i="$final_images" -v e="$final_run_epochs" 'BEGIN { if 
 	die "cannot read the final phase's images per epoch"
 train_in_final=$(awk -v t="$train_images" -v p="$final_per_epoch" 'BEGIN { if (p > 0) printf "%.1f\n", t / p }')
 
+if [ -z "$partial" ]; then
 # The figures other reports compare (pipelines/aggregate.sh), by header: test accuracies of the
 # seed network, the final model and the snapshot ensemble; the final model's parameters and
 # epochs; training seconds (all models, as below; the final training's).
@@ -215,7 +232,7 @@ train_in_final=$(awk -v t="$train_images" -v p="$final_per_epoch" 'BEGIN { if (p
 
 # The summary, printed by `make search`.
 {
-	echo "search done: $run ($steps steps, $(hms "$train_total") of training, $train_images images${train_in_final:+ = $train_in_final epochs of the final phase's data})"
+	echo "search done: $run ($steps step$([ "$steps" = 1 ] || echo s), $(hms "$train_total") of training, $train_images images${train_in_final:+ = $train_in_final epochs of the final phase's data})"
 	printf '  %-22s val %s  test %s  %s params\n' "seed network" "$seed_val" "${seed_test:--}" "$seed_params"
 	printf '  %-22s val %s  test %s  %s params, %s morphisms (%s)\n' "best of the search" "$best_val" "-     " \
 		"$best_params" "$best_morphs" "$run/step$steps/best.h5"
@@ -229,6 +246,7 @@ train_in_final=$(awk -v t="$train_images" -v p="$final_per_epoch" 'BEGIN { if (p
 		"${ens_gain:+  ($ens_gain points over its best member)}"
 	echo "  report: $run/report.md"
 } >"$tmp/summary.txt" && mv -f "$tmp/summary.txt" "$run/summary.txt" || die "cannot write the summary"
+fi
 
 # report.md
 {
@@ -240,12 +258,28 @@ train_in_final=$(awk -v t="$train_images" -v p="$final_per_epoch" 'BEGIN { if (p
 	tr ' ' '\n' <"$run/settings/run" | grep -v '^$'
 	echo '```'
 	echo
+	if [ -f "$step0/init.derived" ]; then
+		echo "Derived from the data and the seed network before anything trained (\`$step0_name/init.derived\`):"
+		echo
+		sed 's/^/- /' "$step0/init.derived"
+		echo
+	fi
+	if [ -z "$partial" ] && [ -f "$run/climb.txt" ]; then
+		echo "Steps decided as the search went (BUDGET, PATIENCE): $(sed -n 's/^steps=//p' "$run/climb.txt") ($(sed -n 's/^why=//p' "$run/climb.txt"))."
+		echo
+	fi
+	if [ -n "$partial" ]; then
+		echo "**Not finished: $steps step$([ "$steps" = 1 ] || echo s) done, no final training yet.** The best network so far is"
+		echo "\`best.h5\` (step $steps's best); \`make search\` with the same settings goes on from here."
+		echo
+	fi
 	echo "## Result"
 	echo
 	echo "| model | val accuracy | test accuracy | params | epochs |"
 	echo "|---|---|---|---|---|"
 	echo "| seed network (\`$step0_name/best.h5\`) | $seed_val | ${seed_test:--} | $seed_params | $seed_epochs |"
 	echo "| best of the search (\`step$steps/best.h5\`, $best_morphs morphisms) | $best_val | - | $best_params | $best_epochs |"
+	if [ -z "$partial" ]; then
 	echo "| after final training (\`final.h5\`) | $final_val | $final_test | $final_params | $final_epochs |"
 	echo "| $ens_label of the steps' bests (\`ensemble.h5\`) | - | ${ens_test:--} | | |"
 	echo
@@ -267,8 +301,9 @@ train_in_final=$(awk -v t="$train_images" -v p="$final_per_epoch" 'BEGIN { if (p
 	echo "| ensemble of ${ens_n:-?} | | ${ens_test:--} |"
 	echo
 	[ -z "$ens_gain" ] || echo "The ensemble against its best member ($best_member): $ens_gain percentage points."
+	fi
 	echo
-	echo "Training time, all models: $(hms "$train_total") (seed $(hms "$seed_secs"), final $(hms "$final_secs"))."
+	echo "Training time, all models: $(hms "$train_total") (seed $(hms "$seed_secs"), final $([ -n "$partial" ] && echo "not yet" || hms "$final_secs"))."
 	echo
 	echo "Training compute, all models: $train_images images trained on${train_in_final:+, as many as $train_in_final epochs of the final phase's $final_per_epoch images}:"
 	echo "the search's cost in the units of one training (\`make ablation\`'s variant (e) spends the same training time on the seed network alone, docs/ABLATION.md)."
@@ -301,7 +336,7 @@ train_in_final=$(awk -v t="$train_images" -v p="$final_per_epoch" 'BEGIN { if (p
 	echo
 	echo "## Best architecture"
 	echo
-	echo "\`final.h5\`: $final_summary"
+	echo "\`$([ -n "$partial" ] && echo "step$steps/best.h5" || echo final.h5)\`: $final_summary"
 	echo
 	echo "Morphisms since the seed network: $final_lineage"
 	echo

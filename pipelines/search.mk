@@ -42,11 +42,10 @@ EPOCHS_NEIGH ?= 1
 EPOCHS_FINAL ?= 4
 LIMIT        ?=
 WIDTHS       ?= 16,32,64
-# A budget for the steps asked for: 200,000 parameters for 3 steps, twice as many for every
-# further step (a child of 3 morphisms is about twice its parent's size: 54,778 -> 117,706 in
-# the default search's first step), so that a longer search is not left with nothing but
-# skip-adds to try after step 3 (docs/SEARCH.md, "The parameter budget").
-MAX_PARAMS   ?= $(shell awk -v s='$(STEPS)' 'BEGIN { if (s !~ /^[0-9]+$$/) s = 3; printf "%d", 200000 * 2 ^ (s > 3 ? s - 3 : 0) }')
+# The children's parameter budget, 4 times the seed network's (54,778 -> 219,112 on
+# Fashion-MNIST): the grown networks of 3 steps stay within a few times the seed's training
+# cost (docs/SEARCH.md, "The parameter budget").
+MAX_PARAMS   ?= 4x
 # the seed network's pretraining and the final phase at the paper's 0.05; the children restart
 # at 0.02 (SGDR): at 0.05 a one-epoch child is knocked far below its parent (docs/SEARCH.md,
 # "Warmup")
@@ -81,7 +80,7 @@ EPOCHS_NEIGH ?= 1
 EPOCHS_FINAL ?= 4
 LIMIT        ?=
 WIDTHS       ?= 16,32,64
-MAX_PARAMS   ?= 150000
+MAX_PARAMS   ?= 3x
 LR_START     ?= 0.05
 else ifeq ($(PROFILE),ablation)
 # `make ablation`'s searches on Fashion-MNIST: four variants on each of ABL_SEEDS seeds
@@ -92,19 +91,30 @@ MORPHS       ?= 3
 EPOCHS_SEED  ?= 2
 EPOCHS_NEIGH ?= 1
 EPOCHS_FINAL ?= 2
-LIMIT        ?= 10000
+# a fifth of Fashion-MNIST's training images (other data: all of them)
+LIMIT        ?= $(if $(filter fashion-mnist,$(DATA)),10000)
 WIDTHS       ?= 16,32,64
-MAX_PARAMS   ?= 200000
+MAX_PARAMS   ?= 4x
 LR_START     ?= 0.02
 ABL_SEEDS    ?= 5
 endif
 LR_START ?= 0.05
 LR_END   ?= 0
 DATA     ?= fashion-mnist
-VAL      ?= 5000
+# The validation images held out of the training set; empty: nash-init's default, 5,000 but at
+# most a tenth of the training set (at least one image per class); P% for a fraction.
+VAL      ?=
 BATCH    ?= 128
 RUN      ?= runs/default
 SEED     ?= 1
+# BUDGET=10m (s, m or h): as many steps as fit in that wall time with the final phase after
+# them (predicted from the times measured so far); STEPS, when given on the command line, is
+# then the most. PATIENCE=K: stop after K steps that together raised the best validation
+# accuracy by less than MIN_GAIN; BUDGET or STEPS is the most. Either: one search (RUNS=1), run
+# by pipelines/search.sh climb, which records the steps reached and why in RUN/climb.txt.
+BUDGET   ?=
+PATIENCE ?=
+MIN_GAIN ?= 0.001
 # RUNS=N: N searches with the seeds SEED .. SEED+N-1 in RUN/run1 .. RUN/runN, and a report
 # over them; RUNS=1 is one search in RUN itself.
 RUNS     ?= 1
@@ -151,6 +161,7 @@ S_ALL   := $(if $(BIN),,all)
 # waits for its training and cleans up, went on unseen, into the next run's files (a requeued
 # Slurm job starts again as soon as make has ended). make waits for the recipes it runs.
 S_SH     = exec env NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/search.sh
+S_REPORT_SH = exec env NASH_BIN='$(S_BIN)' $(SHELL) $(S_HERE)/report.sh
 S_STEPS := $(shell seq 1 $(STEPS) 2>/dev/null)
 # zero-padded numbers: the random seed of step k, child j is the search's seed followed by k
 # and j in three digits each (SEED 1, step 2, child 3: 1002003), so every choice derives from them.
@@ -181,7 +192,7 @@ S_FINAL   = $(call s_final,$(EPOCHS_FINAL))
 S_EVAL    = --data $(DATA) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
 # the seed network's test, with the search's test-time augmentation
 S_EVAL_TTA = $(S_EVAL) $(if $(TTA),--tta $(TTA))
-S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS) $(if $(MAX_PARAMS),--max-params $(MAX_PARAMS))
+S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS)
 
 # ---- one search, as templates ----
 #
@@ -195,9 +206,9 @@ S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS) $(if $(MAX_PARAMS),--max-params $(M
 define s_seednet
 $1/step0/init.h5: $1/settings/init | $(S_ALL)
 	@mkdir -p $$(@D)
-	@$$(S_BIN)/nash-init --dataset $$(DATA) --widths $$(WIDTHS) --val $$(VAL) --seed $2 -o $$@
+	@$$(S_BIN)/nash-init --dataset $$(DATA) --widths $$(WIDTHS) $$(if $$(VAL),--val $$(VAL)) --seed $2 -o $$@
 $1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
-	@$$(S_SH) check-budget $$< '$$(MAX_PARAMS)'
+	@$$(S_SH) check-budget --label '$3' $$< '$$(MAX_PARAMS)' '$$(LIMIT)'
 	@$$(S_SH) train --label $3seed $$@ $$< -- $$(call s_train,$$(S_LR),$$(THREADS_ALONE)) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
 # The seed network on the test set, for comparison.
 $1/step0/test.txt: $1/step0/best.h5 | $(S_ALL)
@@ -230,14 +241,17 @@ s_members = $(if $(filter raw,$(ENSEMBLE)),$(or $(foreach k,$(S_STEPS),$1/step$k
 # trains them in parallel), then the selection over the children and the parent.
 define s_child
 $1/step$2/child$3.h5: $(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/morph $1/settings/neigh | $(S_ALL)
-	@$$(S_SH) train --child --label $(S.$1.label)step$2/child$3 --morph '$$(S_MORPH) --seed $(call s_seed,$(S.$1.seed),$2,$3)' \
+	@$$(S_SH) train --child --label $(S.$1.label)step$2/child$3 --max-params '$$(MAX_PARAMS)' $(S.$1.home)/step0/init.h5 \
+		--morph '$$(S_MORPH) --seed $(call s_seed,$(S.$1.seed),$2,$3)' \
 		$$@ $$< -- $$(call s_train,$(S.$1.lr)) --epochs $$(EPOCHS_NEIGH) --seed $(call s_seed,$(S.$1.seed),$2,$3)
 .PRECIOUS: $1/step$2/child$3.h5
 endef
 define s_select
 $1/step$2/best.h5: $(foreach j,$(S.$1.kids),$1/step$2/child$j.h5) \
 		$(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/select | $(S_ALL)
-	@$$(S_SH) select $(if $(S.$1.label),--label $(S.$1.label) )$(if $(filter no,$(S.$1.keep)),--replace )--step $2 --steps $$(STEPS) $$@ $$(filter %.h5,$$^)
+	@$$(S_SH) select $(if $(S.$1.label),--label $(S.$1.label) )$(if $(filter no,$(S.$1.keep)),--replace )--step $2 --steps $$(if $$(S_OPEN_ENDED),-,$$(STEPS)) $$@ $$(filter %.h5,$$^)
+	@$$(S_SH) best $1 $$@
+	@$$(S_REPORT_SH) --partial $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $2
 .PRECIOUS: $1/step$2/best.h5
 endef
 
@@ -259,6 +273,7 @@ define s_tail
 # training split or, FINAL_ON=all, on training + validation images), tested.
 $1/final.h5: $(call s_best,$1,$(lastword 0 $(S_STEPS))) $1/settings/final | $(S_ALL)
 	@$$(S_SH) train --label $(S.$1.label)final $$@ $$< -- $$(call s_final,$$(EPOCHS_FINAL),$$(S_FINAL_THREADS)) --seed $(call s_seed,$(S.$1.seed),999,0)
+	@$$(S_SH) best $1 $$@
 $(if $(S_STEPS),$1/snap/step$(lastword $(S_STEPS)).h5: $1/final.h5 $1/settings/steps
 	@$$(S_SH) link $$@ ../final.h5)
 
@@ -269,8 +284,8 @@ $1/ensemble.txt: $(call s_members,$1) $1/settings/ensemble | $(S_ALL)
 
 # The report: tables per step, a plot, the best architecture drawn, the summary, result.tsv.
 $1/report.md: $1/final.h5 $1/ensemble.txt $(S.$1.home)/step0/test.txt $(foreach k,$(S_STEPS),$1/step$k/best.h5) \
-		$1/settings/steps $1/settings/ensemble $1/settings/final $(S_HERE)/report.sh $(S_HERE)/common.sh | $(S_ALL)
-	@exec env NASH_BIN='$$(S_BIN)' $$(SHELL) $(S_HERE)/report.sh $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $$(STEPS) $$(FINAL_ON) $$(ENSEMBLE)
+		$1/settings/steps $1/settings/ensemble $1/settings/final $(S_HERE)/report.sh $(S_HERE)/common.sh $(wildcard $1/climb.txt) | $(S_ALL)
+	@$$(S_REPORT_SH) $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $$(STEPS) $$(FINAL_ON) $$(ENSEMBLE)
 
 $(addprefix $1/settings/,morph neigh select final snap steps ensemble run): ;
 # Every target is renamed into place whole, so one that exists is complete: make must not
@@ -312,12 +327,14 @@ S_OUTER := $(if $(MAKECMDGOALS),$(if $(strip $(filter-out search baseline ablati
 s_q = '$(subst ','\'',$1)'
 s_stamp_write = $(shell mkdir -p $(call s_q,$1/settings) && f=$(call s_q,$1/settings/$2) && v=$(call s_q,$(strip $3)) && \
 	{ [ -f "$$f" ] && [ "$$(cat "$$f")" = "$$v" ] || { printf '%s\n' "$$v" >"$$f.tmp" && mv -f "$$f.tmp" "$$f"; }; })
+# A dataset file (DATA=h5:FILE) by its content as well as its path (S_DATA_SUM, below).
+S_DATA = DATA=$(DATA)$(if $(S_DATA_SUM), DATA_CKSUM=$(S_DATA_SUM))
 # $(call s_common,SEED): the settings every training of a search shares
-s_common = DATA=$(DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$1$(s_recipe_record)
+s_common = $(S_DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$1$(s_recipe_record)
 # the recipe's settings where given (a search made before they existed keeps its stamps)
 s_recipe_record = $(if $(SMOOTHING), SMOOTHING=$(SMOOTHING))$(if $(EMA), EMA=$(EMA))$(if $(TTA), TTA=$(TTA))
 # $(call s_seednet_stamps,HOME,SEED)
-s_seednet_stamps = $(call s_stamp,$1,init,DATA=$(DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$2)\
+s_seednet_stamps = $(call s_stamp,$1,init,$(S_DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$2)\
 	$(call s_stamp,$1,seed,EPOCHS_SEED=$(EPOCHS_SEED) $(call s_common,$2))
 # $(call s_search_stamps,DIR): a search's, after s_search; what a variant changes (LR_NEIGH,
 # KEEP_PARENT) is written only when it differs from the default, so that a search's stamps
@@ -339,17 +356,48 @@ s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_P
 
 # ---- checks: when a search target is asked for ----
 S_GOALS := $(filter search search-run baseline baseline-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
+# A repacked dataset file redoes the search: its checksum is in the stamps (cksum reads the
+# file at every make of a search target: about a second per GB).
+S_DATA_SUM := $(if $(and $(strip $(S_GOALS)),$(filter h5:%,$(DATA))),$(shell cksum <'$(patsubst h5:%,%,$(DATA))' 2>/dev/null | cut -d ' ' -f 1-2 | tr ' ' :))
 ifneq ($(strip $(S_GOALS)),)
 ifneq ($(words $(RUN)),1)
 $(error search: RUN must be one path without spaces, not '$(RUN)')
 endif
-S_BAD := $(strip $(foreach v,STEPS NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL VAL BATCH SEED RUNS $(if $(LIMIT),LIMIT),\
+S_BAD := $(strip $(foreach v,$(if $(and $(BUDGET),$(if $(STEPS),,empty)),,STEPS) NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL BATCH SEED RUNS $(if $(LIMIT),LIMIT),\
 	$(if $(shell echo '$($v)' | grep -Ex '[0-9]+'),,$v)))
 ifneq ($(S_BAD),)
 $(error search: $(S_BAD) must be non-negative integers)
 endif
 $(foreach v,THREADS THREADS_ALONE,$(if $($v),$(if $(shell echo '$($v)' | grep -Ex '[1-9][0-9]*'),,\
 	$(error search: $v must be a positive integer (threads per training), not '$($v)'))))
+ifneq ($(BUDGET),)
+ifeq ($(shell echo '$(BUDGET)' | grep -Ex '[0-9]+[smh]?'),)
+$(error search: BUDGET must be a wall time such as 600s, 10m or 2h, not '$(BUDGET)')
+endif
+endif
+ifneq ($(PATIENCE),)
+ifeq ($(shell echo '$(PATIENCE)' | grep -Ex '[1-9][0-9]*'),)
+$(error search: PATIENCE must be a number of steps (1 or more), not '$(PATIENCE)')
+endif
+endif
+ifeq ($(shell echo '$(MIN_GAIN)' | grep -Ex '0?\.[0-9]+|0'),)
+$(error search: MIN_GAIN must be a validation accuracy gain from 0 to below 1 (0.001 = 0.1 points), not '$(MIN_GAIN)')
+endif
+ifneq ($(BUDGET)$(PATIENCE),)
+ifneq ($(RUNS),1)
+$(error search: BUDGET and PATIENCE are for one search (RUNS=1))
+endif
+endif
+ifneq ($(MAX_PARAMS),)
+ifeq ($(shell echo '$(MAX_PARAMS)' | grep -Ex '[0-9]+|([0-9]*\.)?[0-9]+x'),)
+$(error search: MAX_PARAMS must be a number of parameters (200000) or a multiple of the seed network's (4x), not '$(MAX_PARAMS)')
+endif
+endif
+ifneq ($(VAL),)
+ifeq ($(shell echo '$(VAL)' | grep -Ex '[0-9]+|([0-9]*\.)?[0-9]+%'),)
+$(error search: VAL must be a number of validation images (5000) or a percentage of the training set (10%), not '$(VAL)')
+endif
+endif
 ifeq ($(RUNS),0)
 $(error search: RUNS must be at least 1)
 endif
@@ -452,6 +500,19 @@ S_JOBS   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(if $(THREADS),$(shell n=$$(($(S_
 # one search: what trains alone gets every core (THREADS_ALONE) when make chose the split
 S_JOBS_ONE = $(S_JOBS)$(if $(filter -j%,$(MAKEFLAGS))$(THREADS)$(THREADS_ALONE),, THREADS_ALONE=$(S_NPROC))
 
+# BUDGET, PATIENCE: the steps one at a time, each a sub-make as above (search.sh climb). Its
+# most steps: STEPS given on the command line, else the profile's without BUDGET, else (or
+# with STEPS= empty) 998.
+S_BUDGET_S = $(shell echo '$(BUDGET)' | awk '{ n = $$0 + 0; u = substr($$0, length($$0)); print n * (u == "h" ? 3600 : u == "m" ? 60 : 1) }')
+S_MAX_STEPS = $(if $(and $(BUDGET),$(or $(filter-out command line,$(origin STEPS)),$(if $(STEPS),,empty))),998,$(STEPS))
+# the trainings at once: -jN as given, else as S_JOBS chooses
+S_AT_ONCE = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),$(if $(THREADS),$(shell n=$$(($(S_NPROC) / $(THREADS))) && \
+	[ $$n -gt 0 ] && echo $$n || echo 1),$(S_NPROC)))
+S_CLIMB = $(S_SH) climb --run $(S_RUN) --max-steps $(S_MAX_STEPS) $(if $(BUDGET),--budget $(S_BUDGET_S)) \
+	$(if $(PATIENCE),--patience $(PATIENCE) --min-gain $(MIN_GAIN)) --epochs $(EPOCHS_SEED),$(EPOCHS_NEIGH),$(EPOCHS_FINAL) \
+	--neigh $(NEIGH) --jobs $(S_AT_ONCE) --final-on $(FINAL_ON) --ensemble $(ENSEMBLE) \
+	-- $(MAKE) --no-print-directory $(S_JOBS_ONE) -f $(S_MAKEFILE)
+
 # First the Debian packages (tests/deps.sh installs what is missing when run as root; not
 # needed with BIN), then the pipeline in a sub-make that gets the same settings and job slots.
 # The sub-make runs under a shell that traps the stop signals: make passes a SIGTERM on to its
@@ -461,7 +522,8 @@ S_JOBS_ONE = $(S_JOBS)$(if $(filter -j%,$(MAKEFLAGS))$(THREADS)$(THREADS_ALONE),
 # default disposition) and the shell waits for the sub-make.
 search:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'search: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
-	@trap : TERM INT HUP; $(MAKE) --no-print-directory $(if $(filter 1,$(RUNS)),$(S_JOBS_ONE),$(S_JOBS)) -f $(S_MAKEFILE) search-run
+	@$(if $(BUDGET)$(PATIENCE),$(S_CLIMB),! [ -f $(S_RUN)/climb.txt ] || rm -f $(S_RUN)/climb.txt $(S_RUN)/report.md; trap : TERM INT HUP; \
+		$(MAKE) --no-print-directory $(if $(filter 1,$(RUNS)),$(S_JOBS_ONE),$(S_JOBS)) -f $(S_MAKEFILE) search-run)
 search-run: $(S_REPORT)
 	@cat $(S_RUN)/summary.txt
 

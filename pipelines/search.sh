@@ -1,9 +1,10 @@
 #!/bin/sh
 # The recipes of pipelines/search.mk that need more than one line (docs/SEARCH.md).
 #
-#   search.sh train [--child] [--morph 'CMD'] --label L OUT IN -- TRAIN_CMD...
+#   search.sh train [--child] [--max-params SPEC SEED_MODEL] [--morph 'CMD'] --label L OUT IN -- TRAIN_CMD...
 #       Makes OUT by training IN (or, with --morph, the child that `CMD -o OUT.morph.h5 IN`
-#       writes) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT MODEL`. A rerun after an
+#       writes, CMD given `--max-params N` for a budget SPEC as check-budget's MAX_PARAMS, Kx
+#       counted on SEED_MODEL) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT MODEL`. A rerun after an
 #       interruption resumes from the checkpoint when IN and the commands are unchanged.
 #       With --child a failure of the network itself (nash-train exit 3: out of memory, 4:
 #       diverged or collapsed; nash-morph exit 5: no morphism fits) is recorded: OUT is
@@ -23,11 +24,23 @@
 #       second) the training time of a whole search (RESULT, its result.tsv: train_seconds) on
 #       the final phase's data (final_epoch_images), at least 1, as "epochs=E" and the figures
 #       it came from: the no-search baseline of equal compute (`make ablation`'s variant (e)).
-#   search.sh check-budget MODEL MAX_PARAMS
-#       Fails, saying what to change, when the seed network MODEL does not fit below the
-#       parameter budget MAX_PARAMS (no child of it could): before anything trains.
+#   search.sh check-budget [--label L] MODEL MAX_PARAMS LIMIT
+#       Prints the settings derived from the data and the seed network MODEL (its dataset and
+#       validation split, its parameters, the budget MAX_PARAMS in parameters, LIMIT), and
+#       fails, saying what to change, when MODEL does not fit below the budget (no child of it
+#       could): before anything trains. MAX_PARAMS: N parameters, Kx (K times MODEL's) or empty.
+#   search.sh climb --run DIR --max-steps N [--budget SECONDS] [--patience K --min-gain G]
+#                   --epochs SEED,NEIGH,FINAL --neigh N --jobs J --final-on W --ensemble E -- MAKE...
+#       `make search BUDGET=... PATIENCE=...`: runs the steps one at a time (`MAKE STEPS=k
+#       DIR/stepk/best.h5`) while the next fits the time budget with the final phase after it
+#       (predicted from the times measured so far) and the validation accuracy still improves
+#       (by G within the last K steps), at most N; then the final phase (`MAKE STEPS=n
+#       search-run`). Records the steps reached and why in DIR/climb.txt.
 #   search.sh link OUT TARGET
 #       OUT becomes a symbolic link to TARGET, atomically.
+#   search.sh best DIR MODEL
+#       DIR/best.h5 becomes MODEL (a hard link, atomically): the best network so far, after
+#       every step and the final training, that an interruption at any moment leaves whole.
 #   search.sh select [--label L] [--replace] --step K --steps N OUT CANDIDATE... PARENT
 #       nash-select over the candidates into OUT, the table into OUT's directory as
 #       select.tsv, and one progress line (prefixed by L). With --replace the parent is no
@@ -253,10 +266,11 @@ finished() {
 }
 
 cmd_train() {
-	child='' morph='' label='' keep=''
+	child='' morph='' label='' keep='' budget='' budget_model=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--child) child=1; shift ;;
+		--max-params) budget=$2 budget_model=$3; shift 3 ;;
 		--keep) keep=1; shift ;;
 		--morph) morph=$2; shift 2 ;;
 		--label) label=$2; shift 2 ;;
@@ -266,6 +280,10 @@ cmd_train() {
 	[ $# -ge 3 ] && [ "$3" = "--" ] || die "train: usage: train [--child] [--morph CMD] --label L OUT IN -- TRAIN_CMD..."
 	out=$1 in=$2
 	shift 3
+	if [ -n "$morph" ] && [ -n "$budget" ]; then
+		max_params "$budget" "$budget_model" || fail "${label:-$out}: cannot count the parameters of $budget_model"
+		morph="$morph --max-params $cap"
+	fi
 	base=${out%.h5}
 	ckpt=$base.ckpt.h5 key=$base.key log=$base.log morphed=$base.morph.h5 done=$base.done
 	: "${label:=$out}"
@@ -311,6 +329,7 @@ cmd_train() {
 		rm -f "$ckpt" "$key"
 		: >"$log"
 		if [ -n "$morph" ]; then
+			echo "search: $morph -o $morphed $in" >>"$log"
 			# $morph is a command line: split on purpose
 			# shellcheck disable=SC2086
 			$morph -o "$morphed" "$in" >>"$log" 2>&1
@@ -401,6 +420,15 @@ cmd_link() {
 	}
 }
 
+cmd_best() {
+	[ $# -eq 2 ] || die "best: usage: best DIR MODEL"
+	# (a rename onto another link of the same file does nothing: the temporary goes after it)
+	ln -f "$2" "$1/best.h5.tmp" && mv -f "$1/best.h5.tmp" "$1/best.h5" && rm -f "$1/best.h5.tmp" || {
+		rm -f "$1/best.h5.tmp"
+		fail "cannot link $1/best.h5 to $2"
+	}
+}
+
 cmd_snap() {
 	label='' twin=''
 	while [ $# -gt 0 ]; do
@@ -443,7 +471,8 @@ cmd_select() {
 	dir=$(dirname "$out") && mkdir -p "$dir" || fail "${label}step $step: cannot make the directory of $out"
 	# The target last: once it exists, everything the report reads of this step exists too.
 	rm -f "$out.tmp"
-	if ! msg=$("${bin}nash-select" --tsv -o "$out.tmp" "$@" 2>&1 >"$dir/select.tsv.tmp"); then
+	# (--replace: the best child replaces the parent, however they compare; nash-select(1))
+	if ! msg=$("${bin}nash-select" ${replace:+--replace} --tsv -o "$out.tmp" "$@" 2>&1 >"$dir/select.tsv.tmp"); then
 		rm -f "$dir/select.tsv.tmp" "$out.tmp"
 		[ -n "$interrupted" ] && exit 130
 		case $msg in
@@ -470,29 +499,6 @@ cmd_select() {
 		rm -f "$dir/select.tsv.tmp" "$out.tmp"
 		die "${label}step $step: every child failed, and every later step would: ${nofit#*	} (the parent has ${nofit%%	*} parameters); give a larger MAX_PARAMS (or MAX_PARAMS= for no budget), or fewer MORPHS"
 	fi
-	# --replace: the best child that can win, whether or not it beats the parent (the last
-	# argument), whose row leaves the table; the parent only when no child can win.
-	if [ -n "$replace" ]; then
-		for parent in "$@"; do :; done
-		# (an awk ended by a signal prints no child: the parent must not pass for the winner)
-		c=$(tsv_cols "$dir/select.tsv.tmp" rank model usable) &&
-			child=$(awk -F '\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
-				NR > 1 && $f[2] != p && $f[3] == 1 { print $f[2]; exit }' "$dir/select.tsv.tmp") || {
-			rm -f "$dir/select.tsv.tmp" "$out.tmp"
-			fail "${label}step $step: cannot read $dir/select.tsv.tmp"
-		}
-		if [ -n "$child" ]; then
-			{
-				"${bin}nash-select" -q -o "$out.tmp" "$child" >/dev/null &&
-					awk -F '\t' -v OFS='\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
-						NR == 1 { print; next } $f[2] != p { $f[1] = ++rank; print }' "$dir/select.tsv.tmp" >"$dir/select.tsv.tmp2" &&
-					mv -f "$dir/select.tsv.tmp2" "$dir/select.tsv.tmp"
-			} || {
-				rm -f "$dir/select.tsv.tmp" "$dir/select.tsv.tmp2" "$out.tmp"
-				fail "${label}step $step: cannot take $child"
-			}
-		fi
-	fi
 	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" && mv -f "$out.tmp" "$out" || {
 		rm -f "$dir/select.tsv.tmp" "$out.tmp"
 		fail "${label}step $step: cannot write $dir/select.tsv or $out"
@@ -510,8 +516,10 @@ cmd_select() {
 			sub(/.*\//, "", win); sub(/\.h5$/, "", win)
 			what = (win == "best") ? "the parent stays" : win ", " n " morphisms: " ops
 			# a failed child holds the figures of its parent: "trained" counts the trainings only
-			if (failed) printf "%sstep %d/%d: best val %s (%s), %d of %d %s trained (%d failed)", label, step, steps, val, what, children - failed, children, children == 1 ? "child" : "children", failed
-			else printf "%sstep %d/%d: best val %s (%s), %d %s trained", label, step, steps, val, what, children, children == 1 ? "child" : "children"
+			# (steps "-": a search that decides its steps as it goes, BUDGET or PATIENCE)
+			of = (steps == "-") ? "" : "/" steps
+			if (failed) printf "%sstep %d%s: best val %s (%s), %d of %d %s trained (%d failed)", label, step, of, val, what, children - failed, children, children == 1 ? "child" : "children", failed
+			else printf "%sstep %d%s: best val %s (%s), %d %s trained", label, step, of, val, what, children, children == 1 ? "child" : "children"
 			printf "\t%d\n", secs
 		}' "$dir/select.tsv" | while IFS='	' read -r line secs; do
 		echo "$line, $(hms "$secs") of training$(elapsed)"
@@ -540,17 +548,217 @@ cmd_budget() {
 	mv -f "$out.tmp" "$out" || fail "$out: cannot write it"
 }
 
+# ---- climb: a time budget, a stop at saturation ----
+
+# secs: the seconds measured for step K of DIR (0: the seed network's pretraining), recorded in
+# DIR/stepK/wall when the driver ran it, else estimated from the models' training seconds (a
+# step made by a plain `make search`: its children's seconds over the trainings at once).
+step_secs() {
+	secs=
+	[ -f "$run/step$1/wall" ] && read -r secs <"$run/step$1/wall" && is_count "$secs" && return 0
+	if [ "$1" = 0 ]; then
+		show_field total_seconds "$run/step0/best.h5" || return 1
+		secs=${field%.*}
+	else
+		c=$(tsv_cols "$run/step$1/select.tsv" model seconds usable) &&
+			secs=$(awk -F '\t' -v c="$c" -v j="$jobs" 'BEGIN { split(c, f, " ") }
+				NR > 1 && $f[1] !~ /\/best\.h5$/ && $f[3] == 1 { s += $f[2] } END { printf "%d\n", s / j }' "$run/step$1/select.tsv") || return 1
+	fi
+	is_count "$secs"
+}
+
+# reserve: the seconds the final phase after step K will take, predicted from K's best: its
+# seconds per image in its own training (for a child: one thread beside its siblings, more
+# than the final training's on every core) times the final phase's images (EPOCHS_FINAL epochs
+# of the training split, a tenth more with FINAL_ON=all), a fifth more for the tests and the
+# ensemble; ENSEMBLE=trained trains the snapshots too, JOBS at a time.
+final_reserve() {
+	show_table "$run/step$1/best.h5" || return 1
+	take img images 1 && take sec seconds 1 || { rm -f "$shown"; return 1; }
+	rm -f "$shown"
+	last_epochs=$epochs_neigh
+	[ "$1" = 0 ] && last_epochs=$epochs_seed
+	reserve=$(awk -v img="$img" -v sec="$sec" -v e="$last_epochs" -v f="$epochs_final" -v all="$([ "$final_on" = all ] && echo 1.1 || echo 1)" \
+		-v snaps="$([ "$ensemble" = trained ] && echo "$1" || echo 1)" -v j="$jobs" 'BEGIN {
+			if (!(img > 0 && sec > 0 && e > 0)) exit 1
+			r = f * (img / e) * all * (sec / img) * 1.2
+			n = int((snaps + j - 1) / j); if (n < 1) n = 1
+			printf "%d\n", r * n + 0.5 }') && is_count "$reserve"
+}
+
+# the best validation accuracy after step K (the parent competes: its own, or a child's)
+best_val() {
+	show_field val_accuracy "$run/step$1/best.h5" && bv=$field
+}
+
+# step_targets K: what step K is (0: the seed network and its test)
+step_targets() {
+	targets=$run/step$1/best.h5
+	[ "$1" != 0 ] || targets="$targets $run/step0/test.txt"
+}
+
+# True when step K is made, up to date and timed (by an earlier run of this driver).
+step_done() {
+	step_targets "$1"
+	# shellcheck disable=SC2086 # (RUN has no spaces)
+	[ -f "$run/step$1/wall" ] && climb_make -q STEPS="$1" $targets >/dev/null 2>&1
+}
+
+# make_step K: brings step K up to date through make, and records its seconds in
+# DIR/stepK/wall when it had anything to do.
+make_step() {
+	k=$1
+	step_done "$k" && return 0
+	set -- $targets
+	t0=$(date +%s) || fail "cannot read the clock"
+	climb_make STEPS="$k" S_OPEN_ENDED=1 S_START="$climb_start" "$@" || exit $?
+	t1=$(date +%s) || fail "cannot read the clock"
+	[ -z "$interrupted" ] || exit 130
+	echo $((t1 - t0)) >"$run/step$k/wall.tmp" && mv -f "$run/step$k/wall.tmp" "$run/step$k/wall" ||
+		fail "cannot write $run/step$k/wall"
+}
+
+cmd_climb() {
+	run='' max_steps='' budget='' patience='' min_gain='' epochs='' neigh='' jobs='' final_on='' ensemble=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--run) run=$2; shift 2 ;;
+		--max-steps) max_steps=$2; shift 2 ;;
+		--budget) budget=$2; shift 2 ;;
+		--patience) patience=$2; shift 2 ;;
+		--min-gain) min_gain=$2; shift 2 ;;
+		--epochs) epochs=$2; shift 2 ;;
+		--neigh) neigh=$2; shift 2 ;;
+		--jobs) jobs=$2; shift 2 ;;
+		--final-on) final_on=$2; shift 2 ;;
+		--ensemble) ensemble=$2; shift 2 ;;
+		--) shift; break ;;
+		*) die "climb: unknown option $1" ;;
+		esac
+	done
+	[ -n "$run" ] && is_count "$max_steps" && is_count "$neigh" && is_count "$jobs" && [ $# -gt 0 ] ||
+		die "climb: usage: climb --run DIR --max-steps N ... -- MAKE..."
+	IFS=, read -r epochs_seed epochs_neigh epochs_final <<-EOF
+		$epochs
+	EOF
+	[ "$jobs" -ge 1 ] || jobs=1
+	[ "$jobs" -le "$neigh" ] || jobs=$neigh
+	# the make command, each word single-quoted for climb_make's eval
+	climb_args=
+	for a in "$@"; do
+		climb_args="$climb_args '$(printf '%s' "$a" | sed "s/'/'\\\\''/g")'"
+	done
+	mkdir -p "$run" || fail "cannot make $run"
+	rm -f "$run/climb.txt"
+	climb_start=$(date +%s) || fail "cannot read the clock"
+
+	make_step 0
+	k=0 why=
+	while :; do
+		best_val "$k" || fail "cannot read step $k's best"
+		eval "val_$k=\$bv"
+		# PATIENCE: no gain of MIN_GAIN over the last PATIENCE steps
+		if [ -n "$patience" ] && [ "$k" -ge "$patience" ]; then
+			eval "old=\$val_$((k - patience))"
+			if awk -v a="$bv" -v b="$old" -v g="$min_gain" 'BEGIN { exit !(a - b < g) }'; then
+				why="the validation accuracy saturated: $old after step $((k - patience)), $bv after step $k, a gain below MIN_GAIN=$min_gain in PATIENCE=$patience steps"
+				break
+			fi
+		fi
+		if [ "$k" -ge "$max_steps" ]; then
+			why="the most steps asked for: STEPS=$max_steps"
+			break
+		fi
+		# a step made by an earlier run within its budget is taken as it is (its time is spent):
+		# the same BUDGET again reaches the same step
+		if [ -n "$budget" ] && ! step_done $((k + 1)); then
+			spent=0 i=0
+			while [ "$i" -le "$k" ]; do
+				step_secs "$i" || fail "cannot read the time of step $i"
+				spent=$((spent + secs))
+				eval "wall_$i=\$secs"
+				i=$((i + 1))
+			done
+			final_reserve "$k" || fail "cannot predict the final phase from $run/step$k/best.h5"
+			# the next step: 1.5 times the last (its children are its best's, up to twice as big:
+			# 1.25 to 1.5 times in the default search); the first from the pretraining: a child
+			# costs about 4 seed epochs per epoch (one thread instead of every core, a larger
+			# network), JOBS children at once
+			if [ "$k" = 0 ]; then
+				next=$(awk -v w="$wall_0" -v es="$epochs_seed" -v en="$epochs_neigh" -v n="$neigh" -v j="$jobs" \
+					'BEGIN { printf "%d\n", 4 * w / (es > 0 ? es : 1) * en * int((n + j - 1) / j) + 0.5 }')
+			else
+				eval "next=\$((wall_$k * 3 / 2))"
+			fi
+			# the final phase after it, of a network up to 1.25 times as costly
+			after=$((reserve * 5 / 4))
+			if [ $((spent + next + after)) -gt "$budget" ]; then
+				why="the time budget: BUDGET=$(hms "$budget"), $(hms "$spent") spent, step $((k + 1)) would take about $(hms "$next") and the final phase after it about $(hms "$after")"
+				break
+			fi
+		fi
+		k=$((k + 1))
+		make_step "$k"
+	done
+	printf 'steps=%s\nwhy=%s\n' "$k" "$why" >"$run/climb.txt.tmp" && mv -f "$run/climb.txt.tmp" "$run/climb.txt" ||
+		fail "cannot write $run/climb.txt"
+	echo "search: $k step$([ "$k" = 1 ] || echo s) ($why); make search STEPS=$k with the same settings makes the same search"
+	climb_make STEPS="$k" S_START="$climb_start" search-run
+}
+
+# climb_make ARGS...: the make command given to climb, with ARGS after its own
+climb_make() {
+	eval "set -- $climb_args \"\$@\""
+	"$@"
+}
+
 # ---- check-budget ----
 
+# cap = the parameter budget SPEC (N, or Kx: K times the parameters of MODEL, params) in
+# parameters; empty for no budget. Fails, saying why, when MODEL cannot be read.
+max_params() {
+	cap='' params=''
+	[ -n "$1" ] || return 0
+	show_field params "$2" || return 1
+	params=$field
+	is_count "$params" || {
+		echo "search: $2: no parameter count" >&2
+		return 1
+	}
+	case $1 in
+	*x) cap=$(awk -v k="${1%x}" -v p="$params" 'BEGIN { printf "%d\n", k * p }') && [ -n "$cap" ] || return 1 ;;
+	*) cap=$1 ;;
+	esac
+}
+
 cmd_check_budget() {
-	[ $# -eq 2 ] || die "usage: search.sh check-budget MODEL MAX_PARAMS"
-	[ -n "$2" ] || return 0
-	show_table "$1" && take params params 1 || fail "cannot read $1"
-	rm -f "$shown"
-	is_count "$params" || fail "$1: no parameter count"
+	label=''
+	[ "${1:-}" = --label ] && { label=$2; shift 2; }
+	[ $# -eq 3 ] || die "usage: search.sh check-budget [--label L] MODEL MAX_PARAMS LIMIT"
+	model=$1 spec=$2 limit=$3
+	# the settings that depend on the data, as derived: said before anything trains
+	data=$("${bin}nash-show" "$model" | sed -n 's/^  dataset *//p') && [ -n "$data" ] || fail "cannot read $model"
+	max_params "$spec" "$model" || fail "cannot read $model"
+	[ -n "$params" ] || { show_field params "$model" && params=$field; } || fail "cannot read $model"
+	case $spec in
+	'') budget="no parameter budget (MAX_PARAMS=)" ;;
+	*x) budget="children up to $cap parameters (MAX_PARAMS=$spec)" ;;
+	*) budget="children up to $cap parameters (MAX_PARAMS)" ;;
+	esac
+	images="every training image (no LIMIT)"
+	[ -z "$limit" ] || images="the first $limit training images (LIMIT)"
+	{
+		echo "data: $data; $images"
+		echo "seed network: $params parameters; $budget"
+	} >"$model.derived.tmp" && mv -f "$model.derived.tmp" "${model%.h5}.derived" || {
+		rm -f "$model.derived.tmp"
+		fail "cannot write ${model%.h5}.derived"
+	}
+	sed "s|^|${label:+${label%/}: }|" "${model%.h5}.derived" || fail "cannot read ${model%.h5}.derived"
+	[ -n "$cap" ] || return 0
 	# every morphism adds parameters: a budget the seed network fills leaves no child
-	[ "$params" -lt "$2" ] ||
-		die "MAX_PARAMS=$2 does not exceed what the seed network ($1) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say $((4 * params)), or MAX_PARAMS= for no budget)"
+	[ "$params" -lt "$cap" ] ||
+		die "MAX_PARAMS=$spec does not exceed what the seed network ($model) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say 4x, $((4 * params)) parameters, or MAX_PARAMS= for no budget)"
 }
 
 case ${1:-} in
@@ -560,5 +768,7 @@ budget) shift; cmd_budget "$@" ;;
 select) shift; cmd_select "$@" ;;
 snap) shift; cmd_snap "$@" ;;
 link) shift; cmd_link "$@" ;;
-*) die "usage: search.sh train|snap|link|select|budget|check-budget ..." ;;
+climb) shift; cmd_climb "$@" ;;
+best) shift; cmd_best "$@" ;;
+*) die "usage: search.sh train|snap|link|best|select|budget|check-budget ..." ;;
 esac

@@ -21,7 +21,7 @@ allowed() { # the layers a folder may include
 	lib/model) echo "base model" ;;
 	lib/data) echo "base data" ;;
 	lib/backend/ref) echo "base backend" ;;
-	lib/backend/cpu) echo "base backend" ;;
+	lib/backend/blas) echo "base backend" ;;
 	lib/backend/onednn) echo "base backend" ;;
 	lib/backend) echo "base backend" ;;
 	lib/engine) echo "base model data backend engine" ;;

@@ -85,10 +85,11 @@ void cli_close_stdout(const char *prog)
 		die(prog, "error writing to standard output: %s", strerror(errno ? errno : EIO));
 }
 
-void cli_check_binary_out(const char *prog, const char *path)
+void cli_check_binary_out(const char *prog, const char *path, const char *what)
 {
 	if (strcmp(path, "-") == 0 && isatty(STDOUT_FILENO))
-		die_usage(prog, "refusing to write a model file to a terminal; use -o FILE or redirect stdout");
+		die_usage(prog, "refusing to write %s %s to a terminal; use -o FILE or redirect stdout",
+			  strchr("AEIOUaeiou", what[0]) ? "an" : "a", what);
 }
 
 const char *cli_input(const char *prog, int argc, char **argv, int optind, const char *what)
@@ -274,8 +275,18 @@ void cli_progress(const TrainProgress *p, void *arg)
 	fmt_time(el, sizeof el, p->elapsed_s);
 	if (p->epoch_done) {
 		const EpochRecord *r = p->rec;
-		fprintf(stderr, "%s%s: epoch %d/%d  lr %.4f  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1fs  %.0f img/s\n",
-			cp->tty ? "\r\033[K" : "", cp->prog, p->epoch, p->epochs, r->lr, r->train_loss, r->train_acc,
+		/* the epoch's learning rates: first-last ("0.0500-0.0413", a cosine falling), with the
+		   peak between when a warmup ends inside the epoch ("0.0250-0.0500-0.0250"), one value
+		   when constant: the first step's alone reads as a schedule running backwards */
+		char lr[48];
+		if (p->lr_peak > r->lr && p->lr_peak > p->lr_last)
+			snprintf(lr, sizeof lr, "%.4f-%.4f-%.4f", r->lr, p->lr_peak, p->lr_last);
+		else if (p->lr_last != r->lr)
+			snprintf(lr, sizeof lr, "%.4f-%.4f", r->lr, p->lr_last);
+		else
+			snprintf(lr, sizeof lr, "%.4f", r->lr);
+		fprintf(stderr, "%s%s: epoch %d/%d  lr %s  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1fs  %.0f img/s\n",
+			cp->tty ? "\r\033[K" : "", cp->prog, p->epoch, p->epochs, lr, r->train_loss, r->train_acc,
 			r->val_loss, r->val_acc, r->seconds, p->images_per_s);
 		return;
 	}

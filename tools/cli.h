@@ -21,8 +21,9 @@ noreturn void die_usage(const char *prog, const char *fmt, ...) __attribute__((f
 noreturn void cli_version(const char *prog);
 /* Flushes and closes stdout; a write error (full disk, closed pipe) fails the program. */
 void cli_close_stdout(const char *prog);
-/* Refuses to write a binary model to a terminal (exit 2) when path is "-". */
-void cli_check_binary_out(const char *prog, const char *path);
+/* Refuses to write a binary file to a terminal (exit 2) when path is "-"; what it is: "model
+   file", "dataset file", ... ("refusing to write a dataset file to a terminal"). */
+void cli_check_binary_out(const char *prog, const char *path, const char *what);
 
 /* The one input file operand: argv[optind], or "-" when there is none and standard input is not
    a terminal (so `nash-init | nash-train` works); otherwise a usage error naming `what`. */
@@ -47,7 +48,7 @@ enum { CLI_OPT_DATA = 0x100, CLI_OPT_DEVICE, CLI_OPT_GPU, CLI_OPT_THREADS, CLI_O
 
 typedef struct CliRun {
 	const char *data;   /* --data SPEC; NULL: the dataset the model records */
-	const char *device; /* --device: auto (default), cpu, ref or cuda */
+	const char *device; /* --device: the engine, auto (default) or a backend_find name (cpu, cpu-bf16, cpu-blas, ref, cuda) */
 	const char *eval;   /* --eval: one of the tool's choices (default val) */
 	int threads;        /* --threads; 0: all cores */
 	int gpu;            /* --gpu N; -1: not given (NASH_GPU, else 0) */

@@ -30,7 +30,9 @@ static void usage(FILE *f)
 		"  --resize HxW         resize every image to H x W (bilinear, Pillow's); without it every\n"
 		"                       image must have the size of the first\n"
 		"  --channels N         1, 3 or 4 (RGBA); default 1 when every image is grayscale, else 3\n"
-		"  --name NAME          the dataset's name (default: DIR's last component)\n"
+		"  --name NAME          the dataset's name (default: DIR's last component, or for X/train X)\n"
+		"  --force              take class folders named train, test, val or validation, and class\n"
+		"                       folders that hold only folders, as classes (refused by default)\n"
 		"  --threads T          decoding threads (default: all cores)\n"
 		"  -h, --help           show this help\n"
 		"  -V, --version        show the version\n"
@@ -54,23 +56,15 @@ static void parse_size(const char *s, int *h, int *w)
 	*h = (int)a, *w = (int)b;
 }
 
-/* The last component of a path, without trailing slashes. */
-static void base_name(char *out, size_t n, const char *path)
-{
-	size_t len = strlen(path);
-	while (len > 1 && path[len - 1] == '/')
-		len--;
-	size_t start = len;
-	while (start > 0 && path[start - 1] != '/')
-		start--;
-	snprintf(out, n, "%.*s", (int)(len - start), path + start);
-}
-
-static int cmd_write(Dataset *d, const char *out)
+static int cmd_write(Dataset *d, const char *out, int pack)
 {
 	NashErr err = { 0 };
 	if (dataset_write_h5(d, out, &err))
 		die_err(prog, &err);
+	if (pack)
+		fprintf(stderr, "%s: packed %d images (%d training, %d test) of %d classes, %dx%dx%d (C x H x W), as dataset '%s' into %s\n",
+			prog, d->n_train + d->n_test, d->n_train, d->n_test, d->n_classes, d->c, d->h, d->w, d->name,
+			strcmp(out, "-") ? nash_name(out).s : "standard output");
 	dataset_free(d);
 	cli_close_stdout(prog);
 	return 0;
@@ -86,6 +80,7 @@ static int cmd_pack_convert(int argc, char **argv, int pack)
 		{"test-fraction", required_argument, 0, 'f'}, {"seed", required_argument, 0, 's'},
 		{"resize", required_argument, 0, 'r'},   {"channels", required_argument, 0, 'c'},
 		{"name", required_argument, 0, 'n'},     {"threads", required_argument, 0, 'T'},
+		{"force", no_argument, 0, 'F'},
 		{"help", no_argument, 0, 'h'},           {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -109,6 +104,7 @@ static int cmd_pack_convert(int argc, char **argv, int pack)
 			break;
 		case 'n': name = optarg; break;
 		case 'T': o.threads = (int)cli_long(prog, "--threads", optarg, 1, 1024); break;
+		case 'F': o.force = 1; break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
@@ -120,19 +116,24 @@ static int cmd_pack_convert(int argc, char **argv, int pack)
 		die_usage(prog, "unexpected argument '%s'", argv[optind + 1]);
 	if (o.test_dir && fraction_given)
 		die_usage(prog, "--test and --test-fraction exclude each other");
-	cli_check_binary_out(prog, out);
+	cli_check_binary_out(prog, out, "dataset file");
 
 	NashErr err = { 0 };
 	Dataset d;
 	if (pack) {
 		char base[256];
+		PackNotes notes;
 		o.dir = argv[optind];
-		base_name(base, sizeof base, o.dir);
+		pack_default_name(base, sizeof base, o.dir);
 		o.name = name ? name : base;
 		if (!name && !dataset_name_ok(base))
 			die_usage(prog, "%s: '%s' is not a dataset name (1 to 63 of A-Z a-z 0-9 . _ + -, one a letter or digit); give --name",
 				  nash_name(o.dir).s, nash_name(base).s);
-		if (data_pack(&d, &o, &err))
+		int rc = data_pack(&d, &o, &notes, &err);
+		for (int k = 0; k < 2; k++)
+			if (notes.skipped[k][0])
+				fprintf(stderr, "%s: %s\n", prog, notes.skipped[k]);
+		if (rc)
 			die_err(prog, &err);
 	} else {
 		if (!strncmp(argv[optind], "h5:", 3))
@@ -140,7 +141,7 @@ static int cmd_pack_convert(int argc, char **argv, int pack)
 		if (dataset_load(&d, argv[optind], 1, &err) || dataset_set_builtin_classes(&d, &err))
 			die_err(prog, &err);
 	}
-	return cmd_write(&d, out);
+	return cmd_write(&d, out, pack);
 }
 
 static int cmd_info(int argc, char **argv)

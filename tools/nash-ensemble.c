@@ -77,7 +77,7 @@ int main(int argc, char **argv)
 	if (n_stdin > 1)
 		die_usage(prog, "standard input (-) can be only one of the models");
 	if (out)
-		cli_check_binary_out(prog, out);
+		cli_check_binary_out(prog, out, "ensemble file");
 	FILE *res = (out && strcmp(out, "-") == 0) ? stderr : stdout;
 
 	NashErr err = {0};

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	if (!onnx)
 		die_usage(prog, "say which format to write: --onnx");
 	const char *in = cli_input(prog, argc, argv, optind, "MODEL");
-	cli_check_binary_out(prog, out);
+	cli_check_binary_out(prog, out, "ONNX model");
 
 	NashErr err = {0};
 	Model m;

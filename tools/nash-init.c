@@ -28,7 +28,10 @@ static void usage(FILE *f)
 		"  --dataset SPEC   fashion-mnist (default), fashion-mnist:DIR, cifar10:DIR, cifar100:DIR,\n"
 		"                   h5:FILE (a dataset file, nash-data(1))\n"
 		"  --widths LIST    channels of the conv blocks (default 32,64,128)\n"
-		"  --val N          validation images held out from the end of the training set (default %d)\n"
+		"  --val N, --val P%%\n"
+		"                   validation images held out from the end of the training set: N images,\n"
+		"                   or P percent of the training set (at least one per class); default %d,\n"
+		"                   but at most a tenth of the training set and at least one per class\n"
 		"  --seed S         random seed for the weights (default 1)\n"
 		"  -o, --output F   write the model to F (default: standard output)\n"
 		"  -h, --help       show this help\n"
@@ -40,7 +43,8 @@ int main(int argc, char **argv)
 {
 	const char *spec = "fashion-mnist", *out = "-", *like = NULL;
 	const char *seed_net_option = NULL; /* the first seed-network option given, which --like excludes */
-	int widths[16] = {32, 64, 128}, n_widths = 3, val = NASH_DEFAULT_VAL;
+	int widths[16] = {32, 64, 128}, n_widths = 3, val = -1; /* -1: data_default_val */
+	double val_percent = 0; /* > 0: --val P% */
 	uint64_t seed = 1;
 	static const struct option opts[] = {
 		{"dataset", required_argument, 0, 'd'}, {"widths", required_argument, 0, 'w'},
@@ -58,7 +62,13 @@ int main(int argc, char **argv)
 			seed_net_option = seed_net_option ? seed_net_option : "--widths";
 			break;
 		case 'v':
-			val = (int)cli_long(prog, "--val", optarg, 0, 1000000);
+			if (optarg[0] && optarg[strlen(optarg) - 1] == '%') {
+				char num[32];
+				snprintf(num, sizeof num, "%.*s", (int)strlen(optarg) - 1, optarg);
+				val_percent = cli_double(prog, "--val", num, 1e-9, 99.999);
+			} else {
+				val = (int)cli_long(prog, "--val", optarg, 0, 1000000);
+			}
 			seed_net_option = seed_net_option ? seed_net_option : "--val";
 			break;
 		case 'l': like = optarg; break;
@@ -74,7 +84,7 @@ int main(int argc, char **argv)
 	if (like && seed_net_option)
 		die_usage(prog, "--like and %s exclude each other (MODEL gives the architecture, dataset and validation split)",
 			  seed_net_option);
-	cli_check_binary_out(prog, out);
+	cli_check_binary_out(prog, out, "model file");
 
 	NashErr err = {0};
 	if (like) {
@@ -89,11 +99,17 @@ int main(int argc, char **argv)
 	Dataset d;
 	if (dataset_load(&d, spec, 0, &err))
 		die_err(prog, &err);
+	if (val_percent > 0 && data_val_percent(&val, &d, val_percent, &err))
+		die_err(prog, &err);
+	if (val < 0)
+		val = data_default_val(&d);
 	Split sp;
 	if (data_split(&sp, &d, val, 0, &err))
 		die_err(prog, &err);
 	Model m;
-	if (seed_network(&m, d.name, d.c, d.h, d.w, d.n_classes, widths, n_widths, seed, &err))
+	/* the class names go with the model: nash-show lists them, nash-export --onnx exports them */
+	if (seed_network(&m, d.name, d.c, d.h, d.w, d.n_classes, widths, n_widths, seed, &err) ||
+	    dataset_set_builtin_classes(&d, &err) || model_set_class_names(&m, d.class_names, &err))
 		die_err(prog, &err);
 	if (d.has_norm) { /* the dataset file gives its normalisation */
 		memcpy(m.mean, d.norm_mean, sizeof m.mean);

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 		}
 	}
 	const char *in = cli_input(prog, argc, argv, optind, "PARENT");
-	cli_check_binary_out(prog, out);
+	cli_check_binary_out(prog, out, "model file");
 
 	Model parent, child;
 	if (model_read(&parent, in, &err))

@@ -28,6 +28,9 @@ static void usage(FILE *f)
 		"      --tsv             print the ranked table as tab-separated values on standard\n"
 		"                        output instead (no path line)\n"
 		"  -q, --quiet           no table\n"
+		"      --replace         no model selection: the last MODEL is the parent, which leaves\n"
+		"                        the ranking when any other model can win, however they compare;\n"
+		"                        it wins only when none can (a search's KEEP_PARENT=no)\n"
 		"      --mark-failed R   write MODEL marked failed with reason R (no ranking): how a\n"
 		"                        search records a child whose training crashed\n"
 		"  -h, --help            show this help\n"
@@ -121,11 +124,11 @@ static int mark_failed(const char *in, const char *out, const char *reason)
 int main(int argc, char **argv)
 {
 	const char *out = NULL, *reason = NULL;
-	int metric = METRIC_VAL_ACCURACY, tsv = 0, quiet = 0;
+	int metric = METRIC_VAL_ACCURACY, tsv = 0, quiet = 0, replace = 0;
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'}, {"metric", required_argument, 0, 'm'},
 		{"tsv", no_argument, 0, 't'},          {"quiet", no_argument, 0, 'q'},
-		{"mark-failed", required_argument, 0, 'F'},
+		{"mark-failed", required_argument, 0, 'F'}, {"replace", no_argument, 0, 'R'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -141,6 +144,7 @@ int main(int argc, char **argv)
 		case 't': tsv = 1; break;
 		case 'q': quiet = 1; break;
 		case 'F': reason = optarg; break;
+		case 'R': replace = 1; break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
@@ -149,18 +153,22 @@ int main(int argc, char **argv)
 	if (optind == argc)
 		die_usage(prog, "missing MODEL");
 	if (reason) {
+		if (replace)
+			die_usage(prog, "--mark-failed and --replace exclude each other");
 		if (argc - optind != 1)
 			die_usage(prog, "--mark-failed takes exactly one MODEL");
 		if (!out)
 			out = "-";
-		cli_check_binary_out(prog, out);
+		cli_check_binary_out(prog, out, "model file");
 		return mark_failed(argv[optind], out, reason);
 	}
 	if (tsv && out && strcmp(out, "-") == 0)
 		die_usage(prog, "--tsv and -o - would both write to standard output");
 	if (out)
-		cli_check_binary_out(prog, out);
+		cli_check_binary_out(prog, out, "model file");
 	int n = argc - optind, n_stdin = 0;
+	if (replace && n < 2)
+		die_usage(prog, "--replace needs the parent and at least one other MODEL");
 	for (int i = optind; i < argc; i++)
 		n_stdin += strcmp(argv[i], "-") == 0;
 	if (n_stdin > 1)
@@ -209,11 +217,13 @@ int main(int argc, char **argv)
 	}
 	model_free(&first);
 	select_link_parents(info, n);
-	int usable = select_rank(order, info, n, (SelectMetric)metric);
+	int ranked = n;
+	int usable = replace ? select_rank_replace(order, &ranked, info, n, n - 1, (SelectMetric)metric)
+			     : select_rank(order, info, n, (SelectMetric)metric);
 	if (tsv)
-		print_tsv(stdout, info, order, n, (SelectMetric)metric);
+		print_tsv(stdout, info, order, ranked, (SelectMetric)metric);
 	else if (!quiet)
-		print_table(stderr, info, order, n, (SelectMetric)metric);
+		print_table(stderr, info, order, ranked, (SelectMetric)metric);
 	if (usable == 0) {
 		if (n == 1)
 			die(prog, "%s: no model can win: it failed or has no %s", nash_name(info[0].path).s,

@@ -130,6 +130,31 @@ static const char *tta_note(char *buf, size_t n, float acc, Tta tta)
 	return buf;
 }
 
+/* The class names after their labels, "0 cat, 1 dog", wrapped: the label tells where a name
+   with a comma ends. */
+static void print_classes(const Model *m)
+{
+	if (!m->class_names) {
+		printf("  classes     not recorded (a model made before nash-init recorded them)\n");
+		return;
+	}
+	int col = 14;
+	printf("  classes    ");
+	for (int k = 0; k < m->g.n_classes; k++) {
+		char item[NASH_NAME_SHOWN + 16];
+		snprintf(item, sizeof item, "%d %s%s", k, nash_name(m->class_names + (size_t)k * NASH_CLASS_NAME_MAX).s,
+			 k + 1 < m->g.n_classes ? "," : "");
+		int w = (int)strlen(item) + 1;
+		if (col > 14 && col + w > 100) {
+			printf("\n             ");
+			col = 14;
+		}
+		printf(" %s", item);
+		col += w;
+	}
+	printf("\n");
+}
+
 static void print_summary(const Model *m, const ModelInfo *mi)
 {
 	const Graph *g = &m->g;
@@ -141,6 +166,7 @@ static void print_summary(const Model *m, const ModelInfo *mi)
 	printf("%s\n", mi->path);
 	printf("  dataset     %s (%dx%dx%d, %d classes), %d validation images held out\n", m->dataset, g->in_c, g->in_h,
 	       g->in_w, g->n_classes, m->val_size);
+	print_classes(m);
 	printf("  id          %s (parent %s)\n", or_dash(m->id), or_dash(m->parent_id));
 	printf("  graph       %d nodes, %zu parameters\n", g->n_nodes, mi->params);
 	printf("              %s\n", mi->summary);

@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 	if (!out)
 		out = "-";
 	if (write_model)
-		cli_check_binary_out(prog, out);
+		cli_check_binary_out(prog, out, "model file");
 
 	NashErr err = {0};
 	BackendOpts bopts;

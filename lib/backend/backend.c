@@ -9,7 +9,7 @@
    Debian has no static libdnnl and the GPU machine no shared one. There "cpu" is the im2col +
    OpenBLAS engine and "cpu-bf16" does not exist. */
 #ifdef NASH_NO_ONEDNN
-#define CPU_DEFAULT (&nash_backend_cpu)
+#define CPU_DEFAULT (&nash_backend_blas)
 #else
 #define CPU_DEFAULT (&nash_backend_onednn)
 #endif
@@ -42,7 +42,7 @@ const Backend *backend_find(const char *name, NashErr *err)
 #endif
 	}
 	if (!strcmp(name, "cpu-blas"))
-		return &nash_backend_cpu;
+		return &nash_backend_blas;
 	if (!strcmp(name, "ref"))
 		return &nash_backend_ref;
 	if (!strcmp(name, "cuda")) {

@@ -143,7 +143,7 @@ struct Backend {
 extern const Backend nash_backend_ref;    /* plain loops, the oracle */
 extern const Backend nash_backend_onednn; /* oneDNN convolutions, OpenMP loops: "cpu" */
 extern const Backend nash_backend_onednn_bf16; /* the same, bfloat16 conv inputs: "cpu-bf16" */
-extern const Backend nash_backend_cpu;    /* im2col + OpenBLAS + OpenMP: "cpu-blas" */
+extern const Backend nash_backend_blas;    /* im2col + OpenBLAS + OpenMP: "cpu-blas" */
 const Backend *nash_backend_cuda(void); /* NULL when built without CUDA */
 
 /* Picks a backend by name: "ref", "cpu" (oneDNN), "cpu-bf16", "cpu-blas", "cuda", "auto" (cuda

@@ -147,6 +147,28 @@ int h5_write_str(hid_t loc, const char *name, const char *s)
 	return rc;
 }
 
+int h5_write_strs(hid_t loc, const char *name, const char *s, int n, size_t stride)
+{
+	size_t size = 1;
+	for (int i = 0; i < n; i++) {
+		size_t l = strnlen(s + (size_t)i * stride, stride - 1) + 1;
+		size = l > size ? l : size;
+	}
+	/* copied into zeroed rows of the file's size: no byte after a NUL reaches the file */
+	char *buf = calloc((size_t)n, size);
+	hid_t t = H5Tcopy(H5T_C_S1);
+	int rc = -1;
+	if (buf && t >= 0 && H5Tset_size(t, size) >= 0 && H5Tset_cset(t, H5T_CSET_UTF8) >= 0) {
+		for (int i = 0; i < n; i++)
+			memcpy(buf + (size_t)i * size, s + (size_t)i * stride, strnlen(s + (size_t)i * stride, stride - 1));
+		rc = h5_write_attr(loc, name, t, t, n, buf);
+	}
+	if (t >= 0)
+		H5Tclose(t);
+	free(buf);
+	return rc;
+}
+
 /* Standard type k (h5_standard_number's numbering). Each H5T_STD_* is a call (to H5open): only
    the one type compared is named. */
 static hid_t standard_type(int k)
@@ -311,6 +333,46 @@ int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int 
 	return rc;
 }
 
+int h5_read_strs(hid_t loc, const char *name, int n, char *out, size_t stride)
+{
+	hid_t a, mt = H5Tcopy(H5T_C_S1);
+	AttrType at;
+	long long count;
+	int rc = open_attr(loc, name, H5T_STRING, n, &a, &at, &count);
+	if (rc != H5_ATTR_READ) {
+		if (mt >= 0)
+			H5Tclose(mt);
+		return rc;
+	}
+	hid_t t = at.type;
+	int vlen = at.vlen;
+	size_t sz = vlen ? sizeof(char *) : at.size + 1; /* one spare byte: a NULLPAD string fills its size */
+	char *tmp = calloc((size_t)n, sz);
+	if (mt < 0 || !tmp || H5Tset_size(mt, vlen ? H5T_VARIABLE : sz) < 0 || h5_str_cset_like(mt, t) < 0 ||
+	    H5Aread(a, mt, tmp) < 0) {
+		rc = H5_ATTR_UNREADABLE;
+		vlen = 0; /* nothing read: nothing to free */
+	}
+	for (int i = 0; rc == H5_ATTR_READ && i < n; i++) {
+		const char *s = vlen ? ((char **)tmp)[i] : tmp + (size_t)i * sz;
+		if (!s)
+			s = "";
+		if (strlen(s) >= stride)
+			rc = H5_ATTR_TOO_LONG;
+		else
+			memcpy(out + (size_t)i * stride, s, strlen(s) + 1);
+	}
+	for (int i = 0; vlen && i < n; i++)
+		if (((char **)tmp)[i])
+			H5free_memory(((char **)tmp)[i]);
+	free(tmp);
+	H5Tclose(t);
+	if (mt >= 0)
+		H5Tclose(mt);
+	H5Aclose(a);
+	return rc;
+}
+
 int h5_str_cset_like(hid_t mt, hid_t t)
 {
 	H5T_cset_t cs = H5Tget_cset(t);
@@ -400,4 +462,3 @@ hid_t h5_compound_type(const H5Table *tab, int file)
 	return t;
 }
 
-size_t h5_field_size(int kind) { return kind == F_U64 ? 8 : h5_field_str_size(kind) ? h5_field_str_size(kind) : 4; }

@@ -108,6 +108,9 @@ int h5_write_int(hid_t loc, const char *name, int v);     /* 32-bit little-endia
 int h5_write_float(hid_t loc, const char *name, float v); /* IEEE 32-bit little-endian */
 /* Fixed-length, NUL-terminated ASCII: no global heap, so no stray bytes in the file. */
 int h5_write_str(hid_t loc, const char *name, const char *s);
+/* n strings s[n][stride] as a 1-D attribute of fixed-length NUL-terminated UTF-8 strings, each
+   as long as the longest plus its NUL and zero-padded (no global heap, deterministic bytes). */
+int h5_write_strs(hid_t loc, const char *name, const char *s, int n, size_t stride);
 
 /* What reading an attribute found; the caller words the message (it knows the file). */
 enum {
@@ -133,6 +136,10 @@ int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int 
    or UTF-8 character set (h5py's), into buf[n] when it has fewer than n characters and its
    text is ASCII. */
 int h5_read_str(hid_t loc, const char *name, char *buf, size_t n);
+/* Exactly n strings (a 1-D attribute; fixed-length or variable-length, ASCII or UTF-8 character
+   set) into out[n][stride], each shorter than stride (else H5_ATTR_TOO_LONG); the text is not
+   checked (the caller's rule does that). */
+int h5_read_strs(hid_t loc, const char *name, int n, char *out, size_t stride);
 /* Gives the memory type mt (a C_S1 string type) the character set of the file's string type t:
    HDF5 converts no string of one set into another, and h5py writes a str as UTF-8. 0 or -1. */
 int h5_str_cset_like(hid_t mt, hid_t t);
@@ -159,8 +166,6 @@ typedef struct H5Table {
 
 /* file: packed, explicit little-endian; memory: the C struct's layout. -1 on failure. */
 hid_t h5_compound_type(const H5Table *t, int file);
-/* The size of one field in the file (4, 8 or 16 bytes). */
-size_t h5_field_size(int kind);
 
 /* Reads table `tab` from dataset d (already checked by h5_check_dataset) without HDF5's type
    conversion, which would decode the file's compound type: the type is checked first (every

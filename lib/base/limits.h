@@ -12,6 +12,7 @@
 #define NASH_MAX_INPUT_SIDE 4096      /* input height and width */
 #define NASH_MAX_ACTIVATION (1 << 28) /* values of one node's output, c*h*w */
 #define NASH_MAX_CLASSES 256          /* num_classes of a model, classes of a dataset (labels are uint8) */
+#define NASH_CLASS_NAME_MAX 64        /* bytes of one class name, NUL included */
 #define NASH_MAX_RUNS 100000          /* rows of training/runs */
 #define NASH_MAX_RECORDS 1000000      /* rows of training/record (epochs of every run) */
 #define NASH_MAX_LINEAGE 100000       /* rows of lineage (morphisms since the seed) */

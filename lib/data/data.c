@@ -1,8 +1,8 @@
 /* Datasets: Fashion-MNIST (IDX, gzip'd or plain) and CIFAR-10/100 (binary version), the
-   train/validation split, normalisation statistics and the CPU reference batch builder. */
+   train/validation split, normalisation statistics and the CPU reference batch builder. (The
+   specs that name them: data_spec.c.) */
 #include "data/data.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -13,63 +13,9 @@
 
 #include <zlib.h>
 
-#define SPEC_FORMS                                                                            \
-	"fashion-mnist, fashion-mnist:DIR, cifar10:DIR, cifar100:DIR or h5:FILE (a dataset of another " \
-	"size in one of the first formats: NAME@TRAIN,TEST:DIR, e.g. cifar10@600,100:DIR)"
 #define READ_CHUNK (16u << 20)   /* bytes per gzread: big chunks keep loading fast */
 #define FIRST_ALLOC (64u << 20)  /* a lying header cannot make us allocate more up front */
 #define CIFAR_PIXELS 3072        /* 3 x 32 x 32 */
-
-/* "N,M" with 1 <= N, M <= 100000000 into sizes; -1 when malformed. */
-static int parse_sizes(const char *s, size_t len, int sizes[2])
-{
-	char buf[32];
-	if (len == 0 || len >= sizeof buf)
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	const char *p = buf;
-	for (int k = 0; k < 2; k++) {
-		char *end;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		errno = 0;
-		long v = strtol(p, &end, 10);
-		if (errno || v < 1 || v > 100000000 || *end != (k ? '\0' : ','))
-			return -1;
-		sizes[k] = (int)v;
-		p = end + 1;
-	}
-	return 0;
-}
-
-int data_parse_spec(const char *spec, char *name, size_t name_n, char *dir, size_t dir_n, int sizes[2],
-		    NashErr *err)
-{
-	const char *colon = spec ? strchr(spec, ':') : NULL;
-	size_t hlen = colon ? (size_t)(colon - spec) : (spec ? strlen(spec) : 0); /* NAME[@N,M] */
-	const char *at = spec ? memchr(spec, '@', hlen) : NULL;
-	size_t nlen = at ? (size_t)(at - spec) : hlen;
-	const char *d = colon ? colon + 1 : NULL;
-	int known = spec && ((nlen == 13 && !strncmp(spec, "fashion-mnist", nlen)) ||
-			     (nlen == 7 && !strncmp(spec, "cifar10", nlen)) ||
-			     (nlen == 8 && !strncmp(spec, "cifar100", nlen)) ||
-			     (nlen == 2 && !strncmp(spec, "h5", nlen)));
-	int is_h5 = known && nlen == 2; /* an HDF5 file carries its own counts */
-	sizes[0] = sizes[1] = 0;
-	if (!known || (d && !*d) || (!d && nlen != 13) || (at && is_h5) ||
-	    (at && parse_sizes(at + 1, hlen - nlen - 1, sizes)))
-		return nash_err(err, NASH_ERR_USAGE, "bad dataset '%s': expected " SPEC_FORMS,
-				nash_name(spec ? spec : "(null)").s);
-	if (!d)
-		d = NASH_FMNIST_DIR;
-	if (nlen >= name_n || strlen(d) >= dir_n)
-		return nash_err(err, NASH_ERR_USAGE, "bad dataset '%s': name too long", nash_name(spec).s);
-	memcpy(name, spec, nlen);
-	name[nlen] = '\0';
-	memcpy(dir, d, strlen(d) + 1);
-	return 0;
-}
 
 int dataset_shape(const char *name, int *c, int *h, int *w, int *n_classes)
 {
@@ -500,21 +446,6 @@ int dataset_load(Dataset *d, const char *spec, int want_test, NashErr *err)
 	return 0;
 }
 
-const char *data_spec_for_model(const char *given, const char *model_dataset, NashErr *err)
-{
-	if (given)
-		return given;
-	if (strcmp(model_dataset, "fashion-mnist") == 0)
-		return model_dataset;
-	if (dataset_builtin_classes(model_dataset))
-		nash_err(err, NASH_ERR_USAGE, "the model is for %s; give its data with --data %s:DIR", model_dataset,
-			 model_dataset);
-	else
-		nash_err(err, NASH_ERR_USAGE, "the model is for the dataset %s; give its file with --data h5:FILE",
-			 model_dataset);
-	return NULL;
-}
-
 void dataset_free(Dataset *d)
 {
 	if (!d)
@@ -541,6 +472,29 @@ int data_split(Split *s, const Dataset *d, int val_size, int limit, NashErr *err
 	s->train_count = d->n_train - val_size;
 	if (limit > 0 && limit < s->train_count)
 		s->train_count = limit;
+	return 0;
+}
+
+int data_default_val(const Dataset *d)
+{
+	int v = d->n_train / 10;
+	if (v > NASH_DEFAULT_VAL)
+		v = NASH_DEFAULT_VAL;
+	if (v < d->n_classes)
+		v = d->n_classes;
+	return v < d->n_train ? v : d->n_train - 1;
+}
+
+int data_val_percent(int *val, const Dataset *d, double percent, NashErr *err)
+{
+	double v = floor(d->n_train * percent / 100.0 + 0.5);
+	if (v < d->n_classes)
+		v = d->n_classes;
+	if (!(percent > 0 && percent < 100) || v >= d->n_train)
+		return nash_err(err, NASH_ERR_USAGE,
+				"a validation split of %g%% leaves no training image: %s has %d training images of %d classes",
+				percent, d->name, d->n_train, d->n_classes);
+	*val = (int)v;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/classnames.h"
 #include "base/err.h"
 #include "base/limits.h"
 #include "base/rng.h"
@@ -14,7 +15,6 @@
 
 #define NASH_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 #define NASH_DEFAULT_VAL 5000
-#define NASH_CLASS_NAME_MAX 64  /* bytes of one class name, NUL included */
 
 typedef struct Dataset {
 	char name[64];    /* "fashion-mnist", "cifar10", "cifar100", or an HDF5 file's `name` */
@@ -81,9 +81,7 @@ int dataset_parse_h5_mem(Dataset *d, const void *buf, size_t len, const char *na
 			 NashErr *err);
 /* Writes d (both sets, class names required) as a dataset file, atomically; "-" is stdout. */
 int dataset_write_h5(const Dataset *d, const char *path, NashErr *err);
-/* Class names names[n][NASH_CLASS_NAME_MAX]: non-empty UTF-8 without control characters, no two
-   equal ignoring ASCII case (they would collide as folders on a case-insensitive disk). */
-int dataset_check_class_names(const char *names, int n, NashErr *err);
+/* (Class names are checked by class_names_check, base/classnames.h: the model file holds them too.) */
 /* A dataset name as files hold it: 1..63 characters from [A-Za-z0-9._+-]. */
 int dataset_name_ok(const char *name);
 
@@ -94,6 +92,13 @@ typedef struct Split {
 	int val_begin, val_count;
 } Split;
 int data_split(Split *s, const Dataset *d, int val_size, int limit, NashErr *err);
+/* The validation images to hold out of d's training set: NASH_DEFAULT_VAL, but at most a tenth
+   of the training set (and at least one image per class), so that a small dataset of one's own
+   keeps most of its images for training; always below n_train. */
+int data_default_val(const Dataset *d);
+/* *val = the validation size that `percent` percent of d's training images make (rounded, at
+   least one image per class); an error when that leaves no training image. */
+int data_val_percent(int *val, const Dataset *d, double percent, NashErr *err);
 
 /* Per-channel mean and standard deviation (pixel scale 0..1) over images [begin, begin+count). */
 void data_norm_stats(float *mean, float *std, const Dataset *d, int begin, int count);

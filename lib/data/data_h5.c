@@ -313,6 +313,8 @@ int dataset_load_h5(Dataset *d, const char *path, int want_test, NashErr *err)
 	struct stat st;
 	if (stat(path, &st) < 0)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(errno));
+	if (S_ISDIR(st.st_mode) && data_path_hint(err, NASH_ERR_RUNTIME, path, 1) == 0)
+		return -1;
 	if (!S_ISREG(st.st_mode))
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: not a regular file", nash_name(path).s);
 	if (isolate_check(load_and_drop, &a, path, (size_t)st.st_size, err))

@@ -12,6 +12,7 @@
 
 #include <hdf5.h>
 
+#include "base/classnames.h"
 #include "base/h5util.h"
 #include "data/data_h5_read.h"
 
@@ -193,50 +194,6 @@ static int r_numbers(const Rd *r, hid_t loc, const char *name, H5T_class_t cls, 
 	return rc;
 }
 
-/* UTF-8 without control characters (a class name is printed and becomes a folder name). */
-static int utf8_ok(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		int extra = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-		if (extra < 0 || (extra == 0 && (*p < 0x20 || *p == 0x7f)) || (extra == 1 && *p < 0xc2))
-			return 0;
-		for (int k = 1; k <= extra; k++)
-			if ((p[k] & 0xc0) != 0x80)
-				return 0;
-		p += 1 + extra;
-	}
-	return 1;
-}
-
-static int same_ignoring_case(const char *a, const char *b)
-{
-	for (; *a && *b; a++, b++) {
-		char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
-		char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
-		if (x != y)
-			return 0;
-	}
-	return *a == *b;
-}
-
-int dataset_check_class_names(const char *names, int n, NashErr *err)
-{
-	for (int k = 0; k < n; k++) {
-		const char *s = names + (size_t)k * NASH_CLASS_NAME_MAX;
-		if (!*s)
-			return nash_err(err, NASH_ERR_RUNTIME, "class %d has an empty name", k);
-		if (!utf8_ok(s))
-			return nash_err(err, NASH_ERR_RUNTIME, "class %d's name is not UTF-8 text without control characters", k);
-		for (int j = 0; j < k; j++)
-			if (same_ignoring_case(s, names + (size_t)j * NASH_CLASS_NAME_MAX))
-				return nash_err(err, NASH_ERR_RUNTIME,
-						"classes %d and %d have the same name '%s'%s", j, k, s,
-						strcmp(s, names + (size_t)j * NASH_CLASS_NAME_MAX) ? " (ignoring case)" : "");
-	}
-	return 0;
-}
-
 int data_h5_load_root(const Rd *r, hid_t f, Dataset *d)
 {
 	char fmt[64];
@@ -272,7 +229,7 @@ int data_h5_load_root(const Rd *r, hid_t f, Dataset *d)
 		return -1;
 	if (d->n_classes < 2)
 		return data_h5_fail(r, "attribute 'class_names' names %d class; a classifier needs at least 2", d->n_classes);
-	if (dataset_check_class_names(d->class_names, d->n_classes, r->err))
+	if (class_names_check(d->class_names, d->n_classes, r->err))
 		return nash_err_prefix(r->err, r->file);
 	return 0;
 }

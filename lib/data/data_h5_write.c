@@ -129,7 +129,7 @@ static int check_writable(const Dataset *d, const char *path, NashErr *err)
 	if (d->n_classes < 2 || d->n_classes > NASH_MAX_CLASSES)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: %d classes (expected 2 to %d)", path, d->n_classes,
 				NASH_MAX_CLASSES);
-	if (dataset_check_class_names(d->class_names, d->n_classes, err))
+	if (class_names_check(d->class_names, d->n_classes, err))
 		return nash_err_prefix(err, path);
 	if (d->n_train < 1 || d->n_test < 1)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: the dataset has %d training and %d test images; both sets must hold some",

@@ -1,8 +1,11 @@
-/* Packing a folder tree of images into a Dataset (pack.h). Two steps: list (classes and files,
-   in byte order, every odd thing an error), then decode in parallel into one slot per image. */
+/* Packing a folder tree of images into a Dataset (pack.h). Two steps: list (pack_list.c:
+   classes and files, in byte order, every odd thing an error), then decode in parallel into one
+   slot per image. */
+/* realpath (pack_default_name) is XSI, beyond the POSIX.1-2008 base the build asks for */
+#define _XOPEN_SOURCE 700
+
 #include "data/pack.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -10,218 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <strings.h>
 
 #include "base/rng.h"
 #include "data/data_h5.h"
 #include "data/image.h"
-
-#define MAX_DEPTH 16 /* folders inside a class folder; deeper is most likely a symlink loop */
-
-typedef struct Files {
-	char **paths; /* [n] */
-	int *labels;  /* [n] */
-	int n, cap;
-} Files;
-
-static void files_free(Files *f)
-{
-	for (int i = 0; i < f->n; i++)
-		free(f->paths[i]);
-	free(f->paths);
-	free(f->labels);
-	memset(f, 0, sizeof *f);
-}
-
-static int files_add(Files *f, const char *path, int label, NashErr *err)
-{
-	if (f->n == INT_MAX)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: too many images", nash_name(path).s);
-	if (f->n == f->cap) {
-		int cap = f->cap ? (f->cap > INT_MAX / 2 ? INT_MAX : f->cap * 2) : 1024;
-		char **p = realloc(f->paths, (size_t)cap * sizeof *p);
-		if (p)
-			f->paths = p;
-		int *l = p ? realloc(f->labels, (size_t)cap * sizeof *l) : NULL;
-		if (!l)
-			return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(path).s);
-		f->labels = l;
-		f->cap = cap;
-	}
-	if (!(f->paths[f->n] = strdup(path)))
-		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(path).s);
-	f->labels[f->n++] = label;
-	return 0;
-}
-
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* The entries of dir except . and .. and hidden ones, sorted by byte order (malloc'd). */
-static int list_dir(const char *dir, char ***names, int *n, NashErr *err)
-{
-	*names = NULL;
-	*n = 0;
-	DIR *dp = opendir(dir);
-	if (!dp)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(dir).s, strerror(errno));
-	int cap = 0, rc = 0;
-	struct dirent *e;
-	errno = 0;
-	while (rc == 0 && (e = readdir(dp))) {
-		if (e->d_name[0] == '.')
-			continue; /* ., .. and hidden files (.DS_Store, editor droppings) */
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 64;
-			char **p = realloc(*names, (size_t)cap * sizeof *p);
-			if (!p) {
-				rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(dir).s);
-				break;
-			}
-			*names = p;
-		}
-		if (!((*names)[*n] = strdup(e->d_name)))
-			rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(dir).s);
-		else
-			(*n)++;
-		errno = 0;
-	}
-	if (rc == 0 && errno)
-		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(dir).s, strerror(errno));
-	closedir(dp);
-	if (rc == 0 && *n)
-		qsort(*names, (size_t)*n, sizeof **names, by_name);
-	return rc;
-}
-
-static void names_free(char **names, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-static int join(char *out, size_t n, const char *dir, const char *name, NashErr *err)
-{
-	if (snprintf(out, n, "%s/%s", dir, name) >= (int)n)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s/%s: path too long", nash_name(dir).s, nash_name(name).s);
-	return 0;
-}
-
-static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
-
-static int image_name(const char *name)
-{
-	const char *dot = strrchr(name, '.');
-	if (!dot)
-		return 0;
-	char ext[6] = "";
-	size_t n = strlen(dot + 1);
-	if (n > 4)
-		return 0;
-	for (size_t i = 0; i <= n; i++)
-		ext[i] = (char)lower(dot[1 + i]);
-	return !strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg");
-}
-
-/* The image files under dir (recursively, sorted) into f with `label`. */
-static int list_images(Files *f, const char *dir, int label, int depth, NashErr *err)
-{
-	if (depth > MAX_DEPTH)
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: folders nested more than %d deep (a symbolic link loop?)",
-				nash_name(dir).s, MAX_DEPTH);
-	char **names;
-	int n, rc = 0;
-	if (list_dir(dir, &names, &n, err))
-		return -1;
-	for (int i = 0; i < n && rc == 0; i++) {
-		char path[4096];
-		struct stat st;
-		if (join(path, sizeof path, dir, names[i], err))
-			rc = -1;
-		else if (stat(path, &st))
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(errno));
-		else if (S_ISDIR(st.st_mode))
-			rc = list_images(f, path, label, depth + 1, err);
-		else if (!S_ISREG(st.st_mode) || !image_name(names[i]))
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: not an image file (expected .png, .jpg or .jpeg)",
-				      nash_name(path).s);
-		else
-			rc = files_add(f, path, label, err);
-	}
-	names_free(names, n);
-	return rc;
-}
-
-static int is_builtin(const char *name) { return dataset_builtin_classes(name) != NULL; }
-
-/* The class folders of root: names[n][NASH_CLASS_NAME_MAX] (malloc'd) and their images. */
-static int list_tree(Files *f, char **classes, int *n_classes, const char *root, NashErr *err)
-{
-	char **names;
-	int n, rc = 0;
-	*classes = NULL;
-	if (list_dir(root, &names, &n, err))
-		return -1;
-	for (int i = 0; i < n && rc == 0; i++) {
-		char path[4096];
-		struct stat st;
-		if (join(path, sizeof path, root, names[i], err))
-			rc = -1;
-		else if (stat(path, &st))
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s", nash_name(path).s, strerror(errno));
-		else if (!S_ISDIR(st.st_mode))
-			rc = nash_err(err, NASH_ERR_RUNTIME,
-				      "%s: not a folder (%s must hold one folder of images per class, nothing else)",
-				      nash_name(path).s, nash_name(root).s);
-		else if (!nash_text_ok(names[i]))
-			rc = nash_err(err, NASH_ERR_RUNTIME,
-				      "%s: a class folder's name must be UTF-8 text without control characters (it becomes "
-				      "the class's name); rename the folder", nash_name(path).s);
-		else if (strlen(names[i]) >= NASH_CLASS_NAME_MAX)
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: class name longer than %d bytes", nash_name(path).s,
-				      NASH_CLASS_NAME_MAX - 1);
-		for (int j = 0; j < i && rc == 0; j++) {
-			const char *a = names[j], *b = names[i];
-			while (*a && lower(*a) == lower(*b))
-				a++, b++;
-			if (!*a && !*b) {
-				NashName r = nash_name(root);
-				rc = nash_err(err, NASH_ERR_RUNTIME,
-					      "%s/%s and %s/%s: class names that differ only in case (they would be one "
-					      "folder on a case-insensitive disk)", r.s, nash_name(names[j]).s, r.s,
-					      nash_name(names[i]).s);
-			}
-		}
-	}
-	if (rc == 0 && n < 2)
-		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %s%s%s; a classifier needs at least two classes",
-			      nash_name(root).s, n ? "only one class folder, '" : "no class folders",
-			      n ? nash_name(names[0]).s : "", n ? "'" : "");
-	if (rc == 0 && n > NASH_MAX_CLASSES)
-		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: %d class folders, more than %d", nash_name(root).s, n,
-			      NASH_MAX_CLASSES);
-	if (rc == 0 && !(*classes = calloc((size_t)n, NASH_CLASS_NAME_MAX)))
-		rc = nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(root).s);
-	for (int i = 0; i < n && rc == 0; i++) {
-		char path[4096];
-		int before = f->n;
-		memcpy(*classes + (size_t)i * NASH_CLASS_NAME_MAX, names[i], strlen(names[i]) + 1);
-		if (join(path, sizeof path, root, names[i], err) || list_images(f, path, i, 0, err))
-			rc = -1;
-		else if (f->n == before)
-			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: no images in the class folder", nash_name(path).s);
-	}
-	if (rc == 0 && dataset_check_class_names(*classes, n, err))
-		rc = nash_err_prefix(err, root);
-	names_free(names, n);
-	if (rc) {
-		free(*classes);
-		*classes = NULL;
-		return -1;
-	}
-	*n_classes = n;
-	return 0;
-}
+#include "data/pack_list.h"
 
 /* ---- decoding ---- */
 
@@ -389,6 +186,48 @@ static int fill_set(uint8_t **x, uint8_t **y, int *n_out, const Slots *s, const 
 	return 0;
 }
 
+/* The last component of path[0..len) without trailing slashes: path[*start .. *end). */
+static void last_component(const char *path, size_t len, size_t *start, size_t *end)
+{
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	size_t s = len;
+	while (s > 0 && path[s - 1] != '/')
+		s--;
+	*start = s, *end = len;
+}
+
+/* Whether a component names a folder by itself: not "", ".", ".." or "/". */
+static int named(const char *c, size_t n)
+{
+	return n > 0 && !(n == 1 && (*c == '.' || *c == '/')) && !(n == 2 && !strncmp(c, "..", 2));
+}
+
+void pack_default_name(char *out, size_t n, const char *dir)
+{
+	char *real = NULL;
+	const char *p = dir;
+	size_t s, e, ps, pe;
+	last_component(p, strlen(p), &s, &e);
+	last_component(p, s, &ps, &pe); /* the parent's, as the path names it */
+	int train = e - s == 5 && !strncasecmp(p + s, "train", 5);
+	if (!named(p + s, e - s) || (train && !named(p + ps, pe - ps))) {
+		/* ".", "..", "train", "../train": the folders' own names */
+		if ((real = realpath(dir, NULL))) {
+			p = real;
+			last_component(p, strlen(p), &s, &e);
+			last_component(p, s, &ps, &pe);
+			train = e - s == 5 && !strncasecmp(p + s, "train", 5);
+		}
+	}
+	if (train && named(p + ps, pe - ps))
+		s = ps, e = pe;
+	snprintf(out, n, "%.*s", (int)(e - s), p + s);
+	free(real);
+}
+
+static int is_builtin(const char *name) { return dataset_builtin_classes(name) != NULL; }
+
 static int check_opts(const PackOpts *o, NashErr *err)
 {
 	if (!o->name || !dataset_name_ok(o->name))
@@ -406,7 +245,7 @@ static int check_opts(const PackOpts *o, NashErr *err)
 	return 0;
 }
 
-int data_pack(Dataset *d, const PackOpts *o, NashErr *err)
+int data_pack(Dataset *d, const PackOpts *o, PackNotes *notes, NashErr *err)
 {
 	Files f = { 0 };
 	char *classes = NULL, *test_classes = NULL;
@@ -414,11 +253,14 @@ int data_pack(Dataset *d, const PackOpts *o, NashErr *err)
 	uint8_t *is_test = NULL;
 	Slots s = { 0 };
 	memset(d, 0, sizeof *d);
-	if (check_opts(o, err) || list_tree(&f, &classes, &n_classes, o->dir, err))
+	memset(notes, 0, sizeof *notes);
+	if (check_opts(o, err) || pack_list_tree(&f, &classes, &n_classes, o->dir, o->force, notes->skipped[0],
+						 sizeof notes->skipped[0], err))
 		goto done;
 	n_train_files = f.n;
 	if (o->test_dir) {
-		if (list_tree(&f, &test_classes, &n_test_classes, o->test_dir, err))
+		if (pack_list_tree(&f, &test_classes, &n_test_classes, o->test_dir, o->force, notes->skipped[1],
+				   sizeof notes->skipped[1], err))
 			goto done;
 		for (int k = 0; k < n_classes || k < n_test_classes; k++) {
 			const char *a = k < n_classes ? classes + (size_t)k * NASH_CLASS_NAME_MAX : NULL;

@@ -527,6 +527,11 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 	for (int e = r.first_epoch; rc == 0 && e <= o->epochs; e++) {
 		double t0 = now_s(), tl = NAN, ta = NAN, vl = NAN, va = NAN;
 		float lr0 = schedule_lr(o->lr_start, o->lr_end, r.warmup, (long)(e - 1) * r.steps, r.total);
+		float lr_last = lr0, lr_peak = lr0;
+		for (long k = (long)(e - 1) * r.steps; k < (long)e * r.steps; k++) {
+			lr_last = schedule_lr(o->lr_start, o->lr_end, r.warmup, k, r.total);
+			lr_peak = lr_last > lr_peak ? lr_last : lr_peak;
+		}
 		rc = train_epoch(&r, e, cb, cb_arg, &tl, &ta, err);
 		rc = rc ? rc : check_epoch(&r, e, &vl, &va, err);
 		EpochRecord rec = {.run = r.run, .epoch = e, .lr = lr0, .train_loss = (float)tl, .train_acc = (float)ta,
@@ -547,7 +552,7 @@ int train_model(Model *m, Net *net, const Dataset *d, const TrainOpts *o, TrainC
 					   .loss = rec.train_loss, .acc = rec.train_acc, .images_per_s = rate,
 					   .elapsed_s = now_s() - r.t_run,
 					   .eta_s = (double)(o->epochs - e) * r.steps * o->batch / rate, .epoch_done = 1,
-					   .rec = &rec};
+					   .rec = &rec, .lr_last = lr_last, .lr_peak = lr_peak};
 			cb(&p, cb_arg);
 		}
 	}

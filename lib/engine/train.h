@@ -30,7 +30,7 @@ typedef struct TrainOpts {
 	float label_smoothing; /* the loss's target (1-e) one-hot + e/K, 0 <= e < 1 */
 	float ema;             /* decay of the weight average evaluated and kept (0 <= D < 1; 0: none) */
 	Tta tta;               /* test-time augmentation of the validation figures */
-	const char *device;
+	const char *device;       /* the engine (backend_find: cpu, cpu-blas, ref, cuda, ...), recorded in RunSettings.device */
 	const char *checkpoint; /* path written after every epoch (model + momentum), or NULL */
 	/* Where the training runs, recorded in its RunSettings (the tool finds out; NULL: ""). */
 	const char *host, *device_name, *job;
@@ -47,6 +47,9 @@ typedef struct TrainProgress {
 	double elapsed_s, eta_s; /* for the whole run */
 	int epoch_done;        /* 1 at the end of an epoch: rec holds the record row */
 	const EpochRecord *rec;
+	/* At the end of an epoch, the learning rate of its last step and its highest (rec->lr is
+	   its first step's): a warmup climbs within an epoch, a cosine falls. */
+	float lr_last, lr_peak;
 } TrainProgress;
 typedef void (*TrainCallback)(const TrainProgress *p, void *arg);
 

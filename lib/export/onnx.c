@@ -11,6 +11,7 @@
 #include <onnx.pb-c.h>
 
 #include "base/atomic.h"
+#include "base/classnames.h"
 #include "export/onnx.h"
 
 /* Every message, string and array of the ONNX model comes from one pool, freed at once: the
@@ -479,7 +480,7 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 	Onnx__OperatorSetIdProto *opset = pool_alloc(&o->pool, sizeof *opset);
 	Onnx__ValueInfoProto **ins = pool_alloc(&o->pool, sizeof *ins), **outs = pool_alloc(&o->pool, sizeof *outs);
 	Onnx__OperatorSetIdProto **opsets = pool_alloc(&o->pool, sizeof *opsets);
-	Onnx__StringStringEntryProto **props = pool_alloc(&o->pool, 3 * sizeof *props);
+	Onnx__StringStringEntryProto **props = pool_alloc(&o->pool, 4 * sizeof *props);
 	if (!in || !out || !graph || !model || !opset || !ins || !outs || !opsets || !props)
 		goto oom;
 	onnx__graph_proto__init(graph);
@@ -506,6 +507,16 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 	props[2] = meta(o, "nash.classes", pool_printf(&o->pool, "%d", g->n_classes));
 	if (!props[0] || !props[1] || !props[2] || !graph->name)
 		goto oom;
+	size_t n_props = 3;
+	if (m->class_names) { /* a JSON array: names may hold commas and quotes */
+		char *json = class_names_json(m->class_names, g->n_classes);
+		char *copy = json ? pool_alloc(&o->pool, strlen(json) + 1) : NULL;
+		if (copy)
+			memcpy(copy, json, strlen(json) + 1);
+		free(json);
+		if (!copy || !(props[n_props++] = meta(o, "nash.class_names", copy)))
+			goto oom;
+	}
 	model->has_ir_version = 1;
 	model->ir_version = NASH_ONNX_IR_VERSION;
 	model->n_opset_import = 1;
@@ -513,7 +524,7 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 	model->producer_name = "nash";
 	model->producer_version = NASH_VERSION;
 	model->graph = graph;
-	model->n_metadata_props = 3;
+	model->n_metadata_props = n_props;
 	model->metadata_props = props;
 
 	*len = onnx__model_proto__get_packed_size(model);

@@ -2,11 +2,12 @@
    base/wire.h): the child, having read and checked the file with HDF5, puts the model in nash's
    own form; the program gets it back without HDF5 and checks it again as untrusted input,
    since the child may have been subverted by the file it parsed: every count, index and size
-   is bounded before anything is allocated, every string is ASCII of its field's length, the
-   graph is built with graph_add and checked by graph_infer, the weights are exactly those the
-   checked graph implies, and the whole model passes model_validate. Values the file format
-   forbids never come back: a NaN weight, accuracy or statistic fails here as it fails in the
-   file reader. The program ends up with the Model the file reader would have given it. */
+   is bounded before anything is allocated, every string fits its field (ASCII where the file
+   reader wants ASCII; class names are UTF-8, which model_validate checks), the graph is built
+   with graph_add and checked by graph_infer, the weights are exactly those the checked graph
+   implies, and the whole model passes model_validate. Values the file format forbids never
+   come back: a NaN weight, accuracy or statistic fails here as it fails in the file reader.
+   The program ends up with the Model the file reader would have given it. */
 #ifndef NASH_HANDOVER_H
 #define NASH_HANDOVER_H
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/classnames.h"
 #include "base/limits.h"
 
 void model_init(Model *m)
@@ -21,6 +22,7 @@ void model_free(Model *m)
 	free(m->records);
 	free(m->runs);
 	free(m->lineage);
+	free(m->class_names);
 	model_init(m);
 }
 
@@ -43,6 +45,7 @@ int model_clone(Model *dst, const Model *src, NashErr *err)
 	dst->records = NULL;
 	dst->runs = NULL;
 	dst->lineage = NULL;
+	dst->class_names = NULL;
 	memset(&dst->g, 0, sizeof dst->g);
 	if (graph_clone(&dst->g, &src->g, err)) {
 		model_init(dst);
@@ -50,7 +53,9 @@ int model_clone(Model *dst, const Model *src, NashErr *err)
 	}
 	if (dup_array((void **)&dst->records, src->records, src->n_records, sizeof *src->records) ||
 	    dup_array((void **)&dst->runs, src->runs, src->n_runs, sizeof *src->runs) ||
-	    dup_array((void **)&dst->lineage, src->lineage, src->n_lineage, sizeof *src->lineage)) {
+	    dup_array((void **)&dst->lineage, src->lineage, src->n_lineage, sizeof *src->lineage) ||
+	    (src->class_names && dup_array((void **)&dst->class_names, src->class_names, src->g.n_classes,
+					   NASH_CLASS_NAME_MAX))) {
 		model_free(dst);
 		return nash_err(err, NASH_ERR_OOM, "out of memory");
 	}
@@ -103,6 +108,15 @@ int tta_parse(const char *s, Tta *t)
 int model_add_morphism(Model *m, const Morphism *mm, NashErr *err)
 {
 	return append((void **)&m->lineage, &m->n_lineage, mm, sizeof *mm, err);
+}
+
+int model_set_class_names(Model *m, const char *names, NashErr *err)
+{
+	free(m->class_names);
+	m->class_names = NULL;
+	if (names && dup_array((void **)&m->class_names, names, m->g.n_classes, NASH_CLASS_NAME_MAX))
+		return nash_err(err, NASH_ERR_OOM, "out of memory");
+	return 0;
 }
 
 void model_set_id(Model *m, uint64_t h)
@@ -291,6 +305,8 @@ int model_validate(const Model *m, NashErr *err)
 	if (!valid_dataset_name(m->dataset, sizeof m->dataset))
 		return nash_err(err, NASH_ERR_RUNTIME,
 				"dataset name is not 1 to 63 of the characters A-Z a-z 0-9 . _ + - (one a letter or digit)");
+	if (m->class_names && class_names_check(m->class_names, g->n_classes, err))
+		return nash_err_prefix(err, "class_names");
 	if (!valid_accuracy(m->val_accuracy))
 		return nash_err(err, NASH_ERR_RUNTIME, "val_accuracy %g is not in 0..1", (double)m->val_accuracy);
 	if (!valid_accuracy(m->test_accuracy))

@@ -35,7 +35,7 @@ typedef struct RunSettings {
 	uint64_t seed;
 	int batch, epochs, limit, augment;
 	float lr_start, lr_end, momentum, weight_decay;
-	char device[16];
+	char device[16];      /* the engine it ran on (backend_find name: "cpu", "cuda"...); where: device_name */
 	/* Where it ran (a resumed run: where it finished), as the tool was told; "" when unknown. */
 	char host[64];        /* the machine's host name */
 	char device_name[64]; /* "CPU", or the GPU: "NVIDIA H200, GPU 0 of 1, 139.8 GiB" */
@@ -65,6 +65,8 @@ typedef struct Morphism {
 typedef struct Model {
 	Graph g;
 	char dataset[64];             /* "fashion-mnist", "cifar10", "cifar100" */
+	char *class_names;            /* [g.n_classes][NASH_CLASS_NAME_MAX] (malloc'd): the dataset's name of
+					 each label; NULL when not known (a file from before them) */
 	float mean[NASH_MAX_CHANNELS]; /* per input channel, on 0..1 pixel scale */
 	float std[NASH_MAX_CHANNELS];
 	int val_size;                 /* images held out from the end of the training set */
@@ -99,6 +101,8 @@ int model_add_morphism(Model *m, const Morphism *mm, NashErr *err);
    for a model that starts a fresh run, or a failed one that is a record, not something to
    resume. */
 void model_drop_optimizer(Model *m);
+/* Sets m's class names to a copy of names[m->g.n_classes][NASH_CLASS_NAME_MAX] (NULL: none). */
+int model_set_class_names(Model *m, const char *names, NashErr *err);
 /* Derives a 16-hex-digit id from a 64-bit value. */
 void model_set_id(Model *m, uint64_t h);
 /* Checks what the file format promises beyond the graph: finite weights, sane metadata. */

@@ -1,8 +1,9 @@
 /* model/handover.h: a model in nash's own form, from the isolated child that read it to the
    program, which checks it again. The form is the Model's fields in a fixed order, each number
-   in the machine's byte order, strings as length and bytes, a node's fields only those its op
-   has (the file reader's), the weights as the graph's tensors in order, the tables row by row
-   and field by field (no struct padding goes down the pipe). */
+   in the machine's byte order, strings as length and bytes (class names: whether there are
+   any, then one per class), a node's fields only those its op has (the file reader's), the
+   weights as the graph's tensors in order, the tables row by row and field by field (no struct
+   padding goes down the pipe). */
 #include "model/handover.h"
 
 #include <stdarg.h>
@@ -91,6 +92,9 @@ void model_handover_put(WireOut *w, const Model *m)
 	wire_put_i32(w, g->in_w);
 	wire_put_i32(w, g->n_classes);
 	wire_put_str(w, m->dataset);
+	wire_put_i32(w, m->class_names != NULL);
+	for (int k = 0; m->class_names && k < g->n_classes; k++)
+		wire_put_str(w, m->class_names + (size_t)k * NASH_CLASS_NAME_MAX);
 	for (int c = 0; c < g->in_c && c < NASH_MAX_CHANNELS; c++) {
 		wire_put_f32(w, m->mean[c]);
 		wire_put_f32(w, m->std[c]);
@@ -192,6 +196,15 @@ static int get_root(WireIn *r, Model *m, const char *file, NashErr *err)
 	graph_init(&m->g, c, h, w, classes);
 	if (get_text(r, m->dataset, sizeof m->dataset))
 		return broken(file, err, "an invalid dataset name");
+	/* class names: UTF-8 (model_validate checks them as the file reader's caller does) */
+	int has_names = wire_get_i32(r);
+	if (has_names != 0 && has_names != 1)
+		return broken(file, err, "an invalid class name count");
+	if (has_names && !(m->class_names = calloc((size_t)classes, NASH_CLASS_NAME_MAX)))
+		return nash_err(err, NASH_ERR_OOM, "%s: out of memory", nash_name(file).s);
+	for (int k = 0; has_names && k < classes; k++)
+		if (wire_get_str(r, m->class_names + (size_t)k * NASH_CLASS_NAME_MAX, NASH_CLASS_NAME_MAX))
+			return broken(file, err, "an invalid class name");
 	for (int k = 0; k < c; k++) {
 		m->mean[k] = wire_get_f32(r);
 		m->std[k] = wire_get_f32(r);

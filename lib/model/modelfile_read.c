@@ -184,6 +184,18 @@ static int r_root(MfReader *r, hid_t f, Model *m)
 		return -1;
 	if (m->failed && mf_str(r, f, NULL, "failure", m->failure, sizeof m->failure, 0) < 0)
 		return -1;
+	/* optional (files before them have none); checked by model_validate */
+	if (!(m->class_names = calloc((size_t)classes, NASH_CLASS_NAME_MAX)))
+		return mf_oom(r);
+	int names = h5_read_strs(f, "class_names", classes, m->class_names, NASH_CLASS_NAME_MAX);
+	if (names != H5_ATTR_READ) {
+		free(m->class_names);
+		m->class_names = NULL;
+	}
+	if (names == H5_ATTR_WRONG_COUNT)
+		return mf_fail(r, "attribute 'class_names' does not hold num_classes (%d) strings", classes);
+	if (r_result(r, names, NULL, "class_names", H5T_STRING, classes, 0, NASH_CLASS_NAME_MAX, 1) < 0)
+		return -1;
 	/* absent accuracies stay NaN; present ones must be real numbers */
 	if (H5Aexists(f, "val_accuracy") > 0 && !isfinite(m->val_accuracy))
 		return mf_fail(r, "val_accuracy is not finite");

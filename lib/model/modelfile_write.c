@@ -202,6 +202,8 @@ static void w_model(W *w, hid_t f, const Model *m)
 	w_attr(w, f, "input_shape", H5T_STD_I32LE, H5T_NATIVE_INT, 3, shape);
 	w_int(w, f, "num_classes", g->n_classes);
 	w_str(w, f, "dataset", m->dataset);
+	if (m->class_names && !w->bad && h5_write_strs(f, "class_names", m->class_names, g->n_classes, NASH_CLASS_NAME_MAX))
+		w->bad = 1;
 	w_attr(w, f, "norm_mean", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, g->in_c, m->mean);
 	w_attr(w, f, "norm_std", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, g->in_c, m->std);
 	w_int(w, f, "val_size", m->val_size);

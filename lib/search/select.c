@@ -167,6 +167,28 @@ int select_rank(int *order, const ModelInfo *c, int n, SelectMetric metric)
 	return usable;
 }
 
+int select_rank_replace(int *order, int *n_ranked, const ModelInfo *c, int n, int parent, SelectMetric metric)
+{
+	int usable = select_rank(order, c, n, metric), k = 0;
+	char buf[8];
+	int parent_usable = select_unusable(&c[parent], metric, buf, sizeof buf) == NULL;
+	if (usable - parent_usable > 0) { /* a child can win: the parent leaves the ranking */
+		for (int i = 0; i < n; i++)
+			if (order[i] != parent)
+				order[k++] = order[i];
+		*n_ranked = k;
+		return usable - parent_usable;
+	}
+	/* no child can: the parent first (it wins when it can), then the children as ranked */
+	for (int i = n - 1; i > 0; i--)
+		if (order[i] == parent) {
+			order[i] = order[i - 1];
+			order[i - 1] = parent;
+		}
+	*n_ranked = n;
+	return usable;
+}
+
 void select_recent_ops(char *buf, size_t n, const ModelInfo *mi, int k)
 {
 	buf[0] = '\0';

@@ -70,6 +70,13 @@ void select_link_parents(ModelInfo *c, int n);
    order[n] receives candidate indices, best first. Returns the number of usable models. */
 int select_rank(int *order, const ModelInfo *c, int n, SelectMetric metric);
 
+/* The ranking without model selection (a search's KEEP_PARENT=no): c[parent] is no candidate
+   while any other model can win, whatever they compare like; it wins only when none can (all
+   failed). order[] receives the ranked candidates, best first: n - 1 of them (the parent left
+   out) when a child can win, else all n with the parent first. *n_ranked receives their
+   number. Returns the number of usable models among them. */
+int select_rank_replace(int *order, int *n_ranked, const ModelInfo *c, int n, int parent, SelectMetric metric);
+
 /* The last k operators of the lineage list ("wider,deeper"), for "morphisms since parent". */
 void select_recent_ops(char *buf, size_t n, const ModelInfo *mi, int k);
 

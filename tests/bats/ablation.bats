@@ -119,7 +119,7 @@ need_ablation() {
 		[ "$(nash-show --tsv "$h/random/step1/best.h5" | cut -f 14)" = "$(nash-show --tsv "$h/random/step1/child1.h5" | cut -f 14)" ]
 		# (c): a constant learning rate in the children's second epoch, a cosine in (a)'s
 		grep -q 'epoch 2/2  lr 0\.0050 ' "$h/const-lr/step1/child1.log"
-		grep -q 'epoch 2/2  lr 0\.0025 ' "$h/search/step1/child1.log"
+		grep -q 'epoch 2/2  lr 0\.0025-0\.0000 ' "$h/search/step1/child1.log"
 		# (d): (a)'s architecture, not its weights, trained for as many epochs as (a)'s final network
 		run -0 nash-show --tsv "$h/search/final.h5" "$h/scratch/final.h5"
 		[ "$(cut -f 15 <<<"${lines[1]}")" = "$(cut -f 15 <<<"${lines[2]}")" ]

@@ -32,6 +32,7 @@ Image.new(mode, (w, h), eval(v)).save(f, *(sys.argv[5:6]))' "$@"
 	assert_output --partial "Usage: nash-data pack DIR"
 	run -0 nash-data pack --help
 	assert_output --partial "--test-fraction F"
+	assert_output --partial "--force"
 	run -0 nash-data --version
 	assert_output --regexp "^nash-data \(nash\) [0-9]"
 	run -2 nash-data
@@ -124,11 +125,11 @@ assert [n.decode() for n in f.attrs["class_names"]][:2] == ["airplane", "automob
 	nash-data pack "$p/train" --test-fraction 0.25 --seed 6 -o "$d/c.h5"
 	cmp "$d/a.h5" "$d/b.h5"
 	! cmp -s "$d/a.h5" "$d/c.h5"
-	# default name: the folder's; per class round(0.25 n) test images
+	# default name: of DIR/train, DIR's (below); per class round(0.25 n) test images
 	$PY - "$d/a.h5" "$p/train" <<-'EOF'
 		import sys, os, h5py, numpy as np
 		f = h5py.File(sys.argv[1], "r")
-		assert f.attrs["name"] == b"train", f.attrs["name"]
+		assert f.attrs["name"] == b"png", f.attrs["name"]
 		names = [n.decode() for n in f.attrs["class_names"]]
 		assert names == sorted(os.listdir(sys.argv[2]))
 		for k, name in enumerate(names):
@@ -140,6 +141,99 @@ assert [n.decode() for n in f.attrs["class_names"]][:2] == ["airplane", "automob
 	run -0 nash-data pack "$p/train" -o "$d/default.h5"
 	run -0 nash-data info "$d/default.h5"
 	assert_line --regexp "^test +[0-9]+ images$"
+}
+
+@test "nash-data pack: names the dataset after its folder, or after X for X/train; a one-line summary on stderr" {
+	local d=$BATS_TEST_TMPDIR p=$BATS_FILE_TMPDIR/png
+	mkdir "$d/pets" && cp -r "$p/train" "$p/test" "$d/pets/"
+	name_of() { $PY -c 'import sys, h5py; print(h5py.File(sys.argv[1], "r").attrs["name"].decode())' "$1"; }
+	run -0 nash-data pack "$d/pets/train/" --test "$d/pets/test" -o "$d/a.h5"
+	assert_output "nash-data: packed 700 images (600 training, 100 test) of 10 classes, 3x32x32 (C x H x W), as dataset 'pets' into $d/a.h5"
+	[ "$(name_of "$d/a.h5")" = pets ]
+	# the names of ".", "train" and "../train" are looked up, not taken as written
+	cd "$d/pets/train"
+	nash-data pack . --test ../test -o "$d/b.h5" 2>/dev/null
+	[ "$(name_of "$d/b.h5")" = pets ]
+	nash-data pack ../train --test ../test -o "$d/c.h5" 2>/dev/null
+	[ "$(name_of "$d/c.h5")" = pets ]
+	cd "$d/pets"
+	nash-data pack train --test test -o "$d/e.h5" 2>/dev/null
+	[ "$(name_of "$d/e.h5")" = pets ]
+	nash-data pack test --test train -o "$d/f.h5" 2>/dev/null
+	[ "$(name_of "$d/f.h5")" = test ]
+	# two datasets' training sets are two datasets: a model made for one refuses the other
+	mkdir "$d/cars" && cp -r "$p/train" "$d/cars/"
+	nash-data pack "$d/cars/train" -o "$d/cars.h5" 2>/dev/null
+	nash-init --dataset "h5:$d/a.h5" --widths 4,8 --val 100 -o "$d/m.h5"
+	run -1 nash-train --data "h5:$d/cars.h5" --epochs 1 "$d/m.h5" -o "$d/x.h5"
+	assert_output --partial "the model is for the dataset 'pets', the data is 'cars'"
+	run -0 --separate-stderr nash-data pack "$d/pets/train" -o - --name tiny
+	[[ $stderr =~ ^nash-data:\ packed\ .*\ as\ dataset\ \'tiny\'\ into\ standard\ output$ ]]
+	# a dataset file is binary: not written to a terminal
+	run -2 script -qec "nash-data pack $d/pets/train" /dev/null
+	assert_output --partial "nash-data: refusing to write a dataset file to a terminal; use -o FILE or redirect stdout"
+}
+
+@test "nash-data pack: a tree of sets, or of folders of classes, is refused with the command that packs it; notes beside the classes skipped" {
+	local d=$BATS_TEST_TMPDIR p=$BATS_FILE_TMPDIR/png out=$BATS_TEST_TMPDIR/out
+	mkdir "$out" "$d/pets" && cp -r "$p/train" "$p/test" "$d/pets/"
+	run -1 nash-data pack "$d/pets" -o "$out/x.h5"
+	assert_output "nash-data: $d/pets: class folders named 'test' and 'train': those are a dataset's sets, not classes; pack the sets as such: nash-data pack $d/pets/train --test $d/pets/test -o FILE.h5 (or give --force to take them as classes)"
+	# the command it gives works
+	run -0 nash-data pack "$d/pets/train" --test "$d/pets/test" -o "$out/pets.h5"
+	rm "$out/pets.h5"
+	mv "$d/pets/test" "$d/pets/Validation" && cp -r "$d/pets/Validation" "$d/pets/val"
+	run -1 nash-data pack "$d/pets" -o "$out/x.h5"
+	assert_output "nash-data: $d/pets: class folders named 'Validation', 'train' and 'val': those are a dataset's sets, not classes; pack the sets as such: nash-data pack $d/pets/train --test $d/pets/val -o FILE.h5 (or give --force to take them as classes)"
+	rm -r "$d/pets/Validation" "$d/pets/val" && mkdir "$d/pets/cat" && cp "$p/train/cat/"0*.png "$d/pets/cat/"
+	run -1 nash-data pack "$d/pets" -o "$out/x.h5"
+	assert_output "nash-data: $d/pets: class folders named 'train': those are a dataset's sets, not classes; pack the sets as such: nash-data pack $d/pets/train -o FILE.h5 (or give --force to take them as classes)"
+	assert_nothing_written "$out"
+	# --force: as classes
+	run -0 nash-data pack "$d/pets" --force -o "$out/forced.h5"
+	run -0 nash-data info "$out/forced.h5"
+	assert_line "classes    2"
+	assert_line --regexp "^    1  train +[0-9]+ +[0-9]+$"
+	rm "$out/forced.h5"
+
+	# class folders holding only folders: the classes are a level down
+	mkdir -p "$d/deep/part1" "$d/deep/part2"
+	cp -r "$p/train/cat" "$p/train/dog" "$d/deep/part1/" && cp -r "$p/train/cat" "$p/train/dog" "$d/deep/part2/"
+	run -1 nash-data pack "$d/deep" -o "$out/x.h5"
+	assert_output "nash-data: $d/deep: the class folders hold only folders, no images of their own ($d/deep/part1 holds cat/): if the classes are a level down, pack that level: nash-data pack $d/deep/part1 -o FILE.h5 (or give --force to take each folder with its sub-folders as one class)"
+	assert_nothing_written "$out"
+	run -0 nash-data pack "$d/deep/part1" -o "$out/p1.h5"
+	run -0 nash-data pack "$d/deep" --force -o "$out/deep.h5"
+	run -0 nash-data info "$out/deep.h5"
+	assert_line "classes    2"
+	assert_line --regexp "^    1  part2 +[0-9]+ +[0-9]+$"
+	# every image of each part, in its sub-folders, is its class's
+	local total
+	total=$(echo "$output" | awk '$1 == "train" || $1 == "test" { n += $2 } END { print n }')
+	[ "$total" -eq $(($(find "$p/train/cat" "$p/train/dog" -name '*.png' | wc -l) * 2)) ]
+	# one class folder of images is enough
+	cp "$p/train/cat/"0*.png "$d/deep/part2/"
+	run -0 nash-data pack "$d/deep" -o "$out/mixed.h5"
+
+	# notes beside the class folders are skipped and named, in one line; hidden files silently
+	mkdir "$d/notes" && cp -r "$p/train/cat" "$p/train/dog" "$d/notes/"
+	echo "my pets" >"$d/notes/README" && echo a >"$d/notes/readme.md" && echo b >"$d/notes/labels.CSV"
+	echo c >"$d/notes/notes.txt" && echo d >"$d/notes/.DS_Store"
+	run -0 nash-data pack "$d/notes" --test "$d/deep/part1" -o "$out/n.h5"
+	assert_line -n 0 "nash-data: $d/notes: skipped README, labels.CSV, notes.txt and 1 more beside the class folders (notes, not images)"
+	assert_line -n 1 --regexp "^nash-data: packed [0-9]+ images"
+	[ "${#lines[@]}" -eq 2 ]
+	rm "$d/notes/README" "$d/notes/notes.txt" "$d/notes/labels.CSV"
+	run -0 nash-data pack "$d/notes" -o "$out/n.h5"
+	assert_line -n 0 "nash-data: $d/notes: skipped readme.md beside the class folders (notes, not images)"
+	# anything else beside them is still an error, and so is a note inside a class folder
+	echo e >"$d/notes/labels.json"
+	run -1 nash-data pack "$d/notes" -o "$out/y.h5"
+	assert_output --partial "nash-data: $d/notes/labels.json: not a folder ($d/notes must hold one folder of images per class, nothing else)"
+	rm "$d/notes/labels.json" && echo f >"$d/notes/cat/notes.txt"
+	run -1 nash-data pack "$d/notes" -o "$out/y.h5"
+	assert_output --partial "nash-data: $d/notes/cat/notes.txt: not an image file"
+	[ ! -e "$out/y.h5" ]
 }
 
 @test "nash-data pack: JPEG and PNG decode as Pillow decodes them; subfolders belong to their class" {

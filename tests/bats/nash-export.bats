@@ -131,3 +131,55 @@ need_models() {
 	run -1 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
 		"$d/t3.onnx" "$d/im4.u8" "$d/lg4.f32" 1 28 28 1e-4
 }
+
+@test "class names with spaces, commas, quotes and UTF-8: folders -> dataset -> model -> nash-show -> ONNX metadata -> classify.js" {
+	d=$BATS_TEST_TMPDIR
+	/usr/bin/python3 - "$d/t" <<-'PY'
+		import os, sys, numpy as np
+		from PIL import Image
+		rng = np.random.default_rng(5)
+		for name in ('big cat, striped', 'caf\u00e9 "cr\u00e8me"', '\u00f1and\u00fa \\ \U0001f426'):
+		    os.makedirs(os.path.join(sys.argv[1], name))
+		    for i in range(4):
+		        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(os.path.join(sys.argv[1], name, '%d.png' % i))
+	PY
+	nash-data pack "$d/t" --test-fraction 0.25 --name names -o "$d/n.h5" 2>/dev/null
+	nash-init --dataset "h5:$d/n.h5" --widths 4,8 --val 2 -o "$d/m.h5"
+	run -0 nash-show "$d/m.h5"
+	assert_line '  classes     0 big cat, striped, 1 café "crème", 2 ñandú \ 🐦'
+	# fixed-length strings: nothing in HDF5's global heap
+	run -0 h5dump -a class_names "$d/m.h5"
+	assert_output --partial "STRSIZE 17;" # the longest name, 16 bytes, and its NUL
+	refute_output --partial "H5T_VARIABLE"
+	# training and morphing keep them
+	nash-train --data "h5:$d/n.h5" --epochs 1 --batch 4 "$d/m.h5" 2>/dev/null | nash-morph -n 1 --seed 2 -o "$d/c.h5" 2>/dev/null
+	run -0 nash-show "$d/c.h5"
+	assert_line '  classes     0 big cat, striped, 1 café "crème", 2 ñandú \ 🐦'
+	nash-export --onnx -o "$d/c.onnx" "$d/c.h5"
+	run -0 /usr/bin/python3 - "$d/c.onnx" <<-'PY'
+		import json, sys, onnx
+		meta = {p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}
+		assert meta["nash.classes"] == "3", meta
+		names = json.loads(meta["nash.class_names"])
+		assert names == ['big cat, striped', 'caf\u00e9 "cr\u00e8me"', '\u00f1and\u00fa \\ \U0001f426'], names
+		print("ok")
+	PY
+	assert_output "ok"
+	# a model from before class names: none shown, none exported
+	cp "$d/c.h5" "$d/old.h5"
+	/usr/bin/python3 -c 'import h5py, sys; del h5py.File(sys.argv[1], "a").attrs["class_names"]' "$d/old.h5"
+	run -0 nash-show "$d/old.h5"
+	assert_line "  classes     not recorded (a model made before nash-init recorded them)"
+	nash-export --onnx -o "$d/old.onnx" "$d/old.h5"
+	run -0 /usr/bin/python3 -c 'import onnx, sys; print(sorted(p.key for p in onnx.load(sys.argv[1]).metadata_props))' "$d/old.onnx"
+	assert_output "['nash.classes', 'nash.dataset', 'nash.id']"
+
+	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
+	local img="$d/t/big cat, striped/0.png"
+	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../../examples/classify.js" "$d/c.onnx" "$img"
+	assert_output --regexp "^$d/t/big cat, striped/0\.png"$'\t(big cat, striped|café "crème"|ñandú \\\\ 🐦)\t(0\\.[0-9]{4}|1\\.0000)$'
+	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../../examples/classify.js" "$d/old.onnx" "$img"
+	assert_output --regexp $'\t[012]\t'
+	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../../examples/classify.js" --classes x,y,z "$d/old.onnx" "$img"
+	assert_output --regexp $'\t[xyz]\t'
+}

@@ -28,6 +28,45 @@ load common
 	[ ! -e "$BATS_TEST_TMPDIR/m.h5" ]
 }
 
+@test "--data, --dataset and h5: given a folder or a dataset file without h5: say what to run or give instead" {
+	local d=$BATS_TEST_TMPDIR p=$BATS_TEST_TMPDIR/png m
+	m=$(seed_model)
+	/usr/bin/python3 -c 'import os, sys; from PIL import Image
+for c in ("cat", "dog"):
+    os.makedirs(sys.argv[1] + "/train/" + c)
+    for i in range(3): Image.new("RGB", (8, 8), (i, i, i)).save("%s/train/%s/%d.png" % (sys.argv[1], c, i))' "$p"
+	nash-data pack "$p/train" -o "$d/pets.h5" 2>/dev/null
+	run -2 nash-init --dataset "$p/train" --val 1 -o "$d/x.h5"
+	assert_output "nash-init: $p/train is a folder of images: pack it first: nash-data pack $p/train -o FILE.h5, then give the data as h5:FILE.h5"
+	run -2 nash-train --data "$p/train" --epochs 1 "$m" -o "$d/x.h5"
+	assert_output "nash-train: $p/train is a folder of images: pack it first: nash-data pack $p/train -o FILE.h5, then give the data as h5:FILE.h5"
+	run -2 nash-ensemble --data "$p/train" "$m"
+	assert_output --partial "nash-ensemble: $p/train is a folder of images: pack it first"
+	run -2 nash-data convert "$p/train" -o "$d/x.h5"
+	assert_output --partial "nash-data: $p/train is a folder of images: pack it first"
+	run -1 nash-init --dataset "h5:$p/train" --val 1 -o "$d/x.h5"
+	assert_output "nash-init: $p/train is a folder, not a dataset file: a folder of images is packed first: nash-data pack $p/train -o FILE.h5, then given as h5:FILE.h5"
+	run -1 nash-data info "$p/train"
+	assert_output --partial "nash-data: $p/train is a folder, not a dataset file"
+	# a dataset file without h5:
+	run -2 nash-init --dataset "$d/pets.h5" --val 1 -o "$d/x.h5"
+	assert_output "nash-init: $d/pets.h5 is an HDF5 file: a dataset file is given as h5:$d/pets.h5"
+	run -2 nash-train --data "$d/pets.h5" --epochs 1 "$m" -o "$d/x.h5"
+	assert_output "nash-train: $d/pets.h5 is an HDF5 file: a dataset file is given as h5:$d/pets.h5"
+	# a folder of a built-in dataset's files: its spec
+	run -2 nash-init --dataset "$FIX/cifar10" --val 1 -o "$d/x.h5"
+	assert_output "nash-init: $FIX/cifar10 is a folder of cifar10 files: give it as cifar10:$FIX/cifar10"
+	run -1 nash-init --dataset "h5:$FIX/fmnist" --val 1 -o "$d/x.h5"
+	assert_output "nash-init: $FIX/fmnist is a folder of fashion-mnist files, not a dataset file: give it as fashion-mnist:$FIX/fmnist"
+	# anything else is the spec's usage error, as before
+	printf 'text' >"$d/notes.txt"
+	run -2 nash-init --dataset "$d/notes.txt" --val 1 -o "$d/x.h5"
+	assert_output --partial "nash-init: bad dataset '$d/notes.txt': expected fashion-mnist, fashion-mnist:DIR"
+	run -2 nash-init --dataset "$d/none" --val 1 -o "$d/x.h5"
+	assert_output --partial "nash-init: bad dataset '$d/none': expected"
+	[ ! -e "$d/x.h5" ]
+}
+
 @test "nash-init on a missing data directory fails with exit 1 and no output" {
 	run -1 nash-init --dataset "cifar10:$BATS_TEST_TMPDIR/nowhere" -o "$BATS_TEST_TMPDIR/m.h5"
 	assert_output --partial "nowhere"
@@ -50,6 +89,28 @@ load common
 	assert_output --partial '"nash-model"'
 	run -0 h5dump -d /graph/001_conv/weight -H "$BATS_TEST_TMPDIR/m.h5"
 	assert_output --partial "( 32, 1, 3, 3 )"
+}
+
+@test "nash-init --val: a count, a percentage, or derived from the data" {
+	val() { nash-show "$1" | sed -n 's/.*classes), \([0-9]*\) validation images held out/\1/p'; }
+	# the fixture has 1200 training images: a tenth, 120 (below the default 5000)
+	run -0 nash-init --dataset "$FMNIST" --widths 4,8 -o "$BATS_TEST_TMPDIR/d.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/d.h5")" = 120 ]
+	run -0 nash-init --dataset "$FMNIST" --widths 4,8 --val 25% -o "$BATS_TEST_TMPDIR/p.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/p.h5")" = 300 ]
+	run -0 nash-init --dataset "$FMNIST" --widths 4,8 --val 333 -o "$BATS_TEST_TMPDIR/n.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/n.h5")" = 333 ]
+	# 100 classes, 600 images: at least one image per class, for the default and a percentage
+	run -0 nash-init --dataset "$CIFAR100" --widths 4,8 -o "$BATS_TEST_TMPDIR/c.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/c.h5")" = 100 ]
+	run -0 nash-init --dataset "$CIFAR100" --widths 4,8 --val 1% -o "$BATS_TEST_TMPDIR/c1.h5"
+	[ "$(val "$BATS_TEST_TMPDIR/c1.h5")" = 100 ]
+	run -2 nash-init --dataset "$FMNIST" --val 100% -o "$BATS_TEST_TMPDIR/x.h5"
+	run -2 nash-init --dataset "$FMNIST" --val 1200 -o "$BATS_TEST_TMPDIR/x.h5"
+	assert_output --partial "validation size 1200 out of range"
+	run -2 nash-init --dataset "$CIFAR100" --val 99.99% -o "$BATS_TEST_TMPDIR/x.h5"
+	assert_output --partial "a validation split of 99.99% leaves no training image: cifar100 has 600 training images of 100 classes"
+	[ ! -e "$BATS_TEST_TMPDIR/x.h5" ]
 }
 
 @test "nash-init writes to stdout in a pipe, identical to -o" {
@@ -194,13 +255,13 @@ not_fresh() {
 	nash-init --like "$g" --seed 2 -o "$d/r.h5"
 	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 1 -o "$d/t.h5" "$d/r.h5"
 	assert_output --regexp '^val_accuracy=0\.[0-9]+$'
-	# 4 steps, a warmup of half the run: the first epoch starts at 0.05 / 2
-	[[ "$stderr" == *"epoch 1/1  lr 0.0250"* ]]
+	# 4 steps, a warmup of half the run: the epoch starts at 0.05 / 2, climbs to 0.05 and falls
+	[[ "$stderr" == *"epoch 1/1  lr 0.0250-0.0500-0.0250  train"* ]]
 	[ "$(table_field "$d/t.h5" /training/runs warmup 0)" = 0.5 ]
 	run -0 nash-show "$d/t.h5"
 	assert_output --partial "training    1 run, 1 epoch"
 	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 1 -o "$d/u.h5" "$g"
-	[[ "$stderr" == *"epoch 1/1  lr 0.0500"* ]]
+	[[ "$stderr" == *"epoch 1/1  lr 0.0500-0.0073  train"* ]]
 	[ "$(table_field "$d/u.h5" /training/runs warmup 1)" = 0 ]
 }
 

@@ -171,3 +171,22 @@ setup_file() {
 	nash-train --data "$FMNIST" --epochs 0 --tta flip -o "$BATS_TEST_TMPDIR/b-flip.h5" "$d/b.h5" >/dev/null 2>&1
 	run -0 nash-select "$BATS_TEST_TMPDIR/b-flip.h5" "$BATS_TEST_TMPDIR/a-flip.h5" "$d/seed.h5"
 }
+
+@test "nash-select --replace: the best other model replaces the parent (the last), however they compare" {
+	d=$BATS_FILE_TMPDIR
+	# a ranks above b; as the parent, a leaves the ranking and b wins
+	run -0 nash-select -q "$d/b.h5" "$d/a.h5"
+	assert_output "$d/a.h5"
+	run -0 nash-select --replace --tsv -o "$BATS_TEST_TMPDIR/best.h5" "$d/b.h5" "$d/a.h5"
+	assert_equal "${#lines[@]}" 2
+	assert_line --index 1 --regexp "^1	$d/b.h5	"
+	cmp "$d/b.h5" "$BATS_TEST_TMPDIR/best.h5"
+	# no other model can win (failed): the parent stays, ranked first
+	nash-select --mark-failed "diverged" -o "$BATS_TEST_TMPDIR/bad.h5" "$d/b.h5"
+	run -0 nash-select --replace --tsv -o "$BATS_TEST_TMPDIR/best.h5" "$BATS_TEST_TMPDIR/bad.h5" "$d/a.h5"
+	assert_line --index 1 --regexp "^1	$d/a.h5	"
+	assert_line --index 2 --regexp "^2	$BATS_TEST_TMPDIR/bad.h5	.*	0	failed: diverged$"
+	cmp "$d/a.h5" "$BATS_TEST_TMPDIR/best.h5"
+	run -2 nash-select --replace "$d/a.h5"
+	assert_output --partial "--replace needs the parent and at least one other MODEL"
+}

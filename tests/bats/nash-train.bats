@@ -338,21 +338,26 @@ run_field() {
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR
 	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 2 -o "$d/a.h5" "$m"
-	# 4 steps per epoch, one epoch of warmup: the first epoch starts at 0.05 / 4
-	[[ "$stderr" == *"epoch 1/2  lr 0.0125"* ]]
+	# 4 steps per epoch, one epoch of warmup: the first epoch climbs from 0.05 / 4 to 0.05, the
+	# second falls along the cosine (its last step at 0.05 (1 + cos(3 pi / 4)) / 2)
+	[[ "$stderr" == *"epoch 1/2  lr 0.0125-0.0500  train"* ]]
+	[[ "$stderr" == *"epoch 2/2  lr 0.0500-0.0073  train"* ]]
 	[ "$(run_field "$d/a.h5" warmup 0)" = 1 ]
 	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 64 --epochs 1 -o "$d/h.h5" "$m"
-	# at most half the run: 2 steps
-	[[ "$stderr" == *"epoch 1/1  lr 0.0250"* ]]
+	# at most half the run: 2 steps up, 2 down: first, peak, last
+	[[ "$stderr" == *"epoch 1/1  lr 0.0250-0.0500-0.0250  train"* ]]
 	[ "$(run_field "$d/h.h5" warmup 0)" = 0.5 ]
 	[ "$(run_field "$d/a.h5" images 0)" = 256 ]
 	[ "$(run_field "$d/a.h5" train_on 0)" = train ]
 	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 -o "$d/b.h5" "$d/a.h5"
-	[[ "$stderr" == *"epoch 1/1  lr 0.0500"* ]]
+	[[ "$stderr" == *"epoch 1/1  lr 0.0500-0.0019  train"* ]]
 	[ "$(run_field "$d/b.h5" warmup 1)" = 0 ]
 	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 --warmup 0.25 -o "$d/c.h5" "$d/a.h5"
-	[[ "$stderr" == *"epoch 1/1  lr 0.0250"* ]]
+	[[ "$stderr" == *"epoch 1/1  lr 0.0250-0.0500-0.0033  train"* ]]
 	[ "$(run_field "$d/c.h5" warmup 1)" = 0.25 ]
+	# a constant rate is one number
+	run -0 --separate-stderr nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 --lr 0.005:0.005 -o "$d/k.h5" "$d/a.h5"
+	[[ "$stderr" == *"epoch 1/1  lr 0.0050  train"* ]]
 }
 
 @test "nash-train resumes a warming-up run from its checkpoint (auto warmup stays the run's)" {

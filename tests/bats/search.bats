@@ -237,7 +237,9 @@ teardown() {
 	assert_line --regexp '^  final: val '
 	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9])'
 	run -0 sh -c 'find "$1" -type f -name "*.h5" -newer "$2" | sort' _ "$run" "$BATS_TEST_TMPDIR/marker"
-	assert_output "$(printf '%s\n' "$run/ensemble.h5" "$run/final.h5" "$run/snap/step1.h5")"
+	# (best.h5: the best network so far, the new final model)
+	assert_output "$(printf '%s\n' "$run/best.h5" "$run/ensemble.h5" "$run/final.h5" "$run/snap/step1.h5")"
+	[ "$run/best.h5" -ef "$run/final.h5" ]
 	# the raw ensemble: the steps' bests as they left the search, nothing trained
 	run -0 search search RUN="$run" EPOCHS_FINAL=1 ENSEMBLE=raw
 	refute_line --regexp '^(step [0-9]|  seed: |  step[0-9]|  final: |  snap/)'
@@ -451,7 +453,7 @@ term_show_bin() {
 	# MAX_PARAMS below the seed network: refused before its pretraining, naming both figures
 	run -2 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=100
 	seed=$(nash-show --tsv "$BATS_TEST_TMPDIR/m/step0/init.h5" | cut -f 7 | tail -n 1)
-	assert_line "search: MAX_PARAMS=100 does not exceed what the seed network ($BATS_TEST_TMPDIR/m/step0/init.h5) has, $seed parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $seed (say $((4 * seed)), or MAX_PARAMS= for no budget)"
+	assert_line "search: MAX_PARAMS=100 does not exceed what the seed network ($BATS_TEST_TMPDIR/m/step0/init.h5) has, $seed parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $seed (say 4x, $((4 * seed)) parameters, or MAX_PARAMS= for no budget)"
 	[ ! -e "$BATS_TEST_TMPDIR/m/step0/best.h5" ]
 	# one parameter of room: nash-morph finds no morphism within it (exit 5) for any child, the
 	# step stops the search instead of keeping the parent for ever
@@ -463,6 +465,26 @@ term_show_bin() {
 	# with no budget the children are made again (their morph settings changed) and the search ends
 	run -0 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=2 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=
 	assert_line --regexp '^search done: '
+}
+
+@test "settings derived from the data: the validation split, the parameter budget, printed before training" {
+	run=$BATS_TEST_TMPDIR/d
+	# 100 classes, 600 training images: a tenth would be 60 validation images, fewer than one a
+	# class, so 100; the budget is 4 times the seed network's parameters, whatever their count
+	run -0 search search RUN="$run" DATA="$CIFAR100" VAL= MAX_PARAMS=4x STEPS=1 NEIGH=1 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 ENSEMBLE=raw
+	seed=$(nash-show --tsv "$run/step0/init.h5" | cut -f 7 | tail -n 1)
+	assert_line --index 0 "data: cifar100 (3x32x32, 100 classes), 100 validation images held out; the first 256 training images (LIMIT)"
+	assert_line --index 1 "seed network: $seed parameters; children up to $((4 * seed)) parameters (MAX_PARAMS=4x)"
+	grep -q -e "^search: .*/nash-morph -n 2 --seed 7001001 --max-params $((4 * seed)) -o " "$run/step1/child1.log"
+	# a percentage, and no LIMIT
+	run -0 search "$run/p/step0/best.h5" RUN="$run/p" VAL=25% LIMIT= MAX_PARAMS=
+	assert_line --index 0 "data: fashion-mnist (1x28x28, 10 classes), 300 validation images held out; every training image (no LIMIT)"
+	assert_line --index 1 "seed network: $(nash-show --tsv "$run/p/step0/init.h5" | cut -f 7 | tail -n 1) parameters; no parameter budget (MAX_PARAMS=)"
+	# what is neither a count nor a multiple or percentage is refused, naming the setting
+	run -2 search -n search RUN="$run/x" MAX_PARAMS=4y
+	assert_output --partial "search: MAX_PARAMS must be a number of parameters (200000) or a multiple of the seed network's (4x), not '4y'"
+	run -2 search -n search RUN="$run/x" VAL=ten
+	assert_output --partial "search: VAL must be a number of validation images (5000) or a percentage of the training set (10%), not 'ten'"
 }
 
 @test "a child killed by a signal (a crash, the OOM killer) is no result: the target fails, a rerun trains it" {
@@ -557,13 +579,14 @@ enospc_once_bin() {
 
 @test "a capped search still explores: children within MAX_PARAMS that differ from their parent" {
 	run=$BATS_TEST_TMPDIR/c
-	# the default budget fits the steps asked for; an explicit one is taken as given
+	# the default budget is the seed network's parameters times 4, whatever the steps (so that
+	# more steps redo none of the earlier ones); an explicit one is taken as given
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=3
-	assert_output --partial "nash-morph -n 2 --max-params 200000 "
+	assert_output --partial "--max-params '4x' $run/step0/init.h5 "
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=8
-	assert_output --partial "nash-morph -n 2 --max-params 6400000 "
+	assert_output --partial "--max-params '4x' $run/step0/init.h5 "
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=8 MAX_PARAMS=123456
-	assert_output --partial "--max-params 123456 "
+	assert_output --partial "--max-params '123456' "
 	# a budget the seed network nearly fills: no room for a wider or deeper network, but
 	# every child is made, stays within it and is a network other than its parent's
 	seed=$(nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed 7 -o - | nash-show --tsv - | cut -f 7 | tail -n 1)
@@ -720,4 +743,85 @@ runs_fingerprint() {
 	assert_output $'0\n1'
 	NASH_GPUS=0 run -1 "$TOP/pipelines/gpu.sh" true
 	assert_output --partial "no GPU"
+}
+
+@test "BUDGET: the steps that fit the time with the final phase after them; STEPS=N remakes the same search" {
+	run=$BATS_TEST_TMPDIR/b
+	reference_copy a "$run"
+	# the reference made 2 steps; stated times make the prediction exact: seed 10 s, steps 10 s
+	# each, the next step 1.5 times the last, the final phase of these tiny networks a second
+	# or so
+	for k in 0 1 2; do echo 10 >"$run/step$k/wall"; done
+	run -0 search search RUN="$run" BUDGET=44s STEPS=
+	assert_line --regexp '^search: 2 steps \(the time budget: BUDGET=44s, 30s spent, step 3 would take about 15s and the final phase after it about [0-9]s\); make search STEPS=2 with the same settings makes the same search$' 
+	refute_line --regexp '^  step3/'
+	run -0 cat "$run/climb.txt"
+	assert_line "steps=2"
+	# the same search: the reference's results, nothing trained again (its time is spent)
+	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$run")
+	run -0 grep -F "Steps decided as the search went (BUDGET, PATIENCE): 2 (the time budget:" "$run/report.md"
+	# a larger budget goes on from there, up to STEPS given on the command line
+	run -0 search search RUN="$run" BUDGET=1h STEPS=3
+	assert_line --regexp '^step 3: best val '
+	assert_line "search: 3 steps (the most steps asked for: STEPS=3); make search STEPS=3 with the same settings makes the same search"
+	[ -f "$run/step3/wall" ]
+	# which a plain make search of 3 steps from scratch makes bit for bit
+	run -0 search search RUN="$BATS_TEST_TMPDIR/p" STEPS=3
+	diff <(fingerprint "$BATS_TEST_TMPDIR/p") <(fingerprint "$run")
+	# bad values are refused, naming the setting
+	run -2 search -n search RUN="$run" BUDGET=10x
+	assert_output --partial "search: BUDGET must be a wall time such as 600s, 10m or 2h, not '10x'"
+	run -2 search -n search RUN="$run" PATIENCE=0
+	assert_output --partial "search: PATIENCE must be a number of steps (1 or more), not '0'"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/r" BUDGET=1m RUNS=2
+	assert_output --partial "search: BUDGET and PATIENCE are for one search (RUNS=1)"
+}
+
+@test "PATIENCE: the search stops after K steps without a validation gain of MIN_GAIN" {
+	run=$BATS_TEST_TMPDIR/pt
+	run -0 search search RUN="$run" PATIENCE=1 MIN_GAIN=0.5 STEPS=3 EPOCHS_NEIGH=1 ENSEMBLE=raw
+	# no step raises the validation accuracy by half of it: one step, then the stop
+	v0=$(nash-show --tsv "$run/step0/best.h5" | cut -f 5 | tail -n 1)
+	v1=$(nash-show --tsv "$run/step1/best.h5" | cut -f 5 | tail -n 1)
+	assert_line "search: 1 step (the validation accuracy saturated: $v0 after step 0, $v1 after step 1, a gain below MIN_GAIN=0.5 in PATIENCE=1 steps); make search STEPS=1 with the same settings makes the same search"
+	[ ! -e "$run/step2" ]
+	assert_line --regexp '^search done: '
+	# with a gain every step can make (none: 0), STEPS is the most
+	run -0 search search RUN="$run" PATIENCE=1 MIN_GAIN=0 STEPS=2 EPOCHS_NEIGH=1 ENSEMBLE=raw
+	assert_line "search: 2 steps (the most steps asked for: STEPS=2); make search STEPS=2 with the same settings makes the same search"
+}
+
+@test "anytime: after every step RUN/best.h5 is the best network so far and RUN/report.md says how far the search got" {
+	run=$BATS_TEST_TMPDIR/any
+	run -0 search "$run/step1/best.h5" RUN="$run" EPOCHS_NEIGH=1
+	[ "$run/best.h5" -ef "$run/step1/best.h5" ]
+	run -0 nash-show "$run/best.h5"
+	run -0 grep -F '**Not finished: 1 step done, no final training yet.**' "$run/report.md"
+	run -0 grep -F '| best of the search (`step1/best.h5`' "$run/report.md"
+	[ ! -e "$run/summary.txt" ] && [ ! -e "$run/result.tsv" ]
+	run -0 search search RUN="$run" EPOCHS_NEIGH=1
+	[ "$run/best.h5" -ef "$run/final.h5" ]
+	run -1 grep -F 'Not finished' "$run/report.md"
+	run -0 grep -F '| after final training (`final.h5`)' "$run/report.md"
+}
+
+@test "make -f CLONE/Makefile from another directory says how to run it" {
+	cd "$BATS_TEST_TMPDIR"
+	run -2 make --no-print-directory -f "$TOP/Makefile" -n search
+	assert_output --partial "$TOP/Makefile runs in its own directory: make -C $TOP ... (RUN= then relative to it), or after make install: make -f PREFIX/share/nash/search.mk search from anywhere"
+}
+
+@test "DATA=h5:FILE: a repacked dataset file redoes the search" {
+	run=$BATS_TEST_TMPDIR/h
+	nash-data convert "$FMNIST" -o "$BATS_TEST_TMPDIR/d.h5"
+	run -0 search "$run/step0/best.h5" RUN="$run" DATA="h5:$BATS_TEST_TMPDIR/d.h5"
+	run -0 grep -E " DATA=h5:$BATS_TEST_TMPDIR/d.h5 DATA_CKSUM=[0-9]+:[0-9]+ " "$run/settings/seed"
+	run -0 search "$run/step0/best.h5" RUN="$run" DATA="h5:$BATS_TEST_TMPDIR/d.h5"
+	refute_line --regexp '^  seed: '
+	# other images in the same file: the stamps change, the seed network is made again
+	nash-data convert "$CIFAR10" -o "$BATS_TEST_TMPDIR/d.h5.new" && mv "$BATS_TEST_TMPDIR/d.h5.new" "$BATS_TEST_TMPDIR/d.h5"
+	run -0 search "$run/step0/best.h5" RUN="$run" DATA="h5:$BATS_TEST_TMPDIR/d.h5"
+	assert_line --regexp '^  seed: val '
+	run -0 nash-show "$run/step0/best.h5"
+	assert_output --partial "(3x32x32, 10 classes)"
 }

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Dataset d;
 	if (dataset_parse_h5_mem(&d, data, size, "fuzz", 1, &err) == 0) {
 		/* what the tools do next with an accepted file: the class names must be valid */
-		if (dataset_check_class_names(d.class_names, d.n_classes, &err)) {
+		if (class_names_check(d.class_names, d.n_classes, &err)) {
 			fprintf(stderr, "fuzz_datasets: an accepted file's class names are refused: %s\n", err.msg);
 			abort();
 		}

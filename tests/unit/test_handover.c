@@ -49,6 +49,9 @@ static void make_model(Model *m)
 	Morphism mm = {.op = "wider", .node = 1, .kernel = -1, .factor = 2, .source = -1, .target = -1, .seed = 9};
 	CHECK(model_add_morphism(m, &mm, &err) == 0);
 	m->ckpt_epochs_done = 1;
+	char names[10][NASH_CLASS_NAME_MAX] = {"avion", "automobile", "oiseau", "chat", "cerf", "chien", "grenouille",
+					       "cheval", "navire", "camion \xc3\xa9t\xc3\xa9"};
+	CHECK(model_set_class_names(m, names[0], &err) == 0);
 }
 
 /* The model file's bytes, which are the same for the same model (docs/FORMAT.md,

@@ -159,8 +159,8 @@ static void compare_backends(void)
 {
 	Config cfs[] = {
 		{.test = "test_ref_vs_ref", .be = &nash_backend_ref}, /* the harness itself */
-		{.test = "test_cpu_vs_ref", .be = &nash_backend_cpu},
-		{.test = "test_cpu_vs_ref_3_threads", .be = &nash_backend_cpu, .threads = 3},
+		{.test = "test_cpu_vs_ref", .be = &nash_backend_blas},
+		{.test = "test_cpu_vs_ref_3_threads", .be = &nash_backend_blas, .threads = 3},
 		/* oneDNN's kernels sum in their own order (blocked over channels and pixels,
 		   across threads): the float-GEMM tolerances hold for them too. */
 		{.test = "test_onednn_vs_ref", .be = &nash_backend_onednn},
@@ -169,7 +169,7 @@ static void compare_backends(void)
 		 .conv_atol = CONV_BF16_ATOL, .conv_rtol = CONV_BF16_RTOL},
 		/* less workspace than asked for: the CPU engine falls back to the reference loops
 		   rather than write past the end */
-		{.test = "test_cpu_small_workspace", .be = &nash_backend_cpu, .threads = 2, .only = F_NO_WS},
+		{.test = "test_cpu_small_workspace", .be = &nash_backend_blas, .threads = 2, .only = F_NO_WS},
 		{.test = "test_cuda_vs_ref", .be = nash_backend_cuda()},
 	};
 	int n_cfs = (int)(sizeof cfs / sizeof cfs[0]);
@@ -227,7 +227,7 @@ TEST(test_backend_find)
 	NashErr err = {0};
 	CHECK(backend_find("ref", &err) == &nash_backend_ref);
 	CHECK(backend_find("cpu", &err) == &nash_backend_onednn);
-	CHECK(backend_find("cpu-blas", &err) == &nash_backend_cpu);
+	CHECK(backend_find("cpu-blas", &err) == &nash_backend_blas);
 	CHECK(backend_find("cpu-bf16", &err) == &nash_backend_onednn_bf16);
 	const Backend *a = backend_find("auto", &err);
 	CHECK(a == (nash_backend_cuda() ? nash_backend_cuda() : &nash_backend_onednn));
@@ -245,7 +245,7 @@ TEST(test_backend_find)
 		CHECK(!c && err.code == NASH_ERR_USAGE && strstr(err.msg, "without CUDA"));
 #endif
 	CHECK(!strcmp(nash_backend_ref.name, "ref") && !strcmp(nash_backend_onednn.name, "cpu") &&
-	      !strcmp(nash_backend_cpu.name, "cpu-blas"));
+	      !strcmp(nash_backend_blas.name, "cpu-blas"));
 }
 
 int main(void)

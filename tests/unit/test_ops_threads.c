@@ -101,7 +101,7 @@ static void compare_backend_threads(const Backend *be, int strict_conv, double m
 }
 
 TEST(test_ref_any_threads) { compare_backend_threads(&nash_backend_ref, 1, REF_THREADS_MAX_COST); }
-TEST(test_cpu_blas_any_threads) { compare_backend_threads(&nash_backend_cpu, 1, INFINITY); }
+TEST(test_cpu_blas_any_threads) { compare_backend_threads(&nash_backend_blas, 1, INFINITY); }
 /* Measured, not required (the header's comment): oneDNN's convolutions. */
 TEST(test_onednn_threads) { compare_backend_threads(&nash_backend_onednn, 0, INFINITY); }
 

@@ -1,6 +1,6 @@
 /* The oneDNN backend, nash's default CPU engine: convolutions through oneDNN's primitives
    (lib/backend/onednn/onednn_conv.c), everything else the im2col + BLAS engine's vectorised
-   loops (lib/backend/cpu/backend_cpu.c), which measured as fast as oneDNN's batch-norm,
+   loops (lib/backend/blas/backend_blas.c), which measured as fast as oneDNN's batch-norm,
    pooling and elementwise primitives would be behind the reorders NCHW tensors need (the
    README's Engines section has the figures). Host memory, as the other CPU backends.
 
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/backend_cpu.h"
+#include "backend/blas/backend_blas.h"
 #include "backend/onednn/onednn.h"
 #include "backend/ref/ref_ops.h"
 

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/backend_cpu.h"
+#include "backend/blas/backend_blas.h"
 #include "backend/onednn/onednn.h"
 
 /* One tensor argument of a primitive: the layout the primitive wants and, when that is not

@@ -1,6 +1,6 @@
 /* The reference ops of lib/backend/ref/ref_ops.inc as plain functions over host arrays, without a Ctx:
    ref_*_d (double) for finite-difference gradient checks, ref_*_f (float) behind
-   nash_backend_ref and reused by nash_backend_cpu where speed does not matter. Semantics,
+   nash_backend_ref and reused by nash_backend_blas where speed does not matter. Semantics,
    layouts and accumulate-vs-overwrite rules are those of lib/backend/backend.h. Also the host-memory
    functions both CPU backends share. */
 #ifndef NASH_REF_OPS_H

@@ -1,5 +1,5 @@
 /* The fast CPU backend's convolution: im2col + OpenBLAS sgemm over blocks of images, OpenMP
-   across the blocks (the rest of the backend is lib/backend/cpu/backend_cpu.c).
+   across the blocks (the rest of the backend is lib/backend/blas/backend_blas.c).
 
    Threads: the conv GEMMs run inside our OpenMP regions, one block of images per thread, so
    OpenBLAS is held to one thread (a multithreaded sgemm inside each OpenMP thread would
@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "backend/cpu/backend_cpu.h"
+#include "backend/blas/backend_blas.h"
 #include "backend/ref/ref_ops.h"
 
 /* Columns (images x pixels) a conv block aims at: enough for sgemm to run near peak on the

@@ -1,5 +1,5 @@
 /* The fast CPU backend: convolution as im2col + OpenBLAS sgemm over blocks of images
-   (lib/backend/cpu/backend_cpu_conv.c), everything else as tight loops here; OpenMP across images (conv)
+   (lib/backend/blas/backend_blas_conv.c), everything else as tight loops here; OpenMP across images (conv)
    or channels (batch-norm). Host memory, shared with the reference backend (lib/backend/ref/backend_ref.c).
    OpenBLAS is held to one thread: the GEMMs run inside our own OpenMP regions. */
 #include <math.h>
@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "backend/cpu/backend_cpu.h"
+#include "backend/blas/backend_blas.h"
 #include "backend/ref/ref_ops.h"
 
 /* The engine clears every activation gradient before each backward pass: tens of MB, which
@@ -402,7 +402,7 @@ void cpu_softmax_xent(Ctx *ctx, float *dlogits, float *stats, const float *logit
 	ref_softmax_xent_f(dlogits, stats, logits, labels, N, K, smoothing);
 }
 
-const Backend nash_backend_cpu = {
+const Backend nash_backend_blas = {
 	.name = "cpu-blas",
 	.init = NULL,
 	.fini = NULL,

@@ -1,8 +1,8 @@
 /* Internal to the CPU backends, not part of the library's API: the thread helpers of
-   lib/backend/cpu/backend_cpu.c and backend_cpu_conv.c, and the im2col + BLAS engine's ops,
+   lib/backend/blas/backend_blas.c and backend_blas_conv.c, and the im2col + BLAS engine's ops,
    which the oneDNN backend (lib/backend/onednn/) shares for everything but convolution. */
-#ifndef NASH_BACKEND_CPU_H
-#define NASH_BACKEND_CPU_H
+#ifndef NASH_BACKEND_BLAS_H
+#define NASH_BACKEND_BLAS_H
 
 #include <cblas.h>
 #undef I /* from <complex.h>, which cblas.h includes; backend.h's dense sizes use the name */
@@ -41,7 +41,7 @@ void cpu_conv_forward(Ctx *ctx, float *out, const float *in, const float *w, con
 void cpu_conv_backward(Ctx *ctx, float *din, float *dw, float *db, const float *dout,
 		       const float *in, const float *w, int N, int C, int H, int W, int K, int ks);
 
-/* The rest of the nash_backend_cpu table (backend_cpu.c), same signatures as backend.h's. */
+/* The rest of the nash_backend_blas table (backend_blas.c), same signatures as backend.h's. */
 void cpu_zero(Ctx *ctx, void *p, size_t bytes);
 void cpu_bn_forward_train(Ctx *ctx, float *out, float *mean, float *invstd, float *running_mean,
 			  float *running_var, const float *in, const float *gamma, const float *beta,
