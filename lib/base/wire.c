@@ -12,22 +12,32 @@ void wire_out_free(WireOut *w)
 	wire_out_init(w);
 }
 
+/* Makes room for n more bytes: 0, or -1 with oom set. */
+static int room(WireOut *w, size_t n, int exact)
+{
+	if (w->oom)
+		return -1;
+	if (n <= w->cap - w->n)
+		return 0;
+	size_t cap = exact ? w->n + n : w->cap ? w->cap : 4096;
+	while (cap - w->n < n && cap <= SIZE_MAX / 2)
+		cap *= 2;
+	unsigned char *p = cap >= w->n && cap - w->n >= n ? realloc(w->p, cap) : NULL;
+	if (!p) {
+		w->oom = 1;
+		return -1;
+	}
+	w->p = p;
+	w->cap = cap;
+	return 0;
+}
+
+void wire_reserve(WireOut *w, size_t n) { room(w, n, 1); }
+
 void wire_put(WireOut *w, const void *src, size_t n)
 {
-	if (w->oom || n == 0)
+	if (n == 0 || room(w, n, 0))
 		return;
-	if (n > w->cap - w->n) {
-		size_t cap = w->cap ? w->cap : 4096;
-		while (cap - w->n < n && cap <= SIZE_MAX / 2)
-			cap *= 2;
-		unsigned char *p = cap - w->n >= n ? realloc(w->p, cap) : NULL;
-		if (!p) {
-			w->oom = 1;
-			return;
-		}
-		w->p = p;
-		w->cap = cap;
-	}
 	memcpy(w->p + w->n, src, n);
 	w->n += n;
 }

@@ -19,6 +19,9 @@ typedef struct WireOut {
 
 void wire_out_init(WireOut *w);
 void wire_out_free(WireOut *w);
+/* Room for n more bytes without moving the buffer again (a writer that knows about how much it
+   will put: a hand-over is about as large as its file). */
+void wire_reserve(WireOut *w, size_t n);
 void wire_put(WireOut *w, const void *src, size_t n);
 void wire_put_i32(WireOut *w, int32_t v);
 void wire_put_u64(WireOut *w, uint64_t v);

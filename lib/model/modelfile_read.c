@@ -3,9 +3,10 @@
    file is untrusted (docs/FORMAT.md, "Security"): a link is followed only when it is a hard link
    within the file, a dataset is read only after its type, shape, storage and size are checked,
    and no size the file declares is allocated before it is checked against the file's own size
-   and the graph's shapes. model_read_mem parses in a separate process first (base/isolate.h).
-   This file: the root's attributes, the tables, the entry points, and the helpers that word what
-   HDF5 answers as messages; the graph group is read by modelfile_read_graph.c. */
+   and the graph's shapes. model_read_mem parses in a separate process only (base/isolate.h),
+   which hands the model back to be checked again (model/handover.h). This file: the root's
+   attributes, the tables, the entry points, and the helpers that word what HDF5 answers as
+   messages; the graph group is read by modelfile_read_graph.c. */
 #include "model/model.h"
 
 #include <math.h>
@@ -320,8 +321,10 @@ static int parse_and_hand_over(void *arg, WireOut *out, NashErr *err)
 	const ParseArgs *a = arg;
 	Model m;
 	int rc = model_parse_mem(&m, a->buf, a->len, a->name, err);
-	if (rc == 0)
+	if (rc == 0) {
+		wire_reserve(out, a->len + ((size_t)64 << 10)); /* the weights, at most the file's size */
 		model_handover_put(out, &m);
+	}
 	model_free(&m);
 	return rc;
 }

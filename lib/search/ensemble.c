@@ -298,6 +298,7 @@ static int parse_and_hand_over(void *arg, WireOut *out, NashErr *err)
 	ensemble_init(&e);
 	int rc = ensemble_parse_mem_append(&e, a->buf, a->len, a->name, err);
 	if (rc == 0) {
+		wire_reserve(out, a->len + ((size_t)64 << 10)); /* the weights, at most the file's size */
 		wire_put_i32(out, e.n);
 		for (int i = 0; i < e.n; i++) {
 			wire_put_str(out, e.sources[i]);
