@@ -31,10 +31,11 @@ int h5_link_kind(hid_t loc, const char *name)
 	return t == H5I_GROUP ? H5_LINK_GROUP : t == H5I_DATASET ? H5_LINK_DATASET : H5_LINK_OTHER;
 }
 
-/* What h5_list_links collects, in the order H5Literate gives. */
+/* What h5_list_links collects, in the order H5Literate gives: at most max links, then only
+   their count. */
 typedef struct LinkList {
 	H5Link *v;
-	size_t n, cap;
+	size_t n, cap, max, seen;
 	int oom;
 } LinkList;
 
@@ -45,8 +46,18 @@ static herr_t list_link(hid_t g, const char *name, const H5L_info_t *li, void *a
 #endif
 {
 	LinkList *l = arg;
-	if (l->n == l->cap)
-		return -1; /* more links than H5Gget_info said */
+	if (++l->seen > l->max)
+		return 0; /* counted, for the message, and not kept */
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		H5Link *v = realloc(l->v, cap * sizeof *v);
+		if (!v) {
+			l->oom = 1;
+			return -1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
 	H5Link *k = &l->v[l->n];
 	size_t len = strlen(name);
 	if (!(k->name = malloc(len + 1))) {
@@ -74,33 +85,26 @@ static herr_t list_link(hid_t g, const char *name, const H5L_info_t *li, void *a
 	return 0;
 }
 
+/* One pass of H5Literate, without asking the group's size first (H5Gget_info counts a compact
+   group's links by walking them: as much again as the listing of a 10,000-link group). */
 int h5_list_links(hid_t g, size_t max, H5Link **links, size_t *n)
 {
-	H5G_info_t info;
 	*links = NULL;
 	*n = 0;
-	if (H5Gget_info(g, &info) < 0)
-		return -1;
-	if (info.nlinks > max) {
-		*n = (size_t)info.nlinks;
-		return -1;
-	}
-	LinkList l = {.v = calloc((size_t)info.nlinks + 1, sizeof *l.v), .cap = (size_t)info.nlinks};
-	if (!l.v)
-		return -1;
-	if (info.nlinks == 0) { /* most node groups (relu, pool, ...): H5Literate would cost as much again */
-		*links = l.v;
-		return 0;
-	}
+	LinkList l = {.max = max};
 #if H5_VERSION_GE(1, 12, 0)
 	herr_t rc = H5Literate2(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_link, &l);
 #else
 	herr_t rc = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_link, &l);
 #endif
-	if (rc < 0 || l.oom || l.n != l.cap) {
+	if (rc < 0 || l.oom || l.seen > max) {
 		h5_free_links(l.v, l.n);
+		if (rc >= 0 && !l.oom)
+			*n = l.seen;
 		return -1;
 	}
+	if (!l.v && !(l.v = calloc(1, sizeof *l.v))) /* an empty list is not NULL */
+		return -1;
 	*links = l.v;
 	*n = l.n;
 	return 0;
@@ -148,8 +152,37 @@ const char *h5_link_kind_name(int kind)
 	}
 }
 
+/* Object header message types (HDF5 file format specification, "Header Message Types"). */
+enum { MSG_EXTERNAL_FILES = 0x0007, MSG_FILTER_PIPELINE = 0x000B };
+
+/* 1 when d is what nash and h5py write, a contiguous dataset in this file without filters or
+   external storage, which h5_check_dataset accepts; told from its address and its object
+   header's message types, without a copy of its creation properties (H5Dget_create_plist),
+   which costs more than the rest of a small dataset's read. 0: ask the full check. */
+static int plainly_contiguous(hid_t d)
+{
+	/* only a contiguous layout has an address: compact, chunked and virtual ones have none */
+	if (H5Dget_offset(d) == HADDR_UNDEF)
+		return 0;
+	/* HDF5 takes an external file list and filters from these messages alone: without them, the
+	   property list would say no external file and no filter */
+#if H5_VERSION_GE(1, 12, 0)
+	H5O_native_info_t info;
+	if (H5Oget_native_info(d, &info, H5O_NATIVE_INFO_HDR) < 0)
+		return 0;
+#else
+	H5O_info_t info;
+	if (H5Oget_info2(d, &info, H5O_INFO_HDR) < 0)
+		return 0;
+#endif
+	uint64_t refused = (uint64_t)1 << MSG_EXTERNAL_FILES | (uint64_t)1 << MSG_FILTER_PIPELINE;
+	return (info.hdr.mesg.present & refused) == 0;
+}
+
 int h5_check_dataset(hid_t d, unsigned allow, char *why, size_t n)
 {
+	if (plainly_contiguous(d))
+		return 0;
 	hid_t dcpl = H5Dget_create_plist(d);
 	if (dcpl < 0) {
 		snprintf(why, n, "cannot read its storage properties");

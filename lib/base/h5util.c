@@ -197,46 +197,65 @@ static hid_t standard_type(int k)
 	}
 }
 
-int h5_standard_number(hid_t t, H5T_class_t cls)
+/* The number k of standard_type that t is exactly, or -1 when it is none of class cls. */
+static int standard_kind(hid_t t, H5T_class_t cls)
 {
-	if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || H5Tget_class(t) != cls)
-		return 0;
+	if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+		return -1;
+	/* the type nash writes (int32, float32, little-endian) first, by one comparison: the
+	   questions below are five calls into HDF5, for every attribute and weight of a model */
+	int usual = cls == H5T_INTEGER ? 8 : 16;
+	if (H5Tequal(t, standard_type(usual)) > 0)
+		return usual;
+	if (H5Tget_class(t) != cls)
+		return -1;
 	/* the one standard type of t's size, byte order and sign, then H5Tequal to it (precision,
 	   offset, padding): naming all 20 and comparing t with each cost a tenth of reading a model */
 	size_t size = H5Tget_size(t);
 	H5T_order_t order = H5Tget_order(t);
 	int k;
 	if (order != H5T_ORDER_LE && order != H5T_ORDER_BE)
-		return 0;
+		return -1;
 	if (cls == H5T_INTEGER) {
 		H5T_sign_t sign = H5Tget_sign(t);
 		int bytes = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
 		if (bytes < 0 || (sign != H5T_SGN_2 && sign != H5T_SGN_NONE))
-			return 0;
+			return -1;
 		k = 4 * bytes + 2 * (sign == H5T_SGN_NONE) + (order == H5T_ORDER_BE);
 	} else {
 		if (size != 4 && size != 8)
-			return 0;
+			return -1;
 		k = 16 + 2 * (size == 8) + (order == H5T_ORDER_BE);
 	}
-	return H5Tequal(t, standard_type(k)) > 0;
+	return H5Tequal(t, standard_type(k)) > 0 ? k : -1;
 }
+
+int h5_standard_number(hid_t t, H5T_class_t cls) { return standard_kind(t, cls) >= 0; }
+
+/* What open_attr learnt of an attribute's type, so that no later step asks HDF5 again. */
+typedef struct AttrType {
+	hid_t type;  /* the attribute's type (to be closed) */
+	int kind;    /* a number's: standard_kind */
+	int vlen;    /* a string's: variable-length */
+	size_t size; /* a fixed-length string's bytes */
+} AttrType;
 
 /* A string type the readers accept: fixed-length of at most H5_MAX_STR_BYTES, or
    variable-length. */
-static int plain_string(hid_t t)
+static int plain_string(hid_t t, AttrType *at)
 {
 	if (H5Tget_class(t) != H5T_STRING)
 		return 0;
 	htri_t v = H5Tis_variable_str(t);
 	size_t sz = H5Tget_size(t);
+	at->vlen = v > 0;
+	at->size = sz;
 	return v > 0 || (v == 0 && sz > 0 && sz <= H5_MAX_STR_BYTES);
 }
 
 /* Opens attribute `name` after checking its dataspace, type and count: H5_ATTR_READ with *a
-   open (and its type in *type when type is not NULL, to be closed too), or what is wrong
-   (nothing open). */
-static int open_attr(hid_t loc, const char *name, H5T_class_t cls, int n, hid_t *a, hid_t *type, long long *count)
+   and at->type open (both to be closed), or what is wrong (nothing open). */
+static int open_attr(hid_t loc, const char *name, H5T_class_t cls, int n, hid_t *a, AttrType *at, long long *count)
 {
 	/* opened first, asked whether it exists only when that fails: most are there */
 	*a = H5Aopen(loc, name, H5P_DEFAULT);
@@ -245,42 +264,44 @@ static int open_attr(hid_t loc, const char *name, H5T_class_t cls, int n, hid_t 
 		return ex < 0 ? H5_ATTR_UNREADABLE : H5_ATTR_ABSENT;
 	hid_t t = *a >= 0 ? H5Aget_type(*a) : -1;
 	hid_t sp = *a >= 0 ? H5Aget_space(*a) : -1;
-	H5S_class_t sc = sp >= 0 ? H5Sget_simple_extent_type(sp) : H5S_NO_CLASS;
+	/* a scalar (rank 0) or 1-D space of the values asked: rank and count tell them apart from a
+	   null space (no values) without asking for its class too */
 	int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
 	hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
 	int rc = H5_ATTR_READ;
 	if (count)
 		*count = (long long)np;
+	*at = (AttrType){.type = t, .kind = -1};
 	if (*a < 0 || t < 0 || sp < 0)
 		rc = H5_ATTR_UNREADABLE;
-	else if (cls == H5T_STRING ? !plain_string(t) : !h5_standard_number(t, cls))
+	else if (cls == H5T_STRING ? !plain_string(t, at) : (at->kind = standard_kind(t, cls)) < 0)
 		rc = H5_ATTR_WRONG_CLASS;
-	else if ((sc != H5S_SCALAR && sc != H5S_SIMPLE) || rank < 0 || rank > 1 || np != (n ? n : 1))
+	else if (rank < 0 || rank > 1 || np != (n ? n : 1))
 		rc = H5_ATTR_WRONG_COUNT;
 	if (sp >= 0)
 		H5Sclose(sp);
-	if (rc == H5_ATTR_READ && type)
-		*type = t;
-	else if (t >= 0)
+	if (rc != H5_ATTR_READ && t >= 0)
 		H5Tclose(t);
 	if (rc != H5_ATTR_READ && *a >= 0)
 		H5Aclose(*a);
 	return rc;
 }
 
-/* Whether the k integers of attribute a (a standard integer type, at most 64 bits) all fit the
+/* Whether the k integers of attribute a, of standard type kind (at most 64 bits), all fit the
    integer type mtype: HDF5 converts one that does not to mtype's nearest bound, and a file's
    uint64 2^64-1 would be read, and reported, as INT_MAX. 1 yes, 0 no, -1 unreadable. */
-static int ints_fit(hid_t a, hid_t mtype, int k)
+static int ints_fit(hid_t a, int kind, hid_t mtype, int k)
 {
-	hid_t t = H5Aget_type(a);
-	int file_unsigned = t >= 0 && H5Tget_sign(t) == H5T_SGN_NONE;
-	if (t >= 0)
-		H5Tclose(t);
-	size_t bits = H5Tget_size(mtype) * 8;
-	int m_unsigned = H5Tget_sign(mtype) == H5T_SGN_NONE;
+	size_t file_bits = (size_t)8 << (kind / 4);
+	int file_unsigned = (kind >> 1) & 1;
+	int native_int = mtype == H5T_NATIVE_INT; /* what the model reader asks: no questions */
+	size_t bits = native_int ? sizeof(int) * 8 : H5Tget_size(mtype) * 8;
+	int m_unsigned = native_int ? 0 : H5Tget_sign(mtype) == H5T_SGN_NONE;
 	if (bits == 0 || bits > 64)
 		return -1;
+	/* a type all of whose values mtype holds (an int32 for an int): nothing to look at */
+	if ((file_unsigned == m_unsigned && file_bits <= bits) || (file_unsigned && !m_unsigned && file_bits < bits))
+		return 1;
 	/* mtype's range, as int64 bounds (an unsigned 64-bit mtype holds any non-negative value) */
 	int64_t lo = m_unsigned ? 0 : bits == 64 ? INT64_MIN : -((int64_t)1 << (bits - 1));
 	uint64_t hi = m_unsigned ? (bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1)
@@ -298,30 +319,34 @@ int h5_read_attr(hid_t loc, const char *name, H5T_class_t cls, hid_t mtype, int 
 		 long long *count)
 {
 	hid_t a;
-	int rc = open_attr(loc, name, cls, n, &a, NULL, count);
+	AttrType at;
+	int rc = open_attr(loc, name, cls, n, &a, &at, count);
 	if (rc != H5_ATTR_READ)
 		return rc;
-	int fit = cls == H5T_INTEGER ? ints_fit(a, mtype, n ? n : 1) : 1;
+	int fit = cls == H5T_INTEGER ? ints_fit(a, at.kind, mtype, n ? n : 1) : 1;
 	if (fit == 0)
 		rc = H5_ATTR_OUT_OF_RANGE;
 	else if (fit < 0 || H5Aread(a, mtype, out) < 0)
 		rc = H5_ATTR_UNREADABLE;
+	H5Tclose(at.type);
 	H5Aclose(a);
 	return rc;
 }
 
 int h5_read_strs(hid_t loc, const char *name, int n, char *out, size_t stride)
 {
-	hid_t a, t, mt = H5Tcopy(H5T_C_S1);
+	hid_t a, mt = H5Tcopy(H5T_C_S1);
+	AttrType at;
 	long long count;
-	int rc = open_attr(loc, name, H5T_STRING, n, &a, &t, &count);
+	int rc = open_attr(loc, name, H5T_STRING, n, &a, &at, &count);
 	if (rc != H5_ATTR_READ) {
 		if (mt >= 0)
 			H5Tclose(mt);
 		return rc;
 	}
-	int vlen = H5Tis_variable_str(t) > 0;
-	size_t sz = vlen ? sizeof(char *) : H5Tget_size(t) + 1; /* one spare byte: a NULLPAD string fills its size */
+	hid_t t = at.type;
+	int vlen = at.vlen;
+	size_t sz = vlen ? sizeof(char *) : at.size + 1; /* one spare byte: a NULLPAD string fills its size */
 	char *tmp = calloc((size_t)n, sz);
 	if (mt < 0 || !tmp || H5Tset_size(mt, vlen ? H5T_VARIABLE : sz) < 0 || h5_str_cset_like(mt, t) < 0 ||
 	    H5Aread(a, mt, tmp) < 0) {
@@ -364,19 +389,25 @@ int h5_str_ascii(const char *s)
 
 int h5_read_str(hid_t loc, const char *name, char *buf, size_t n)
 {
-	hid_t a, t, mt = H5Tcopy(H5T_C_S1);
-	int rc = open_attr(loc, name, H5T_STRING, 0, &a, &t, NULL);
-	if (rc != H5_ATTR_READ) {
-		if (mt >= 0)
-			H5Tclose(mt);
+	hid_t a, mt = -1;
+	AttrType at;
+	int rc = open_attr(loc, name, H5T_STRING, 0, &a, &at, NULL);
+	if (rc != H5_ATTR_READ)
 		return rc;
-	}
-	int vlen = t >= 0 && H5Tis_variable_str(t) > 0;
-	size_t sz = vlen ? sizeof(char *) : t >= 0 ? H5Tget_size(t) : 0;
+	/* A fixed-length string padded with NULs (nash's own, numpy's bytes) is read in the file's own
+	   type, as HDF5 would convert it to a C string: the text up to its first NUL, or all of its
+	   size (the spare byte ends it). Any other (variable-length, space-padded) goes through a C
+	   string type of the file's character set, HDF5 converting no set into another. */
+	H5T_str_t pad = at.vlen ? H5T_STR_ERROR : H5Tget_strpad(at.type);
+	int raw = pad == H5T_STR_NULLTERM || pad == H5T_STR_NULLPAD;
+	size_t sz = at.vlen ? sizeof(char *) : at.size;
 	char *tmp = calloc(1, sz + 1), *s = tmp;
-	/* one more byte than stored: a NULLPAD string (numpy's bytes) fills all of its size */
-	if (t < 0 || mt < 0 || !tmp || H5Tset_size(mt, vlen ? H5T_VARIABLE : sz + 1) < 0 ||
-	    h5_str_cset_like(mt, t) < 0 || H5Aread(a, mt, vlen ? (void *)&s : (void *)tmp) < 0 || !s)
+	if (!raw && (mt = H5Tcopy(H5T_C_S1)) >= 0 &&
+	    (H5Tset_size(mt, at.vlen ? H5T_VARIABLE : sz + 1) < 0 || h5_str_cset_like(mt, at.type) < 0)) {
+		H5Tclose(mt);
+		mt = -1;
+	}
+	if (!tmp || (!raw && mt < 0) || H5Aread(a, raw ? at.type : mt, at.vlen ? (void *)&s : (void *)tmp) < 0 || !s)
 		rc = H5_ATTR_UNREADABLE;
 	else if (!h5_str_ascii(s))
 		rc = H5_ATTR_NOT_ASCII;
@@ -384,11 +415,10 @@ int h5_read_str(hid_t loc, const char *name, char *buf, size_t n)
 		rc = H5_ATTR_TOO_LONG;
 	else
 		memcpy(buf, s, strlen(s) + 1);
-	if (vlen && s && s != tmp)
+	if (at.vlen && s && s != tmp)
 		H5free_memory(s);
 	free(tmp);
-	if (t >= 0)
-		H5Tclose(t);
+	H5Tclose(at.type);
 	if (mt >= 0)
 		H5Tclose(mt);
 	H5Aclose(a);

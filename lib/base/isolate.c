@@ -2,12 +2,14 @@
    child's _exit, which tests/check_layers.sh allows here alone. */
 #include "base/isolate.h"
 #include "base/h5util.h"
+#include "base/wire.h"
 
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <signal.h>
 #include <string.h>
@@ -67,17 +69,15 @@ static int write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
-/* The child: runs the check and sends its NashErr. It leaves by _exit, never exit: exit would
-   run the parent's atexit handlers (HDF5's among them) and flush stdio buffers it inherited,
-   writing the parent's pending output twice. */
 /* The code a child reports when its read failed for want of memory under its limit: between
    child and parent only, never returned. */
 #define CHILD_OUT_OF_MEMORY (-1)
 
-/* The child: sets its limits, runs the check and sends its NashErr. It leaves by _exit, never
-   exit: exit would run the parent's atexit handlers (HDF5's among them) and flush stdio buffers
-   it inherited, writing the parent's pending output twice. */
-static void child(IsolatedCheck check, void *arg, int fd, const IsolateLimits *l)
+/* The child: sets its limits, runs the read and sends its NashErr, then, when the read
+   succeeded, the length of what it handed over (uint64) and those bytes. It leaves by _exit,
+   never exit: exit would run the parent's atexit handlers (HDF5's among them) and flush stdio
+   buffers it inherited, writing the parent's pending output twice. */
+static void child(IsolatedRead read, void *arg, int fd, const IsolateLimits *l)
 {
 	/* CPU time: SIGPROF (whose default action ends the process) at the limit to the
 	   microsecond; RLIMIT_CPU, whole seconds only, as the backstop should the timer be lost */
@@ -97,14 +97,22 @@ static void child(IsolatedCheck check, void *arg, int fd, const IsolateLimits *l
 	}
 	NashErr e;
 	memset(&e, 0, sizeof e); /* every byte goes down the pipe, padding too */
+	WireOut out;
+	wire_out_init(&out);
 	h5_reset_alloc_failures();
-	if (check(arg, &e) == 0)
+	int rc = read(arg, &out, &e);
+	if (rc == 0 && out.oom)
+		rc = nash_err(&e, NASH_ERR_OOM, "out of memory");
+	if (rc == 0)
 		e.code = NASH_OK;
 	else if (mapped && (e.code == NASH_ERR_OOM || h5_alloc_failures() > 0))
 		e.code = CHILD_OUT_OF_MEMORY;
 	else if (e.code == NASH_OK)
 		e.code = NASH_ERR_RUNTIME;
-	_exit(write_all(fd, &e, sizeof e) == 0 ? 0 : 1);
+	uint64_t len = out.n;
+	int sent = write_all(fd, &e, sizeof e) == 0 &&
+		   (e.code != NASH_OK || (write_all(fd, &len, sizeof len) == 0 && write_all(fd, out.p, out.n) == 0));
+	_exit(sent ? 0 : 1);
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -114,12 +122,12 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) + 1e-9 * (double)(now.tv_nsec - t0->tv_nsec);
 }
 
-/* Reads the child's report from fd until it is complete, the pipe closes, or `seconds` have
-   passed since t0; the bytes read, or -1 when the time ran out. */
-static long read_report(int fd, NashErr *got, const struct timespec *t0, double seconds)
+/* Reads n bytes from fd into buf until they are all there, the pipe closes, or `seconds` have
+   passed since t0: 0 with the bytes read in *got, or -1 when the time ran out. */
+static int read_full(int fd, void *buf, size_t n, size_t *got, const struct timespec *t0, double seconds)
 {
-	size_t n = 0;
-	while (n < sizeof *got) {
+	*got = 0;
+	while (*got < n) {
 		double left = seconds - seconds_since(t0);
 		if (left <= 0)
 			return -1;
@@ -129,18 +137,66 @@ static long read_report(int fd, NashErr *got, const struct timespec *t0, double 
 			continue;
 		if (r == 0)
 			continue; /* the loop's clock decides */
-		ssize_t got_n = r < 0 ? -1 : read(fd, (char *)got + n, sizeof *got - n);
-		if (got_n < 0 && errno == EINTR)
+		size_t want = n - *got < ((size_t)1 << 30) ? n - *got : (size_t)1 << 30;
+		ssize_t k = r < 0 ? -1 : read(fd, (char *)buf + *got, want);
+		if (k < 0 && errno == EINTR)
 			continue;
-		if (got_n <= 0)
+		if (k <= 0)
 			break;
-		n += (size_t)got_n;
+		*got += (size_t)k;
 	}
-	return (long)n;
+	return 0;
 }
 
-int isolate_check(IsolatedCheck check, void *arg, const char *file, size_t size, NashErr *err)
+/* What came down the pipe. */
+typedef struct Report {
+	NashErr err;
+	unsigned char *bytes; /* malloc'd, the child's hand-over once complete */
+	uint64_t len;
+	int complete;  /* the NashErr, and for a success the length and all the bytes, then the end */
+	int timed_out; /* the wall-clock limit passed first */
+	int too_long;  /* the child announced more than max_report bytes */
+	int oom;       /* no memory here for what it announced */
+	int overran;   /* it sent more than its report */
+} Report;
+
+/* Reads the child's report: its NashErr, for a success the length and the bytes, then the end
+   of the pipe (the child's exit), all within the wall-clock limit. A child that sends more, or
+   keeps the pipe open after its report, has not reported. */
+static void read_report(int fd, Report *r, size_t max_report, const struct timespec *t0, double seconds)
 {
+	size_t got;
+	memset(r, 0, sizeof *r);
+	r->timed_out = read_full(fd, &r->err, sizeof r->err, &got, t0, seconds) < 0;
+	if (r->timed_out || got != sizeof r->err)
+		return;
+	if (r->err.code == NASH_OK) {
+		r->timed_out = read_full(fd, &r->len, sizeof r->len, &got, t0, seconds) < 0;
+		if (r->timed_out || got != sizeof r->len)
+			return;
+		if (r->len > max_report) {
+			r->too_long = 1;
+			return;
+		}
+		if (!(r->bytes = malloc(r->len ? (size_t)r->len : 1))) {
+			r->oom = 1;
+			return;
+		}
+		r->timed_out = read_full(fd, r->bytes, (size_t)r->len, &got, t0, seconds) < 0;
+		if (r->timed_out || got != r->len)
+			return;
+	}
+	char more;
+	r->timed_out = read_full(fd, &more, 1, &got, t0, seconds) < 0;
+	r->overran = got > 0;
+	r->complete = !r->timed_out && got == 0;
+}
+
+int isolate_read(IsolatedRead read, void *arg, const char *file, size_t size, size_t max_report, void **report,
+		 size_t *report_len, NashErr *err)
+{
+	*report = NULL;
+	*report_len = 0;
 	IsolateLimits l = isolate_limits(size);
 	int fds[2];
 	if (pipe(fds) < 0)
@@ -158,33 +214,68 @@ int isolate_check(IsolatedCheck check, void *arg, const char *file, size_t size,
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		child(check, arg, fds[1], &l);
+		child(read, arg, fds[1], &l);
 	}
 	close(fds[1]);
-	NashErr got;
-	long n = read_report(fds[0], &got, &t0, l.wall_seconds);
+	Report r;
+	read_report(fds[0], &r, max_report, &t0, l.wall_seconds);
 	close(fds[0]);
-	if (n < 0) /* blocked, or starved of CPU for ten times its CPU limit */
+	/* blocked, starved of CPU for ten times its CPU limit, or not keeping to its report (a child
+	   that has already ended is left as it was: its status says why) */
+	if (!r.complete)
 		kill(pid, SIGKILL);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (n < 0 || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGPROF || WTERMSIG(status) == SIGXCPU)))
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it took more than %.3g s)",
-				nash_name(file).s, n < 0 ? l.wall_seconds : l.cpu_seconds);
-	if (n == (long)sizeof got && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		if (got.code == NASH_OK)
-			return 0;
-		if (got.code == CHILD_OUT_OF_MEMORY)
-			return nash_err(err, NASH_ERR_RUNTIME,
-					"%s: corrupt HDF5 file (reading it needed more than %zu MiB of memory)", nash_name(file).s,
-					l.memory_bytes >> 20);
-		got.msg[sizeof got.msg - 1] = '\0';
-		return nash_err(err, got.code, "%s", got.msg);
-	}
-	if (WIFSIGNALED(status))
-		return nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it crashed: %s)", nash_name(file).s,
-				strsignal(WTERMSIG(status)));
-	return nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it failed without a report)",
-			nash_name(file).s);
+	int rc = -1;
+	if (r.timed_out || (WIFSIGNALED(status) && (WTERMSIG(status) == SIGPROF || WTERMSIG(status) == SIGXCPU)))
+		nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it took more than %.3g s)", nash_name(file).s,
+			 r.timed_out ? l.wall_seconds : l.cpu_seconds);
+	else if (r.too_long)
+		nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it gave %llu bytes, more than the %zu it may)",
+			 nash_name(file).s, (unsigned long long)r.len, max_report);
+	else if (r.oom)
+		nash_err(err, NASH_ERR_OOM, "%s: out of memory for what reading it gave (%llu bytes)", nash_name(file).s,
+			 (unsigned long long)r.len);
+	else if (r.complete && WIFEXITED(status) && WEXITSTATUS(status) == 0 && r.err.code == NASH_OK) {
+		*report = r.bytes;
+		*report_len = (size_t)r.len;
+		r.bytes = NULL;
+		rc = 0;
+	} else if (r.complete && WIFEXITED(status) && WEXITSTATUS(status) == 0 && r.err.code == CHILD_OUT_OF_MEMORY)
+		nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it needed more than %zu MiB of memory)",
+			 nash_name(file).s, l.memory_bytes >> 20);
+	else if (r.complete && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		r.err.msg[sizeof r.err.msg - 1] = '\0';
+		nash_err(err, r.err.code, "%s", r.err.msg);
+	} else if (WIFSIGNALED(status) && !r.overran)
+		nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it crashed: %s)", nash_name(file).s,
+			 strsignal(WTERMSIG(status)));
+	else
+		nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (reading it failed without a report)",
+			 nash_name(file).s);
+	free(r.bytes);
+	return rc;
+}
+
+/* isolate_check as an isolate_read that hands over nothing. */
+typedef struct CheckArgs {
+	IsolatedCheck check;
+	void *arg;
+} CheckArgs;
+
+static int run_check(void *arg, WireOut *out, NashErr *err)
+{
+	const CheckArgs *c = arg;
+	return c->check(c->arg, err);
+}
+
+int isolate_check(IsolatedCheck check, void *arg, const char *file, size_t size, NashErr *err)
+{
+	CheckArgs c = {check, arg};
+	void *report;
+	size_t len;
+	int rc = isolate_read(run_check, &c, file, size, 0, &report, &len, err);
+	free(report);
+	return rc;
 }

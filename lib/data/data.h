@@ -67,7 +67,7 @@ int dataset_set_builtin_classes(Dataset *d, NashErr *err);
 int dataset_check_fit(const Dataset *d, const char *what, const char *name, int c, int h, int w,
 		      int n_classes, NashErr *err);
 
-/* ---- lib/data/data_h5.c: the HDF5 dataset file (docs/DATASETS.md) ---- */
+/* ---- lib/data/data_h5.c, data_h5_root.c: the HDF5 dataset file (docs/DATASETS.md) ---- */
 
 #define NASH_DATASET_FORMAT "nash-dataset"
 #define NASH_DATASET_VERSION 1

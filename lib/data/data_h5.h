@@ -1,5 +1,5 @@
-/* Internal to the data layer: what the dataset file's reader (data_h5.c), its writer
-   (data_h5_write.c) and the specs (data_spec.c) share. */
+/* Internal to the data layer: what the dataset file's reader (data_h5.c, data_h5_root.c), its
+   writer (data_h5_write.c) and the specs (data_spec.c) share. */
 #ifndef NASH_DATA_H5_H
 #define NASH_DATA_H5_H
 

@@ -1,6 +1,6 @@
-/* The HDF5 dataset file (docs/DATASETS.md): the writer (the reader is data_h5.c). Images are
-   held [n, c, h, w] and stored N x H x W x C, converted a block at a time; the file is written
-   atomically. */
+/* The HDF5 dataset file (docs/DATASETS.md): the writer (the reader is data_h5.c and
+   data_h5_root.c). Images are held [n, c, h, w] and stored N x H x W x C, converted a block at a
+   time; the file is written atomically. */
 #include "data/data.h"
 
 #include <errno.h>

@@ -265,7 +265,28 @@ int param_role(OpKind op, const char *name)
 
 void node_name(const Graph *g, int i, char *buf, size_t n)
 {
-	snprintf(buf, n, "%03d_%s", i, op_name(g->nodes[i].op));
+	/* "%03d_%s" by hand: graph_infer and model_validate name every node they check, and
+	   snprintf cost more than the checks */
+	const char *op = op_name(g->nodes[i].op);
+	char s[16 + 16];
+	size_t len = 0, k = 0;
+	if (i < 0 || i > 99999999 || strlen(op) > 15 || n == 0) {
+		if (n)
+			snprintf(buf, n, "%03d_%s", i, op);
+		return;
+	}
+	char digits[8];
+	for (int v = i; v > 0 || k < 3; v /= 10)
+		digits[k++] = (char)('0' + v % 10);
+	while (k > 0)
+		s[len++] = digits[--k];
+	s[len++] = '_';
+	while (*op)
+		s[len++] = *op++;
+	if (len > n - 1)
+		len = n - 1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
 }
 
 #define FAIL(...) nash_err(err, NASH_ERR_RUNTIME, __VA_ARGS__)

@@ -112,7 +112,7 @@ int model_validate(const Model *m, NashErr *err);
    has M"). Part of model_validate. */
 int model_check_checkpoint(const Model *m, NashErr *err);
 
-/* Model files (lib/model/modelfile_write.c, lib/model/modelfile_read.c). path "-" means stdin/stdout. Writing goes to a temporary
+/* Model files (lib/model/modelfile_write.c, lib/model/modelfile_read.c, modelfile_read_graph.c). path "-" means stdin/stdout. Writing goes to a temporary
    file in the destination's directory and is renamed into place, so a failure never leaves a
    partial file. Errors name the file: "m.h5: unknown op 'foo' in graph/003_foo". */
 int model_read(Model *m, const char *path, NashErr *err);

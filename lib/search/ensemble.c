@@ -16,6 +16,7 @@
 #include "base/isolate.h"
 #include "base/limits.h"
 #include "engine/net.h"
+#include "model/handover.h"
 #include "model/modelfile.h"
 #include "engine/train.h"
 #include "search/select.h"
@@ -36,7 +37,8 @@ void ensemble_free(Ensemble *e)
 	ensemble_init(e);
 }
 
-int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err)
+/* Room for one more member; 0 or -1 with err. */
+static int grow(Ensemble *e, NashErr *err)
 {
 	if (e->n == e->cap) {
 		int cap = e->cap ? 2 * e->cap : 8;
@@ -50,8 +52,28 @@ int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err)
 			return nash_err(err, NASH_ERR_OOM, "out of memory");
 		e->cap = cap;
 	}
-	if (model_clone(&e->members[e->n], m, err))
+	return 0;
+}
+
+int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err)
+{
+	if (grow(e, err) || model_clone(&e->members[e->n], m, err))
 		return -1;
+	snprintf(e->sources[e->n], sizeof e->sources[0], "%s", source ? source : "");
+	e->n++;
+	return 0;
+}
+
+/* ensemble_add of a model read here, moved in rather than copied (*m is left empty): a read
+   member's weights are as large as its file. */
+static int adopt(Ensemble *e, Model *m, const char *source, NashErr *err)
+{
+	if (grow(e, err)) {
+		model_free(m);
+		return -1;
+	}
+	e->members[e->n] = *m;
+	model_init(m);
 	snprintf(e->sources[e->n], sizeof e->sources[0], "%s", source ? source : "");
 	e->n++;
 	return 0;
@@ -168,7 +190,8 @@ int ensemble_write(const Ensemble *e, const char *path, NashErr *err)
 /* ---- reading ---- */
 
 /* Reads member i, the group members/NNN, with the model file's reader. */
-static int read_member(Ensemble *e, hid_t members, int i, const char *name, size_t *left, NashErr *err)
+static int read_member(Ensemble *e, hid_t members, int i, const char *name, const void *image, size_t len, size_t *left,
+		       NashErr *err)
 {
 	char gname[16], where[600], source[256] = "";
 	snprintf(gname, sizeof gname, "%03d", i);
@@ -191,19 +214,17 @@ static int read_member(Ensemble *e, hid_t members, int i, const char *name, size
 		if ((unsigned char)*c < 32 || *c == 127)
 			*c = '?'; /* a name shown in messages and tables */
 	Model m;
-	int rc = modelfile_read_group(&m, g, where, left, err);
+	int rc = modelfile_read_group(&m, g, where, image, len, left, err);
 	H5Gclose(g);
 	if (rc)
 		return -1;
 	/* the recorded origin, so rewriting an ensemble gives the same file */
 	char src[256];
 	snprintf(src, sizeof src, "%.200s:members/%s", name, gname);
-	rc = ensemble_add(e, &m, source[0] ? source : src, err);
-	model_free(&m);
-	return rc;
+	return adopt(e, &m, source[0] ? source : src, err);
 }
 
-static int read_ensemble(Ensemble *e, hid_t f, const char *name, size_t len, NashErr *err)
+static int read_ensemble(Ensemble *e, hid_t f, const char *name, const void *image, size_t len, NashErr *err)
 {
 	int version = 0, n = 0;
 	if (h5_read_attr(f, "format_version", H5T_INTEGER, H5T_NATIVE_INT, 0, &version, NULL) != H5_ATTR_READ)
@@ -232,7 +253,7 @@ static int read_ensemble(Ensemble *e, hid_t f, const char *name, size_t len, Nas
 	/* every member's data comes out of the one file: together no more than its size */
 	size_t left = len;
 	for (int i = 0; rc == 0 && i < n; i++)
-		rc = read_member(e, members, i, name, &left, err);
+		rc = read_member(e, members, i, name, image, len, &left, err);
 	H5Gclose(members);
 	return rc;
 }
@@ -246,18 +267,17 @@ int ensemble_parse_mem_append(Ensemble *e, const void *buf, size_t len, const ch
 	int has_format = f >= 0 ? h5_read_str(f, "format", format, sizeof format) : H5_ATTR_ABSENT;
 	int rc;
 	if (has_format == H5_ATTR_READ && strcmp(format, "nash-ensemble") == 0) {
-		rc = read_ensemble(e, f, name, len, err);
+		rc = read_ensemble(e, f, name, buf, len, err);
 		H5Fclose(f);
 	} else {
-		/* a model file, or not one: the model reader gives the precise error */
+		/* a model file, or not one: the model reader gives the precise error (on the file
+		   already open, which is not opened and copied again) */
+		Model m;
+		rc = f >= 0 ? modelfile_read_file(&m, f, name, buf, len, err) : model_parse_mem(&m, buf, len, name, err);
 		if (f >= 0)
 			H5Fclose(f);
-		Model m;
-		rc = model_parse_mem(&m, buf, len, name, err);
-		if (rc == 0) {
-			rc = ensemble_add(e, &m, name, err);
-			model_free(&m);
-		}
+		if (rc == 0)
+			rc = adopt(e, &m, name, err);
 	}
 	h5_restore(&q);
 	return rc;
@@ -269,22 +289,68 @@ typedef struct ParseArgs {
 	const char *name;
 } ParseArgs;
 
-static int parse_and_drop(void *arg, NashErr *err)
+/* The isolated child's part: the file parsed with HDF5 and checked, then its members handed
+   over in nash's own form: their number, then each one's source and model (model/handover.h). */
+static int parse_and_hand_over(void *arg, WireOut *out, NashErr *err)
 {
 	const ParseArgs *a = arg;
 	Ensemble e;
 	ensemble_init(&e);
 	int rc = ensemble_parse_mem_append(&e, a->buf, a->len, a->name, err);
+	if (rc == 0) {
+		wire_reserve(out, a->len + ((size_t)64 << 10)); /* the weights, at most the file's size */
+		wire_put_i32(out, e.n);
+		for (int i = 0; i < e.n; i++) {
+			wire_put_str(out, e.sources[i]);
+			model_handover_put(out, &e.members[i]);
+		}
+	}
 	ensemble_free(&e);
 	return rc;
 }
 
+/* The members the child handed over, checked as untrusted input (model_handover_get), appended
+   to e; on failure e is left as it was. */
+static int take_members(Ensemble *e, WireIn *r, const char *name, NashErr *err)
+{
+	int before = e->n, n = wire_get_i32(r), rc = 0;
+	if (r->bad || n < 1 || n > NASH_MAX_MEMBERS)
+		rc = nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (its reading process handed back %d members)",
+			      nash_name(name).s, n);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		char source[sizeof e->sources[0]];
+		Model m;
+		if (wire_get_str(r, source, sizeof source)) {
+			rc = nash_err(err, NASH_ERR_RUNTIME, "%s: corrupt HDF5 file (its reading process handed back an invalid source)",
+				      nash_name(name).s);
+			break;
+		}
+		if (model_handover_get(r, &m, name, err))
+			rc = -1;
+		else
+			rc = adopt(e, &m, source, err);
+	}
+	if (rc == 0)
+		rc = model_handover_end(r, name, err);
+	while (rc && e->n > before)
+		model_free(&e->members[--e->n]);
+	return rc;
+}
+
+/* The file is parsed once, in the isolated child; this process takes the members it hands over
+   and checks them as untrusted input, never giving the file itself to HDF5. */
 int ensemble_read_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err)
 {
 	ParseArgs a = {buf, len, name};
-	if (isolate_check(parse_and_drop, &a, name, len, err))
+	void *report;
+	size_t n;
+	if (isolate_read(parse_and_hand_over, &a, name, len, model_handover_bound(len), &report, &n, err))
 		return -1;
-	return ensemble_parse_mem_append(e, buf, len, name, err);
+	WireIn r;
+	wire_in_init(&r, report, n);
+	int rc = take_members(e, &r, name, err);
+	free(report);
+	return rc;
 }
 
 int ensemble_read_append(Ensemble *e, const char *path, NashErr *err)

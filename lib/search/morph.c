@@ -143,16 +143,21 @@ static int morph_step(Model *m, const MorphOpts *o, const unsigned *choices, int
 		if (n_live == 0)
 			return no_place(all, err);
 		MorphOp op = (MorphOp)pick_bit(choices[live[rng_below(rng, (uint32_t)n_live)]] & ~nowhere, rng);
-		MorphPlace *places;
-		int n = morph_places(&m->g, op, &places, err);
-		if (n < 0)
+		/* the places counted, and only the one drawn looked for: a list of a skip's places
+		   would be as long as the nodes squared */
+		MorphPlaces places;
+		if (morph_find_places(&m->g, op, &places, err))
 			return -1;
-		if (n == 0) {
+		if (places.n == 0) {
+			morph_places_free(&places);
 			nowhere |= MORPH_MASK(op);
 			continue;
 		}
-		MorphPlace p = places[rng_below(rng, (uint32_t)n)];
-		free(places);
+		MorphPlace p;
+		int rc = morph_place_at(&places, (int)rng_below(rng, (uint32_t)places.n), &p, err);
+		morph_places_free(&places);
+		if (rc)
+			return -1;
 		Graph cand;
 		Morphism mm;
 		memset(&mm, 0, sizeof mm); /* the op string is written zero-padded */

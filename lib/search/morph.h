@@ -32,8 +32,24 @@ typedef struct MorphPlace {
 	int node, source, target;
 } MorphPlace;
 
-/* Lists the valid places of op in g, which must be inferred (graph_infer succeeded). *out is
-   malloc'd (NULL when none; the caller frees). Returns the count, or -1 with err. */
+/* The valid places of op in g, found without listing them: a skip has a place for each fitting
+   pair of ReLUs, as many as the nodes squared, while finding and counting them costs time
+   near-linear in the nodes (lib/search/morph_places.c says how). g must be inferred
+   (graph_infer succeeded) and stay unchanged until morph_places_free. */
+typedef struct MorphPlaces {
+	MorphOp op;
+	int n;           /* valid places in all */
+	long long steps; /* nodes and candidate sizes looked at: the search's cost, which tests count */
+	struct PlaceFinder *f;
+} MorphPlaces;
+int morph_find_places(const Graph *g, MorphOp op, MorphPlaces *p, NashErr *err);
+/* Place k (0 <= k < p->n), in the order morph_places lists them: by node (a skip's target),
+   then a skip's sources in order. 0, or -1 with err (out of memory). */
+int morph_place_at(MorphPlaces *p, int k, MorphPlace *out, NashErr *err);
+void morph_places_free(MorphPlaces *p);
+/* Lists the valid places of op in g, which must be inferred. *out is malloc'd (NULL when none;
+   the caller frees). Returns the count, or -1 with err. The list of a skip's places is as long
+   as the nodes squared: morph_apply draws one with morph_find_places and morph_place_at. */
 int morph_places(const Graph *g, MorphOp op, MorphPlace **out, NashErr *err);
 
 /* The operators, each at a given place (tests force them; morph_apply draws them). On

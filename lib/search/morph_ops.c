@@ -9,21 +9,14 @@
 #include <string.h>
 
 #include "model/init.h"
+#include "search/morph_layout.h"
 
 #define FAIL(...) nash_err(err, NASH_ERR_RUNTIME, __VA_ARGS__)
 #define OOM() nash_err(err, NASH_ERR_OOM, "out of memory")
 
-/* ---- channel layouts ---------------------------------------------------------------- */
+/* ---- channel layouts (search/morph_layout.h) ------------------------------------------ */
 
-/* A node's output after channels were added: old channel c is now channel map[c] of c_new.
-   Channels outside the map's image are "extra": finite values nobody may depend on, which
-   every conv/dense consumer weighs with zero. map == NULL: the output is unchanged. */
-typedef struct Layout {
-	int c_new;
-	int *map; /* [old c] */
-} Layout;
-
-static void layouts_free(Layout *lay, int n)
+void morph_layouts_free(Layout *lay, int n)
 {
 	for (int i = 0; lay && i < n; i++)
 		free(lay[i].map);
@@ -37,10 +30,68 @@ static int layout_alloc(Layout *l, int c_old, int c_new, NashErr *err)
 	return l->map ? 0 : OOM();
 }
 
-/* Ops that act on each channel separately: their output layout is their input's. */
-static int is_channelwise(OpKind op)
+int morph_is_channelwise(OpKind op)
 {
 	return op == OP_BN || op == OP_RELU || op == OP_MAXPOOL || op == OP_GAP;
+}
+
+int morph_layout_of(const Graph *g, int i, int extra, Layout *lay, NashErr *err)
+{
+	const Node *nd = &g->nodes[i];
+	const Layout *a = nd->n_inputs > 0 ? &lay[nd->inputs[0]] : NULL;
+	Layout *l = &lay[i];
+	l->c_new = nd->c;
+	if (extra > 0) {
+		if (layout_alloc(l, nd->c, nd->c + extra, err))
+			return -1;
+		for (int c = 0; c < nd->c; c++)
+			l->map[c] = c;
+	} else if (morph_is_channelwise(nd->op) || nd->op == OP_ADD) {
+		if (nd->op == OP_ADD) {
+			const Layout *b = &lay[nd->inputs[1]];
+			if (!a->map && !b->map)
+				return 0;
+			if (!a->map || !b->map || a->c_new != b->c_new ||
+			    memcmp(a->map, b->map, (size_t)nd->c * sizeof *a->map))
+				return 1;
+		}
+		if (!a->map)
+			return 0;
+		if (layout_alloc(l, nd->c, a->c_new, err))
+			return -1;
+		memcpy(l->map, a->map, (size_t)nd->c * sizeof *l->map);
+	} else if (nd->op == OP_CONCAT) {
+		int changed = 0, c_new = 0;
+		for (int k = 0; k < nd->n_inputs; k++) {
+			changed |= lay[nd->inputs[k]].map != NULL;
+			c_new += lay[nd->inputs[k]].c_new;
+		}
+		if (!changed)
+			return 0;
+		if (layout_alloc(l, nd->c, c_new, err))
+			return -1;
+		/* Each input's channels keep their order, shifted by what earlier inputs grew. */
+		for (int k = 0, off_old = 0, off_new = 0; k < nd->n_inputs; k++) {
+			const Node *b = &g->nodes[nd->inputs[k]];
+			const Layout *lb = &lay[nd->inputs[k]];
+			for (int c = 0; c < b->c; c++)
+				l->map[off_old + c] = off_new + (lb->map ? lb->map[c] : c);
+			off_old += b->c;
+			off_new += lb->c_new;
+		}
+	} else if (nd->op == OP_FLATTEN) {
+		if (!a->map)
+			return 0;
+		const Node *in = &g->nodes[nd->inputs[0]];
+		int hw = in->h * in->w; /* flatten order C,H,W: channel c is columns c*hw.. */
+		if (layout_alloc(l, nd->c, a->c_new * hw, err))
+			return -1;
+		for (int c = 0; c < in->c; c++)
+			for (int s = 0; s < hw; s++)
+				l->map[c * hw + s] = a->map[c] * hw + s;
+	}
+	/* conv, dense, input: a fresh output layout (their inputs are handled by apply) */
+	return i == g->n_nodes - 1 && l->map ? 1 : 0;
 }
 
 /* Computes every node's layout, in topological order, when node i's output gets extra[i]
@@ -50,62 +101,9 @@ static int is_channelwise(OpKind op)
 static int propagate(const Graph *g, const int *extra, Layout *lay, NashErr *err)
 {
 	for (int i = 0; i < g->n_nodes; i++) {
-		const Node *nd = &g->nodes[i];
-		const Layout *a = nd->n_inputs > 0 ? &lay[nd->inputs[0]] : NULL;
-		Layout *l = &lay[i];
-		l->c_new = nd->c;
-		if (extra[i] > 0) {
-			if (layout_alloc(l, nd->c, nd->c + extra[i], err))
-				return -1;
-			for (int c = 0; c < nd->c; c++)
-				l->map[c] = c;
-		} else if (is_channelwise(nd->op) || nd->op == OP_ADD) {
-			if (nd->op == OP_ADD) {
-				const Layout *b = &lay[nd->inputs[1]];
-				if (!a->map && !b->map)
-					continue;
-				if (!a->map || !b->map || a->c_new != b->c_new ||
-				    memcmp(a->map, b->map, (size_t)nd->c * sizeof *a->map))
-					return 1;
-			}
-			if (!a->map)
-				continue;
-			if (layout_alloc(l, nd->c, a->c_new, err))
-				return -1;
-			memcpy(l->map, a->map, (size_t)nd->c * sizeof *l->map);
-		} else if (nd->op == OP_CONCAT) {
-			int changed = 0, c_new = 0;
-			for (int k = 0; k < nd->n_inputs; k++) {
-				changed |= lay[nd->inputs[k]].map != NULL;
-				c_new += lay[nd->inputs[k]].c_new;
-			}
-			if (!changed)
-				continue;
-			if (layout_alloc(l, nd->c, c_new, err))
-				return -1;
-			/* Each input's channels keep their order, shifted by what earlier inputs grew. */
-			for (int k = 0, off_old = 0, off_new = 0; k < nd->n_inputs; k++) {
-				const Node *b = &g->nodes[nd->inputs[k]];
-				const Layout *lb = &lay[nd->inputs[k]];
-				for (int c = 0; c < b->c; c++)
-					l->map[off_old + c] = off_new + (lb->map ? lb->map[c] : c);
-				off_old += b->c;
-				off_new += lb->c_new;
-			}
-		} else if (nd->op == OP_FLATTEN) {
-			if (!a->map)
-				continue;
-			const Node *in = &g->nodes[nd->inputs[0]];
-			int hw = in->h * in->w; /* flatten order C,H,W: channel c is columns c*hw.. */
-			if (layout_alloc(l, nd->c, a->c_new * hw, err))
-				return -1;
-			for (int c = 0; c < in->c; c++)
-				for (int s = 0; s < hw; s++)
-					l->map[c * hw + s] = a->map[c] * hw + s;
-		}
-		/* conv, dense, input: a fresh output layout (their inputs are handled by apply) */
-		if (i == g->n_nodes - 1 && l->map)
-			return 1;
+		int rc = morph_layout_of(g, i, extra[i], lay, err);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -202,7 +200,7 @@ static int check_channels(const Graph *g, const int *extra, NashErr *err)
 	if (!lay)
 		return OOM();
 	int rc = propagate(g, extra, lay, err);
-	layouts_free(lay, g->n_nodes);
+	morph_layouts_free(lay, g->n_nodes);
 	return rc;
 }
 
@@ -215,13 +213,13 @@ static int add_channels(Graph *g, const int *extra, Rng *rng, NashErr *err)
 	int rc = propagate(g, extra, lay, err);
 	if (rc == 0)
 		rc = apply_layouts(g, extra, lay, rng, err);
-	layouts_free(lay, g->n_nodes);
+	morph_layouts_free(lay, g->n_nodes);
 	return rc;
 }
 
 /* ---- where operators may act -------------------------------------------------------- */
 
-static int find_root(int *parent, int i)
+int morph_find_root(int *parent, int i)
 {
 	while (parent[i] != i)
 		i = parent[i] = parent[parent[i]];
@@ -237,22 +235,22 @@ int morph_wider_group(const Graph *g, int conv, int *members)
 	for (int i = 0; i < g->n_nodes; i++) {
 		parent[i] = i;
 		const Node *nd = &g->nodes[i];
-		if (!is_channelwise(nd->op) && nd->op != OP_ADD)
+		if (!morph_is_channelwise(nd->op) && nd->op != OP_ADD)
 			continue;
 		for (int k = 0; k < nd->n_inputs; k++) {
-			int a = find_root(parent, i), b = find_root(parent, nd->inputs[k]);
+			int a = morph_find_root(parent, i), b = morph_find_root(parent, nd->inputs[k]);
 			parent[a > b ? a : b] = a > b ? b : a;
 		}
 	}
 	for (int i = 0; i < g->n_nodes; i++)
-		parent[i] = find_root(parent, i);
+		parent[i] = morph_find_root(parent, i);
 	/* Compact in place: the write index never passes the read index. */
 	int root = parent[conv], count = 0, ok = 1;
 	for (int i = 0; i < g->n_nodes; i++) {
 		if (parent[i] != root)
 			continue;
 		OpKind op = g->nodes[i].op;
-		if (is_channelwise(op) || op == OP_ADD)
+		if (morph_is_channelwise(op) || op == OP_ADD)
 			continue;
 		if (op != OP_CONV)
 			ok = 0; /* the layout also comes from a concat, flatten, dense or the input */
@@ -277,7 +275,7 @@ static int wider_extra(const Graph *g, int conv, int factor, int *extra, NashErr
 
 /* Spatial ratio for a skip from source to target: r >= 1 with h_s = r h_t and w_s = r w_t,
    or 0 when there is none. */
-static int skip_ratio(const Node *s, const Node *t)
+int morph_skip_ratio(const Node *s, const Node *t)
 {
 	if (t->h < 1 || t->w < 1 || s->h % t->h || s->w % t->w || s->h / t->h != s->w / t->w)
 		return 0;
@@ -292,7 +290,7 @@ static int skip_check(const Graph *g, MorphOp op, int source, int target, const 
 		*why = "source must come before target";
 	else if (g->nodes[source].op != OP_RELU || g->nodes[target].op != OP_RELU)
 		*why = "source and target must be ReLUs";
-	else if (!skip_ratio(&g->nodes[source], &g->nodes[target]))
+	else if (!morph_skip_ratio(&g->nodes[source], &g->nodes[target]))
 		*why = "the source's size is not an integer multiple of the target's";
 	if (*why || op == MORPH_SKIP_ADD)
 		return *why != NULL;
@@ -306,57 +304,6 @@ static int skip_check(const Graph *g, MorphOp op, int source, int target, const 
 	if (rc == 1)
 		*why = "the target's output reaches an add or the network's output";
 	return rc;
-}
-
-int morph_places(const Graph *g, MorphOp op, MorphPlace **out, NashErr *err)
-{
-	int n = 0, cap = 16;
-	*out = NULL;
-	MorphPlace *p = malloc((size_t)cap * sizeof *p);             /* [cap] */
-	int *extra = malloc((size_t)g->n_nodes * sizeof *extra + 1); /* [n_nodes] */
-	if (!p || !extra)
-		goto oom;
-	for (int j = 1; j < g->n_nodes; j++) {
-		OpKind kind = g->nodes[j].op;
-		for (int i = (op == MORPH_SKIP_ADD || op == MORPH_SKIP_CONCAT) ? 1 : j; i <= j; i++) {
-			MorphPlace pl = {j, -1, -1};
-			int rc = 1;
-			const char *why;
-			if (op == MORPH_DEEPER) {
-				rc = kind != OP_RELU;
-			} else if (op == MORPH_WIDER) {
-				if (kind == OP_CONV && (rc = wider_extra(g, j, 2, extra, err)) == 0)
-					rc = check_channels(g, extra, err);
-			} else if (i < j) {
-				rc = skip_check(g, op, i, j, &why, err);
-				pl.source = i;
-				pl.target = j;
-			}
-			if (rc < 0)
-				goto fail;
-			if (rc)
-				continue;
-			if (n == cap) {
-				MorphPlace *q = realloc(p, (size_t)(cap *= 2) * sizeof *p);
-				if (!q)
-					goto oom;
-				p = q;
-			}
-			p[n++] = pl;
-		}
-	}
-	free(extra);
-	if (n == 0)
-		free(p);
-	else
-		*out = p;
-	return n;
-oom:
-	OOM();
-fail:
-	free(p);
-	free(extra);
-	return -1;
 }
 
 /* ---- the operators ------------------------------------------------------------------ */
@@ -479,7 +426,7 @@ int morph_skip(Graph *g, MorphOp op, int source, int target, Rng *rng, NashErr *
 	if (graph_reserve(g, 3, err)) /* at most a pool, a projection and the add or concat */
 		return -1;
 	const Node s = g->nodes[source], t = g->nodes[target];
-	int r = skip_ratio(&s, &t), pos = target + 1, skip = source;
+	int r = morph_skip_ratio(&s, &t), pos = target + 1, skip = source;
 	if (r > 1) {
 		Node mp = new_node(OP_MAXPOOL, source, -1);
 		mp.kernel = r;

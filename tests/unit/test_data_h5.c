@@ -1,4 +1,4 @@
-/* Dataset files (lib/data/data_h5.c), the fit check (data_meta.c), the image helpers
+/* Dataset files (lib/data/data_h5.c, data_h5_root.c), the fit check (data_meta.c), the image helpers
    (image.c) and names in messages (base/err.c): a built-in fixture written and read back byte
    for byte, errors of the reader and the writer, luma and the bilinear filter's arithmetic,
    image files refused from their first bytes, names escaped and shortened. PNG/JPEG decoding

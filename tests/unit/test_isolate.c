@@ -177,6 +177,35 @@ TEST(images_open_with_their_checksums)
 	model_free(&m);
 }
 
+/* A user block before the file (h5py's userblock_size): every address in the file is relative
+   to where its superblock is, so weights copied straight from the image (modelfile_read_graph.c,
+   copy_from_image) must be found past the block, as HDF5 itself finds them. */
+TEST(a_user_block_moves_the_weights_with_it)
+{
+	Model m, back;
+	int widths[] = {4, 8};
+	seed(&m, widths, 2);
+	void *buf;
+	size_t len;
+	NashErr err = {0};
+	CHECKF(model_write_mem(&m, &buf, &len, &err) == 0, "%s", err.msg);
+	unsigned char *ub = calloc(1, len + 512);
+	memset(ub, 0x5a, 512); /* not weights: a wrong offset would read these */
+	memcpy(ub + 512, buf, len);
+	CHECKF(model_read_mem(&back, ub, len + 512, "ub.h5", &err) == 0, "%s", err.msg);
+	int same = back.g.n_nodes == m.g.n_nodes;
+	for (int i = 0; same && i < m.g.n_nodes; i++)
+		for (int p = 0; same && p < m.g.nodes[i].n_params; p++) {
+			const Tensor *a = &m.g.nodes[i].params[p], *b = &back.g.nodes[i].params[p];
+			same = memcmp(a->data, b->data, tensor_size(a) * sizeof(float)) == 0;
+		}
+	CHECK(same);
+	model_free(&back);
+	free(ub);
+	free(buf);
+	model_free(&m);
+}
+
 TEST(the_writer_keeps_the_readers_limits)
 {
 	Model m;
@@ -280,6 +309,7 @@ int main(void)
 	RUN(limits_stop_spins_hangs_and_memory_bombs);
 	RUN(checksum_is_hdf5s);
 	RUN(images_open_with_their_checksums);
+	RUN(a_user_block_moves_the_weights_with_it);
 	RUN(the_writer_keeps_the_readers_limits);
 	RUN(isolation_cost);
 	CHECK_DONE();
