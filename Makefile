@@ -173,7 +173,7 @@ install: all
 	cp $(LIBNASH) $(DESTDIR)$(PREFIX)/lib/
 	for t in $(TOOLS); do cp $$t $(DESTDIR)$(PREFIX)/bin/; done
 	$(if $(MAN_PAGES),cp $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/)
-	cp pipelines/search.sh pipelines/report.sh pipelines/common.sh pipelines/gpu.sh pipelines/aggregate.sh \
+	cp pipelines/search.sh pipelines/climb.sh pipelines/report.sh pipelines/common.sh pipelines/gpu.sh pipelines/aggregate.sh \
 		pipelines/ablation.mk $(DESTDIR)$(PREFIX)/share/nash/
 	{ echo '# Installed by make install from pipelines/search.mk: the programs in $(PREFIX)/bin.'; \
 	  echo 'BIN ?= $(PREFIX)/bin'; cat pipelines/search.mk; } >$(DESTDIR)$(PREFIX)/share/nash/search.mk.tmp

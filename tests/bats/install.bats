@@ -14,7 +14,7 @@ TOP="$BATS_TEST_DIRNAME/../.."
 		[ -f "$p/share/man/man1/$name.1" ] || fail "no man page $p/share/man/man1/$name.1"
 	done
 	[ -f "$p/lib/libnash.so" ]
-	for f in search.mk ablation.mk search.sh report.sh aggregate.sh common.sh gpu.sh; do [ -f "$p/share/nash/$f" ] || fail "no $p/share/nash/$f"; done
+	for f in search.mk ablation.mk search.sh climb.sh report.sh aggregate.sh common.sh gpu.sh; do [ -f "$p/share/nash/$f" ] || fail "no $p/share/nash/$f"; done
 	# the installed programs find the installed library, not the build's
 	run -0 env -u LD_LIBRARY_PATH ldd "$p/bin/nash-train"
 	assert_output --partial "$p/bin/../lib/libnash.so"
