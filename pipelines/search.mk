@@ -190,7 +190,7 @@ S_FINAL_THREADS = $(if $(and $(filter trained,$(ENSEMBLE)),$(word 2,$(S_STEPS)))
 s_final   = $(call s_train,$(S_LR),$2) --epochs $1 --eval test $(if $(filter all,$(FINAL_ON)),--train-on all)
 S_FINAL   = $(call s_final,$(EPOCHS_FINAL))
 S_EVAL    = --data $(DATA) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
-# the seed network's test, with the search's test-time augmentation
+# the seed network's test and the ensembles', with the search's test-time augmentation
 S_EVAL_TTA = $(S_EVAL) $(if $(TTA),--tta $(TTA))
 S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS)
 
@@ -279,7 +279,7 @@ $(if $(S_STEPS),$1/snap/step$(lastword $(S_STEPS)).h5: $1/final.h5 $1/settings/s
 
 # The snapshot ensemble of every step's (trained) best, on the test set.
 $1/ensemble.txt: $(call s_members,$1) $1/settings/ensemble | $(S_ALL)
-	@$$(LAUNCH) $$(S_BIN)/nash-ensemble $$(S_EVAL) --eval test -o $1/ensemble.h5 $$(filter %.h5,$$^) >$$@.tmp 2>$1/ensemble.log || { rm -f $$@.tmp; exit 1; }
+	@$$(LAUNCH) $$(S_BIN)/nash-ensemble $$(S_EVAL_TTA) --eval test -o $1/ensemble.h5 $$(filter %.h5,$$^) >$$@.tmp 2>$1/ensemble.log || { rm -f $$@.tmp; exit 1; }
 	@mv -f $$@.tmp $$@
 
 # The report: tables per step, a plot, the best architecture drawn, the summary, result.tsv.
@@ -346,7 +346,7 @@ s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARA
 	$(call s_stamp,$1,final,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) STEPS=$(STEPS) $(call s_common,$(S.$1.seed)))\
 	$(call s_stamp,$1,snap,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) $(call s_common,$(S.$1.seed)))\
 	$(call s_stamp,$1,steps,STEPS=$(STEPS))\
-	$(call s_stamp,$1,ensemble,ENSEMBLE=$(ENSEMBLE) STEPS=$(STEPS))\
+	$(call s_stamp,$1,ensemble,ENSEMBLE=$(ENSEMBLE) STEPS=$(STEPS)$(if $(TTA), TTA=$(TTA)))\
 	$(call s_stamp,$1,run,$(call s_run_record,$(S.$1.neigh),$(S.$1.seed))$(s_variant))
 # $(call s_run_record,NEIGH,SEED): every variable, the record of the last invocation's settings
 s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
@@ -479,7 +479,7 @@ S_FINALS := $(foreach i,$(S_RUN_IDS),$(S_RUN)/run$i/final.h5)
 # The ensemble of the runs' final networks, on the test set (they differ in architecture; the
 # same data and validation split make them comparable).
 $(S_RUN)/ensemble.txt: $(S_FINALS) $(S_RUN)/settings/runs | $(S_ALL)
-	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_RUN)/ensemble.h5 $(S_FINALS) >$@.tmp 2>$(S_RUN)/ensemble.log || { rm -f $@.tmp; exit 1; }
+	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL_TTA) --eval test -o $(S_RUN)/ensemble.h5 $(S_FINALS) >$@.tmp 2>$(S_RUN)/ensemble.log || { rm -f $@.tmp; exit 1; }
 	@mv -f $@.tmp $@
 $(S_RUN)/report.md: $(foreach i,$(S_RUN_IDS),$(S_RUN)/run$i/report.md) $(S_RUN)/ensemble.txt $(S_RUN)/settings/runs \
 		$(S_HERE)/aggregate.sh $(S_HERE)/common.sh | $(S_ALL)

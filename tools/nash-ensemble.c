@@ -28,6 +28,9 @@ static void usage(FILE *f)
 		"  --eval val|test|none  the validation split (default), the test set, or no evaluation\n"
 		"  -o, --output F     write the ensemble file to F (- for standard output)\n"
 		"  --batch B          evaluation batch size (default 256)\n"
+		"  --tta none|flip|flip-shift  test-time augmentation of every member's output (as\n"
+		"                     nash-train --tta; default none), recorded with the members'\n"
+		"                     test accuracies\n"
 		"  --device D         auto (default), cpu (oneDNN), cpu-bf16, cpu-blas, ref or cuda\n"
 		"  --gpu N            use GPU N (default 0, or as CUDA_VISIBLE_DEVICES orders them)\n"
 		"  --threads T        CPU threads (default: all cores)\n"
@@ -46,11 +49,13 @@ int main(int argc, char **argv)
 	omp_wait_passive_default(argv);
 	const char *out = NULL;
 	int batch = 256;
+	Tta tta = TTA_NONE;
 	CliRun run;
 	cli_run_init(&run);
 	static const struct option opts[] = {
 		CLI_RUN_OPTIONS,
 		{"output", required_argument, 0, 'o'},  {"batch", required_argument, 0, 'b'},
+		{"tta", required_argument, 0, 't'},
 		{"help", no_argument, 0, 'h'},          {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -61,6 +66,10 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'b': batch = (int)cli_long(prog, "--batch", optarg, 1, 65536); break;
+		case 't':
+			if (tta_parse(optarg, &tta))
+				die_usage(prog, "--tta: '%s' is not %s", optarg, TTA_NAMES);
+			break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
@@ -126,7 +135,7 @@ int main(int argc, char **argv)
 		double *acc = calloc((size_t)e.n, sizeof *acc), ens = NAN;
 		if (!acc)
 			die(prog, "out of memory");
-		if (ensemble_evaluate(&e, be, &bopts, batch, &d, on_test, acc, &ens, &err))
+		if (ensemble_evaluate(&e, be, &bopts, batch, &d, on_test, tta, acc, &ens, &err))
 			die_err(prog, &err);
 		const char *what = on_test ? "test_accuracy" : "val_accuracy";
 		int pw = 8;
@@ -139,7 +148,7 @@ int main(int argc, char **argv)
 			fprintf(res, "%-*s  %10zu  %.4f\n", pw, e.sources[i], graph_param_count(&e.members[i].g), acc[i]);
 			if (on_test) {
 				e.members[i].test_accuracy = (float)acc[i];
-				e.members[i].test_tta = TTA_NONE; /* the ensemble evaluates without augmentation */
+				e.members[i].test_tta = tta; /* the ensemble's figure was measured alike */
 			}
 		}
 		char label[64];

@@ -386,7 +386,7 @@ int ensemble_check_data(const Ensemble *e, const Dataset *d, int on_test, NashEr
 }
 
 int ensemble_evaluate(const Ensemble *e, const Backend *be, const BackendOpts *opts, int batch, const Dataset *d,
-		      int on_test, double *member_acc, double *acc, NashErr *err)
+		      int on_test, Tta tta, double *member_acc, double *acc, NashErr *err)
 {
 	if (ensemble_check_data(e, d, on_test, err))
 		return -1;
@@ -420,7 +420,7 @@ int ensemble_evaluate(const Ensemble *e, const Backend *be, const BackendOpts *o
 			break;
 		}
 		if (net_upload_set(&net, &set, x, y, n_set, err) == 0) {
-			if (evaluate(&net, &set, begin, count, TTA_NONE, &loss, &member_acc[i], probs, err))
+			if (evaluate(&net, &set, begin, count, tta, &loss, &member_acc[i], probs, err))
 				rc = nash_err_prefix(err, e->sources[i]);
 			net_free_set(&net, &set);
 		} else {

@@ -48,9 +48,10 @@ int ensemble_write(const Ensemble *e, const char *path, NashErr *err);
 int ensemble_check_data(const Ensemble *e, const Dataset *d, int on_test, NashErr *err);
 
 /* Evaluates every member and the uniform average of their softmax outputs on the validation
-   split (on_test = 0) or the test set (d loaded with want_test). member_acc[e->n] receives
-   each member's accuracy, *acc the ensemble's (argmax of the mean, first maximum wins). */
+   split (on_test = 0) or the test set (d loaded with want_test), each member's output with the
+   test-time augmentation tta (evaluate: its views' mean). member_acc[e->n] receives each
+   member's accuracy, *acc the ensemble's (argmax of the mean, first maximum wins). */
 int ensemble_evaluate(const Ensemble *e, const Backend *be, const BackendOpts *opts, int batch, const Dataset *d,
-		      int on_test, double *member_acc, double *acc, NashErr *err);
+		      int on_test, Tta tta, double *member_acc, double *acc, NashErr *err);
 
 #endif

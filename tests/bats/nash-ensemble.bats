@@ -56,6 +56,23 @@ setup_file() {
 	assert_output --regexp "test_accuracy=$ens\$"
 }
 
+@test "nash-ensemble --tta: each member evaluated as nash-train --tta does, the ensemble of their views' means" {
+	d=$BATS_FILE_TMPDIR
+	for t in flip flip-shift; do
+		run -0 --separate-stderr nash-ensemble --data "$FMNIST" --eval test --tta "$t" -o "$BATS_TEST_TMPDIR/e.h5" "$d/a.h5" "$d/b.h5"
+		a=$(awk -v f="$d/a.h5" '$1 == f { print $3 }' <<<"$output") b=$(awk -v f="$d/b.h5" '$1 == f { print $3 }' <<<"$output")
+		run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 0 --eval test --tta "$t" "$d/a.h5"
+		assert_output --regexp "test_accuracy=$a tta=$t\$"
+		run -0 --separate-stderr nash-train --data "$FMNIST" --epochs 0 --eval test --tta "$t" "$d/b.h5"
+		assert_output --regexp "test_accuracy=$b tta=$t\$"
+		# recorded with the members' accuracies
+		run -0 h5dump -a members/001/test_accuracy_tta "$BATS_TEST_TMPDIR/e.h5"
+		assert_output --partial "\"$t\""
+	done
+	run -2 nash-ensemble --tta mirror "$d/a.h5"
+	assert_output --partial "--tta: 'mirror' is not none, flip or flip-shift"
+}
+
 @test "nash-ensemble writes an ensemble file that h5dump and nash-ensemble read back" {
 	d=$BATS_FILE_TMPDIR
 	run -0 nash-ensemble --data "$FMNIST" --eval test -o "$BATS_TEST_TMPDIR/e.h5" "$d/a.h5" "$d/b.h5"
