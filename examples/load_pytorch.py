@@ -119,7 +119,15 @@ def main():
     with h5py.File(args[0], "r") as f:
         net = NashNet(f).eval()
         recorded = float(f.attrs["test_accuracy"]) if "test_accuracy" in f.attrs else float("nan")
+        dataset = f.attrs["dataset"].decode() if isinstance(f.attrs["dataset"], bytes) else str(f.attrs["dataset"])
+        shape = tuple(int(v) for v in f.attrs["input_shape"])
+    if len(args) < 2 and dataset != "fashion-mnist":
+        raise SystemExit(f"load_pytorch.py: {args[0]} is a network for the dataset '{dataset}': give its data "
+                         "as the second argument (cifar10:DIR, cifar100:DIR or h5:FILE)")
     x, y = test_set(args[1] if len(args) > 1 else "fashion-mnist")
+    if tuple(x.shape[1:]) != shape:
+        raise SystemExit(f"load_pytorch.py: {args[0]} takes images of {'x'.join(map(str, shape))} (C x H x W), "
+                         f"the data given has {'x'.join(map(str, x.shape[1:]))}: give the data it was trained on")
     x, y = x[:limit], y[:limit]
     with torch.no_grad():
         pred = torch.cat([net(torch.tensor(x[i:i + 500], dtype=torch.float32)).argmax(1)

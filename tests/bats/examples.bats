@@ -69,4 +69,11 @@ PY
 	# and it can fail: a changed weight changes the accuracy
 	/usr/bin/python3 -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); w = f["graph/001_conv/weight"]; w[...] = -w[()]' "$d/c.h5"
 	run -1 /usr/bin/python3 "$EX/load_pytorch.py" "$d/c.h5"
+	# another dataset's network without its data, or with data of another shape: said, no traceback
+	nash-init --dataset "$CIFAR10" --widths 4,8 --val 100 -o "$d/c10.h5"
+	run -1 /usr/bin/python3 "$EX/load_pytorch.py" "$d/c10.h5"
+	assert_output "load_pytorch.py: $d/c10.h5 is a network for the dataset 'cifar10': give its data as the second argument (cifar10:DIR, cifar100:DIR or h5:FILE)"
+	nash-data convert "$CIFAR10" -o "$d/c10data.h5"
+	run -1 /usr/bin/python3 "$EX/load_pytorch.py" "$d/c.h5" "h5:$d/c10data.h5"
+	assert_output "load_pytorch.py: $d/c.h5 takes images of 1x28x28 (C x H x W), the data given has 3x32x32: give the data it was trained on"
 }
