@@ -172,18 +172,47 @@ static int set_kind(const char *name)
 	return -1;
 }
 
-/* Refuses class folders named like sets, with the command that packs the sets as sets. */
+/* Whether root/name is a folder that holds a folder (a set's class folders, not a class's
+   images); 0 when it cannot be read (the listing that follows says why). */
+static int holds_folder(const char *root, const char *name)
+{
+	char path[PATH_MAX], sub[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", root, name) >= sizeof path)
+		return 0;
+	DIR *dir = opendir(path);
+	if (!dir)
+		return 0;
+	int found = 0;
+	struct dirent *e;
+	struct stat st;
+	while (!found && (e = readdir(dir)))
+		if (e->d_name[0] != '.' && (size_t)snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < sizeof sub &&
+		    stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+			found = 1;
+	closedir(dir);
+	return found;
+}
+
+/* A class folder named like a set that holds folders: a set of classes (CIFAR-100 has a class
+   "train", a folder of images, which is no set). */
+static int set_of_classes(const char *root, const char *name)
+{
+	return set_kind(name) >= 0 && holds_folder(root, name);
+}
+
+/* Refuses class folders that are sets (set_of_classes), with the command that packs the sets
+   as sets. */
 static int check_sets(const char *root, char **names, int n, NashErr *err)
 {
 	int at[N_SETS] = { -1, -1, -1, -1 }, found = 0;
 	char list[512] = "";
 	for (int i = 0; i < n; i++) {
-		int k = set_kind(names[i]);
+		int k = set_of_classes(root, names[i]) ? set_kind(names[i]) : -1;
 		if (k >= 0 && at[k] < 0)
 			at[k] = i, found++;
 	}
 	for (int i = 0, listed = 0; i < n && found; i++)
-		if (set_kind(names[i]) >= 0) {
+		if (set_of_classes(root, names[i])) {
 			size_t l = strlen(list);
 			listed++;
 			snprintf(list + l, sizeof list - l, "%s'%s'", listed == 1 ? "" : listed == found ? " and " : ", ",

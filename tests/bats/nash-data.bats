@@ -195,6 +195,10 @@ assert [n.decode() for n in f.attrs["class_names"]][:2] == ["airplane", "automob
 	assert_line "classes    2"
 	assert_line --regexp "^    1  train +[0-9]+ +[0-9]+$"
 	rm "$out/forced.h5"
+	# a class named like a set whose folder holds images is a class (CIFAR-100 has 'train')
+	mkdir -p "$d/c100/train" "$d/c100/tractor" && cp "$p/train/cat/"0*.png "$d/c100/train/" && cp "$p/train/cat/"0*.png "$d/c100/tractor/"
+	run -0 nash-data pack "$d/c100" -o "$out/c100.h5"
+	rm "$out/c100.h5"
 
 	# class folders holding only folders: the classes are a level down
 	mkdir -p "$d/deep/part1" "$d/deep/part2"
