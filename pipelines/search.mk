@@ -358,7 +358,7 @@ s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_P
 S_GOALS := $(filter search search-run baseline baseline-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
 # A repacked dataset file redoes the search: its checksum is in the stamps (cksum reads the
 # file at every make of a search target: about a second per GB).
-S_DATA_SUM := $(if $(and $(strip $(S_GOALS)),$(filter h5:%,$(DATA))),$(shell cksum <'$(patsubst h5:%,%,$(DATA))' 2>/dev/null | cut -d ' ' -f 1-2 | tr ' ' :))
+S_DATA_SUM := $(if $(and $(strip $(S_GOALS)),$(filter h5:%,$(DATA))),$(shell f='$(patsubst h5:%,%,$(DATA))'; [ -f "$$f" ] && cksum <"$$f" | cut -d ' ' -f 1-2 | tr ' ' :))
 ifneq ($(strip $(S_GOALS)),)
 ifneq ($(words $(RUN)),1)
 $(error search: RUN must be one path without spaces, not '$(RUN)')
