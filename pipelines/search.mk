@@ -513,6 +513,9 @@ S_CLIMB = $(S_SH) climb --run $(S_RUN) --max-steps $(S_MAX_STEPS) $(if $(BUDGET)
 	--neigh $(NEIGH) --jobs $(S_AT_ONCE) --final-on $(FINAL_ON) --ensemble $(ENSEMBLE) \
 	-- $(MAKE) --no-print-directory $(S_JOBS_ONE) -f $(S_MAKEFILE)
 
+# a dry run (-n) of BUDGET, PATIENCE shows the plan of STEPS (the climb would run makes)
+S_DRY_CLIMB = search: BUDGET and PATIENCE decide the steps as the search goes; this is the plan of STEPS=$(STEPS)
+
 # First the Debian packages (tests/deps.sh installs what is missing when run as root; not
 # needed with BIN), then the pipeline in a sub-make that gets the same settings and job slots.
 # The sub-make runs under a shell that traps the stop signals: make passes a SIGTERM on to its
@@ -522,7 +525,8 @@ S_CLIMB = $(S_SH) climb --run $(S_RUN) --max-steps $(S_MAX_STEPS) $(if $(BUDGET)
 # default disposition) and the shell waits for the sub-make.
 search:
 	@$(if $(BIN),test -x '$(S_BIN)/nash-train' || { echo 'search: BIN=$(BIN) holds no nash-train' >&2; exit 2; },tests/deps.sh)
-	@$(if $(BUDGET)$(PATIENCE),$(S_CLIMB),! [ -f $(S_RUN)/climb.txt ] || rm -f $(S_RUN)/climb.txt $(S_RUN)/report.md; trap : TERM INT HUP; \
+	@$(if $(and $(BUDGET)$(PATIENCE),$(if $(S_DRY),,climb)),$(S_CLIMB),$(if $(S_DRY),$(if $(BUDGET)$(PATIENCE),echo '$(S_DRY_CLIMB)';),\
+		! [ -f $(S_RUN)/climb.txt ] || rm -f $(S_RUN)/climb.txt $(S_RUN)/report.md;) trap : TERM INT HUP; \
 		$(MAKE) --no-print-directory $(if $(filter 1,$(RUNS)),$(S_JOBS_ONE),$(S_JOBS)) -f $(S_MAKEFILE) search-run)
 search-run: $(S_REPORT)
 	@cat $(S_RUN)/summary.txt

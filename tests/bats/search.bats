@@ -768,6 +768,10 @@ runs_fingerprint() {
 	# which a plain make search of 3 steps from scratch makes bit for bit
 	run -0 search search RUN="$BATS_TEST_TMPDIR/p" STEPS=3
 	diff <(fingerprint "$BATS_TEST_TMPDIR/p") <(fingerprint "$run")
+	# a dry run shows the plan of STEPS and changes nothing (the climb would run makes)
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/dry" BUDGET=1m
+	assert_line "search: BUDGET and PATIENCE decide the steps as the search goes; this is the plan of STEPS=2"
+	[ ! -e "$BATS_TEST_TMPDIR/dry" ]
 	# bad values are refused, naming the setting
 	run -2 search -n search RUN="$run" BUDGET=10x
 	assert_output --partial "search: BUDGET must be a wall time such as 600s, 10m or 2h, not '10x'"
