@@ -26,6 +26,9 @@ int morph_layout_of(const Graph *g, int i, int extra, Layout *lay, NashErr *err)
 
 /* Union-find over parent[]: the root of i, halving the path. */
 int morph_find_root(int *parent, int i);
+/* parent[g->n_nodes]: the union-find of the nodes that share one channel layout (a channelwise
+   node or an add with its inputs); the root of each group is its lowest node. */
+void morph_layout_groups(int *parent, const Graph *g);
 
 /* Spatial ratio for a skip from source to target: r >= 1 with h_s = r h_t and w_s = r w_t,
    or 0 when there is none. */

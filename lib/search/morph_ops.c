@@ -226,12 +226,8 @@ int morph_find_root(int *parent, int i)
 	return i;
 }
 
-int morph_wider_group(const Graph *g, int conv, int *members)
+void morph_layout_groups(int *parent, const Graph *g)
 {
-	if (conv < 1 || conv >= g->n_nodes || g->nodes[conv].op != OP_CONV)
-		return -1;
-	/* Union-find (members as the parent array): nodes that share one channel layout. */
-	int *parent = members;
 	for (int i = 0; i < g->n_nodes; i++) {
 		parent[i] = i;
 		const Node *nd = &g->nodes[i];
@@ -242,6 +238,15 @@ int morph_wider_group(const Graph *g, int conv, int *members)
 			parent[a > b ? a : b] = a > b ? b : a;
 		}
 	}
+}
+
+int morph_wider_group(const Graph *g, int conv, int *members)
+{
+	if (conv < 1 || conv >= g->n_nodes || g->nodes[conv].op != OP_CONV)
+		return -1;
+	/* Union-find (members as the parent array): nodes that share one channel layout. */
+	int *parent = members;
+	morph_layout_groups(parent, g);
 	for (int i = 0; i < g->n_nodes; i++)
 		parent[i] = morph_find_root(parent, i);
 	/* Compact in place: the write index never passes the read index. */

@@ -266,16 +266,7 @@ static int find_wider(PlaceFinder *f, NashErr *err)
 		rc = OOM();
 		goto done;
 	}
-	for (int i = 0; i < n; i++) {
-		parent[i] = i;
-		const Node *nd = &g->nodes[i];
-		if (!morph_is_channelwise(nd->op) && nd->op != OP_ADD)
-			continue;
-		for (int k = 0; k < nd->n_inputs; k++) {
-			int a = morph_find_root(parent, i), b = morph_find_root(parent, nd->inputs[k]);
-			parent[a > b ? a : b] = a > b ? b : a;
-		}
-	}
+	morph_layout_groups(parent, g);
 	for (int i = 0; i < n; i++)
 		head[i] = -1;
 	for (int i = n - 1; i >= 0; i--) { /* each group's convs, in index order */
