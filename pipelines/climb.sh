@@ -20,23 +20,20 @@ step_secs() {
 	is_count "$secs"
 }
 
-# reserve: the seconds the final phase after step K will take, predicted from K's best: its
-# seconds per image in its own training (for a child: one thread beside its siblings, more
-# than the final training's on every core) times the final phase's images (EPOCHS_FINAL epochs
-# of the training split, a tenth more with FINAL_ON=all), a fifth more for the tests and the
-# ensemble; ENSEMBLE=trained trains the snapshots too, JOBS at a time.
+# reserve: the seconds the final phase after step K will take, predicted from K's best: the
+# seconds per epoch of its own training on the training split (for a child: one thread beside
+# its siblings, more than the final training's on every core) times EPOCHS_FINAL, a tenth more
+# with FINAL_ON=all (the validation images too), a fifth more for the tests and the ensemble;
+# ENSEMBLE=trained trains the snapshots too, JOBS at a time.
 final_reserve() {
-	show_table "$run/step$1/best.h5" || return 1
-	take img images 1 && take sec seconds 1 || { rm -f "$shown"; return 1; }
-	rm -f "$shown"
+	show_field seconds "$run/step$1/best.h5" || return 1
 	last_epochs=$epochs_neigh
 	[ "$1" = 0 ] && last_epochs=$epochs_seed
-	reserve=$(awk -v img="$img" -v sec="$sec" -v e="$last_epochs" -v f="$epochs_final" -v all="$([ "$final_on" = all ] && echo 1.1 || echo 1)" \
+	reserve=$(awk -v sec="$field" -v e="$last_epochs" -v f="$epochs_final" -v all="$([ "$final_on" = all ] && echo 1.1 || echo 1)" \
 		-v snaps="$([ "$ensemble" = trained ] && echo "$1" || echo 1)" -v j="$jobs" 'BEGIN {
-			if (!(img > 0 && sec > 0 && e > 0)) exit 1
-			r = f * (img / e) * all * (sec / img) * 1.2
+			if (!(sec > 0 && e > 0)) exit 1
 			n = int((snaps + j - 1) / j); if (n < 1) n = 1
-			printf "%d\n", r * n + 0.5 }') && is_count "$reserve"
+			printf "%d\n", f * sec / e * all * 1.2 * n + 0.5 }') && is_count "$reserve"
 }
 
 # the best validation accuracy after step K (the parent competes: its own, or a child's)
@@ -106,7 +103,8 @@ cmd_climb() {
 	climb_start=$(date +%s) || fail "cannot read the clock"
 
 	make_step 0
-	k=0 why=
+	step_secs 0 || fail "cannot read the time of step 0"
+	k=0 why= spent=$secs last=$secs
 	while :; do
 		best_val "$k" || fail "cannot read step $k's best"
 		eval "val_$k=\$bv"
@@ -125,23 +123,16 @@ cmd_climb() {
 		# a step made by an earlier run within its budget is taken as it is (its time is spent):
 		# the same BUDGET again reaches the same step
 		if [ -n "$budget" ] && ! step_done $((k + 1)); then
-			spent=0 i=0
-			while [ "$i" -le "$k" ]; do
-				step_secs "$i" || fail "cannot read the time of step $i"
-				spent=$((spent + secs))
-				eval "wall_$i=\$secs"
-				i=$((i + 1))
-			done
 			final_reserve "$k" || fail "cannot predict the final phase from $run/step$k/best.h5"
 			# the next step: 1.5 times the last (its children are its best's, up to twice as big:
 			# 1.25 to 1.5 times in the default search); the first from the pretraining: a child
 			# costs about 4 seed epochs per epoch (one thread instead of every core, a larger
 			# network), JOBS children at once
 			if [ "$k" = 0 ]; then
-				next=$(awk -v w="$wall_0" -v es="$epochs_seed" -v en="$epochs_neigh" -v n="$neigh" -v j="$jobs" \
+				next=$(awk -v w="$last" -v es="$epochs_seed" -v en="$epochs_neigh" -v n="$neigh" -v j="$jobs" \
 					'BEGIN { printf "%d\n", 4 * w / (es > 0 ? es : 1) * en * int((n + j - 1) / j) + 0.5 }')
 			else
-				eval "next=\$((wall_$k * 3 / 2))"
+				next=$((last * 3 / 2))
 			fi
 			# the final phase after it, of a network up to 1.25 times as costly
 			after=$((reserve * 5 / 4))
@@ -152,9 +143,13 @@ cmd_climb() {
 		fi
 		k=$((k + 1))
 		make_step "$k"
+		step_secs "$k" || fail "cannot read the time of step $k"
+		spent=$((spent + secs)) last=$secs
 	done
-	printf 'steps=%s\nwhy=%s\n' "$k" "$why" >"$run/climb.txt.tmp" && mv -f "$run/climb.txt.tmp" "$run/climb.txt" ||
+	printf 'steps=%s\nwhy=%s\n' "$k" "$why" >"$run/climb.txt.tmp" && mv -f "$run/climb.txt.tmp" "$run/climb.txt" || {
+		rm -f "$run/climb.txt.tmp"
 		fail "cannot write $run/climb.txt"
+	}
 	echo "search: $k step$([ "$k" = 1 ] || echo s) ($why); make search STEPS=$k with the same settings makes the same search"
 	climb_make STEPS="$k" S_START="$climb_start" search-run
 }

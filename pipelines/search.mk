@@ -495,8 +495,9 @@ endif
 # morphisms; docs/SEARCH.md, "Parallelism"). THREADS=T alone runs cores/T trainings at once;
 # -j as given.
 S_NPROC := $(shell nproc 2>/dev/null || echo 1)
-S_JOBS   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(if $(THREADS),$(shell n=$$(($(S_NPROC) / $(THREADS))) && \
-	[ $$n -gt 0 ] && echo $$n || echo 1),$(S_NPROC) THREADS=1))
+# the trainings at once that make chooses: cores / THREADS (at least 1), or every core
+S_SPLIT  = $(if $(THREADS),$(shell n=$$(($(S_NPROC) / $(THREADS))) && [ $$n -gt 0 ] && echo $$n || echo 1),$(S_NPROC))
+S_JOBS   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(S_SPLIT)$(if $(THREADS),, THREADS=1))
 # one search: what trains alone gets every core (THREADS_ALONE) when make chose the split
 S_JOBS_ONE = $(S_JOBS)$(if $(filter -j%,$(MAKEFLAGS))$(THREADS)$(THREADS_ALONE),, THREADS_ALONE=$(S_NPROC))
 
@@ -506,8 +507,7 @@ S_JOBS_ONE = $(S_JOBS)$(if $(filter -j%,$(MAKEFLAGS))$(THREADS)$(THREADS_ALONE),
 S_BUDGET_S = $(shell echo '$(BUDGET)' | awk '{ n = $$0 + 0; u = substr($$0, length($$0)); print n * (u == "h" ? 3600 : u == "m" ? 60 : 1) }')
 S_MAX_STEPS = $(if $(and $(BUDGET),$(or $(filter-out command line,$(origin STEPS)),$(if $(STEPS),,empty))),998,$(STEPS))
 # the trainings at once: -jN as given, else as S_JOBS chooses
-S_AT_ONCE = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),$(if $(THREADS),$(shell n=$$(($(S_NPROC) / $(THREADS))) && \
-	[ $$n -gt 0 ] && echo $$n || echo 1),$(S_NPROC)))
+S_AT_ONCE = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),$(S_SPLIT))
 S_CLIMB = $(S_SH) climb --run $(S_RUN) --max-steps $(S_MAX_STEPS) $(if $(BUDGET),--budget $(S_BUDGET_S)) \
 	$(if $(PATIENCE),--patience $(PATIENCE) --min-gain $(MIN_GAIN)) --epochs $(EPOCHS_SEED),$(EPOCHS_NEIGH),$(EPOCHS_FINAL) \
 	--neigh $(NEIGH) --jobs $(S_AT_ONCE) --final-on $(FINAL_ON) --ensemble $(ENSEMBLE) \
