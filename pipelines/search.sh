@@ -550,11 +550,10 @@ cmd_budget() {
 
 # ---- check-budget ----
 
-# cap = the parameter budget SPEC (N, or Kx: K times the parameters of MODEL, params) in
-# parameters; empty for no budget. Fails, saying why, when MODEL cannot be read.
+# params = MODEL's parameters, cap = the parameter budget SPEC (N, or Kx: K times params) in
+# parameters, empty for no budget. Fails, saying why, when MODEL cannot be read.
 max_params() {
 	cap='' params=''
-	[ -n "$1" ] || return 0
 	show_field params "$2" || return 1
 	params=$field
 	is_count "$params" || {
@@ -562,6 +561,7 @@ max_params() {
 		return 1
 	}
 	case $1 in
+	'') ;;
 	*x) cap=$(awk -v k="${1%x}" -v p="$params" 'BEGIN { printf "%d\n", k * p }') && [ -n "$cap" ] || return 1 ;;
 	*) cap=$1 ;;
 	esac
@@ -575,7 +575,6 @@ cmd_check_budget() {
 	# the settings that depend on the data, as derived: said before anything trains
 	data=$("${bin}nash-show" "$model" | sed -n 's/^  dataset *//p') && [ -n "$data" ] || fail "cannot read $model"
 	max_params "$spec" "$model" || fail "cannot read $model"
-	[ -n "$params" ] || { show_field params "$model" && params=$field; } || fail "cannot read $model"
 	case $spec in
 	'') budget="no parameter budget (MAX_PARAMS=)" ;;
 	*x) budget="children up to $cap parameters (MAX_PARAMS=$spec)" ;;
@@ -586,8 +585,8 @@ cmd_check_budget() {
 	{
 		echo "data: $data; $images"
 		echo "seed network: $params parameters; $budget"
-	} >"$model.derived.tmp" && mv -f "$model.derived.tmp" "${model%.h5}.derived" || {
-		rm -f "$model.derived.tmp"
+	} >"${model%.h5}.derived.tmp" && mv -f "${model%.h5}.derived.tmp" "${model%.h5}.derived" || {
+		rm -f "${model%.h5}.derived.tmp"
 		fail "cannot write ${model%.h5}.derived"
 	}
 	sed "s|^|${label:+${label%/}: }|" "${model%.h5}.derived" || fail "cannot read ${model%.h5}.derived"
@@ -611,5 +610,5 @@ climb)
 	cmd_climb "$@"
 	;;
 best) shift; cmd_best "$@" ;;
-*) die "usage: search.sh train|snap|link|best|select|budget|check-budget ..." ;;
+*) die "usage: search.sh train|snap|link|best|select|budget|check-budget|climb ..." ;;
 esac

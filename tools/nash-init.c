@@ -63,9 +63,8 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			if (optarg[0] && optarg[strlen(optarg) - 1] == '%') {
-				char num[32];
-				snprintf(num, sizeof num, "%.*s", (int)strlen(optarg) - 1, optarg);
-				val_percent = cli_double(prog, "--val", num, 1e-9, 99.999);
+				optarg[strlen(optarg) - 1] = '\0'; /* the number before the '%' */
+				val_percent = cli_double(prog, "--val", optarg, 1e-9, 99.999);
 			} else {
 				val = (int)cli_long(prog, "--val", optarg, 0, 1000000);
 			}
