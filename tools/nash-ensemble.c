@@ -102,10 +102,7 @@ int main(int argc, char **argv)
 		die(prog, "out of memory");
 	for (int i = 0; i < all.n; i++) {
 		hash[i] = model_weights_hash(&all.members[i].g);
-		int dup = -1;
-		for (int j = 0; j < i && dup < 0; j++)
-			if (hash[j] == hash[i])
-				dup = j;
+		int dup = ensemble_same_weights(hash, i);
 		if (dup >= 0) {
 			fprintf(stderr, "%s: %s: same weights as %s; counted once\n", prog, nash_name(all.sources[i]).s,
 				nash_name(all.sources[dup]).s);

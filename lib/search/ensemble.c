@@ -55,6 +55,14 @@ static int grow(Ensemble *e, NashErr *err)
 	return 0;
 }
 
+int ensemble_same_weights(const uint64_t *hash, int i)
+{
+	for (int j = 0; j < i; j++)
+		if (hash[j] == hash[i])
+			return j;
+	return -1;
+}
+
 int ensemble_add(Ensemble *e, const Model *m, const char *source, NashErr *err)
 {
 	if (grow(e, err) || model_clone(&e->members[e->n], m, err))

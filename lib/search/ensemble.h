@@ -10,6 +10,7 @@
 #define NASH_ENSEMBLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "backend/backend.h"
 #include "data/data.h"
@@ -36,6 +37,11 @@ int ensemble_read_append(Ensemble *e, const char *path, NashErr *err);
 int ensemble_read_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err);
 /* ensemble_read_mem_append without its crash isolation (model_parse_mem): for the fuzz target. */
 int ensemble_parse_mem_append(Ensemble *e, const void *buf, size_t len, const char *name, NashErr *err);
+
+/* The first of models 0..i-1 with the same weights as model i (hash: model_weights_hash of
+   each), -1 when none: an ensemble counts such a model once (a step whose parent won has the
+   same best as the step before), and a report says which member it repeats. */
+int ensemble_same_weights(const uint64_t *hash, int i);
 
 /* Serialises to an in-memory HDF5 image (malloc'd), deterministically. */
 int ensemble_write_mem(const Ensemble *e, void **buf, size_t *len, NashErr *err);

@@ -1,0 +1,463 @@
+/* nash-report: a search's report (report.md, summary.txt, result.tsv) and its plot's data, from
+   the search's files (lib/search/report.c reads and computes; this writes the text). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/atomic.h"
+#include "cli.h"
+#include "search/report.h"
+
+static const char *prog = "nash-report";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s search [OPTION]... RUN STEPS\n"
+		"       %s plot-data [--step0 DIR] RUN STEPS\n"
+		"The report of the search in RUN, stopped or finished after STEPS hill-climbing steps.\n"
+		"search writes RUN/result.tsv, RUN/summary.txt and RUN/report.md (last); plot-data writes\n"
+		"RUN/report/steps.dat and RUN/report/children.dat, the figures a plot of the search draws.\n"
+		"\n"
+		"      --partial          the report of a search not finished: no final model, no ensemble\n"
+		"                         (report.md only)\n"
+		"      --step0 DIR        the seed network's directory (default RUN/step0)\n"
+		"      --final-on WHAT    what the final model trained on: train (default) or all\n"
+		"      --ensemble WHAT    the snapshot ensemble's members: raw (default) or trained\n"
+		"      --plot FILE        the plot report.md shows (a path from RUN)\n"
+		"      --drawing FILE     the drawing of the best architecture report.md shows (from RUN)\n"
+		"  -h, --help             display this help and exit\n"
+		"  -V, --version          output version information and exit\n",
+		prog, prog);
+}
+
+/* ---- numbers as the tables and the search's earlier reports show them ---- */
+
+/* An accuracy as nash-show --tsv shows it. */
+static const char *acc_text(char *buf, size_t n, float v)
+{
+	snprintf(buf, n, isfinite(v) ? "%.4f" : "-", (double)v);
+	return buf;
+}
+
+/* A computed number: whole ones whole, others to 6 significant digits. */
+static const char *num_text(char *buf, size_t n, double v)
+{
+	if (v == floor(v) && fabs(v) < 1e15)
+		snprintf(buf, n, "%.0f", v);
+	else
+		snprintf(buf, n, "%.6g", v);
+	return buf;
+}
+
+/* Seconds as 1h02m03s, 2m03s or 3s. */
+static const char *hms(char *buf, size_t n, double v)
+{
+	if (!(v >= 0) || v > 1e12) {
+		snprintf(buf, n, "?");
+		return buf;
+	}
+	long s = (long)v;
+	if (s >= 3600)
+		snprintf(buf, n, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
+	else if (s >= 60)
+		snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
+	else
+		snprintf(buf, n, "%lds", s);
+	return buf;
+}
+
+static const char *or_dash(const char *s) { return s && s[0] ? s : "-"; }
+static const char *plural(long n) { return n == 1 ? "" : "s"; }
+
+/* ---- output files: each made in memory, then written whole (atomic_write) ---- */
+
+typedef struct Out {
+	FILE *f;
+	char *buf;
+	size_t len;
+} Out;
+
+static FILE *out_open(Out *o)
+{
+	o->buf = NULL;
+	o->f = open_memstream(&o->buf, &o->len);
+	if (!o->f)
+		die(prog, "out of memory");
+	return o->f;
+}
+
+static void out_write(Out *o, const char *path)
+{
+	NashErr err = {0};
+	if (fclose(o->f) != 0)
+		die(prog, "%s: out of memory", path);
+	if (atomic_write(path, o->buf, o->len, &err))
+		die_err(prog, &err);
+	free(o->buf);
+}
+
+/* ---- plot-data ---- */
+
+static void write_plot_data(const SearchReport *r)
+{
+	char dir[REPORT_PATH + 32], path[REPORT_PATH + 64], a[32], m[32];
+	snprintf(dir, sizeof dir, "%s/report", r->o.run);
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+		die(prog, "%s: %s", dir, strerror(errno));
+	/* per step: the cumulative training minutes and the best validation accuracy */
+	Out o;
+	FILE *f = out_open(&o);
+	fprintf(f, "0 %s %s\n", num_text(m, sizeof m, r->minutes[0]), acc_text(a, sizeof a, r->seed.mi.val_accuracy));
+	for (int k = 1; k <= r->o.steps; k++)
+		fprintf(f, "%d %s %s\n", k, num_text(m, sizeof m, r->minutes[k]),
+			tsv_cell(&r->step[k].sel, 0, r->step[k].val));
+	snprintf(path, sizeof path, "%s/steps.dat", dir);
+	out_write(&o, path);
+	/* every child's that trained */
+	f = out_open(&o);
+	for (int k = 1; k <= r->o.steps; k++)
+		for (int row = 0; row < r->step[k].sel.n_rows; row++)
+			if (report_step_trained(&r->step[k], row))
+				fprintf(f, "%d %s\n", k, tsv_cell(&r->step[k].sel, row, r->step[k].val));
+	snprintf(path, sizeof path, "%s/children.dat", dir);
+	out_write(&o, path);
+}
+
+/* ---- search: result.tsv, summary.txt, report.md ---- */
+
+typedef struct Texts { /* what the three files share */
+	const char *final_on, *ensemble;
+	char final_val[64], final_test[32], seed_val[32], best_val[32];
+	char train_total[32], epochs_in_final[32], ens_label[96], gain[32];
+} Texts;
+
+static void texts_init(Texts *t, const SearchReport *r, const char *final_on, const char *ensemble)
+{
+	t->final_on = final_on;
+	t->ensemble = ensemble;
+	acc_text(t->final_val, sizeof t->final_val, r->final.mi.val_accuracy);
+	/* With FINAL_ON=all the final model has trained on its validation images: say so by its figure. */
+	if (strcmp(final_on, "all") == 0)
+		strcat(t->final_val, " (trained on)");
+	acc_text(t->final_test, sizeof t->final_test, r->final.mi.test_accuracy);
+	acc_text(t->seed_val, sizeof t->seed_val, r->seed.mi.val_accuracy);
+	acc_text(t->best_val, sizeof t->best_val, r->best.mi.val_accuracy);
+	num_text(t->train_total, sizeof t->train_total, r->train_seconds);
+	t->epochs_in_final[0] = '\0';
+	if (r->final_epoch_images > 0)
+		snprintf(t->epochs_in_final, sizeof t->epochs_in_final, "%.1f", r->train_images / r->final_epoch_images);
+	char n[16];
+	snprintf(n, sizeof n, r->ens_n >= 0 ? "%d" : "?", r->ens_n);
+	snprintf(t->ens_label, sizeof t->ens_label, "snapshot ensemble (%s model%s, %s)", n, r->ens_n == 1 ? "" : "s",
+		 ensemble);
+	t->gain[0] = '\0';
+	if (r->has_gain)
+		snprintf(t->gain, sizeof t->gain, "%+.2f", r->ens_gain);
+}
+
+/* The figures other reports compare (nash-report's runs and ablation tables). */
+static void write_result(const SearchReport *r, const Texts *t)
+{
+	char path[REPORT_PATH + 32];
+	Out o;
+	FILE *f = out_open(&o);
+	fprintf(f, "seed_test\tfinal_test\tensemble_test\tparams\tepochs\ttrain_seconds\tfinal_seconds\tbest_val\t"
+		   "train_images\tfinal_epoch_images\n");
+	fprintf(f, "%s\t%s\t%s\t%zu\t%d\t%s\t%.1f\t%s\t%.0f\t", or_dash(r->seed_test), t->final_test,
+		or_dash(r->ens_test), r->final.mi.params, r->final.mi.epochs, t->train_total, r->final_seconds,
+		t->best_val, r->train_images);
+	if (r->final_epoch_images > 0)
+		fprintf(f, "%.0f\n", r->final_epoch_images);
+	else
+		fprintf(f, "-\n");
+	snprintf(path, sizeof path, "%s/result.tsv", r->o.run);
+	out_write(&o, path);
+}
+
+static void write_summary(const SearchReport *r, const Texts *t)
+{
+	char path[REPORT_PATH + 32], h[32];
+	Out o;
+	FILE *f = out_open(&o);
+	fprintf(f, "search done: %s (%d step%s, %s of training, %.0f images", r->o.run, r->o.steps, plural(r->o.steps),
+		hms(h, sizeof h, r->train_seconds), r->train_images);
+	if (t->epochs_in_final[0])
+		fprintf(f, " = %s epochs of the final phase's data", t->epochs_in_final);
+	fprintf(f, ")\n");
+	fprintf(f, "  %-22s val %s  test %s  %zu params\n", "seed network", t->seed_val, or_dash(r->seed_test),
+		r->seed.mi.params);
+	fprintf(f, "  %-22s val %s  test %s  %zu params, %d morphisms (%s/step%d/best.h5)\n", "best of the search",
+		t->best_val, "-     ", r->best.mi.params, r->best.mi.n_lineage, r->o.run, r->o.steps);
+	fprintf(f, "  %-22s val %s  test %s  %zu params (%s/final.h5, FINAL_ON=%s)\n", "after final training",
+		t->final_val, t->final_test, r->final.mi.params, r->o.run, t->final_on);
+	for (int i = 0; i < r->n_members; i++) {
+		const ReportMember *mb = &r->members[i];
+		char label[48], same[48] = "";
+		snprintf(label, sizeof label, "  member: step %d", mb->step);
+		if (mb->same_as >= 0)
+			snprintf(same, sizeof same, " (= step %d)", mb->same_as);
+		fprintf(f, "  %-34s test %s%s\n", label, mb->test, same);
+	}
+	fprintf(f, "  %-34s test %s", t->ens_label, or_dash(r->ens_test));
+	if (t->gain[0])
+		fprintf(f, "  (%s points over its best member)", t->gain);
+	fprintf(f, "\n  report: %s/report.md\n", r->o.run);
+	snprintf(path, sizeof path, "%s/summary.txt", r->o.run);
+	out_write(&o, path);
+}
+
+/* A settings stamp's NAME=VALUE words, one a line. */
+static void print_words(FILE *f, const char *text)
+{
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, " \n");
+		if (n)
+			fprintf(f, "%.*s\n", (int)n, p);
+		p += n;
+		p += *p != '\0';
+	}
+}
+
+static const char *from_run(const SearchReport *r, const char *path)
+{
+	size_t l = strlen(r->o.run);
+	return strncmp(path, r->o.run, l) == 0 && path[l] == '/' ? path + l + 1 : path;
+}
+
+static void md_head(FILE *f, const SearchReport *r)
+{
+	fprintf(f, "# NASH search: %s\n\n", r->o.run);
+	fprintf(f, "Hill climbing with network morphisms (Elsken et al. 2017). Settings (`%s/settings/run`):\n\n```\n",
+		r->o.run);
+	print_words(f, r->settings_run);
+	fprintf(f, "```\n\n");
+	if (r->init_derived) {
+		fprintf(f, "Derived from the data and the seed network before anything trained (`%s/init.derived`):\n\n",
+			r->step0_name);
+		for (const char *p = r->init_derived; *p;) {
+			size_t n = strcspn(p, "\n");
+			fprintf(f, "- %.*s\n", (int)n, p);
+			p += n;
+			p += *p != '\0';
+		}
+		fprintf(f, "\n");
+	}
+	if (r->climb_steps)
+		fprintf(f, "Steps decided as the search went (BUDGET, PATIENCE): %s (%s).\n\n", r->climb_steps, r->climb_why);
+	if (r->o.partial)
+		fprintf(f,
+			"**Not finished: %d step%s done, no final training yet.** The best network so far is\n"
+			"`best.h5` (step %d's best); `make search` with the same settings goes on from here.\n\n",
+			r->o.steps, plural(r->o.steps), r->o.steps);
+}
+
+static void md_result(FILE *f, const SearchReport *r, const Texts *t)
+{
+	char a[32];
+	fprintf(f, "## Result\n\n| model | val accuracy | test accuracy | params | epochs |\n|---|---|---|---|---|\n");
+	fprintf(f, "| seed network (`%s/best.h5`) | %s | %s | %zu | %d |\n", r->step0_name, t->seed_val,
+		or_dash(r->seed_test), r->seed.mi.params, r->seed.mi.epochs);
+	fprintf(f, "| best of the search (`step%d/best.h5`, %d morphisms) | %s | - | %zu | %d |\n", r->o.steps,
+		r->best.mi.n_lineage, acc_text(a, sizeof a, r->best.mi.val_accuracy), r->best.mi.params,
+		r->best.mi.epochs);
+	if (!r->o.partial) {
+		fprintf(f, "| after final training (`final.h5`) | %s | %s | %zu | %d |\n", t->final_val, t->final_test,
+			r->final.mi.params, r->final.mi.epochs);
+		fprintf(f, "| %s of the steps' bests (`ensemble.h5`) | - | %s | | |\n\n", t->ens_label, or_dash(r->ens_test));
+		fprintf(f, "The final model was trained %s.\n\n### Ensemble members\n\n",
+			strcmp(t->final_on, "all") == 0
+				? "on training + validation images (FINAL_ON=all; its val accuracy is not held out)"
+				: "on the training split (FINAL_ON=train)");
+		fprintf(f, "%s\n\n| step | member | test accuracy |\n|---|---|---|\n",
+			r->o.ensemble_trained ? "Every step's best after the final training (`snap/stepK.h5`; the last step's is `final.h5`)."
+					      : "Every step's best as it left the search (ENSEMBLE=raw).");
+		for (int i = 0; i < r->n_members; i++) {
+			const ReportMember *mb = &r->members[i];
+			char same[64] = "";
+			if (mb->same_as >= 0)
+				snprintf(same, sizeof same, " (same weights as step %d's)", mb->same_as);
+			fprintf(f, "| %d | `%s`%s | %s |\n", mb->step, from_run(r, mb->path), same, mb->test);
+		}
+		fprintf(f, "| ensemble of %s | | %s |\n\n", r->ens_n >= 0 ? (snprintf(a, sizeof a, "%d", r->ens_n), a) : "?",
+			or_dash(r->ens_test));
+		if (t->gain[0])
+			fprintf(f, "The ensemble against its best member (%s): %s percentage points.\n", r->best_member, t->gain);
+	}
+	fprintf(f, "\n");
+}
+
+static void md_compute(FILE *f, const SearchReport *r, const Texts *t, const char *plot)
+{
+	char h1[32], h2[32], h3[32];
+	fprintf(f, "Training time, all models: %s (seed %s, final %s).\n\n", hms(h1, sizeof h1, r->train_seconds),
+		hms(h2, sizeof h2, r->seed_seconds), r->o.partial ? "not yet" : hms(h3, sizeof h3, r->final_seconds));
+	fprintf(f, "Training compute, all models: %.0f images trained on", r->train_images);
+	if (t->epochs_in_final[0])
+		fprintf(f, ", as many as %s epochs of the final phase's %.0f images", t->epochs_in_final,
+			r->final_epoch_images);
+	fprintf(f, ":\nthe search's cost in the units of one training (`make ablation`'s variant (e) spends the same "
+		   "training time on the seed network alone, docs/ABLATION.md).\n\n");
+	if (plot)
+		fprintf(f, "![validation accuracy against step and training time](%s)\n\n", plot);
+}
+
+static void md_steps(FILE *f, const SearchReport *r)
+{
+	fprintf(f, "## Steps\n");
+	for (int k = 1; k <= r->o.steps; k++) {
+		const ReportStep *s = &r->step[k];
+		fprintf(f, "\n### Step %d\n\n", k);
+		fprintf(f, "| rank | model | morphisms since parent | val accuracy | params | seconds | note |\n");
+		fprintf(f, "|---|---|---|---|---|---|---|\n");
+		for (int row = 0; row < s->sel.n_rows; row++) {
+			const char *path = tsv_cell(&s->sel, row, s->model), *base = strrchr(path, '/');
+			char model[REPORT_PATH], ops[600] = "-", note[512];
+			snprintf(model, sizeof model, "%s", base ? base + 1 : path);
+			size_t l = strlen(model);
+			if (l > 3 && strcmp(model + l - 3, ".h5") == 0)
+				model[l - 3] = '\0';
+			int parent = strcmp(model, "best") == 0;
+			if (atof(tsv_cell(&s->sel, row, s->since_parent)) > 0)
+				snprintf(ops, sizeof ops, "%s: %s", tsv_cell(&s->sel, row, s->since_parent),
+					 tsv_cell(&s->sel, row, s->morphisms));
+			const char *n = tsv_cell(&s->sel, row, s->note);
+			snprintf(note, sizeof note, "%s", strcmp(n, "-") == 0 ? "" : n);
+			for (char *p = note; *p; p++)
+				if (*p == '|')
+					*p = '/';
+			fprintf(f, "| %s | %s | %s | ", tsv_cell(&s->sel, row, s->rank), parent ? "parent" : model, ops);
+			/* a failed child holds its parent's figures (what it was made from): none of them here */
+			if (!parent && strcmp(tsv_cell(&s->sel, row, s->usable), "1") != 0)
+				fprintf(f, "- | - | - | %s |\n", note);
+			else
+				fprintf(f, "%s | %s | %s | %s |\n", tsv_cell(&s->sel, row, s->val),
+					tsv_cell(&s->sel, row, s->params), tsv_cell(&s->sel, row, s->seconds), note);
+		}
+	}
+	fprintf(f, "\n");
+}
+
+static void md_tail(FILE *f, const SearchReport *r, const char *drawing)
+{
+	fprintf(f, "## Best architecture\n\n");
+	if (r->o.partial)
+		fprintf(f, "`step%d/best.h5`: %s\n\n", r->o.steps, or_dash(r->final.mi.summary));
+	else
+		fprintf(f, "`final.h5`: %s\n\n", or_dash(r->final.mi.summary));
+	fprintf(f, "Morphisms since the seed network: %s\n\n", or_dash(r->final.mi.lineage));
+	char dot[REPORT_PATH + 32];
+	struct stat st;
+	snprintf(dot, sizeof dot, "%s/report/best.dot", r->o.run);
+	if (drawing)
+		fprintf(f, "![the best architecture](%s)\n", drawing);
+	else if (stat(dot, &st) == 0)
+		fprintf(f, "Graphviz source: `report/best.dot`\n");
+	fprintf(f, "\n## Where the trainings ran\n\n");
+	fprintf(f, "%d trainings on %d host%s", r->n_trained, r->n_hosts, plural(r->n_hosts));
+	if (r->n_jobs)
+		fprintf(f, ", %d of them as %d distinct scheduler jobs", r->n_jobs, r->n_distinct_jobs);
+	fprintf(f, ".\n\n| model | host | device | job |\n|---|---|---|---|\n");
+	for (int i = 0; i < r->n_places; i++) {
+		const ReportPlace *p = &r->places[i];
+		fprintf(f, "| %s | %s | %s | %s |\n", p->model, p->host, p->device, p->job);
+	}
+}
+
+static void write_report(const SearchReport *r, const Texts *t, const char *plot, const char *drawing)
+{
+	char path[REPORT_PATH + 32];
+	Out o;
+	FILE *f = out_open(&o);
+	md_head(f, r);
+	md_result(f, r, t);
+	md_compute(f, r, t, plot);
+	md_steps(f, r);
+	md_tail(f, r, drawing);
+	snprintf(path, sizeof path, "%s/report.md", r->o.run);
+	out_write(&o, path);
+}
+
+/* ---- main ---- */
+
+static const char *choice(const char *opt, const char *v, const char *a, const char *b)
+{
+	if (strcmp(v, a) != 0 && strcmp(v, b) != 0)
+		die_usage(prog, "%s: '%s' is not %s or %s", opt, v, a, b);
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		cli_close_stdout(prog);
+		return 0;
+	}
+	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
+		cli_version(prog);
+	if (argc < 2)
+		die_usage(prog, "missing a command: search or plot-data");
+	const char *cmd = argv[1];
+	int plot_data = strcmp(cmd, "plot-data") == 0;
+	if (!plot_data && strcmp(cmd, "search") != 0)
+		die_usage(prog, "'%s' is not a command: search or plot-data", cmd);
+
+	SearchReportOpts o = {0};
+	const char *final_on = "train", *ensemble = "raw", *plot = NULL, *drawing = NULL;
+	static const struct option opts[] = {
+		{"partial", no_argument, 0, 'p'},	  {"step0", required_argument, 0, 's'},
+		{"final-on", required_argument, 0, 'f'},  {"ensemble", required_argument, 0, 'e'},
+		{"plot", required_argument, 0, 'P'},	  {"drawing", required_argument, 0, 'd'},
+		{"help", no_argument, 0, 'h'},		  {"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0},
+	};
+	/* the options after the command */
+	int c;
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+		if (plot_data && c != 's' && c != 'h' && c != 'V' && c != '?')
+			die_usage(prog, "plot-data takes --step0 only");
+		switch (c) {
+		case 'p': o.partial = 1; break;
+		case 's': o.step0 = optarg; break;
+		case 'f': final_on = choice("--final-on", optarg, "train", "all"); break;
+		case 'e': ensemble = choice("--ensemble", optarg, "raw", "trained"); break;
+		case 'P': plot = optarg; break;
+		case 'd': drawing = optarg; break;
+		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
+		case 'V': cli_version(prog);
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind != 2)
+		die_usage(prog, argc - optind < 2 ? "missing RUN and STEPS" : "too many arguments");
+	o.run = argv[optind];
+	o.steps = (int)cli_long(prog, "STEPS", argv[optind + 1], 0, 999);
+	o.ensemble_trained = strcmp(ensemble, "trained") == 0;
+	if (strlen(o.run) > REPORT_PATH - 64 || (o.step0 && strlen(o.step0) > REPORT_PATH - 64))
+		die_usage(prog, "RUN or --step0: a path this long is not supported");
+
+	NashErr err = {0};
+	SearchReport r;
+	if ((plot_data ? search_report_read_steps : search_report_read)(&r, &o, &err))
+		die_err(prog, &err);
+	if (plot_data) {
+		write_plot_data(&r);
+	} else {
+		Texts t;
+		texts_init(&t, &r, final_on, ensemble);
+		if (!o.partial) {
+			write_result(&r, &t);
+			write_summary(&r, &t);
+		}
+		write_report(&r, &t, plot, drawing); /* last: it is make's target */
+	}
+	search_report_free(&r);
+	cli_close_stdout(prog);
+	return 0;
+}
