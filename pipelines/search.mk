@@ -284,7 +284,7 @@ $1/ensemble.txt: $(call s_members,$1) $1/settings/ensemble | $(S_ALL)
 
 # The report: tables per step, a plot, the best architecture drawn, the summary, result.tsv.
 $1/report.md: $1/final.h5 $1/ensemble.txt $(S.$1.home)/step0/test.txt $(foreach k,$(S_STEPS),$1/step$k/best.h5) \
-		$1/settings/steps $1/settings/ensemble $1/settings/final $(S_HERE)/report.sh $(S_HERE)/common.sh $(wildcard $1/climb.txt) | $(S_ALL)
+		$1/settings/steps $1/settings/ensemble $1/settings/final $(S_HERE)/report.sh $(wildcard $1/climb.txt) | $(S_ALL)
 	@$$(S_REPORT_SH) $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $$(STEPS) $$(FINAL_ON) $$(ENSEMBLE)
 
 $(addprefix $1/settings/,morph neigh select final snap steps ensemble run): ;

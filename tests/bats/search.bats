@@ -388,7 +388,7 @@ child1_kept() {
 term_show_bin() {
 	local bin=$1 file=$2 p
 	mkdir -p "$bin"
-	for p in init morph select ensemble train; do
+	for p in init morph select ensemble train report; do
 		ln -s "$NASH_BUILD/bin/nash-$p" "$bin/nash-$p"
 	done
 	cat >"$bin/nash-show" <<-EOF
@@ -513,7 +513,7 @@ term_show_bin() {
 enospc_once_bin() {
 	local bin=$1 child=$2
 	mkdir -p "$bin"
-	for p in init morph select ensemble show; do
+	for p in init morph select ensemble show report; do
 		ln -s "$NASH_BUILD/bin/nash-$p" "$bin/nash-$p"
 	done
 	cat >"$bin/nash-train" <<-EOF
