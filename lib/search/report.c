@@ -154,7 +154,7 @@ static int table_number(double *v, const Tsv *t, int r, int c, NashErr *err)
 	*v = strtod(s, &end);
 	if (!*s || *end || !isfinite(*v))
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: row %d: %s '%s' is not a number", nash_name(t->path).s,
-				r + 1, tsv_cell(t, -1, c), s);
+				r + 1, t->cells[c], s);
 	return 0;
 }
 
