@@ -92,6 +92,11 @@ $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(CLI_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
+# nash-report's text is a file of its own (tools/report_text.c), linked into it alone.
+$(BUILD)/bin/nash-report: $(BUILD)/obj/tools/nash-report.o $(BUILD)/obj/tools/report_text.o $(CLI_OBJ) $(LIBNASH)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $(filter %.o,$^) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+
 # The benchmarks' model builder (bench/cpu.sh, bench/gpu.sh).
 $(MKGROWN): $(BUILD)/obj/bench/mkgrown.o $(LIBNASH)
 	@mkdir -p $(@D)
@@ -109,7 +114,8 @@ units: $(UNITS)
 
 # Objects are kept, not deleted as intermediates, so a library change relinks the tools and
 # tests instead of recompiling them.
-.SECONDARY: $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.o) $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) $(CLI_OBJ)
+.SECONDARY: $(UNIT_SRC:tests/unit/%.c=$(BUILD)/obj/tests/unit/%.o) $(TOOL_SRC:%.c=$(BUILD)/obj/%.o) $(CLI_OBJ) \
+	$(BUILD)/obj/tools/report_text.o
 
 # What the export tests compare onnxruntime with: nash's own logits (tests/onnx).
 # odd_graph: a model with the ops no search makes (gap, dense after gap, bn on [N, C], ...).

@@ -9,6 +9,7 @@
 
 #include "base/atomic.h"
 #include "cli.h"
+#include "report_text.h"
 #include "search/report.h"
 
 static const char *prog = "nash-report";
@@ -18,86 +19,28 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: %s search [OPTION]... RUN STEPS\n"
 		"       %s plot-data [--step0 DIR] RUN STEPS\n"
-		"The report of the search in RUN, stopped or finished after STEPS hill-climbing steps.\n"
-		"search writes RUN/result.tsv, RUN/summary.txt and RUN/report.md (last); plot-data writes\n"
-		"RUN/report/steps.dat and RUN/report/children.dat, the figures a plot of the search draws.\n"
+		"       %s runs DIR NAME...\n"
+		"       %s ablation [--plot FILE] [--started EPOCH] DIR NAME...\n"
+		"Reports of searches, from their files.\n"
+		"search: the search in RUN, stopped or finished after STEPS hill-climbing steps:\n"
+		"RUN/result.tsv, RUN/summary.txt and RUN/report.md (last). plot-data: RUN/report/steps.dat\n"
+		"and RUN/report/children.dat, the figures a plot of the search draws.\n"
+		"runs: the searches DIR/NAME... of RUNS=N: DIR/runs.tsv, DIR/summary.txt, DIR/report.md.\n"
+		"ablation: the ablation's variants on the seeds DIR/NAME...: DIR/results.tsv,\n"
+		"DIR/report.tsv, DIR/summary.txt, DIR/report.md.\n"
 		"\n"
-		"      --partial          the report of a search not finished: no final model, no ensemble\n"
-		"                         (report.md only)\n"
+		"      --partial          search: the report of a search not finished: no final model,\n"
+		"                         no ensemble (report.md only)\n"
 		"      --step0 DIR        the seed network's directory (default RUN/step0)\n"
 		"      --final-on WHAT    what the final model trained on: train (default) or all\n"
 		"      --ensemble WHAT    the snapshot ensemble's members: raw (default) or trained\n"
-		"      --plot FILE        the plot report.md shows (a path from RUN)\n"
+		"      --plot FILE        the plot report.md shows (a path from RUN or DIR)\n"
 		"      --drawing FILE     the drawing of the best architecture report.md shows (from RUN)\n"
+		"      --started EPOCH    ablation: when its make started (seconds since 1970), for the\n"
+		"                         wall time\n"
 		"  -h, --help             display this help and exit\n"
 		"  -V, --version          output version information and exit\n",
-		prog, prog);
-}
-
-/* ---- numbers as the tables and the search's earlier reports show them ---- */
-
-/* An accuracy as nash-show --tsv shows it. */
-static const char *acc_text(char *buf, size_t n, float v)
-{
-	snprintf(buf, n, isfinite(v) ? "%.4f" : "-", (double)v);
-	return buf;
-}
-
-/* A computed number: whole ones whole, others to 6 significant digits. */
-static const char *num_text(char *buf, size_t n, double v)
-{
-	if (v == floor(v) && fabs(v) < 1e15)
-		snprintf(buf, n, "%.0f", v);
-	else
-		snprintf(buf, n, "%.6g", v);
-	return buf;
-}
-
-/* Seconds as 1h02m03s, 2m03s or 3s. */
-static const char *hms(char *buf, size_t n, double v)
-{
-	if (!(v >= 0) || v > 1e12) {
-		snprintf(buf, n, "?");
-		return buf;
-	}
-	long s = (long)v;
-	if (s >= 3600)
-		snprintf(buf, n, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
-	else if (s >= 60)
-		snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
-	else
-		snprintf(buf, n, "%lds", s);
-	return buf;
-}
-
-static const char *or_dash(const char *s) { return s && s[0] ? s : "-"; }
-static const char *plural(long n) { return n == 1 ? "" : "s"; }
-
-/* ---- output files: each made in memory, then written whole (atomic_write) ---- */
-
-typedef struct Out {
-	FILE *f;
-	char *buf;
-	size_t len;
-} Out;
-
-static FILE *out_open(Out *o)
-{
-	o->buf = NULL;
-	o->f = open_memstream(&o->buf, &o->len);
-	if (!o->f)
-		die(prog, "out of memory");
-	return o->f;
-}
-
-static void out_write(Out *o, const char *path)
-{
-	NashErr err = {0};
-	if (fclose(o->f) != 0)
-		die(prog, "%s: out of memory", path);
-	if (atomic_write(path, o->buf, o->len, &err))
-		die_err(prog, &err);
-	free(o->buf);
+		prog, prog, prog, prog);
 }
 
 /* ---- plot-data ---- */
@@ -208,18 +151,6 @@ static void write_summary(const SearchReport *r, const Texts *t)
 	fprintf(f, "\n  report: %s/report.md\n", r->o.run);
 	snprintf(path, sizeof path, "%s/summary.txt", r->o.run);
 	out_write(&o, path);
-}
-
-/* A settings stamp's NAME=VALUE words, one a line. */
-static void print_words(FILE *f, const char *text)
-{
-	for (const char *p = text; *p;) {
-		size_t n = strcspn(p, " \n");
-		if (n)
-			fprintf(f, "%.*s\n", (int)n, p);
-		p += n;
-		p += *p != '\0';
-	}
 }
 
 static const char *from_run(const SearchReport *r, const char *path)
@@ -390,6 +321,57 @@ static const char *choice(const char *opt, const char *v, const char *a, const c
 	return v;
 }
 
+/* The commands, their operands and the options each takes (getopt's letters). */
+static const struct {
+	const char *name, *operands, *options;
+} commands[] = {
+	{"search", "RUN STEPS", "psfePd"},
+	{"plot-data", "RUN STEPS", "s"},
+	{"runs", "DIR NAME...", ""},
+	{"ablation", "DIR NAME...", "PS"},
+};
+
+static void run_search(const SearchReportOpts *o, int plot_data, const char *final_on, const char *ensemble,
+		       const char *plot, const char *drawing)
+{
+	NashErr err = {0};
+	SearchReport r;
+	if ((plot_data ? search_report_read_steps : search_report_read)(&r, o, &err))
+		die_err(prog, &err);
+	if (plot_data) {
+		write_plot_data(&r);
+	} else {
+		Texts t;
+		texts_init(&t, &r, final_on, ensemble);
+		if (!o->partial) {
+			write_result(&r, &t);
+			write_summary(&r, &t);
+		}
+		write_report(&r, &t, plot, drawing); /* last: it is make's target */
+	}
+	search_report_free(&r);
+}
+
+static void run_runs(const char *dir, char *const *names, int n)
+{
+	NashErr err = {0};
+	RunsReport r;
+	if (runs_report_read(&r, dir, names, n, &err))
+		die_err(prog, &err);
+	write_runs_report(&r);
+	runs_report_free(&r);
+}
+
+static void run_ablation(const char *dir, char *const *names, int n, const char *plot, long started)
+{
+	NashErr err = {0};
+	AblationReport r;
+	if (ablation_report_read(&r, dir, names, n, &err))
+		die_err(prog, &err);
+	write_ablation_report(&r, plot, started);
+	ablation_report_free(&r);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -400,28 +382,31 @@ int main(int argc, char **argv)
 	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
 		cli_version(prog);
 	if (argc < 2)
-		die_usage(prog, "missing a command: search or plot-data");
-	const char *cmd = argv[1];
-	int plot_data = strcmp(cmd, "plot-data") == 0;
-	if (!plot_data && strcmp(cmd, "search") != 0)
-		die_usage(prog, "'%s' is not a command: search or plot-data", cmd);
+		die_usage(prog, "missing a command: search, plot-data, runs or ablation");
+	int cmd = -1;
+	for (int i = 0; i < (int)(sizeof commands / sizeof commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			cmd = i;
+	if (cmd < 0)
+		die_usage(prog, "'%s' is not a command: search, plot-data, runs or ablation", argv[1]);
 
 	SearchReportOpts o = {0};
 	const char *final_on = "train", *ensemble = "raw", *plot = NULL, *drawing = NULL;
+	long started = 0;
 	static const struct option opts[] = {
 		{"partial", no_argument, 0, 'p'},	  {"step0", required_argument, 0, 's'},
 		{"final-on", required_argument, 0, 'f'},  {"ensemble", required_argument, 0, 'e'},
 		{"plot", required_argument, 0, 'P'},	  {"drawing", required_argument, 0, 'd'},
-		{"help", no_argument, 0, 'h'},		  {"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0},
+		{"started", required_argument, 0, 'S'},	  {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},	  {0, 0, 0, 0},
 	};
 	/* the options after the command */
-	int c;
+	int c, opt_index;
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
-		if (plot_data && c != 's' && c != 'h' && c != 'V' && c != '?')
-			die_usage(prog, "plot-data takes --step0 only");
+	while ((c = getopt_long(argc, argv, "hV", opts, &opt_index)) != -1) {
+		if (c != '?' && c != 'h' && c != 'V' && !strchr(commands[cmd].options, c))
+			die_usage(prog, "%s takes no --%s", commands[cmd].name, opts[opt_index].name);
 		switch (c) {
 		case 'p': o.partial = 1; break;
 		case 's': o.step0 = optarg; break;
@@ -429,35 +414,30 @@ int main(int argc, char **argv)
 		case 'e': ensemble = choice("--ensemble", optarg, "raw", "trained"); break;
 		case 'P': plot = optarg; break;
 		case 'd': drawing = optarg; break;
+		case 'S': started = cli_long(prog, "--started", optarg, 0, 1L << 40); break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
 		}
 	}
-	if (argc - optind != 2)
-		die_usage(prog, argc - optind < 2 ? "missing RUN and STEPS" : "too many arguments");
-	o.run = argv[optind];
-	o.steps = (int)cli_long(prog, "STEPS", argv[optind + 1], 0, 999);
-	o.ensemble_trained = strcmp(ensemble, "trained") == 0;
-	if (strlen(o.run) > REPORT_PATH - 64 || (o.step0 && strlen(o.step0) > REPORT_PATH - 64))
-		die_usage(prog, "RUN or --step0: a path this long is not supported");
-
-	NashErr err = {0};
-	SearchReport r;
-	if ((plot_data ? search_report_read_steps : search_report_read)(&r, &o, &err))
-		die_err(prog, &err);
-	if (plot_data) {
-		write_plot_data(&r);
+	int n = argc - optind;
+	if (n < 2)
+		die_usage(prog, "%s: missing %s", commands[cmd].name, commands[cmd].operands);
+	const char *dir = argv[optind];
+	if (strlen(dir) > REPORT_PATH - 64 || (o.step0 && strlen(o.step0) > REPORT_PATH - 64))
+		die_usage(prog, "%s: a path this long is not supported", strlen(dir) > REPORT_PATH - 64 ? "RUN" : "--step0");
+	if (cmd <= 1) {
+		if (n > 2)
+			die_usage(prog, "too many arguments");
+		o.run = dir;
+		o.steps = (int)cli_long(prog, "STEPS", argv[optind + 1], 0, 999);
+		o.ensemble_trained = strcmp(ensemble, "trained") == 0;
+		run_search(&o, cmd == 1, final_on, ensemble, plot, drawing);
+	} else if (cmd == 2) {
+		run_runs(dir, argv + optind + 1, n - 1);
 	} else {
-		Texts t;
-		texts_init(&t, &r, final_on, ensemble);
-		if (!o.partial) {
-			write_result(&r, &t);
-			write_summary(&r, &t);
-		}
-		write_report(&r, &t, plot, drawing); /* last: it is make's target */
+		run_ablation(dir, argv + optind + 1, n - 1, plot, started);
 	}
-	search_report_free(&r);
 	cli_close_stdout(prog);
 	return 0;
 }

@@ -216,7 +216,7 @@ int search_report_read_steps(SearchReport *r, const SearchReportOpts *o, NashErr
 /* The text after "KEY=" up to a character that is not part of a number, in the first line that
    has it (test.txt: "... test_accuracy=0.8125 ..."; ensemble.txt: "test_accuracy=0.8125");
    at_start: only at a line's start. "" when none. */
-static void find_figure(char *out, size_t n, const char *text, const char *key, int at_start)
+void report_figure(char *out, size_t n, const char *text, const char *key, int at_start)
 {
 	out[0] = '\0';
 	size_t kl = strlen(key);
@@ -236,7 +236,7 @@ static void find_figure(char *out, size_t n, const char *text, const char *key, 
 }
 
 /* Reads a whole text file; *text NULL when it does not exist and may not (optional). */
-static int read_text(char **text, const char *path, int optional, NashErr *err)
+int report_read_text(char **text, const char *path, int optional, NashErr *err)
 {
 	struct stat st;
 	*text = NULL;
@@ -246,17 +246,28 @@ static int read_text(char **text, const char *path, int optional, NashErr *err)
 	return read_all(path, (void **)text, &len, err);
 }
 
+void report_best(char *out, size_t n, const char *const *vals, int n_vals)
+{
+	double best = 0;
+	out[0] = '\0';
+	for (int i = 0; i < n_vals; i++)
+		if (strcmp(vals[i], "-") != 0 && vals[i][0] && atof(vals[i]) > best) {
+			best = atof(vals[i]);
+			snprintf(out, n, "%s", vals[i]);
+		}
+}
+
 /* ensemble.txt: nash-ensemble's table ("MEMBER PARAMS ACCURACY" rows, "ensemble of N ..."),
    then "test_accuracy=A". */
 static int read_ensemble(SearchReport *r, NashErr *err)
 {
 	char path[REPORT_PATH + 32], *text;
 	snprintf(path, sizeof path, "%s/ensemble.txt", r->o.run);
-	if (read_text(&text, path, 0, err))
+	if (report_read_text(&text, path, 0, err))
 		return -1;
-	find_figure(r->ens_test, sizeof r->ens_test, text, "test_accuracy=", 1);
+	report_figure(r->ens_test, sizeof r->ens_test, text, "test_accuracy=", 1);
 	char n[16];
-	find_figure(n, sizeof n, text, "ensemble of ", 1);
+	report_figure(n, sizeof n, text, "ensemble of ", 1);
 	r->ens_n = n[0] ? atoi(n) : -1;
 	uint64_t *hash = calloc((size_t)r->n_members, sizeof *hash);
 	if (!hash) {
@@ -295,16 +306,15 @@ static int read_ensemble(SearchReport *r, NashErr *err)
 	free(hash);
 	free(text);
 	/* the best member and how much the ensemble gains over it */
-	double best = 0;
-	for (int i = 0; i < r->n_members; i++) {
-		double a = atof(r->members[i].test);
-		if (strcmp(r->members[i].test, "-") != 0 && a > best) {
-			best = a;
-			snprintf(r->best_member, sizeof r->best_member, "%s", r->members[i].test);
-		}
-	}
+	const char **tests = malloc((size_t)r->n_members * sizeof *tests);
+	if (!tests)
+		return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
+	for (int i = 0; i < r->n_members; i++)
+		tests[i] = r->members[i].test;
+	report_best(r->best_member, sizeof r->best_member, tests, r->n_members);
+	free(tests);
 	r->has_gain = r->ens_test[0] && r->best_member[0];
-	r->ens_gain = r->has_gain ? 100 * (atof(r->ens_test) - best) : 0;
+	r->ens_gain = r->has_gain ? 100 * (atof(r->ens_test) - atof(r->best_member)) : 0;
 	return 0;
 }
 
@@ -444,10 +454,10 @@ int search_report_read(SearchReport *r, const SearchReportOpts *o, NashErr *err)
 
 	char *text;
 	snprintf(path, sizeof path, "%s/test.txt", r->step0);
-	if (read_text(&text, path, 1, err))
+	if (report_read_text(&text, path, 1, err))
 		return -1;
 	if (text)
-		find_figure(r->seed_test, sizeof r->seed_test, text, "test_accuracy=", 0);
+		report_figure(r->seed_test, sizeof r->seed_test, text, "test_accuracy=", 0);
 	free(text);
 	if (!o->partial && list_members(r))
 		return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
@@ -461,15 +471,15 @@ int search_report_read(SearchReport *r, const SearchReportOpts *o, NashErr *err)
 	r->final_epoch_images = final_epochs > 0 && final_images > 0 ? round(final_images / final_epochs) : 0;
 
 	snprintf(path, sizeof path, "%s/settings/run", o->run);
-	if (read_text(&r->settings_run, path, 0, err))
+	if (report_read_text(&r->settings_run, path, 0, err))
 		return -1;
 	snprintf(path, sizeof path, "%s/init.derived", r->step0);
-	if (read_text(&r->init_derived, path, 1, err))
+	if (report_read_text(&r->init_derived, path, 1, err))
 		return -1;
 	/* the steps that BUDGET or PATIENCE decided (search.sh climb), once the search is done */
 	snprintf(path, sizeof path, "%s/climb.txt", o->run);
 	text = NULL;
-	if (!o->partial && read_text(&text, path, 1, err))
+	if (!o->partial && report_read_text(&text, path, 1, err))
 		return -1;
 	if (text) {
 		r->climb_steps = climb_value(text, "steps=");

@@ -26,6 +26,16 @@ const char *tsv_cell(const Tsv *t, int row, int col);
    read as an empty field). */
 int tsv_column(const Tsv *t, const char *name, NashErr *err);
 
+/* The text after KEY up to a character that is not part of a number ("test_accuracy=" in
+   "loss=1.2 test_accuracy=0.8125"), in the first line that has it (its last occurrence there);
+   at_start: only at a line's start. "" when none. */
+void report_figure(char *out, size_t n, const char *text, const char *key, int at_start);
+/* Reads a whole text file (malloc'd, NUL-terminated); optional: *text NULL, no error, when it
+   does not exist. */
+int report_read_text(char **text, const char *path, int optional, NashErr *err);
+/* The greatest of the accuracies vals[n] ("-" skipped), as its text; "" when none above 0. */
+void report_best(char *out, size_t n, const char *const *vals, int n_vals);
+
 /* A model as a report shows it: nash-show --tsv's facts. */
 typedef struct ReportModel {
 	char path[REPORT_PATH];
@@ -112,5 +122,89 @@ void search_report_free(SearchReport *r);
 /* The figures of the plot (RUN/report/steps.dat, children.dat), which need no final model:
    search_report_read's steps and minutes only. */
 int search_report_read_steps(SearchReport *r, const SearchReportOpts *o, NashErr *err);
+
+/* ---- over several searches ---- */
+
+/* The mean and sample standard deviation (n - 1) of the numbers among vals[n] ("-" and ""
+   skipped), each times scale: n 0 leaves mean NaN, n 1 sd NaN. -1 when out of memory. */
+typedef struct ReportStats {
+	int n;
+	double mean, sd;
+} ReportStats;
+int report_stats(ReportStats *s, const char *const *vals, int n, double scale);
+void report_stats_of(ReportStats *s, const double *x, int n);
+
+/* The figure under header name in a result.tsv's one row, "-" when empty; -1 with "FILE: no
+   column NAME" when it has no such column. */
+int report_result_figure(char *out, size_t n, const Tsv *t, const char *name, NashErr *err);
+
+/* The first NAME=VALUE word's value in a settings stamp's text (SEED=7 ...); "" when none. */
+void report_setting(char *out, size_t n, const char *text, const char *name);
+
+/* RUNS=N: the searches DIR/NAME (run1, run2, ...) and DIR/ensemble.txt, the ensemble of their
+   final networks. A row per run from its result.tsv ("-" for an empty figure), its seed from
+   its settings/init. */
+typedef struct RunsRow {
+	char name[64], seed[32];
+	char seed_test[32], final_test[32], ensemble_test[32], params[32], train_seconds[32];
+} RunsRow;
+
+typedef struct RunsReport {
+	const char *dir;
+	int n;
+	RunsRow *rows;
+	ReportStats seed_test, final_test, ensemble_test, train_seconds;
+	char cross[32];     /* the ensemble's test accuracy; "" when none */
+	int cross_n;        /* its members; -1 unknown */
+	char best[32];      /* the best run's final test accuracy; "" when none */
+	int has_gain;
+	double gain;        /* the ensemble over the best run, percentage points */
+	char *settings_run; /* DIR/settings/run */
+	char *ensemble_txt; /* DIR/ensemble.txt, which the report quotes */
+} RunsReport;
+
+int runs_report_read(RunsReport *r, const char *dir, char *const *names, int n, NashErr *err);
+void runs_report_free(RunsReport *r);
+
+/* The ablation (docs/ABLATION.md): on each seed DIR/NAME (seed1, seed2, ...) the variants
+   search, random, const-lr (searches: their result.tsv), scratch and seed-only (one training:
+   their final.h5); DIR/ensemble.txt the ensemble of the searches' final networks. */
+enum { ABLATION_VARIANTS = 5 };
+extern const char *const ablation_variant[ABLATION_VARIANTS]; /* search, random, const-lr, scratch, seed-only */
+
+/* A row of results.tsv: a variant on a seed. */
+typedef struct AblationRow {
+	int variant;
+	char seed[32], test[32], error[32], params[32], epochs[32], seconds[32];
+} AblationRow;
+
+/* A row of report.tsv: a variant over the seeds. */
+typedef struct AblationVariant {
+	int seeds;            /* its rows */
+	ReportStats error;    /* test error in percent, over the seeds that have one */
+	ReportStats vs_search; /* the difference to (a) on the same seed, points (not for (a)) */
+	double params, epochs, seconds; /* means over its rows */
+} AblationVariant;
+
+typedef struct AblationReport {
+	const char *dir;
+	int n_seeds;
+	char (*seeds)[32];    /* [n_seeds] each seed directory's SEED */
+	AblationRow *rows;    /* [n_rows]: per seed, the variants in order */
+	int n_rows;
+	AblationVariant v[ABLATION_VARIANTS];
+	/* (a) against (e), paired by seed: (e)'s test error less (a)'s, points; wins: (a) better */
+	ReportStats search_gain;
+	int search_wins;
+	ReportStats seed_error;  /* the shared seed networks' test error, percent */
+	char cross[32];          /* the ensemble of (a)'s final networks: its test accuracy, "" none */
+	int cross_n;             /* its members; -1 unknown */
+	double total_seconds;    /* every training, the shared pretraining once */
+	char scratch_mode[64];   /* ABL_SCRATCH (settings/ablation) */
+	char *settings_run;
+} AblationReport;
+
+int ablation_report_read(AblationReport *r, const char *dir, char *const *names, int n, NashErr *err);
+void ablation_report_free(AblationReport *r);
 
 #endif

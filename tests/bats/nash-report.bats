@@ -28,6 +28,56 @@ setup_file() {
 	printf '%s\n' "member  params  test_accuracy" "$r/step1/best.h5  1000  0.7000" "ensemble of 1    0.7250" \
 		"test_accuracy=0.7250" >"$r/ensemble.txt"
 	echo "STEPS=2 SEED=7" >"$r/settings/run"
+	make_runs
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null && make_ablation
+}
+
+# RUNS=3 in $BATS_FILE_TMPDIR/runs: three runs' result.tsv (run 3 without a seed network's
+# test and a snapshot ensemble's), the ensemble of their final networks.
+make_runs() {
+	local d=$BATS_FILE_TMPDIR/runs i=0 row
+	mkdir -p "$d/settings"
+	echo "RUNS=3 SEED=7" >"$d/settings/run"
+	for row in "0.5000	0.8000	0.8100	1000	100" "0.5500	0.8400	0.8500	1200	200" "-	0.8600	-	1100	300.5"; do
+		i=$((i + 1))
+		mkdir -p "$d/run$i/settings"
+		echo "SEED=$((6 + i)) DATA=x" >"$d/run$i/settings/init"
+		printf 'seed_test\tfinal_test\tensemble_test\tparams\ttrain_seconds\n%s\n' "$row" >"$d/run$i/result.tsv"
+	done
+	printf '%s\n' "member  params  test_accuracy" "$d/run1/final.h5  1000  0.8000" "ensemble of 3    0.8800" \
+		"test_accuracy=0.8800" >"$d/ensemble.txt"
+}
+
+# The ablation in $BATS_FILE_TMPDIR/abl, seeds 7 and 8 (seed1, seed2): the searches' result.tsv,
+# (d) and (e) as model files with the test accuracy set, no training seconds anywhere but the
+# searches' (111 and 122 each).
+make_ablation() {
+	local a=$BATS_FILE_TMPDIR/abl s v t h
+	mkdir -p "$a/settings"
+	echo "ABL_SEEDS=2" >"$a/settings/run"
+	echo "ABL_SEEDS=2 SEED=7 ABL_SCRATCH=same" >"$a/settings/ablation"
+	printf 'ensemble of 2    0.9000\ntest_accuracy=0.9000\n' >"$a/ensemble.txt"
+	for s in 1 2; do
+		h=$a/seed$s
+		mkdir -p "$h/settings" "$h/step0" "$h/scratch" "$h/seed-only"
+		echo "SEED=$((6 + s))" >"$h/settings/init"
+		nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed "$s" -o "$h/step0/best.h5"
+		echo "test_accuracy=0.70$s" >"$h/step0/test.txt"
+		for v in search random const-lr; do
+			case $v in search) t=0.8$s ;; random) t=0.7$s ;; const-lr) t=0.8$((s + 2)) ;; esac
+			mkdir -p "$h/$v"
+			printf 'final_test\tparams\tepochs\ttrain_seconds\n%s\t100%s\t9\t1%s%s\n' "$t" "$s" "$s" "$s" >"$h/$v/result.tsv"
+		done
+		nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed "1$s" -o "$h/scratch/final.h5"
+		nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed "2$s" -o "$h/seed-only/final.h5"
+		set_test "$h/scratch/final.h5" "0.7$((s + 5))"
+		set_test "$h/seed-only/final.h5" "0.8$((s * 3))"
+	done
+}
+
+# set_test MODEL ACCURACY: the model's test accuracy, as an evaluation would have set it
+set_test() {
+	/usr/bin/python3 -c 'import h5py, sys, numpy; h5py.File(sys.argv[1], "r+").attrs["test_accuracy"] = numpy.float32(sys.argv[2])' "$1" "$2"
 }
 
 # A copy of the hand-made search at $BATS_TEST_TMPDIR/r (its tables name the original's files).
@@ -125,12 +175,17 @@ copy() {
 	run -2 nash-report draw r 1
 	assert_output --partial "'draw' is not a command"
 	run -2 nash-report search "$BATS_FILE_TMPDIR/r"
-	assert_output --partial "missing RUN and STEPS"
+	assert_output --partial "search: missing RUN STEPS"
+	run -2 nash-report runs "$BATS_FILE_TMPDIR/runs"
+	assert_output --partial "runs: missing DIR NAME..."
 	run -2 nash-report search --final-on val "$BATS_FILE_TMPDIR/r" 2
 	assert_output --partial "--final-on: 'val' is not train or all"
 	run -2 nash-report search "$BATS_FILE_TMPDIR/r" two
 	assert_output --partial "STEPS: 'two' is not an integer"
 	run -2 nash-report plot-data --partial "$BATS_FILE_TMPDIR/r" 2
+	assert_output --partial "plot-data takes no --partial"
+	run -2 nash-report runs --plot p.png "$BATS_FILE_TMPDIR/runs" run1
+	assert_output --partial "runs takes no --plot"
 }
 
 @test "nash-report on bad input fails with exit 1, naming the file and what is wrong, writing nothing" {
@@ -150,4 +205,61 @@ copy() {
 	run -1 nash-report search "$r" 2
 	assert_output --regexp "^nash-report: $r/final.h5: "
 	[ ! -e "$r/report.md" ] && [ ! -e "$r/summary.txt" ] && [ ! -e "$r/result.tsv" ]
+}
+
+@test "nash-report runs: each run's figures, their mean and sample sd, against hand-computed values" {
+	d=$BATS_FILE_TMPDIR/runs
+	run -0 nash-report runs "$d" run1 run2 run3
+	run -0 cat "$d/runs.tsv"
+	assert_line -n 3 "$(printf 'run3\t9\t-\t0.8600\t-\t1100\t300.5')"
+	run -0 cat "$d/summary.txt"
+	assert_line -n 0 "repeated search done: $d (3 runs, seeds 7 8 9)"
+	# final: 0.80, 0.84, 0.86: mean 0.8333, sd sqrt(0.0018667 / 2); the ensembles 0.81, 0.85 (run 3 has none)
+	assert_line "  mean ± sd   final test 0.8333 ± 0.0306  snapshot ensemble 0.8300 ± 0.0283  (sample sd over 3 runs)"
+	assert_line "  ensemble of the 3 final networks: test 0.8800  (+2.00 points over the best run)"
+	run -0 cat "$d/report.md"
+	assert_line "| [run3](run3/report.md) | 9 | - | 0.8600 | - | 1100 | 300 s |"
+	# seed networks 0.50, 0.55; seconds 100, 200, 300.5: 200
+	assert_line "| mean ± sd | | 0.5250 ± 0.0354 | 0.8333 ± 0.0306 | 0.8300 ± 0.0283 | | 200 s |"
+	assert_line "(\`ensemble.h5\`, nash-ensemble): test accuracy **0.8800**, +2.00 percentage points over the best single run (0.8600)."
+}
+
+@test "nash-report ablation: the variants' table and the verdict against hand-computed values" {
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	d=$BATS_FILE_TMPDIR/abl
+	run -0 nash-report ablation --plot report/val-time.png "$d" seed1 seed2
+	run -0 cat "$d/results.tsv"
+	assert_line -n 1 "$(printf 'search\t7\t0.81\t0.1900\t1001\t9\t111')"
+	assert_line -n 10 "$(printf 'seed-only\t8\t0.8600\t0.1400\t%s\t0\t0.0' "$(nash-show --tsv "$d/seed2/seed-only/final.h5" | cut -f 7 | tail -n 1)")"
+	run -0 cut -f 1-6,8,9 "$d/report.tsv"
+	# test errors: (a) 19, 18; (b) 29, 28; (c) 17, 16; (d) 24, 23; (e) 17, 14 percent
+	assert_line "$(printf 'search\t2\t18.50\t0.71\t-\t-\t9.0\t116')"
+	assert_line "$(printf 'random\t2\t28.50\t0.71\t10.00\t0.00\t9.0\t116')"
+	assert_line "$(printf 'seed-only\t2\t15.50\t2.12\t-3.00\t1.41\t0.0\t0')"
+	run -0 cat "$d/summary.txt"
+	# 3 x (111 + 122) seconds of training
+	assert_line -n 0 "ablation done: $d (2 seeds; 11m39s of training)"
+	assert_line --regexp '^  \(c\) const-lr   test error 16\.50 ± 0\.71% vs \(a\) -2\.00 ± 0\.00 +1002 params +1m56s training  2 seeds$'
+	assert_line "  Search against no search: (a)'s final network has 3.00 ± 1.41 points more test error than (e), the seed network trained for the same training time without any search; (a) is better on 0 of 2 seeds. The search does not beat no search here."
+	assert_line "  seed network (shared)  test error 29.85 ± 0.07%"
+	assert_line "  ensemble of (a)'s 2 final networks: test error 10.00%"
+	run -0 cat "$d/report.md"
+	assert_line "| (b) random: NEIGH=1, the child always taken (no model selection) | 28.50 ± 0.71 | +10.00 ± 0.00 | 1002 | 9.0 | 1m56s | 2 |"
+	assert_line --regexp '^\| 8 \| 18\.00% \(1002 params\) \| 28\.00% \(1002 params\) \| 16\.00% \(1002 params\) \| 23\.00% \([0-9]+ params\) \| 14\.00% \([0-9]+ params\) \|$'
+	assert_line "![validation accuracy against training time, (a) and (c)](report/val-time.png)"
+	assert_output --partial "(d) was trained for ABL_SCRATCH=same epochs."
+}
+
+@test "nash-report runs and ablation on a missing or malformed file fail with exit 1, naming it" {
+	cp -a "$BATS_FILE_TMPDIR/runs" "$BATS_TEST_TMPDIR/runs"
+	d=$BATS_TEST_TMPDIR/runs
+	rm -f "$d/runs.tsv" "$d/summary.txt" "$d/report.md"
+	run -1 nash-report runs "$d" run1 run4
+	assert_output --regexp "^nash-report: $d/run4/settings/init: "
+	cut -f 1-3 "$BATS_FILE_TMPDIR/runs/run2/result.tsv" >"$d/run2/result.tsv"
+	run -1 nash-report runs "$d" run1 run2
+	assert_output "nash-report: $d/run2/result.tsv: no column params"
+	[ ! -e "$d/report.md" ]
+	run -1 nash-report ablation "$d" run1
+	assert_output --regexp "^nash-report: $d/run1/search/result.tsv: "
 }
