@@ -92,9 +92,10 @@ $(S_ABL)/ensemble.txt: $(S_ABL_FINALS) $(S_ABL)/settings/ablation | $(S_ALL)
 	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_ABL)/ensemble.h5 $(S_ABL_FINALS) >$@.tmp 2>$(S_ABL)/ensemble.log || { rm -f $@.tmp; exit 1; }
 	@mv -f $@.tmp $@
 
-# The table over the variants and seeds, the plot, the summary (pipelines/aggregate.sh).
+# The table over the variants and seeds, the summary (nash-report ablation), the plot
+# (pipelines/aggregate.sh, which runs gnuplot, then nash-report).
 $(S_ABL)/report.md: $(foreach h,$(S_ABL_HOMES),$(foreach v,$(S_ABL_VARIANTS),$h/$v/report.md) $h/scratch/final.h5 $h/seed-only/final.h5) \
-		$(S_ABL)/ensemble.txt $(S_ABL)/settings/ablation $(S_HERE)/aggregate.sh $(S_HERE)/common.sh | $(S_ALL)
+		$(S_ABL)/ensemble.txt $(S_ABL)/settings/ablation $(S_HERE)/aggregate.sh | $(S_ALL)
 	@NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/aggregate.sh ablation $(S_ABL) $(addprefix seed,$(S_ABL_SEEDS))
 $(S_ABL)/settings/ablation $(S_ABL)/settings/run: ;
 endif

@@ -1,4 +1,4 @@
-# Shell functions that pipelines/search.sh and pipelines/report.sh share (sourced; POSIX sh).
+# Shell functions of pipelines/search.sh, which the tests use too (sourced; POSIX sh).
 
 hms() { # seconds -> 1h02m03s / 2m03s / 3s; '?' for anything else (a figure that is missing)
 	s=${1%.*}
@@ -31,25 +31,4 @@ tsv_cols() {
 			printf "%s%s", (j > 1 ? " " : ""), at[want[j]]
 		}
 		print ""; exit }' "$f"
-}
-
-# mean_sd SCALE: numbers on stdin, one a line ('-' and empty lines skipped), times SCALE ->
-# "MEAN SD N" with the sample standard deviation (n - 1 in the denominator; '-' for fewer
-# than two numbers, and MEAN '-' for none). Four decimals.
-mean_sd() {
-	awk -v k="${1:-1}" '$1 != "" && $1 != "-" { x[++n] = $1 * k; s += $1 * k }
-		END {
-			if (!n) { print "- - 0"; exit }
-			m = s / n
-			for (i = 1; i <= n; i++) q += (x[i] - m) ^ 2
-			if (n > 1) printf "%.4f %.4f %d\n", m, sqrt(q / (n - 1)), n
-			else printf "%.4f - %d\n", m, n
-		}'
-}
-
-# pm MEAN SD DECIMALS: "MEAN ± SD" rounded, or MEAN alone without an SD
-pm() {
-	if [ "$1" = - ]; then echo -
-	elif [ "$2" = - ]; then printf "%.${3}f\n" "$1"
-	else printf "%.${3}f ± %.${3}f\n" "$1" "$2"; fi
 }

@@ -456,7 +456,7 @@ $(call s_seednet_stamps,$(S_RUN),$(SEED))$(call s_search_stamps,$(S_RUN))
 endif
 else
 # RUNS=N: search I in RUN/runI with the seed SEED+I-1, each with its own report; then the
-# ensemble of their final networks and a report over them (pipelines/aggregate.sh).
+# ensemble of their final networks and a report over them (nash-report runs).
 S_RUN_SEEDS := $(call s_seeds,$(SEED),$(RUNS))
 S_RUN_IDS   := $(shell seq 1 $(RUNS) 2>/dev/null)
 # $(call s_repeat,I,SEED)
@@ -481,9 +481,8 @@ S_FINALS := $(foreach i,$(S_RUN_IDS),$(S_RUN)/run$i/final.h5)
 $(S_RUN)/ensemble.txt: $(S_FINALS) $(S_RUN)/settings/runs | $(S_ALL)
 	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL_TTA) --eval test -o $(S_RUN)/ensemble.h5 $(S_FINALS) >$@.tmp 2>$(S_RUN)/ensemble.log || { rm -f $@.tmp; exit 1; }
 	@mv -f $@.tmp $@
-$(S_RUN)/report.md: $(foreach i,$(S_RUN_IDS),$(S_RUN)/run$i/report.md) $(S_RUN)/ensemble.txt $(S_RUN)/settings/runs \
-		$(S_HERE)/aggregate.sh $(S_HERE)/common.sh | $(S_ALL)
-	@NASH_BIN='$(S_BIN)' $(SHELL) $(S_HERE)/aggregate.sh runs $(S_RUN) $(foreach i,$(S_RUN_IDS),run$i)
+$(S_RUN)/report.md: $(foreach i,$(S_RUN_IDS),$(S_RUN)/run$i/report.md) $(S_RUN)/ensemble.txt $(S_RUN)/settings/runs | $(S_ALL)
+	@$(S_BIN)/nash-report runs $(S_RUN) $(foreach i,$(S_RUN_IDS),run$i)
 $(S_RUN)/settings/runs $(S_RUN)/settings/run: ;
 endif
 

@@ -54,5 +54,5 @@ TOP="$BATS_TEST_DIRNAME/../.."
 	assert_output --partial "$p/share/nash/aggregate.sh ablation runs/abl seed1 seed2 seed3 seed4 seed5"
 	assert_output --partial "$p/bin/nash-init --like runs/abl/seed5/search/step2/best.h5"
 	run -0 env PATH=/usr/bin:/bin make -f "$p/share/nash/search.mk" -n search-run DATA="$FMNIST" RUN=runs/r3 RUNS=3
-	assert_output --partial "$p/share/nash/aggregate.sh runs runs/r3 run1 run2 run3"
+	assert_output --partial "$p/bin/nash-report runs runs/r3 run1 run2 run3"
 }

@@ -198,7 +198,7 @@ teardown() {
 @test "make search BIN=DIR runs those programs and builds nothing" {
 	bin=$BATS_TEST_TMPDIR/bin
 	mkdir "$bin"
-	for p in init train morph select ensemble show; do
+	for p in init train morph select ensemble show report; do
 		printf '#!/bin/sh\necho nash-%s >>"%s/calls"\nexec "%s/bin/nash-%s" "$@"\n' \
 			$p "$BATS_TEST_TMPDIR" "$NASH_BUILD" $p >"$bin/nash-$p"
 		chmod +x "$bin/nash-$p"
@@ -689,7 +689,7 @@ runs_fingerprint() {
 	# the plan: every run's own seeds, then the report over them
 	run -0 search -n search RUN="$BATS_TEST_TMPDIR/x" RUNS=3 "${R_ARGS[@]}"
 	assert_output --partial "--seed 9001002"
-	assert_output --partial "aggregate.sh runs $BATS_TEST_TMPDIR/x run1 run2 run3"
+	assert_output --partial "nash-report runs $BATS_TEST_TMPDIR/x run1 run2 run3"
 	[ ! -e "$BATS_TEST_TMPDIR/x" ]
 	# RUN/step0 is one search, RUN/run1 repeated ones: the other layout is not mixed in
 	mkdir -p "$BATS_TEST_TMPDIR/one/step0" "$BATS_TEST_TMPDIR/two/run1"
