@@ -213,9 +213,7 @@ int search_report_read_steps(SearchReport *r, const SearchReportOpts *o, NashErr
 
 /* ---- the texts ---- */
 
-/* The text after "KEY=" up to a character that is not part of a number, in the first line that
-   has it (test.txt: "... test_accuracy=0.8125 ..."; ensemble.txt: "test_accuracy=0.8125");
-   at_start: only at a line's start. "" when none. */
+/* test.txt: "... test_accuracy=0.8125 ..."; ensemble.txt: "test_accuracy=0.8125" */
 void report_figure(char *out, size_t n, const char *text, const char *key, int at_start)
 {
 	out[0] = '\0';
@@ -235,7 +233,6 @@ void report_figure(char *out, size_t n, const char *text, const char *key, int a
 	}
 }
 
-/* Reads a whole text file; *text NULL when it does not exist and may not (optional). */
 int report_read_text(char **text, const char *path, int optional, NashErr *err)
 {
 	struct stat st;
@@ -361,6 +358,8 @@ static void place_name(char *out, size_t n, const SearchReport *r, const char *p
 		out[l - 3] = '\0';
 }
 
+/* Whether a place before p[i] that trained has the same text in the field at offset `field`
+   (host, job): for counting the distinct ones. */
 static int seen_before(const ReportPlace *p, int i, size_t field)
 {
 	for (int j = 0; j < i; j++)
