@@ -1,5 +1,6 @@
-/* nash-report: a search's report (report.md, summary.txt, result.tsv) and its plot's data, from
-   the search's files (lib/search/report.c reads and computes; this writes the text). */
+/* nash-report: the reports of searches from their files: a search's report.md, summary.txt,
+   result.tsv and its plot's data; the tables over repeated searches and over the ablation.
+   lib/search/report*.c reads and computes; this and report_text.c write the text. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -75,7 +76,7 @@ static void write_plot_data(const SearchReport *r)
 typedef struct Texts { /* what the three files share */
 	const char *final_on, *ensemble;
 	char final_val[64], final_test[32], seed_val[32], best_val[32];
-	char train_total[32], epochs_in_final[32], ens_label[96], gain[32];
+	char train_total[32], epochs_in_final[32], ens_count[16], ens_label[96], gain[32];
 } Texts;
 
 static void texts_init(Texts *t, const SearchReport *r, const char *final_on, const char *ensemble)
@@ -93,10 +94,11 @@ static void texts_init(Texts *t, const SearchReport *r, const char *final_on, co
 	t->epochs_in_final[0] = '\0';
 	if (r->final_epoch_images > 0)
 		snprintf(t->epochs_in_final, sizeof t->epochs_in_final, "%.1f", r->train_images / r->final_epoch_images);
-	char n[16];
-	snprintf(n, sizeof n, r->ens_n >= 0 ? "%d" : "?", r->ens_n);
-	snprintf(t->ens_label, sizeof t->ens_label, "snapshot ensemble (%s model%s, %s)", n, r->ens_n == 1 ? "" : "s",
-		 ensemble);
+	snprintf(t->ens_count, sizeof t->ens_count, "?");
+	if (r->ens_n >= 0)
+		snprintf(t->ens_count, sizeof t->ens_count, "%d", r->ens_n);
+	snprintf(t->ens_label, sizeof t->ens_label, "snapshot ensemble (%s model%s, %s)", t->ens_count,
+		 r->ens_n == 1 ? "" : "s", ensemble);
 	t->gain[0] = '\0';
 	if (r->has_gain)
 		snprintf(t->gain, sizeof t->gain, "%+.2f", r->ens_gain);
@@ -213,8 +215,7 @@ static void md_result(FILE *f, const SearchReport *r, const Texts *t)
 				snprintf(same, sizeof same, " (same weights as step %d's)", mb->same_as);
 			fprintf(f, "| %d | `%s`%s | %s |\n", mb->step, from_run(r, mb->path), same, mb->test);
 		}
-		fprintf(f, "| ensemble of %s | | %s |\n\n", r->ens_n >= 0 ? (snprintf(a, sizeof a, "%d", r->ens_n), a) : "?",
-			or_dash(r->ens_test));
+		fprintf(f, "| ensemble of %s | | %s |\n\n", t->ens_count, or_dash(r->ens_test));
 		if (t->gain[0])
 			fprintf(f, "The ensemble against its best member (%s): %s percentage points.\n", r->best_member, t->gain);
 	}
