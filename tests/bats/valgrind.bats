@@ -6,6 +6,7 @@
 # exits, not everything. No suppressions: every library the tools load (HDF5, OpenBLAS,
 # oneDNN's JIT code, libgomp) runs clean here on these files.
 load common
+load report
 
 setup_file() {
 	command -v valgrind >/dev/null 2>&1 || return 0
@@ -69,6 +70,21 @@ vg() {
 	run -0 vg nash-select -o "$t/best.h5" "$d/trained.h5" "$d/seed.h5"
 	cmp "$t/best.h5" "$d/trained.h5"
 	run -0 vg nash-export --onnx -o "$t/a.onnx" "$d/trained.h5"
+}
+
+@test "valgrind: nash-report reads a search, repeated searches and an ablation cleanly" {
+	t=$BATS_TEST_TMPDIR
+	hand_made_search "$t/r"
+	hand_made_runs "$t/runs"
+	run -0 vg nash-report plot-data "$t/r" 2
+	run -0 vg nash-report search --final-on all "$t/r" 2
+	run -0 vg nash-report search --partial "$t/r" 1
+	run -0 vg nash-report runs "$t/runs" run1 run2 run3
+	run -1 vg nash-report runs "$t/runs" run1 run4
+	if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+		hand_made_ablation "$t/abl"
+		run -0 vg nash-report ablation "$t/abl" seed1 seed2
+	fi
 }
 
 @test "valgrind: a reader's error crosses the isolating process's pipe with no uninitialised byte" {
