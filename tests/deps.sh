@@ -15,9 +15,13 @@ pkgs="build-essential libhdf5-dev hdf5-tools zlib1g-dev libopenblas-dev libdnnl-
 protobuf-c-compiler libprotobuf-c-dev python3-onnx python3-torch mandoc nodejs clang libomp-dev valgrind"
 test_pkgs="slurm-wlm munge"
 
+# The packages of the list not installed. One dpkg-query for all: every make search runs this
+# (and the test suite's searches many times), and each dpkg-query reads dpkg's whole database.
 missing_of() {
+	installed=" $(dpkg-query -W -f='${Package}\t${Status}\n' "$@" 2>/dev/null |
+		awk -F '\t' '$2 ~ /ok installed$/ { printf "%s ", $1 }')"
 	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || printf ' %s' "$p"
+		case $installed in *" $p "*) ;; *) printf ' %s' "$p" ;; esac
 	done
 }
 

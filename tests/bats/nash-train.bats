@@ -225,9 +225,9 @@ train_paused() {
 # change a bit of the model file: not a weight, not a figure of the training record.
 @test "nash-train: the same file, bit for bit, whatever the environment, directory, addresses or speed" {
 	d=$BATS_TEST_TMPDIR
-	# a child with every op (deeper, wider, skip-add, skip-concat; kernels 1, 3 and 5), 50
+	# a child with every op (deeper, wider, skip-add, skip-concat; kernels 1, 3 and 5), 16
 	# validation images: each run is short
-	nash-init --dataset "$FMNIST" --widths 4,8 --val 50 -o "$d/seed.h5"
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 16 -o "$d/seed.h5"
 	nash-morph -n 5 --seed 30 -o "$d/child.h5" "$d/seed.h5" 2>/dev/null
 	run -0 nash-show "$d/child.h5"
 	assert_output --partial "conv8k1-add"
@@ -245,7 +245,7 @@ train_paused() {
 	for dev in ref cpu-blas cpu; do
 		for t in 1 2; do
 			n=128
-			[ "$dev" = ref ] && n=48 # ref's loops are slow
+			[ "$dev" = ref ] && n=32 # ref's loops are slow: two steps an epoch
 			ARGS=(--data "$FMNIST" --device "$dev" --threads "$t" --limit "$n" --batch 16 --epochs 2)
 			o=$d/$dev-$t
 			train_into "$o.h5" "$d/child.h5"
