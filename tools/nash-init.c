@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"                   --dataset, --widths and --val\n"
 		"  --dataset SPEC   fashion-mnist (default), fashion-mnist:DIR, cifar10:DIR, cifar100:DIR,\n"
 		"                   h5:FILE (a dataset file, nash-data(1))\n"
-		"  --widths LIST    channels of the conv blocks (default 32,64,128)\n"
+		"  --widths LIST    channels of the blocks or groups (default 32,64,128; groups 16,32,64)\n"
 		"  --val N, --val P%%\n"
 		"                   validation images held out from the end of the training set: N images,\n"
 		"                   or P percent of the training set (at least one per class); default %d,\n"
@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 	const char *spec = "fashion-mnist", *out = "-", *like = NULL;
 	SeedArch arch = SEED_ARCH_PAPER;
 	const char *seed_net_option = NULL; /* the first seed-network option given, which --like excludes */
-	int widths[16] = {32, 64, 128}, n_widths = 3, val = -1; /* -1: data_default_val */
+	int widths[16], n_widths = 0, val = -1; /* n_widths 0: the arch's; val -1: data_default_val */
 	double val_percent = 0; /* > 0: --val P% */
 	uint64_t seed = 1;
 	static const struct option opts[] = {
@@ -105,6 +105,8 @@ int main(int argc, char **argv)
 		die_usage(prog, "--like and %s exclude each other (MODEL gives the architecture, dataset and validation split)",
 			  seed_net_option);
 	cli_check_binary_out(prog, out, "model file");
+	if (n_widths == 0)
+		n_widths = seed_arch_default_widths(arch, widths);
 
 	NashErr err = {0};
 	if (like) {

@@ -27,6 +27,9 @@ typedef enum SeedArch {
 
 const char *seed_arch_name(SeedArch arch); /* "paper", "groups" */
 int seed_arch_from_name(const char *name); /* -1 when unknown */
+/* The widths nash-init gives arch when none are asked for: 32,64,128 for the paper's, 16,32,64
+   for groups. Writes widths[3]; returns 3. */
+int seed_arch_default_widths(SeedArch arch, int *widths);
 
 /* Builds arch for the dataset's images and classes, He-initialised from seed (init_node,
    node by node). Its id depends on what made it: dataset, widths, seed, and the arch unless

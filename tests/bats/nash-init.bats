@@ -155,6 +155,11 @@ for c in ("cat", "dog"):
 	run -0 nash-show "$d/groups.h5"
 	assert_output --partial "conv4k3-pool-bn-relu-conv4k3-bn-relu-conv8k3-pool-bn-relu-conv8k3-bn-relu-gap-dense10"
 	assert_output --partial "1182 parameters"
+	# the defaults: 32,64,128, and 16,32,64 for groups (twice the paper's cost per image at the same widths)
+	nash-init --dataset "$FMNIST" --val 200 --arch groups -o "$d/groups-default.h5"
+	run -0 nash-show "$d/groups-default.h5"
+	assert_output --partial "conv16k3-pool-bn-relu-conv16k3-bn-relu-conv32k3-pool-bn-relu-conv32k3-bn-relu-conv64k3-pool"
+	assert_output --partial "72666 parameters"
 	nash-init --dataset "$CIFAR10" --widths 4,8,8 --val 100 --arch groups -o "$d/c10.h5"
 	run -0 nash-show "$d/c10.h5"
 	assert_output --partial "conv8k3-pool-bn-relu-conv8k3-bn-relu-gap-dense10"

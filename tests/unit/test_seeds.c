@@ -37,6 +37,9 @@ TEST(names)
 	CHECK(strcmp(seed_arch_name(SEED_ARCH_GROUPS), "groups") == 0);
 	for (int a = 0; a < SEED_ARCH_COUNT; a++)
 		CHECK(seed_arch_from_name(seed_arch_name((SeedArch)a)) == a);
+	int w[3];
+	CHECK(seed_arch_default_widths(SEED_ARCH_PAPER, w) == 3 && w[0] == 32 && w[1] == 64 && w[2] == 128);
+	CHECK(seed_arch_default_widths(SEED_ARCH_GROUPS, w) == 3 && w[0] == 16 && w[1] == 32 && w[2] == 64);
 	CHECK(seed_arch_from_name("Paper") == -1 && seed_arch_from_name("") == -1 &&
 	      seed_arch_from_name("group") == -1);
 }
