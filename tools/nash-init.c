@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		"                     paper   (default) the paper's Conv-MaxPool-Conv-MaxPool-Conv-FC,\n"
 		"                             each Conv = conv3x3-BN-ReLU, pooled between blocks\n"
 		"                     groups  per width conv3x3-maxpool-BN-ReLU-conv3x3-BN-ReLU (after\n"
-		"                             airbench94), then global average pooling and FC\n"
+		"                             airbench94), then FC\n"
 		"  --like MODEL     instead: MODEL's architecture with every weight initialised afresh as\n"
 		"                   the seed network's are, MODEL's dataset, normalisation and validation\n"
 		"                   split, untrained (for retraining from scratch); excludes --arch,\n"

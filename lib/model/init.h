@@ -21,7 +21,7 @@ typedef enum SeedArch {
 			     blocks, then flatten and a dense layer to the classes (bias);
 			     Conv-MaxPool-Conv-MaxPool-Conv-FC for three widths */
 	SEED_ARCH_GROUPS, /* after airbench94's groups: for each width conv3x3-maxpool-BN-ReLU-
-			     conv3x3-BN-ReLU, then global average pooling and the dense layer */
+			     conv3x3-BN-ReLU, then flatten and the dense layer */
 	SEED_ARCH_COUNT
 } SeedArch;
 

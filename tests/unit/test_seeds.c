@@ -61,25 +61,25 @@ TEST(the_paper_seed)
 	model_free(&m);
 }
 
-/* Per width conv-pool-BN-ReLU-conv-BN-ReLU, then global average pooling: the classifier
-   has widths[last] x classes weights whatever the image size. */
+/* Per width conv-pool-BN-ReLU-conv-BN-ReLU, then flatten and the classifier. */
 TEST(the_groups_seed)
 {
 	Model m;
 	CHECK(build(&m, SEED_ARCH_GROUPS, 1, 28, W32, 3, 1) == 0);
 	CHECK(summary_is(&m.g, "conv32k3-pool-bn-relu-conv32k3-bn-relu-conv64k3-pool-bn-relu-conv64k3-bn-relu-"
-			       "conv128k3-pool-bn-relu-conv128k3-bn-relu-gap-dense10"));
+			       "conv128k3-pool-bn-relu-conv128k3-bn-relu-flatten-dense10"));
 	CHECK(m.g.n_nodes == 24);
-	CHECK(m.g.nodes[21].op == OP_RELU && m.g.nodes[21].h == 3 && m.g.nodes[22].op == OP_GAP); /* 28/8 */
+	CHECK(m.g.nodes[21].op == OP_RELU && m.g.nodes[21].h == 3 && m.g.nodes[22].op == OP_FLATTEN &&
+	      m.g.nodes[22].c == 128 * 3 * 3); /* 28/8 */
 	for (int i = 0; i < m.g.n_nodes; i++)
 		CHECK(m.g.nodes[i].op != OP_CONV || (m.g.nodes[i].kernel == 3 && !m.g.nodes[i].has_bias));
-	CHECK(graph_param_count(&m.g) == 288170);
+	CHECK(graph_param_count(&m.g) == 298410);
 	model_free(&m);
-	CHECK(build(&m, SEED_ARCH_GROUPS, 1, 28, W16, 3, 1) == 0 && graph_param_count(&m.g) == 72666);
+	CHECK(build(&m, SEED_ARCH_GROUPS, 1, 28, W16, 3, 1) == 0 && graph_param_count(&m.g) == 77786);
 	model_free(&m);
-	CHECK(build(&m, SEED_ARCH_GROUPS, 3, 32, W32, 3, 1) == 0 && graph_param_count(&m.g) == 288746);
+	CHECK(build(&m, SEED_ARCH_GROUPS, 3, 32, W32, 3, 1) == 0 && graph_param_count(&m.g) == 307946);
 	model_free(&m);
-	CHECK(build(&m, SEED_ARCH_GROUPS, 3, 32, W16, 3, 1) == 0 && graph_param_count(&m.g) == 72954);
+	CHECK(build(&m, SEED_ARCH_GROUPS, 3, 32, W16, 3, 1) == 0 && graph_param_count(&m.g) == 82554);
 	model_free(&m);
 }
 
