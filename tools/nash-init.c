@@ -72,11 +72,14 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "o:hV", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a':
-			if ((int)(arch = (SeedArch)seed_arch_from_name(optarg)) < 0)
+		case 'a': {
+			int named = seed_arch_from_name(optarg);
+			if (named < 0)
 				die_unknown_arch(optarg);
+			arch = (SeedArch)named;
 			seed_net_option = seed_net_option ? seed_net_option : "--arch";
 			break;
+		}
 		case 'd': spec = optarg, seed_net_option = seed_net_option ? seed_net_option : "--dataset"; break;
 		case 'w':
 			n_widths = cli_int_list(prog, "--widths", optarg, widths, 16, 1, 4096);
