@@ -42,10 +42,10 @@ void init_node(Graph *g, int i, Rng *rng)
 
 static const char *const arch_names[SEED_ARCH_COUNT] = {"paper", "groups"};
 
-/* Sized for a 2-core CPU: an epoch of Fashion-MNIST's 55,000 training images in well under a
-   minute. The paper's are nash-init's widths of always. groups costs about twice as much
-   per image at the same widths (two convolutions a group, the first at the full image size),
-   so its default is half as wide (docs/SEARCH.md, "Seed networks"). */
+/* The paper's are nash-init's widths of always. groups' are sized for a 2-core CPU: an epoch
+   of Fashion-MNIST in well under a minute. Measured (docs/SEARCH.md, "Seed networks"): about
+   26 CPU-seconds an epoch at 16,32,64, 80 at 32,64,128, where the paper's seed network takes
+   1.2 to 1.3 times less at the same widths. */
 static const int arch_widths[SEED_ARCH_COUNT][3] = {{32, 64, 128}, {16, 32, 64}};
 
 const char *seed_arch_name(SeedArch arch)

@@ -155,7 +155,7 @@ for c in ("cat", "dog"):
 	run -0 nash-show "$d/groups.h5"
 	assert_output --partial "conv4k3-pool-bn-relu-conv4k3-bn-relu-conv8k3-pool-bn-relu-conv8k3-bn-relu-flatten-dense10"
 	assert_output --partial "5022 parameters"
-	# the defaults: 32,64,128, and 16,32,64 for groups (twice the paper's cost per image at the same widths)
+	# the defaults: 32,64,128, and 16,32,64 for groups (sized for a 2-core CPU)
 	nash-init --dataset "$FMNIST" --val 200 --arch groups -o "$d/groups-default.h5"
 	run -0 nash-show "$d/groups-default.h5"
 	assert_output --partial "conv16k3-pool-bn-relu-conv16k3-bn-relu-conv32k3-pool-bn-relu-conv32k3-bn-relu-conv64k3-pool"
