@@ -68,6 +68,8 @@ EPOCHS_NEIGH ?= 17
 EPOCHS_FINAL ?= 100
 LIMIT        ?=
 WIDTHS       ?= 32,64,128
+# the paper's seed network, named (nash-init's default: the same file)
+ARCH         ?= paper
 MAX_PARAMS   ?=
 else ifeq ($(PROFILE),cifar10-cpu)
 # The whole CIFAR-10 training set (45,000 + 5,000 validation images) on a 2-core CPU within
@@ -101,6 +103,8 @@ endif
 LR_START ?= 0.05
 LR_END   ?= 0
 DATA     ?= fashion-mnist
+# The seed network (nash-init --arch): empty, nash-init's default, the paper's; groups.
+ARCH     ?=
 # The validation images held out of the training set; empty: nash-init's default, 5,000 but at
 # most a tenth of the training set (at least one image per class); P% for a fraction.
 VAL      ?=
@@ -206,7 +210,7 @@ S_MORPH   = $(S_BIN)/nash-morph -n $(MORPHS)
 define s_seednet
 $1/step0/init.h5: $1/settings/init | $(S_ALL)
 	@mkdir -p $$(@D)
-	@$$(S_BIN)/nash-init --dataset $$(DATA) --widths $$(WIDTHS) $$(if $$(VAL),--val $$(VAL)) --seed $2 -o $$@
+	@$$(S_BIN)/nash-init --dataset $$(DATA) $$(if $$(ARCH),--arch $$(ARCH)) --widths $$(WIDTHS) $$(if $$(VAL),--val $$(VAL)) --seed $2 -o $$@
 $1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
 	@$$(S_SH) check-budget --label '$3' $$< '$$(MAX_PARAMS)' '$$(LIMIT)'
 	@$$(S_SH) train --label $3seed $$@ $$< -- $$(call s_train,$$(S_LR),$$(THREADS_ALONE)) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
@@ -333,8 +337,11 @@ S_DATA = DATA=$(DATA)$(if $(S_DATA_SUM), DATA_CKSUM=$(S_DATA_SUM))
 s_common = $(S_DATA) LIMIT=$(LIMIT) BATCH=$(BATCH) LR_START=$(LR_START) LR_END=$(LR_END) SEED=$1$(s_recipe_record)
 # the recipe's settings where given (a search made before they existed keeps its stamps)
 s_recipe_record = $(if $(SMOOTHING), SMOOTHING=$(SMOOTHING))$(if $(EMA), EMA=$(EMA))$(if $(TTA), TTA=$(TTA))
+# ARCH where it makes another seed network than nash-init's default (paper's is that one, file
+# for file): the stamps of the searches made before ARCH existed stay theirs.
+s_arch_record = $(if $(filter-out paper,$(ARCH)), ARCH=$(ARCH))
 # $(call s_seednet_stamps,HOME,SEED)
-s_seednet_stamps = $(call s_stamp,$1,init,$(S_DATA) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$2)\
+s_seednet_stamps = $(call s_stamp,$1,init,$(S_DATA)$(s_arch_record) WIDTHS=$(WIDTHS) VAL=$(VAL) SEED=$2)\
 	$(call s_stamp,$1,seed,EPOCHS_SEED=$(EPOCHS_SEED) $(call s_common,$2))
 # $(call s_search_stamps,DIR): a search's, after s_search; what a variant changes (LR_NEIGH,
 # KEEP_PARENT) is written only when it differs from the default, so that a search's stamps
@@ -351,7 +358,7 @@ s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARA
 # $(call s_run_record,NEIGH,SEED): every variable, the record of the last invocation's settings
 s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
 	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) ENSEMBLE=$(ENSEMBLE) LR_START=$(LR_START) \
-	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
+	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT)$(s_arch_record) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
 	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(s_recipe_record)
 
 # ---- checks: when a search target is asked for ----
@@ -414,6 +421,9 @@ ifneq ($(filter cifar10 cifar10-cpu,$(PROFILE)),)
 ifeq ($(filter cifar10:% cifar10@%,$(DATA)),)
 $(error search: PROFILE=$(PROFILE) needs DATA=cifar10:DIR, DIR holding CIFAR-10's binary version (data_batch_1.bin ... test_batch.bin), not DATA=$(DATA))
 endif
+endif
+ifneq ($(filter-out paper groups,$(ARCH))$(word 2,$(ARCH)),)
+$(error search: ARCH must be empty, paper or groups (nash-init --arch), not '$(ARCH)')
 endif
 ifeq ($(filter train all,$(FINAL_ON)),)
 $(error search: FINAL_ON must be train or all, not '$(FINAL_ON)')

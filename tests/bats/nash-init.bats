@@ -144,6 +144,52 @@ for c in ("cat", "dog"):
 	assert_output --partial "nash-init: "
 }
 
+# ---- --arch NAME: the seed networks ----
+
+@test "nash-init --arch: each seed network is a model that nash-show lists, morphs and trains" {
+	local d=$BATS_TEST_TMPDIR
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --arch paper -o "$d/paper.h5"
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --arch groups -o "$d/groups.h5"
+	run -0 nash-show "$d/paper.h5"
+	assert_output --partial "conv4k3-bn-relu-pool-conv8k3-bn-relu-flatten-dense10"
+	run -0 nash-show "$d/groups.h5"
+	assert_output --partial "conv4k3-pool-bn-relu-conv4k3-bn-relu-conv8k3-pool-bn-relu-conv8k3-bn-relu-flatten-dense10"
+	assert_output --partial "5022 parameters"
+	# the defaults: 32,64,128, and 16,32,64 for groups (sized for a 2-core CPU)
+	nash-init --dataset "$FMNIST" --val 200 --arch groups -o "$d/groups-default.h5"
+	run -0 nash-show "$d/groups-default.h5"
+	assert_output --partial "conv16k3-pool-bn-relu-conv16k3-bn-relu-conv32k3-pool-bn-relu-conv32k3-bn-relu-conv64k3-pool"
+	assert_output --partial "77786 parameters"
+	nash-init --dataset "$CIFAR10" --widths 4,8,8 --val 100 --arch groups -o "$d/c10.h5"
+	run -0 nash-show "$d/c10.h5"
+	assert_output --partial "conv8k3-pool-bn-relu-conv8k3-bn-relu-flatten-dense10"
+	for a in paper groups; do
+		nash-morph -n 4 --seed 2 "$d/$a.h5" -o "$d/$a-child.h5" 2>/dev/null
+		run -0 nash-train --data "$FMNIST" --limit 200 --batch 50 --epochs 1 -o "$d/$a-trained.h5" "$d/$a-child.h5"
+		assert_output --regexp 'val_accuracy=[0-9.]+$'
+	done
+}
+
+@test "nash-init --arch paper is the default seed network, file for file; another arch has another id" {
+	local d=$BATS_TEST_TMPDIR
+	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed 3 -o "$d/default.h5"
+	nash-init --dataset "$FMNIST" --arch paper --widths 4,8 --val 200 --seed 3 -o "$d/paper.h5"
+	cmp "$d/default.h5" "$d/paper.h5"
+	nash-init --dataset "$FMNIST" --arch groups --widths 4,8 --val 200 --seed 3 -o "$d/groups.h5"
+	[ "$(tsv_field "$d/groups.h5" id)" != "$(tsv_field "$d/paper.h5" id)" ]
+}
+
+@test "nash-init --arch: an unknown name is a usage error that names the seed networks" {
+	run -2 nash-init --dataset "$FMNIST" --arch resnet -o "$BATS_TEST_TMPDIR/m.h5"
+	assert_line "nash-init: unknown --arch 'resnet' (it is one of: paper, groups)"
+	run -2 nash-init --dataset "$FMNIST" --arch= -o "$BATS_TEST_TMPDIR/m.h5"
+	assert_output --partial "unknown --arch ''"
+	# too many pools for the images: each of groups' widths pools once (28 -> 14 -> ... -> 0)
+	run -2 nash-init --dataset "$FMNIST" --arch groups --widths 4,4,4,4,4 --val 200 -o "$BATS_TEST_TMPDIR/m.h5"
+	assert_output "nash-init: 5 blocks do not fit 28x28 images (5 pools, each halves them)"
+	[ ! -e "$BATS_TEST_TMPDIR/m.h5" ]
+}
+
 # ---- --like MODEL: the architecture again, with fresh weights ----
 
 # A grown network (a deeper block, a skip-concat and a skip-add on the seed network) trained
@@ -302,6 +348,10 @@ not_fresh() {
 	assert_output --partial "nash-init: --like and --dataset exclude each other"
 	run -2 nash-init --like "$m" --val 100 -o "$o"
 	assert_output --partial "nash-init: --like and --val exclude each other"
+	run -2 nash-init --like "$m" --arch groups -o "$o"
+	assert_output --partial "nash-init: --like and --arch exclude each other"
+	run -2 nash-init --arch groups --like "$m" -o "$o"
+	assert_output --partial "nash-init: --like and --arch exclude each other"
 	run -2 nash-init --like "$m" extra -o "$o"
 	assert_output --partial "unexpected argument 'extra'"
 	run -2 nash-init --like

@@ -82,6 +82,13 @@ teardown() {
 	run -0 search -n search RUN="$BATS_TEST_TMPDIR/run" SMOOTHING=0.1 EMA=0.9 TTA=flip
 	[ "$(grep -c -e '--label-smoothing 0\.1 --ema 0\.9 --tta flip --epochs' <<<"$output")" -eq 7 ] # seed, 4 children, final, snapshot
 	assert_output --regexp "nash-train .* --tta flip --epochs 0 --eval test $BATS_TEST_TMPDIR/run/step0/best\.h5"
+	# the seed network: nash-init's default unless ARCH, PROFILE=paper's named
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/run"
+	refute_output --partial "--arch"
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/run" ARCH=groups
+	assert_output --regexp "nash-init --dataset [^ ]+ --arch groups --widths 4,8 "
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/run" PROFILE=paper
+	assert_output --regexp "nash-init --dataset [^ ]+ --arch paper --widths 4,8 "
 	[ ! -e "$BATS_TEST_TMPDIR/run" ]
 }
 
@@ -102,6 +109,8 @@ teardown() {
 	assert_output --partial "SMOOTHING must be a number from 0 to below 1 (nash-train --label-smoothing), not '1'"
 	run -2 search -n search RUN="$BATS_TEST_TMPDIR/run" EMA=high
 	assert_output --partial "EMA must be a number from 0 to below 1 (nash-train --ema), not 'high'"
+	run -2 search -n search RUN="$BATS_TEST_TMPDIR/run" ARCH=resnet
+	assert_output --partial "ARCH must be empty, paper or groups (nash-init --arch), not 'resnet'"
 	run -2 search -n search RUN="$BATS_TEST_TMPDIR/run" TTA=crop
 	assert_output --partial "TTA must be none, flip or flip-shift (nash-train --tta), not 'crop'"
 	run -2 search -n baseline RUN="$BATS_TEST_TMPDIR/run" RUNS=2

@@ -1,6 +1,6 @@
 /* Network morphisms: every operator preserves the inference-mode function on random inputs,
-   a property test over >= 1000 random sequences (on randomised and on already-morphed
-   parents), invalid places, lineage and reproducibility. */
+   invalid places, lineage and reproducibility. The property test over random sequences, on
+   every seed network, is test_morph_seeds.c's. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,136 +9,12 @@
 #include "check.h"
 #include "model/init.h"
 #include "model/model.h"
+#include "morph_check.h"
 #include "search/morph.h"
-#include "engine/net.h"
-
-#define N_IMG 6
-#define TOL 1e-4 /* max|child - parent| <= TOL * (1 + max|parent|) */
-
-/* The direct operator tests compare on every CPU backend (the reference loops add the zero
-   terms in order, so they usually agree bit for bit; BLAS and oneDNN reorder sums); the
-   property test uses the two fast ones. */
-static const Backend *backends[3] = {&nash_backend_ref, &nash_backend_blas, &nash_backend_onednn};
-static int n_backends = 3;
-static double worst_rel; /* largest relative logit difference seen anywhere */
-
-/* Non-trivial weights and statistics, as after training: BN gamma/beta/running stats,
-   lambdas, biases, and noise on every weight (so zero weights of earlier morphisms are no
-   longer zero). */
-static void randomise(Graph *g, Rng *r)
-{
-	for (int i = 0; i < g->n_nodes; i++) {
-		Node *n = &g->nodes[i];
-		for (int p = 0; p < n->n_params; p++) {
-			Tensor *t = &n->params[p];
-			for (size_t k = 0; k < tensor_size(t); k++) {
-				double u = rng_uniform(r), z = rng_normal(r);
-				float *x = &t->data[k];
-				if (!strcmp(t->name, "gamma"))
-					*x = (float)(0.5 + u);
-				else if (!strcmp(t->name, "beta") || !strcmp(t->name, "running_mean"))
-					*x = (float)(0.3 * z);
-				else if (!strcmp(t->name, "running_var"))
-					*x = (float)(0.3 + 1.5 * u);
-				else if (!strcmp(t->name, "lambda"))
-					*x = (float)(0.2 + 0.8 * u);
-				else if (!strcmp(t->name, "bias"))
-					*x = (float)(0.1 * z);
-				else
-					*x += (float)(0.05 * z);
-			}
-		}
-	}
-}
 
 static void make_parent(Model *m, int c, int h, int w, const int *widths, int nw, uint64_t seed)
 {
-	NashErr err = {0};
-	if (seed_network(m, "test", c, h, w, 10, widths, nw, seed, &err)) {
-		printf("# seed_network: %s\n", err.msg);
-		exit(1);
-	}
-	for (int k = 0; k < c; k++)
-		m->mean[k] = 0.5f, m->std[k] = 0.25f;
-	Rng r;
-	rng_seed(&r, seed ^ 0x5eed);
-	randomise(&m->g, &r);
-}
-
-/* Inference-mode logits [N_IMG, classes] of g on fixed random images; 0 or -1. */
-static int logits(float *out, const Backend *be, const Graph *g, uint64_t img_seed)
-{
-	NashErr err = {0};
-	size_t img = (size_t)g->in_c * g->in_h * g->in_w;
-	uint8_t *x = malloc(N_IMG * img), y[N_IMG] = {0};
-	Sample s[N_IMG];
-	float mean[NASH_MAX_CHANNELS] = {0.5f, 0.5f, 0.5f, 0.5f};
-	float sd[NASH_MAX_CHANNELS] = {0.25f, 0.25f, 0.25f, 0.25f};
-	Rng r;
-	rng_seed(&r, img_seed);
-	for (size_t k = 0; k < N_IMG * img; k++)
-		x[k] = (uint8_t)rng_below(&r, 256);
-	memset(s, 0, sizeof s);
-	for (int k = 0; k < N_IMG; k++)
-		s[k].index = k;
-	Net net;
-	DeviceSet set;
-	int rc = -1;
-	BackendOpts one_thread = BACKEND_OPTS_DEFAULT;
-	one_thread.threads = 1;
-	if (net_create(&net, be, &one_thread, g, N_IMG, mean, sd, &err) == 0) {
-		if (net_upload_set(&net, &set, x, y, N_IMG, &err) == 0) {
-			net_eval_batch(&net, &set, s, N_IMG);
-			net_read_logits(&net, out, N_IMG);
-			net_free_set(&net, &set);
-			rc = 0;
-		}
-		net_free(&net);
-	}
-	if (rc)
-		printf("# net: %s\n", err.msg);
-	free(x);
-	return rc;
-}
-
-/* Relative difference of the two graphs' logits: max|a-b| / (1 + max|a|) over the backends
-   in use; +inf on failure, NaN-safe. */
-static double logit_diff(const Graph *parent, const Graph *child, uint64_t img_seed)
-{
-	int K = parent->n_classes;
-	float *a = malloc(N_IMG * K * sizeof *a), *b = malloc(N_IMG * K * sizeof *b);
-	double worst = 0;
-	for (int k = 0; k < n_backends; k++) {
-		double d = INFINITY;
-		if (logits(a, backends[k], parent, img_seed) == 0 && logits(b, backends[k], child, img_seed) == 0) {
-			double m = 0, am = 0;
-			for (int i = 0; i < N_IMG * K; i++) {
-				double e = fabs((double)a[i] - b[i]);
-				if (!(e <= m)) /* NaN propagates */
-					m = e;
-				if (fabs(a[i]) > am)
-					am = fabs(a[i]);
-			}
-			d = m / (1 + am);
-		}
-		if (!(d <= worst))
-			worst = d;
-	}
-	free(a);
-	free(b);
-	if (!(worst <= worst_rel))
-		worst_rel = worst;
-	return worst;
-}
-
-static int infers(Graph *g)
-{
-	NashErr err = {0};
-	if (graph_infer(g, &err)) {
-		printf("# graph_infer: %s\n", err.msg);
-		return 0;
-	}
-	return 1;
+	make_seed(m, SEED_ARCH_PAPER, c, h, w, widths, nw, seed);
 }
 
 static int count_op(const Graph *g, OpKind op)
@@ -481,27 +357,7 @@ TEST(every_place_on_hand_built_net)
 		init_node(&g, i, &r);
 	randomise(&g, &r);
 	int expect[MORPH_OP_COUNT] = {5, 5, 10, 10};
-	for (MorphOp op = 0; op < MORPH_OP_COUNT; op++) {
-		MorphPlace *pl;
-		int n = morph_places(&g, op, &pl, &err);
-		CHECKF(n == expect[op], "%s: %d places", morph_op_name(op), n);
-		for (int p = 0; p < n; p++) {
-			for (int v = 0; v < 2; v++) {
-				Graph h;
-				CHECK(graph_clone(&h, &g, &err) == 0);
-				int rc = op == MORPH_DEEPER ? morph_deeper(&h, pl[p].node, 3 + 2 * v, &err)
-					 : op == MORPH_WIDER ? morph_wider(&h, pl[p].node, 2 + 2 * v, &r, &err)
-							     : morph_skip(&h, op, pl[p].source, pl[p].target, &r, &err);
-				CHECKF(rc == 0, "%s: %s", morph_op_name(op), err.msg);
-				CHECK(infers(&h));
-				double diff = logit_diff(&g, &h, 22);
-				CHECKF(diff <= TOL, "%s at %d (%d->%d): rel diff %g", morph_op_name(op), pl[p].node,
-				       pl[p].source, pl[p].target, diff);
-				graph_free(&h);
-			}
-		}
-		free(pl);
-	}
+	check_every_place(&g, expect, &r, 22);
 	graph_free(&g);
 }
 
@@ -635,89 +491,6 @@ TEST(forced_ops_and_limits)
 	model_free(&m);
 }
 
-/* The property: >= 1000 random sequences of 1-5 morphisms drawn as nash-morph draws them, on
-   randomised seed networks and on randomised children of earlier sequences. Every morphism
-   is checked on its own (one morph_apply per step). */
-TEST(property_random_sequences)
-{
-	enum { SEQS = 1000, POOL = 8 };
-	Model pool[POOL];
-	int n_pool = 0, morphs = 0, chained = 0, counts[MORPH_OP_COUNT] = {0}, bad = 0;
-	NashErr err = {0};
-	double seq_worst = 0;
-	for (int s = 0; s < SEQS; s++) {
-		Model parent;
-		Rng r;
-		rng_seed3(&r, 2024, (uint64_t)s, 1);
-		int from_pool = n_pool > 0 && rng_below(&r, 2);
-		if (from_pool) {
-			CHECK(model_clone(&parent, &pool[rng_below(&r, (uint32_t)n_pool)], &err) == 0);
-			randomise(&parent.g, &r); /* as if trained */
-			chained++;
-		} else {
-			switch (rng_below(&r, 3)) {
-			case 0: make_parent(&parent, 1, 12, 12, W48, 2, (uint64_t)s); break;
-			case 1: make_parent(&parent, 3, 8, 8, W48, 2, (uint64_t)s); break;
-			default: make_parent(&parent, 1, 12, 12, W448, 3, (uint64_t)s); break;
-			}
-		}
-		int len = 1 + (int)rng_below(&r, 5);
-		Model cur;
-		CHECK(model_clone(&cur, &parent, &err) == 0);
-		for (int k = 0; k < len; k++) {
-			MorphOpts o;
-			morph_opts_default(&o);
-			o.n = 1;
-			o.seed = (uint64_t)s * 8 + (uint64_t)k;
-			o.max_params = 12000; /* keeps the nets small and exercises the rejection path */
-			Model next;
-			if (morph_apply(&next, &cur, &o, &err)) {
-				/* only an over-limit parent may fail */
-				CHECKF(strstr(err.msg, "--max-params") != NULL, "seq %d step %d: %s", s, k, err.msg);
-				break;
-			}
-			const Morphism *mm = &next.lineage[next.n_lineage - 1];
-			for (int op = 0; op < MORPH_OP_COUNT; op++)
-				counts[op] += !strcmp(mm->op, morph_op_name((MorphOp)op));
-			morphs++;
-			if (!infers(&next.g))
-				bad++;
-			double d = logit_diff(&cur.g, &next.g, (uint64_t)s);
-			if (!(d <= TOL)) {
-				printf("#   seq %d step %d %s node %d k %d f %d %d->%d: rel diff %g\n", s, k, mm->op,
-				       mm->node, mm->kernel, mm->factor, mm->source, mm->target, d);
-				bad++;
-			}
-			model_free(&cur);
-			cur = next;
-		}
-		/* the whole sequence against the sequence's parent */
-		double d = logit_diff(&parent.g, &cur.g, (uint64_t)s + 1);
-		if (d > seq_worst)
-			seq_worst = d;
-		if (!(d <= TOL))
-			bad++;
-		if (n_pool < POOL) {
-			pool[n_pool++] = cur;
-		} else {
-			int k = (int)rng_below(&r, POOL);
-			model_free(&pool[k]);
-			pool[k] = cur;
-		}
-		model_free(&parent);
-	}
-	CHECK(bad == 0);
-	CHECK(morphs >= 2 * SEQS);
-	for (int op = 0; op < MORPH_OP_COUNT; op++)
-		CHECKF(counts[op] >= 200, "%s applied %d times", morph_op_name((MorphOp)op), counts[op]);
-	CHECK(chained >= SEQS / 3);
-	printf("# property: %d sequences (%d on morphed parents), %d morphisms: deeper %d, wider %d, "
-	       "skip-add %d, skip-concat %d; worst relative logit difference %.3g (per sequence %.3g)\n",
-	       SEQS, chained, morphs, counts[0], counts[1], counts[2], counts[3], worst_rel, seq_worst);
-	for (int k = 0; k < n_pool; k++)
-		model_free(&pool[k]);
-}
-
 int main(void)
 {
 	RUN(check_detects_changes);
@@ -732,11 +505,6 @@ int main(void)
 	RUN(every_place_on_hand_built_net);
 	RUN(child_record_and_reproducible);
 	RUN(forced_ops_and_limits);
-	printf("# worst relative logit difference of the operator tests: %.3g\n", worst_rel);
-	backends[0] = &nash_backend_onednn; /* the property test: the fast backends only */
-	backends[1] = &nash_backend_blas;
-	n_backends = 2;
-	RUN(property_random_sequences);
 	printf("# worst relative logit difference over all tests: %.3g (tolerance %g)\n", worst_rel, TOL);
 	CHECK_DONE();
 }

@@ -53,14 +53,14 @@ static void check_places(const Graph *g, const char *what)
 	}
 }
 
-/* Grown networks: the seed network and children of several morphisms (skips, concats, adds,
-   widened groups), as a search makes them. */
-TEST(places_are_where_the_operators_act)
+/* Grown networks: a seed network of arch and children of several morphisms (skips, concats,
+   adds, widened groups), as a search makes them. */
+static void places_are_where_the_operators_act(SeedArch arch)
 {
 	NashErr err = {0};
 	int widths[] = {4, 8, 8};
 	Model seed;
-	CHECKF(seed_network(&seed, "test", 3, 16, 16, 10, widths, 3, 5, &err) == 0, "%s", err.msg);
+	CHECKF(seed_network_arch(&seed, arch, "test", 3, 16, 16, 10, widths, 3, 5, &err) == 0, "%s", err.msg);
 	seed.std[0] = seed.std[1] = seed.std[2] = 0.25f;
 	model_set_id(&seed, 1);
 	check_places(&seed.g, "the seed network");
@@ -145,7 +145,12 @@ TEST(finding_places_is_near_linear)
 
 int main(void)
 {
-	RUN(places_are_where_the_operators_act);
+	for (int a = 0; a < SEED_ARCH_COUNT; a++) {
+		char label[64];
+		snprintf(label, sizeof label, "places_are_where_the_operators_act_on_the_%s_seed",
+			 seed_arch_name((SeedArch)a));
+		RUN_AS(label, places_are_where_the_operators_act((SeedArch)a));
+	}
 	RUN(finding_places_is_near_linear);
 	CHECK_DONE();
 }
