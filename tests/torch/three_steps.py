@@ -23,8 +23,11 @@ y = torch.tensor(idx("train-labels-idx1-ubyte.gz")[:128]).long()
 x = (x - mean) / std
 
 def cbr(i, o): return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
-m = nn.Sequential(*cbr(1, 32), nn.MaxPool2d(2), *cbr(32, 64), nn.MaxPool2d(2), *cbr(64, 128),
-                  nn.Flatten(), nn.Linear(128 * 49, 10))
+# the seed network's three blocks, at the widths the file has (nash-init --widths)
+widths = [f["graph"][n]["weight"].shape[0] for n in sorted(f["graph"].keys()) if n.split("_")[1] == "conv"]
+assert len(widths) == 3, widths
+m = nn.Sequential(*cbr(1, widths[0]), nn.MaxPool2d(2), *cbr(widths[0], widths[1]), nn.MaxPool2d(2),
+                  *cbr(widths[1], widths[2]), nn.Flatten(), nn.Linear(widths[2] * 49, 10))
 mods = [l for l in m if isinstance(l, (nn.Conv2d, nn.BatchNorm2d, nn.Linear))]
 nodes = [n for n in sorted(f["graph"].keys()) if n.split("_")[1] in ("conv", "bn", "dense")]
 assert len(mods) == len(nodes), nodes
