@@ -99,11 +99,11 @@ static void cuda_describe(const Ctx *ctx, char *buf, size_t n)
 	if (!n)
 		return;
 	buf[0] = '\0';
-	if (!im || cudaGetDeviceProperties(&p, im->device) != cudaSuccess || cudaGetDeviceCount(&count) != cudaSuccess) {
+	if (!im || cudaGetDeviceProperties(&p, im->gpu) != cudaSuccess || cudaGetDeviceCount(&count) != cudaSuccess) {
 		(void)cudaGetLastError();
 		return;
 	}
-	snprintf(buf, n, "%s, GPU %d of %d, %.1f GiB", p.name, im->device, count, p.totalGlobalMem / 1073741824.0);
+	snprintf(buf, n, "%s, GPU %d of %d, %.1f GiB", p.name, im->gpu, count, p.totalGlobalMem / 1073741824.0);
 }
 
 /* Grows a backend-owned device buffer to at least `bytes` (rounded up to whole MiB). The old
@@ -203,7 +203,7 @@ static int cuda_init(Ctx *ctx, NashErr *err)
 	if (!im)
 		return nash_err(err, NASH_ERR_RUNTIME, "out of memory");
 	ctx->impl = im;
-	im->device = o->gpu;
+	im->gpu = o->gpu;
 	im->tf32 = o->tf32 != 0;
 	im->find = o->cudnn_find != 0;
 	im->ws_limit = (size_t)o->cudnn_ws_mb << 20;
@@ -213,7 +213,7 @@ static int cuda_init(Ctx *ctx, NashErr *err)
 		cuda_fini(ctx);
 		return -1;
 	}
-	if (!CU(im, cudaSetDevice(im->device)) ||
+	if (!CU(im, cudaSetDevice(im->gpu)) ||
 	    !CU(im, cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking)) ||
 	    !DNN(im, cudnnCreate(&im->dnn)) || !DNN(im, cudnnSetStream(im->dnn, im->stream)) ||
 	    !BLAS(im, im->cb.create(&im->blas)) || !BLAS(im, im->cb.set_stream(im->blas, im->stream)) ||
@@ -247,9 +247,9 @@ static void *cuda_alloc(Ctx *ctx, size_t bytes, NashErr *err)
 			(void)cudaGetLastError();
 		nash_err(err, NASH_ERR_OOM,
 			 "out of GPU memory: allocating %zu bytes (%.1f MiB) on GPU %d with %.1f MiB free of %.1f MiB",
-			 bytes, bytes / 1048576.0, im->device, free_b / 1048576.0, total_b / 1048576.0);
+			 bytes, bytes / 1048576.0, im->gpu, free_b / 1048576.0, total_b / 1048576.0);
 	} else {
-		nash_err(err, NASH_ERR_RUNTIME, "GPU %d: cudaMalloc of %zu bytes: %s", im->device, bytes,
+		nash_err(err, NASH_ERR_RUNTIME, "GPU %d: cudaMalloc of %zu bytes: %s", im->gpu, bytes,
 			 cudaGetErrorString(e));
 	}
 	return NULL;

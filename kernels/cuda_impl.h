@@ -37,7 +37,7 @@ typedef struct CublasApi {
 enum { NASH_PIN_SLOTS = 8, NASH_PIN_SLOT = 64 << 10 };
 
 typedef struct CudaImpl {
-	int device;
+	int gpu;               /* the CUDA device index, among the visible GPUs */
 	cudaStream_t stream;   /* every op of this context is queued here, in order */
 	cudnnHandle_t dnn;     /* bound to stream */
 	CublasApi cb;          /* cuBLAS entry points */

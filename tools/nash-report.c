@@ -295,7 +295,7 @@ static void md_tail(FILE *f, const SearchReport *r, const char *drawing)
 	fprintf(f, ".\n\n| model | host | device | job |\n|---|---|---|---|\n");
 	for (int i = 0; i < r->n_places; i++) {
 		const ReportPlace *p = &r->places[i];
-		fprintf(f, "| %s | %s | %s | %s |\n", p->model, p->host, p->device, p->job);
+		fprintf(f, "| %s | %s | %s | %s |\n", p->model, p->host, p->hardware, p->job);
 	}
 }
 

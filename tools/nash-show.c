@@ -52,22 +52,22 @@ static void clean(char *s)
 			*s = ' ';
 }
 
-/* Where the model's last training run ran: host, device, job; "" each when unknown. */
-static void last_place(const Model *m, char *host, char *device, char *job, size_t n)
+/* Where the model's last training run ran: host, hardware, job; "" each when unknown. */
+static void last_place(const Model *m, char *host, char *hardware, char *job, size_t n)
 {
 	const RunSettings *r = m->n_runs > 0 ? &m->runs[m->n_runs - 1] : NULL;
 	snprintf(host, n, "%s", r ? r->host : "");
-	snprintf(device, n, "%s", r ? r->device_name : "");
+	snprintf(hardware, n, "%s", r ? r->hardware : "");
 	snprintf(job, n, "%s", r ? r->job : "");
 	clean(host);
-	clean(device);
+	clean(hardware);
 	clean(job);
 }
 
 static void print_tsv_row(const Model *m, const ModelInfo *mi)
 {
-	char va[32], ta[32], failure[256], host[64], device[64], job[64];
-	last_place(m, host, device, job, sizeof host);
+	char va[32], ta[32], failure[256], host[128], hardware[128], job[128];
+	last_place(m, host, hardware, job, sizeof host);
 	fmt_acc(va, sizeof va, mi->val_accuracy);
 	fmt_acc(ta, sizeof ta, mi->test_accuracy);
 	snprintf(failure, sizeof failure, "%s", mi->failure);
@@ -76,7 +76,7 @@ static void print_tsv_row(const Model *m, const ModelInfo *mi)
 	       or_dash(mi->parent_id), mi->dataset, va, ta, mi->params, mi->epochs, (double)mi->seconds,
 	       (double)mi->total_seconds, mi->failed, mi->n_lineage, or_dash(mi->lineage),
 	       (unsigned long long)mi->weights_hash, or_dash(mi->summary), mi->failed ? or_dash(failure) : "-");
-	printf("\t%s\t%s\t%s\t%.0f\t%.0f\n", or_dash(host), or_dash(device), or_dash(job), mi->images, mi->total_images);
+	printf("\t%s\t%s\t%s\t%.0f\t%.0f\n", or_dash(host), or_dash(hardware), or_dash(job), mi->images, mi->total_images);
 }
 
 static int is_reinit(const Morphism *mm) { return strncmp(mm->op, MODEL_LINEAGE_REINIT, sizeof mm->op) == 0; }
@@ -105,9 +105,9 @@ static void print_runs(const Model *m)
 	for (int i = 0; i < m->n_runs; i++) {
 		const RunSettings *r = &m->runs[i];
 		printf("    run %-4d  %d epoch%s, seed %llu, %s", i + 1, r->epochs, r->epochs == 1 ? "" : "s",
-		       (unsigned long long)r->seed, or_dash(r->device));
-		if (r->host[0] || r->device_name[0])
-			printf(" on %s (%s)", or_dash(r->host), or_dash(r->device_name));
+		       (unsigned long long)r->seed, or_dash(r->engine));
+		if (r->host[0] || r->hardware[0])
+			printf(" on %s (%s)", or_dash(r->host), or_dash(r->hardware));
 		if (r->job[0])
 			printf(", job %s", r->job);
 		if (r->label_smoothing > 0)

@@ -83,12 +83,12 @@ static float unit_fraction(const char *opt, const char *s)
 	return (float)v;
 }
 
-/* Where this training runs, for its record (RunSettings: host, device_name, job): the host
+/* Where this training runs, for its record (RunSettings: host, hardware, job): the host
    name, the device in words (the physical GPU too when CUDA_VISIBLE_DEVICES picks it, as
    Slurm's --gres=gpu does), and the Slurm job and step when it runs as one: "4242.3", or
    "4242.3 (restart 1)" in a requeued job. */
 typedef struct Place {
-	char host[256], device[160], job[64];
+	char host[256], hardware[160], job[64];
 } Place;
 
 static void find_place(Place *p, TrainOpts *o, const Net *net)
@@ -100,9 +100,9 @@ static void find_place(Place *p, TrainOpts *o, const Net *net)
 	backend_describe(&net->ctx, dev, sizeof dev);
 	const char *visible = getenv("CUDA_VISIBLE_DEVICES");
 	if (strcmp(net->ctx.be->name, "cuda") == 0 && visible && *visible)
-		snprintf(p->device, sizeof p->device, "%s (CUDA_VISIBLE_DEVICES=%s)", dev, visible);
+		snprintf(p->hardware, sizeof p->hardware, "%s (CUDA_VISIBLE_DEVICES=%s)", dev, visible);
 	else
-		snprintf(p->device, sizeof p->device, "%s", dev);
+		snprintf(p->hardware, sizeof p->hardware, "%s", dev);
 	/* A requeued job keeps its id and numbers its steps from 0 again: its restarts tell them apart. */
 	const char *job = getenv("SLURM_JOB_ID"), *step = getenv("SLURM_STEP_ID"),
 		   *restart = getenv("SLURM_RESTART_COUNT");
@@ -113,7 +113,7 @@ static void find_place(Place *p, TrainOpts *o, const Net *net)
 			 restarted ? " (restart " : "", restarted ? restart : "", restarted ? ")" : "");
 	}
 	o->host = p->host;
-	o->device_name = p->device;
+	o->hardware = p->hardware;
 	o->job = p->job;
 }
 
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 	if (dataset_load(&d, spec, want_test, &err) ||
 	    dataset_check_fit(&d, in, m.dataset, m.g.in_c, m.g.in_h, m.g.in_w, m.g.n_classes, &err))
 		die_err(prog, &err);
-	o.device = be->name;
+	o.engine = be->name;
 	Net net;
 	int batch = o.batch;
 	if (net_create(&net, be, &bopts, &m.g, batch, m.mean, m.std, &err))

@@ -255,25 +255,30 @@ static uint64_t load_le(const unsigned char *p, int n)
 	return v;
 }
 
-/* The file's member type for a field of `kind`: exactly what the writer uses. */
+/* The file's member type for a field of `kind`: exactly what the writer uses, but for a string,
+   which may be narrower (a field widened since, in an older file). */
 static int field_matches(hid_t mt, int kind)
 {
 	switch (kind) {
 	case F_I32: return H5Tequal(mt, H5T_STD_I32LE) > 0;
 	case F_U64: return H5Tequal(mt, H5T_STD_U64LE) > 0;
 	case F_F32: return H5Tequal(mt, H5T_IEEE_F32LE) > 0;
-	default: return H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) == 0 && H5Tget_size(mt) == h5_field_str_size(kind);
+	default: return H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) == 0 && H5Tget_size(mt) >= 1 &&
+			H5Tget_size(mt) <= h5_field_str_size(kind);
 	}
 }
 
 static const char *field_kind_name(int kind)
 {
 	return kind == F_I32 ? "int32 little-endian" : kind == F_U64 ? "uint64 little-endian" :
-	       kind == F_F32 ? "float32 little-endian" : kind == F_STR16 ? "a 16-byte string" : "a 64-byte string";
+	       kind == F_F32 ? "float32 little-endian" : kind == F_STR16 ? "a string of at most 16 bytes" :
+	       kind == F_STR64 ? "a string of at most 64 bytes" : "a string of at most 128 bytes";
 }
 
-/* The compound type ft against tab: offs[k] receives field k's offset in a row. 0 or -1. */
-static int check_table_type(hid_t ft, const H5Table *tab, size_t rsz, size_t *offs, char *why, size_t wn)
+/* The compound type ft against tab: offs[k] and sizes[k] receive field k's offset and bytes in a
+   row. 0 or -1. */
+static int check_table_type(hid_t ft, const H5Table *tab, size_t rsz, size_t *offs, size_t *sizes, char *why,
+			    size_t wn)
 {
 	int nm = H5Tget_nmembers(ft);
 	if (nm < 1 || nm > 256) {
@@ -305,6 +310,7 @@ static int check_table_type(hid_t ft, const H5Table *tab, size_t rsz, size_t *of
 				 field_kind_name(tab->fields[k].kind));
 		} else if (k < tab->n_fields) {
 			offs[k] = off;
+			sizes[k] = sz;
 		} else if (!h5_standard_number(mt, H5T_INTEGER) && !h5_standard_number(mt, H5T_FLOAT) &&
 			   !(H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) == 0)) {
 			/* a column nash does not know is skipped, but only a plain one: nothing that
@@ -332,7 +338,7 @@ int h5_read_table(hid_t d, const H5Table *tab, long long max_rows, size_t budget
 	*n = 0;
 	hid_t ft = H5Dget_type(d), sp = H5Dget_space(d);
 	hsize_t dim = 0;
-	size_t rsz = ft >= 0 ? H5Tget_size(ft) : 0, offs[64];
+	size_t rsz = ft >= 0 ? H5Tget_size(ft) : 0, offs[64], sizes[64];
 	int rc = -1;
 	unsigned char *raw = NULL;
 	char *out = NULL;
@@ -347,7 +353,7 @@ int h5_read_table(hid_t d, const H5Table *tab, long long max_rows, size_t budget
 	else if (dim > budget / rsz)
 		snprintf(why, wn, "%llu rows of %zu bytes, more than the file's %zu bytes", (unsigned long long)dim,
 			 rsz, budget);
-	else if (tab->n_fields > 64 || check_table_type(ft, tab, rsz, offs, why, wn) == 0)
+	else if (tab->n_fields > 64 || check_table_type(ft, tab, rsz, offs, sizes, why, wn) == 0)
 		rc = 0;
 	if (rc == 0 && dim > 0 && H5Dget_storage_size(d) < dim * rsz) {
 		rc = -1;
@@ -391,9 +397,10 @@ int h5_read_table(hid_t d, const H5Table *tab, long long max_rows, size_t budget
 				break;
 			}
 			default: {
-				size_t cap = h5_field_str_size(tab->fields[k].kind);
-				memcpy(dst, src, cap);
-				dst[cap - 1] = '\0';
+				/* (dst is zeroed: a narrower string ends there) */
+				size_t cap = h5_field_str_size(tab->fields[k].kind), len = sizes[k] < cap ? sizes[k] : cap;
+				memcpy(dst, src, len);
+				dst[len == cap ? cap - 1 : len] = '\0';
 			}
 			}
 		}

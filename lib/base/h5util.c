@@ -113,7 +113,10 @@ void *h5_file_image(hid_t f, size_t *len)
 	return img;
 }
 
-size_t h5_field_str_size(int kind) { return kind == F_STR16 ? 16 : kind == F_STR64 ? 64 : 0; }
+size_t h5_field_str_size(int kind)
+{
+	return kind == F_STR16 ? 16 : kind == F_STR64 ? 64 : kind == F_STR128 ? 128 : 0;
+}
 
 int h5_write_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int n, const void *v)
 {

@@ -149,7 +149,9 @@ int h5_str_ascii(const char *s);
 /* ---- compound tables: one description serves writer (packed little-endian file type)
    and reader (native memory type, fields matched by name) ---- */
 
-enum { F_I32, F_U64, F_F32, F_STR16, F_STR64 }; /* int, uint64_t, float, char[16], char[64] */
+/* int, uint64_t, float, char[16], char[64], char[128]. A string field reads from a file whose
+   string is narrower too (a field widened since: the older files read). */
+enum { F_I32, F_U64, F_F32, F_STR16, F_STR64, F_STR128 };
 
 typedef struct Field {
 	const char *name;
@@ -176,7 +178,7 @@ hid_t h5_compound_type(const H5Table *t, int file);
    *rows (malloc'd, NULL for 0 rows) and *n; 0, or -1 with what is wrong in why[wn]. */
 int h5_read_table(hid_t d, const H5Table *tab, long long max_rows, size_t budget, void **rows, int *n,
 		  char *why, size_t wn);
-/* Bytes of a string field (F_STR16, F_STR64), 0 for the others. */
+/* Bytes of a string field (F_STR16, F_STR64, F_STR128), 0 for the others. */
 size_t h5_field_str_size(int kind);
 
 #endif

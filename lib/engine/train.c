@@ -19,7 +19,7 @@ void train_opts_default(TrainOpts *o)
 	o->weight_decay = 5e-4f;
 	o->nesterov = 1;
 	o->seed = 1;
-	o->device = "cpu";
+	o->engine = "cpu";
 	o->warmup = NASH_WARMUP_AUTO;
 }
 
@@ -282,7 +282,7 @@ typedef struct Run {
 static void record_place(RunSettings *r, const TrainOpts *o)
 {
 	snprintf(r->host, sizeof r->host, "%s", o->host ? o->host : "");
-	snprintf(r->device_name, sizeof r->device_name, "%s", o->device_name ? o->device_name : "");
+	snprintf(r->hardware, sizeof r->hardware, "%s", o->hardware ? o->hardware : "");
 	snprintf(r->job, sizeof r->job, "%s", o->job ? o->job : "");
 }
 
@@ -342,7 +342,7 @@ static int run_begin(Run *r, NashErr *err)
 				  .augment = o->augment, .lr_start = o->lr_start, .lr_end = o->lr_end,
 				  .momentum = o->momentum, .weight_decay = o->weight_decay, .warmup = w,
 				  .images = r->n_images, .label_smoothing = o->label_smoothing, .ema = o->ema};
-		snprintf(rs.device, sizeof rs.device, "%s", o->device ? o->device : "");
+		snprintf(rs.engine, sizeof rs.engine, "%s", o->engine ? o->engine : "");
 		snprintf(rs.train_on, sizeof rs.train_on, "%s", o->train_on_all ? "all" : "train");
 		snprintf(rs.tta, sizeof rs.tta, "%s", tta_name(o->tta));
 		record_place(&rs, o);

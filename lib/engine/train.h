@@ -30,10 +30,10 @@ typedef struct TrainOpts {
 	float label_smoothing; /* the loss's target (1-e) one-hot + e/K, 0 <= e < 1 */
 	float ema;             /* decay of the weight average evaluated and kept (0 <= D < 1; 0: none) */
 	Tta tta;               /* test-time augmentation of the validation figures */
-	const char *device;       /* the engine (backend_find: cpu, cpu-blas, ref, cuda, ...), recorded in RunSettings.device */
+	const char *engine;       /* the engine (backend_find: cpu, cpu-blas, ref, cuda, ...), recorded in RunSettings.engine */
 	const char *checkpoint; /* path written after every epoch (model + momentum), or NULL */
 	/* Where the training runs, recorded in its RunSettings (the tool finds out; NULL: ""). */
-	const char *host, *device_name, *job;
+	const char *host, *hardware, *job;
 } TrainOpts;
 
 void train_opts_default(TrainOpts *o);

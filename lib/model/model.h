@@ -35,10 +35,11 @@ typedef struct RunSettings {
 	uint64_t seed;
 	int batch, epochs, limit, augment;
 	float lr_start, lr_end, momentum, weight_decay;
-	char device[16];      /* the engine it ran on (backend_find name: "cpu", "cuda"...); where: device_name */
+	char engine[16];      /* the engine it ran on (backend_find: "cpu", "cuda"...); file field "device" */
 	/* Where it ran (a resumed run: where it finished), as the tool was told; "" when unknown. */
 	char host[64];        /* the machine's host name */
-	char device_name[64]; /* "CPU", or the GPU: "NVIDIA H200, GPU 0 of 1, 139.8 GiB" */
+	char hardware[128];   /* "CPU", or the GPU: "NVIDIA H200, GPU 0 of 1, 139.8 GiB"; file field
+	                         "device_name" (64 bytes in files before 2026-12-07, read as well) */
 	char job[64];         /* the scheduler's job: Slurm's "JOB.STEP", "" outside one */
 	float warmup;      /* epochs of linear learning-rate warmup */
 	char train_on[16]; /* "train" (the training split) or "all" (training + validation split) */

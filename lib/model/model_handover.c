@@ -28,7 +28,7 @@ static int op_settings(int op)
 enum { HAS_MOMENTUM = 1, HAS_EMA = 2 };
 
 /* Bytes of one row of each table on the wire (put_run, put_record, put_morphism). */
-enum { RUN_BYTES = 8 + 4 * 4 + 4 * 4 + 16 + 3 * 64 + 4 + 16 + 4 + 4 + 4 + 16, RECORD_BYTES = 8 * 4,
+enum { RUN_BYTES = 8 + 4 * 4 + 4 * 4 + 16 + 64 + 128 + 64 + 4 + 16 + 4 + 4 + 4 + 16, RECORD_BYTES = 8 * 4,
        MORPHISM_BYTES = 16 + 5 * 4 + 8 };
 
 size_t model_handover_bound(size_t len)
@@ -48,9 +48,9 @@ static void put_run(WireOut *w, const RunSettings *r)
 	wire_put_f32(w, r->lr_end);
 	wire_put_f32(w, r->momentum);
 	wire_put_f32(w, r->weight_decay);
-	wire_put(w, r->device, sizeof r->device);
+	wire_put(w, r->engine, sizeof r->engine);
 	wire_put(w, r->host, sizeof r->host);
-	wire_put(w, r->device_name, sizeof r->device_name);
+	wire_put(w, r->hardware, sizeof r->hardware);
 	wire_put(w, r->job, sizeof r->job);
 	wire_put_f32(w, r->warmup);
 	wire_put(w, r->train_on, sizeof r->train_on);
@@ -346,9 +346,9 @@ static int get_tables(WireIn *r, Model *m, const char *file, NashErr *err)
 		x->lr_end = wire_get_f32(r);
 		x->momentum = wire_get_f32(r);
 		x->weight_decay = wire_get_f32(r);
-		get_field(r, x->device, sizeof x->device);
+		get_field(r, x->engine, sizeof x->engine);
 		get_field(r, x->host, sizeof x->host);
-		get_field(r, x->device_name, sizeof x->device_name);
+		get_field(r, x->hardware, sizeof x->hardware);
 		get_field(r, x->job, sizeof x->job);
 		x->warmup = wire_get_f32(r);
 		get_field(r, x->train_on, sizeof x->train_on);

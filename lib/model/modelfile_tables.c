@@ -5,6 +5,8 @@
 
 #define FLD(T, m, k) { #m, offsetof(T, m), k, 0 }
 #define FLD_OPT(T, m, k) { #m, offsetof(T, m), k, 1 } /* added later: old files lack it */
+/* a member whose file field has another (older) name */
+#define FLD_AS(T, m, name, k, opt) { name, offsetof(T, m), k, opt }
 #define TABLE(f, T) { f, (int)(sizeof f / sizeof f[0]), sizeof(T) }
 
 static const Field record_fields[] = {
@@ -18,8 +20,8 @@ static const Field run_fields[] = {
 	FLD(RunSettings, epochs, F_I32), FLD(RunSettings, limit, F_I32),
 	FLD(RunSettings, augment, F_I32), FLD(RunSettings, lr_start, F_F32),
 	FLD(RunSettings, lr_end, F_F32), FLD(RunSettings, momentum, F_F32),
-	FLD(RunSettings, weight_decay, F_F32), FLD(RunSettings, device, F_STR16),
-	FLD_OPT(RunSettings, host, F_STR64), FLD_OPT(RunSettings, device_name, F_STR64),
+	FLD(RunSettings, weight_decay, F_F32), FLD_AS(RunSettings, engine, "device", F_STR16, 0),
+	FLD_OPT(RunSettings, host, F_STR64), FLD_AS(RunSettings, hardware, "device_name", F_STR128, 1),
 	FLD_OPT(RunSettings, job, F_STR64), FLD_OPT(RunSettings, warmup, F_F32),
 	FLD_OPT(RunSettings, train_on, F_STR16), FLD_OPT(RunSettings, images, F_I32),
 	FLD_OPT(RunSettings, label_smoothing, F_F32), FLD_OPT(RunSettings, ema, F_F32),

@@ -102,7 +102,7 @@ int report_model_read(ReportModel *rm, const char *path, NashErr *err)
 	model_info(&rm->mi, &m, rm->path);
 	const RunSettings *last = m.n_runs > 0 ? &m.runs[m.n_runs - 1] : NULL;
 	copy_field(rm->host, sizeof rm->host, last ? last->host : "");
-	copy_field(rm->device, sizeof rm->device, last ? last->device_name : "");
+	copy_field(rm->hardware, sizeof rm->hardware, last ? last->hardware : "");
 	copy_field(rm->job, sizeof rm->job, last ? last->job : "");
 	model_free(&m);
 	return 0;
@@ -400,7 +400,7 @@ static int read_places(SearchReport *r, NashErr *err)
 			place_name(p->model, sizeof p->model, r, path);
 			p->failed = rm.mi.failed;
 			snprintf(p->host, sizeof p->host, "%s", p->failed ? "-" : rm.host);
-			snprintf(p->device, sizeof p->device, "%s", p->failed ? "(failed: not recorded)" : rm.device);
+			snprintf(p->hardware, sizeof p->hardware, "%s", p->failed ? "(failed: not recorded)" : rm.hardware);
 			snprintf(p->job, sizeof p->job, "%s", p->failed ? "-" : rm.job);
 			if (!p->failed) {
 				r->train_images += round(rm.mi.images);

@@ -40,7 +40,7 @@ void report_best(char *out, size_t n, const char *const *vals, int n_vals);
 typedef struct ReportModel {
 	char path[REPORT_PATH];
 	ModelInfo mi;                 /* mi.path is path */
-	char host[64], device[64], job[64]; /* of its last training run; "-" when unknown */
+	char host[64], hardware[128], job[64]; /* of its last training run; "-" when unknown */
 } ReportModel;
 
 int report_model_read(ReportModel *rm, const char *path, NashErr *err);
@@ -70,7 +70,7 @@ typedef struct ReportMember {
 /* Where the trainings ran: a row per model trained. */
 typedef struct ReportPlace {
 	char model[REPORT_PATH]; /* as the report names it: RUN/ and .h5 left off */
-	char host[64], device[64], job[64];
+	char host[64], hardware[128], job[64];
 	int failed;              /* a failed child: its place was not recorded */
 } ReportPlace;
 

@@ -41,7 +41,7 @@ static void make_model(Model *m)
 			}
 		}
 	RunSettings rs = {.seed = 3, .batch = 4, .epochs = 3, .limit = 0, .lr_start = 0.1f, .tta = "none"};
-	snprintf(rs.device, sizeof rs.device, "cpu");
+	snprintf(rs.engine, sizeof rs.engine, "cpu");
 	snprintf(rs.host, sizeof rs.host, "host");
 	CHECK(model_add_run(m, &rs, &err) == 0);
 	EpochRecord rec = {0, 1, 0.1f, 2.0f, 0.25f, NAN, NAN, 1.5f};

@@ -99,7 +99,7 @@ static void grown_trained_checkpoint(Model *m)
 			}
 		}
 	RunSettings rs = {.seed = 3, .batch = 64, .epochs = 2, .lr_start = 0.05f, .momentum = 0.9f, .images = 300};
-	snprintf(rs.device, sizeof rs.device, "cpu");
+	snprintf(rs.engine, sizeof rs.engine, "cpu");
 	EpochRecord rec = {.run = 0, .epoch = 1, .lr = 0.05f, .train_loss = 1, .train_acc = 0.5f,
 			   .val_loss = 1, .val_acc = 0.5f, .seconds = 1};
 	if (model_add_run(m, &rs, &err) || model_add_record(m, &rec, &err)) {

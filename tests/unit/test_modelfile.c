@@ -76,12 +76,14 @@ static void make_model(Model *m, int with_momentum)
 			   .augment = 1, .lr_start = 0.05f, .lr_end = 0.0f, .momentum = 0.9f,
 			   .weight_decay = 5e-4f, .warmup = 0.25f, .images = 1000,
 			   .label_smoothing = 0.125f, .ema = 0.99f, .tta = "flip-shift" };
-	memset(rs.device, 'x', sizeof rs.device); /* junk after the NUL must not reach the file */
-	snprintf(rs.device, sizeof rs.device, "cpu");
+	memset(rs.engine, 'x', sizeof rs.engine); /* junk after the NUL must not reach the file */
+	snprintf(rs.engine, sizeof rs.engine, "cpu");
 	snprintf(rs.train_on, sizeof rs.train_on, "all");
 	memset(rs.host, 'x', sizeof rs.host);
 	snprintf(rs.host, sizeof rs.host, "node-17.cluster.example.org");
-	snprintf(rs.device_name, sizeof rs.device_name, "NVIDIA H200, GPU 0 of 1, 139.8 GiB");
+	/* longer than the 64 bytes files had before: kept whole */
+	snprintf(rs.hardware, sizeof rs.hardware,
+		 "NVIDIA H100 80GB HBM3, GPU 0 of 1, 79.1 GiB (CUDA_VISIBLE_DEVICES=GPU-5c2f6a1e-90d4-3b7e-a1f0-1234)");
 	snprintf(rs.job, sizeof rs.job, "4242.0");
 	model_add_run(m, &rs, &err);
 	for (int e = 1; e <= 2; e++) {
@@ -149,12 +151,12 @@ static int models_equal(const Model *a, const Model *b)
 		DIFF(x->seed != y->seed || x->batch != y->batch || x->epochs != y->epochs || x->limit != y->limit ||
 		     x->augment != y->augment || !same_float(x->lr_start, y->lr_start) ||
 		     !same_float(x->lr_end, y->lr_end) || !same_float(x->momentum, y->momentum) ||
-		     !same_float(x->weight_decay, y->weight_decay) || strcmp(x->device, y->device) ||
+		     !same_float(x->weight_decay, y->weight_decay) || strcmp(x->engine, y->engine) ||
 		     !same_float(x->warmup, y->warmup) || strcmp(x->train_on, y->train_on) || x->images != y->images,
 		     "run %d", i);
 		DIFF(!same_float(x->label_smoothing, y->label_smoothing) || !same_float(x->ema, y->ema) ||
 		     strcmp(x->tta, y->tta), "run %d: recipe", i);
-		DIFF(strcmp(x->host, y->host) || strcmp(x->device_name, y->device_name) || strcmp(x->job, y->job),
+		DIFF(strcmp(x->host, y->host) || strcmp(x->hardware, y->hardware) || strcmp(x->job, y->job),
 		     "run %d: where it ran", i);
 	}
 	for (int i = 0; i < a->n_lineage; i++) {
@@ -271,7 +273,7 @@ TEST(writing_is_deterministic)
 	mallopt(M_PERTURB, 0);
 #endif
 	/* junk after a string's NUL is not part of the model */
-	memset(r.runs[0].device + 4, 'q', sizeof r.runs[0].device - 4);
+	memset(r.runs[0].engine + 4, 'q', sizeof r.runs[0].engine - 4);
 	memset(r.runs[0].job + 7, 'q', sizeof r.runs[0].job - 7);
 	memset(r.lineage[1].op + 6, 'q', sizeof r.lineage[1].op - 6);
 	free(c);
@@ -341,7 +343,7 @@ TEST(runs_table_without_later_fields)
 	write_runs_table(path, 0, "");
 	CHECKF(model_read(&r, path, &err) == 0, "%s", err.msg);
 	CHECK(r.n_runs == 1 && r.runs[0].seed == 7 && r.runs[0].batch == 64 && r.runs[0].epochs == 3 &&
-	      same_float(r.runs[0].lr_end, 0.001f) && !strcmp(r.runs[0].device, "cpu"));
+	      same_float(r.runs[0].lr_end, 0.001f) && !strcmp(r.runs[0].engine, "cpu"));
 	CHECK(r.runs[0].warmup == 0.0f && !strcmp(r.runs[0].train_on, "train") && r.runs[0].images == 0);
 	CHECK(r.runs[0].label_smoothing == 0.0f && r.runs[0].ema == 0.0f && !strcmp(r.runs[0].tta, "none"));
 	CHECK(!run_trained_on_val(&r.runs[0]));
@@ -653,9 +655,10 @@ TEST(format_version_1_lambda)
 	}
 }
 
-/* Rewrites training/runs as a nash before the placement fields (host, device_name, job) wrote
-   it; with int_job, plus a field 'job' of the wrong type (an integer). */
-static void rewrite_runs_without_placement(const char *path, int int_job)
+/* Rewrites training/runs as a nash before the placement fields (host, hardware, job) wrote
+   it; with int_job, plus a field 'job' of the wrong type (an integer); with old_hardware, plus
+   the hardware as files had it before 2026-12-07: "device_name", 64 bytes. */
+static void rewrite_runs_without_placement(const char *path, int int_job, const char *old_hardware)
 {
 	typedef struct OldRun {
 		uint64_t seed;
@@ -663,7 +666,10 @@ static void rewrite_runs_without_placement(const char *path, int int_job)
 		float lr_start, lr_end, momentum, weight_decay;
 		char device[16];
 		int job;
+		char device_name[64];
 	} OldRun;
+	hid_t str64 = H5Tcopy(H5T_C_S1);
+	H5Tset_size(str64, 64);
 	hid_t str = H5Tcopy(H5T_C_S1);
 	H5Tset_size(str, 16);
 	hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(OldRun));
@@ -679,11 +685,15 @@ static void rewrite_runs_without_placement(const char *path, int int_job)
 	H5Tinsert(t, "device", offsetof(OldRun, device), str);
 	if (int_job)
 		H5Tinsert(t, "job", offsetof(OldRun, job), H5T_NATIVE_INT);
+	if (old_hardware)
+		H5Tinsert(t, "device_name", offsetof(OldRun, device_name), str64);
 	hid_t f = open_rw(path), d = H5Dopen2(f, "training/runs", H5P_DEFAULT), sp = H5Dget_space(d);
 	hsize_t n = 0;
 	H5Sget_simple_extent_dims(sp, &n, NULL);
 	OldRun *rows = calloc(n, sizeof *rows);
 	H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows); /* job: not in the file, stays 0 */
+	for (hsize_t i = 0; old_hardware && i < n; i++)
+		snprintf(rows[i].device_name, sizeof rows[i].device_name, "%s", old_hardware);
 	H5Dclose(d);
 	H5Ldelete(f, "training/runs", H5P_DEFAULT);
 	d = H5Dcreate2(f, "training/runs", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -694,6 +704,7 @@ static void rewrite_runs_without_placement(const char *path, int int_job)
 	H5Fclose(f);
 	H5Tclose(t);
 	H5Tclose(str);
+	H5Tclose(str64);
 }
 
 /* Files written before the placement fields still read: the fields are empty, the rest intact.
@@ -707,13 +718,13 @@ TEST(runs_without_placement_are_read)
 	NashErr err = {0};
 	make_model(&m, 0);
 	CHECKF(model_write(&m, p, &err) == 0, "%s", err.msg);
-	rewrite_runs_without_placement(p, 0);
+	rewrite_runs_without_placement(p, 0, NULL);
 	CHECKF(model_read(&r, p, &err) == 0, "%s", err.msg);
 	if (err.code == 0) {
-		CHECK(r.n_runs == 1 && r.runs[0].host[0] == '\0' && r.runs[0].device_name[0] == '\0' &&
+		CHECK(r.n_runs == 1 && r.runs[0].host[0] == '\0' && r.runs[0].hardware[0] == '\0' &&
 		      r.runs[0].job[0] == '\0');
 		snprintf(r.runs[0].host, sizeof r.runs[0].host, "%s", m.runs[0].host);
-		snprintf(r.runs[0].device_name, sizeof r.runs[0].device_name, "%s", m.runs[0].device_name);
+		snprintf(r.runs[0].hardware, sizeof r.runs[0].hardware, "%s", m.runs[0].hardware);
 		snprintf(r.runs[0].job, sizeof r.runs[0].job, "%s", m.runs[0].job);
 		/* the later fields of the training (warmup, train_on, images, the recipe's) are not in
 		   the file either */
@@ -727,8 +738,17 @@ TEST(runs_without_placement_are_read)
 		model_free(&r);
 	}
 	model_free(&m);
+	/* the hardware in 64 bytes, as files had it before it had 128 */
+	const char *old = "NVIDIA H200, GPU 0 of 1, 139.8 GiB (CUDA_VISIBLE_DEVICES=3) and";
+	CHECK(strlen(old) == 63);
+	rewrite_runs_without_placement(p, 0, old);
+	CHECKF(model_read(&r, p, &err) == 0, "%s", err.msg);
+	if (err.code == 0) {
+		CHECKF(strcmp(r.runs[0].hardware, old) == 0, "%s", r.runs[0].hardware);
+		model_free(&r);
+	}
 	fresh(p);
-	rewrite_runs_without_placement(p, 1);
+	rewrite_runs_without_placement(p, 1, NULL);
 	EXPECT_FAIL(p, "training/runs: field 'job' has the wrong type");
 }
 
