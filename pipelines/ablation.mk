@@ -89,8 +89,7 @@ $(call s_stamp,$(S_ABL),run,ABL_SEEDS=$(ABL_SEEDS) ABL_SCRATCH=$(ABL_SCRATCH) $(
 
 # The ensemble of (a)'s final networks across the seeds, on the test set.
 $(S_ABL)/ensemble.txt: $(S_ABL_FINALS) $(S_ABL)/settings/ablation | $(S_ALL)
-	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_ABL)/ensemble.h5 $(S_ABL_FINALS) >$@.tmp 2>$(S_ABL)/ensemble.log || { rm -f $@.tmp; exit 1; }
-	@mv -f $@.tmp $@
+	@$(S_SH) capture $@ $(S_ABL)/ensemble.log -- $(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL) --eval test -o $(S_ABL)/ensemble.h5 $(S_ABL_FINALS)
 
 # The table over the variants and seeds, the summary (nash-report ablation), the plot
 # (pipelines/aggregate.sh, which runs gnuplot, then nash-report).

@@ -27,8 +27,10 @@ shift
 # is left.
 trap 'exit 130' INT TERM HUP
 mkdir -p "$abl/report" || exit 1
-tmp=$(mktemp -d "$abl/.tmp.XXXXXX") || exit 1
+# (named, and the EXIT trap set, before it is made, as in report.sh)
+tmp=$abl/.tmp.$$
 trap 'rm -rf "$tmp"' EXIT
+rm -rf "$tmp" && mkdir "$tmp" || exit 1
 
 # The plot: validation accuracy of the best network after each step against the cumulative
 # training time, (a) against (c), one line per seed (report/steps.dat of each search).

@@ -26,8 +26,11 @@ bin=${NASH_BIN:+$NASH_BIN/}
 trap 'exit 130' INT TERM HUP
 dir=$run/report
 mkdir -p "$dir" || exit 1
-tmp=$(mktemp -d "$dir/.tmp.XXXXXX") || exit 1
+# (named, and the EXIT trap set, before it is made: mktemp ended by the signal between making
+# it and saying its name would leave it behind)
+tmp=$dir/.tmp.$$
 trap 'rm -rf "$tmp"' EXIT
+rm -rf "$tmp" && mkdir "$tmp" || exit 1
 
 # The plot's data (pipelines/aggregate.sh plots the steps of several searches too): per step,
 # the cumulative training minutes and the best validation accuracy; every child's.

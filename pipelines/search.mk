@@ -216,8 +216,7 @@ $1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
 	@$$(S_SH) train --label $3seed $$@ $$< -- $$(call s_train,$$(S_LR),$$(THREADS_ALONE)) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
 # The seed network on the test set, for comparison.
 $1/step0/test.txt: $1/step0/best.h5 | $(S_ALL)
-	@$$(LAUNCH) $$(S_BIN)/nash-train $$(S_EVAL_TTA) --epochs 0 --eval test $$< >$$@.tmp 2>$1/step0/test.log || { rm -f $$@.tmp; exit 1; }
-	@mv -f $$@.tmp $$@
+	@$$(S_SH) capture $$@ $1/step0/test.log -- $$(LAUNCH) $$(S_BIN)/nash-train $$(S_EVAL_TTA) --epochs 0 --eval test $$<
 # The stamps are written while the makefile is read; in a dry run they may not exist yet.
 $1/settings/init $1/settings/seed: ;
 .PRECIOUS: $1/step0/init.h5 $1/step0/best.h5
@@ -283,8 +282,7 @@ $(if $(S_STEPS),$1/snap/step$(lastword $(S_STEPS)).h5: $1/final.h5 $1/settings/s
 
 # The snapshot ensemble of every step's (trained) best, on the test set.
 $1/ensemble.txt: $(call s_members,$1) $1/settings/ensemble | $(S_ALL)
-	@$$(LAUNCH) $$(S_BIN)/nash-ensemble $$(S_EVAL_TTA) --eval test -o $1/ensemble.h5 $$(filter %.h5,$$^) >$$@.tmp 2>$1/ensemble.log || { rm -f $$@.tmp; exit 1; }
-	@mv -f $$@.tmp $$@
+	@$$(S_SH) capture $$@ $1/ensemble.log -- $$(LAUNCH) $$(S_BIN)/nash-ensemble $$(S_EVAL_TTA) --eval test -o $1/ensemble.h5 $$(filter %.h5,$$^)
 
 # The report: tables per step, a plot, the best architecture drawn, the summary, result.tsv.
 $1/report.md: $1/final.h5 $1/ensemble.txt $(S.$1.home)/step0/test.txt $(foreach k,$(S_STEPS),$1/step$k/best.h5) \
@@ -489,8 +487,7 @@ S_FINALS := $(foreach i,$(S_RUN_IDS),$(S_RUN)/run$i/final.h5)
 # The ensemble of the runs' final networks, on the test set (they differ in architecture; the
 # same data and validation split make them comparable).
 $(S_RUN)/ensemble.txt: $(S_FINALS) $(S_RUN)/settings/runs | $(S_ALL)
-	@$(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL_TTA) --eval test -o $(S_RUN)/ensemble.h5 $(S_FINALS) >$@.tmp 2>$(S_RUN)/ensemble.log || { rm -f $@.tmp; exit 1; }
-	@mv -f $@.tmp $@
+	@$(S_SH) capture $@ $(S_RUN)/ensemble.log -- $(LAUNCH) $(S_BIN)/nash-ensemble $(S_EVAL_TTA) --eval test -o $(S_RUN)/ensemble.h5 $(S_FINALS)
 $(S_RUN)/report.md: $(foreach i,$(S_RUN_IDS),$(S_RUN)/run$i/report.md) $(S_RUN)/ensemble.txt $(S_RUN)/settings/runs | $(S_ALL)
 	@$(S_BIN)/nash-report runs $(S_RUN) $(foreach i,$(S_RUN_IDS),run$i)
 $(S_RUN)/settings/runs $(S_RUN)/settings/run: ;

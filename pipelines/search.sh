@@ -36,6 +36,9 @@
 #       (predicted from the times measured so far) and the validation accuracy still improves
 #       (by G within the last K steps), at most N; then the final phase (`MAKE STEPS=n
 #       search-run`). Records the steps reached and why in DIR/climb.txt.
+#   search.sh capture OUT LOG -- CMD...
+#       OUT becomes what CMD writes on its standard output (its standard error: LOG), once CMD
+#       has succeeded: written to OUT.tmp, renamed; on failure or a signal nothing is left.
 #   search.sh link OUT TARGET
 #       OUT becomes a symbolic link to TARGET, atomically.
 #   search.sh best DIR MODEL
@@ -596,8 +599,25 @@ cmd_check_budget() {
 		die "MAX_PARAMS=$spec does not exceed what the seed network ($model) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say 4x, $((4 * params)) parameters, or MAX_PARAMS= for no budget)"
 }
 
+# OUT from CMD's standard output, whole or not at all (a one-line recipe's `>OUT.tmp || rm`
+# leaves OUT.tmp behind when Ctrl-C ends the recipe's shell with its command).
+cmd_capture() {
+	[ $# -ge 4 ] && [ "$3" = -- ] || die "usage: search.sh capture OUT LOG -- CMD..."
+	out=$1 log=$2
+	shift 3
+	"$@" >"$out.tmp" 2>"$log"
+	rc=$?
+	if [ $rc -ne 0 ] || [ -n "$interrupted" ]; then
+		rm -f "$out.tmp"
+		[ -n "$interrupted" ] && exit 130
+		exit $rc
+	fi
+	mv -f "$out.tmp" "$out" || { rm -f "$out.tmp"; die "cannot write $out"; }
+}
+
 case ${1:-} in
 train) shift; cmd_train "$@" ;;
+capture) shift; cmd_capture "$@" ;;
 check-budget) shift; cmd_check_budget "$@" ;;
 budget) shift; cmd_budget "$@" ;;
 select) shift; cmd_select "$@" ;;
@@ -610,5 +630,5 @@ climb)
 	cmd_climb "$@"
 	;;
 best) shift; cmd_best "$@" ;;
-*) die "usage: search.sh train|snap|link|best|select|budget|check-budget|climb ..." ;;
+*) die "usage: search.sh train|capture|snap|link|best|select|budget|check-budget|climb ..." ;;
 esac

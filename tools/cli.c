@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/atomic.h"
 #include "base/isolate.h"
 
 /* NASH_READ_TIMEOUT=S: the time base of the isolated file readers (lib/base/isolate.h), read
@@ -26,6 +28,32 @@ __attribute__((constructor)) static void read_timeout_from_env(int argc, char **
 		prog = prog ? prog + 1 : argc > 0 && argv[0] ? argv[0] : "nash";
 		fprintf(stderr, "%s: NASH_READ_TIMEOUT=%s: not a number of seconds from 0.01 to 86400\n", prog, s);
 		exit(2);
+	}
+}
+
+/* A terminating signal (Ctrl-C's SIGINT, a scheduler's SIGTERM, a hangup) ends a tool as it
+   would anyway, but not before the temporary of an output being written (atomic_write) is
+   removed: an interrupted tool leaves nothing behind. SA_RESETHAND makes the default action
+   the signal's again, so the signal raised here ends the program once the handler returns,
+   with the status of that signal (the pipeline tells a signal from a failure). */
+static void remove_temp_and_end(int sig)
+{
+	const char *t = atomic_temp_now();
+	if (t)
+		unlink(t);
+	raise(sig);
+}
+
+/* Installed before main in every tool, for the signals not ignored: a program started with
+   SIGINT ignored (a shell's background job) keeps it so. */
+__attribute__((constructor)) static void clean_up_on_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		struct sigaction old, sa = {.sa_handler = remove_temp_and_end, .sa_flags = SA_RESETHAND | SA_RESTART};
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
 	}
 }
 

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,23 @@ static int write_fd(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* The temporary being written (atomic_temp_now): named before open creates it (a signal is
+   handled as a system call returns: as open returns, the file exists), the path copied before
+   the flag is set and the flag cleared once the file is renamed, so a handler sees a whole path,
+   never a half-written one. One at a time: the tools write their outputs from one thread. */
+static char temp_now[4096];
+static volatile sig_atomic_t temp_now_set;
+
+const char *atomic_temp_now(void) { return temp_now_set ? temp_now : NULL; }
+
+static void temp_now_begin(const char *tmp)
+{
+	if (strlen(tmp) < sizeof temp_now) {
+		memcpy(temp_now, tmp, strlen(tmp) + 1);
+		temp_now_set = 1;
+	}
+}
+
 /* Creates "PATH.XXXXXX.tmp" exclusively (mode 0666 & ~umask, like the file it replaces would
    get); mkstemps is not POSIX and mkstemp's 0600 would leak into the final file. */
 static int open_temp(char *tmp, size_t n, const char *path)
@@ -59,9 +77,14 @@ static int open_temp(char *tmp, size_t n, const char *path)
 			sfx[i] = alnum[rng_below(&r, sizeof alnum - 1)];
 		sfx[6] = '\0';
 		snprintf(tmp, n, "%s.%s.tmp", path, sfx);
+		/* named before it exists: a signal handled as open returns finds it (see above) */
+		temp_now_begin(tmp);
 		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd >= 0 || errno != EEXIST)
+		if (fd >= 0)
 			return fd;
+		temp_now_set = 0; /* (not made, or another's: never to be removed) */
+		if (errno != EEXIST)
+			return -1;
 	}
 	return -1;
 }
@@ -157,6 +180,8 @@ static int replace(const char *name, const char *dest, const void *buf, size_t l
 		e = errno;
 	if (!e && rename(tmp, dest))
 		e = errno;
+	/* (cleared once renamed: a handler's unlink of a name that is gone does nothing) */
+	temp_now_set = 0;
 	if (e) {
 		unlink(tmp);
 		free(tmp);

@@ -17,6 +17,11 @@
    flushes it). Errors name path: "out.h5: No space left on device". */
 int atomic_write(const char *path, const void *buf, size_t len, NashErr *err);
 
+/* The temporary file atomic_write is writing now, NULL when none: what a program's handler of
+   a terminating signal (SIGINT, SIGTERM, SIGHUP) removes before the signal ends the program,
+   so that an interrupted write leaves nothing behind (tools/cli.c). Async-signal-safe. */
+const char *atomic_temp_now(void);
+
 /* Reads the whole of path ("-": stdin) into *buf (malloc'd, caller frees; one spare NUL byte
    after the data). Errors name the file, "<stdin>" for "-". */
 int read_all(const char *path, void **buf, size_t *len, NashErr *err);

@@ -82,3 +82,18 @@ search_group() {
 	wait $! || status=$?
 	cat "$BATS_TEST_TMPDIR/make.out"
 }
+
+# search_group ARGS..., sent SIGINT (as Ctrl-C sends it to the terminal's process group) after
+# $1 hundredths of a second, wherever it is then; $status is make's exit status.
+interrupt_after() {
+	local t=$1 pid
+	shift
+	status=0
+	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' setsid -w make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" "${S_ARGS[@]}" "$@" \
+		>"$BATS_TEST_TMPDIR/make.out" 2>&1 &
+	pid=$!
+	sleep "$((t / 100)).$((t / 10 % 10))$((t % 10))"
+	# (setsid made make, pid, the leader of a process group of its own)
+	kill -INT -- "-$pid" 2>/dev/null || true # (it may have ended already)
+	wait "$pid" || status=$?
+}

@@ -818,6 +818,29 @@ runs_fingerprint() {
 	run -0 grep -F '| after final training (`final.h5`)' "$run/report.md"
 }
 
+@test "Ctrl-C at random moments: RUN/best.h5, when there is one, is a readable network; a rerun ends as an uninterrupted search" {
+	need_reference a
+	run=$BATS_TEST_TMPDIR/cc
+	local delays=() t
+	for t in 1 2 3 4; do delays+=("$((RANDOM % 120 + 10))"); done # hundredths of a second
+	echo "# Ctrl-C after ${delays[*]} hundredths of a second, each time of the search as far as it got" >&3
+	for t in "${delays[@]}"; do
+		interrupt_after "$t" search RUN="$run"
+		if [ -e "$run/best.h5" ]; then
+			run -0 nash-show "$run/best.h5"
+			[ "$run/best.h5" -ef "$run/final.h5" ] || [ "$run/best.h5" -ef "$run/step1/best.h5" ] ||
+				[ "$run/best.h5" -ef "$run/step2/best.h5" ]
+		fi
+		[ ! -e "$run/report.md" ] || grep -q '^# ' "$run/report.md"
+		if [ -d "$run" ]; then
+			run -0 find "$run" -name '*.tmp*' # no temporary left behind
+			assert_output ""
+		fi
+	done
+	run -0 search search RUN="$run"
+	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$run")
+}
+
 @test "make -f CLONE/Makefile from another directory says how to run it" {
 	cd "$BATS_TEST_TMPDIR"
 	run -2 make --no-print-directory -f "$TOP/Makefile" -n search
