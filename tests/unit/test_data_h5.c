@@ -2,7 +2,8 @@
    (image.c) and names in messages (base/err.c): a built-in fixture written and read back byte
    for byte, errors of the reader and the writer, luma and the bilinear filter's arithmetic,
    image files refused from their first bytes, names escaped and shortened. PNG/JPEG decoding
-   and packing of real image files are tested against Pillow in tests/bats/nash-data.bats. */
+   is tested against Pillow in tests/bats/nash-data-images.bats, packing image folders in
+   nash-data-pack.bats. */
 #include "check.h"
 #include "data/data.h"
 #include "data/image.h"
