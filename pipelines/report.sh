@@ -4,7 +4,9 @@
 # the search (gnuplot) and the best architecture drawn (Graphviz). The pictures are made here,
 # not in nash-report, because they need those programs, which no nash tool runs; each is shown
 # only where its program is installed and succeeded.
-# Usage: report.sh [--partial] [--step0 DIR] RUN STEPS FINAL_ON ENSEMBLE (NASH_BIN: the tools);
+# Usage: report.sh [--partial] [--step0 DIR] RUN STEPS FINAL_ON ENSEMBLE (NASH_BIN: the tools;
+# NASH_START, NASH_AT_ONCE: when the make started and the trainings it runs at once, for the
+# wall time against the training time);
 # --step0: where the seed network is when not in RUN/step0 (searches that share one).
 # --partial: the report of a search stopped after step STEPS, written after every step (no final
 # phase, no ensemble yet; report.md only), so that an interrupted or spent search leaves an
@@ -78,4 +80,5 @@ fi
 
 # shellcheck disable=SC2086
 "${bin}nash-report" search ${partial:+--partial} ${step0:+--step0 $step0} --final-on "$final_on" \
+	${NASH_START:+--started $NASH_START} ${NASH_AT_ONCE:+--at-once $NASH_AT_ONCE} \
 	--ensemble "$ensemble" ${plot:+--plot $plot} ${drawing:+--drawing report/best.svg} "$run" "$steps"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "base/atomic.h"
@@ -37,8 +38,10 @@ static void usage(FILE *f)
 		"      --ensemble WHAT    the snapshot ensemble's members: raw (default) or trained\n"
 		"      --plot FILE        the plot report.md shows (a path from RUN or DIR)\n"
 		"      --drawing FILE     the drawing of the best architecture report.md shows (from RUN)\n"
-		"      --started EPOCH    ablation: when its make started (seconds since 1970), for the\n"
-		"                         wall time\n"
+		"      --started EPOCH    when its make started (seconds since 1970), for the wall time\n"
+		"                         (search: shown when that make made the seed network too)\n"
+		"      --at-once J        search: the trainings that ran at once (make -jJ), for the\n"
+		"                         share of the wall time spent training\n"
 		"  -h, --help             display this help and exit\n"
 		"  -V, --version          output version information and exit\n",
 		prog, prog, prog, prog);
@@ -222,11 +225,39 @@ static void md_result(FILE *f, const SearchReport *r, const Texts *t)
 	fprintf(f, "\n");
 }
 
+/* The make that wrote the report: when it started (0: not known) and how many trainings it ran
+   at once. */
+static struct {
+	long started;
+	int at_once;
+} wall;
+
+/* The wall time against the training time: shown when the make that started at wall.started
+   made the whole search (its seed network is no older), not for a search resumed or extended
+   by several makes, whose wall time no file holds. */
+static void md_wall(FILE *f, const SearchReport *r)
+{
+	char init[REPORT_PATH + 32], h1[32], h2[32];
+	struct stat st;
+	snprintf(init, sizeof init, "%s/init.h5", r->step0);
+	if (wall.started <= 0 || r->o.partial || stat(init, &st) != 0 || st.st_mtime < wall.started)
+		return;
+	double w = difftime(time(NULL), (time_t)wall.started);
+	if (w < 1)
+		return;
+	double busy = r->train_seconds / (w * wall.at_once);
+	fprintf(f, "Wall time: %s from `make search` to this report, %d training%s at once: the trainings' own time "
+		   "(%s) filled %.0f%% of it%s.\n\n", hms(h1, sizeof h1, w), wall.at_once, plural(wall.at_once),
+		hms(h2, sizeof h2, r->train_seconds), 100 * busy,
+		busy < 1 ? "; the rest went to starting programs, reading files, morphisms, evaluations and waiting" : "");
+}
+
 static void md_compute(FILE *f, const SearchReport *r, const Texts *t, const char *plot)
 {
 	char h1[32], h2[32], h3[32];
 	fprintf(f, "Training time, all models: %s (seed %s, final %s).\n\n", hms(h1, sizeof h1, r->train_seconds),
 		hms(h2, sizeof h2, r->seed_seconds), r->o.partial ? "not yet" : hms(h3, sizeof h3, r->final_seconds));
+	md_wall(f, r);
 	fprintf(f, "Training compute, all models: %.0f images trained on", r->train_images);
 	if (t->epochs_in_final[0])
 		fprintf(f, ", as many as %s epochs of the final phase's %.0f images", t->epochs_in_final,
@@ -326,7 +357,7 @@ static const char *choice(const char *opt, const char *v, const char *a, const c
 static const struct {
 	const char *name, *operands, *options;
 } commands[] = {
-	{"search", "RUN STEPS", "psfePd"},
+	{"search", "RUN STEPS", "psfePdSj"},
 	{"plot-data", "RUN STEPS", "s"},
 	{"runs", "DIR NAME...", ""},
 	{"ablation", "DIR NAME...", "PS"},
@@ -394,11 +425,13 @@ int main(int argc, char **argv)
 	SearchReportOpts o = {0};
 	const char *final_on = "train", *ensemble = "raw", *plot = NULL, *drawing = NULL;
 	long started = 0;
+	int at_once = 1;
 	static const struct option opts[] = {
 		{"partial", no_argument, 0, 'p'},	  {"step0", required_argument, 0, 's'},
 		{"final-on", required_argument, 0, 'f'},  {"ensemble", required_argument, 0, 'e'},
 		{"plot", required_argument, 0, 'P'},	  {"drawing", required_argument, 0, 'd'},
-		{"started", required_argument, 0, 'S'},	  {"help", no_argument, 0, 'h'},
+		{"started", required_argument, 0, 'S'},	  {"at-once", required_argument, 0, 'j'},
+		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},	  {0, 0, 0, 0},
 	};
 	/* the options after the command */
@@ -416,6 +449,7 @@ int main(int argc, char **argv)
 		case 'P': plot = optarg; break;
 		case 'd': drawing = optarg; break;
 		case 'S': started = cli_long(prog, "--started", optarg, 0, 1L << 40); break;
+		case 'j': at_once = (int)cli_long(prog, "--at-once", optarg, 1, 4096); break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
@@ -433,6 +467,7 @@ int main(int argc, char **argv)
 		o.run = dir;
 		o.steps = (int)cli_long(prog, "STEPS", argv[optind + 1], 0, 999);
 		o.ensemble_trained = strcmp(ensemble, "trained") == 0;
+		wall.started = started, wall.at_once = at_once;
 		run_search(&o, cmd == 1, final_on, ensemble, plot, drawing);
 	} else if (cmd == 2) {
 		run_runs(dir, argv + optind + 1, n - 1);

@@ -76,6 +76,22 @@ copy() {
 	refute_output --partial "Not finished"
 }
 
+@test "nash-report search --started: the wall time against the training time, only for a search one make made whole" {
+	copy
+	r=$BATS_TEST_TMPDIR/r
+	now=$(date +%s)
+	touch -d "@$((now - 470))" "$r/step0/init.h5" # the seed network made 10 s after the make started
+	run -0 nash-report search --started $((now - 480)) --at-once 2 "$r" 2
+	run -0 cat "$r/report.md"
+	# 2m00s of training on 2 slots over 8 minutes: 12.5%, printed 12 (8m01s, should the clock tick: 12.47%)
+	assert_line --regexp '^Wall time: 8m0[01]s from `make search` to this report, 2 trainings at once: the trainings. own time \(2m00s\) filled 12% of it; the rest went to starting programs, reading files, morphisms, evaluations and waiting\.$'
+	# a seed network older than the make: a search resumed or extended, whose wall time is not known
+	run -0 nash-report search --started $((now - 460)) --at-once 2 "$r" 2
+	run -1 grep '^Wall time' "$r/report.md"
+	run -2 nash-report search --at-once 0 "$r" 2
+	run -2 nash-report runs --at-once 2 "$r" run1
+}
+
 @test "nash-report search --partial: how far the search got, report.md only" {
 	copy
 	r=$BATS_TEST_TMPDIR/r
