@@ -234,10 +234,13 @@ static struct {
 
 /* The wall time against the training time: shown when the make that started at wall.started
    made the whole search (its seed network is no older), not for a search resumed or extended
-   by several makes, whose wall time no file holds. */
+   by several makes, whose wall time no file holds. The trainings' share of it counts the seed
+   network's pretraining and the final training as having every core to themselves (search.mk's
+   THREADS_ALONE; the final one shares them with trained snapshots, search.mk's
+   S_FINAL_THREADS) and the others as wall.at_once at a time. */
 static void md_wall(FILE *f, const SearchReport *r)
 {
-	char init[REPORT_PATH + 32], h1[32], h2[32];
+	char init[REPORT_PATH + 32], h1[32], h2[32], h3[32];
 	struct stat st;
 	snprintf(init, sizeof init, "%s/init.h5", r->step0);
 	if (wall.started <= 0 || r->o.partial || stat(init, &st) != 0 || st.st_mtime < wall.started)
@@ -245,11 +248,14 @@ static void md_wall(FILE *f, const SearchReport *r)
 	double w = difftime(time(NULL), (time_t)wall.started);
 	if (w < 1)
 		return;
-	double busy = r->train_seconds / (w * wall.at_once);
-	fprintf(f, "Wall time: %s from `make search` to this report, %d training%s at once: the trainings' own time "
-		   "(%s) filled %.0f%% of it%s.\n\n", hms(h1, sizeof h1, w), wall.at_once, plural(wall.at_once),
-		hms(h2, sizeof h2, r->train_seconds), 100 * busy,
-		busy < 1 ? "; the rest went to starting programs, reading files, morphisms, evaluations and waiting" : "");
+	int final_alone = !(r->o.ensemble_trained && r->o.steps >= 2);
+	double alone = r->seed_seconds + (final_alone ? r->final_seconds : 0);
+	double training = alone + (r->train_seconds - alone) / wall.at_once;
+	fprintf(f, "Wall time: %s from `make search` to this report, of which the trainings took %s (%s of training: "
+		   "the seed network's and %s on every core, the others %d at once): %.0f%%; the rest went to "
+		   "starting programs, reading files, morphisms, evaluations, and slots left idle.\n\n",
+		hms(h1, sizeof h1, w), hms(h2, sizeof h2, training), hms(h3, sizeof h3, r->train_seconds),
+		final_alone ? "the final training" : "no other", wall.at_once, 100 * training / w);
 }
 
 static void md_compute(FILE *f, const SearchReport *r, const Texts *t, const char *plot)
