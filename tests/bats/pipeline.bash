@@ -72,28 +72,33 @@ make_hook() {
 	echo "$BATS_TEST_TMPDIR/hook.sh"
 }
 
-# Runs `make search` in its own process group (so that the hook can signal all of it) and
-# waits for it; $status is make's exit status. SIGINT is reset to its default: a background
-# command inherits it ignored, and Ctrl-C reaches a foreground make with its default.
-search_group() {
-	status=0
+# Starts `make search ARGS...` in the background, in its own process group (so that the hook
+# can signal all of it), output to $BATS_TEST_TMPDIR/make.out; its pid (setsid made it the
+# group's leader) in group_pid. SIGINT is reset to its default: a background command inherits
+# it ignored, and Ctrl-C reaches a foreground make with its default.
+start_group() {
 	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' setsid -w make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" "${S_ARGS[@]}" "$@" \
 		>"$BATS_TEST_TMPDIR/make.out" 2>&1 &
-	wait $! || status=$?
+	group_pid=$!
+}
+
+# Runs `make search ARGS...` in its own process group and waits for it; $status is make's exit
+# status; its output is printed.
+search_group() {
+	status=0
+	start_group "$@"
+	wait "$group_pid" || status=$?
 	cat "$BATS_TEST_TMPDIR/make.out"
 }
 
 # search_group ARGS..., sent SIGINT (as Ctrl-C sends it to the terminal's process group) after
 # $1 hundredths of a second, wherever it is then; $status is make's exit status.
 interrupt_after() {
-	local t=$1 pid
+	local t=$1
 	shift
 	status=0
-	perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die "exec: $!"' setsid -w make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" "${S_ARGS[@]}" "$@" \
-		>"$BATS_TEST_TMPDIR/make.out" 2>&1 &
-	pid=$!
+	start_group "$@"
 	sleep "$((t / 100)).$((t / 10 % 10))$((t % 10))"
-	# (setsid made make, pid, the leader of a process group of its own)
-	kill -INT -- "-$pid" 2>/dev/null || true # (it may have ended already)
-	wait "$pid" || status=$?
+	kill -INT -- "-$group_pid" 2>/dev/null || true # (it may have ended already)
+	wait "$group_pid" || status=$?
 }
