@@ -609,10 +609,9 @@ cmd_capture() {
 	rc=$?
 	if [ $rc -ne 0 ] || [ -n "$interrupted" ]; then
 		rm -f "$out.tmp"
-		[ -n "$interrupted" ] && exit 130
-		exit $rc
+		fail "$out: $(tool_failure "$(basename "$1")" $rc "$log") (see $log)"
 	fi
-	mv -f "$out.tmp" "$out" || { rm -f "$out.tmp"; die "cannot write $out"; }
+	mv -f "$out.tmp" "$out" || { rm -f "$out.tmp"; fail "cannot write $out"; }
 }
 
 case ${1:-} in
