@@ -1,7 +1,7 @@
 /* Shared by the dataset tests (test_data.c, test_data_bad.c): the fixtures of
    tests/fixtures/gen_fixtures.c, written into a temporary directory (fx) and named by spec_of;
-   files written by hand into it, and its removal. Header-only: both programs use every helper
-   here. */
+   files written by hand into it, and its removal; test_data_h5.c uses the directory and its
+   removal only. Header-only (a helper a program does not use is marked so). */
 #ifndef NASH_DATA_FIXTURES_H
 #define NASH_DATA_FIXTURES_H
 
@@ -15,6 +15,8 @@
 
 #define GEN_FIXTURES_NO_MAIN
 #include "../fixtures/gen_fixtures.c"
+
+#define NASH_MAYBE_UNUSED __attribute__((unused))
 
 static char fx[512]; /* the temporary fixture directory */
 
@@ -41,7 +43,7 @@ static void rm_tree(const char *path)
 	}
 }
 
-static void write_file(const char *dir, const char *name, const uint8_t *data, size_t n)
+NASH_MAYBE_UNUSED static void write_file(const char *dir, const char *name, const uint8_t *data, size_t n)
 {
 	char path[1024];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -53,7 +55,7 @@ static void write_file(const char *dir, const char *name, const uint8_t *data, s
 	fclose(f);
 }
 
-static char *spec_of(const char *name, const char *sub)
+NASH_MAYBE_UNUSED static char *spec_of(const char *name, const char *sub)
 {
 	static char s[1100];
 	snprintf(s, sizeof s, "%s:%s/%s", name, fx, sub);
@@ -62,7 +64,7 @@ static char *spec_of(const char *name, const char *sub)
 
 /* Makes fx, $TMPDIR/nash-test-NAME-XXXXXX (or under /tmp), and writes the fixtures into it;
    -1, having said why, when it cannot. */
-static int fixtures_make(const char *name)
+NASH_MAYBE_UNUSED static int fixtures_make(const char *name)
 {
 	char msg[1200];
 	const char *tmp = getenv("TMPDIR");

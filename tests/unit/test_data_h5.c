@@ -8,38 +8,7 @@
 #include "data/data.h"
 #include "data/image.h"
 
-#include <dirent.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define GEN_FIXTURES_NO_MAIN
-#include "../fixtures/gen_fixtures.c"
-
-static char fx[512]; /* the temporary fixture directory */
-
-static void rm_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st))
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		DIR *dir = opendir(path);
-		struct dirent *e;
-		while (dir && (e = readdir(dir))) {
-			char sub[1024];
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-			rm_tree(sub);
-		}
-		if (dir)
-			closedir(dir);
-		rmdir(path);
-	} else {
-		unlink(path);
-	}
-}
+#include "data_fixtures.h"
 
 static const char *path_of(const char *name)
 {
