@@ -225,37 +225,31 @@ static void md_result(FILE *f, const SearchReport *r, const Texts *t)
 	fprintf(f, "\n");
 }
 
-/* The make that wrote the report: when it started (0: not known) and how many trainings it ran
-   at once. */
-static struct {
-	long started;
-	int at_once;
-} wall;
-
-/* The wall time against the training time: shown when the make that started at wall.started
+/* The wall time against the training time: shown when the make that started at o.started
    made the whole search (its seed network is no older), not for a search resumed or extended
    by several makes, whose wall time no file holds. The trainings' share of it counts the seed
    network's pretraining and the final training as having every core to themselves (search.mk's
    THREADS_ALONE; the final one shares them with trained snapshots, search.mk's
-   S_FINAL_THREADS) and the others as wall.at_once at a time. */
+   S_FINAL_THREADS) and the others as o.at_once at a time. */
 static void md_wall(FILE *f, const SearchReport *r)
 {
 	char init[REPORT_PATH + 32], h1[32], h2[32], h3[32];
 	struct stat st;
 	snprintf(init, sizeof init, "%s/init.h5", r->step0);
-	if (wall.started <= 0 || r->o.partial || stat(init, &st) != 0 || st.st_mtime < wall.started)
+	if (r->o.started <= 0 || r->o.partial || stat(init, &st) != 0 || st.st_mtime < r->o.started)
 		return;
-	double w = difftime(time(NULL), (time_t)wall.started);
+	double w = difftime(time(NULL), (time_t)r->o.started);
+	int at_once = r->o.at_once > 0 ? r->o.at_once : 1;
 	if (w < 1)
 		return;
 	int final_alone = !(r->o.ensemble_trained && r->o.steps >= 2);
 	double alone = r->seed_seconds + (final_alone ? r->final_seconds : 0);
-	double training = alone + (r->train_seconds - alone) / wall.at_once;
+	double training = alone + (r->train_seconds - alone) / at_once;
 	fprintf(f, "Wall time: %s from `make search` to this report, of which the trainings took %s (%s of training: "
 		   "the seed network's and %s on every core, the others %d at once): %.0f%%; the rest went to "
 		   "starting programs, reading files, morphisms, evaluations, and slots left idle.\n\n",
 		hms(h1, sizeof h1, w), hms(h2, sizeof h2, training), hms(h3, sizeof h3, r->train_seconds),
-		final_alone ? "the final training" : "no other", wall.at_once, 100 * training / w);
+		final_alone ? "the final training" : "no other", at_once, 100 * training / w);
 }
 
 static void md_compute(FILE *f, const SearchReport *r, const Texts *t, const char *plot)
@@ -431,7 +425,6 @@ int main(int argc, char **argv)
 	SearchReportOpts o = {0};
 	const char *final_on = "train", *ensemble = "raw", *plot = NULL, *drawing = NULL;
 	long started = 0;
-	int at_once = 1;
 	static const struct option opts[] = {
 		{"partial", no_argument, 0, 'p'},	  {"step0", required_argument, 0, 's'},
 		{"final-on", required_argument, 0, 'f'},  {"ensemble", required_argument, 0, 'e'},
@@ -455,7 +448,7 @@ int main(int argc, char **argv)
 		case 'P': plot = optarg; break;
 		case 'd': drawing = optarg; break;
 		case 'S': started = cli_long(prog, "--started", optarg, 0, 1L << 40); break;
-		case 'j': at_once = (int)cli_long(prog, "--at-once", optarg, 1, 4096); break;
+		case 'j': o.at_once = (int)cli_long(prog, "--at-once", optarg, 1, 4096); break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
@@ -473,7 +466,7 @@ int main(int argc, char **argv)
 		o.run = dir;
 		o.steps = (int)cli_long(prog, "STEPS", argv[optind + 1], 0, 999);
 		o.ensemble_trained = strcmp(ensemble, "trained") == 0;
-		wall.started = started, wall.at_once = at_once;
+		o.started = started;
 		run_search(&o, cmd == 1, final_on, ensemble, plot, drawing);
 	} else if (cmd == 2) {
 		run_runs(dir, argv + optind + 1, n - 1);

@@ -80,6 +80,8 @@ typedef struct SearchReportOpts {
 	int steps;
 	int partial;           /* stopped after step `steps`: no final model, no ensemble yet */
 	int ensemble_trained;  /* ENSEMBLE=trained: the members are snap/stepK.h5, else stepK/best.h5 */
+	long started;          /* when the make that writes the report started (epoch seconds); 0: unknown */
+	int at_once;           /* the trainings that make ran at once (its -j); 0 counts as 1 */
 } SearchReportOpts;
 
 typedef struct SearchReport {
