@@ -230,8 +230,8 @@ static const char *view4(Onnx *o, int i)
 }
 
 /* The normalisation nash applies to every pixel, ((float)p / 255 - mean) / std, in the same
-   float operations and order, so the ONNX model takes raw pixels. */
-static int emit_input(Onnx *o, const Model *m)
+   float operations and order, so the ONNX model takes raw pixels; into out. */
+static int emit_input(Onnx *o, const Model *m, const char *out)
 {
 	const Graph *g = o->g;
 	float *c255 = onnx_pool_alloc(&o->pool, sizeof *c255);
@@ -248,7 +248,7 @@ static int emit_input(Onnx *o, const Model *m)
 	const char *scaled = "input.scaled", *centred = "input.centred";
 	const char *a[2] = {"image", k255}, *b[2] = {scaled, kmean}, *c[2] = {centred, kstd};
 	if (!onnx_emit(o, "Div", scaled, 2, a, scaled) || !onnx_emit(o, "Sub", centred, 2, b, centred) ||
-	    !onnx_emit(o, "Div", o->names[0], 2, c, o->names[0]))
+	    !onnx_emit(o, "Div", out, 2, c, out))
 		return -1;
 	o->rank[0] = 4;
 	return 0;
@@ -412,14 +412,14 @@ static Onnx__StringStringEntryProto *meta(Onnx *o, const char *key, const char *
 }
 
 /* Builds the whole model in o's pool and packs it. */
-static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
+static int build(void **buf, size_t *len, Onnx *o, const Model *m, Tta tta, NashErr *err)
 {
 	const Graph *g = &m->g;
 	int nn = g->n_nodes;
 	/* Bounds: per node at most 3 ONNX nodes for its op plus one Unsqueeze of its output, and at
 	   most 4 parameters plus 2 constants; the input adds 3 of each, the end one Flatten. */
-	o->cap_nodes = 4 * (size_t)nn + 8;
-	o->cap_inits = 6 * (size_t)nn + 8;
+	o->cap_nodes = 4 * (size_t)nn + 8 + ONNX_TTA_MAX_NODES;
+	o->cap_inits = 6 * (size_t)nn + 8 + ONNX_TTA_MAX_INITS;
 	o->nodes = onnx_pool_alloc(&o->pool, o->cap_nodes * sizeof *o->nodes);
 	o->inits = onnx_pool_alloc(&o->pool, o->cap_inits * sizeof *o->inits);
 	o->names = onnx_pool_alloc(&o->pool, (size_t)nn * sizeof *o->names);
@@ -433,7 +433,10 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 		if (!(o->names[i] = onnx_pool_printf(&o->pool, "%s", name)))
 			goto oom;
 	}
-	if (emit_input(o, m))
+	/* With test-time augmentation the network's input is the normalised image's views, its
+	   output their logits, and the graph's output the mean of their softmax. */
+	if (tta == TTA_NONE ? emit_input(o, m, o->names[0])
+			    : emit_input(o, m, "input.normalised") || onnx_tta_views(o, tta, "input.normalised", o->names[0]))
 		goto oom;
 	for (int i = 1; i < nn; i++)
 		if (emit_node(o, i, err)) {
@@ -441,26 +444,31 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 				return -1;
 			goto oom;
 		}
-	/* The last node's output is the graph's: "logits" [N, classes]. */
+	/* The last node's output is the network's, "logits" [N, classes], and the graph's; with
+	   test-time augmentation the views' logits [V*N, classes], whose mean softmax is the graph's. */
+	const char *logits = tta == TTA_NONE ? "logits" : "view_logits";
+	const char *output = tta == TTA_NONE ? "logits" : "probabilities";
 	int last = nn - 1;
 	if (o->rank[last] == 2) {
-		o->nodes[o->n_nodes - 1]->output[0] = "logits";
+		o->nodes[o->n_nodes - 1]->output[0] = (char *)logits;
 	} else {
-		Onnx__NodeProto *f = onnx_emit(o, "Flatten", "logits", 1, (const char *[]){o->names[last]}, "logits");
+		Onnx__NodeProto *f = onnx_emit(o, "Flatten", logits, 1, (const char *[]){o->names[last]}, logits);
 		onnx_attr_int(o, f, "axis", 1);
 		if (!f)
 			goto oom;
 	}
+	if (tta != TTA_NONE && onnx_tta_mean(o, tta, logits, output))
+		goto oom;
 
 	int64_t in_dims[4] = {-1, g->in_c, g->in_h, g->in_w}, out_dims[2] = {-1, g->n_classes};
 	Onnx__ValueInfoProto *in = value_info(o, "image", 4, in_dims);
-	Onnx__ValueInfoProto *out = value_info(o, "logits", 2, out_dims);
+	Onnx__ValueInfoProto *out = value_info(o, output, 2, out_dims);
 	Onnx__GraphProto *graph = onnx_pool_alloc(&o->pool, sizeof *graph);
 	Onnx__ModelProto *model = onnx_pool_alloc(&o->pool, sizeof *model);
 	Onnx__OperatorSetIdProto *opset = onnx_pool_alloc(&o->pool, sizeof *opset);
 	Onnx__ValueInfoProto **ins = onnx_pool_alloc(&o->pool, sizeof *ins), **outs = onnx_pool_alloc(&o->pool, sizeof *outs);
 	Onnx__OperatorSetIdProto **opsets = onnx_pool_alloc(&o->pool, sizeof *opsets);
-	Onnx__StringStringEntryProto **props = onnx_pool_alloc(&o->pool, 5 * sizeof *props);
+	Onnx__StringStringEntryProto **props = onnx_pool_alloc(&o->pool, 6 * sizeof *props);
 	if (!in || !out || !graph || !model || !opset || !ins || !outs || !opsets || !props)
 		goto oom;
 	onnx__graph_proto__init(graph);
@@ -469,7 +477,12 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 	ins[0] = in;
 	outs[0] = out;
 	graph->name = onnx_pool_printf(&o->pool, "nash_%s", m->id[0] ? m->id : "model");
-	graph->doc_string = "input 'image': float32 pixels 0..255 [N,C,H,W], normalised inside; output 'logits' [N,classes]";
+	graph->doc_string = tta == TTA_NONE ? "input 'image': float32 pixels 0..255 [N,C,H,W], normalised inside; output 'logits' [N,classes]"
+		: onnx_pool_printf(&o->pool, "input 'image': float32 pixels 0..255 [N,C,H,W], normalised inside; output "
+			"'probabilities' [N,classes]: the mean softmax of the image's views, as nash-train --tta %s "
+			"evaluates", tta_name(tta));
+	if (tta != TTA_NONE)
+		out->doc_string = "softmax probabilities (not logits): the weighted mean over the test-time augmentation views";
 	graph->n_node = o->n_nodes;
 	graph->node = o->nodes;
 	graph->n_initializer = o->n_inits;
@@ -487,9 +500,12 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 	props[2] = meta(o, "nash.classes", onnx_pool_printf(&o->pool, "%d", g->n_classes));
 	/* the image a program must give it, C,H,W (classify.js resizes to it) */
 	props[3] = meta(o, "nash.input", onnx_pool_printf(&o->pool, "%d,%d,%d", g->in_c, g->in_h, g->in_w));
-	if (!props[0] || !props[1] || !props[2] || !props[3] || !graph->name)
+	if (!props[0] || !props[1] || !props[2] || !props[3] || !graph->name || !graph->doc_string)
 		goto oom;
 	size_t n_props = 4;
+	/* the views the output averages; absent without them, so that the default export stays as it was */
+	if (tta != TTA_NONE && !(props[n_props++] = meta(o, "nash.tta", tta_name(tta))))
+		goto oom;
 	if (m->class_names) { /* a JSON array: names may hold commas and quotes */
 		char *json = class_names_json(m->class_names, g->n_classes);
 		char *copy = json ? onnx_pool_alloc(&o->pool, strlen(json) + 1) : NULL;
@@ -518,7 +534,7 @@ oom:
 	return nash_err(err, NASH_ERR_OOM, "out of memory building the ONNX model");
 }
 
-int onnx_export_mem(void **buf, size_t *len, const Model *m, NashErr *err)
+int onnx_export_mem(void **buf, size_t *len, const Model *m, Tta tta, NashErr *err)
 {
 	const Graph *g = &m->g;
 	if (g->n_nodes < 2 || g->nodes[0].op != OP_INPUT || g->nodes[g->n_nodes - 1].c != g->n_classes)
@@ -527,16 +543,16 @@ int onnx_export_mem(void **buf, size_t *len, const Model *m, NashErr *err)
 		return nash_err(err, NASH_ERR_RUNTIME, "weights or running statistics are not finite");
 	Onnx o = {.g = g};
 	*buf = NULL;
-	int rc = build(buf, len, &o, m, err);
+	int rc = build(buf, len, &o, m, tta, err);
 	pool_free(&o.pool);
 	return rc;
 }
 
-int onnx_export(const char *path, const Model *m, NashErr *err)
+int onnx_export(const char *path, const Model *m, Tta tta, NashErr *err)
 {
 	void *buf;
 	size_t len;
-	if (onnx_export_mem(&buf, &len, m, err))
+	if (onnx_export_mem(&buf, &len, m, tta, err))
 		return nash_err_prefix(err, path);
 	int rc = atomic_write(path, buf, len, err);
 	free(buf);
