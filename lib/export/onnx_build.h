@@ -47,7 +47,10 @@ void onnx_attr_int(Onnx *o, Onnx__NodeProto *n, const char *name, int64_t v);
 const char *onnx_init_float(Onnx *o, const char *name, int ndim, const int64_t *dims, const float *data);
 const char *onnx_init_int64(Onnx *o, const char *name, int ndim, const int64_t *dims, const int64_t *data);
 
-/* Test-time augmentation (onnx_tta.c). How many nodes and initializers it adds at most. */
+/* Test-time augmentation (onnx_tta.c). How many nodes and initializers it adds at most, over
+   V views: nodes Pad, a shift and a mirror per view, Concat, Softmax, Reshape, and Gather,
+   Mul and Add per view (5V + 4); initializers the pads, Slice's axes, the mirror's 4, starts
+   and ends per view, Reshape's shape, and index and weight per view (4V + 7). */
 enum { ONNX_TTA_MAX_NODES = 6 * TTA_MAX_VIEWS + 8, ONNX_TTA_MAX_INITS = 6 * TTA_MAX_VIEWS + 8 };
 /* The views of tta (model.h, tta_views) of the normalised images in [N,C,H,W], stacked
    along the batch, view by view, into out [V*N,C,H,W]: the network then runs once on all. */

@@ -42,8 +42,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nash_logits: N must be 1..%d\n", d.n_test);
 		return 2;
 	}
-	/* the whole set at once for the logits; in batches for an evaluation of the whole test set */
-	int batch = with_tta && n > 500 ? 500 : n;
+	/* the whole set at once for the logits; nash-train's batches for an evaluation */
+	int batch = with_tta && n > 128 ? 128 : n;
 	const Backend *be = backend_find(argv[4], &err);
 	Net net;
 	DeviceSet set;
