@@ -477,12 +477,14 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, Tta tta, Nash
 	ins[0] = in;
 	outs[0] = out;
 	graph->name = onnx_pool_printf(&o->pool, "nash_%s", m->id[0] ? m->id : "model");
-	graph->doc_string = tta == TTA_NONE ? "input 'image': float32 pixels 0..255 [N,C,H,W], normalised inside; output 'logits' [N,classes]"
-		: onnx_pool_printf(&o->pool, "input 'image': float32 pixels 0..255 [N,C,H,W], normalised inside; output "
-			"'probabilities' [N,classes]: the mean softmax of the image's views, as nash-train --tta %s "
-			"evaluates", tta_name(tta));
-	if (tta != TTA_NONE)
+	if (tta == TTA_NONE) {
+		graph->doc_string = "input 'image': float32 pixels 0..255 [N,C,H,W], normalised inside; output 'logits' [N,classes]";
+	} else {
+		graph->doc_string = onnx_pool_printf(&o->pool, "input 'image': float32 pixels 0..255 [N,C,H,W], normalised "
+						     "inside; output 'probabilities' [N,classes]: the mean softmax of the "
+						     "image's views, as nash-train --tta %s evaluates", tta_name(tta));
 		out->doc_string = "softmax probabilities (not logits): the weighted mean over the test-time augmentation views";
+	}
 	graph->n_node = o->n_nodes;
 	graph->node = o->nodes;
 	graph->n_initializer = o->n_inits;
