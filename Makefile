@@ -78,7 +78,7 @@ $(BUILD)/gen/onnx.pb-c.c: $(ONNX_PROTO)
 	@mkdir -p $(@D)
 	$(PROTOC_C) --c_out=$(@D) -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
 $(BUILD)/gen/onnx.pb-c.h: $(BUILD)/gen/onnx.pb-c.c
-$(BUILD)/obj/lib/export/onnx.o: $(BUILD)/gen/onnx.pb-c.h
+$(BUILD)/obj/lib/export/onnx.o $(BUILD)/obj/lib/export/onnx_tta.o: $(BUILD)/gen/onnx.pb-c.h
 # Generated code is not held to the project's warnings.
 $(GEN_OBJ): $(BUILD)/gen/onnx.pb-c.c $(BUILD)/config
 	@mkdir -p $(@D)

@@ -1,5 +1,7 @@
 // Classifies PNG and JPEG images with a network exported by `nash-export --onnx`, using
 // onnxruntime and nothing of nash; prints one line per image: path, class, probability (softmax).
+// A network exported with --tta outputs 'probabilities' (the mean softmax of the image's views)
+// instead of 'logits': those are printed as they are.
 // The PNG decoder below is the smallest honest one: 8-bit, not interlaced, grey, grey+alpha,
 // RGB or RGBA; other PNGs are refused (convert them, or let `nash-data pack` read them). JPEGs
 // are decoded by jpeg-js (npm). An image of another size than the network's (the metadata's
@@ -181,10 +183,14 @@ async function main() {
 	const session = await ort.InferenceSession.create(model);
 	for (const path of images) {
 		const img = decodeImage(path);
-		const { logits } = await session.run({ image: toInput(img, C || (img.channels >= 3 ? 3 : 1), inH, inW) });
-		const z = Array.from(logits.data), mx = Math.max(...z), e = z.map((v) => Math.exp(v - mx));
-		const sum = e.reduce((s, v) => s + v, 0), k = z.indexOf(mx);
-		console.log(`${path}\t${classes?.[k] ?? k}\t${(e[k] / sum).toFixed(4)}`);
+		const outputs = await session.run({ image: toInput(img, C || (img.channels >= 3 ? 3 : 1), inH, inW) });
+		const z = Array.from((outputs.logits ?? outputs.probabilities).data), mx = Math.max(...z), k = z.indexOf(mx);
+		let p = z[k];
+		if (outputs.logits) {
+			const sum = z.reduce((s, v) => s + Math.exp(v - mx), 0);
+			p = 1 / sum;
+		}
+		console.log(`${path}\t${classes?.[k] ?? k}\t${p.toFixed(4)}`);
 	}
 }
 main().catch((e) => { console.error(`classify.js: ${e.message}`); process.exit(1); });

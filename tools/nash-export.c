@@ -19,6 +19,10 @@ static void usage(FILE *f)
 		"'logits' [N,classes].\n"
 		"\n"
 		"      --onnx        write ONNX (the one format so far; required)\n"
+		"      --tta none|flip|flip-shift  test-time augmentation inside the graph: the\n"
+		"                    output is then 'probabilities' [N,classes], the mean softmax of\n"
+		"                    the image's views, as nash-train --tta evaluates (default none:\n"
+		"                    the logits)\n"
 		"  -o, --output F    write to F (default: standard output)\n"
 		"  -h, --help        show this help\n"
 		"  -V, --version     show the version\n"
@@ -31,8 +35,9 @@ int main(int argc, char **argv)
 {
 	const char *out = "-";
 	int onnx = 0;
+	Tta tta = TTA_NONE;
 	static const struct option opts[] = {
-		{"onnx", no_argument, 0, 'x'},  {"output", required_argument, 0, 'o'},
+		{"onnx", no_argument, 0, 'x'},  {"tta", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
 		{"help", no_argument, 0, 'h'},  {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -40,6 +45,10 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'x': onnx = 1; break;
+		case 't':
+			if (tta_parse(optarg, &tta))
+				die_usage(prog, "--tta: '%s' is not %s", optarg, TTA_NAMES);
+			break;
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
@@ -55,7 +64,7 @@ int main(int argc, char **argv)
 	Model m;
 	if (model_read(&m, in, &err))
 		die_err(prog, &err);
-	if (onnx_export(out, &m, &err))
+	if (onnx_export(out, &m, tta, &err))
 		die_err(prog, &err);
 	model_free(&m);
 	cli_close_stdout(prog);

@@ -59,27 +59,6 @@ static double now_s(void)
 
 /* ---- evaluation ---- */
 
-/* A view of test-time augmentation: the crop offset and mirroring of training's batches
-   (base/sample.h), and its weight in the mean. */
-typedef struct View {
-	int8_t dy, dx, flip;
-	double weight;
-} View;
-
-enum { MAX_VIEWS = 6 };
-
-/* The views of tta (train.h, evaluate); returns how many. */
-static int tta_views(Tta tta, View *v)
-{
-	static const View flip[] = {{0, 0, 0, 0.5}, {0, 0, 1, 0.5}};
-	static const View flip_shift[MAX_VIEWS] = {{0, 0, 0, 0.25},    {0, 0, 1, 0.25},   {-1, -1, 0, 0.125},
-						   {-1, -1, 1, 0.125}, {1, 1, 0, 0.125}, {1, 1, 1, 0.125}};
-	const View *from = tta == TTA_FLIP ? flip : flip_shift;
-	int n = tta == TTA_FLIP ? 2 : MAX_VIEWS;
-	memcpy(v, from, (size_t)n * sizeof *v);
-	return n;
-}
-
 /* evaluate with test-time augmentation: every batch once per view, the views' softmax outputs
    averaged on the host (in double). The loss, -log of the mean's probability of the label, is
    taken as a log-sum-exp over the views' log-probabilities, so that a confident wrong view
@@ -87,7 +66,7 @@ static int tta_views(Tta tta, View *v)
 static int evaluate_tta(Net *net, const DeviceSet *set, int begin, int count, Tta tta, double *loss, double *acc,
 			float *probs, NashErr *err)
 {
-	View views[MAX_VIEWS];
+	TtaView views[TTA_MAX_VIEWS];
 	int nv = tta_views(tta, views), B = net->batch, K = net->g->n_classes;
 	Sample *s = malloc((size_t)B * sizeof *s);                /* [B] */
 	float *logits = malloc((size_t)B * K * sizeof *logits);   /* [B, K] one view's */

@@ -8,22 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <onnx.pb-c.h>
-
 #include "base/atomic.h"
 #include "base/classnames.h"
 #include "export/onnx.h"
+#include "export/onnx_build.h"
 
-/* Every message, string and array of the ONNX model comes from one pool, freed at once: the
-   protobuf-c structs point into each other and into the model's weights, which are never
-   copied. After the first failed allocation every pool_alloc returns NULL. */
-typedef struct Pool {
-	void **ptrs;
-	size_t n, cap;
-	int oom;
-} Pool;
-
-static void *pool_alloc(Pool *p, size_t bytes)
+void *onnx_pool_alloc(Pool *p, size_t bytes)
 {
 	if (p->oom)
 		return NULL;
@@ -53,15 +43,14 @@ static void pool_free(Pool *p)
 	free(p->ptrs);
 }
 
-static char *pool_printf(Pool *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *pool_printf(Pool *p, const char *fmt, ...)
+char *onnx_pool_printf(Pool *p, const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	char *s = pool_alloc(p, strlen(buf) + 1);
+	char *s = onnx_pool_alloc(p, strlen(buf) + 1);
 	if (s)
 		strcpy(s, buf);
 	return s;
@@ -69,31 +58,17 @@ static char *pool_printf(Pool *p, const char *fmt, ...)
 
 #define MAX_ATTRS 4
 
-typedef struct Onnx {
-	Pool pool;
-	const Graph *g;
-	Onnx__NodeProto **nodes; /* [cap_nodes] */
-	size_t n_nodes, cap_nodes;
-	Onnx__TensorProto **inits; /* [cap_inits] the weights and constants */
-	size_t n_inits, cap_inits;
-	char **names;  /* [g->n_nodes] the ONNX tensor holding each nash node's output */
-	int *rank;     /* [g->n_nodes] 4 (N,C,H,W), or 2 (N,C) after flatten and dense */
-	char **names4; /* [g->n_nodes] a rank-4 view of a rank-2 output, made once when needed */
-	const char *axes_hw; /* the int64 constant {2, 3} Unsqueeze takes, made once */
-} Onnx;
-
-/* Appends a node reading in[n_in] and writing out; NULL when out of memory. */
-static Onnx__NodeProto *emit(Onnx *o, const char *op_type, const char *name, int n_in, const char *const *in,
-			     const char *out)
+Onnx__NodeProto *onnx_emit(Onnx *o, const char *op_type, const char *name, int n_in, const char *const *in,
+			   const char *out)
 {
 	if (o->n_nodes == o->cap_nodes) { /* the caps bound what any graph needs */
 		o->pool.oom = 1;
 		return NULL;
 	}
-	Onnx__NodeProto *n = pool_alloc(&o->pool, sizeof *n);
-	char **ins = pool_alloc(&o->pool, (size_t)n_in * sizeof *ins);
-	char **outs = pool_alloc(&o->pool, sizeof *outs);
-	Onnx__AttributeProto **attrs = pool_alloc(&o->pool, MAX_ATTRS * sizeof *attrs);
+	Onnx__NodeProto *n = onnx_pool_alloc(&o->pool, sizeof *n);
+	char **ins = onnx_pool_alloc(&o->pool, (size_t)n_in * sizeof *ins);
+	char **outs = onnx_pool_alloc(&o->pool, sizeof *outs);
+	Onnx__AttributeProto **attrs = onnx_pool_alloc(&o->pool, MAX_ATTRS * sizeof *attrs);
 	if (!n || !ins || !outs || !attrs || !name || !out)
 		return NULL;
 	onnx__node_proto__init(n);
@@ -118,7 +93,7 @@ static Onnx__AttributeProto *attr(Onnx *o, Onnx__NodeProto *n, const char *name)
 {
 	if (!n || n->n_attribute == MAX_ATTRS)
 		return NULL;
-	Onnx__AttributeProto *a = pool_alloc(&o->pool, sizeof *a);
+	Onnx__AttributeProto *a = onnx_pool_alloc(&o->pool, sizeof *a);
 	if (!a)
 		return NULL;
 	onnx__attribute_proto__init(a);
@@ -128,7 +103,7 @@ static Onnx__AttributeProto *attr(Onnx *o, Onnx__NodeProto *n, const char *name)
 	return a;
 }
 
-static void attr_int(Onnx *o, Onnx__NodeProto *n, const char *name, int64_t v)
+void onnx_attr_int(Onnx *o, Onnx__NodeProto *n, const char *name, int64_t v)
 {
 	Onnx__AttributeProto *a = attr(o, n, name);
 	if (!a)
@@ -152,7 +127,7 @@ static void attr_float(Onnx *o, Onnx__NodeProto *n, const char *name, float v)
 static void attr_ints(Onnx *o, Onnx__NodeProto *n, const char *name, int64_t v, int count)
 {
 	Onnx__AttributeProto *a = attr(o, n, name);
-	int64_t *vals = pool_alloc(&o->pool, (size_t)count * sizeof *vals);
+	int64_t *vals = onnx_pool_alloc(&o->pool, (size_t)count * sizeof *vals);
 	if (!a || !vals)
 		return;
 	for (int i = 0; i < count; i++)
@@ -162,28 +137,50 @@ static void attr_ints(Onnx *o, Onnx__NodeProto *n, const char *name, int64_t v, 
 	a->ints = vals;
 }
 
-/* A float32 initializer over data (not copied: the model's weights or pool memory). Returns
-   its name, NULL when out of memory. */
-static const char *init_float(Onnx *o, const char *name, int ndim, const int64_t *dims, const float *data)
+/* An initializer's header: its name, dims and element type; NULL when out of memory. */
+static Onnx__TensorProto *init_tensor(Onnx *o, const char *name, int ndim, const int64_t *dims, int type,
+				      size_t *count)
 {
-	Onnx__TensorProto *t = pool_alloc(&o->pool, sizeof *t);
-	int64_t *d = pool_alloc(&o->pool, (size_t)ndim * sizeof *d);
+	Onnx__TensorProto *t = onnx_pool_alloc(&o->pool, sizeof *t);
+	int64_t *d = onnx_pool_alloc(&o->pool, (size_t)ndim * sizeof *d);
 	if (!t || !d || !name || o->n_inits == o->cap_inits)
 		return NULL;
 	onnx__tensor_proto__init(t);
-	size_t count = 1;
+	*count = 1;
 	for (int i = 0; i < ndim; i++) {
 		d[i] = dims[i];
-		count *= (size_t)dims[i];
+		*count *= (size_t)dims[i];
 	}
 	t->name = (char *)name;
 	t->n_dims = (size_t)ndim;
 	t->dims = d;
 	t->has_data_type = 1;
-	t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+	t->data_type = type;
+	o->inits[o->n_inits++] = t;
+	return t;
+}
+
+const char *onnx_init_float(Onnx *o, const char *name, int ndim, const int64_t *dims, const float *data)
+{
+	size_t count;
+	Onnx__TensorProto *t = init_tensor(o, name, ndim, dims, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, &count);
+	if (!t)
+		return NULL;
 	t->n_float_data = count;
 	t->float_data = (float *)data;
-	o->inits[o->n_inits++] = t;
+	return name;
+}
+
+const char *onnx_init_int64(Onnx *o, const char *name, int ndim, const int64_t *dims, const int64_t *data)
+{
+	size_t count;
+	Onnx__TensorProto *t = init_tensor(o, name, ndim, dims, ONNX__TENSOR_PROTO__DATA_TYPE__INT64, &count);
+	int64_t *copy = onnx_pool_alloc(&o->pool, count * sizeof *copy);
+	if (!t || !copy)
+		return NULL;
+	memcpy(copy, data, count * sizeof *copy);
+	t->n_int64_data = count;
+	t->int64_data = copy;
 	return name;
 }
 
@@ -205,14 +202,14 @@ static const char *init_param(Onnx *o, int i, const char *pname)
 	int64_t dims[4];
 	for (int k = 0; k < t->ndim; k++)
 		dims[k] = t->dims[k];
-	return init_float(o, pool_printf(&o->pool, "%s.%s", o->names[i], pname), t->ndim, dims, t->data);
+	return onnx_init_float(o, onnx_pool_printf(&o->pool, "%s.%s", o->names[i], pname), t->ndim, dims, t->data);
 }
 
 /* A per-channel constant shaped to broadcast over a tensor of the given rank: [1,C,1,1] or [1,C]. */
 static const char *init_channels(Onnx *o, const char *name, const float *data, int c, int rank)
 {
 	int64_t dims[4] = {1, c, 1, 1};
-	return init_float(o, name, rank, dims, data);
+	return onnx_init_float(o, name, rank, dims, data);
 }
 
 /* Node i's output as rank 4: itself, or (once) an Unsqueeze of its [N,C] to [N,C,1,1]. */
@@ -222,53 +219,36 @@ static const char *view4(Onnx *o, int i)
 		return o->names[i];
 	if (o->names4[i])
 		return o->names4[i];
-	if (!o->axes_hw) {
-		Onnx__TensorProto *t = pool_alloc(&o->pool, sizeof *t);
-		int64_t *d = pool_alloc(&o->pool, sizeof *d), *v = pool_alloc(&o->pool, 2 * sizeof *v);
-		if (!t || !d || !v || o->n_inits == o->cap_inits)
-			return NULL;
-		onnx__tensor_proto__init(t);
-		d[0] = 2;
-		v[0] = 2;
-		v[1] = 3;
-		t->name = "axes_hw";
-		t->n_dims = 1;
-		t->dims = d;
-		t->has_data_type = 1;
-		t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
-		t->n_int64_data = 2;
-		t->int64_data = v;
-		o->inits[o->n_inits++] = t;
-		o->axes_hw = t->name;
-	}
-	char *name = pool_printf(&o->pool, "%s.4d", o->names[i]);
+	if (!o->axes_hw && !(o->axes_hw = onnx_init_int64(o, "axes_hw", 1, (const int64_t[]){2}, (const int64_t[]){2, 3})))
+		return NULL;
+	char *name = onnx_pool_printf(&o->pool, "%s.4d", o->names[i]);
 	const char *in[2] = {o->names[i], o->axes_hw};
-	if (!emit(o, "Unsqueeze", name, 2, in, name))
+	if (!onnx_emit(o, "Unsqueeze", name, 2, in, name))
 		return NULL;
 	o->names4[i] = name;
 	return name;
 }
 
 /* The normalisation nash applies to every pixel, ((float)p / 255 - mean) / std, in the same
-   float operations and order, so the ONNX model takes raw pixels. */
-static int emit_input(Onnx *o, const Model *m)
+   float operations and order, so the ONNX model takes raw pixels; into out. */
+static int emit_input(Onnx *o, const Model *m, const char *out)
 {
 	const Graph *g = o->g;
-	float *c255 = pool_alloc(&o->pool, sizeof *c255);
-	float *mean = pool_alloc(&o->pool, (size_t)g->in_c * sizeof *mean);
-	float *std = pool_alloc(&o->pool, (size_t)g->in_c * sizeof *std);
+	float *c255 = onnx_pool_alloc(&o->pool, sizeof *c255);
+	float *mean = onnx_pool_alloc(&o->pool, (size_t)g->in_c * sizeof *mean);
+	float *std = onnx_pool_alloc(&o->pool, (size_t)g->in_c * sizeof *std);
 	if (!c255 || !mean || !std)
 		return -1;
 	*c255 = 255.0f;
 	memcpy(mean, m->mean, (size_t)g->in_c * sizeof *mean);
 	memcpy(std, m->std, (size_t)g->in_c * sizeof *std);
-	const char *k255 = init_float(o, "input.255", 0, NULL, c255);
+	const char *k255 = onnx_init_float(o, "input.255", 0, NULL, c255);
 	const char *kmean = init_channels(o, "input.mean", mean, g->in_c, 4);
 	const char *kstd = init_channels(o, "input.std", std, g->in_c, 4);
 	const char *scaled = "input.scaled", *centred = "input.centred";
 	const char *a[2] = {"image", k255}, *b[2] = {scaled, kmean}, *c[2] = {centred, kstd};
-	if (!emit(o, "Div", scaled, 2, a, scaled) || !emit(o, "Sub", centred, 2, b, centred) ||
-	    !emit(o, "Div", o->names[0], 2, c, o->names[0]))
+	if (!onnx_emit(o, "Div", scaled, 2, a, scaled) || !onnx_emit(o, "Sub", centred, 2, b, centred) ||
+	    !onnx_emit(o, "Div", out, 2, c, out))
 		return -1;
 	o->rank[0] = 4;
 	return 0;
@@ -283,17 +263,17 @@ static int emit_add(Onnx *o, int i)
 	const char *xa = rank == 4 ? view4(o, a) : o->names[a];
 	const char *xb = rank == 4 ? view4(o, b) : o->names[b];
 	const Tensor *lam = param(nd, "lambda");
-	float *rest = pool_alloc(&o->pool, (size_t)nd->c * sizeof *rest); /* [c] 1 - lambda */
+	float *rest = onnx_pool_alloc(&o->pool, (size_t)nd->c * sizeof *rest); /* [c] 1 - lambda */
 	if (!lam || !rest)
 		return -1;
 	for (int c = 0; c < nd->c; c++)
 		rest[c] = (float)(1.0 - (double)lam->data[c]);
-	const char *kl = init_channels(o, pool_printf(&o->pool, "%s.lambda", o->names[i]), lam->data, nd->c, rank);
-	const char *kr = init_channels(o, pool_printf(&o->pool, "%s.one_minus_lambda", o->names[i]), rest, nd->c, rank);
-	char *ta = pool_printf(&o->pool, "%s.a", o->names[i]), *tb = pool_printf(&o->pool, "%s.b", o->names[i]);
+	const char *kl = init_channels(o, onnx_pool_printf(&o->pool, "%s.lambda", o->names[i]), lam->data, nd->c, rank);
+	const char *kr = init_channels(o, onnx_pool_printf(&o->pool, "%s.one_minus_lambda", o->names[i]), rest, nd->c, rank);
+	char *ta = onnx_pool_printf(&o->pool, "%s.a", o->names[i]), *tb = onnx_pool_printf(&o->pool, "%s.b", o->names[i]);
 	const char *ma[2] = {xa, kl}, *mb[2] = {xb, kr}, *sum[2] = {ta, tb};
-	if (!emit(o, "Mul", ta, 2, ma, ta) || !emit(o, "Mul", tb, 2, mb, tb) ||
-	    !emit(o, "Add", o->names[i], 2, sum, o->names[i]))
+	if (!onnx_emit(o, "Mul", ta, 2, ma, ta) || !onnx_emit(o, "Mul", tb, 2, mb, tb) ||
+	    !onnx_emit(o, "Add", o->names[i], 2, sum, o->names[i]))
 		return -1;
 	o->rank[i] = rank;
 	return 0;
@@ -309,8 +289,8 @@ static int emit_concat(Onnx *o, int i)
 	const char *in[NASH_MAX_INPUTS];
 	for (int k = 0; k < nd->n_inputs; k++)
 		in[k] = rank == 4 ? view4(o, nd->inputs[k]) : o->names[nd->inputs[k]];
-	Onnx__NodeProto *n = emit(o, "Concat", o->names[i], nd->n_inputs, in, o->names[i]);
-	attr_int(o, n, "axis", 1);
+	Onnx__NodeProto *n = onnx_emit(o, "Concat", o->names[i], nd->n_inputs, in, o->names[i]);
+	onnx_attr_int(o, n, "axis", 1);
 	o->rank[i] = rank;
 	return n ? 0 : -1;
 }
@@ -326,7 +306,7 @@ static int emit_node(Onnx *o, int i, NashErr *err)
 	case OP_CONV: {
 		int pad = nd->kernel / 2;
 		const char *in[3] = {view4(o, x), init_param(o, i, "weight"), nd->has_bias ? init_param(o, i, "bias") : NULL};
-		n = emit(o, "Conv", out, nd->has_bias ? 3 : 2, in, out);
+		n = onnx_emit(o, "Conv", out, nd->has_bias ? 3 : 2, in, out);
 		attr_ints(o, n, "kernel_shape", nd->kernel, 2);
 		attr_ints(o, n, "pads", pad, 4);
 		attr_ints(o, n, "strides", 1, 2);
@@ -335,17 +315,17 @@ static int emit_node(Onnx *o, int i, NashErr *err)
 	case OP_BN: {
 		const char *in[5] = {o->names[x], init_param(o, i, "gamma"), init_param(o, i, "beta"),
 				     init_param(o, i, "running_mean"), init_param(o, i, "running_var")};
-		n = emit(o, "BatchNormalization", out, 5, in, out);
+		n = onnx_emit(o, "BatchNormalization", out, 5, in, out);
 		attr_float(o, n, "epsilon", nd->bn_eps);
 		o->rank[i] = o->rank[x];
 		break;
 	}
 	case OP_RELU:
-		n = emit(o, "Relu", out, 1, (const char *[]){o->names[x]}, out);
+		n = onnx_emit(o, "Relu", out, 1, (const char *[]){o->names[x]}, out);
 		o->rank[i] = o->rank[x];
 		break;
 	case OP_MAXPOOL: /* window = stride = k, no padding: floor(h/k) x floor(w/k), as nash */
-		n = emit(o, "MaxPool", out, 1, (const char *[]){view4(o, x)}, out);
+		n = onnx_emit(o, "MaxPool", out, 1, (const char *[]){view4(o, x)}, out);
 		attr_ints(o, n, "kernel_shape", nd->kernel, 2);
 		attr_ints(o, n, "strides", nd->kernel, 2);
 		break;
@@ -354,25 +334,25 @@ static int emit_node(Onnx *o, int i, NashErr *err)
 	case OP_CONCAT:
 		return emit_concat(o, i);
 	case OP_GAP: /* an [N,C] input is already its own average */
-		n = emit(o, o->rank[x] == 4 ? "GlobalAveragePool" : "Identity", out, 1, (const char *[]){o->names[x]}, out);
+		n = onnx_emit(o, o->rank[x] == 4 ? "GlobalAveragePool" : "Identity", out, 1, (const char *[]){o->names[x]}, out);
 		o->rank[i] = o->rank[x];
 		break;
 	case OP_FLATTEN: /* ONNX's Flatten keeps C,H,W order, as nash's */
-		n = emit(o, "Flatten", out, 1, (const char *[]){o->names[x]}, out);
-		attr_int(o, n, "axis", 1);
+		n = onnx_emit(o, "Flatten", out, 1, (const char *[]){o->names[x]}, out);
+		onnx_attr_int(o, n, "axis", 1);
 		o->rank[i] = 2;
 		break;
 	case OP_DENSE: {
 		const char *flat = o->names[x];
 		if (o->rank[x] == 4) { /* e.g. straight after global average pooling: [N,C,1,1] */
-			char *name = pool_printf(&o->pool, "%s.flat", out);
-			Onnx__NodeProto *f = emit(o, "Flatten", name, 1, (const char *[]){flat}, name);
-			attr_int(o, f, "axis", 1);
+			char *name = onnx_pool_printf(&o->pool, "%s.flat", out);
+			Onnx__NodeProto *f = onnx_emit(o, "Flatten", name, 1, (const char *[]){flat}, name);
+			onnx_attr_int(o, f, "axis", 1);
 			flat = f ? name : NULL;
 		}
 		const char *in[3] = {flat, init_param(o, i, "weight"), nd->has_bias ? init_param(o, i, "bias") : NULL};
-		n = emit(o, "Gemm", out, nd->has_bias ? 3 : 2, in, out); /* x w^T + b */
-		attr_int(o, n, "transB", 1);
+		n = onnx_emit(o, "Gemm", out, nd->has_bias ? 3 : 2, in, out); /* x w^T + b */
+		onnx_attr_int(o, n, "transB", 1);
 		o->rank[i] = 2;
 		break;
 	}
@@ -384,11 +364,11 @@ static int emit_node(Onnx *o, int i, NashErr *err)
 
 static Onnx__ValueInfoProto *value_info(Onnx *o, const char *name, int ndim, const int64_t *dims)
 {
-	Onnx__ValueInfoProto *v = pool_alloc(&o->pool, sizeof *v);
-	Onnx__TypeProto *type = pool_alloc(&o->pool, sizeof *type);
-	Onnx__TypeProto__Tensor *tt = pool_alloc(&o->pool, sizeof *tt);
-	Onnx__TensorShapeProto *shape = pool_alloc(&o->pool, sizeof *shape);
-	Onnx__TensorShapeProto__Dimension **dim = pool_alloc(&o->pool, (size_t)ndim * sizeof *dim);
+	Onnx__ValueInfoProto *v = onnx_pool_alloc(&o->pool, sizeof *v);
+	Onnx__TypeProto *type = onnx_pool_alloc(&o->pool, sizeof *type);
+	Onnx__TypeProto__Tensor *tt = onnx_pool_alloc(&o->pool, sizeof *tt);
+	Onnx__TensorShapeProto *shape = onnx_pool_alloc(&o->pool, sizeof *shape);
+	Onnx__TensorShapeProto__Dimension **dim = onnx_pool_alloc(&o->pool, (size_t)ndim * sizeof *dim);
 	if (!v || !type || !tt || !shape || !dim)
 		return NULL;
 	onnx__value_info_proto__init(v);
@@ -396,7 +376,7 @@ static Onnx__ValueInfoProto *value_info(Onnx *o, const char *name, int ndim, con
 	onnx__type_proto__tensor__init(tt);
 	onnx__tensor_shape_proto__init(shape);
 	for (int k = 0; k < ndim; k++) {
-		dim[k] = pool_alloc(&o->pool, sizeof *dim[k]);
+		dim[k] = onnx_pool_alloc(&o->pool, sizeof *dim[k]);
 		if (!dim[k])
 			return NULL;
 		onnx__tensor_shape_proto__dimension__init(dim[k]);
@@ -422,7 +402,7 @@ static Onnx__ValueInfoProto *value_info(Onnx *o, const char *name, int ndim, con
 
 static Onnx__StringStringEntryProto *meta(Onnx *o, const char *key, const char *value)
 {
-	Onnx__StringStringEntryProto *e = pool_alloc(&o->pool, sizeof *e);
+	Onnx__StringStringEntryProto *e = onnx_pool_alloc(&o->pool, sizeof *e);
 	if (!e || !value)
 		return NULL;
 	onnx__string_string_entry_proto__init(e);
@@ -432,28 +412,31 @@ static Onnx__StringStringEntryProto *meta(Onnx *o, const char *key, const char *
 }
 
 /* Builds the whole model in o's pool and packs it. */
-static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
+static int build(void **buf, size_t *len, Onnx *o, const Model *m, Tta tta, NashErr *err)
 {
 	const Graph *g = &m->g;
 	int nn = g->n_nodes;
 	/* Bounds: per node at most 3 ONNX nodes for its op plus one Unsqueeze of its output, and at
 	   most 4 parameters plus 2 constants; the input adds 3 of each, the end one Flatten. */
-	o->cap_nodes = 4 * (size_t)nn + 8;
-	o->cap_inits = 6 * (size_t)nn + 8;
-	o->nodes = pool_alloc(&o->pool, o->cap_nodes * sizeof *o->nodes);
-	o->inits = pool_alloc(&o->pool, o->cap_inits * sizeof *o->inits);
-	o->names = pool_alloc(&o->pool, (size_t)nn * sizeof *o->names);
-	o->names4 = pool_alloc(&o->pool, (size_t)nn * sizeof *o->names4);
-	o->rank = pool_alloc(&o->pool, (size_t)nn * sizeof *o->rank);
+	o->cap_nodes = 4 * (size_t)nn + 8 + ONNX_TTA_MAX_NODES;
+	o->cap_inits = 6 * (size_t)nn + 8 + ONNX_TTA_MAX_INITS;
+	o->nodes = onnx_pool_alloc(&o->pool, o->cap_nodes * sizeof *o->nodes);
+	o->inits = onnx_pool_alloc(&o->pool, o->cap_inits * sizeof *o->inits);
+	o->names = onnx_pool_alloc(&o->pool, (size_t)nn * sizeof *o->names);
+	o->names4 = onnx_pool_alloc(&o->pool, (size_t)nn * sizeof *o->names4);
+	o->rank = onnx_pool_alloc(&o->pool, (size_t)nn * sizeof *o->rank);
 	if (!o->nodes || !o->inits || !o->names || !o->names4 || !o->rank)
 		goto oom;
 	for (int i = 0; i < nn; i++) {
 		char name[32];
 		node_name(g, i, name, sizeof name);
-		if (!(o->names[i] = pool_printf(&o->pool, "%s", name)))
+		if (!(o->names[i] = onnx_pool_printf(&o->pool, "%s", name)))
 			goto oom;
 	}
-	if (emit_input(o, m))
+	/* With test-time augmentation the network's input is the normalised image's views, its
+	   output their logits, and the graph's output the mean of their softmax. */
+	if (tta == TTA_NONE ? emit_input(o, m, o->names[0])
+			    : emit_input(o, m, "input.normalised") || onnx_tta_views(o, tta, "input.normalised", o->names[0]))
 		goto oom;
 	for (int i = 1; i < nn; i++)
 		if (emit_node(o, i, err)) {
@@ -461,26 +444,31 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 				return -1;
 			goto oom;
 		}
-	/* The last node's output is the graph's: "logits" [N, classes]. */
+	/* The last node's output is the network's, "logits" [N, classes], and the graph's; with
+	   test-time augmentation the views' logits [V*N, classes], whose mean softmax is the graph's. */
+	const char *logits = tta == TTA_NONE ? "logits" : "view_logits";
+	const char *output = tta == TTA_NONE ? "logits" : "probabilities";
 	int last = nn - 1;
 	if (o->rank[last] == 2) {
-		o->nodes[o->n_nodes - 1]->output[0] = "logits";
+		o->nodes[o->n_nodes - 1]->output[0] = (char *)logits;
 	} else {
-		Onnx__NodeProto *f = emit(o, "Flatten", "logits", 1, (const char *[]){o->names[last]}, "logits");
-		attr_int(o, f, "axis", 1);
+		Onnx__NodeProto *f = onnx_emit(o, "Flatten", logits, 1, (const char *[]){o->names[last]}, logits);
+		onnx_attr_int(o, f, "axis", 1);
 		if (!f)
 			goto oom;
 	}
+	if (tta != TTA_NONE && onnx_tta_mean(o, tta, logits, output))
+		goto oom;
 
 	int64_t in_dims[4] = {-1, g->in_c, g->in_h, g->in_w}, out_dims[2] = {-1, g->n_classes};
 	Onnx__ValueInfoProto *in = value_info(o, "image", 4, in_dims);
-	Onnx__ValueInfoProto *out = value_info(o, "logits", 2, out_dims);
-	Onnx__GraphProto *graph = pool_alloc(&o->pool, sizeof *graph);
-	Onnx__ModelProto *model = pool_alloc(&o->pool, sizeof *model);
-	Onnx__OperatorSetIdProto *opset = pool_alloc(&o->pool, sizeof *opset);
-	Onnx__ValueInfoProto **ins = pool_alloc(&o->pool, sizeof *ins), **outs = pool_alloc(&o->pool, sizeof *outs);
-	Onnx__OperatorSetIdProto **opsets = pool_alloc(&o->pool, sizeof *opsets);
-	Onnx__StringStringEntryProto **props = pool_alloc(&o->pool, 5 * sizeof *props);
+	Onnx__ValueInfoProto *out = value_info(o, output, 2, out_dims);
+	Onnx__GraphProto *graph = onnx_pool_alloc(&o->pool, sizeof *graph);
+	Onnx__ModelProto *model = onnx_pool_alloc(&o->pool, sizeof *model);
+	Onnx__OperatorSetIdProto *opset = onnx_pool_alloc(&o->pool, sizeof *opset);
+	Onnx__ValueInfoProto **ins = onnx_pool_alloc(&o->pool, sizeof *ins), **outs = onnx_pool_alloc(&o->pool, sizeof *outs);
+	Onnx__OperatorSetIdProto **opsets = onnx_pool_alloc(&o->pool, sizeof *opsets);
+	Onnx__StringStringEntryProto **props = onnx_pool_alloc(&o->pool, 6 * sizeof *props);
 	if (!in || !out || !graph || !model || !opset || !ins || !outs || !opsets || !props)
 		goto oom;
 	onnx__graph_proto__init(graph);
@@ -488,8 +476,15 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 	onnx__operator_set_id_proto__init(opset);
 	ins[0] = in;
 	outs[0] = out;
-	graph->name = pool_printf(&o->pool, "nash_%s", m->id[0] ? m->id : "model");
-	graph->doc_string = "input 'image': float32 pixels 0..255 [N,C,H,W], normalised inside; output 'logits' [N,classes]";
+	graph->name = onnx_pool_printf(&o->pool, "nash_%s", m->id[0] ? m->id : "model");
+	if (tta == TTA_NONE) {
+		graph->doc_string = "input 'image': float32 pixels 0..255 [N,C,H,W], normalised inside; output 'logits' [N,classes]";
+	} else {
+		graph->doc_string = onnx_pool_printf(&o->pool, "input 'image': float32 pixels 0..255 [N,C,H,W], normalised "
+						     "inside; output 'probabilities' [N,classes]: the mean softmax of the "
+						     "image's views, as nash-train --tta %s evaluates", tta_name(tta));
+		out->doc_string = "softmax probabilities (not logits): the weighted mean over the test-time augmentation views";
+	}
 	graph->n_node = o->n_nodes;
 	graph->node = o->nodes;
 	graph->n_initializer = o->n_inits;
@@ -504,15 +499,18 @@ static int build(void **buf, size_t *len, Onnx *o, const Model *m, NashErr *err)
 	opsets[0] = opset;
 	props[0] = meta(o, "nash.id", m->id);
 	props[1] = meta(o, "nash.dataset", m->dataset);
-	props[2] = meta(o, "nash.classes", pool_printf(&o->pool, "%d", g->n_classes));
+	props[2] = meta(o, "nash.classes", onnx_pool_printf(&o->pool, "%d", g->n_classes));
 	/* the image a program must give it, C,H,W (classify.js resizes to it) */
-	props[3] = meta(o, "nash.input", pool_printf(&o->pool, "%d,%d,%d", g->in_c, g->in_h, g->in_w));
-	if (!props[0] || !props[1] || !props[2] || !props[3] || !graph->name)
+	props[3] = meta(o, "nash.input", onnx_pool_printf(&o->pool, "%d,%d,%d", g->in_c, g->in_h, g->in_w));
+	if (!props[0] || !props[1] || !props[2] || !props[3] || !graph->name || !graph->doc_string)
 		goto oom;
 	size_t n_props = 4;
+	/* the views the output averages; absent without them, so that the default export stays as it was */
+	if (tta != TTA_NONE && !(props[n_props++] = meta(o, "nash.tta", tta_name(tta))))
+		goto oom;
 	if (m->class_names) { /* a JSON array: names may hold commas and quotes */
 		char *json = class_names_json(m->class_names, g->n_classes);
-		char *copy = json ? pool_alloc(&o->pool, strlen(json) + 1) : NULL;
+		char *copy = json ? onnx_pool_alloc(&o->pool, strlen(json) + 1) : NULL;
 		if (copy)
 			memcpy(copy, json, strlen(json) + 1);
 		free(json);
@@ -538,7 +536,7 @@ oom:
 	return nash_err(err, NASH_ERR_OOM, "out of memory building the ONNX model");
 }
 
-int onnx_export_mem(void **buf, size_t *len, const Model *m, NashErr *err)
+int onnx_export_mem(void **buf, size_t *len, const Model *m, Tta tta, NashErr *err)
 {
 	const Graph *g = &m->g;
 	if (g->n_nodes < 2 || g->nodes[0].op != OP_INPUT || g->nodes[g->n_nodes - 1].c != g->n_classes)
@@ -547,16 +545,16 @@ int onnx_export_mem(void **buf, size_t *len, const Model *m, NashErr *err)
 		return nash_err(err, NASH_ERR_RUNTIME, "weights or running statistics are not finite");
 	Onnx o = {.g = g};
 	*buf = NULL;
-	int rc = build(buf, len, &o, m, err);
+	int rc = build(buf, len, &o, m, tta, err);
 	pool_free(&o.pool);
 	return rc;
 }
 
-int onnx_export(const char *path, const Model *m, NashErr *err)
+int onnx_export(const char *path, const Model *m, Tta tta, NashErr *err)
 {
 	void *buf;
 	size_t len;
-	if (onnx_export_mem(&buf, &len, m, err))
+	if (onnx_export_mem(&buf, &len, m, tta, err))
 		return nash_err_prefix(err, path);
 	int rc = atomic_write(path, buf, len, err);
 	free(buf);

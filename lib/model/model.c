@@ -105,6 +105,18 @@ int tta_parse(const char *s, Tta *t)
 	return -1;
 }
 
+int tta_views(Tta t, TtaView v[TTA_MAX_VIEWS])
+{
+	static const TtaView none[] = {{0, 0, 0, 1.0}};
+	static const TtaView flip[] = {{0, 0, 0, 0.5}, {0, 0, 1, 0.5}};
+	static const TtaView flip_shift[] = {{0, 0, 0, 0.25},    {0, 0, 1, 0.25},   {-1, -1, 0, 0.125},
+					     {-1, -1, 1, 0.125}, {1, 1, 0, 0.125}, {1, 1, 1, 0.125}}; /* airbench's */
+	const TtaView *from = t == TTA_FLIP ? flip : t == TTA_FLIP_SHIFT ? flip_shift : none;
+	int n = t == TTA_FLIP ? 2 : t == TTA_FLIP_SHIFT ? 6 : 1;
+	memcpy(v, from, (size_t)n * sizeof *v);
+	return n;
+}
+
 int model_add_morphism(Model *m, const Morphism *mm, NashErr *err)
 {
 	return append((void **)&m->lineage, &m->n_lineage, mm, sizeof *mm, err);

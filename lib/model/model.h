@@ -28,6 +28,20 @@ typedef enum Tta { TTA_NONE, TTA_FLIP, TTA_FLIP_SHIFT } Tta;
 const char *tta_name(Tta t); /* "none", "flip", "flip-shift" */
 int tta_parse(const char *s, Tta *t); /* 0, or -1 when s is none of the names */
 
+/* One view of test-time augmentation: the crop offset and mirroring of training's batches
+   (base/sample.h: pixel (y, x) of the view is the image's (y + dy, mirrored x + dx), the
+   pixels from outside the image zero after normalisation, i.e. the mean), and its weight in
+   the mean of the views' softmax outputs. The one table of them: evaluation (engine/train.c)
+   and the ONNX export (export/onnx_tta.c) both read it, so they cannot drift apart. */
+typedef struct TtaView {
+	int8_t dy, dx, flip;
+	double weight;
+} TtaView;
+enum { TTA_MAX_VIEWS = 6 };
+/* The views of t, in the order their softmax outputs are summed; returns how many (1 for
+   none: the image itself, weight 1). */
+int tta_views(Tta t, TtaView v[TTA_MAX_VIEWS]);
+
 /* Settings of one nash-train run. The fields from warmup on came later: a file without them
    reads as warmup 0, train_on "train", images 0 (not recorded), label smoothing 0, EMA 0 (off)
    and TTA "none", which is what those runs did. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # nash-export --onnx: errors, and exported models from a small real search (every morphism kind,
 # trained on Fashion-MNIST) checked by Debian's ONNX checker and run by onnxruntime on real test
-# images against nash's own logits.
+# images against nash's own logits; with --tta, against nash's own test-time augmentation.
 load common
 
 FMNIST_REAL=/usr/share/datasets/fashion-mnist
@@ -45,6 +45,11 @@ need_models() {
 	assert_output --partial "too many arguments"
 	run -2 script -qec "nash-export --onnx $m" /dev/null
 	assert_output --partial "terminal"
+	run -2 nash-export --onnx --tta sideways -o "$BATS_TEST_TMPDIR/x.onnx" "$m"
+	assert_output --partial "nash-export: --tta: 'sideways' is not none, flip or flip-shift"
+	run -2 nash-export --onnx --tta -o "$BATS_TEST_TMPDIR/x.onnx" "$m"
+	assert_output --partial "--tta: '-o' is not"
+	[ ! -e "$BATS_TEST_TMPDIR/x.onnx" ]
 }
 
 @test "nash-export: unreadable or broken models are errors naming the file, nothing written" {
@@ -132,6 +137,87 @@ need_models() {
 		"$d/t3.onnx" "$d/im4.u8" "$d/lg4.f32" 1 28 28 1e-4
 }
 
+@test "--tta none is the default export: the same bytes, output 'logits', no softmax, no nash.tta" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	nash-export --onnx -o "$d/a.onnx" "$m"
+	nash-export --onnx --tta none -o "$d/b.onnx" "$m"
+	cmp "$d/a.onnx" "$d/b.onnx"
+	run -0 /usr/bin/python3 - "$d/a.onnx" <<-'PY'
+		import sys, onnx
+		m = onnx.load(sys.argv[1])
+		ops = {n.op_type for n in m.graph.node}
+		print([o.name for o in m.graph.output], m.graph.doc_string, sorted(p.key for p in m.metadata_props),
+		      sorted(ops & {"Softmax", "Pad", "Slice", "Gather"}))
+	PY
+	assert_output "['logits'] input 'image': float32 pixels 0..255 [N,C,H,W], normalised inside; output 'logits' [N,classes] ['nash.class_names', 'nash.classes', 'nash.dataset', 'nash.id', 'nash.input'] []"
+}
+
+@test "--tta flip and flip-shift: the checker accepts the graphs, whose output 'probabilities' says what it is" {
+	need_models
+	d=$BATS_FILE_TMPDIR
+	nash-export --onnx -o "$d/t4.onnx" "$d/t4.h5"
+	for t in flip flip-shift; do
+		nash-export --onnx --tta $t -o "$d/t4.$t.onnx" "$d/t4.h5"
+	done
+	run -0 /usr/bin/python3 "$BATS_TEST_DIRNAME/../onnx/check.py" --ops "$d/t4.flip.onnx" "$d/t4.flip-shift.onnx"
+	assert_output --partial "2 models pass onnx.checker"
+	assert_line --regexp "^ops: .*Gather .*Slice Softmax"
+	assert_line --regexp "^ops: .*Pad .*Slice Softmax"
+	run -0 /usr/bin/python3 - "$d/t4.flip-shift.onnx" "$d/t4.onnx" <<-'PY'
+		import sys, onnx
+		m, plain = onnx.load(sys.argv[1]), onnx.load(sys.argv[2])
+		out = m.graph.output[0]
+		print(out.name, [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim])
+		print(out.doc_string)
+		print(m.graph.doc_string)
+		print({p.key: p.value for p in m.metadata_props}["nash.tta"])
+		# one network, run once on the views stacked along the batch: each conv once, as without TTA
+		convs = lambda g: [n.name for n in g.graph.node if n.op_type == "Conv"]
+		print(convs(m) == convs(plain) and len(convs(m)) > 0)
+	PY
+	assert_line -n 0 "probabilities ['N', 10]"
+	assert_line -n 1 --partial "softmax probabilities (not logits)"
+	assert_line -n 2 --partial "output 'probabilities' [N,classes]: the mean softmax of the image's views, as nash-train --tta flip-shift evaluates"
+	assert_line -n 3 "flip-shift"
+	assert_line -n 4 "True"
+}
+
+@test "onnxruntime on the TTA graphs gives nash's own TTA probabilities on 1000 test images to 1e-5" {
+	need_models
+	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
+	d=$BATS_FILE_TMPDIR
+	for model in t0 t4; do
+		for t in flip flip-shift; do
+			nash-export --onnx --tta $t -o "$d/$model.$t.onnx" "$d/$model.h5"
+			"$NASH_BUILD/tests/nash_logits" "$d/$model.h5" fashion-mnist 1000 cpu "$d/im.u8" "$d/p.f32" $t "$d/y.u8" >/dev/null
+			run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
+				"$d/$model.$t.onnx" "$d/im.u8" "$d/p.f32" 1 28 28 1e-5 "$d/y.u8"
+			assert_output --regexp "^probabilities: images=1000 .* same_class=1000/1000 accuracy_onnx=([0-9.]+) accuracy_nash=\1\$"
+			echo "# $model --tta $t: $output" >&3
+		done
+	done
+	# the views matter: nash's flip probabilities are not the flip-shift graph's
+	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 1000 cpu "$d/im.u8" "$d/p.f32" flip "$d/y.u8" >/dev/null
+	run -1 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
+		"$d/t4.flip-shift.onnx" "$d/im.u8" "$d/p.f32" 1 28 28 1e-5
+}
+
+@test "the flip-shift graph's accuracy on the whole test set is nash-train --epochs 0 --eval test --tta flip-shift's" {
+	need_models
+	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
+	d=$BATS_FILE_TMPDIR
+	nash-export --onnx --tta flip-shift -o "$d/t4.fs.onnx" "$d/t4.h5"
+	run -0 nash-train --epochs 0 --eval test --tta flip-shift -o /dev/null "$d/t4.h5"
+	acc=$(sed -n 's/.*test_accuracy=\([0-9.]*\) tta=flip-shift$/\1/p' <<<"$output")
+	[ -n "$acc" ]
+	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 10000 cpu "$d/im.u8" "$d/p.f32" flip-shift "$d/y.u8" >/dev/null
+	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
+		"$d/t4.fs.onnx" "$d/im.u8" "$d/p.f32" 1 28 28 1e-5 "$d/y.u8"
+	assert_output --partial " accuracy_onnx=$acc accuracy_nash=$acc"
+	echo "# nash-train $acc; $output" >&3
+}
+
 @test "class names with spaces, commas, quotes and UTF-8: folders -> dataset -> model -> nash-show -> ONNX metadata -> classify.js" {
 	d=$BATS_TEST_TMPDIR
 	/usr/bin/python3 - "$d/t" <<-'PY'
@@ -177,6 +263,10 @@ need_models() {
 	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
 	local img="$d/t/big cat, striped/0.png"
 	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../../examples/classify.js" "$d/c.onnx" "$img"
+	assert_output --regexp "^$d/t/big cat, striped/0\.png"$'\t(big cat, striped|café "crème"|ñandú \\\\ 🐦)\t(0\\.[0-9]{4}|1\\.0000)$'
+	# a graph with test-time augmentation outputs probabilities, printed as they are
+	nash-export --onnx --tta flip-shift -o "$d/c.tta.onnx" "$d/c.h5"
+	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../../examples/classify.js" "$d/c.tta.onnx" "$img"
 	assert_output --regexp "^$d/t/big cat, striped/0\.png"$'\t(big cat, striped|café "crème"|ñandú \\\\ 🐦)\t(0\\.[0-9]{4}|1\\.0000)$'
 	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../../examples/classify.js" "$d/old.onnx" "$img"
 	assert_output --regexp $'\t[012]\t'

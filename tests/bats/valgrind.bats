@@ -70,6 +70,7 @@ vg() {
 	run -0 vg nash-select -o "$t/best.h5" "$d/trained.h5" "$d/seed.h5"
 	cmp "$t/best.h5" "$d/trained.h5"
 	run -0 vg nash-export --onnx -o "$t/a.onnx" "$d/trained.h5"
+	run -0 vg nash-export --onnx --tta flip-shift -o "$t/b.onnx" "$d/trained.h5"
 }
 
 @test "valgrind: nash-report reads a search, repeated searches and an ablation cleanly" {
