@@ -183,37 +183,40 @@ need_models() {
 	assert_line -n 4 "True"
 }
 
-@test "onnxruntime on the TTA graphs gives nash's own TTA probabilities on 1000 test images to 1e-5" {
+@test "onnxruntime on the TTA graphs gives nash's own TTA probabilities on 300 test images to 1e-5" {
 	need_models
 	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
 	d=$BATS_FILE_TMPDIR
 	for model in t0 t4; do
 		for t in flip flip-shift; do
 			nash-export --onnx --tta $t -o "$d/$model.$t.onnx" "$d/$model.h5"
-			"$NASH_BUILD/tests/nash_logits" "$d/$model.h5" fashion-mnist 1000 cpu "$d/im.u8" "$d/p.f32" $t "$d/y.u8" >/dev/null
+			"$NASH_BUILD/tests/nash_logits" "$d/$model.h5" fashion-mnist 300 cpu "$d/im.u8" "$d/p.f32" $t "$d/y.u8" >/dev/null
 			run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
 				"$d/$model.$t.onnx" "$d/im.u8" "$d/p.f32" 1 28 28 1e-5 "$d/y.u8"
-			assert_output --regexp "^probabilities: images=1000 .* same_class=1000/1000 accuracy_onnx=([0-9.]+) accuracy_nash=\1\$"
+			assert_output --regexp "^probabilities: images=300 .* same_class=300/300 accuracy_onnx=([0-9.]+) accuracy_nash=\1\$"
 			echo "# $model --tta $t: $output" >&3
 		done
 	done
 	# the views matter: nash's flip probabilities are not the flip-shift graph's
-	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 1000 cpu "$d/im.u8" "$d/p.f32" flip "$d/y.u8" >/dev/null
+	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 300 cpu "$d/im.u8" "$d/p.f32" flip "$d/y.u8" >/dev/null
 	run -1 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
 		"$d/t4.flip-shift.onnx" "$d/im.u8" "$d/p.f32" 1 28 28 1e-5
 }
 
-@test "the flip-shift graph's accuracy on the whole test set is nash-train --epochs 0 --eval test --tta flip-shift's" {
+@test "the flip-shift graph's accuracy on a whole test set is nash-train --epochs 0 --eval test --tta flip-shift's" {
 	need_models
 	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
 	d=$BATS_FILE_TMPDIR
+	# the fixture's 200 test images (images of the same shape and classes): two independent
+	# paths to one figure, nash-train's evaluation and onnxruntime's, not the accuracy itself
 	nash-export --onnx --tta flip-shift -o "$d/t4.fs.onnx" "$d/t4.h5"
-	run -0 nash-train --epochs 0 --eval test --tta flip-shift -o /dev/null "$d/t4.h5"
+	run -0 nash-train --data "$FMNIST" --epochs 0 --eval test --tta flip-shift -o /dev/null "$d/t4.h5"
 	acc=$(sed -n 's/.*test_accuracy=\([0-9.]*\) tta=flip-shift$/\1/p' <<<"$output")
 	[ -n "$acc" ]
-	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 10000 cpu "$d/im.u8" "$d/p.f32" flip-shift "$d/y.u8" >/dev/null
+	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" "$FMNIST" 200 cpu "$d/im.u8" "$d/p.f32" flip-shift "$d/y.u8" >/dev/null
 	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
 		"$d/t4.fs.onnx" "$d/im.u8" "$d/p.f32" 1 28 28 1e-5 "$d/y.u8"
+	assert_output --partial "images=200 "
 	assert_output --partial " accuracy_onnx=$acc accuracy_nash=$acc"
 	echo "# nash-train $acc; $output" >&3
 }
