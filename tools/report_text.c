@@ -27,23 +27,6 @@ const char *num_text(char *buf, size_t n, double v)
 	return buf;
 }
 
-/* Seconds as 1h02m03s, 2m03s or 3s. */
-const char *hms(char *buf, size_t n, double v)
-{
-	if (!(v >= 0) || v > 1e12) {
-		snprintf(buf, n, "?");
-		return buf;
-	}
-	long s = (long)v;
-	if (s >= 3600)
-		snprintf(buf, n, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
-	else if (s >= 60)
-		snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
-	else
-		snprintf(buf, n, "%lds", s);
-	return buf;
-}
-
 const char *or_dash(const char *s) { return s && s[0] ? s : "-"; }
 const char *plural(long n) { return n == 1 ? "" : "s"; }
 
@@ -369,5 +352,43 @@ void write_ablation_report(const AblationReport *r, const char *plot, long start
 	f = out_open(&o);
 	ablation_md(f, r, plot, started > 0 ? wall : NULL);
 	snprintf(path, sizeof path, "%s/report.md", r->dir);
+	out_write(&o, path);
+}
+
+/* ---- the climb's decision, the baseline's budget ---- */
+
+/* The text of climb's decision, the why of RUN/climb.txt; min_gain as given. */
+void climb_why(char *buf, size_t n, const ClimbDecision *d, const ClimbSettings *s, const char *min_gain)
+{
+	char h1[32], h2[32], h3[32], h4[32];
+	switch (d->verdict) {
+	case CLIMB_SATURATED:
+		snprintf(buf, n,
+			 "the validation accuracy saturated: %s after step %d, %s after step %d, a gain below "
+			 "MIN_GAIN=%s in PATIENCE=%d steps",
+			 d->val_then, d->then, d->val_now, d->step, min_gain,
+			 s->patience);
+		break;
+	case CLIMB_MAX_STEPS:
+		snprintf(buf, n, "the most steps asked for: STEPS=%d", s->max_steps);
+		break;
+	case CLIMB_BUDGET:
+		snprintf(buf, n,
+			 "the time budget: BUDGET=%s, %s spent, step %d would take about %s and the final phase "
+			 "after it about %s",
+			 hms(h1, sizeof h1, (double)s->budget), hms(h2, sizeof h2, (double)d->spent), d->step + 1,
+			 hms(h3, sizeof h3, (double)d->next), hms(h4, sizeof h4, (double)d->after));
+		break;
+	case CLIMB_CONTINUE:
+		buf[0] = '\0';
+		break;
+	}
+}
+
+void write_baseline_budget(const BaselineBudget *b, const char *path)
+{
+	Out o;
+	fprintf(out_open(&o), "epochs=%ld\nsearch_train_seconds=%s\nseed_images_per_second=%.1f\nfinal_epoch_images=%s\n",
+		b->epochs, b->train_seconds, b->images_per_second, b->final_epoch_images);
 	out_write(&o, path);
 }

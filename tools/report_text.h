@@ -1,18 +1,18 @@
 /* nash-report's text: numbers as the reports show them, output files made in memory and
-   written whole, and the tables over several searches (runs, ablation). */
+   written whole, the tables over several searches (runs, ablation), and the texts of the
+   climb's decisions and the baseline's budget. */
 #ifndef NASH_REPORT_TEXT_H
 #define NASH_REPORT_TEXT_H
 
 #include <stdio.h>
 
+#include "search/budget.h"
 #include "search/report.h"
 
 /* An accuracy as nash-show --tsv shows it: 4 decimals, "-" when there is none. */
 const char *acc_text(char *buf, size_t n, float v);
 /* A computed number: whole ones whole, others to 6 significant digits. */
 const char *num_text(char *buf, size_t n, double v);
-/* Seconds as 1h02m03s, 2m03s or 3s (cut to whole seconds); "?" when not a duration. */
-const char *hms(char *buf, size_t n, double v);
 /* "MEAN ± SD" to `decimals`, MEAN alone without an SD, "-" without a mean. */
 const char *pm(char *buf, size_t n, const ReportStats *s, int decimals);
 const char *or_dash(const char *s);
@@ -35,5 +35,12 @@ void write_runs_report(const RunsReport *r);
 /* The ablation: DIR/results.tsv, DIR/report.tsv, DIR/summary.txt, DIR/report.md (last); plot:
    the plot report.md shows (NULL: none), started: when the make began (0: not known). */
 void write_ablation_report(const AblationReport *r, const char *plot, long started);
+
+/* The why of climb's decision d (not CLIMB_CONTINUE: ""), as RUN/climb.txt and the search say
+   it; min_gain: --min-gain as given. */
+void climb_why(char *buf, size_t n, const ClimbDecision *d, const ClimbSettings *s, const char *min_gain);
+/* The no-search baseline's budget, as search.mk and ablation.mk read it: "epochs=E" and the
+   figures it came from, one NAME=VALUE a line. */
+void write_baseline_budget(const BaselineBudget *b, const char *path);
 
 #endif
