@@ -149,10 +149,8 @@ int climb_decide(ClimbDecision *d, const ClimbSettings *s, const ClimbStep *step
 		return 0;
 	long reserve = climb_final_seconds(s, k, steps[k].best_seconds);
 	if (reserve < 0)
-		return nash_err(err, NASH_ERR_RUNTIME,
-				"%s: no training seconds (%.1f in %d epochs) to predict the final phase from",
-				nash_name(steps[k].best).s, steps[k].best_seconds,
-				k == 0 ? s->epochs_seed : s->epochs_neigh);
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: no training seconds to predict the final phase from",
+				nash_name(steps[k].best).s);
 	for (int i = 0; i <= k; i++)
 		d->spent += steps[i].seconds;
 	d->next = climb_next_seconds(s, k, steps[k].seconds);
