@@ -212,7 +212,7 @@ $1/step0/init.h5: $1/settings/init | $(S_ALL)
 	@mkdir -p $$(@D)
 	@$$(S_BIN)/nash-init --dataset $$(DATA) $$(if $$(ARCH),--arch $$(ARCH)) --widths $$(WIDTHS) $$(if $$(VAL),--val $$(VAL)) --seed $2 -o $$@
 $1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
-	@$$(S_SH) check-budget --label '$3' $$< '$$(MAX_PARAMS)' '$$(LIMIT)'
+	@$$(S_BIN)/nash-report check-budget --label '$3' $$(if $$(LIMIT),--limit '$$(LIMIT)') $$< '$$(MAX_PARAMS)'
 	@$$(S_SH) train --label $3seed $$@ $$< -- $$(call s_train,$$(S_LR),$$(THREADS_ALONE)) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
 # The seed network on the test set, for comparison.
 $1/step0/test.txt: $1/step0/best.h5 | $(S_ALL)

@@ -3,9 +3,10 @@
 #
 #   search.sh train [--child] [--max-params SPEC SEED_MODEL] [--morph 'CMD'] --label L OUT IN -- TRAIN_CMD...
 #       Makes OUT by training IN (or, with --morph, the child that `CMD -o OUT.morph.h5 IN`
-#       writes, CMD given `--max-params N` for a budget SPEC as check-budget's MAX_PARAMS, Kx
-#       counted on SEED_MODEL) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT MODEL`. A rerun after an
-#       interruption resumes from the checkpoint when IN and the commands are unchanged.
+#       writes, CMD given `--max-params N` for a budget SPEC, MAX_PARAMS, in parameters of
+#       SEED_MODEL by `nash-report max-params`) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT
+#       MODEL`. A rerun after an interruption resumes from the checkpoint when IN and the
+#       commands are unchanged.
 #       With --child a failure of the network itself (nash-train exit 3: out of memory, 4:
 #       diverged or collapsed; nash-morph exit 5: no morphism fits) is recorded: OUT is
 #       written marked failed, so the search ranks it last and goes on. Any other failure (an
@@ -19,11 +20,6 @@
 #       A trained snapshot: when BEST has the weights of NEXT (the next step kept its
 #       parent), OUT becomes a symbolic link to LINK (the next step's snapshot); otherwise
 #       `train --keep` of BEST into OUT.
-#   search.sh check-budget [--label L] MODEL MAX_PARAMS LIMIT
-#       Prints the settings derived from the data and the seed network MODEL (its dataset and
-#       validation split, its parameters, the budget MAX_PARAMS in parameters, LIMIT), and
-#       fails, saying what to change, when MODEL does not fit below the budget (no child of it
-#       could): before anything trains. MAX_PARAMS: N parameters, Kx (K times MODEL's) or empty.
 #   search.sh climb --run DIR --max-steps N [--budget SECONDS] [OPTION VALUE]... -- MAKE...
 #       `make search BUDGET=... PATIENCE=...`: runs the steps one at a time (`MAKE STEPS=k
 #       DIR/stepk/best.h5`), timing each in DIR/stepk/wall, while `nash-report climb` (given
@@ -276,7 +272,9 @@ cmd_train() {
 	out=$1 in=$2
 	shift 3
 	if [ -n "$morph" ] && [ -n "$budget" ]; then
-		max_params "$budget" "$budget_model" || fail "${label:-$out}: cannot count the parameters of $budget_model"
+		# (a signal ending nash-report must not leave an empty budget: no budget at all)
+		cap=$("${bin}nash-report" max-params "$budget" "$budget_model") && [ -n "$cap" ] ||
+			fail "${label:-$out}: cannot count the parameters of $budget_model"
 		morph="$morph --max-params $cap"
 	fi
 	base=${out%.h5}
@@ -482,54 +480,6 @@ cmd_select() {
 	printf '%s\n' "$msg"
 }
 
-# ---- check-budget ----
-
-# params = MODEL's parameters, cap = the parameter budget SPEC (N, or Kx: K times params) in
-# parameters, empty for no budget. Fails, saying why, when MODEL cannot be read.
-max_params() {
-	cap='' params=''
-	show_field params "$2" || return 1
-	params=$field
-	is_count "$params" || {
-		echo "search: $2: no parameter count" >&2
-		return 1
-	}
-	case $1 in
-	'') ;;
-	*x) cap=$(awk -v k="${1%x}" -v p="$params" 'BEGIN { printf "%d\n", k * p }') && [ -n "$cap" ] || return 1 ;;
-	*) cap=$1 ;;
-	esac
-}
-
-cmd_check_budget() {
-	label=''
-	[ "${1:-}" = --label ] && { label=$2; shift 2; }
-	[ $# -eq 3 ] || die "usage: search.sh check-budget [--label L] MODEL MAX_PARAMS LIMIT"
-	model=$1 spec=$2 limit=$3
-	# the settings that depend on the data, as derived: said before anything trains
-	data=$("${bin}nash-show" "$model" | sed -n 's/^  dataset *//p') && [ -n "$data" ] || fail "cannot read $model"
-	max_params "$spec" "$model" || fail "cannot read $model"
-	case $spec in
-	'') budget="no parameter budget (MAX_PARAMS=)" ;;
-	*x) budget="children up to $cap parameters (MAX_PARAMS=$spec)" ;;
-	*) budget="children up to $cap parameters (MAX_PARAMS)" ;;
-	esac
-	images="every training image (no LIMIT)"
-	[ -z "$limit" ] || images="the first $limit training images (LIMIT)"
-	{
-		echo "data: $data; $images"
-		echo "seed network: $params parameters; $budget"
-	} >"${model%.h5}.derived.tmp" && mv -f "${model%.h5}.derived.tmp" "${model%.h5}.derived" || {
-		rm -f "${model%.h5}.derived.tmp"
-		fail "cannot write ${model%.h5}.derived"
-	}
-	sed "s|^|${label:+${label%/}: }|" "${model%.h5}.derived" || fail "cannot read ${model%.h5}.derived"
-	[ -n "$cap" ] || return 0
-	# every morphism adds parameters: a budget the seed network fills leaves no child
-	[ "$params" -lt "$cap" ] ||
-		die "MAX_PARAMS=$spec does not exceed what the seed network ($model) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say 4x, $((4 * params)) parameters, or MAX_PARAMS= for no budget)"
-}
-
 # OUT from CMD's standard output, whole or not at all (a one-line recipe's `>OUT.tmp || rm`
 # leaves OUT.tmp behind when Ctrl-C ends the recipe's shell with its command).
 cmd_capture() {
@@ -548,7 +498,6 @@ cmd_capture() {
 case ${1:-} in
 train) shift; cmd_train "$@" ;;
 capture) shift; cmd_capture "$@" ;;
-check-budget) shift; cmd_check_budget "$@" ;;
 select) shift; cmd_select "$@" ;;
 snap) shift; cmd_snap "$@" ;;
 link) shift; cmd_link "$@" ;;
@@ -559,5 +508,5 @@ climb)
 	cmd_climb "$@"
 	;;
 best) shift; cmd_best "$@" ;;
-*) die "usage: search.sh train|capture|snap|link|best|select|check-budget|climb ..." ;;
+*) die "usage: search.sh train|capture|snap|link|best|select|climb ..." ;;
 esac

@@ -11,6 +11,7 @@
 
 #include "base/atomic.h"
 #include "cli.h"
+#include "report_budget.h"
 #include "report_text.h"
 #include "search/report.h"
 
@@ -25,6 +26,8 @@ static void usage(FILE *f)
 		"       %s ablation [--plot FILE] [--started EPOCH] DIR NAME...\n"
 		"       %s climb --max-steps N [OPTION]... RUN K\n"
 		"       %s baseline-budget OUT RESULT SEED_MODEL\n"
+		"       %s check-budget [--label L] [--limit N] MODEL MAX_PARAMS\n"
+		"       %s max-params MAX_PARAMS MODEL\n"
 		"Reports of searches, from their files, and the decisions made from them.\n"
 		"search: the search in RUN, stopped or finished after STEPS hill-climbing steps:\n"
 		"RUN/result.tsv, RUN/summary.txt and RUN/report.md (last). plot-data: RUN/report/steps.dat\n"
@@ -36,6 +39,10 @@ static void usage(FILE *f)
 		"PATIENCE): prints 'continue', or 'stop', a tab and why, and then writes RUN/climb.txt.\n"
 		"baseline-budget: OUT, the epochs that give the seed network SEED_MODEL the training time\n"
 		"of the search whose result.tsv is RESULT (the no-search baseline of equal compute).\n"
+		"check-budget: what the search derives from its data and seed network MODEL and the\n"
+		"children's parameter budget MAX_PARAMS (N, Kx or ''), in MODEL's .derived and on standard\n"
+		"output; an error when MODEL does not fit below the budget. max-params: the budget in\n"
+		"parameters (empty for none).\n"
 		"\n"
 		"      --partial          search: the report of a search not finished: no final model,\n"
 		"                         no ensemble (report.md only)\n"
@@ -58,10 +65,12 @@ static void usage(FILE *f)
 		"      --jobs J           the trainings at once (default 1, at most N)\n"
 		"      --final-on, --ensemble   as for search: the final phase, predicted by --budget\n"
 		"      --next-made        step K+1 is made and up to date (by an earlier climb): taken\n"
-		"                         as it is, whatever the budget\n"
+		"                         as it is, whatever the budget\n"		"check-budget's options:\n"
+		"      --label L          the search's name before each line ('run2/': 'run2: ')\n"
+		"      --limit N          LIMIT: the first N training images\n"
 		"  -h, --help             display this help and exit\n"
 		"  -V, --version          output version information and exit\n",
-		prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* ---- plot-data ---- */
@@ -361,45 +370,6 @@ static void write_report(const SearchReport *r, const Texts *t, const char *plot
 	out_write(&o, path);
 }
 
-/* ---- climb, baseline-budget ---- */
-
-/* Steps 0..k of RUN read, the decision printed; a stop recorded in RUN/climb.txt (steps= and
-   why=, which the report quotes). */
-static void run_climb(const char *run, int k, const ClimbSettings *s, const char *min_gain, int next_made)
-{
-	NashErr err = {0};
-	ClimbStep *steps = calloc((size_t)k + 1, sizeof *steps);
-	if (!steps)
-		die(prog, "out of memory");
-	for (int i = 0; i <= k; i++)
-		if (climb_step_read(&steps[i], s, run, i, &err))
-			die_err(prog, &err);
-	ClimbDecision d;
-	if (climb_decide(&d, s, steps, k, next_made, &err))
-		die_err(prog, &err);
-	if (d.verdict == CLIMB_CONTINUE) {
-		printf("continue\n");
-	} else {
-		char why[512], path[REPORT_PATH + 32];
-		climb_why(why, sizeof why, &d, s, min_gain);
-		Out o;
-		fprintf(out_open(&o), "steps=%d\nwhy=%s\n", k, why);
-		snprintf(path, sizeof path, "%s/climb.txt", run);
-		out_write(&o, path);
-		printf("stop\t%s\n", why);
-	}
-	free(steps);
-}
-
-static void run_baseline_budget(const char *out, const char *result, const char *seed_model)
-{
-	NashErr err = {0};
-	BaselineBudget b;
-	if (baseline_budget(&b, result, seed_model, &err))
-		die_err(prog, &err);
-	write_baseline_budget(&b, out);
-}
-
 /* ---- main ---- */
 
 static const char *choice(const char *opt, const char *v, const char *a, const char *b)
@@ -411,7 +381,7 @@ static const char *choice(const char *opt, const char *v, const char *a, const c
 
 /* The commands, their operands (how many: at least, at most; -1: no most) and the options
    each takes (getopt's letters). */
-enum { CMD_SEARCH, CMD_PLOT_DATA, CMD_RUNS, CMD_ABLATION, CMD_CLIMB, CMD_BASELINE_BUDGET };
+enum { CMD_SEARCH, CMD_PLOT_DATA, CMD_RUNS, CMD_ABLATION, CMD_CLIMB, CMD_BASELINE_BUDGET, CMD_CHECK_BUDGET, CMD_MAX_PARAMS };
 static const struct {
 	const char *name, *operands;
 	int least, most;
@@ -423,18 +393,9 @@ static const struct {
 	[CMD_ABLATION] = {"ablation", "DIR NAME...", 2, -1, "PS"},
 	[CMD_CLIMB] = {"climb", "RUN K", 2, 2, "mbkgEnJfex"},
 	[CMD_BASELINE_BUDGET] = {"baseline-budget", "OUT RESULT SEED_MODEL", 3, 3, ""},
+	[CMD_CHECK_BUDGET] = {"check-budget", "MODEL MAX_PARAMS", 2, 2, "lL"},
+	[CMD_MAX_PARAMS] = {"max-params", "MAX_PARAMS MODEL", 2, 2, ""},
 };
-
-/* --epochs SEED,NEIGH,FINAL */
-static void climb_epochs(ClimbSettings *s, const char *arg)
-{
-	int e[3];
-	if (cli_int_list(prog, "--epochs", arg, e, 3, 0, 1000000) != 3)
-		die_usage(prog, "--epochs: '%s' is not SEED,NEIGH,FINAL", arg);
-	s->epochs_seed = e[0];
-	s->epochs_neigh = e[1];
-	s->epochs_final = e[2];
-}
 
 static void run_search(const SearchReportOpts *o, int plot_data, const char *final_on, const char *ensemble,
 		       const char *plot, const char *drawing)
@@ -486,7 +447,8 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
 		cli_version(prog);
-	static const char *const names = "search, plot-data, runs, ablation, climb or baseline-budget";
+	static const char *const names =
+		"search, plot-data, runs, ablation, climb, baseline-budget, check-budget or max-params";
 	if (argc < 2)
 		die_usage(prog, "missing a command: %s", names);
 	int cmd = -1;
@@ -498,6 +460,7 @@ int main(int argc, char **argv)
 
 	SearchReportOpts o = {0};
 	const char *final_on = "train", *ensemble = "raw", *plot = NULL, *drawing = NULL, *min_gain = "0.001";
+	const char *label = NULL, *limit = NULL;
 	long started = 0;
 	ClimbSettings cs = {.max_steps = -1, .budget = -1, .min_gain = 0.001, .jobs = 1};
 	int next_made = 0, have_epochs = 0;
@@ -510,6 +473,7 @@ int main(int argc, char **argv)
 		{"patience", required_argument, 0, 'k'},  {"min-gain", required_argument, 0, 'g'},
 		{"epochs", required_argument, 0, 'E'},	  {"neigh", required_argument, 0, 'n'},
 		{"jobs", required_argument, 0, 'J'},	  {"next-made", no_argument, 0, 'x'},
+		{"label", required_argument, 0, 'l'},	  {"limit", required_argument, 0, 'L'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},	  {0, 0, 0, 0},
 	};
@@ -537,6 +501,8 @@ int main(int argc, char **argv)
 		case 'n': cs.neigh = (int)cli_long(prog, "--neigh", optarg, 1, 4096); break;
 		case 'J': cs.jobs = (int)cli_long(prog, "--jobs", optarg, 1, 4096); break;
 		case 'x': next_made = 1; break;
+		case 'l': label = optarg; break;
+		case 'L': limit = optarg; cli_long(prog, "--limit", optarg, 1, 1L << 40); break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
@@ -576,6 +542,12 @@ int main(int argc, char **argv)
 		break;
 	case CMD_BASELINE_BUDGET:
 		run_baseline_budget(dir, argv[optind + 1], argv[optind + 2]);
+		break;
+	case CMD_CHECK_BUDGET:
+		run_check_budget(dir, argv[optind + 1], limit, label);
+		break;
+	case CMD_MAX_PARAMS:
+		run_max_params(dir, argv[optind + 1]);
 		break;
 	}
 	cli_close_stdout(prog);

@@ -1,12 +1,10 @@
 /* nash-report's text: numbers as the reports show them, output files made in memory and
-   written whole, the tables over several searches (runs, ablation), and the texts of the
-   climb's decisions and the baseline's budget. */
+   written whole, and the tables over several searches (runs, ablation). */
 #ifndef NASH_REPORT_TEXT_H
 #define NASH_REPORT_TEXT_H
 
 #include <stdio.h>
 
-#include "search/budget.h"
 #include "search/report.h"
 
 /* An accuracy as nash-show --tsv shows it: 4 decimals, "-" when there is none. */
@@ -35,12 +33,5 @@ void write_runs_report(const RunsReport *r);
 /* The ablation: DIR/results.tsv, DIR/report.tsv, DIR/summary.txt, DIR/report.md (last); plot:
    the plot report.md shows (NULL: none), started: when the make began (0: not known). */
 void write_ablation_report(const AblationReport *r, const char *plot, long started);
-
-/* The why of climb's decision d (not CLIMB_CONTINUE: ""), as RUN/climb.txt and the search say
-   it; min_gain: --min-gain as given. */
-void climb_why(char *buf, size_t n, const ClimbDecision *d, const ClimbSettings *s, const char *min_gain);
-/* The no-search baseline's budget, as search.mk and ablation.mk read it: "epochs=E" and the
-   figures it came from, one NAME=VALUE a line. */
-void write_baseline_budget(const BaselineBudget *b, const char *path);
 
 #endif

@@ -192,3 +192,50 @@ int baseline_budget(BaselineBudget *b, const char *result, const char *seed_mode
 		b->epochs = 1;
 	return 0;
 }
+
+int search_max_params(size_t *cap, const char *spec, size_t seed_params, NashErr *err)
+{
+	size_t l = strlen(spec), digits = strspn(spec, "0123456789");
+	*cap = 0;
+	if (l == 0)
+		return 0;
+	if (digits == l && l < 19) {
+		*cap = (size_t)strtoull(spec, NULL, 10);
+		return 0;
+	}
+	/* Kx: K as search.mk takes it, digits or [digits].digits */
+	size_t k = l - 1, fraction = digits < k && spec[digits] == '.' ? strspn(spec + digits + 1, "0123456789") : 0;
+	int is_k = digits == k ? k > 0 : spec[digits] == '.' && fraction > 0 && digits + 1 + fraction == k;
+	if (spec[k] == 'x' && is_k && l < 24) {
+		/* (awk's printf "%d" of K x params: cut toward zero) */
+		*cap = (size_t)(strtod(spec, NULL) * (double)seed_params);
+		return 0;
+	}
+	return nash_err(err, NASH_ERR_USAGE,
+			"MAX_PARAMS: '%s' is not a number of parameters (200000) or a multiple of the seed network's (4x)",
+			nash_name(spec).s);
+}
+
+int seed_budget_read(SeedBudget *b, const char *model, const char *spec, NashErr *err)
+{
+	memset(b, 0, sizeof *b);
+	Model m;
+	model_init(&m);
+	if (model_read(&m, model, err)) {
+		model_free(&m);
+		return -1;
+	}
+	snprintf(b->dataset, sizeof b->dataset, "%s", m.dataset);
+	b->in_c = m.g.in_c;
+	b->in_h = m.g.in_h;
+	b->in_w = m.g.in_w;
+	b->classes = m.g.n_classes;
+	b->val_size = m.val_size;
+	b->params = graph_param_count(&m.g);
+	model_free(&m);
+	if (search_max_params(&b->cap, spec, b->params, err))
+		return -1;
+	/* every morphism adds parameters: a budget the seed network fills leaves no child */
+	b->fits = b->cap == 0 || b->params < b->cap;
+	return 0;
+}

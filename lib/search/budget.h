@@ -1,7 +1,8 @@
 /* A search's time budgets (docs/SEARCH.md): the decisions of a search that decides its steps as
    it goes (`make search BUDGET=... PATIENCE=...`: after each step, another or a stop, and why)
    and the epochs of the no-search baseline that trains as long as a search did (`make baseline`,
-   `make ablation`'s variant (e)). The library reads the search's files and computes; nash-report
+   `make ablation`'s variant (e)), and the children's parameter budget. The library reads the
+   search's files and computes; nash-report
    writes the text; pipelines/search.sh climb runs the steps and times them. */
 #ifndef NASH_BUDGET_H
 #define NASH_BUDGET_H
@@ -92,5 +93,23 @@ typedef struct BaselineBudget {
    (SEED_MODEL: the images and seconds of its pretraining). Errors name the file; figures
    missing or not positive are an error that quotes them. */
 int baseline_budget(BaselineBudget *b, const char *result, const char *seed_model, NashErr *err);
+
+/* The children's parameter budget (search.mk's MAX_PARAMS), in parameters, for a seed network
+   of seed_params: "" none (0), N parameters, or Kx, K times the seed network's (a decimal K,
+   cut to a whole parameter). -1 with an error quoting spec when it is none of these. */
+int search_max_params(size_t *cap, const char *spec, size_t seed_params, NashErr *err);
+
+/* What a search derives from its data and seed network before anything trains (`make search`
+   prints it and RUN/step0/init.derived keeps it for the report). */
+typedef struct SeedBudget {
+	char dataset[64];
+	int in_c, in_h, in_w, classes, val_size; /* its images, classes, validation images held out */
+	size_t params;          /* the seed network's */
+	size_t cap;             /* MAX_PARAMS in parameters; 0: no budget */
+	int fits;               /* the seed network is below the budget (or there is none): a child can be */
+} SeedBudget;
+
+/* From the seed network MODEL and the budget spec (as search_max_params). Errors name MODEL. */
+int seed_budget_read(SeedBudget *b, const char *model, const char *spec, NashErr *err);
 
 #endif

@@ -269,6 +269,44 @@ copy() {
 	assert_output ""
 }
 
+@test "nash-report check-budget and max-params: the settings derived before training, the children's budget" {
+	cp "$BATS_FILE_TMPDIR/r/step0/best.h5" "$BATS_TEST_TMPDIR/init.h5"
+	m=$BATS_TEST_TMPDIR/init.h5
+	p=$(nash-show --tsv "$m" | cut -f 7 | tail -n 1)
+	run -0 nash-report check-budget --label run2/ --limit 256 "$m" 4x
+	assert_output "$(printf 'run2: data: fashion-mnist (1x28x28, 10 classes), 200 validation images held out; the first 256 training images (LIMIT)\nrun2: seed network: %s parameters; children up to %s parameters (MAX_PARAMS=4x)' "$p" $((4 * p)))"
+	run -0 cat "$BATS_TEST_TMPDIR/init.derived"
+	assert_line --index 0 "data: fashion-mnist (1x28x28, 10 classes), 200 validation images held out; the first 256 training images (LIMIT)"
+	run -0 nash-report check-budget "$m" ''
+	assert_line --index 0 --partial "; every training image (no LIMIT)"
+	assert_line --index 1 "seed network: $p parameters; no parameter budget (MAX_PARAMS=)"
+	run -0 nash-report check-budget "$m" $((p + 1))
+	assert_line --index 1 "seed network: $p parameters; children up to $((p + 1)) parameters (MAX_PARAMS)"
+	# a budget the seed network fills: said after the settings, exit 1
+	run -1 nash-report check-budget "$m" "$p"
+	assert_line --index 1 "seed network: $p parameters; children up to $p parameters (MAX_PARAMS)"
+	assert_line --index 2 "nash-report: MAX_PARAMS=$p does not exceed what the seed network ($m) has, $p parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $p (say 4x, $((4 * p)) parameters, or MAX_PARAMS= for no budget)"
+	# max-params: the budget in parameters, an empty line for none
+	run -0 nash-report max-params 2.5x "$m"
+	assert_output "$((5 * p / 2))"
+	run -0 nash-report max-params 1000 "$m"
+	assert_output 1000
+	run -0 nash-report max-params '' "$m"
+	assert_output ""
+	# errors
+	run -2 nash-report max-params 4y "$m"
+	assert_output "nash-report: MAX_PARAMS: '4y' is not a number of parameters (200000) or a multiple of the seed network's (4x)"
+	run -2 nash-report check-budget --limit none "$m" 4x
+	assert_output --partial "--limit: 'none'"
+	run -2 nash-report check-budget "$m"
+	assert_output --partial "check-budget: missing MODEL MAX_PARAMS"
+	run -1 nash-report check-budget "$BATS_TEST_TMPDIR/missing.h5" 4x
+	assert_output --regexp "^nash-report: $BATS_TEST_TMPDIR/missing.h5: "
+	[ ! -e "$BATS_TEST_TMPDIR/missing.derived" ]
+	run -0 find "$BATS_TEST_TMPDIR" -name '*.tmp'
+	assert_output ""
+}
+
 @test "nash-report runs: each run's figures, their mean and sample sd, against hand-computed values" {
 	d=$BATS_FILE_TMPDIR/runs
 	run -0 nash-report runs "$d" run1 run2 run3

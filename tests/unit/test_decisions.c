@@ -1,6 +1,7 @@
 /* The search's decisions made in C (lib/search/budget.c, select.c), against hand-computed
    values: the climb's predictions and verdicts (BUDGET, PATIENCE, STEPS), the stop when no
-   morphism fits the parameter budget, and the baseline budget's errors. */
+   morphism fits the parameter budget, the baseline budget's errors and the parameter budget
+   MAX_PARAMS in parameters. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,26 @@ TEST(baseline_errors)
 	CHECK(baseline_budget(&b, result, model, &err) == -1 && strstr(err.msg, "missing.h5"));
 }
 
+TEST(max_params)
+{
+	size_t cap;
+	NashErr err = {0};
+	/* none, a count, a multiple of the seed network's 54,778 (cut to a whole parameter) */
+	CHECK(search_max_params(&cap, "", 54778, &err) == 0 && cap == 0);
+	CHECK(search_max_params(&cap, "200000", 54778, &err) == 0 && cap == 200000);
+	CHECK(search_max_params(&cap, "4x", 54778, &err) == 0 && cap == 219112);
+	CHECK(search_max_params(&cap, "2.5x", 54778, &err) == 0 && cap == 136945);
+	CHECK(search_max_params(&cap, ".5x", 3, &err) == 0 && cap == 1);
+	/* what search.mk refuses too */
+	const char *bad[] = {"4y", "x", "1.x", "4.x5", "-1", "1e5", "4 x"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		nash_err_clear(&err);
+		CHECKF(search_max_params(&cap, bad[i], 100, &err) == -1 && err.code == NASH_ERR_USAGE &&
+			       strstr(err.msg, "MAX_PARAMS: '"),
+		       "%s", bad[i]);
+	}
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -184,6 +205,7 @@ int main(void)
 	RUN(decide_budget);
 	RUN(none_fit);
 	RUN(baseline_errors);
+	RUN(max_params);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
