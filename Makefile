@@ -92,8 +92,9 @@ $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(CLI_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
-# nash-report's text is a file of its own (tools/report_text.c), linked into it alone.
-$(BUILD)/bin/nash-report: $(BUILD)/obj/tools/nash-report.o $(BUILD)/obj/tools/report_text.o $(CLI_OBJ) $(LIBNASH)
+# nash-report's text is files of its own (tools/report_text.c, report_budget.c), linked into it alone.
+$(BUILD)/bin/nash-report: $(BUILD)/obj/tools/nash-report.o $(BUILD)/obj/tools/report_text.o \
+		$(BUILD)/obj/tools/report_budget.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $(filter %.o,$^) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 

@@ -17,18 +17,3 @@ tsv_col() {
 			if (!col) { print "no column " name " in " FILENAME > "/dev/stderr"; exit 1 } next }
 		NR == row + 1 { print $col; exit }' "$2"
 }
-
-# tsv_cols FILE NAME...: the header positions of NAME..., space-separated, for awk programs
-# that read every row (`awk -v c="$(tsv_cols f a b)" 'BEGIN { split(c, k, " ") } ...'`).
-tsv_cols() {
-	f=$1
-	shift
-	awk -F '\t' -v names="$*" 'NR == 1 {
-		n = split(names, want, " ")
-		for (i = 1; i <= NF; i++) at[$i] = i
-		for (j = 1; j <= n; j++) {
-			if (!(want[j] in at)) { print "no column " want[j] " in " FILENAME > "/dev/stderr"; exit 1 }
-			printf "%s%s", (j > 1 ? " " : ""), at[want[j]]
-		}
-		print ""; exit }' "$f"
-}

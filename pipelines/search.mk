@@ -212,7 +212,7 @@ $1/step0/init.h5: $1/settings/init | $(S_ALL)
 	@mkdir -p $$(@D)
 	@$$(S_BIN)/nash-init --dataset $$(DATA) $$(if $$(ARCH),--arch $$(ARCH)) --widths $$(WIDTHS) $$(if $$(VAL),--val $$(VAL)) --seed $2 -o $$@
 $1/step0/best.h5: $1/step0/init.h5 $1/settings/seed | $(S_ALL)
-	@$$(S_SH) check-budget --label '$3' $$< '$$(MAX_PARAMS)' '$$(LIMIT)'
+	@$$(S_BIN)/nash-report check-budget --label '$3' $$(if $$(LIMIT),--limit '$$(LIMIT)') $$< '$$(MAX_PARAMS)'
 	@$$(S_SH) train --label $3seed $$@ $$< -- $$(call s_train,$$(S_LR),$$(THREADS_ALONE)) --epochs $$(EPOCHS_SEED) --seed $(call s_seed,$2,0,0)
 # The seed network on the test set, for comparison.
 $1/step0/test.txt: $1/step0/best.h5 | $(S_ALL)
@@ -252,7 +252,7 @@ endef
 define s_select
 $1/step$2/best.h5: $(foreach j,$(S.$1.kids),$1/step$2/child$j.h5) \
 		$(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/select | $(S_ALL)
-	@$$(S_SH) select $(if $(S.$1.label),--label $(S.$1.label) )$(if $(filter no,$(S.$1.keep)),--replace )--step $2 --steps $$(if $$(S_OPEN_ENDED),-,$$(STEPS)) $$@ $$(filter %.h5,$$^)
+	@$$(S_SH) select $(if $(S.$1.label),--label $(S.$1.label) )$(if $(filter no,$(S.$1.keep)),--replace )--step $2 $$(if $$(S_OPEN_ENDED),,--steps $$(STEPS)) $$@ $$(filter %.h5,$$^)
 	@$$(S_SH) best $1 $$@
 	@$$(S_REPORT_SH) --partial $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $2
 .PRECIOUS: $1/step$2/best.h5
@@ -299,13 +299,13 @@ endef
 # (HOME/step0/init.h5, untrained, untouched by morphisms) trained as FROM's final model is, from
 # scratch, for as many epochs as FROM's whole search took training time: FROM's training seconds
 # (the pretraining, every child, the final phase) at the seed network's speed (its pretraining's
-# images per second) over the final phase's images per epoch (DIR/budget.txt, search.sh budget;
+# images per second) over the final phase's images per epoch (DIR/budget.txt, nash-report baseline-budget;
 # computed once, so that a rerun trains the same epochs).
 # `make baseline` and `make ablation`'s variant (e).
 define s_baseline
 $1/budget.txt: $3/report.md $4/step0/best.h5 | $(S_ALL)
 	@mkdir -p $$(@D)
-	@$$(S_SH) budget $$@ $3/result.tsv $4/step0/best.h5
+	@$$(S_BIN)/nash-report baseline-budget $$@ $3/result.tsv $4/step0/best.h5
 $1/final.h5: $4/step0/init.h5 $1/budget.txt $3/settings/final | $(S_ALL)
 	@e=$$$$(sed -n 's/^epochs=//p' $1/budget.txt) && [ -n "$$$$e" ] || { echo "search: $1/budget.txt: no epochs" >&2; exit 1; }; \
 		$$(S_SH) train --label $5final $$@ $4/step0/init.h5 -- $$(call s_final,$$$$e,$$(THREADS_ALONE)) --seed $(call s_seed,$2,999,0)

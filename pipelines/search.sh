@@ -3,9 +3,10 @@
 #
 #   search.sh train [--child] [--max-params SPEC SEED_MODEL] [--morph 'CMD'] --label L OUT IN -- TRAIN_CMD...
 #       Makes OUT by training IN (or, with --morph, the child that `CMD -o OUT.morph.h5 IN`
-#       writes, CMD given `--max-params N` for a budget SPEC as check-budget's MAX_PARAMS, Kx
-#       counted on SEED_MODEL) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT MODEL`. A rerun after an
-#       interruption resumes from the checkpoint when IN and the commands are unchanged.
+#       writes, CMD given `--max-params N` for a budget SPEC, MAX_PARAMS, in parameters of
+#       SEED_MODEL by `nash-report max-params`) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT
+#       MODEL`. A rerun after an interruption resumes from the checkpoint when IN and the
+#       commands are unchanged.
 #       With --child a failure of the network itself (nash-train exit 3: out of memory, 4:
 #       diverged or collapsed; nash-morph exit 5: no morphism fits) is recorded: OUT is
 #       written marked failed, so the search ranks it last and goes on. Any other failure (an
@@ -19,23 +20,12 @@
 #       A trained snapshot: when BEST has the weights of NEXT (the next step kept its
 #       parent), OUT becomes a symbolic link to LINK (the next step's snapshot); otherwise
 #       `train --keep` of BEST into OUT.
-#   search.sh budget OUT RESULT SEED_MODEL
-#       OUT: the epochs that give the seed network (SEED_MODEL, its pretraining's images per
-#       second) the training time of a whole search (RESULT, its result.tsv: train_seconds) on
-#       the final phase's data (final_epoch_images), at least 1, as "epochs=E" and the figures
-#       it came from: the no-search baseline of equal compute (`make ablation`'s variant (e)).
-#   search.sh check-budget [--label L] MODEL MAX_PARAMS LIMIT
-#       Prints the settings derived from the data and the seed network MODEL (its dataset and
-#       validation split, its parameters, the budget MAX_PARAMS in parameters, LIMIT), and
-#       fails, saying what to change, when MODEL does not fit below the budget (no child of it
-#       could): before anything trains. MAX_PARAMS: N parameters, Kx (K times MODEL's) or empty.
-#   search.sh climb --run DIR --max-steps N [--budget SECONDS] [--patience K --min-gain G]
-#                   --epochs SEED,NEIGH,FINAL --neigh N --jobs J --final-on W --ensemble E -- MAKE...
+#   search.sh climb --run DIR --max-steps N [--budget SECONDS] [OPTION VALUE]... -- MAKE...
 #       `make search BUDGET=... PATIENCE=...`: runs the steps one at a time (`MAKE STEPS=k
-#       DIR/stepk/best.h5`) while the next fits the time budget with the final phase after it
-#       (predicted from the times measured so far) and the validation accuracy still improves
-#       (by G within the last K steps), at most N; then the final phase (`MAKE STEPS=n
-#       search-run`). Records the steps reached and why in DIR/climb.txt.
+#       DIR/stepk/best.h5`), timing each in DIR/stepk/wall, while `nash-report climb` (given
+#       the options, RUN and k) decides that another fits the time budget with the final phase
+#       after it and that the validation accuracy still improves; then the final phase (`MAKE
+#       STEPS=n search-run`). nash-report records the steps reached and why in DIR/climb.txt.
 #   search.sh capture OUT LOG -- CMD...
 #       OUT becomes what CMD writes on its standard output (its standard error: LOG), once CMD
 #       has succeeded: written to OUT.tmp, renamed; on failure or a signal nothing is left.
@@ -44,13 +34,15 @@
 #   search.sh best DIR MODEL
 #       DIR/best.h5 becomes MODEL (a hard link, atomically): the best network so far, after
 #       every step and the final training, that an interruption at any moment leaves whole.
-#   search.sh select [--label L] [--replace] --step K --steps N OUT CANDIDATE... PARENT
-#       nash-select over the candidates into OUT, the table into OUT's directory as
-#       select.tsv, and one progress line (prefixed by L). With --replace the parent is no
-#       candidate: the best child replaces it, however it compares (no hill climbing); the
-#       parent is kept only when no child can win (all failed).
+#   search.sh select [--label L] [--replace] --step K [--steps N] OUT CANDIDATE... PARENT
+#       `nash-select --step` over the candidates: OUT's directory's select.tsv, then OUT, and
+#       one progress line (prefixed by L). With --replace the parent is no candidate: the best
+#       child replaces it, however it compares (no hill climbing); the parent is kept only when
+#       no child can win (all failed). Fails, saying what to change, when every child failed
+#       because no morphism fitted MAX_PARAMS (every later step would).
 #
-# Environment: NASH_BIN (the tools' directory), NASH_START (the search's start, epoch seconds).
+# Environment: NASH_BIN (the tools' directory), NASH_START (the search's start, epoch seconds,
+# for nash-select's progress line).
 # Interrupted by SIGINT/SIGTERM/SIGHUP, nothing is recorded and the target stays absent, but for
 # a training that had finished when the signal came: its OUT is kept (make, seeing it newer than
 # its prerequisites, does not train it again) and the target fails all the same, so that make
@@ -68,7 +60,7 @@ bin=${NASH_BIN:+$NASH_BIN/}
 interrupted=
 trap 'interrupted=1' INT TERM HUP
 
-# hms, tsv_col, tsv_cols
+# hms, tsv_col
 . "$(dirname "$0")/common.sh"
 
 # The time from $1 (epoch seconds) to now as hms, '?' when either is unknown (date failed).
@@ -78,10 +70,6 @@ since() {
 	:* | *: | *[!0-9:]*) printf '?' ;;
 	*) hms $((now - $1)) ;;
 	esac
-}
-
-elapsed() {
-	[ -n "${NASH_START:-}" ] && printf ', %s elapsed' "$(since "$NASH_START")"
 }
 
 die() {
@@ -284,7 +272,9 @@ cmd_train() {
 	out=$1 in=$2
 	shift 3
 	if [ -n "$morph" ] && [ -n "$budget" ]; then
-		max_params "$budget" "$budget_model" || fail "${label:-$out}: cannot count the parameters of $budget_model"
+		# (a signal ending nash-report must not leave an empty budget: no budget at all)
+		cap=$("${bin}nash-report" max-params "$budget" "$budget_model") && [ -n "$cap" ] ||
+			fail "${label:-$out}: cannot count the parameters of $budget_model"
 		morph="$morph --max-params $cap"
 	fi
 	base=${out%.h5}
@@ -468,135 +458,26 @@ cmd_select() {
 		*) break ;;
 		esac
 	done
-	[ $# -ge 2 ] || die "select: usage: select [--label L] [--replace] --step K --steps N OUT CANDIDATE... PARENT"
+	[ $# -ge 2 ] || die "select: usage: select [--label L] [--replace] --step K [--steps N] OUT CANDIDATE... PARENT"
 	out=$1
 	shift
 	dir=$(dirname "$out") && mkdir -p "$dir" || fail "${label}step $step: cannot make the directory of $out"
-	# The target last: once it exists, everything the report reads of this step exists too.
-	rm -f "$out.tmp"
+	# nash-select writes the table, then the target, last: once it exists, everything the report
+	# reads of this step exists too; then its line on the step (on stderr, with any error).
 	# (--replace: the best child replaces the parent, however they compare; nash-select(1))
-	if ! msg=$("${bin}nash-select" ${replace:+--replace} --tsv -o "$out.tmp" "$@" 2>&1 >"$dir/select.tsv.tmp"); then
-		rm -f "$dir/select.tsv.tmp" "$out.tmp"
+	if ! msg=$("${bin}nash-select" ${replace:+--replace} --step "$step" ${steps:+--steps "$steps"} \
+		${label:+--label "$label"} --table "$dir/select.tsv" -o "$out" "$@" 2>&1); then
 		[ -n "$interrupted" ] && exit 130
 		case $msg in
-		*"no model can win"*)
-			# the ranked table says why each candidate cannot
-			"${bin}nash-select" "$@" 2>&1 >/dev/null | grep -v -F -e "$msg" >&2
-			die "${label}step $step: nothing to select: $msg"
-			;;
+		# no silent no-op: the parent would stay, and every later step fail the same way
+		*"every child failed"*)
+			die "${label}step $step: ${msg#nash-select: }; give a larger MAX_PARAMS (or MAX_PARAMS= for no budget), or fewer MORPHS" ;;
+		*"no model can win"*) die "${label}step $step: nothing to select: $msg" ;;
 		esac
 		die "${label}step $step: the selection failed: $msg"
 	fi
-	# No silent no-op: when no morphism fitted the budget for any child, the parent stays, and
-	# every later step would fail the same way (the budget and the parent do not change).
-	for parent in "$@"; do :; done
-	c=$(tsv_cols "$dir/select.tsv.tmp" model params note) &&
-		nofit=$(awk -F '\t' -v c="$c" -v p="$parent" 'BEGIN { split(c, f, " ") }
-			NR > 1 && $f[1] != p { n++; if ($f[3] ~ /no morphism keeps the network within/) { k++; why = $f[3] } }
-			NR > 1 && $f[1] == p { pp = $f[2] }
-			END { if (n && k == n) printf "%s\t%s\n", pp, why }' "$dir/select.tsv.tmp") || {
-		rm -f "$dir/select.tsv.tmp" "$out.tmp"
-		fail "${label}step $step: cannot read $dir/select.tsv.tmp"
-	}
-	if [ -n "$nofit" ]; then
-		rm -f "$dir/select.tsv.tmp" "$out.tmp"
-		die "${label}step $step: every child failed, and every later step would: ${nofit#*	} (the parent has ${nofit%%	*} parameters); give a larger MAX_PARAMS (or MAX_PARAMS= for no budget), or fewer MORPHS"
-	fi
-	mv -f "$dir/select.tsv.tmp" "$dir/select.tsv" && mv -f "$out.tmp" "$out" || {
-		rm -f "$dir/select.tsv.tmp" "$out.tmp"
-		fail "${label}step $step: cannot write $dir/select.tsv or $out"
-	}
 	[ -z "$interrupted" ] || fail "${label}step $step: selected, $out written"
-	cols=$(tsv_cols "$dir/select.tsv" model val_accuracy seconds since_parent morphisms usable) ||
-		fail "${label}step $step: cannot read $dir/select.tsv"
-	# "run2/" -> "run2: step 1/3: ..."
-	awk -F '\t' -v step="$step" -v steps="$steps" -v cols="$cols" -v label="${label:+${label%/}: }" '
-		BEGIN { split(cols, c, " "); M = c[1]; V = c[2]; S = c[3]; N = c[4]; O = c[5]; U = c[6] }
-		NR == 1 { next }
-		NR == 2 { win = $M; val = $V; n = $N; ops = $O }
-		$M !~ /\/best\.h5$/ { children++; if ($U == 0) failed++; else secs += $S }
-		END {
-			sub(/.*\//, "", win); sub(/\.h5$/, "", win)
-			what = (win == "best") ? "the parent stays" : win ", " n " morphisms: " ops
-			# a failed child holds the figures of its parent: "trained" counts the trainings only
-			# (steps "-": a search that decides its steps as it goes, BUDGET or PATIENCE)
-			of = (steps == "-") ? "" : "/" steps
-			if (failed) printf "%sstep %d%s: best val %s (%s), %d of %d %s trained (%d failed)", label, step, of, val, what, children - failed, children, children == 1 ? "child" : "children", failed
-			else printf "%sstep %d%s: best val %s (%s), %d %s trained", label, step, of, val, what, children, children == 1 ? "child" : "children"
-			printf "\t%d\n", secs
-		}' "$dir/select.tsv" | while IFS='	' read -r line secs; do
-		echo "$line, $(hms "$secs") of training$(elapsed)"
-	done
-}
-
-# ---- budget ----
-
-cmd_budget() {
-	[ $# -eq 3 ] || die "usage: search.sh budget OUT RESULT SEED_MODEL"
-	out=$1 result=$2 seed_model=$3
-	secs=$(tsv_col train_seconds "$result" 1) && per_epoch=$(tsv_col final_epoch_images "$result" 1) ||
-		fail "$out: cannot read $result"
-	show_table "$seed_model" && take seed_images images 1 && take seed_secs seconds 1 || fail "$out: cannot read $seed_model"
-	rm -f "$shown"
-	# equal training time, not equal images: a grown network costs more per image than the seed,
-	# and what a user pays for is time (docs/ABLATION.md, "(e)")
-	awk -v t="$secs" -v p="$per_epoch" -v i="$seed_images" -v s="$seed_secs" 'BEGIN {
-		if (!(t > 0 && p > 0 && i > 0 && s > 0)) exit 1
-		rate = i / s; e = int(t * rate / p + 0.5); if (e < 1) e = 1
-		printf "epochs=%d\nsearch_train_seconds=%s\nseed_images_per_second=%.1f\nfinal_epoch_images=%s\n", e, t, rate, p
-	}' >"$out.tmp" || {
-		rm -f "$out.tmp"
-		fail "$out: no training figures in $result or $seed_model (train_seconds $secs, final_epoch_images $per_epoch, images $seed_images, seconds $seed_secs)"
-	}
-	mv -f "$out.tmp" "$out" || fail "$out: cannot write it"
-}
-
-# ---- check-budget ----
-
-# params = MODEL's parameters, cap = the parameter budget SPEC (N, or Kx: K times params) in
-# parameters, empty for no budget. Fails, saying why, when MODEL cannot be read.
-max_params() {
-	cap='' params=''
-	show_field params "$2" || return 1
-	params=$field
-	is_count "$params" || {
-		echo "search: $2: no parameter count" >&2
-		return 1
-	}
-	case $1 in
-	'') ;;
-	*x) cap=$(awk -v k="${1%x}" -v p="$params" 'BEGIN { printf "%d\n", k * p }') && [ -n "$cap" ] || return 1 ;;
-	*) cap=$1 ;;
-	esac
-}
-
-cmd_check_budget() {
-	label=''
-	[ "${1:-}" = --label ] && { label=$2; shift 2; }
-	[ $# -eq 3 ] || die "usage: search.sh check-budget [--label L] MODEL MAX_PARAMS LIMIT"
-	model=$1 spec=$2 limit=$3
-	# the settings that depend on the data, as derived: said before anything trains
-	data=$("${bin}nash-show" "$model" | sed -n 's/^  dataset *//p') && [ -n "$data" ] || fail "cannot read $model"
-	max_params "$spec" "$model" || fail "cannot read $model"
-	case $spec in
-	'') budget="no parameter budget (MAX_PARAMS=)" ;;
-	*x) budget="children up to $cap parameters (MAX_PARAMS=$spec)" ;;
-	*) budget="children up to $cap parameters (MAX_PARAMS)" ;;
-	esac
-	images="every training image (no LIMIT)"
-	[ -z "$limit" ] || images="the first $limit training images (LIMIT)"
-	{
-		echo "data: $data; $images"
-		echo "seed network: $params parameters; $budget"
-	} >"${model%.h5}.derived.tmp" && mv -f "${model%.h5}.derived.tmp" "${model%.h5}.derived" || {
-		rm -f "${model%.h5}.derived.tmp"
-		fail "cannot write ${model%.h5}.derived"
-	}
-	sed "s|^|${label:+${label%/}: }|" "${model%.h5}.derived" || fail "cannot read ${model%.h5}.derived"
-	[ -n "$cap" ] || return 0
-	# every morphism adds parameters: a budget the seed network fills leaves no child
-	[ "$params" -lt "$cap" ] ||
-		die "MAX_PARAMS=$spec does not exceed what the seed network ($model) has, $params parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $params (say 4x, $((4 * params)) parameters, or MAX_PARAMS= for no budget)"
+	printf '%s\n' "$msg"
 }
 
 # OUT from CMD's standard output, whole or not at all (a one-line recipe's `>OUT.tmp || rm`
@@ -617,8 +498,6 @@ cmd_capture() {
 case ${1:-} in
 train) shift; cmd_train "$@" ;;
 capture) shift; cmd_capture "$@" ;;
-check-budget) shift; cmd_check_budget "$@" ;;
-budget) shift; cmd_budget "$@" ;;
 select) shift; cmd_select "$@" ;;
 snap) shift; cmd_snap "$@" ;;
 link) shift; cmd_link "$@" ;;
@@ -629,5 +508,5 @@ climb)
 	cmd_climb "$@"
 	;;
 best) shift; cmd_best "$@" ;;
-*) die "usage: search.sh train|capture|snap|link|best|select|budget|check-budget|climb ..." ;;
+*) die "usage: search.sh train|capture|snap|link|best|select|climb ..." ;;
 esac

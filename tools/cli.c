@@ -329,3 +329,20 @@ void cli_progress(const TrainProgress *p, void *arg)
 		cp->prog, p->epoch, p->epochs, bar, p->step, p->steps, p->loss, p->acc, p->images_per_s, el, eta);
 	fflush(stderr);
 }
+
+/* Seconds as 1h02m03s, 2m03s or 3s: the progress lines and reports of a search. */
+const char *hms(char *buf, size_t n, double v)
+{
+	if (!(v >= 0) || v > 1e12) {
+		snprintf(buf, n, "?");
+		return buf;
+	}
+	long s = (long)v;
+	if (s >= 3600)
+		snprintf(buf, n, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
+	else if (s >= 60)
+		snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
+	else
+		snprintf(buf, n, "%lds", s);
+	return buf;
+}

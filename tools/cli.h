@@ -29,6 +29,9 @@ void cli_check_binary_out(const char *prog, const char *path, const char *what);
    a terminal (so `nash-init | nash-train` works); otherwise a usage error naming `what`. */
 const char *cli_input(const char *prog, int argc, char **argv, int optind, const char *what);
 
+/* Seconds as 1h02m03s, 2m03s or 3s (cut to whole seconds); "?" when not a duration. */
+const char *hms(char *buf, size_t n, double v);
+
 /* Option values: exit 2 with "prog: --opt: 'x' is not ..." when invalid. */
 long cli_long(const char *prog, const char *opt, const char *s, long min, long max);
 uint64_t cli_u64(const char *prog, const char *opt, const char *s);

@@ -11,6 +11,7 @@
 
 #include "base/atomic.h"
 #include "cli.h"
+#include "report_budget.h"
 #include "report_text.h"
 #include "search/report.h"
 
@@ -23,13 +24,25 @@ static void usage(FILE *f)
 		"       %s plot-data [--step0 DIR] RUN STEPS\n"
 		"       %s runs DIR NAME...\n"
 		"       %s ablation [--plot FILE] [--started EPOCH] DIR NAME...\n"
-		"Reports of searches, from their files.\n"
+		"       %s climb --max-steps N [OPTION]... RUN K\n"
+		"       %s baseline-budget OUT RESULT SEED_MODEL\n"
+		"       %s check-budget [--label L] [--limit N] MODEL MAX_PARAMS\n"
+		"       %s max-params MAX_PARAMS MODEL\n"
+		"Reports of searches, from their files, and the decisions made from them.\n"
 		"search: the search in RUN, stopped or finished after STEPS hill-climbing steps:\n"
 		"RUN/result.tsv, RUN/summary.txt and RUN/report.md (last). plot-data: RUN/report/steps.dat\n"
 		"and RUN/report/children.dat, the figures a plot of the search draws.\n"
 		"runs: the searches DIR/NAME... of RUNS=N: DIR/runs.tsv, DIR/summary.txt, DIR/report.md.\n"
 		"ablation: the ablation's variants on the seeds DIR/NAME...: DIR/results.tsv,\n"
 		"DIR/report.tsv, DIR/summary.txt, DIR/report.md.\n"
+		"climb: whether the search in RUN, which has made step K, makes another (BUDGET,\n"
+		"PATIENCE): prints 'continue', or 'stop', a tab and why, and then writes RUN/climb.txt.\n"
+		"baseline-budget: OUT, the epochs that give the seed network SEED_MODEL the training time\n"
+		"of the search whose result.tsv is RESULT (the no-search baseline of equal compute).\n"
+		"check-budget: what the search derives from its data and seed network MODEL and the\n"
+		"children's parameter budget MAX_PARAMS (N, Kx or ''), in MODEL's .derived and on standard\n"
+		"output; an error when MODEL does not fit below the budget. max-params: the budget in\n"
+		"parameters (empty for none).\n"
 		"\n"
 		"      --partial          search: the report of a search not finished: no final model,\n"
 		"                         no ensemble (report.md only)\n"
@@ -41,10 +54,23 @@ static void usage(FILE *f)
 		"      --started EPOCH    when its make started (seconds since 1970), for the wall time\n"
 		"                         (search: shown when that make made the seed network too)\n"
 		"      --at-once J        search: the trainings that ran at once (make -jJ), for the\n"
-		"                         share of the wall time spent training\n"
+		"                         share of the wall time spent training\n"		"climb's options (search.mk's settings):\n"
+		"      --max-steps N      the most steps (STEPS)\n"
+		"      --budget SECONDS   stop before a step that, with the final phase after it, would\n"
+		"                         not fit the time since the search began (BUDGET)\n"
+		"      --patience K       stop when the last K steps raised the best validation accuracy\n"
+		"      --min-gain G       by less than G (default 0.001) (PATIENCE, MIN_GAIN)\n"
+		"      --epochs S,N,F     EPOCHS_SEED, EPOCHS_NEIGH, EPOCHS_FINAL (needed by --budget)\n"
+		"      --neigh N          the children of a step, NEIGH (needed by --budget)\n"
+		"      --jobs J           the trainings at once (default 1, at most N)\n"
+		"      --final-on, --ensemble   as for search: the final phase, predicted by --budget\n"
+		"      --next-made        step K+1 is made and up to date (by an earlier climb): taken\n"
+		"                         as it is, whatever the budget\n"		"check-budget's options:\n"
+		"      --label L          the search's name before each line ('run2/': 'run2: ')\n"
+		"      --limit N          LIMIT: the first N training images\n"
 		"  -h, --help             display this help and exit\n"
 		"  -V, --version          output version information and exit\n",
-		prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* ---- plot-data ---- */
@@ -353,14 +379,22 @@ static const char *choice(const char *opt, const char *v, const char *a, const c
 	return v;
 }
 
-/* The commands, their operands and the options each takes (getopt's letters). */
+/* The commands, their operands (how many: at least, at most; -1: no most) and the options
+   each takes (getopt's letters). */
+enum { CMD_SEARCH, CMD_PLOT_DATA, CMD_RUNS, CMD_ABLATION, CMD_CLIMB, CMD_BASELINE_BUDGET, CMD_CHECK_BUDGET, CMD_MAX_PARAMS };
 static const struct {
-	const char *name, *operands, *options;
+	const char *name, *operands;
+	int least, most;
+	const char *options;
 } commands[] = {
-	{"search", "RUN STEPS", "psfePdSj"},
-	{"plot-data", "RUN STEPS", "s"},
-	{"runs", "DIR NAME...", ""},
-	{"ablation", "DIR NAME...", "PS"},
+	[CMD_SEARCH] = {"search", "RUN STEPS", 2, 2, "psfePdSj"},
+	[CMD_PLOT_DATA] = {"plot-data", "RUN STEPS", 2, 2, "s"},
+	[CMD_RUNS] = {"runs", "DIR NAME...", 2, -1, ""},
+	[CMD_ABLATION] = {"ablation", "DIR NAME...", 2, -1, "PS"},
+	[CMD_CLIMB] = {"climb", "RUN K", 2, 2, "mbkgEnJfex"},
+	[CMD_BASELINE_BUDGET] = {"baseline-budget", "OUT RESULT SEED_MODEL", 3, 3, ""},
+	[CMD_CHECK_BUDGET] = {"check-budget", "MODEL MAX_PARAMS", 2, 2, "lL"},
+	[CMD_MAX_PARAMS] = {"max-params", "MAX_PARAMS MODEL", 2, 2, ""},
 };
 
 static void run_search(const SearchReportOpts *o, int plot_data, const char *final_on, const char *ensemble,
@@ -413,23 +447,33 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
 		cli_version(prog);
+	static const char *const names =
+		"search, plot-data, runs, ablation, climb, baseline-budget, check-budget or max-params";
 	if (argc < 2)
-		die_usage(prog, "missing a command: search, plot-data, runs or ablation");
+		die_usage(prog, "missing a command: %s", names);
 	int cmd = -1;
 	for (int i = 0; i < (int)(sizeof commands / sizeof commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			cmd = i;
 	if (cmd < 0)
-		die_usage(prog, "'%s' is not a command: search, plot-data, runs or ablation", argv[1]);
+		die_usage(prog, "'%s' is not a command: %s", argv[1], names);
 
 	SearchReportOpts o = {0};
-	const char *final_on = "train", *ensemble = "raw", *plot = NULL, *drawing = NULL;
+	const char *final_on = "train", *ensemble = "raw", *plot = NULL, *drawing = NULL, *min_gain = "0.001";
+	const char *label = NULL, *limit = NULL;
 	long started = 0;
+	ClimbSettings cs = {.max_steps = -1, .budget = -1, .min_gain = 0.001, .jobs = 1};
+	int next_made = 0, have_epochs = 0;
 	static const struct option opts[] = {
 		{"partial", no_argument, 0, 'p'},	  {"step0", required_argument, 0, 's'},
 		{"final-on", required_argument, 0, 'f'},  {"ensemble", required_argument, 0, 'e'},
 		{"plot", required_argument, 0, 'P'},	  {"drawing", required_argument, 0, 'd'},
 		{"started", required_argument, 0, 'S'},	  {"at-once", required_argument, 0, 'j'},
+		{"max-steps", required_argument, 0, 'm'}, {"budget", required_argument, 0, 'b'},
+		{"patience", required_argument, 0, 'k'},  {"min-gain", required_argument, 0, 'g'},
+		{"epochs", required_argument, 0, 'E'},	  {"neigh", required_argument, 0, 'n'},
+		{"jobs", required_argument, 0, 'J'},	  {"next-made", no_argument, 0, 'x'},
+		{"label", required_argument, 0, 'l'},	  {"limit", required_argument, 0, 'L'},
 		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},	  {0, 0, 0, 0},
 	};
@@ -449,29 +493,62 @@ int main(int argc, char **argv)
 		case 'd': drawing = optarg; break;
 		case 'S': started = cli_long(prog, "--started", optarg, 0, 1L << 40); break;
 		case 'j': o.at_once = (int)cli_long(prog, "--at-once", optarg, 1, 4096); break;
+		case 'm': cs.max_steps = (int)cli_long(prog, "--max-steps", optarg, 0, 999); break;
+		case 'b': cs.budget = cli_long(prog, "--budget", optarg, 0, 1L << 40); break;
+		case 'k': cs.patience = (int)cli_long(prog, "--patience", optarg, 1, 999); break;
+		case 'g': cs.min_gain = cli_double(prog, "--min-gain", optarg, -1, 1); min_gain = optarg; break;
+		case 'E': climb_epochs(&cs, optarg); have_epochs = 1; break;
+		case 'n': cs.neigh = (int)cli_long(prog, "--neigh", optarg, 1, 4096); break;
+		case 'J': cs.jobs = (int)cli_long(prog, "--jobs", optarg, 1, 4096); break;
+		case 'x': next_made = 1; break;
+		case 'l': label = optarg; break;
+		case 'L': limit = optarg; cli_long(prog, "--limit", optarg, 1, 1L << 40); break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
 		}
 	}
 	int n = argc - optind;
-	if (n < 2)
+	if (n < commands[cmd].least)
 		die_usage(prog, "%s: missing %s", commands[cmd].name, commands[cmd].operands);
+	if (commands[cmd].most >= 0 && n > commands[cmd].most)
+		die_usage(prog, "too many arguments");
 	const char *dir = argv[optind];
 	if (strlen(dir) > REPORT_PATH - 64 || (o.step0 && strlen(o.step0) > REPORT_PATH - 64))
 		die_usage(prog, "%s: a path this long is not supported", strlen(dir) > REPORT_PATH - 64 ? "RUN" : "--step0");
-	if (cmd <= 1) {
-		if (n > 2)
-			die_usage(prog, "too many arguments");
+	switch (cmd) {
+	case CMD_SEARCH:
+	case CMD_PLOT_DATA:
 		o.run = dir;
 		o.steps = (int)cli_long(prog, "STEPS", argv[optind + 1], 0, 999);
 		o.ensemble_trained = strcmp(ensemble, "trained") == 0;
 		o.started = started;
-		run_search(&o, cmd == 1, final_on, ensemble, plot, drawing);
-	} else if (cmd == 2) {
+		run_search(&o, cmd == CMD_PLOT_DATA, final_on, ensemble, plot, drawing);
+		break;
+	case CMD_RUNS:
 		run_runs(dir, argv + optind + 1, n - 1);
-	} else {
+		break;
+	case CMD_ABLATION:
 		run_ablation(dir, argv + optind + 1, n - 1, plot, started);
+		break;
+	case CMD_CLIMB:
+		if (cs.max_steps < 0)
+			die_usage(prog, "climb: missing --max-steps");
+		if (cs.budget >= 0 && (!have_epochs || cs.neigh == 0))
+			die_usage(prog, "climb: --budget needs --epochs and --neigh (the prediction of the steps)");
+		cs.final_on_all = strcmp(final_on, "all") == 0;
+		cs.ensemble_trained = strcmp(ensemble, "trained") == 0;
+		run_climb(dir, (int)cli_long(prog, "K", argv[optind + 1], 0, 999), &cs, min_gain, next_made);
+		break;
+	case CMD_BASELINE_BUDGET:
+		run_baseline_budget(dir, argv[optind + 1], argv[optind + 2]);
+		break;
+	case CMD_CHECK_BUDGET:
+		run_check_budget(dir, argv[optind + 1], limit, label);
+		break;
+	case CMD_MAX_PARAMS:
+		run_max_params(dir, argv[optind + 1]);
+		break;
 	}
 	cli_close_stdout(prog);
 	return 0;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/atomic.h"
 #include "cli.h"
@@ -31,6 +32,14 @@ static void usage(FILE *f)
 		"      --replace         no model selection: the last MODEL is the parent, which leaves\n"
 		"                        the ranking when any other model can win, however they compare;\n"
 		"                        it wins only when none can (a search's KEEP_PARENT=no)\n"
+		"      --table FILE      write the tab-separated table to FILE (atomically, before BEST)\n"
+		"                        instead of printing a table and the path\n"
+		"      --step K          the selection of a search's step K: the last MODEL is the parent,\n"
+		"                        the others its children; fails, writing nothing, when every child\n"
+		"                        failed because no morphism fitted the parameter budget (every\n"
+		"                        later step would); then says how the step went on standard error\n"
+		"      --steps N         with --step: of N steps (default: as many as the search decides)\n"
+		"      --label L         with --step: the search's name, before its line ('run2/': 'run2: ')\n"
 		"      --mark-failed R   write MODEL marked failed with reason R (no ranking): how a\n"
 		"                        search records a child whose training crashed\n"
 		"  -h, --help            show this help\n"
@@ -39,6 +48,9 @@ static void usage(FILE *f)
 		"Table columns: rank, the metric, parameters, epochs trained, seconds of the last\n"
 		"training run, model, morphisms since the parent (when the parent is a candidate).\n"
 		"The winner's path is the last line on standard output (standard error when BEST is -).\n"
+		"--step's line: the winner's validation accuracy and morphisms, the children trained and\n"
+		"failed, their training time, and the time since the search began (NASH_START, seconds\n"
+		"since 1970, when set).\n"
 		"Exit status: 0 success, 1 error (unreadable model, nothing to select), 2 usage.\n",
 		prog, prog);
 }
@@ -104,6 +116,100 @@ static void print_tsv(FILE *f, ModelInfo *c, const int *order, int n, SelectMetr
 	}
 }
 
+/* The tab-separated table, in FILE, written whole (atomic_write): the old one or the new one. */
+static void write_tsv(const char *path, ModelInfo *c, const int *order, int n, SelectMetric metric)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		die(prog, "out of memory");
+	print_tsv(f, c, order, n, metric);
+	if (fclose(f) != 0)
+		die(prog, "%s: out of memory", nash_name(path).s);
+	NashErr err = {0};
+	if (atomic_write(path, buf, len, &err))
+		die_err(prog, &err);
+	free(buf);
+}
+
+/* A search step (--step). */
+typedef struct Step {
+	int k, steps;      /* steps: 0 when open-ended */
+	const char *label; /* NULL: none */
+} Step;
+
+/* ", 1m02s elapsed" since NASH_START (seconds since 1970), "" when it is not set. */
+static void elapsed(char *buf, size_t n)
+{
+	const char *start = getenv("NASH_START");
+	char h[32] = "?";
+	buf[0] = '\0';
+	if (!start || !*start)
+		return;
+	if (strspn(start, "0123456789") == strlen(start) && strlen(start) < 16)
+		hms(h, sizeof h, difftime(time(NULL), (time_t)strtol(start, NULL, 10)));
+	snprintf(buf, n, ", %s elapsed", h);
+}
+
+/* Seconds as the table shows them (%.1f), so that the line sums what the table says. */
+static double tenths(float s)
+{
+	char buf[64];
+	snprintf(buf, sizeof buf, "%.1f", (double)s);
+	return strtod(buf, NULL);
+}
+
+/* "run2: step 1/3: best val 0.8125 (child2, 2 morphisms: wider,deeper), 2 children trained,
+   1m00s of training, 5m00s elapsed": a failed child holds its parent's figures, so it counts
+   as a child, not as a training. */
+static void print_progress(FILE *f, const Step *st, const ModelInfo *c, const int *order, int ranked, int parent,
+			   SelectMetric metric)
+{
+	const ModelInfo *win = &c[order[0]];
+	char val[32], what[700], label[256] = "", of[32] = "", h[32], since[64];
+	fmt_acc(val, sizeof val, model_info_metric(win, metric));
+	if (order[0] == parent) {
+		snprintf(what, sizeof what, "the parent stays");
+	} else {
+		const char *base = strrchr(win->path, '/');
+		char name[256], ops[512];
+		snprintf(name, sizeof name, "%s", base ? base + 1 : win->path);
+		size_t l = strlen(name);
+		if (l > 3 && strcmp(name + l - 3, ".h5") == 0)
+			name[l - 3] = '\0';
+		select_recent_ops(ops, sizeof ops, win, win->since_parent);
+		snprintf(what, sizeof what, "%s, %d morphisms: %s", name, win->since_parent, ops[0] ? ops : "-");
+	}
+	if (st->label && *st->label) {
+		size_t l = strlen(st->label);
+		l -= l > 1 && st->label[l - 1] == '/';
+		snprintf(label, sizeof label, "%.*s: ", (int)l, st->label);
+	}
+	if (st->steps > 0)
+		snprintf(of, sizeof of, "/%d", st->steps);
+	int children = 0, failed = 0;
+	double seconds = 0;
+	for (int r = 0; r < ranked; r++) {
+		if (order[r] == parent)
+			continue;
+		char note[300];
+		children++;
+		if (select_unusable(&c[order[r]], metric, note, sizeof note))
+			failed++;
+		else
+			seconds += tenths(c[order[r]].seconds);
+	}
+	fprintf(f, "%sstep %d%s: best val %s (%s), ", label, st->k, of, val, what);
+	if (failed)
+		fprintf(f, "%d of %d %s trained (%d failed)", children - failed, children,
+			children == 1 ? "child" : "children", failed);
+	else
+		fprintf(f, "%d %s trained", children, children == 1 ? "child" : "children");
+	elapsed(since, sizeof since);
+	fprintf(f, ", %s of training%s\n", hms(h, sizeof h, (double)(long)seconds), since);
+}
+
 static int mark_failed(const char *in, const char *out, const char *reason)
 {
 	NashErr err = {0};
@@ -123,12 +229,15 @@ static int mark_failed(const char *in, const char *out, const char *reason)
 
 int main(int argc, char **argv)
 {
-	const char *out = NULL, *reason = NULL;
+	const char *out = NULL, *reason = NULL, *table = NULL;
 	int metric = METRIC_VAL_ACCURACY, tsv = 0, quiet = 0, replace = 0;
+	Step step = {.k = -1};
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'}, {"metric", required_argument, 0, 'm'},
 		{"tsv", no_argument, 0, 't'},          {"quiet", no_argument, 0, 'q'},
 		{"mark-failed", required_argument, 0, 'F'}, {"replace", no_argument, 0, 'R'},
+		{"table", required_argument, 0, 'T'},  {"step", required_argument, 0, 'k'},
+		{"steps", required_argument, 0, 'n'},  {"label", required_argument, 0, 'L'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -145,6 +254,10 @@ int main(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case 'F': reason = optarg; break;
 		case 'R': replace = 1; break;
+		case 'T': table = optarg; break;
+		case 'k': step.k = (int)cli_long(prog, "--step", optarg, 1, 999); break;
+		case 'n': step.steps = (int)cli_long(prog, "--steps", optarg, 1, 999); break;
+		case 'L': step.label = optarg; break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
@@ -152,9 +265,12 @@ int main(int argc, char **argv)
 	}
 	if (optind == argc)
 		die_usage(prog, "missing MODEL");
+	if ((step.steps || step.label) && step.k < 0)
+		die_usage(prog, "%s needs --step", step.steps ? "--steps" : "--label");
 	if (reason) {
-		if (replace)
-			die_usage(prog, "--mark-failed and --replace exclude each other");
+		if (replace || table || step.k >= 0)
+			die_usage(prog, "--mark-failed and --%s exclude each other",
+				  replace ? "replace" : table ? "table" : "step");
 		if (argc - optind != 1)
 			die_usage(prog, "--mark-failed takes exactly one MODEL");
 		if (!out)
@@ -167,8 +283,12 @@ int main(int argc, char **argv)
 	if (out)
 		cli_check_binary_out(prog, out, "model file");
 	int n = argc - optind, n_stdin = 0;
+	if (tsv && table)
+		die_usage(prog, "--tsv and --table exclude each other");
 	if (replace && n < 2)
 		die_usage(prog, "--replace needs the parent and at least one other MODEL");
+	if (step.k >= 0 && n < 2)
+		die_usage(prog, "--step needs the parent (the last MODEL) and at least one child");
 	for (int i = optind; i < argc; i++)
 		n_stdin += strcmp(argv[i], "-") == 0;
 	if (n_stdin > 1)
@@ -222,7 +342,7 @@ int main(int argc, char **argv)
 			     : select_rank(order, info, n, (SelectMetric)metric);
 	if (tsv)
 		print_tsv(stdout, info, order, ranked, (SelectMetric)metric);
-	else if (!quiet)
+	else if (!quiet && !table)
 		print_table(stderr, info, order, ranked, (SelectMetric)metric);
 	if (usable == 0) {
 		if (n == 1)
@@ -231,13 +351,28 @@ int main(int argc, char **argv)
 		die(prog, "no model can win: all %d models failed or have no %s", n,
 		    select_metric_name((SelectMetric)metric));
 	}
+	if (step.k >= 0) {
+		const ModelInfo *nofit = select_none_fit(info, order, ranked, n - 1);
+		if (nofit) {
+			char note[300];
+			select_unusable(nofit, (SelectMetric)metric, note, sizeof note);
+			tsv_clean(note);
+			die(prog, "every child failed, and every later step would: %s (the parent has %zu parameters)", note,
+			    info[n - 1].params);
+		}
+	}
+	/* the table first, the winner last: once BEST (a make target) exists, so does the table */
+	if (table)
+		write_tsv(table, info, order, ranked, (SelectMetric)metric);
 	int w = order[0];
 	if (out && atomic_write(out, bytes[w], len[w], &err))
 		die_err(prog, &err);
-	if (!tsv) {
+	if (!tsv && !table) {
 		FILE *res = (out && strcmp(out, "-") == 0) ? stderr : stdout;
 		fprintf(res, "%s\n", info[w].path);
 	}
+	if (step.k >= 0)
+		print_progress(stderr, &step, info, order, ranked, n - 1, (SelectMetric)metric);
 	for (int i = 0; i < n; i++)
 		free(bytes[i]);
 	free(bytes);

@@ -27,23 +27,6 @@ const char *num_text(char *buf, size_t n, double v)
 	return buf;
 }
 
-/* Seconds as 1h02m03s, 2m03s or 3s. */
-const char *hms(char *buf, size_t n, double v)
-{
-	if (!(v >= 0) || v > 1e12) {
-		snprintf(buf, n, "?");
-		return buf;
-	}
-	long s = (long)v;
-	if (s >= 3600)
-		snprintf(buf, n, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
-	else if (s >= 60)
-		snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
-	else
-		snprintf(buf, n, "%lds", s);
-	return buf;
-}
-
 const char *or_dash(const char *s) { return s && s[0] ? s : "-"; }
 const char *plural(long n) { return n == 1 ? "" : "s"; }
 

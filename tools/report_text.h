@@ -11,8 +11,6 @@
 const char *acc_text(char *buf, size_t n, float v);
 /* A computed number: whole ones whole, others to 6 significant digits. */
 const char *num_text(char *buf, size_t n, double v);
-/* Seconds as 1h02m03s, 2m03s or 3s (cut to whole seconds); "?" when not a duration. */
-const char *hms(char *buf, size_t n, double v);
 /* "MEAN ± SD" to `decimals`, MEAN alone without an SD, "-" without a mean. */
 const char *pm(char *buf, size_t n, const ReportStats *s, int decimals);
 const char *or_dash(const char *s);

@@ -187,7 +187,7 @@ static int morph_step(Model *m, const MorphOpts *o, const unsigned *choices, int
 		return 0;
 	}
 	return nash_err(err, NASH_ERR_NO_FIT,
-			"no morphism keeps the network within --max-params %zu (%d draws; it has %zu parameters)",
+			MORPH_NO_FIT_BUDGET " %zu (%d draws; it has %zu parameters)",
 			o->max_params, MORPH_MAX_TRIES, graph_param_count(&m->g));
 }
 

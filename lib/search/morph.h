@@ -22,6 +22,9 @@ typedef enum MorphOp {
 #define MORPH_MASK_SKIP (MORPH_MASK(MORPH_SKIP_ADD) | MORPH_MASK(MORPH_SKIP_CONCAT))
 #define MORPH_MAX_CHOICES 32
 #define MORPH_MAX_TRIES 100 /* draws per morphism before giving up (--max-params rejections) */
+/* The start of the error when no draw fits --max-params (exit 5), which a search records as the
+   child's failure: nash-select --step finds it there (select_none_fit). */
+#define MORPH_NO_FIT_BUDGET "no morphism keeps the network within --max-params"
 
 /* "deeper", "wider", "skip-add", "skip-concat": the names in the lineage. */
 const char *morph_op_name(MorphOp op);

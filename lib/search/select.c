@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "search/morph.h"
 
 int select_metric_from_name(const char *name)
 {
@@ -202,4 +203,20 @@ void select_recent_ops(char *buf, size_t n, const ModelInfo *mi, int k)
 			s++;
 	}
 	snprintf(buf, n, "%s", s ? s : "");
+}
+
+const ModelInfo *select_none_fit(const ModelInfo *c, const int *order, int n_order, int parent)
+{
+	const ModelInfo *last = NULL;
+	int children = 0;
+	for (int r = 0; r < n_order; r++) {
+		if (order[r] == parent)
+			continue;
+		const ModelInfo *mi = &c[order[r]];
+		children++;
+		if (!mi->failed || !strstr(mi->failure, MORPH_NO_FIT_BUDGET))
+			return NULL;
+		last = mi;
+	}
+	return children ? last : NULL;
 }

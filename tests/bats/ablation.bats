@@ -65,7 +65,7 @@ need_ablation() {
 	assert_output --partial "nash-init --like $d/seed7/search/step1/best.h5 --seed 7 -o $d/seed7/scratch/init.h5"
 	assert_output --regexp "seed7/scratch/final .* --eval test --train-on all --seed 7999000"
 	# (e): the budget of (a)'s training time, then the untouched seed network trained for it
-	assert_output --partial "search.sh budget $d/seed7/seed-only/budget.txt $d/seed7/search/result.tsv $d/seed7/step0/best.h5"
+	assert_output --partial "nash-report baseline-budget $d/seed7/seed-only/budget.txt $d/seed7/search/result.tsv $d/seed7/step0/best.h5"
 	assert_output --regexp "seed7/seed-only/final $d/seed7/seed-only/final.h5 $d/seed7/step0/init.h5 -- .* --train-on all --seed 7999000"
 	# the report over all of them
 	assert_output --partial "aggregate.sh ablation $d"

@@ -9,6 +9,9 @@ setup_file() {
 	hand_made_search "$BATS_FILE_TMPDIR/r"
 	hand_made_runs "$BATS_FILE_TMPDIR/runs"
 	/usr/bin/python3 -c 'import h5py' 2>/dev/null && hand_made_ablation "$BATS_FILE_TMPDIR/abl"
+	# a model trained one epoch, whose figures the climb's tests state (set_figures)
+	nash-train --data "$FMNIST" --limit 64 --batch 32 --epochs 1 -o "$BATS_FILE_TMPDIR/trained.h5" \
+		"$BATS_FILE_TMPDIR/r/step0/best.h5" >/dev/null 2>&1
 }
 
 # A copy of the hand-made search at $BATS_TEST_TMPDIR/r (its tables name the original's files).
@@ -153,6 +156,155 @@ copy() {
 	run -1 nash-report search "$r" 2
 	assert_output --regexp "^nash-report: $r/final.h5: "
 	[ ! -e "$r/report.md" ] && [ ! -e "$r/summary.txt" ] && [ ! -e "$r/result.tsv" ]
+}
+
+@test "nash-report climb: the most steps, the saturation, the time budget, against hand-computed values" {
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	r=$BATS_TEST_TMPDIR/r
+	climbing "$r"
+	budget=(--epochs 2,1,4 --neigh 2 --jobs 2)
+	# STEPS: another below the most, none at it, recorded in climb.txt
+	run -0 nash-report climb --max-steps 3 "$r" 2
+	assert_output continue
+	[ ! -e "$r/climb.txt" ]
+	run -0 nash-report climb --max-steps 2 "$r" 2
+	assert_output "$(printf 'stop\tthe most steps asked for: STEPS=2')"
+	run -0 cat "$r/climb.txt"
+	assert_output "$(printf 'steps=2\nwhy=the most steps asked for: STEPS=2')"
+	# PATIENCE=1: 0.6050 after 0.6000, less than MIN_GAIN=0.01; over 2 steps 0.1050 is not
+	run -0 nash-report climb --max-steps 3 --patience 1 --min-gain 0.01 "$r" 2
+	assert_output "$(printf 'stop\tthe validation accuracy saturated: 0.6000 after step 1, 0.6050 after step 2, a gain below MIN_GAIN=0.01 in PATIENCE=1 steps')"
+	run -0 nash-report climb --max-steps 3 --patience 2 --min-gain 0.01 "$r" 2
+	assert_output continue
+	# BUDGET: no walls, so the seconds are estimated: the pretraining's 10, the trained children's
+	# 30 and 90 over 2 at once, 15 and 45: 70 spent; step 3 1.5 times 45, 67; the final phase
+	# 4 epochs of 2 s, a fifth more: 10, a quarter more: 12; 149 in all
+	run -0 nash-report climb --max-steps 3 --budget 149 "${budget[@]}" "$r" 2
+	assert_output continue
+	run -0 nash-report climb --max-steps 3 --budget 148 "${budget[@]}" "$r" 2
+	assert_output "$(printf 'stop\tthe time budget: BUDGET=2m28s, 1m10s spent, step 3 would take about 1m07s and the final phase after it about 12s')"
+	run -0 cat "$r/climb.txt"
+	assert_line "steps=2"
+	# a step's wall, as the climb timed it, counts instead (20 s, not 15); a wall that holds no
+	# count does not
+	echo 20 >"$r/step1/wall"
+	echo soon >"$r/step2/wall"
+	run -0 nash-report climb --max-steps 3 --budget 149 "${budget[@]}" "$r" 2
+	assert_output --partial "BUDGET=2m29s, 1m15s spent, step 3 would take about 1m07s"
+	# a next step made by an earlier climb is taken as it is
+	run -0 nash-report climb --max-steps 3 --budget 1 --next-made "${budget[@]}" "$r" 2
+	assert_output continue
+	# FINAL_ON=all, ENSEMBLE=trained: 4 x 2 x 1.1 x 1.2 = 10.56, 11 s; 13 s with a larger network
+	run -0 nash-report climb --max-steps 3 --budget 1000 --final-on all --ensemble trained "${budget[@]}" "$r" 2
+	assert_output continue
+	run -0 nash-report climb --max-steps 3 --budget 100 --final-on all --ensemble trained "${budget[@]}" "$r" 2
+	assert_output --partial "and the final phase after it about 13s"
+	# after the pretraining: step 1 4 x 10 s / 2 epochs, both children at once: 20 s; the final
+	# phase 4 x 5 s x 1.2 = 24 s, 30 s
+	run -0 nash-report climb --max-steps 3 --budget 59 "${budget[@]}" "$r" 0
+	assert_output "$(printf 'stop\tthe time budget: BUDGET=59s, 10s spent, step 1 would take about 20s and the final phase after it about 30s')"
+	run -0 nash-report climb --max-steps 3 --budget 60 "${budget[@]}" "$r" 0
+	assert_output continue
+}
+
+@test "nash-report climb: usage errors exit 2, bad files 1 naming the file" {
+	u=$BATS_FILE_TMPDIR/r
+	run -2 nash-report climb "$u" 2
+	assert_output --partial "climb: missing --max-steps"
+	run -2 nash-report climb --max-steps 3 --budget 60 "$u" 2
+	assert_output --partial "climb: --budget needs --epochs and --neigh"
+	run -2 nash-report climb --max-steps 3 --epochs 1,2 "$u" 2
+	assert_output --partial "--epochs: '1,2' is not SEED,NEIGH,FINAL"
+	run -2 nash-report climb --max-steps 3 --patience 0 "$u" 2
+	assert_output --partial "--patience: 0 is out of range"
+	run -2 nash-report search --budget 60 "$u" 2
+	assert_output --partial "search takes no --budget"
+	run -2 nash-report climb --max-steps 3 "$u"
+	assert_output --partial "climb: missing RUN K"
+	# the hand-made search's models never trained: no seconds, no accuracies to decide by
+	run -1 nash-report climb --max-steps 3 --budget 60 --epochs 2,1,4 --neigh 2 "$u" 2
+	assert_output "nash-report: $u/step2/best.h5: no training seconds to predict the final phase from"
+	run -1 nash-report climb --max-steps 3 --patience 1 "$u" 2
+	assert_output "nash-report: $u/step2/best.h5: no validation accuracy to compare (PATIENCE)"
+	run -1 nash-report climb --max-steps 5 "$u" 3
+	assert_output --regexp "^nash-report: $u/step3/best.h5: "
+	# a step without a wall, nor a table to estimate its seconds from
+	cp -a "$u" "$BATS_TEST_TMPDIR/r"
+	rm "$BATS_TEST_TMPDIR/r/step2/select.tsv"
+	run -1 nash-report climb --max-steps 1 "$BATS_TEST_TMPDIR/r" 2
+	assert_output --regexp "^nash-report: $BATS_TEST_TMPDIR/r/step2/select.tsv: "
+	[ ! -e "$BATS_TEST_TMPDIR/r/climb.txt" ]
+}
+
+@test "nash-report baseline-budget: the seed network's epochs for the search's training time" {
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	d=$BATS_TEST_TMPDIR
+	cp "$BATS_FILE_TMPDIR/trained.h5" "$d/seed.h5"
+	set_figures "$d/seed.h5" 0.5 2 600
+	printf 'train_seconds\tfinal_epoch_images\n120\t456\n' >"$d/result.tsv"
+	# 600 images in 2 s: 300 a second; 120 s of them over 456 images an epoch: 78.9, 79 epochs
+	run -0 nash-report baseline-budget "$d/budget.txt" "$d/result.tsv" "$d/seed.h5"
+	assert_output ""
+	run -0 cat "$d/budget.txt"
+	assert_output "$(printf 'epochs=79\nsearch_train_seconds=120\nseed_images_per_second=300.0\nfinal_epoch_images=456')"
+	# less than an epoch's time: one epoch all the same
+	printf 'train_seconds\tfinal_epoch_images\n0.5\t456\n' >"$d/result.tsv"
+	run -0 nash-report baseline-budget "$d/budget.txt" "$d/result.tsv" "$d/seed.h5"
+	run -0 head -n 1 "$d/budget.txt"
+	assert_output "epochs=1"
+	# no figures to compute with: exit 1, saying which, the old file kept
+	printf 'train_seconds\tfinal_epoch_images\n120\t-\n' >"$d/result.tsv"
+	run -1 nash-report baseline-budget "$d/budget.txt" "$d/result.tsv" "$d/seed.h5"
+	assert_output "nash-report: no training figures in $d/result.tsv or $d/seed.h5 (train_seconds 120, final_epoch_images -, images 600, seconds 2.0)"
+	run -0 head -n 1 "$d/budget.txt"
+	assert_output "epochs=1"
+	run -1 nash-report baseline-budget "$d/budget.txt" "$d/missing.tsv" "$d/seed.h5"
+	assert_output --regexp "^nash-report: $d/missing.tsv: "
+	printf 'train_seconds\n120\n' >"$d/result.tsv"
+	run -1 nash-report baseline-budget "$d/budget.txt" "$d/result.tsv" "$d/seed.h5"
+	assert_output "nash-report: $d/result.tsv: no column final_epoch_images"
+	run -2 nash-report baseline-budget "$d/budget.txt" "$d/result.tsv"
+	assert_output --partial "baseline-budget: missing OUT RESULT SEED_MODEL"
+	run -0 find "$d" -name '*.tmp'
+	assert_output ""
+}
+
+@test "nash-report check-budget and max-params: the settings derived before training, the children's budget" {
+	cp "$BATS_FILE_TMPDIR/r/step0/best.h5" "$BATS_TEST_TMPDIR/init.h5"
+	m=$BATS_TEST_TMPDIR/init.h5
+	p=$(nash-show --tsv "$m" | cut -f 7 | tail -n 1)
+	run -0 nash-report check-budget --label run2/ --limit 256 "$m" 4x
+	assert_output "$(printf 'run2: data: fashion-mnist (1x28x28, 10 classes), 200 validation images held out; the first 256 training images (LIMIT)\nrun2: seed network: %s parameters; children up to %s parameters (MAX_PARAMS=4x)' "$p" $((4 * p)))"
+	run -0 cat "$BATS_TEST_TMPDIR/init.derived"
+	assert_line --index 0 "data: fashion-mnist (1x28x28, 10 classes), 200 validation images held out; the first 256 training images (LIMIT)"
+	run -0 nash-report check-budget "$m" ''
+	assert_line --index 0 --partial "; every training image (no LIMIT)"
+	assert_line --index 1 "seed network: $p parameters; no parameter budget (MAX_PARAMS=)"
+	run -0 nash-report check-budget "$m" $((p + 1))
+	assert_line --index 1 "seed network: $p parameters; children up to $((p + 1)) parameters (MAX_PARAMS)"
+	# a budget the seed network fills: said after the settings, exit 1
+	run -1 nash-report check-budget "$m" "$p"
+	assert_line --index 1 "seed network: $p parameters; children up to $p parameters (MAX_PARAMS)"
+	assert_line --index 2 "nash-report: MAX_PARAMS=$p does not exceed what the seed network ($m) has, $p parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $p (say 4x, $((4 * p)) parameters, or MAX_PARAMS= for no budget)"
+	# max-params: the budget in parameters, an empty line for none
+	run -0 nash-report max-params 2.5x "$m"
+	assert_output "$((5 * p / 2))"
+	run -0 nash-report max-params 1000 "$m"
+	assert_output 1000
+	run -0 nash-report max-params '' "$m"
+	assert_output ""
+	# errors
+	run -2 nash-report max-params 4y "$m"
+	assert_output "nash-report: MAX_PARAMS: '4y' is not a number of parameters (200000) or a multiple of the seed network's (4x)"
+	run -2 nash-report check-budget --limit none "$m" 4x
+	assert_output --partial "--limit: 'none'"
+	run -2 nash-report check-budget "$m"
+	assert_output --partial "check-budget: missing MODEL MAX_PARAMS"
+	run -1 nash-report check-budget "$BATS_TEST_TMPDIR/missing.h5" 4x
+	assert_output --regexp "^nash-report: $BATS_TEST_TMPDIR/missing.h5: "
+	[ ! -e "$BATS_TEST_TMPDIR/missing.derived" ]
+	run -0 find "$BATS_TEST_TMPDIR" -name '*.tmp'
+	assert_output ""
 }
 
 @test "nash-report runs: each run's figures, their mean and sample sd, against hand-computed values" {

@@ -190,3 +190,75 @@ setup_file() {
 	run -2 nash-select --replace "$d/a.h5"
 	assert_output --partial "--replace needs the parent and at least one other MODEL"
 }
+
+@test "nash-select --step: the table, then the winner, then the step's line on standard error" {
+	d=$BATS_FILE_TMPDIR
+	t=$BATS_TEST_TMPDIR
+	va=$(nash-show --tsv "$d/a.h5" | cut -f 5 | tail -n 1)
+	# --replace: the child (one morphism of a, a's accuracy) replaces its parent a
+	NASH_START= run -0 --separate-stderr nash-select --replace --step 2 --steps 3 --label run2/ \
+		--table "$t/select.tsv" -o "$t/best.h5" "$d/wide-eval.h5" "$d/a.h5"
+	assert_output ""
+	assert_equal "$stderr" "run2: step 2/3: best val $va (wide-eval, 1 morphisms: wider), 1 child trained, 0s of training"
+	cmp "$d/wide-eval.h5" "$t/best.h5"
+	run -0 cat "$t/select.tsv"
+	assert_line --index 0 --regexp $'^rank\tmodel\tval_accuracy\t'
+	assert_line --index 1 --regexp $'^1\t'"$d/wide-eval.h5"$'\t'
+	[ "${#lines[@]}" -eq 2 ]
+	# hill climbing: the parent ties its child with fewer parameters and stays; a failed child
+	# counts as a child, not as a training; the time since NASH_START
+	nash-select --mark-failed "nash-train: out of memory" -o "$t/f.h5" "$d/a.h5"
+	NASH_START=$(($(date +%s) - 65)) run -0 --separate-stderr nash-select --step 1 \
+		--table "$t/select.tsv" -o "$t/best.h5" "$d/wide-eval.h5" "$t/f.h5" "$d/a.h5"
+	[[ "$stderr" =~ ^"step 1: best val $va (the parent stays), 1 of 2 children trained (1 failed), "[0-9]+"s of training, 1m0"[5-9]"s elapsed"$ ]]
+	cmp "$d/a.h5" "$t/best.h5"
+	run -0 cut -f 1,2,9 "$t/select.tsv"
+	assert_equal "${#lines[@]}" 4
+	assert_line --index 3 "$(printf '3\t%s\t0' "$t/f.h5")"
+	NASH_START=never run -0 --separate-stderr nash-select --step 1 --table "$t/select.tsv" "$d/wide-eval.h5" "$d/a.h5"
+	[[ "$stderr" == *", ? elapsed" ]]
+	run -0 find "$t" -name '*.tmp'
+	assert_output ""
+}
+
+@test "nash-select --step: no silent no-op: every child failed because no morphism fits the parameter budget" {
+	d=$BATS_FILE_TMPDIR
+	t=$BATS_TEST_TMPDIR
+	why="nash-morph: no morphism fits; nash-morph: no morphism keeps the network within --max-params 10 (100 draws; it has 9 parameters)"
+	nash-select --mark-failed "$why" -o "$t/n1.h5" "$d/a.h5"
+	nash-select --mark-failed "$why" -o "$t/n2.h5" "$d/a.h5"
+	params=$(nash-show --tsv "$d/a.h5" | cut -f 7 | tail -n 1)
+	run -1 nash-select --step 1 --table "$t/select.tsv" -o "$t/best.h5" "$t/n1.h5" "$t/n2.h5" "$d/a.h5"
+	assert_output "nash-select: every child failed, and every later step would: failed: $why (the parent has $params parameters)"
+	[ ! -e "$t/select.tsv" ] && [ ! -e "$t/best.h5" ]
+	# with --replace too (the parent stays)
+	run -1 nash-select --replace --step 1 --table "$t/select.tsv" -o "$t/best.h5" "$t/n1.h5" "$d/a.h5"
+	assert_output --partial "every child failed, and every later step would"
+	# a child that failed otherwise: the parent stays, and the search goes on
+	nash-select --mark-failed "nash-train: out of memory" -o "$t/f.h5" "$d/a.h5"
+	run -0 nash-select --step 1 --table "$t/select.tsv" -o "$t/best.h5" "$t/n1.h5" "$t/f.h5" "$d/a.h5"
+	assert_output --partial "(the parent stays), 0 of 2 children trained (2 failed)"
+	# without --step, no search: the ranking alone
+	run -0 nash-select -q "$t/n1.h5" "$t/n2.h5" "$d/a.h5"
+	assert_output "$d/a.h5"
+}
+
+@test "nash-select --step, --table: usage errors exit 2 naming the option" {
+	d=$BATS_FILE_TMPDIR
+	run -2 nash-select --steps 3 "$d/a.h5" "$d/b.h5"
+	assert_output --partial "--steps needs --step"
+	run -2 nash-select --label run2/ "$d/a.h5" "$d/b.h5"
+	assert_output --partial "--label needs --step"
+	run -2 nash-select --step 1 "$d/a.h5"
+	assert_output --partial "--step needs the parent (the last MODEL) and at least one child"
+	run -2 nash-select --step 0 "$d/a.h5" "$d/b.h5"
+	assert_output --partial "--step: 0 is out of range"
+	run -2 nash-select --tsv --table "$BATS_TEST_TMPDIR/t.tsv" "$d/a.h5" "$d/b.h5"
+	assert_output --partial "--tsv and --table exclude each other"
+	run -2 nash-select --mark-failed why --table "$BATS_TEST_TMPDIR/t.tsv" "$d/a.h5"
+	assert_output --partial "--mark-failed and --table exclude each other"
+	# a table that cannot be written: exit 1 naming it, no winner written
+	run -1 nash-select --table "$BATS_TEST_TMPDIR/no/t.tsv" -o "$BATS_TEST_TMPDIR/best.h5" "$d/a.h5" "$d/b.h5"
+	assert_output --partial "$BATS_TEST_TMPDIR/no/t.tsv"
+	[ ! -e "$BATS_TEST_TMPDIR/best.h5" ]
+}

@@ -462,7 +462,7 @@ term_show_bin() {
 	# MAX_PARAMS below the seed network: refused before its pretraining, naming both figures
 	run -2 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=100
 	seed=$(nash-show --tsv "$BATS_TEST_TMPDIR/m/step0/init.h5" | cut -f 7 | tail -n 1)
-	assert_line "search: MAX_PARAMS=100 does not exceed what the seed network ($BATS_TEST_TMPDIR/m/step0/init.h5) has, $seed parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $seed (say 4x, $((4 * seed)) parameters, or MAX_PARAMS= for no budget)"
+	assert_line "nash-report: MAX_PARAMS=100 does not exceed what the seed network ($BATS_TEST_TMPDIR/m/step0/init.h5) has, $seed parameters (its widths, classes and image size), so no child could be made: give MAX_PARAMS above $seed (say 4x, $((4 * seed)) parameters, or MAX_PARAMS= for no budget)"
 	[ ! -e "$BATS_TEST_TMPDIR/m/step0/best.h5" ]
 	# one parameter of room: nash-morph finds no morphism within it (exit 5) for any child, the
 	# step stops the search instead of keeping the parent for ever

@@ -84,6 +84,10 @@ vg() {
 	run -0 vg nash-show "$t/ens.h5"
 	run -0 vg nash-select -o "$t/best.h5" "$d/trained.h5" "$d/seed.h5"
 	cmp "$t/best.h5" "$d/trained.h5"
+	# a search step: the table, the winner, the progress line
+	NASH_START=1 run -0 vg nash-select --step 1 --steps 2 --label r/ --table "$t/select.tsv" -o "$t/best.h5" \
+		"$d/trained.h5" "$d/seed.h5"
+	assert_output --partial "r: step 1/2: best val "
 	run -0 vg nash-export --onnx -o "$t/a.onnx" "$d/trained.h5"
 	run -0 vg nash-export --onnx --tta flip-shift -o "$t/b.onnx" "$d/trained.h5"
 }
@@ -97,6 +101,10 @@ vg() {
 	# code, which nash-report.bats covers)
 	run -0 vg nash-report search --final-on all "$t/r" 2
 	run -0 vg nash-report runs "$t/runs" run1 run2 run3
+	# the decisions: a step's seconds estimated from its table, a stop recorded; the budgets
+	run -0 vg nash-report climb --max-steps 3 --jobs 2 --neigh 2 "$t/r" 2
+	run -0 vg nash-report climb --max-steps 2 "$t/r" 2
+	run -0 vg nash-report check-budget --label r/ "$t/r/step0/best.h5" 4x
 	if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
 		hand_made_ablation "$t/abl"
 		run -0 vg nash-report ablation "$t/abl" seed1 seed2

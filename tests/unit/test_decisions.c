@@ -1,0 +1,214 @@
+/* The search's decisions made in C (lib/search/budget.c, select.c), against hand-computed
+   values: the climb's predictions and verdicts (BUDGET, PATIENCE, STEPS), the stop when no
+   morphism fits the parameter budget, the baseline budget's errors and the parameter budget
+   MAX_PARAMS in parameters. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/atomic.h"
+#include "check.h"
+#include "search/budget.h"
+#include "search/morph.h"
+#include "search/select.h"
+
+static char tmpdir[256];
+
+/* search.mk's default profile: EPOCHS 2,1,4, NEIGH 2, two trainings at once, FINAL_ON=train,
+   ENSEMBLE=raw, no budget, no patience, at most 3 steps */
+static ClimbSettings settings(void)
+{
+	return (ClimbSettings){.max_steps = 3, .budget = -1, .patience = 0, .min_gain = 0.001, .epochs_seed = 2,
+			       .epochs_neigh = 1, .epochs_final = 4, .neigh = 2, .jobs = 2};
+}
+
+static ClimbStep step(double val, long seconds, double best_seconds)
+{
+	ClimbStep st = {.val = val, .seconds = seconds, .best_seconds = best_seconds};
+	snprintf(st.best, sizeof st.best, "run/stepK/best.h5");
+	snprintf(st.val_text, sizeof st.val_text, isnan(val) ? "-" : "%.4f", val);
+	return st;
+}
+
+TEST(final_seconds)
+{
+	ClimbSettings s = settings();
+	/* after the pretraining: 10 s for 2 seed epochs, 4 final ones, a fifth more: 24 + 0.5 */
+	CHECK(climb_final_seconds(&s, 0, 10) == 24);
+	/* after a step: 3 s for its 1 epoch; FINAL_ON=all a tenth more: 4 * 3 * 1.1 * 1.2 = 15.84 */
+	CHECK(climb_final_seconds(&s, 1, 3) == 14);
+	s.final_on_all = 1;
+	CHECK(climb_final_seconds(&s, 1, 3) == 16);
+	/* ENSEMBLE=trained: 3 snapshots, 2 at a time, 2 rounds: 31.68 */
+	s.ensemble_trained = 1;
+	CHECK(climb_final_seconds(&s, 3, 3) == 32);
+	/* ... and none after the pretraining: still one round */
+	CHECK(climb_final_seconds(&s, 0, 10) == 26);
+	/* nothing to predict from */
+	CHECK(climb_final_seconds(&s, 1, 0) == -1);
+	s.epochs_neigh = 0;
+	CHECK(climb_final_seconds(&s, 1, 3) == -1);
+}
+
+TEST(next_seconds)
+{
+	ClimbSettings s = settings();
+	/* the first step from a pretraining of 10 s for 2 epochs: 4 * 5 s per child epoch, the 2
+	   children at once */
+	CHECK(climb_next_seconds(&s, 0, 10) == 20);
+	s.jobs = 1; /* one at a time: 2 rounds */
+	CHECK(climb_next_seconds(&s, 0, 10) == 40);
+	s.jobs = 8; /* more slots than children: NEIGH at once */
+	CHECK(climb_next_seconds(&s, 0, 10) == 20);
+	s.jobs = 0; /* taken as 1 */
+	CHECK(climb_next_seconds(&s, 0, 10) == 40);
+	/* a later step: 1.5 times the last, whole seconds */
+	CHECK(climb_next_seconds(&s, 2, 15) == 22);
+	CHECK(climb_next_seconds(&s, 1, 10) == 15);
+}
+
+TEST(decide_steps_and_patience)
+{
+	ClimbSettings s = settings();
+	ClimbStep st[4] = {step(0.5, 10, 10), step(0.6, 20, 3), step(0.605, 30, 2), step(0.7, 1, 1)};
+	ClimbDecision d;
+	NashErr err = {0};
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE && d.step == 2);
+	CHECK(climb_decide(&d, &s, st, 3, 0, &err) == 0 && d.verdict == CLIMB_MAX_STEPS);
+	/* PATIENCE=1, MIN_GAIN=0.01: 0.6050 after 0.6000 is not enough */
+	s.patience = 1;
+	s.min_gain = 0.01;
+	CHECK(climb_decide(&d, &s, st, 1, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE);
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_SATURATED && d.then == 1);
+	CHECK(strcmp(d.val_then, "0.6000") == 0 && strcmp(d.val_now, "0.6050") == 0);
+	/* saturation is tested before the most steps */
+	st[3].val = 0.6;
+	snprintf(st[3].val_text, sizeof st[3].val_text, "0.6000");
+	CHECK(climb_decide(&d, &s, st, 3, 0, &err) == 0 && d.verdict == CLIMB_SATURATED && d.then == 2);
+	/* over 2 steps: 0.6050 - 0.5000 is */
+	s.patience = 2;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE);
+	/* not before PATIENCE steps */
+	CHECK(climb_decide(&d, &s, st, 1, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE);
+	/* MIN_GAIN=0: any gain, even none, goes on (a loss does not) */
+	s.patience = 1;
+	s.min_gain = 0;
+	CHECK(climb_decide(&d, &s, st, 1, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE);
+	/* a best with no validation accuracy cannot be compared */
+	st[0] = step(NAN, 10, 10);
+	CHECK(climb_decide(&d, &s, st, 1, 0, &err) == -1 && strstr(err.msg, "no validation accuracy to compare"));
+}
+
+TEST(decide_budget)
+{
+	ClimbSettings s = settings();
+	ClimbStep st[3] = {step(0.5, 10, 10), step(0.6, 10, 3), step(0.7, 10, 2)};
+	ClimbDecision d;
+	NashErr err = {0};
+	/* after step 2: 30 s spent, step 3 about 15 s, the final phase 4 * 2 * 1.2 = 9.6 -> 10 s,
+	   a quarter more for a larger network: 12 s; 57 s in all */
+	s.budget = 57;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE);
+	CHECK(d.spent == 30 && d.next == 15 && d.after == 12);
+	s.budget = 56;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_BUDGET && d.step == 2);
+	/* a next step already made is taken as it is */
+	CHECK(climb_decide(&d, &s, st, 2, 1, &err) == 0 && d.verdict == CLIMB_CONTINUE);
+	/* after the pretraining: 10 s spent, step 1 about 20 s, the final phase 24 * 1.25 = 30 s */
+	s.budget = 59;
+	CHECK(climb_decide(&d, &s, st, 0, 0, &err) == 0 && d.verdict == CLIMB_BUDGET);
+	CHECK(d.spent == 10 && d.next == 20 && d.after == 30);
+	/* the most steps come first */
+	s.max_steps = 2;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_MAX_STEPS);
+	/* a best with no training seconds predicts nothing */
+	s.max_steps = 3;
+	st[2].best_seconds = 0;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == -1 && strstr(err.msg, "run/stepK/best.h5: no training seconds"));
+}
+
+static ModelInfo child(const char *path, const char *failure)
+{
+	ModelInfo mi = {.path = path, .params = 100, .val_accuracy = 0.5f, .since_parent = -1};
+	if (failure) {
+		mi.failed = 1;
+		snprintf(mi.failure, sizeof mi.failure, "%s", failure);
+	}
+	return mi;
+}
+
+TEST(none_fit)
+{
+	const char *nofit = "nash-morph: no morphism fits; nash-morph: " MORPH_NO_FIT_BUDGET " 101 (100 draws)";
+	ModelInfo c[3] = {child("c1", nofit), child("c2", nofit), child("parent", NULL)};
+	int order[3] = {2, 1, 0};
+	/* every child: the last in the ranking is quoted */
+	CHECK(select_none_fit(c, order, 3, 2) == &c[0]);
+	/* one that trained, or failed otherwise, and the search can go on */
+	c[1] = child("c2", NULL);
+	CHECK(select_none_fit(c, order, 3, 2) == NULL);
+	c[1] = child("c2", "nash-train: out of memory");
+	CHECK(select_none_fit(c, order, 3, 2) == NULL);
+	/* no child at all */
+	CHECK(select_none_fit(c, order + 0, 1, 2) == NULL);
+}
+
+TEST(baseline_errors)
+{
+	char result[512], model[512];
+	NashErr err = {0};
+	BaselineBudget b;
+	snprintf(result, sizeof result, "%s/result.tsv", tmpdir);
+	snprintf(model, sizeof model, "%s/missing.h5", tmpdir);
+	CHECK(baseline_budget(&b, result, model, &err) == -1 && strstr(err.msg, "result.tsv"));
+	const char *text = "train_seconds\tparams\n120\t9\n";
+	CHECK(atomic_write(result, text, strlen(text), &err) == 0);
+	CHECK(baseline_budget(&b, result, model, &err) == -1 && strstr(err.msg, "no column final_epoch_images"));
+	text = "train_seconds\tfinal_epoch_images\n120\t456\n";
+	CHECK(atomic_write(result, text, strlen(text), &err) == 0);
+	CHECK(baseline_budget(&b, result, model, &err) == -1 && strstr(err.msg, "missing.h5"));
+}
+
+TEST(max_params)
+{
+	size_t cap;
+	NashErr err = {0};
+	/* none, a count, a multiple of the seed network's 54,778 (cut to a whole parameter) */
+	CHECK(search_max_params(&cap, "", 54778, &err) == 0 && cap == 0);
+	CHECK(search_max_params(&cap, "200000", 54778, &err) == 0 && cap == 200000);
+	CHECK(search_max_params(&cap, "4x", 54778, &err) == 0 && cap == 219112);
+	CHECK(search_max_params(&cap, "2.5x", 54778, &err) == 0 && cap == 136945);
+	CHECK(search_max_params(&cap, ".5x", 3, &err) == 0 && cap == 1);
+	/* what search.mk refuses too */
+	const char *bad[] = {"4y", "x", "1.x", "4.x5", "-1", "1e5", "4 x"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		nash_err_clear(&err);
+		CHECKF(search_max_params(&cap, bad[i], 100, &err) == -1 && err.code == NASH_ERR_USAGE &&
+			       strstr(err.msg, "MAX_PARAMS: '"),
+		       "%s", bad[i]);
+	}
+}
+
+int main(void)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(tmpdir, sizeof tmpdir, "%s/nash-test-decisions-XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(final_seconds);
+	RUN(next_seconds);
+	RUN(decide_steps_and_patience);
+	RUN(decide_budget);
+	RUN(none_fit);
+	RUN(baseline_errors);
+	RUN(max_params);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", tmpdir);
+	CHECK_DONE();
+}
