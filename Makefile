@@ -43,7 +43,7 @@ LIB_SRC   = $(wildcard lib/*/*.c lib/*/*/*.c)
 GEN_OBJ   = $(BUILD)/obj/gen/onnx.pb-c.o
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_OBJ)
 TOOL_SRC  = $(wildcard tools/nash-*.c)
-CLI_OBJ   = $(BUILD)/obj/tools/cli.o $(BUILD)/obj/tools/omp_wait.o
+CLI_OBJ   = $(BUILD)/obj/tools/cli.o $(BUILD)/obj/tools/thread_env.o
 TOOLS     = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNITS     = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

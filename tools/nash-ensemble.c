@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "omp_wait.h"
+#include "thread_env.h"
 #include "data/data.h"
 #include "search/ensemble.h"
 #include "search/select.h"
@@ -46,7 +46,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	omp_wait_passive_default(argv);
+	thread_env_default(argv);
 	const char *out = NULL;
 	int batch = 256;
 	Tta tta = TTA_NONE;

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "omp_wait.h"
+#include "thread_env.h"
 #include "data/data.h"
 #include "model/model.h"
 #include "engine/net.h"
@@ -119,7 +119,7 @@ static void find_place(Place *p, TrainOpts *o, const Net *net)
 
 int main(int argc, char **argv)
 {
-	omp_wait_passive_default(argv);
+	thread_env_default(argv);
 	TrainOpts o;
 	train_opts_default(&o);
 	const char *out = NULL;

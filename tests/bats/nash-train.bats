@@ -17,6 +17,39 @@ load common
 	assert_output --partial "missing MODEL"
 }
 
+# The environment and the threads of nash-train waiting on its standard input (a FIFO, held
+# open for writing so that it blocks in read), once it has re-executed itself: "ENVIRON
+# THREADS" with ENVIRON its OMP_WAIT_POLICY and OPENBLAS_NUM_THREADS. Extra arguments: env's.
+waiting_train() {
+	local fifo=$BATS_TEST_TMPDIR/in.$RANDOM pid i
+	mkfifo "$fifo"
+	exec 5<>"$fifo"
+	env "$@" nash-train -o "$BATS_TEST_TMPDIR/out.h5" <"$fifo" 2>/dev/null &
+	pid=$!
+	# in read(2) (syscall 0) after the re-execution: its libraries are loaded
+	for i in $(seq 200); do
+		read -r nr _ <"/proc/$pid/syscall" 2>/dev/null && [ "$nr" = 0 ] &&
+			tr '\0' '\n' <"/proc/$pid/environ" | grep -q '^OPENBLAS_NUM_THREADS=' && break
+		sleep 0.05
+	done
+	echo "$(tr '\0' '\n' <"/proc/$pid/environ" | grep -E '^(OMP_WAIT_POLICY|OPENBLAS_NUM_THREADS)=' | sort | paste -sd ' ') $(ls "/proc/$pid/task" | wc -l)"
+	kill "$pid"
+	exec 5>&-
+	wait "$pid" || true
+}
+
+@test "nash-train's thread pools: OpenMP threads that wait sleep, OpenBLAS starts none; a user's settings are kept" {
+	[ -r /proc/self/syscall ] || skip "no /proc/PID/syscall here"
+	run -0 waiting_train -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u OPENBLAS_NUM_THREADS
+	# one thread: OpenBLAS's pool was not started (OpenMP's starts at the first parallel region)
+	assert_output "OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=1 1"
+	run -0 waiting_train OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2
+	assert_output "OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2 2"
+	# libgomp's own account of its settings: passive is no spinning at all
+	run -0 env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose nash-train --help
+	assert_output --partial "GOMP_SPINCOUNT = '0'"
+}
+
 @test "nash-train rejects bad option values with exit 2" {
 	m=$(seed_model)
 	run -2 nash-train --epochs -1 "$m"

@@ -41,10 +41,11 @@ setup() {
 
 # The command under memcheck; any error it finds is exit status 99 (--track-origins=yes says
 # where an uninitialised value came from, at half the speed: for a failure's diagnosis).
-# nash-train and nash-ensemble set OMP_WAIT_POLICY and re-execute themselves, which valgrind
-# cannot follow (/proc/self/exe is valgrind itself): set beforehand, they keep it and run on.
+# nash-train and nash-ensemble set OMP_WAIT_POLICY and OPENBLAS_NUM_THREADS and re-execute
+# themselves, which valgrind cannot follow (/proc/self/exe is valgrind itself): set
+# beforehand, they keep them and run on.
 vg() {
-	OMP_WAIT_POLICY=passive valgrind -q --error-exitcode=99 "$@"
+	OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=1 valgrind -q --error-exitcode=99 "$@"
 }
 
 @test "valgrind: nash-init, nash-morph and nash-show write and read models cleanly" {
