@@ -53,8 +53,8 @@ fi
 
 # The Bats files, longest first (only the order: a long file started last would end last).
 bats_files=
-for f in slurm search pytorch ablation nash-train examples hostile nash-data-pack nash-data-images \
-	nash-data nash-export; do
+for f in slurm valgrind search pytorch ablation nash-train examples hostile nash-export nash-data-pack nash-data-images \
+	nash-data; do
 	[ -f "$top/tests/bats/$f.bats" ] && bats_files="$bats_files $top/tests/bats/$f.bats"
 done
 for f in "$top"/tests/bats/*.bats; do
