@@ -37,17 +37,31 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DNASH_VERSION='"$(VERSION)"' -fPIC -fopenmp \
              $(WARN) $(HDF5_CFLAGS) $(BLAS_CFLAGS) -Ilib -I$(BUILD)/gen $(CFLAGS) -MMD -MP
-LDLIBS_ALL = $(HDF5_LIBS) $(BLAS_LIBS) $(DNNL_LIBS) $(IMAGE_LIBS) $(PROTOBUF_C_LIBS) -lz -lm -fopenmp
+# libnash's own libraries, and the fast engines' (libnash-engines, below).
+LDLIBS_CORE    = $(HDF5_LIBS) $(IMAGE_LIBS) $(PROTOBUF_C_LIBS) -lz -lm -fopenmp
+LDLIBS_ENGINES = $(BLAS_LIBS) $(DNNL_LIBS) -lm -fopenmp
+LDLIBS_ALL     = $(LDLIBS_CORE) $(LDLIBS_ENGINES)
 
 LIB_SRC   = $(wildcard lib/*/*.c lib/*/*/*.c)
 GEN_OBJ   = $(BUILD)/obj/gen/onnx.pb-c.o
-LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_OBJ)
+# The fast engines (OpenBLAS, oneDNN and, with nvcc, CUDA) are a library of their own,
+# libnash-engines, which only the programs that train or evaluate load (nash-train,
+# nash-ensemble, the tests, the benchmarks): every other program starts without loading
+# oneDNN, OpenBLAS, cuDNN and cudart (docs/DESIGN.md, "Two libraries").
+ENGINE_SRC = $(wildcard lib/backend/blas/*.c lib/backend/onednn/*.c)
+ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+CORE_OBJ   = $(filter-out $(ENGINE_OBJ),$(LIB_SRC:%.c=$(BUILD)/obj/%.o)) $(GEN_OBJ)
+LIB_OBJ    = $(CORE_OBJ) $(ENGINE_OBJ)
 TOOL_SRC  = $(wildcard tools/nash-*.c)
 CLI_OBJ   = $(BUILD)/obj/tools/cli.o $(BUILD)/obj/tools/thread_env.o
 TOOLS     = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNITS     = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBNASH   = $(BUILD)/lib/libnash.so
+LIBENGINES = $(BUILD)/lib/libnash-engines.so
+# How a program that trains links the engines: named even where the toolchain links only the
+# libraries a program calls (--as-needed): the program never calls them, libnash finds them.
+WITH_ENGINES = -L$(BUILD)/lib -Wl,--push-state,--no-as-needed -lnash-engines -Wl,--pop-state -lnash
 MKGROWN   = $(BUILD)/bench/mkgrown
 
 # The CUDA engine joins the library whenever nvcc is found (kernels/cuda.mk).
@@ -84,28 +98,37 @@ $(GEN_OBJ): $(BUILD)/gen/onnx.pb-c.c $(BUILD)/config
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -fPIC $(CFLAGS) -I$(BUILD)/gen -c -o $@ $<
 
-$(LIBNASH): $(LIB_OBJ)
+$(LIBNASH): $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $(LIB_OBJ) $(LDLIBS_ALL)
+	$(CC) -shared -o $@ $(CORE_OBJ) $(LDLIBS_CORE)
+
+$(LIBENGINES): $(ENGINE_OBJ) $(LIBNASH)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $(ENGINE_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN' $(LDLIBS_ENGINES)
+
+# TOOL_LIBS: -lnash, or the engines too for the programs that train.
+TOOL_LIBS = -L$(BUILD)/lib -lnash
+$(BUILD)/bin/nash-train $(BUILD)/bin/nash-ensemble: TOOL_LIBS = $(WITH_ENGINES)
+$(BUILD)/bin/nash-train $(BUILD)/bin/nash-ensemble: $(LIBENGINES)
 
 $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(CLI_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+	$(CC) -o $@ $< $(CLI_OBJ) $(TOOL_LIBS) -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_CORE)
 
 # nash-report's text is files of its own (tools/report_text.c, report_budget.c), linked into it alone.
 $(BUILD)/bin/nash-report: $(BUILD)/obj/tools/nash-report.o $(BUILD)/obj/tools/report_text.o \
 		$(BUILD)/obj/tools/report_budget.o $(CLI_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(filter %.o,$^) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+	$(CC) -o $@ $(filter %.o,$^) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_CORE)
 
 # The benchmarks' model builder (bench/cpu.sh, bench/gpu.sh).
-$(MKGROWN): $(BUILD)/obj/bench/mkgrown.o $(LIBNASH)
+$(MKGROWN): $(BUILD)/obj/bench/mkgrown.o $(LIBENGINES)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+	$(CC) -o $@ $< $(WITH_ENGINES) -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBNASH)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBENGINES)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+	$(CC) -o $@ $< $(WITH_ENGINES) -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
 $(BUILD)/obj/tests/unit/%.o: tests/unit/%.c $(BUILD)/config
 	@mkdir -p $(@D)
@@ -121,9 +144,9 @@ units: $(UNITS)
 # What the export tests compare onnxruntime with: nash's own logits (tests/onnx).
 # odd_graph: a model with the ops no search makes (gap, dense after gap, bn on [N, C], ...).
 ONNX_HELPERS = $(BUILD)/tests/nash_logits $(BUILD)/tests/odd_graph
-$(ONNX_HELPERS): $(BUILD)/tests/%: $(BUILD)/obj/tests/onnx/%.o $(LIBNASH)
+$(ONNX_HELPERS): $(BUILD)/tests/%: $(BUILD)/obj/tests/onnx/%.o $(LIBENGINES)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
+	$(CC) -o $@ $< $(WITH_ENGINES) -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_ALL)
 
 # onnxruntime-node from npm, pinned by tests/onnx/package-lock.json, into $(BUILD)/node; when npm
 # cannot reach its registry the reason is written there and the tests that need it skip.
@@ -177,7 +200,7 @@ MAN_PAGES = $(wildcard docs/man/*.1)
 install: all
 	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/nash
-	cp $(LIBNASH) $(DESTDIR)$(PREFIX)/lib/
+	cp $(LIBNASH) $(LIBENGINES) $(DESTDIR)$(PREFIX)/lib/
 	for t in $(TOOLS); do cp $$t $(DESTDIR)$(PREFIX)/bin/; done
 	$(if $(MAN_PAGES),cp $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/)
 	cp pipelines/search.sh pipelines/climb.sh pipelines/report.sh pipelines/common.sh pipelines/gpu.sh pipelines/aggregate.sh \

@@ -1,4 +1,4 @@
-# The CUDA engine (kernels/*.cu) joins libnash whenever nvcc is found; the top-level Makefile
+# The CUDA engine (kernels/*.cu) joins libnash-engines whenever nvcc is found; the top-level Makefile
 # includes this file right after LIBNASH is defined. `make NVCC=` builds without CUDA and then
 # this file changes nothing. docs/GPU.md has the design.
 #
@@ -28,10 +28,10 @@ NVCC_ARCH  ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=
 # nvcc's own warning set; not -Werror, which would tie CI to one toolkit's diagnostics.
 NVCC_FLAGS ?= -O3 -std=c++20 -Xcompiler -fPIC,-Wall,-Wextra,-Wshadow -Ilib -Ikernels -MMD -MP
 
-LIB_OBJ    += $(CU_OBJ)
+ENGINE_OBJ += $(CU_OBJ)
 ALL_CFLAGS += -DNASH_HAVE_CUDA -I$(CUDA_HOME)/include
 # No -lcublas: the backend dlopens it (kernels/cuda_impl.h says why); the rpath finds it.
-LDLIBS_ALL += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudnn -lcudart -ldl -lstdc++
+LDLIBS_ENGINES += -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudnn -lcudart -ldl -lstdc++
 
 $(BUILD)/obj/kernels/%.o: kernels/%.cu $(BUILD)/config
 	@mkdir -p $(@D)
@@ -40,9 +40,9 @@ $(BUILD)/obj/kernels/%.o: kernels/%.cu $(BUILD)/config
 # ---- GPU tests (normal build) ----
 
 GPU_TEST = $(BUILD)/tests/gpu/test_gpu_ops
-$(GPU_TEST): $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(CLI_OBJ) $(LIBNASH)
+$(GPU_TEST): $(BUILD)/obj/tests/gpu/test_gpu_ops.o $(CLI_OBJ) $(LIBENGINES)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(CLI_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../../lib' $(LDLIBS_ALL)
+	$(CC) -o $@ $< $(CLI_OBJ) $(WITH_ENGINES) -Wl,-rpath,'$$ORIGIN/../../lib' $(LDLIBS_ALL)
 
 gpu-tests: $(GPU_TEST) $(MKGROWN)
 

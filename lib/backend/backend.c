@@ -5,6 +5,13 @@
 
 #include "backend/backend.h"
 
+/* The fast engines live in libnash-engines (lib/backend/blas, lib/backend/onednn, kernels/),
+   which only the programs that train link: libnash refers to them weakly, so a program without
+   them starts without loading OpenBLAS, oneDNN or CUDA, and sees their addresses as NULL. */
+#pragma weak nash_backend_blas
+#pragma weak nash_backend_onednn
+#pragma weak nash_backend_onednn_bf16
+
 /* The binaries for a GPU machine (kernels/cuda.mk, `make device`) are built without oneDNN:
    Debian has no static libdnnl and the GPU machine no shared one. There "cpu" is the im2col +
    OpenBLAS engine and "cpu-bf16" does not exist. */
@@ -14,39 +21,56 @@
 #define CPU_DEFAULT (&nash_backend_onednn)
 #endif
 
-#ifndef NASH_HAVE_CUDA
+#ifdef NASH_HAVE_CUDA
+#pragma weak nash_backend_cuda
+#else
 /* Built without CUDA: there is no CUDA backend. A CUDA build (kernels/cuda.mk) defines
    NASH_HAVE_CUDA and provides the real one. */
 const Backend *nash_backend_cuda(void) { return NULL; }
 #endif
 
-/* Errors for "cuda" when nash_backend_cuda() is NULL: in a build without CUDA a usage error
-   (exit 2): the command line asks for what this nash can never do. In a CUDA build on a
-   machine without a visible GPU a runtime error (exit 1): the same command works elsewhere.
-   "auto" (and NULL) takes CUDA exactly when nash_backend_cuda() offers it, i.e. a GPU is
-   visible, else the default CPU engine (oneDNN). */
+/* The CUDA backend when a GPU is visible; NULL without one, in a build without CUDA, and in a
+   program linked without the engines. */
+static const Backend *cuda_backend(void)
+{
+#ifdef NASH_HAVE_CUDA
+	return nash_backend_cuda ? nash_backend_cuda() : NULL;
+#else
+	return nash_backend_cuda();
+#endif
+}
+
+/* An engine of libnash-engines, or an error when the program was linked without them. */
+static const Backend *engine(const Backend *be, const char *name, NashErr *err)
+{
+	if (!be)
+		nash_err(err, NASH_ERR_RUNTIME,
+			 "--device %s: this program is linked without the engines (libnash-engines)", name);
+	return be;
+}
+
 const Backend *backend_find(const char *name, NashErr *err)
 {
 	if (!name || !strcmp(name, "auto")) {
-		const Backend *cuda = nash_backend_cuda();
-		return cuda ? cuda : CPU_DEFAULT;
+		const Backend *cuda = cuda_backend();
+		return cuda ? cuda : engine(CPU_DEFAULT, "auto", err);
 	}
 	if (!strcmp(name, "cpu"))
-		return CPU_DEFAULT;
+		return engine(CPU_DEFAULT, name, err);
 	if (!strcmp(name, "cpu-bf16")) {
 #ifdef NASH_NO_ONEDNN
 		nash_err(err, NASH_ERR_USAGE, "--device cpu-bf16: this nash was built without oneDNN");
 		return NULL;
 #else
-		return &nash_backend_onednn_bf16;
+		return engine(&nash_backend_onednn_bf16, name, err);
 #endif
 	}
 	if (!strcmp(name, "cpu-blas"))
-		return &nash_backend_blas;
+		return engine(&nash_backend_blas, name, err);
 	if (!strcmp(name, "ref"))
 		return &nash_backend_ref;
 	if (!strcmp(name, "cuda")) {
-		const Backend *cuda = nash_backend_cuda();
+		const Backend *cuda = cuda_backend();
 		if (cuda)
 			return cuda;
 #ifdef NASH_HAVE_CUDA

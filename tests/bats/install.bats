@@ -13,11 +13,16 @@ TOP="$BATS_TEST_DIRNAME/../.."
 		[ -x "$p/bin/$name" ] || fail "no $p/bin/$name"
 		[ -f "$p/share/man/man1/$name.1" ] || fail "no man page $p/share/man/man1/$name.1"
 	done
-	[ -f "$p/lib/libnash.so" ]
+	[ -f "$p/lib/libnash.so" ] && [ -f "$p/lib/libnash-engines.so" ]
 	for f in search.mk ablation.mk search.sh climb.sh report.sh aggregate.sh common.sh gpu.sh; do [ -f "$p/share/nash/$f" ] || fail "no $p/share/nash/$f"; done
 	# the installed programs find the installed library, not the build's
 	run -0 env -u LD_LIBRARY_PATH ldd "$p/bin/nash-train"
 	assert_output --partial "$p/bin/../lib/libnash.so"
+	assert_output --partial "$p/bin/../lib/libnash-engines.so"
+	# a program that trains nothing starts without the engines and what they load
+	run -0 env -u LD_LIBRARY_PATH ldd "$p/bin/nash-show"
+	assert_output --partial "$p/bin/../lib/libnash.so"
+	refute_output --regexp 'libnash-engines|libdnnl|libopenblas|libcudnn|libcudart'
 	run -0 "$p/bin/nash-show" --version
 	run -0 man -l "$p/share/man/man1/nash-train.1"
 	assert_output --partial "nash-train"

@@ -13,9 +13,10 @@ FUZZ_DIR      = $(BUILD)/fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS   = -std=c11 -D_POSIX_C_SOURCE=200809L -DNASH_VERSION='"$(VERSION)"' -fopenmp -g -O1 -Wno-pass-failed \
                 $(HDF5_CFLAGS) $(BLAS_CFLAGS) -Ilib $(FUZZ_SAN) -MMD -MP
-FUZZ_LDLIBS   = $(HDF5_LIBS) $(BLAS_LIBS) $(DNNL_LIBS) $(IMAGE_LIBS) -lz -lm -fopenmp
-# The readers only: not the ONNX exporter (its generated protobuf code is not theirs to fuzz).
-FUZZ_LIB_OBJ  = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(filter-out lib/export/%,$(LIB_SRC)))
+FUZZ_LDLIBS   = $(HDF5_LIBS) $(IMAGE_LIBS) -lz -lm -fopenmp
+# The readers only: not the ONNX exporter (its generated protobuf code is not theirs to fuzz),
+# nor the fast engines (libnash-engines: no reader calls them).
+FUZZ_LIB_OBJ  = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(filter-out lib/export/% $(ENGINE_SRC),$(LIB_SRC)))
 
 $(FUZZ_DIR)/obj/%.o: %.c $(BUILD)/config
 	@mkdir -p $(@D)
