@@ -24,6 +24,11 @@ endif
 
 HDF5_CFLAGS ?= -I/usr/include/hdf5/serial
 HDF5_LIBS   ?= -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5
+# The programs link HDF5 statically where its static library is installed (Debian's
+# libhdf5-dev has it): Debian's shared HDF5 loads 37 more libraries (curl, gnutls, krb5, ldap,
+# for a network driver nash never uses), and a program's start was mostly that loading.
+HDF5_STATIC ?= /usr/lib/x86_64-linux-gnu/hdf5/serial/libhdf5.a
+HDF5_PROG_LIBS = $(if $(wildcard $(HDF5_STATIC)),$(HDF5_STATIC) -lsz -laec -ldl,$(HDF5_LIBS))
 BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-pthread
 BLAS_LIBS   ?= -lopenblas
 DNNL_LIBS   ?= -ldnnl
@@ -44,10 +49,10 @@ LDLIBS_ALL     = $(LDLIBS_CORE) $(LDLIBS_ENGINES)
 
 LIB_SRC   = $(wildcard lib/*/*.c lib/*/*/*.c)
 GEN_OBJ   = $(BUILD)/obj/gen/onnx.pb-c.o
-# The fast engines (OpenBLAS, oneDNN and, with nvcc, CUDA) are a library of their own,
-# libnash-engines, which only the programs that train or evaluate load (nash-train,
-# nash-ensemble, the tests, the benchmarks): every other program starts without loading
-# oneDNN, OpenBLAS, cuDNN and cudart (docs/DESIGN.md, "Two libraries").
+# The fast engines (OpenBLAS, oneDNN and, with nvcc, CUDA) are apart from the rest of the
+# library: only the programs that train link them (nash-train, nash-ensemble, the tests, the
+# benchmarks), and every other program starts without loading oneDNN, OpenBLAS, cuDNN and
+# cudart (docs/DESIGN.md, "Linking").
 ENGINE_SRC = $(wildcard lib/backend/blas/*.c lib/backend/onednn/*.c)
 ENGINE_OBJ = $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 CORE_OBJ   = $(filter-out $(ENGINE_OBJ),$(LIB_SRC:%.c=$(BUILD)/obj/%.o)) $(GEN_OBJ)
@@ -57,11 +62,18 @@ CLI_OBJ   = $(BUILD)/obj/tools/cli.o $(BUILD)/obj/tools/thread_env.o
 TOOLS     = $(TOOL_SRC:tools/%.c=$(BUILD)/bin/%)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNITS     = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# The programs (nash-*) link libnash.a: the objects each needs, HDF5 static (above). The test
+# programs and the benchmarks' builder link the shared libraries, libnash.so and
+# libnash-engines.so (built faster; they run once).
+LIBNASH_A = $(BUILD)/lib/libnash.a
 LIBNASH   = $(BUILD)/lib/libnash.so
 LIBENGINES = $(BUILD)/lib/libnash-engines.so
-# How a program that trains links the engines: named even where the toolchain links only the
-# libraries a program calls (--as-needed): the program never calls them, libnash finds them.
+# How a test links the engines: named even where the toolchain links only the libraries a
+# program calls (--as-needed): the program never calls them, libnash finds them.
 WITH_ENGINES = -L$(BUILD)/lib -Wl,--push-state,--no-as-needed -lnash-engines -Wl,--pop-state -lnash
+# What a program links after libnash.a (only what it calls: --as-needed).
+PROG_LIBS = -Wl,--push-state,--as-needed $(HDF5_PROG_LIBS) $(IMAGE_LIBS) $(PROTOBUF_C_LIBS) -lz -lm -fopenmp \
+            -Wl,--pop-state
 MKGROWN   = $(BUILD)/bench/mkgrown
 
 # The CUDA engine joins the library whenever nvcc is found (kernels/cuda.mk).
@@ -106,20 +118,26 @@ $(LIBENGINES): $(ENGINE_OBJ) $(LIBNASH)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $(ENGINE_OBJ) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN' $(LDLIBS_ENGINES)
 
-# TOOL_LIBS: -lnash, or the engines too for the programs that train.
-TOOL_LIBS = -L$(BUILD)/lib -lnash
-$(BUILD)/bin/nash-train $(BUILD)/bin/nash-ensemble: TOOL_LIBS = $(WITH_ENGINES)
-$(BUILD)/bin/nash-train $(BUILD)/bin/nash-ensemble: $(LIBENGINES)
-
-$(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIBNASH)
+$(LIBNASH_A): $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(CLI_OBJ) $(TOOL_LIBS) -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_CORE)
+	rm -f $@.tmp && ar rcs $@.tmp $(CORE_OBJ) && mv -f $@.tmp $@
+
+# The engines as objects, not from an archive: libnash refers to them weakly
+# (lib/backend/backend.c), and a weak reference pulls no member out of an archive.
+PROG_ENGINES =
+$(BUILD)/bin/nash-train $(BUILD)/bin/nash-ensemble: PROG_ENGINES = $(ENGINE_OBJ)
+$(BUILD)/bin/nash-train $(BUILD)/bin/nash-ensemble: $(ENGINE_OBJ)
+PROG_ENGINE_LIBS = $(if $(PROG_ENGINES),$(LDLIBS_ENGINES))
+
+$(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(CLI_OBJ) $(LIBNASH_A)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(CLI_OBJ) $(PROG_ENGINES) $(LIBNASH_A) $(PROG_LIBS) $(PROG_ENGINE_LIBS)
 
 # nash-report's text is files of its own (tools/report_text.c, report_budget.c), linked into it alone.
 $(BUILD)/bin/nash-report: $(BUILD)/obj/tools/nash-report.o $(BUILD)/obj/tools/report_text.o \
-		$(BUILD)/obj/tools/report_budget.o $(CLI_OBJ) $(LIBNASH)
+		$(BUILD)/obj/tools/report_budget.o $(CLI_OBJ) $(LIBNASH_A)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(filter %.o,$^) -L$(BUILD)/lib -lnash -Wl,-rpath,'$$ORIGIN/../lib' $(LDLIBS_CORE)
+	$(CC) -o $@ $(filter %.o,$^) $(LIBNASH_A) $(PROG_LIBS)
 
 # The benchmarks' model builder (bench/cpu.sh, bench/gpu.sh).
 $(MKGROWN): $(BUILD)/obj/bench/mkgrown.o $(LIBENGINES)
@@ -192,15 +210,14 @@ test:
 deps:
 	@tests/deps.sh --test
 
-# The programs, the library (the programs find it as ../lib), the man pages and the search
+# The programs (libnash linked into each), the man pages and the search
 # pipeline: the installed share/nash/search.mk is pipelines/search.mk with BIN defaulting to
 # PREFIX/bin, so `make -f PREFIX/share/nash/search.mk search` runs from any directory.
 # DESTDIR is for packaging: files go under DESTDIR, paths inside them name PREFIX.
 MAN_PAGES = $(wildcard docs/man/*.1)
 install: all
-	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1 \
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/nash
-	cp $(LIBNASH) $(LIBENGINES) $(DESTDIR)$(PREFIX)/lib/
 	for t in $(TOOLS); do cp $$t $(DESTDIR)$(PREFIX)/bin/; done
 	$(if $(MAN_PAGES),cp $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/)
 	cp pipelines/search.sh pipelines/climb.sh pipelines/report.sh pipelines/common.sh pipelines/gpu.sh pipelines/aggregate.sh \

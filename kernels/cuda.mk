@@ -57,7 +57,6 @@ all: gpu-tests
 
 DEV         = $(BUILD)/device
 DEV_PROGS   = $(TOOL_SRC:tools/%.c=$(DEV)/bin/%) $(DEV)/bin/test_gpu_ops $(DEV)/bin/mkgrown
-HDF5_STATIC ?= /usr/lib/x86_64-linux-gnu/hdf5/serial/libhdf5.a
 BLAS_STATIC ?= /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a
 DEV_LDLIBS  = $(CUDA_LIB)/libcudart_static.a -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lcudnn \
               $(HDF5_STATIC) $(BLAS_STATIC) \
