@@ -54,6 +54,7 @@ void model_info(ModelInfo *mi, const Model *m, const char *path)
 	mi->failed = m->failed;
 	snprintf(mi->failure, sizeof mi->failure, "%s", m->failure);
 	mi->params = graph_param_count(&m->g);
+	mi->macs = graph_macs(&m->g);
 	mi->epochs = m->n_records;
 	for (int i = 0; i < m->n_records; i++) {
 		int run = m->records[i].run;

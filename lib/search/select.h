@@ -29,6 +29,7 @@ typedef struct ModelInfo {
 	int failed;
 	char failure[256];
 	size_t params;        /* trainable parameters */
+	uint64_t macs;        /* multiply-adds of one image's forward pass (graph_macs) */
 	int epochs;           /* rows of the training record: every epoch the model went through */
 	float seconds;        /* training seconds of the last run */
 	float total_seconds;  /* training seconds of all runs */
