@@ -80,10 +80,11 @@ int select_rank_replace(int *order, int *n_ranked, const ModelInfo *c, int n, in
 
 /* A search step's selection (nash-select --step), the parent c[parent] among the candidates
    ranked in order[n_order]: the child whose failure says that no morphism kept it within the
-   parameter budget (nash-morph's MORPH_NO_FIT_BUDGET), the last such in order, when every child
-   (every other candidate) failed so; NULL otherwise. Then the parent stays, and every later
-   step would fail the same way (the budget and the parent do not change): a silent no-op that
-   the search must stop at instead. */
+   parameter budget or the multiply-adds' cap (nash-morph's MORPH_NO_FIT_BUDGET), the last such
+   in order, when every child (every other candidate) failed so; NULL otherwise. Then the parent
+   stays, and every later step would fail the same way (the budget, the cap, a multiple of the
+   parent's cost, and the parent do not change): a silent no-op that the search must stop at
+   instead. */
 const ModelInfo *select_none_fit(const ModelInfo *c, const int *order, int n_order, int parent);
 
 /* The last k operators of the lineage list ("wider,deeper"), for "morphisms since parent". */

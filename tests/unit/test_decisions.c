@@ -141,10 +141,14 @@ static ModelInfo child(const char *path, const char *failure)
 
 TEST(none_fit)
 {
-	const char *nofit = "nash-morph: no morphism fits; nash-morph: " MORPH_NO_FIT_BUDGET " 101 (100 draws)";
+	const char *nofit = "nash-morph: no morphism fits; nash-morph: " MORPH_NO_FIT_BUDGET "params 101 (100 draws)";
+	const char *nofit_macs = "nash-morph: no morphism fits; nash-morph: " MORPH_NO_FIT_BUDGET "macs 1500 (100 draws)";
 	ModelInfo c[3] = {child("c1", nofit), child("c2", nofit), child("parent", NULL)};
 	int order[3] = {2, 1, 0};
 	/* every child: the last in the ranking is quoted */
+	CHECK(select_none_fit(c, order, 3, 2) == &c[0]);
+	/* ... by the parameters or by the multiply-adds (MAX_GROWTH: the same parent, the same cap) */
+	c[0] = child("c1", nofit_macs);
 	CHECK(select_none_fit(c, order, 3, 2) == &c[0]);
 	/* one that trained, or failed otherwise, and the search can go on */
 	c[1] = child("c2", NULL);
