@@ -125,17 +125,19 @@ static unsigned pick_bit(unsigned mask, Rng *rng)
 			return (unsigned)op;
 }
 
-/* "no morphism keeps the network within --max-params P (100 draws; it has N parameters)", naming
-   the limits that rejected a draw. */
+/* "no morphism keeps the network within --max-params P (100 draws; it has N parameters)": the
+   limit that rejected every draw, or both when each did or neither did (some draws failed one
+   only, some the other only). */
 static int no_fit(const MorphOpts *o, const Graph *g, int by_params, int by_macs, NashErr *err)
 {
 	char lim[96] = "", has[128] = "";
-	if (by_params && by_macs) {
+	int all_params = by_params == MORPH_MAX_TRIES, all_macs = by_macs == MORPH_MAX_TRIES;
+	if (all_params == all_macs) {
 		snprintf(lim, sizeof lim, "params %zu and --max-macs %llu", o->max_params,
 			 (unsigned long long)o->max_macs);
 		snprintf(has, sizeof has, "has %zu parameters and costs %llu multiply-adds per image",
 			 graph_param_count(g), (unsigned long long)graph_macs(g));
-	} else if (by_macs) {
+	} else if (all_macs) {
 		snprintf(lim, sizeof lim, "macs %llu", (unsigned long long)o->max_macs);
 		snprintf(has, sizeof has, "costs %llu multiply-adds per image", (unsigned long long)graph_macs(g));
 	} else {

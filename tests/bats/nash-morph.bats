@@ -130,7 +130,7 @@ train_losses() {
 	run -5 nash-morph --op wider,deeper --max-macs "$base" -o "$d/d.h5" "$m"
 	assert_output "nash-morph: $m: no morphism keeps the network within --max-macs $base (100 draws; it costs $base multiply-adds per image)"
 	[ ! -e "$d/d.h5" ]
-	# both limits: the error names the ones that rejected draws
+	# both limits, each rejecting every draw: the error names both
 	run -5 nash-morph --op wider,deeper --max-macs "$base" --max-params 1 "$m"
 	assert_output --partial "within --max-params 1 and --max-macs $base (100 draws; it has "
 	run -2 nash-morph --max-macs 0 "$m"

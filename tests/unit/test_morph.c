@@ -523,6 +523,13 @@ TEST(forced_ops_and_limits)
 	snprintf(want, sizeof want, MORPH_NO_FIT_BUDGET "macs %llu (%d draws; it costs %llu multiply-adds per image)",
 		 (unsigned long long)cost, MORPH_MAX_TRIES, (unsigned long long)cost);
 	CHECKF(!strcmp(err.msg, want), "%s", err.msg);
+	/* both limits: the error names the one that rejected every draw, both when each did */
+	o.max_params = base;
+	o.max_macs = 1000 * cost;
+	CHECK(morph_apply(&c, &m, &o, &err) == -1 && strstr(err.msg, "within --max-params ") && !strstr(err.msg, "macs"));
+	o.max_macs = cost;
+	CHECK(morph_apply(&c, &m, &o, &err) == -1 && strstr(err.msg, "within --max-params ") &&
+	      strstr(err.msg, " and --max-macs ") && strstr(err.msg, "multiply-adds per image)"));
 	model_free(&m);
 }
 
