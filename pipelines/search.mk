@@ -119,6 +119,10 @@ SEED     ?= 1
 BUDGET   ?=
 PATIENCE ?=
 MIN_GAIN ?= 0.001
+# MAX_GROWTH=G: a child costs at most G times its parent's multiply-adds per image (nash-morph
+# --max-macs; G of 1 or more, empty: no cap); with BUDGET, the final phase after the next step
+# is reserved for a network G times as costly (a quarter more without a cap).
+MAX_GROWTH ?=
 # RUNS=N: N searches with the seeds SEED .. SEED+N-1 in RUN/run1 .. RUN/runN, and a report
 # over them; RUNS=1 is one search in RUN itself.
 RUNS     ?= 1
@@ -245,6 +249,7 @@ s_members = $(if $(filter raw,$(ENSEMBLE)),$(or $(foreach k,$(S_STEPS),$1/step$k
 define s_child
 $1/step$2/child$3.h5: $(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/morph $1/settings/neigh | $(S_ALL)
 	@$$(S_SH) train --child --label $(S.$1.label)step$2/child$3 --max-params '$$(MAX_PARAMS)' $(S.$1.home)/step0/init.h5 \
+		--max-growth '$$(MAX_GROWTH)' \
 		--morph '$$(S_MORPH) --seed $(call s_seed,$(S.$1.seed),$2,$3)' \
 		$$@ $$< -- $$(call s_train,$(S.$1.lr)) --epochs $$(EPOCHS_NEIGH) --seed $(call s_seed,$(S.$1.seed),$2,$3)
 .PRECIOUS: $1/step$2/child$3.h5
@@ -345,7 +350,7 @@ s_seednet_stamps = $(call s_stamp,$1,init,$(S_DATA)$(s_arch_record) WIDTHS=$(WID
 # KEEP_PARENT) is written only when it differs from the default, so that a search's stamps
 # stay those of the searches made before these settings existed.
 s_variant = $(if $(filter-out $(S_LR),$(S.$1.lr)), LR_NEIGH=$(S.$1.lr))$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no)
-s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) SEED=$(S.$1.seed))\
+s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) SEED=$(S.$1.seed)$(s_growth_record))\
 	$(call s_stamp,$1,neigh,EPOCHS_NEIGH=$(EPOCHS_NEIGH) $(call s_common,$(S.$1.seed))$(if $(filter-out $(S_LR),$(S.$1.lr)), LR_NEIGH=$(S.$1.lr)))\
 	$(call s_stamp,$1,select,NEIGH=$(S.$1.neigh)$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no))\
 	$(call s_stamp,$1,final,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) STEPS=$(STEPS) $(call s_common,$(S.$1.seed)))\
@@ -353,8 +358,10 @@ s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARA
 	$(call s_stamp,$1,steps,STEPS=$(STEPS))\
 	$(call s_stamp,$1,ensemble,ENSEMBLE=$(ENSEMBLE) STEPS=$(STEPS)$(if $(TTA), TTA=$(TTA)))\
 	$(call s_stamp,$1,run,$(call s_run_record,$(S.$1.neigh),$(S.$1.seed))$(s_variant))
+# MAX_GROWTH where given (a search made before they existed keeps its stamps)
+s_growth_record = $(if $(MAX_GROWTH), MAX_GROWTH=$(MAX_GROWTH))
 # $(call s_run_record,NEIGH,SEED): every variable, the record of the last invocation's settings
-s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
+s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS)$(s_growth_record) \
 	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) ENSEMBLE=$(ENSEMBLE) LR_START=$(LR_START) \
 	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT)$(s_arch_record) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
 	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(s_recipe_record)
@@ -396,6 +403,11 @@ endif
 ifneq ($(MAX_PARAMS),)
 ifeq ($(shell echo '$(MAX_PARAMS)' | grep -Ex '[0-9]+|([0-9]*\.)?[0-9]+x'),)
 $(error search: MAX_PARAMS must be a number of parameters (200000) or a multiple of the seed network's (4x), not '$(MAX_PARAMS)')
+endif
+endif
+ifneq ($(MAX_GROWTH),)
+ifeq ($(shell echo '$(MAX_GROWTH)' | grep -Ex '0*[1-9][0-9]*(\.[0-9]+)?'),)
+$(error search: MAX_GROWTH must be a factor of 1 or more (1.5: a child costs at most 1.5 times its parent's multiply-adds per image), or empty for no cap, not '$(MAX_GROWTH)')
 endif
 endif
 ifneq ($(VAL),)
@@ -516,6 +528,7 @@ S_MAX_STEPS = $(if $(and $(BUDGET),$(or $(filter-out command line,$(origin STEPS
 S_AT_ONCE = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),$(S_SPLIT))
 S_CLIMB = $(S_SH) climb --run $(S_RUN) --max-steps $(S_MAX_STEPS) $(if $(BUDGET),--budget $(S_BUDGET_S)) \
 	$(if $(PATIENCE),--patience $(PATIENCE) --min-gain $(MIN_GAIN)) --epochs $(EPOCHS_SEED),$(EPOCHS_NEIGH),$(EPOCHS_FINAL) \
+	$(if $(MAX_GROWTH),--max-growth $(MAX_GROWTH)) \
 	--neigh $(NEIGH) --jobs $(S_AT_ONCE) --final-on $(FINAL_ON) --ensemble $(ENSEMBLE) \
 	-- $(MAKE) --no-print-directory $(S_JOBS_ONE) -f $(S_MAKEFILE)
 

@@ -36,8 +36,9 @@ static void usage(FILE *f)
 		"                        instead of printing a table and the path\n"
 		"      --step K          the selection of a search's step K: the last MODEL is the parent,\n"
 		"                        the others its children; fails, writing nothing, when every child\n"
-		"                        failed because no morphism fitted the parameter budget (every\n"
-		"                        later step would); then says how the step went on standard error\n"
+		"                        failed because no morphism fitted the parameter budget or the\n"
+		"                        cap on multiply-adds (every later step would); then says how the\n"
+		"                        step went on standard error\n"
 		"      --steps N         with --step: of N steps (default: as many as the search decides)\n"
 		"      --label L         with --step: the search's name, before its line ('run2/': 'run2: ')\n"
 		"      --mark-failed R   write MODEL marked failed with reason R (no ranking): how a\n"
@@ -357,8 +358,8 @@ int main(int argc, char **argv)
 			char note[300];
 			select_unusable(nofit, (SelectMetric)metric, note, sizeof note);
 			tsv_clean(note);
-			die(prog, "every child failed, and every later step would: %s (the parent has %zu parameters)", note,
-			    info[n - 1].params);
+			die(prog, "every child failed, and every later step would: %s (the parent has %zu parameters, %llu "
+			    "multiply-adds per image)", note, info[n - 1].params, (unsigned long long)info[n - 1].macs);
 		}
 	}
 	/* the table first, the winner last: once BEST (a make target) exists, so does the table */

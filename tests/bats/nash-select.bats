@@ -228,8 +228,14 @@ setup_file() {
 	nash-select --mark-failed "$why" -o "$t/n1.h5" "$d/a.h5"
 	nash-select --mark-failed "$why" -o "$t/n2.h5" "$d/a.h5"
 	params=$(nash-show --tsv "$d/a.h5" | cut -f 7 | tail -n 1)
+	macs=$(nash-show --tsv "$d/a.h5" | cut -f 22 | tail -n 1)
 	run -1 nash-select --step 1 --table "$t/select.tsv" -o "$t/best.h5" "$t/n1.h5" "$t/n2.h5" "$d/a.h5"
-	assert_output "nash-select: every child failed, and every later step would: failed: $why (the parent has $params parameters)"
+	assert_output "nash-select: every child failed, and every later step would: failed: $why (the parent has $params parameters, $macs multiply-adds per image)"
+	# by the cap on multiply-adds (MAX_GROWTH) too
+	why2="nash-morph: no morphism fits; nash-morph: no morphism keeps the network within --max-macs 7 (100 draws; it costs 5 multiply-adds per image)"
+	nash-select --mark-failed "$why2" -o "$t/m1.h5" "$d/a.h5"
+	run -1 nash-select --step 1 --table "$t/select.tsv" -o "$t/best.h5" "$t/n1.h5" "$t/m1.h5" "$d/a.h5"
+	assert_output --partial "every child failed, and every later step would: failed: nash-morph: no morphism fits; "
 	[ ! -e "$t/select.tsv" ] && [ ! -e "$t/best.h5" ]
 	# with --replace too (the parent stays)
 	run -1 nash-select --replace --step 1 --table "$t/select.tsv" -o "$t/best.h5" "$t/n1.h5" "$d/a.h5"

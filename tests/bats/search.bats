@@ -468,7 +468,7 @@ term_show_bin() {
 	# step stops the search instead of keeping the parent for ever
 	run -2 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=2 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=$((seed + 1))
 	assert_line --regexp '^  step1/child1: FAILED \(nash-morph: no morphism fits; nash-morph: .*--max-params '$((seed + 1))
-	assert_line --regexp "^search: step 1: every child failed, and every later step would: failed: .*no morphism keeps the network within --max-params $((seed + 1)) .* \(the parent has $seed parameters\); give a larger MAX_PARAMS \(or MAX_PARAMS= for no budget\), or fewer MORPHS$"
+	assert_line --regexp "^search: step 1: every child failed, and every later step would: failed: .*no morphism keeps the network within --max-params $((seed + 1)) .* \(the parent has $seed parameters, [0-9]+ multiply-adds per image\); give a larger MAX_PARAMS \(or MAX_PARAMS= for no budget\), or fewer MORPHS$"
 	[ ! -e "$BATS_TEST_TMPDIR/m/step1/best.h5" ] && [ ! -e "$BATS_TEST_TMPDIR/m/report.md" ]
 	refute_line --regexp '^search done: '
 	# with no budget the children are made again (their morph settings changed) and the search ends
@@ -611,6 +611,41 @@ enospc_once_bin() {
 		[ "$(cut -f 12 <<<"$row")" -eq 2 ] # two morphisms since the seed
 		[ "$(cut -f 14 <<<"$row")" != "$parent" ]
 	done
+}
+
+@test "MAX_GROWTH: every child costs at most G times its parent per image; keyed in the stamps; bad values refused" {
+	run=$BATS_TEST_TMPDIR/g
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=2 MAX_GROWTH=1.5
+	assert_output --partial "--max-growth '1.5' "
+	for bad in 0.5 0 1.5x .5 '1 2'; do
+		run -2 search -n search RUN="$run" MAX_GROWTH="$bad"
+		assert_output --partial "search: MAX_GROWTH must be a factor of 1 or more (1.5: a child costs at most 1.5 times its parent's multiply-adds per image), or empty for no cap, not '$bad'"
+	done
+	args=(RUN="$run" STEPS=2 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 ENSEMBLE=raw FINAL_ON=train)
+	run -0 search search "${args[@]}" MAX_GROWTH=1.5
+	grep -q "MAX_GROWTH=1.5" "$run/settings/morph"
+	grep -q "MAX_GROWTH=1.5" "$run/settings/run"
+	# each child within 1.5 times its parent's cost (the step's parent: the step before's best),
+	# the cap computed by nash-report max-macs and given to nash-morph
+	for k in 1 2; do
+		cap=$(nash-report max-macs 1.5 "$run/step$((k - 1))/best.h5")
+		for j in 1 2; do
+			grep -q -e "^search: .*/nash-morph -n 2 --seed 700${k}00${j} --max-macs $cap -o " "$run/step$k/child$j.log"
+			run -0 nash-show --tsv "$run/step$k/child$j.h5"
+			[ "$(tsv_col failed <(printf '%s\n' "${lines[@]}") 1)" = 0 ]
+			[ "$(tsv_col macs <(printf '%s\n' "${lines[@]}") 1)" -le "$cap" ]
+		done
+	done
+	# another cap: the children are made again, the seed network is not
+	run -0 search search "${args[@]}" MAX_GROWTH=3
+	assert_line --regexp '^  step1/child1: '
+	refute_line --regexp '^  seed: '
+	grep -q "MAX_GROWTH=3" "$run/settings/morph"
+	run -0 search -q "$run/report.md" "${args[@]}" MAX_GROWTH=3
+	# none: the stamp as before MAX_GROWTH existed
+	run -0 search search "${args[@]}" MAX_GROWTH=
+	run -1 grep -q MAX_GROWTH "$run/settings/morph"
+	run -1 grep -q -e --max-macs "$run/step1/child1.log"
 }
 
 # RUNS=2: one step of two children, two epochs each (so that a child checkpoints), one final epoch.

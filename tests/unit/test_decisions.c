@@ -1,7 +1,7 @@
 /* The search's decisions made in C (lib/search/budget.c, select.c), against hand-computed
-   values: the climb's predictions and verdicts (BUDGET, PATIENCE, STEPS), the stop when no
-   morphism fits the parameter budget, the baseline budget's errors and the parameter budget
-   MAX_PARAMS in parameters. */
+   values: the climb's predictions and verdicts (BUDGET, PATIENCE, STEPS, MAX_GROWTH), the stop
+   when no morphism fits the parameter budget or the growth cap, the baseline budget's errors,
+   the parameter budget MAX_PARAMS in parameters and the growth cap MAX_GROWTH in multiply-adds. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 
 #include "base/atomic.h"
 #include "check.h"
+#include "model/init.h"
 #include "search/budget.h"
 #include "search/morph.h"
 #include "search/select.h"
@@ -120,6 +121,20 @@ TEST(decide_budget)
 	s.budget = 59;
 	CHECK(climb_decide(&d, &s, st, 0, 0, &err) == 0 && d.verdict == CLIMB_BUDGET);
 	CHECK(d.spent == 10 && d.next == 20 && d.after == 30);
+	/* MAX_GROWTH: the final phase after the next step of a network up to G times as costly per
+	   image, instead of a quarter more: 10 s twice, 20 s; 1.1 times, 11 s */
+	s.budget = 65;
+	s.max_growth = 2;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE && d.after == 20);
+	s.budget = 64;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_BUDGET && d.after == 20);
+	s.max_growth = 1.1;
+	s.budget = 56;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE && d.after == 11);
+	/* after the pretraining: 24 s, 1.5 times: 36 s */
+	s.max_growth = 1.5;
+	CHECK(climb_decide(&d, &s, st, 0, 0, &err) == 0 && d.after == 36 && d.next == 20);
+	s.max_growth = 0;
 	/* the most steps come first */
 	s.max_steps = 2;
 	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_MAX_STEPS);
@@ -195,6 +210,42 @@ TEST(max_params)
 	}
 }
 
+TEST(max_growth)
+{
+	double g;
+	NashErr err = {0};
+	CHECK(search_growth(&g, "", &err) == 0 && g == 0);
+	CHECK(search_growth(&g, "1", &err) == 0 && g == 1);
+	CHECK(search_growth(&g, "1.5", &err) == 0 && g == 1.5);
+	CHECK(search_growth(&g, "04", &err) == 0 && g == 4);
+	CHECK(search_growth(&g, "10.25", &err) == 0 && g == 10.25);
+	/* what search.mk refuses too: below 1, not a plain decimal */
+	const char *bad[] = {"0", "0.5", ".5", "00", "1.", "1.5x", "4x", "-2", "2e3", " 2", "x"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		nash_err_clear(&err);
+		CHECKF(search_growth(&g, bad[i], &err) == -1 && err.code == NASH_ERR_USAGE && strstr(err.msg, "MAX_GROWTH: '"),
+		       "%s", bad[i]);
+	}
+	/* a child's cap for the paper's seed network at 16,32,64 (1,950,592 multiply-adds per image),
+	   cut to a whole multiply-add */
+	Model m;
+	const int w[] = {16, 32, 64};
+	char path[600];
+	snprintf(path, sizeof path, "%s/seed.h5", tmpdir);
+	CHECK(seed_network_arch(&m, SEED_ARCH_PAPER, "fashion-mnist", 1, 28, 28, 10, w, 3, 1, &err) == 0);
+	m.std[0] = 0.25f; /* (the data's statistics, which nash-init gives) */
+	CHECKF(model_write(&m, path, &err) == 0, "%s", err.msg);
+	model_free(&m);
+	uint64_t cap;
+	CHECK(search_max_macs(&cap, "1.5", path, &err) == 0 && cap == 2925888);
+	CHECK(search_max_macs(&cap, "1.3", path, &err) == 0 && cap == 2535769); /* 2535769.6 */
+	CHECK(search_max_macs(&cap, "4", path, &err) == 0 && cap == 4 * 1950592);
+	CHECK(search_max_macs(&cap, "", path, &err) == 0 && cap == 0);
+	/* a bad factor is said before the file is read; a missing file is named */
+	CHECK(search_max_macs(&cap, "0.9", "/nonexistent/x.h5", &err) == -1 && err.code == NASH_ERR_USAGE);
+	CHECK(search_max_macs(&cap, "2", "/nonexistent/x.h5", &err) == -1 && strstr(err.msg, "/nonexistent/x.h5"));
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -210,6 +261,7 @@ int main(void)
 	RUN(none_fit);
 	RUN(baseline_errors);
 	RUN(max_params);
+	RUN(max_growth);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
