@@ -825,6 +825,21 @@ runs_fingerprint() {
 	assert_output --partial "search: BUDGET and PATIENCE are for one search (RUNS=1)"
 }
 
+@test "BUDGET with MAX_GROWTH: the final phase after the next step reserved for a network G times as costly" {
+	run=$BATS_TEST_TMPDIR/bg
+	# a final phase of 30 epochs, which the seed network's pretraining predicts; without a cap
+	# step 1 and the final phase after it fit 40 s, 20 times as costly they do not
+	set -- RUN="$run" BUDGET=40s STEPS= EPOCHS_SEED=1 EPOCHS_NEIGH=1 EPOCHS_FINAL=30 ENSEMBLE=raw MAX_GROWTH=20
+	run -0 search search "$@"
+	assert_line --regexp '^search: 0 steps \(the time budget: BUDGET=40s, '
+	why=$(sed -n 's/^why=//p' "$run/climb.txt")
+	climb=(--max-steps 998 --budget 40 --epochs 1,1,30 --neigh 2 --jobs "$(nproc)" --final-on all --ensemble raw)
+	run -0 nash-report climb "${climb[@]}" --max-growth 20 "$run" 0
+	assert_output "$(printf 'stop\t%s' "$why")"
+	run -0 nash-report climb "${climb[@]}" "$run" 0
+	assert_output continue
+}
+
 @test "PATIENCE: the search stops after K steps without a validation gain of MIN_GAIN" {
 	run=$BATS_TEST_TMPDIR/pt
 	run -0 search search RUN="$run" PATIENCE=1 MIN_GAIN=0.5 STEPS=3 EPOCHS_NEIGH=1 ENSEMBLE=raw
