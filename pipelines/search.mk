@@ -123,6 +123,10 @@ MIN_GAIN ?= 0.001
 # --max-macs; G of 1 or more, empty: no cap); with BUDGET, the final phase after the next step
 # is reserved for a network G times as costly (a quarter more without a cap).
 MAX_GROWTH ?=
+# TOLERANCE=T: a step's selection takes, among the models within T of the best validation
+# accuracy, the one with the fewest multiply-adds per image (nash-select --tolerance; empty: 0).
+# With the parent a candidate (KEEP_PARENT=yes), a child must beat it by more than T to win.
+TOLERANCE ?=
 # RUNS=N: N searches with the seeds SEED .. SEED+N-1 in RUN/run1 .. RUN/runN, and a report
 # over them; RUNS=1 is one search in RUN itself.
 RUNS     ?= 1
@@ -257,7 +261,7 @@ endef
 define s_select
 $1/step$2/best.h5: $(foreach j,$(S.$1.kids),$1/step$2/child$j.h5) \
 		$(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/select | $(S_ALL)
-	@$$(S_SH) select $(if $(S.$1.label),--label $(S.$1.label) )$(if $(filter no,$(S.$1.keep)),--replace )--step $2 $$(if $$(S_OPEN_ENDED),,--steps $$(STEPS)) $$@ $$(filter %.h5,$$^)
+	@$$(S_SH) select $(if $(S.$1.label),--label $(S.$1.label) )$(if $(filter no,$(S.$1.keep)),--replace )$$(if $$(TOLERANCE),--tolerance $$(TOLERANCE) )--step $2 $$(if $$(S_OPEN_ENDED),,--steps $$(STEPS)) $$@ $$(filter %.h5,$$^)
 	@$$(S_SH) best $1 $$@
 	@$$(S_REPORT_SH) --partial $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $2
 .PRECIOUS: $1/step$2/best.h5
@@ -352,19 +356,20 @@ s_seednet_stamps = $(call s_stamp,$1,init,$(S_DATA)$(s_arch_record) WIDTHS=$(WID
 s_variant = $(if $(filter-out $(S_LR),$(S.$1.lr)), LR_NEIGH=$(S.$1.lr))$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no)
 s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) SEED=$(S.$1.seed)$(s_growth_record))\
 	$(call s_stamp,$1,neigh,EPOCHS_NEIGH=$(EPOCHS_NEIGH) $(call s_common,$(S.$1.seed))$(if $(filter-out $(S_LR),$(S.$1.lr)), LR_NEIGH=$(S.$1.lr)))\
-	$(call s_stamp,$1,select,NEIGH=$(S.$1.neigh)$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no))\
+	$(call s_stamp,$1,select,NEIGH=$(S.$1.neigh)$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no)$(s_tolerance_record))\
 	$(call s_stamp,$1,final,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) STEPS=$(STEPS) $(call s_common,$(S.$1.seed)))\
 	$(call s_stamp,$1,snap,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) $(call s_common,$(S.$1.seed)))\
 	$(call s_stamp,$1,steps,STEPS=$(STEPS))\
 	$(call s_stamp,$1,ensemble,ENSEMBLE=$(ENSEMBLE) STEPS=$(STEPS)$(if $(TTA), TTA=$(TTA)))\
 	$(call s_stamp,$1,run,$(call s_run_record,$(S.$1.neigh),$(S.$1.seed))$(s_variant))
-# MAX_GROWTH where given (a search made before they existed keeps its stamps)
+# MAX_GROWTH, TOLERANCE where given (a search made before they existed keeps its stamps)
 s_growth_record = $(if $(MAX_GROWTH), MAX_GROWTH=$(MAX_GROWTH))
+s_tolerance_record = $(if $(TOLERANCE), TOLERANCE=$(TOLERANCE))
 # $(call s_run_record,NEIGH,SEED): every variable, the record of the last invocation's settings
 s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS)$(s_growth_record) \
 	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) ENSEMBLE=$(ENSEMBLE) LR_START=$(LR_START) \
 	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT)$(s_arch_record) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
-	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(s_recipe_record)
+	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(s_recipe_record)$(s_tolerance_record)
 
 # ---- checks: when a search target is asked for ----
 S_GOALS := $(filter search search-run baseline baseline-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
@@ -408,6 +413,11 @@ endif
 ifneq ($(MAX_GROWTH),)
 ifeq ($(shell echo '$(MAX_GROWTH)' | grep -Ex '0*[1-9][0-9]*(\.[0-9]+)?'),)
 $(error search: MAX_GROWTH must be a factor of 1 or more (1.5: a child costs at most 1.5 times its parent's multiply-adds per image), or empty for no cap, not '$(MAX_GROWTH)')
+endif
+endif
+ifneq ($(TOLERANCE),)
+ifeq ($(shell echo '$(TOLERANCE)' | grep -Ex '0?\.[0-9]+|0'),)
+$(error search: TOLERANCE must be a validation accuracy from 0 to below 1 (0.002 = 0.2 points), not '$(TOLERANCE)')
 endif
 endif
 ifneq ($(VAL),)

@@ -35,9 +35,10 @@
 #   search.sh best DIR MODEL
 #       DIR/best.h5 becomes MODEL (a hard link, atomically): the best network so far, after
 #       every step and the final training, that an interruption at any moment leaves whole.
-#   search.sh select [--label L] [--replace] --step K [--steps N] OUT CANDIDATE... PARENT
+#   search.sh select [--label L] [--replace] [--tolerance T] --step K [--steps N] OUT CANDIDATE... PARENT
 #       `nash-select --step` over the candidates: OUT's directory's select.tsv, then OUT, and
-#       one progress line (prefixed by L). With --replace the parent is no candidate: the best
+#       one progress line (prefixed by L); with --tolerance, the cheapest within T of the best
+#       (TOLERANCE). With --replace the parent is no candidate: the best
 #       child replaces it, however it compares (no hill climbing); the parent is kept only when
 #       no child can win (all failed). Fails, saying what to change, when every child failed
 #       because no morphism fitted MAX_PARAMS or MAX_GROWTH (every later step would).
@@ -456,24 +457,25 @@ cmd_snap() {
 # ---- select ----
 
 cmd_select() {
-	step='' steps='' label='' replace=''
+	step='' steps='' label='' replace='' tolerance=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--step) step=$2; shift 2 ;;
+		--tolerance) tolerance=$2; shift 2 ;;
 		--steps) steps=$2; shift 2 ;;
 		--label) label=$2; shift 2 ;;
 		--replace) replace=1; shift ;;
 		*) break ;;
 		esac
 	done
-	[ $# -ge 2 ] || die "select: usage: select [--label L] [--replace] --step K [--steps N] OUT CANDIDATE... PARENT"
+	[ $# -ge 2 ] || die "select: usage: select [--label L] [--replace] [--tolerance T] --step K [--steps N] OUT CANDIDATE... PARENT"
 	out=$1
 	shift
 	dir=$(dirname "$out") && mkdir -p "$dir" || fail "${label}step $step: cannot make the directory of $out"
 	# nash-select writes the table, then the target, last: once it exists, everything the report
 	# reads of this step exists too; then its line on the step (on stderr, with any error).
 	# (--replace: the best child replaces the parent, however they compare; nash-select(1))
-	if ! msg=$("${bin}nash-select" ${replace:+--replace} --step "$step" ${steps:+--steps "$steps"} \
+	if ! msg=$("${bin}nash-select" ${replace:+--replace} ${tolerance:+--tolerance "$tolerance"} --step "$step" ${steps:+--steps "$steps"} \
 		${label:+--label "$label"} --table "$dir/select.tsv" -o "$out" "$@" 2>&1); then
 		[ -n "$interrupted" ] && exit 130
 		case $msg in

@@ -648,6 +648,30 @@ enospc_once_bin() {
 	run -1 grep -q -e --max-macs "$run/step1/child1.log"
 }
 
+@test "TOLERANCE: the step's selection takes the cheapest within T of the best; keyed in the stamps; bad values refused" {
+	run=$BATS_TEST_TMPDIR/t
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=1 TOLERANCE=0.002
+	assert_output --partial " --tolerance 0.002 --step 1 "
+	for bad in 1 0.5x abc -0.1; do
+		run -2 search -n search RUN="$run" TOLERANCE="$bad"
+		assert_output --partial "search: TOLERANCE must be a validation accuracy from 0 to below 1 (0.002 = 0.2 points), not '$bad'"
+	done
+	# within 0.9 of the best every model is, and the parent costs least: it stays
+	args=(RUN="$run" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 ENSEMBLE=raw FINAL_ON=train)
+	run -0 search search "${args[@]}" TOLERANCE=0.9
+	assert_line --regexp '^step 1/1: best val [0-9.]+ \(the parent stays\), 2 children trained'
+	grep -q "TOLERANCE=0.9" "$run/settings/select"
+	grep -q "TOLERANCE=0.9" "$run/settings/run"
+	[ "$(tsv_col note "$run/step1/select.tsv" 1)" = "within 0.9 of the best, the fewest multiply-adds" ]
+	[ "$(tsv_col model "$run/step1/select.tsv" 1)" = "$run/step0/best.h5" ]
+	# none: the selection again, no child trained again
+	run -0 search search "${args[@]}" TOLERANCE=
+	assert_line --regexp '^step 1/1: best val '
+	refute_line --regexp '^  (seed|step1/child[12]): '
+	run -1 grep -q TOLERANCE "$run/settings/select"
+	[ "$(tsv_col note "$run/step1/select.tsv" 1)" = - ]
+}
+
 # RUNS=2: one step of two children, two epochs each (so that a child checkpoints), one final epoch.
 R_ARGS=(STEPS=1 NEIGH=2 EPOCHS_NEIGH=2 EPOCHS_FINAL=1)
 

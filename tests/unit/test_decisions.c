@@ -174,6 +174,81 @@ TEST(none_fit)
 	CHECK(select_none_fit(c, order + 0, 1, 2) == NULL);
 }
 
+/* A trained candidate: its path, id, parent's id, validation accuracy, cost and size. */
+static ModelInfo cand(const char *path, const char *id, const char *parent, float val, uint64_t macs, size_t params)
+{
+	ModelInfo mi = {.path = path, .val_accuracy = val, .macs = macs, .params = params, .since_parent = -1};
+	snprintf(mi.id, sizeof mi.id, "%s", id);
+	snprintf(mi.parent_id, sizeof mi.parent_id, "%s", parent);
+	return mi;
+}
+
+static int order_is(const int *order, int n, const int *want)
+{
+	for (int i = 0; i < n; i++)
+		if (order[i] != want[i]) {
+			printf("#   order:");
+			for (int j = 0; j < n; j++)
+				printf(" %d", order[j]);
+			printf("\n");
+			return 0;
+		}
+	return 1;
+}
+
+TEST(rank_by_cost)
+{
+	/* a step's children and their parent (the last), ranked by validation accuracy; ties by
+	   fewer multiply-adds per image before fewer parameters */
+	ModelInfo c[4] = {cand("s2/child1.h5", "c1", "p", 0.9130f, 9715328, 110282),
+			  cand("s2/child2.h5", "c2", "p", 0.9080f, 3067008, 61738),
+			  cand("s2/child3.h5", "c3", "p", 0.9130f, 9000000, 200000),
+			  cand("s1/best.h5", "p", "g", 0.9092f, 3067008, 61674)};
+	int order[4];
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 4 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+	/* a child of its parent's cost and accuracy loses to it, whatever the paths say */
+	c[1] = cand("a/child2.h5", "c2", "p", 0.9092f, 3067008, 61674);
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 4 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+	c[1].val_accuracy = 0.9130f; /* ... but not when it is better */
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 4 && order_is(order, 4, (int[]){1, 2, 0, 3}));
+	/* unusable ones last, by path */
+	c[1].failed = 1;
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 3 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+}
+
+TEST(tolerance)
+{
+	ModelInfo c[4] = {cand("s2/child1.h5", "c1", "p", 0.9130f, 9715328, 110282),
+			  cand("s2/child2.h5", "c2", "p", 0.9080f, 3067008, 61738),
+			  cand("s2/child3.h5", "c3", "p", 0.9120f, 5000000, 90000),
+			  cand("s1/best.h5", "p", "g", 0.9092f, 3067008, 61674)};
+	int order[4];
+	const int ranked[4] = {0, 2, 3, 1};
+	/* T = 0: the ranking's winner */
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 4 && order_is(order, 4, ranked));
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0) == 0 && order_is(order, 4, ranked));
+	/* within 0.001 of 0.9130: child3, cheaper than child1 */
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.001) == 1 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+	/* within 0.0038 (the float accuracies 0.9130 and 0.9092 differ by 0.00379998...): the
+	   parent, as cheap as child2, which ranks below it; 0.0037 is not enough */
+	memcpy(order, ranked, sizeof order);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.0038) == 2 && order_is(order, 4, (int[]){3, 0, 2, 1}));
+	memcpy(order, ranked, sizeof order);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.0037) == 1 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+	/* child2 within 0.005, of the parent's cost: the parent stays first */
+	memcpy(order, ranked, sizeof order);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.005) == 2 && order[0] == 3);
+	/* an unusable model never wins, however cheap */
+	c[1].failed = 1;
+	c[1].macs = 1;
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 3);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.5) == 2 && order[0] == 3);
+	/* nothing usable first: nothing to choose */
+	c[0].failed = c[2].failed = c[3].failed = 1;
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 0);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.5) == 0);
+}
+
 TEST(baseline_errors)
 {
 	char result[512], model[512];
@@ -259,6 +334,8 @@ int main(void)
 	RUN(decide_steps_and_patience);
 	RUN(decide_budget);
 	RUN(none_fit);
+	RUN(rank_by_cost);
+	RUN(tolerance);
 	RUN(baseline_errors);
 	RUN(max_params);
 	RUN(max_growth);
