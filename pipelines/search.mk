@@ -46,6 +46,11 @@ WIDTHS       ?= 16,32,64
 # Fashion-MNIST): the grown networks of 3 steps stay within a few times the seed's training
 # cost (docs/SEARCH.md, "The parameter budget").
 MAX_PARAMS   ?= 4x
+# A child costs at most 4 times its parent's multiply-adds per image: above every winner of the
+# measured default searches (3.36 times its parent at most, in step 1 from the small seed
+# network), below the child at 9.26 that made a BUDGET=25m search 38% late (docs/SEARCH.md,
+# "The growth cap").
+MAX_GROWTH   ?= 4
 # the seed network's pretraining and the final phase at the paper's 0.05; the children restart
 # at 0.02 (SGDR): at 0.05 a one-epoch child is knocked far below its parent (docs/SEARCH.md,
 # "Warmup")
@@ -71,6 +76,7 @@ WIDTHS       ?= 32,64,128
 # the paper's seed network, named (nash-init's default: the same file)
 ARCH         ?= paper
 MAX_PARAMS   ?=
+MAX_GROWTH   ?=
 else ifeq ($(PROFILE),cifar10-cpu)
 # The whole CIFAR-10 training set (45,000 + 5,000 validation images) on a 2-core CPU within
 # an hour, the final phase included (docs/SEARCH.md, "CIFAR-10"). DATA=cifar10:DIR.
@@ -83,6 +89,9 @@ EPOCHS_FINAL ?= 4
 LIMIT        ?=
 WIDTHS       ?= 16,32,64
 MAX_PARAMS   ?= 3x
+# the default profile's growth cap, for as many morphisms per child (docs/SEARCH.md, "The
+# growth cap")
+MAX_GROWTH   ?= 4
 LR_START     ?= 0.05
 else ifeq ($(PROFILE),ablation)
 # `make ablation`'s searches on Fashion-MNIST: four variants on each of ABL_SEEDS seeds
@@ -97,6 +106,10 @@ EPOCHS_FINAL ?= 2
 LIMIT        ?= $(if $(filter fashion-mnist,$(DATA)),10000)
 WIDTHS       ?= 16,32,64
 MAX_PARAMS   ?= 4x
+# 3 morphisms per child: twice the default profile's factor per morphism (4 for 2), above
+# every child of the searches measured with 3 (6.68 times its parent at most; docs/SEARCH.md,
+# "The growth cap")
+MAX_GROWTH   ?= 8
 LR_START     ?= 0.02
 ABL_SEEDS    ?= 5
 endif
