@@ -48,8 +48,8 @@ WIDTHS       ?= 16,32,64
 MAX_PARAMS   ?= 4x
 # A child costs at most 4 times its parent's multiply-adds per image: above every winner of the
 # measured default searches (3.36 times its parent at most, in step 1 from the small seed
-# network), below the child at 9.26 that made a BUDGET=25m search 38% late (docs/SEARCH.md,
-# "The growth cap").
+# network; with the cap they choose the same networks), below the child at 9.26 that made a
+# BUDGET=25m search 38% late (docs/SEARCH.md, "The growth cap").
 MAX_GROWTH   ?= 4
 # the seed network's pretraining and the final phase at the paper's 0.05; the children restart
 # at 0.02 (SGDR): at 0.05 a one-epoch child is knocked far below its parent (docs/SEARCH.md,
