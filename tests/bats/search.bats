@@ -792,12 +792,15 @@ runs_fingerprint() {
 	run -2 nash-show --tsv --dot "$m"
 	run -0 nash-show "$m"
 	assert_output --partial "lineage"
+	assert_line --regexp '^  graph +[0-9]+ nodes, [0-9]+ parameters, [0-9]+ multiply-adds per image$'
+	macs=$(sed -nE 's/^  graph .* ([0-9]+) multiply-adds per image$/\1/p' <<<"$output")
 	run -0 nash-show --tsv "$m" "$m"
 	[ "${#lines[@]}" -eq 3 ]
 	assert_line --index 0 --regexp $'^model\tid\tparent_id'
+	[ "$(tsv_col macs <(printf '%s\n' "${lines[@]}") 1)" = "$macs" ] && [ "$macs" -gt 0 ]
 	run -0 nash-show --dot "$m"
 	assert_output --partial "digraph nash"
-	assert_output --partial "conv 3x3, 4 + BN + ReLU"
+	assert_output --regexp "conv 3x3, [0-9]+ \\+ BN \\+ ReLU"
 	nash-show --dot "$m" | dot -Tsvg >/dev/null
 	nash-show --dot --full "$m" | dot -Tsvg >/dev/null
 	run -2 nash-show --dot "$m" "$m"
