@@ -443,7 +443,7 @@ term_show_bin() {
 	run -0 search -q "$run/report.md" RUN="$run" STEPS=1 NEIGH=3 EPOCHS_NEIGH=1
 	run -0 h5dump -a failure "$run/step1/child2.h5"
 	assert_output --partial "diverged"
-	run -0 awk -F '\t' '$2 ~ /child2/ { print $1, $9 }' "$run/step1/select.tsv"
+	run -0 awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } $c["model"] ~ /child2/ { print $c["rank"], $c["usable"] }' "$run/step1/select.tsv"
 	assert_output "4 0"
 	# out of memory (nash-train exit 3) for another child (LAUNCH is no setting that
 	# invalidates results, so the child is removed to be redone)
