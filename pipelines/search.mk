@@ -46,6 +46,11 @@ WIDTHS       ?= 16,32,64
 # Fashion-MNIST): the grown networks of 3 steps stay within a few times the seed's training
 # cost (docs/SEARCH.md, "The parameter budget").
 MAX_PARAMS   ?= 4x
+# A child costs at most 4 times its parent's multiply-adds per image: above every winner of the
+# measured default searches (3.36 times its parent at most, in step 1 from the small seed
+# network; with the cap they choose the same networks), below the child at 9.26 that made a
+# BUDGET=25m search 38% late (docs/SEARCH.md, "The growth cap").
+MAX_GROWTH   ?= 4
 # the seed network's pretraining and the final phase at the paper's 0.05; the children restart
 # at 0.02 (SGDR): at 0.05 a one-epoch child is knocked far below its parent (docs/SEARCH.md,
 # "Warmup")
@@ -71,6 +76,7 @@ WIDTHS       ?= 32,64,128
 # the paper's seed network, named (nash-init's default: the same file)
 ARCH         ?= paper
 MAX_PARAMS   ?=
+MAX_GROWTH   ?=
 else ifeq ($(PROFILE),cifar10-cpu)
 # The whole CIFAR-10 training set (45,000 + 5,000 validation images) on a 2-core CPU within
 # an hour, the final phase included (docs/SEARCH.md, "CIFAR-10"). DATA=cifar10:DIR.
@@ -83,6 +89,9 @@ EPOCHS_FINAL ?= 4
 LIMIT        ?=
 WIDTHS       ?= 16,32,64
 MAX_PARAMS   ?= 3x
+# the default profile's growth cap, for as many morphisms per child (docs/SEARCH.md, "The
+# growth cap")
+MAX_GROWTH   ?= 4
 LR_START     ?= 0.05
 else ifeq ($(PROFILE),ablation)
 # `make ablation`'s searches on Fashion-MNIST: four variants on each of ABL_SEEDS seeds
@@ -97,6 +106,10 @@ EPOCHS_FINAL ?= 2
 LIMIT        ?= $(if $(filter fashion-mnist,$(DATA)),10000)
 WIDTHS       ?= 16,32,64
 MAX_PARAMS   ?= 4x
+# 3 morphisms per child: twice the default profile's factor per morphism (4 for 2), above
+# every child of the searches measured with 3 (6.68 times its parent at most; docs/SEARCH.md,
+# "The growth cap")
+MAX_GROWTH   ?= 8
 LR_START     ?= 0.02
 ABL_SEEDS    ?= 5
 endif
@@ -119,6 +132,14 @@ SEED     ?= 1
 BUDGET   ?=
 PATIENCE ?=
 MIN_GAIN ?= 0.001
+# MAX_GROWTH=G: a child costs at most G times its parent's multiply-adds per image (nash-morph
+# --max-macs; G of 1 or more, empty: no cap); with BUDGET, the final phase after the next step
+# is reserved for a network G times as costly (a quarter more without a cap).
+MAX_GROWTH ?=
+# TOLERANCE=T: a step's selection takes, among the models within T of the best validation
+# accuracy, the one with the fewest multiply-adds per image (nash-select --tolerance; empty: 0).
+# With the parent a candidate (KEEP_PARENT=yes), a child must beat it by more than T to win.
+TOLERANCE ?=
 # RUNS=N: N searches with the seeds SEED .. SEED+N-1 in RUN/run1 .. RUN/runN, and a report
 # over them; RUNS=1 is one search in RUN itself.
 RUNS     ?= 1
@@ -245,6 +266,7 @@ s_members = $(if $(filter raw,$(ENSEMBLE)),$(or $(foreach k,$(S_STEPS),$1/step$k
 define s_child
 $1/step$2/child$3.h5: $(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/morph $1/settings/neigh | $(S_ALL)
 	@$$(S_SH) train --child --label $(S.$1.label)step$2/child$3 --max-params '$$(MAX_PARAMS)' $(S.$1.home)/step0/init.h5 \
+		--max-growth '$$(MAX_GROWTH)' \
 		--morph '$$(S_MORPH) --seed $(call s_seed,$(S.$1.seed),$2,$3)' \
 		$$@ $$< -- $$(call s_train,$(S.$1.lr)) --epochs $$(EPOCHS_NEIGH) --seed $(call s_seed,$(S.$1.seed),$2,$3)
 .PRECIOUS: $1/step$2/child$3.h5
@@ -252,7 +274,7 @@ endef
 define s_select
 $1/step$2/best.h5: $(foreach j,$(S.$1.kids),$1/step$2/child$j.h5) \
 		$(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/select | $(S_ALL)
-	@$$(S_SH) select $(if $(S.$1.label),--label $(S.$1.label) )$(if $(filter no,$(S.$1.keep)),--replace )--step $2 $$(if $$(S_OPEN_ENDED),,--steps $$(STEPS)) $$@ $$(filter %.h5,$$^)
+	@$$(S_SH) select $(if $(S.$1.label),--label $(S.$1.label) )$(if $(filter no,$(S.$1.keep)),--replace )$$(if $$(TOLERANCE),--tolerance $$(TOLERANCE) )--step $2 $$(if $$(S_OPEN_ENDED),,--steps $$(STEPS)) $$@ $$(filter %.h5,$$^)
 	@$$(S_SH) best $1 $$@
 	@$$(S_REPORT_SH) --partial $(if $(filter-out $1,$(S.$1.home)),--step0 $(S.$1.home)/step0 )$1 $2
 .PRECIOUS: $1/step$2/best.h5
@@ -345,19 +367,22 @@ s_seednet_stamps = $(call s_stamp,$1,init,$(S_DATA)$(s_arch_record) WIDTHS=$(WID
 # KEEP_PARENT) is written only when it differs from the default, so that a search's stamps
 # stay those of the searches made before these settings existed.
 s_variant = $(if $(filter-out $(S_LR),$(S.$1.lr)), LR_NEIGH=$(S.$1.lr))$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no)
-s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) SEED=$(S.$1.seed))\
+s_search_stamps = $(call s_stamp,$1,morph,MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) SEED=$(S.$1.seed)$(s_growth_record))\
 	$(call s_stamp,$1,neigh,EPOCHS_NEIGH=$(EPOCHS_NEIGH) $(call s_common,$(S.$1.seed))$(if $(filter-out $(S_LR),$(S.$1.lr)), LR_NEIGH=$(S.$1.lr)))\
-	$(call s_stamp,$1,select,NEIGH=$(S.$1.neigh)$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no))\
+	$(call s_stamp,$1,select,NEIGH=$(S.$1.neigh)$(if $(filter no,$(S.$1.keep)), KEEP_PARENT=no)$(s_tolerance_record))\
 	$(call s_stamp,$1,final,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) STEPS=$(STEPS) $(call s_common,$(S.$1.seed)))\
 	$(call s_stamp,$1,snap,EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) $(call s_common,$(S.$1.seed)))\
 	$(call s_stamp,$1,steps,STEPS=$(STEPS))\
 	$(call s_stamp,$1,ensemble,ENSEMBLE=$(ENSEMBLE) STEPS=$(STEPS)$(if $(TTA), TTA=$(TTA)))\
 	$(call s_stamp,$1,run,$(call s_run_record,$(S.$1.neigh),$(S.$1.seed))$(s_variant))
+# MAX_GROWTH, TOLERANCE where given (a search made before they existed keeps its stamps)
+s_growth_record = $(if $(MAX_GROWTH), MAX_GROWTH=$(MAX_GROWTH))
+s_tolerance_record = $(if $(TOLERANCE), TOLERANCE=$(TOLERANCE))
 # $(call s_run_record,NEIGH,SEED): every variable, the record of the last invocation's settings
-s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS) \
+s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS)$(s_growth_record) \
 	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) ENSEMBLE=$(ENSEMBLE) LR_START=$(LR_START) \
 	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT)$(s_arch_record) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
-	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(s_recipe_record)
+	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(s_recipe_record)$(s_tolerance_record)
 
 # ---- checks: when a search target is asked for ----
 S_GOALS := $(filter search search-run baseline baseline-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
@@ -396,6 +421,16 @@ endif
 ifneq ($(MAX_PARAMS),)
 ifeq ($(shell echo '$(MAX_PARAMS)' | grep -Ex '[0-9]+|([0-9]*\.)?[0-9]+x'),)
 $(error search: MAX_PARAMS must be a number of parameters (200000) or a multiple of the seed network's (4x), not '$(MAX_PARAMS)')
+endif
+endif
+ifneq ($(MAX_GROWTH),)
+ifeq ($(shell echo '$(MAX_GROWTH)' | grep -Ex '0*[1-9][0-9]*(\.[0-9]+)?'),)
+$(error search: MAX_GROWTH must be a factor of 1 or more (1.5: a child costs at most 1.5 times its parent's multiply-adds per image), or empty for no cap, not '$(MAX_GROWTH)')
+endif
+endif
+ifneq ($(TOLERANCE),)
+ifeq ($(shell echo '$(TOLERANCE)' | grep -Ex '0?\.[0-9]+|0'),)
+$(error search: TOLERANCE must be a validation accuracy from 0 to below 1 (0.002 = 0.2 points), not '$(TOLERANCE)')
 endif
 endif
 ifneq ($(VAL),)
@@ -516,6 +551,7 @@ S_MAX_STEPS = $(if $(and $(BUDGET),$(or $(filter-out command line,$(origin STEPS
 S_AT_ONCE = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),$(S_SPLIT))
 S_CLIMB = $(S_SH) climb --run $(S_RUN) --max-steps $(S_MAX_STEPS) $(if $(BUDGET),--budget $(S_BUDGET_S)) \
 	$(if $(PATIENCE),--patience $(PATIENCE) --min-gain $(MIN_GAIN)) --epochs $(EPOCHS_SEED),$(EPOCHS_NEIGH),$(EPOCHS_FINAL) \
+	$(if $(MAX_GROWTH),--max-growth $(MAX_GROWTH)) \
 	--neigh $(NEIGH) --jobs $(S_AT_ONCE) --final-on $(FINAL_ON) --ensemble $(ENSEMBLE) \
 	-- $(MAKE) --no-print-directory $(S_JOBS_ONE) -f $(S_MAKEFILE)
 

@@ -1,11 +1,12 @@
 #!/bin/sh
 # The recipes of pipelines/search.mk that need more than one line (docs/SEARCH.md).
 #
-#   search.sh train [--child] [--max-params SPEC SEED_MODEL] [--morph 'CMD'] --label L OUT IN -- TRAIN_CMD...
+#   search.sh train [--child] [--max-params SPEC SEED_MODEL] [--max-growth G] [--morph 'CMD'] --label L OUT IN -- TRAIN_CMD...
 #       Makes OUT by training IN (or, with --morph, the child that `CMD -o OUT.morph.h5 IN`
 #       writes, CMD given `--max-params N` for a budget SPEC, MAX_PARAMS, in parameters of
-#       SEED_MODEL by `nash-report max-params`) with `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT
-#       MODEL`. A rerun after an interruption resumes from the checkpoint when IN and the
+#       SEED_MODEL by `nash-report max-params`, and `--max-macs M` for a growth cap G,
+#       MAX_GROWTH, G times IN's multiply-adds per image by `nash-report max-macs`) with
+#       `TRAIN_CMD --checkpoint OUT.ckpt.h5 -o OUT MODEL`. A rerun after an interruption resumes from the checkpoint when IN and the
 #       commands are unchanged.
 #       With --child a failure of the network itself (nash-train exit 3: out of memory, 4:
 #       diverged or collapsed; nash-morph exit 5: no morphism fits) is recorded: OUT is
@@ -34,12 +35,13 @@
 #   search.sh best DIR MODEL
 #       DIR/best.h5 becomes MODEL (a hard link, atomically): the best network so far, after
 #       every step and the final training, that an interruption at any moment leaves whole.
-#   search.sh select [--label L] [--replace] --step K [--steps N] OUT CANDIDATE... PARENT
+#   search.sh select [--label L] [--replace] [--tolerance T] --step K [--steps N] OUT CANDIDATE... PARENT
 #       `nash-select --step` over the candidates: OUT's directory's select.tsv, then OUT, and
-#       one progress line (prefixed by L). With --replace the parent is no candidate: the best
+#       one progress line (prefixed by L); with --tolerance, the cheapest within T of the best
+#       (TOLERANCE). With --replace the parent is no candidate: the best
 #       child replaces it, however it compares (no hill climbing); the parent is kept only when
 #       no child can win (all failed). Fails, saying what to change, when every child failed
-#       because no morphism fitted MAX_PARAMS (every later step would).
+#       because no morphism fitted MAX_PARAMS or MAX_GROWTH (every later step would).
 #
 # Environment: NASH_BIN (the tools' directory), NASH_START (the search's start, epoch seconds,
 # for nash-select's progress line).
@@ -257,11 +259,12 @@ finished() {
 }
 
 cmd_train() {
-	child='' morph='' label='' keep='' budget='' budget_model=''
+	child='' morph='' label='' keep='' budget='' budget_model='' growth=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--child) child=1; shift ;;
 		--max-params) budget=$2 budget_model=$3; shift 3 ;;
+		--max-growth) growth=$2; shift 2 ;;
 		--keep) keep=1; shift ;;
 		--morph) morph=$2; shift 2 ;;
 		--label) label=$2; shift 2 ;;
@@ -276,6 +279,12 @@ cmd_train() {
 		cap=$("${bin}nash-report" max-params "$budget" "$budget_model") && [ -n "$cap" ] ||
 			fail "${label:-$out}: cannot count the parameters of $budget_model"
 		morph="$morph --max-params $cap"
+	fi
+	if [ -n "$morph" ] && [ -n "$growth" ]; then
+		# the parent's cost times G: a child of the current best costs at most G times it
+		cap=$("${bin}nash-report" max-macs "$growth" "$in") && [ -n "$cap" ] ||
+			fail "${label:-$out}: cannot count the multiply-adds of $in"
+		morph="$morph --max-macs $cap"
 	fi
 	base=${out%.h5}
 	ckpt=$base.ckpt.h5 key=$base.key log=$base.log morphed=$base.morph.h5 done=$base.done
@@ -448,28 +457,33 @@ cmd_snap() {
 # ---- select ----
 
 cmd_select() {
-	step='' steps='' label='' replace=''
+	step='' steps='' label='' replace='' tolerance=''
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--step) step=$2; shift 2 ;;
+		--tolerance) tolerance=$2; shift 2 ;;
 		--steps) steps=$2; shift 2 ;;
 		--label) label=$2; shift 2 ;;
 		--replace) replace=1; shift ;;
 		*) break ;;
 		esac
 	done
-	[ $# -ge 2 ] || die "select: usage: select [--label L] [--replace] --step K [--steps N] OUT CANDIDATE... PARENT"
+	[ $# -ge 2 ] || die "select: usage: select [--label L] [--replace] [--tolerance T] --step K [--steps N] OUT CANDIDATE... PARENT"
 	out=$1
 	shift
 	dir=$(dirname "$out") && mkdir -p "$dir" || fail "${label}step $step: cannot make the directory of $out"
 	# nash-select writes the table, then the target, last: once it exists, everything the report
 	# reads of this step exists too; then its line on the step (on stderr, with any error).
 	# (--replace: the best child replaces the parent, however they compare; nash-select(1))
-	if ! msg=$("${bin}nash-select" ${replace:+--replace} --step "$step" ${steps:+--steps "$steps"} \
+	if ! msg=$("${bin}nash-select" ${replace:+--replace} ${tolerance:+--tolerance "$tolerance"} --step "$step" ${steps:+--steps "$steps"} \
 		${label:+--label "$label"} --table "$dir/select.tsv" -o "$out" "$@" 2>&1); then
 		[ -n "$interrupted" ] && exit 130
 		case $msg in
 		# no silent no-op: the parent would stay, and every later step fail the same way
+		*"every child failed"*"--max-params "*" and --max-macs"*)
+			die "${label}step $step: ${msg#nash-select: }; give a larger MAX_PARAMS or MAX_GROWTH (empty for none), or fewer MORPHS" ;;
+		*"every child failed"*"--max-macs"*)
+			die "${label}step $step: ${msg#nash-select: }; give a larger MAX_GROWTH (or MAX_GROWTH= for no cap), or fewer MORPHS" ;;
 		*"every child failed"*)
 			die "${label}step $step: ${msg#nash-select: }; give a larger MAX_PARAMS (or MAX_PARAMS= for no budget), or fewer MORPHS" ;;
 		*"no model can win"*) die "${label}step $step: nothing to select: $msg" ;;

@@ -24,6 +24,8 @@ static void usage(FILE *f)
 		"                     deeper, wider, skip (= skip-add or skip-concat), skip-add,\n"
 		"                     skip-concat (default: deeper,wider,skip)\n"
 		"  --max-params P     redraw morphisms whose result has more than P trainable parameters\n"
+		"  --max-macs M       redraw morphisms whose result costs more than M multiply-adds per\n"
+		"                     image (convolutions and dense layers, as nash-show counts them)\n"
 		"  -o, --output F     write the child to F (default: standard output)\n"
 		"  -h, --help         show this help\n"
 		"  -V, --version      show the version\n"
@@ -31,7 +33,7 @@ static void usage(FILE *f)
 		"Each applied morphism is reported on standard error. Operators without a valid place in\n"
 		"the network are redrawn; it is an error (exit 5) when none of the listed ones has one.\n"
 		"Exit status: 0 success, 1 error, 2 usage, 3 out of memory, 5 no morphism fits the\n"
-		"network (no valid place for the operators, or none within --max-params).\n",
+		"network (no valid place for the operators, or none within --max-params or --max-macs).\n",
 		prog);
 }
 
@@ -51,8 +53,9 @@ int main(int argc, char **argv)
 	NashErr err = {0};
 	static const struct option opts[] = {
 		{"seed", required_argument, 0, 's'},       {"op", required_argument, 0, 'p'},
-		{"max-params", required_argument, 0, 'P'}, {"output", required_argument, 0, 'o'},
-		{"help", no_argument, 0, 'h'},             {"version", no_argument, 0, 'V'},
+		{"max-params", required_argument, 0, 'P'}, {"max-macs", required_argument, 0, 'M'},
+		{"output", required_argument, 0, 'o'},     {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
 	int c;
@@ -69,6 +72,11 @@ int main(int argc, char **argv)
 			if (o.max_params == 0)
 				die_usage(prog, "--max-params: must be at least 1");
 			break;
+		case 'M':
+			o.max_macs = cli_u64(prog, "--max-macs", optarg);
+			if (o.max_macs == 0)
+				die_usage(prog, "--max-macs: must be at least 1");
+			break;
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
@@ -82,12 +90,14 @@ int main(int argc, char **argv)
 	if (model_read(&parent, in, &err))
 		die_err(prog, &err);
 	size_t before = graph_param_count(&parent.g);
+	uint64_t macs_before = graph_macs(&parent.g);
 	if (morph_apply(&child, &parent, &o, &err)) {
 		nash_err_prefix(&err, strcmp(in, "-") ? in : "<stdin>");
 		die_err(prog, &err);
 	}
-	fprintf(stderr, "%s: child %s of %s: %zu parameters (parent %zu)\n", prog, child.id, parent.id,
-		graph_param_count(&child.g), before);
+	fprintf(stderr, "%s: child %s of %s: %zu parameters, %llu multiply-adds per image (parent %zu, %llu)\n",
+		prog, child.id, parent.id, graph_param_count(&child.g), (unsigned long long)graph_macs(&child.g), before,
+		(unsigned long long)macs_before);
 	if (model_write(&child, out, &err))
 		die_err(prog, &err);
 	model_free(&parent);

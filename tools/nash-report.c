@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"       %s baseline-budget OUT RESULT SEED_MODEL\n"
 		"       %s check-budget [--label L] [--limit N] MODEL MAX_PARAMS\n"
 		"       %s max-params MAX_PARAMS MODEL\n"
+		"       %s max-macs MAX_GROWTH PARENT\n"
 		"Reports of searches, from their files, and the decisions made from them.\n"
 		"search: the search in RUN, stopped or finished after STEPS hill-climbing steps:\n"
 		"RUN/result.tsv, RUN/summary.txt and RUN/report.md (last). plot-data: RUN/report/steps.dat\n"
@@ -42,7 +43,8 @@ static void usage(FILE *f)
 		"check-budget: what the search derives from its data and seed network MODEL and the\n"
 		"children's parameter budget MAX_PARAMS (N, Kx or ''), in MODEL's .derived and on standard\n"
 		"output; an error when MODEL does not fit below the budget. max-params: the budget in\n"
-		"parameters (empty for none).\n"
+		"parameters (empty for none). max-macs: a child's cap in multiply-adds per image under\n"
+		"the growth cap MAX_GROWTH (G, 1 or more: G times PARENT's cost; '': none, an empty line).\n"
 		"\n"
 		"      --partial          search: the report of a search not finished: no final model,\n"
 		"                         no ensemble (report.md only)\n"
@@ -63,6 +65,9 @@ static void usage(FILE *f)
 		"      --epochs S,N,F     EPOCHS_SEED, EPOCHS_NEIGH, EPOCHS_FINAL (needed by --budget)\n"
 		"      --neigh N          the children of a step, NEIGH (needed by --budget)\n"
 		"      --jobs J           the trainings at once (default 1, at most N)\n"
+		"      --max-growth G     the children's growth cap, MAX_GROWTH: the final phase after\n"
+		"                         the next step is predicted for a network G times as costly\n"
+		"                         (default: none, a quarter more)\n"
 		"      --final-on, --ensemble   as for search: the final phase, predicted by --budget\n"
 		"      --next-made        step K+1 is made and up to date (by an earlier climb): taken\n"
 		"                         as it is, whatever the budget\n"		"check-budget's options:\n"
@@ -70,7 +75,7 @@ static void usage(FILE *f)
 		"      --limit N          LIMIT: the first N training images\n"
 		"  -h, --help             display this help and exit\n"
 		"  -V, --version          output version information and exit\n",
-		prog, prog, prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* ---- plot-data ---- */
@@ -381,7 +386,10 @@ static const char *choice(const char *opt, const char *v, const char *a, const c
 
 /* The commands, their operands (how many: at least, at most; -1: no most) and the options
    each takes (getopt's letters). */
-enum { CMD_SEARCH, CMD_PLOT_DATA, CMD_RUNS, CMD_ABLATION, CMD_CLIMB, CMD_BASELINE_BUDGET, CMD_CHECK_BUDGET, CMD_MAX_PARAMS };
+enum {
+	CMD_SEARCH, CMD_PLOT_DATA, CMD_RUNS, CMD_ABLATION, CMD_CLIMB, CMD_BASELINE_BUDGET, CMD_CHECK_BUDGET,
+	CMD_MAX_PARAMS, CMD_MAX_MACS
+};
 static const struct {
 	const char *name, *operands;
 	int least, most;
@@ -391,10 +399,11 @@ static const struct {
 	[CMD_PLOT_DATA] = {"plot-data", "RUN STEPS", 2, 2, "s"},
 	[CMD_RUNS] = {"runs", "DIR NAME...", 2, -1, ""},
 	[CMD_ABLATION] = {"ablation", "DIR NAME...", 2, -1, "PS"},
-	[CMD_CLIMB] = {"climb", "RUN K", 2, 2, "mbkgEnJfex"},
+	[CMD_CLIMB] = {"climb", "RUN K", 2, 2, "mbkgEnJfexG"},
 	[CMD_BASELINE_BUDGET] = {"baseline-budget", "OUT RESULT SEED_MODEL", 3, 3, ""},
 	[CMD_CHECK_BUDGET] = {"check-budget", "MODEL MAX_PARAMS", 2, 2, "lL"},
 	[CMD_MAX_PARAMS] = {"max-params", "MAX_PARAMS MODEL", 2, 2, ""},
+	[CMD_MAX_MACS] = {"max-macs", "MAX_GROWTH PARENT", 2, 2, ""},
 };
 
 static void run_search(const SearchReportOpts *o, int plot_data, const char *final_on, const char *ensemble,
@@ -448,7 +457,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
 		cli_version(prog);
 	static const char *const names =
-		"search, plot-data, runs, ablation, climb, baseline-budget, check-budget or max-params";
+		"search, plot-data, runs, ablation, climb, baseline-budget, check-budget, max-params or max-macs";
 	if (argc < 2)
 		die_usage(prog, "missing a command: %s", names);
 	int cmd = -1;
@@ -474,7 +483,7 @@ int main(int argc, char **argv)
 		{"epochs", required_argument, 0, 'E'},	  {"neigh", required_argument, 0, 'n'},
 		{"jobs", required_argument, 0, 'J'},	  {"next-made", no_argument, 0, 'x'},
 		{"label", required_argument, 0, 'l'},	  {"limit", required_argument, 0, 'L'},
-		{"help", no_argument, 0, 'h'},
+		{"max-growth", required_argument, 0, 'G'}, {"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},	  {0, 0, 0, 0},
 	};
 	/* the options after the command */
@@ -501,6 +510,7 @@ int main(int argc, char **argv)
 		case 'n': cs.neigh = (int)cli_long(prog, "--neigh", optarg, 1, 4096); break;
 		case 'J': cs.jobs = (int)cli_long(prog, "--jobs", optarg, 1, 4096); break;
 		case 'x': next_made = 1; break;
+		case 'G': climb_growth(&cs, optarg); break;
 		case 'l': label = optarg; break;
 		case 'L': limit = optarg; cli_long(prog, "--limit", optarg, 1, 1L << 40); break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
@@ -548,6 +558,9 @@ int main(int argc, char **argv)
 		break;
 	case CMD_MAX_PARAMS:
 		run_max_params(dir, argv[optind + 1]);
+		break;
+	case CMD_MAX_MACS:
+		run_max_macs(dir, argv[optind + 1]);
 		break;
 	}
 	cli_close_stdout(prog);

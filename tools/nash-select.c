@@ -18,14 +18,18 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: %s [OPTION]... MODEL...\n"
 		"  or:  %s --mark-failed REASON [-o OUT] MODEL\n"
-		"Rank trained models by validation accuracy (ties: fewer parameters, then name), print\n"
-		"the ranked table on standard error, copy the winner to BEST and print its path.\n"
+		"Rank trained models by validation accuracy (ties: fewer multiply-adds per image, a\n"
+		"parent before its child, fewer parameters, then name), print the ranked table on\n"
+		"standard error, copy the winner to BEST and print its path.\n"
 		"Models marked failed or never evaluated rank last with a note; if no model can win,\n"
 		"that is an error. So are models that cannot be compared: for different datasets, or\n"
 		"(ranked by val_accuracy) holding out different validation splits, or trained on them.\n"
 		"\n"
 		"  -o, --output BEST     write a copy of the winner to BEST (atomically; - for stdout)\n"
 		"      --metric M        val_accuracy (default) or test_accuracy\n"
+		"      --tolerance T     among the models within T of the best's metric (absolute:\n"
+		"                        0.002 = 0.2 points), the one with the fewest multiply-adds per\n"
+		"                        image wins (default 0: the best; its ties by cost)\n"
 		"      --tsv             print the ranked table as tab-separated values on standard\n"
 		"                        output instead (no path line)\n"
 		"  -q, --quiet           no table\n"
@@ -36,8 +40,9 @@ static void usage(FILE *f)
 		"                        instead of printing a table and the path\n"
 		"      --step K          the selection of a search's step K: the last MODEL is the parent,\n"
 		"                        the others its children; fails, writing nothing, when every child\n"
-		"                        failed because no morphism fitted the parameter budget (every\n"
-		"                        later step would); then says how the step went on standard error\n"
+		"                        failed because no morphism fitted the parameter budget or the\n"
+		"                        cap on multiply-adds (every later step would); then says how the\n"
+		"                        step went on standard error\n"
 		"      --steps N         with --step: of N steps (default: as many as the search decides)\n"
 		"      --label L         with --step: the search's name, before its line ('run2/': 'run2: ')\n"
 		"      --mark-failed R   write MODEL marked failed with reason R (no ranking): how a\n"
@@ -45,8 +50,9 @@ static void usage(FILE *f)
 		"  -h, --help            show this help\n"
 		"  -V, --version         show the version\n"
 		"\n"
-		"Table columns: rank, the metric, parameters, epochs trained, seconds of the last\n"
-		"training run, model, morphisms since the parent (when the parent is a candidate).\n"
+		"Table columns: rank, the metric, parameters, multiply-adds per image, epochs trained,\n"
+		"seconds of the last training run, model, morphisms since the parent (when the parent\n"
+		"is a candidate).\n"
 		"The winner's path is the last line on standard output (standard error when BEST is -).\n"
 		"--step's line: the winner's validation accuracy and morphisms, the children trained and\n"
 		"failed, their training time, and the time since the search began (NASH_START, seconds\n"
@@ -63,6 +69,9 @@ static void fmt_acc(char *buf, size_t n, float v)
 		snprintf(buf, n, "-");
 }
 
+/* Why order[0] won though it does not rank first by the metric (--tolerance), else "". */
+static char chosen[128];
+
 static void print_table(FILE *f, const ModelInfo *c, const int *order, int n, SelectMetric metric)
 {
 	int pw = 5;
@@ -70,8 +79,8 @@ static void print_table(FILE *f, const ModelInfo *c, const int *order, int n, Se
 		int l = (int)strlen(c[i].path);
 		pw = l > pw ? l : pw;
 	}
-	fprintf(f, "rank  %-12s  %10s  %6s  %8s  %-*s  %s\n", select_metric_name(metric), "params", "epochs",
-		"seconds", pw, "model", "morphisms since parent");
+	fprintf(f, "rank  %-12s  %10s  %12s  %6s  %8s  %-*s  %s\n", select_metric_name(metric), "params", "macs",
+		"epochs", "seconds", pw, "model", "morphisms since parent");
 	for (int r = 0; r < n; r++) {
 		const ModelInfo *mi = &c[order[r]];
 		char acc[32], morphs[600], note[300];
@@ -86,8 +95,11 @@ static void print_table(FILE *f, const ModelInfo *c, const int *order, int n, Se
 			snprintf(morphs, sizeof morphs, "%d: %s", mi->since_parent, ops);
 		}
 		const char *why = select_unusable(mi, metric, note, sizeof note);
-		fprintf(f, "%4d  %-12s  %10zu  %6d  %8.1f  %-*s  %s%s%s%s\n", r + 1, acc, mi->params, mi->epochs,
-			(double)mi->seconds, pw, mi->path, morphs, why ? "  [" : "", why ? why : "", why ? "]" : "");
+		if (!why && r == 0 && chosen[0])
+			why = chosen;
+		fprintf(f, "%4d  %-12s  %10zu  %12llu  %6d  %8.1f  %-*s  %s%s%s%s\n", r + 1, acc, mi->params,
+			(unsigned long long)mi->macs, mi->epochs, (double)mi->seconds, pw, mi->path, morphs, why ? "  [" : "",
+			why ? why : "", why ? "]" : "");
 	}
 }
 
@@ -101,7 +113,7 @@ static void tsv_clean(char *s)
 
 static void print_tsv(FILE *f, ModelInfo *c, const int *order, int n, SelectMetric metric)
 {
-	fprintf(f, "rank\tmodel\t%s\tparams\tepochs\tseconds\tsince_parent\tmorphisms\tusable\tnote\n",
+	fprintf(f, "rank\tmodel\t%s\tparams\tmacs\tepochs\tseconds\tsince_parent\tmorphisms\tusable\tnote\n",
 		select_metric_name(metric));
 	for (int r = 0; r < n; r++) {
 		ModelInfo *mi = &c[order[r]];
@@ -111,8 +123,10 @@ static void print_tsv(FILE *f, ModelInfo *c, const int *order, int n, SelectMetr
 		const char *why = select_unusable(mi, metric, note, sizeof note);
 		if (why)
 			tsv_clean(note);
-		fprintf(f, "%d\t%s\t%s\t%zu\t%d\t%.1f\t%d\t%s\t%d\t%s\n", r + 1, mi->path, acc, mi->params, mi->epochs,
-			(double)mi->seconds, mi->since_parent, ops[0] ? ops : "-", why == NULL, why ? note : "-");
+		const char *said = why ? note : r == 0 && chosen[0] ? chosen : "-";
+		fprintf(f, "%d\t%s\t%s\t%zu\t%llu\t%d\t%.1f\t%d\t%s\t%d\t%s\n", r + 1, mi->path, acc, mi->params,
+			(unsigned long long)mi->macs, mi->epochs, (double)mi->seconds, mi->since_parent, ops[0] ? ops : "-",
+			why == NULL, said);
 	}
 }
 
@@ -231,6 +245,8 @@ int main(int argc, char **argv)
 {
 	const char *out = NULL, *reason = NULL, *table = NULL;
 	int metric = METRIC_VAL_ACCURACY, tsv = 0, quiet = 0, replace = 0;
+	double tolerance = 0;
+	const char *tolerance_text = "0";
 	Step step = {.k = -1};
 	static const struct option opts[] = {
 		{"output", required_argument, 0, 'o'}, {"metric", required_argument, 0, 'm'},
@@ -238,6 +254,7 @@ int main(int argc, char **argv)
 		{"mark-failed", required_argument, 0, 'F'}, {"replace", no_argument, 0, 'R'},
 		{"table", required_argument, 0, 'T'},  {"step", required_argument, 0, 'k'},
 		{"steps", required_argument, 0, 'n'},  {"label", required_argument, 0, 'L'},
+		{"tolerance", required_argument, 0, 'e'},
 		{"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
 		{0, 0, 0, 0},
 	};
@@ -258,6 +275,12 @@ int main(int argc, char **argv)
 		case 'k': step.k = (int)cli_long(prog, "--step", optarg, 1, 999); break;
 		case 'n': step.steps = (int)cli_long(prog, "--steps", optarg, 1, 999); break;
 		case 'L': step.label = optarg; break;
+		case 'e':
+			tolerance = cli_double(prog, "--tolerance", optarg, 0, 1);
+			if (tolerance >= 1)
+				die_usage(prog, "--tolerance: %s is not below 1", optarg);
+			tolerance_text = optarg;
+			break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;
 		case 'V': cli_version(prog);
 		default: usage(stderr); return 2;
@@ -340,6 +363,8 @@ int main(int argc, char **argv)
 	int ranked = n;
 	int usable = replace ? select_rank_replace(order, &ranked, info, n, n - 1, (SelectMetric)metric)
 			     : select_rank(order, info, n, (SelectMetric)metric);
+	if (select_tolerance(order, ranked, info, (SelectMetric)metric, tolerance) > 0)
+		snprintf(chosen, sizeof chosen, "within %.32s of the best, the fewest multiply-adds", tolerance_text);
 	if (tsv)
 		print_tsv(stdout, info, order, ranked, (SelectMetric)metric);
 	else if (!quiet && !table)
@@ -357,8 +382,8 @@ int main(int argc, char **argv)
 			char note[300];
 			select_unusable(nofit, (SelectMetric)metric, note, sizeof note);
 			tsv_clean(note);
-			die(prog, "every child failed, and every later step would: %s (the parent has %zu parameters)", note,
-			    info[n - 1].params);
+			die(prog, "every child failed, and every later step would: %s (the parent has %zu parameters, %llu "
+			    "multiply-adds per image)", note, info[n - 1].params, (unsigned long long)info[n - 1].macs);
 		}
 	}
 	/* the table first, the winner last: once BEST (a make target) exists, so does the table */

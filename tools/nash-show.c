@@ -27,10 +27,11 @@ static void usage(FILE *f)
 		"\n"
 		"TSV columns: model id parent_id dataset val_accuracy test_accuracy params epochs seconds\n"
 		"total_seconds failed n_lineage lineage weights_hash summary failure host device job images\n"
-		"total_images\n"
+		"total_images macs\n"
 		"('-' when empty; host, device and job: where the last training run ran; seconds and\n"
 		"images: the training time and the images trained on (epochs x images per epoch) of\n"
-		"the last run, total_seconds and total_images: of every run).\n"
+		"the last run, total_seconds and total_images: of every run; macs: the multiply-adds\n"
+		"of one image's forward pass, convolutions and dense layers).\n"
 		"Exit status: 0 success, 1 error, 2 usage.\n",
 		prog);
 }
@@ -76,7 +77,8 @@ static void print_tsv_row(const Model *m, const ModelInfo *mi)
 	       or_dash(mi->parent_id), mi->dataset, va, ta, mi->params, mi->epochs, (double)mi->seconds,
 	       (double)mi->total_seconds, mi->failed, mi->n_lineage, or_dash(mi->lineage),
 	       (unsigned long long)mi->weights_hash, or_dash(mi->summary), mi->failed ? or_dash(failure) : "-");
-	printf("\t%s\t%s\t%s\t%.0f\t%.0f\n", or_dash(host), or_dash(hardware), or_dash(job), mi->images, mi->total_images);
+	printf("\t%s\t%s\t%s\t%.0f\t%.0f\t%llu\n", or_dash(host), or_dash(hardware), or_dash(job), mi->images,
+	       mi->total_images, (unsigned long long)mi->macs);
 }
 
 static int is_reinit(const Morphism *mm) { return strncmp(mm->op, MODEL_LINEAGE_REINIT, sizeof mm->op) == 0; }
@@ -168,7 +170,8 @@ static void print_summary(const Model *m, const ModelInfo *mi)
 	       g->in_w, g->n_classes, m->val_size);
 	print_classes(m);
 	printf("  id          %s (parent %s)\n", or_dash(m->id), or_dash(m->parent_id));
-	printf("  graph       %d nodes, %zu parameters\n", g->n_nodes, mi->params);
+	printf("  graph       %d nodes, %zu parameters, %llu multiply-adds per image\n", g->n_nodes, mi->params,
+	       (unsigned long long)mi->macs);
 	printf("              %s\n", mi->summary);
 	/* A last run on training + validation images leaves no held-out validation figure. */
 	int val_trained = m->n_runs > 0 && run_trained_on_val(&m->runs[m->n_runs - 1]);
@@ -369,7 +372,7 @@ int main(int argc, char **argv)
 	if (tsv)
 		printf("model\tid\tparent_id\tdataset\tval_accuracy\ttest_accuracy\tparams\tepochs\tseconds\t"
 		       "total_seconds\tfailed\tn_lineage\tlineage\tweights_hash\tsummary\tfailure\thost\tdevice\tjob\timages\t"
-		       "total_images\n");
+		       "total_images\tmacs\n");
 	for (int i = 0; i < e.n; i++) {
 		ModelInfo mi;
 		model_info(&mi, &e.members[i], e.sources[i]);

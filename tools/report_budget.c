@@ -24,6 +24,14 @@ void climb_epochs(ClimbSettings *s, const char *arg)
 	s->epochs_final = e[2];
 }
 
+/* --max-growth G */
+void climb_growth(ClimbSettings *s, const char *arg)
+{
+	NashErr err = {0};
+	if (search_growth(&s->max_growth, arg, &err) || s->max_growth == 0)
+		die_usage(prog, "--max-growth: '%s' is not a factor of 1 or more", arg);
+}
+
 /* The text of climb's decision, the why of RUN/climb.txt; min_gain as given. */
 static void climb_why(char *buf, size_t n, const ClimbDecision *d, const ClimbSettings *s, const char *min_gain)
 {
@@ -156,6 +164,18 @@ void run_max_params(const char *spec, const char *model)
 		die_err(prog, &err);
 	if (b.cap)
 		printf("%zu\n", b.cap);
+	else
+		printf("\n");
+}
+
+void run_max_macs(const char *spec, const char *parent)
+{
+	NashErr err = {0};
+	uint64_t cap;
+	if (search_max_macs(&cap, spec, parent, &err))
+		die_err(prog, &err);
+	if (cap)
+		printf("%llu\n", (unsigned long long)cap);
 	else
 		printf("\n");
 }

@@ -7,6 +7,8 @@
 
 /* --epochs SEED,NEIGH,FINAL into s; a usage error (exit 2) when it is not three counts. */
 void climb_epochs(ClimbSettings *s, const char *arg);
+/* --max-growth G into s; a usage error (exit 2) when it is not a factor of 1 or more. */
+void climb_growth(ClimbSettings *s, const char *arg);
 /* climb: steps 0..k of RUN read, the decision printed ("continue", or "stop", a tab and why),
    a stop recorded in RUN/climb.txt. min_gain: --min-gain as given, for the why. */
 void run_climb(const char *run, int k, const ClimbSettings *s, const char *min_gain, int next_made);
@@ -17,5 +19,8 @@ void run_baseline_budget(const char *out, const char *result, const char *seed_m
 void run_check_budget(const char *model, const char *spec, const char *limit, const char *label);
 /* max-params: the budget spec in parameters for the seed network MODEL, "" for none. */
 void run_max_params(const char *spec, const char *model);
+/* max-macs: a child's cap in multiply-adds per image under the growth cap spec for the parent
+   model file PARENT, "" for none. */
+void run_max_macs(const char *spec, const char *parent);
 
 #endif

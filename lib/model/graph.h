@@ -5,6 +5,7 @@
 #define NASH_GRAPH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "base/limits.h"
@@ -118,6 +119,11 @@ size_t tensor_size(const Tensor *t); /* product of dims */
 int graph_finite(const Graph *g);
 /* Number of trainable parameters (what tables and --max-params count). */
 size_t graph_param_count(const Graph *g);
+/* Multiply-adds of one image's forward pass (what tables and --max-macs count): k*k*in*out*h*w
+   for a convolution (stride 1, same padding: h x w is its input's and its output's size), in*out
+   for a dense layer, nothing for the other ops. The graph must be inferred (graph_infer).
+   Saturates at UINT64_MAX, which no network that fits in memory reaches. */
+uint64_t graph_macs(const Graph *g);
 /* Human-readable one-line summary, e.g. "conv32-bn-relu-pool-...-dense10". */
 void graph_summary(const Graph *g, char *buf, size_t n);
 

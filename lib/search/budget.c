@@ -154,8 +154,13 @@ int climb_decide(ClimbDecision *d, const ClimbSettings *s, const ClimbStep *step
 	for (int i = 0; i <= k; i++)
 		d->spent += steps[i].seconds;
 	d->next = climb_next_seconds(s, k, steps[k].seconds);
-	/* the final phase after it, of a network up to 1.25 times as costly */
-	d->after = reserve * 5 / 4;
+	/* the final phase after it, of a network up to MAX_GROWTH times as costly per image (the
+	   cap holds it there as far as time follows multiply-adds); without a cap, 1.25 times, an
+	   estimate that nothing bounds */
+	if (s->max_growth > 0)
+		d->after = (long)((double)reserve * s->max_growth + 0.5);
+	else
+		d->after = reserve * 5 / 4;
 	if (d->spent + d->next + d->after > s->budget)
 		d->verdict = CLIMB_BUDGET;
 	return 0;
@@ -214,6 +219,45 @@ int search_max_params(size_t *cap, const char *spec, size_t seed_params, NashErr
 	return nash_err(err, NASH_ERR_USAGE,
 			"MAX_PARAMS: '%s' is not a number of parameters (200000) or a multiple of the seed network's (4x)",
 			nash_name(spec).s);
+}
+
+int search_growth(double *growth, const char *spec, NashErr *err)
+{
+	/* as search.mk takes it: an integer part of 1 or more, [.digits] */
+	size_t l = strlen(spec), zeros = strspn(spec, "0"), digits = strspn(spec, "0123456789");
+	size_t fraction = spec[digits] == '.' ? strspn(spec + digits + 1, "0123456789") : 0;
+	*growth = 0;
+	if (l == 0)
+		return 0;
+	if (digits > zeros && l < 24 && (digits == l || (fraction > 0 && digits + 1 + fraction == l))) {
+		*growth = strtod(spec, NULL);
+		return 0;
+	}
+	return nash_err(err, NASH_ERR_USAGE,
+			"MAX_GROWTH: '%s' is not a factor of 1 or more (1.5: a child costs at most 1.5 times its "
+			"parent's multiply-adds per image)",
+			nash_name(spec).s);
+}
+
+int search_max_macs(uint64_t *cap, const char *spec, const char *parent, NashErr *err)
+{
+	double g;
+	*cap = 0;
+	if (search_growth(&g, spec, err))
+		return -1;
+	if (g == 0)
+		return 0;
+	Model m;
+	model_init(&m);
+	if (model_read(&m, parent, err)) {
+		model_free(&m);
+		return -1;
+	}
+	/* (cut toward zero, as MAX_PARAMS's Kx; 2^64 and above saturate) */
+	double c = g * (double)graph_macs(&m.g);
+	model_free(&m);
+	*cap = c >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)c;
+	return 0;
 }
 
 int seed_budget_read(SeedBudget *b, const char *model, const char *spec, NashErr *err)

@@ -20,6 +20,8 @@ typedef struct ClimbSettings {
 	int jobs;               /* the trainings at once (make -j), taken as 1 to NEIGH */
 	int final_on_all;       /* FINAL_ON=all: the final training sees the validation images too */
 	int ensemble_trained;   /* ENSEMBLE=trained: the final phase trains every step's best */
+	double max_growth;      /* MAX_GROWTH: a child's cost per image at most this times its
+				   parent's; 0: no cap */
 } ClimbSettings;
 
 /* What step k of RUN left, as the climb decides by it. */
@@ -57,7 +59,11 @@ typedef struct ClimbDecision {
 } ClimbDecision;
 
 /* The decision after step k from what steps 0..k left (steps[0..k]), tested in this order: the
-   saturation (PATIENCE), the most steps, the budget. A next step already made and up to date
+   saturation (PATIENCE), the most steps, the budget: the time spent, the next step's
+   (climb_next_seconds) and the final phase after it, step k's best's (climb_final_seconds) for
+   a network that may have grown in the next step: MAX_GROWTH times it (a child costs at most
+   that many times its parent per image, and its time follows its cost), a quarter more
+   without a cap. A next step already made and up to date
    (next_made: by an earlier climb within its budget) is taken as it is, whatever the budget, so
    that the same BUDGET again reaches the same step. Errors: a best with no validation accuracy
    to compare, or none of the training seconds the final phase is predicted from. */
@@ -93,6 +99,15 @@ typedef struct BaselineBudget {
    (SEED_MODEL: the images and seconds of its pretraining). Errors name the file; figures
    missing or not positive are an error that quotes them. */
 int baseline_budget(BaselineBudget *b, const char *result, const char *seed_model, NashErr *err);
+
+/* The growth cap (search.mk's MAX_GROWTH): "" none (0), or G, a decimal of 1 or more (digits,
+   [.digits]): a child costs at most G times its parent's multiply-adds per image. -1 with a
+   usage error quoting spec when it is none of these. */
+int search_growth(double *growth, const char *spec, NashErr *err);
+/* A child's cap in multiply-adds per image (nash-morph --max-macs) under the growth cap spec
+   (search_growth), for the parent model file PARENT: G times its graph_macs, cut to a whole
+   multiply-add (at most UINT64_MAX); 0 for no cap. Errors name PARENT, or quote spec. */
+int search_max_macs(uint64_t *cap, const char *spec, const char *parent, NashErr *err);
 
 /* The children's parameter budget (search.mk's MAX_PARAMS), in parameters, for a seed network
    of seed_params: "" none (0), N parameters, or Kx, K times the seed network's (a decimal K,

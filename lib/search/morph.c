@@ -125,14 +125,36 @@ static unsigned pick_bit(unsigned mask, Rng *rng)
 			return (unsigned)op;
 }
 
+/* "no morphism keeps the network within --max-params P (100 draws; it has N parameters)": the
+   limit that rejected every draw, or both when each did or neither did (some draws failed one
+   only, some the other only). */
+static int no_fit(const MorphOpts *o, const Graph *g, int by_params, int by_macs, NashErr *err)
+{
+	char lim[96] = "", has[128] = "";
+	int all_params = by_params == MORPH_MAX_TRIES, all_macs = by_macs == MORPH_MAX_TRIES;
+	if (all_params == all_macs) {
+		snprintf(lim, sizeof lim, "params %zu and --max-macs %llu", o->max_params,
+			 (unsigned long long)o->max_macs);
+		snprintf(has, sizeof has, "has %zu parameters and costs %llu multiply-adds per image",
+			 graph_param_count(g), (unsigned long long)graph_macs(g));
+	} else if (all_macs) {
+		snprintf(lim, sizeof lim, "macs %llu", (unsigned long long)o->max_macs);
+		snprintf(has, sizeof has, "costs %llu multiply-adds per image", (unsigned long long)graph_macs(g));
+	} else {
+		snprintf(lim, sizeof lim, "params %zu", o->max_params);
+		snprintf(has, sizeof has, "has %zu parameters", graph_param_count(g));
+	}
+	return nash_err(err, NASH_ERR_NO_FIT, MORPH_NO_FIT_BUDGET "%s (%d draws; it %s)", lim, MORPH_MAX_TRIES, has);
+}
+
 /* One morphism on m->g: draws an operator (choices entry, then an operator in it), a place
    and its parameters; operators without a place are dropped from the draw, results above
-   max_params are rejected and redrawn. */
+   max_params or max_macs are rejected and redrawn. */
 static int morph_step(Model *m, const MorphOpts *o, const unsigned *choices, int n_choices, Rng *rng,
 		      NashErr *err)
 {
 	unsigned nowhere = 0, all = 0;
-	int rejected = 0;
+	int rejected = 0, by_params = 0, by_macs = 0;
 	for (int e = 0; e < n_choices; e++)
 		all |= choices[e];
 	while (rejected < MORPH_MAX_TRIES) {
@@ -168,9 +190,13 @@ static int morph_step(Model *m, const MorphOpts *o, const unsigned *choices, int
 			graph_free(&cand);
 			return -1;
 		}
-		if (o->max_params && graph_param_count(&cand) > o->max_params) {
+		int too_big = o->max_params && graph_param_count(&cand) > o->max_params;
+		int too_costly = o->max_macs && graph_macs(&cand) > o->max_macs;
+		if (too_big || too_costly) {
 			graph_free(&cand);
 			rejected++;
+			by_params += too_big;
+			by_macs += too_costly;
 			continue;
 		}
 		if (model_add_morphism(m, &mm, err)) {
@@ -186,9 +212,7 @@ static int morph_step(Model *m, const MorphOpts *o, const unsigned *choices, int
 		m->g = cand;
 		return 0;
 	}
-	return nash_err(err, NASH_ERR_NO_FIT,
-			MORPH_NO_FIT_BUDGET " %zu (%d draws; it has %zu parameters)",
-			o->max_params, MORPH_MAX_TRIES, graph_param_count(&m->g));
+	return no_fit(o, &m->g, by_params, by_macs, err);
 }
 
 static uint64_t hash_int(uint64_t h, int v)

@@ -21,10 +21,10 @@ typedef enum MorphOp {
 #define MORPH_MASK(op) (1u << (op))
 #define MORPH_MASK_SKIP (MORPH_MASK(MORPH_SKIP_ADD) | MORPH_MASK(MORPH_SKIP_CONCAT))
 #define MORPH_MAX_CHOICES 32
-#define MORPH_MAX_TRIES 100 /* draws per morphism before giving up (--max-params rejections) */
-/* The start of the error when no draw fits --max-params (exit 5), which a search records as the
-   child's failure: nash-select --step finds it there (select_none_fit). */
-#define MORPH_NO_FIT_BUDGET "no morphism keeps the network within --max-params"
+#define MORPH_MAX_TRIES 100 /* draws per morphism before giving up (--max-params, --max-macs rejections) */
+/* The start of the error when no draw fits --max-params or --max-macs (exit 5), which a search
+   records as the child's failure: nash-select --step finds it there (select_none_fit). */
+#define MORPH_NO_FIT_BUDGET "no morphism keeps the network within --max-"
 
 /* "deeper", "wider", "skip-add", "skip-concat": the names in the lineage. */
 const char *morph_op_name(MorphOp op);
@@ -80,6 +80,8 @@ typedef struct MorphOpts {
 	unsigned choices[MORPH_MAX_CHOICES]; /* each a MORPH_MASK set; an entry is drawn
 						uniformly, then an operator within it */
 	size_t max_params; /* 0: no limit; else reject morphisms that exceed it */
+	uint64_t max_macs; /* 0: no limit; else reject morphisms whose result costs more multiply-adds
+			      per image (graph_macs) */
 	/* Called after each applied morphism with its record and description; may be NULL. */
 	void (*report)(const Morphism *mm, const char *desc, void *arg);
 	void *report_arg;

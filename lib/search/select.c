@@ -54,6 +54,7 @@ void model_info(ModelInfo *mi, const Model *m, const char *path)
 	mi->failed = m->failed;
 	snprintf(mi->failure, sizeof mi->failure, "%s", m->failure);
 	mi->params = graph_param_count(&m->g);
+	mi->macs = graph_macs(&m->g);
 	mi->epochs = m->n_records;
 	for (int i = 0; i < m->n_records; i++) {
 		int run = m->records[i].run;
@@ -144,6 +145,14 @@ static int compare(const ModelInfo *a, const ModelInfo *b, SelectMetric metric)
 		float va = model_info_metric(a, metric), vb = model_info_metric(b, metric);
 		if (va != vb)
 			return va > vb ? -1 : 1;
+		if (a->macs != b->macs)
+			return a->macs < b->macs ? -1 : 1;
+		/* a parent wins a tie with its child of equal cost (which has more parameters too:
+		   every morphism adds some) */
+		if (a->id[0] && !strcmp(a->id, b->parent_id))
+			return -1;
+		if (b->id[0] && !strcmp(b->id, a->parent_id))
+			return 1;
 		if (a->params != b->params)
 			return a->params < b->params ? -1 : 1;
 	}
@@ -166,6 +175,27 @@ int select_rank(int *order, const ModelInfo *c, int n, SelectMetric metric)
 	for (int i = 0; i < n; i++)
 		usable += select_unusable(&c[i], metric, buf, sizeof buf) == NULL;
 	return usable;
+}
+
+int select_tolerance(int *order, int n, const ModelInfo *c, SelectMetric metric, double tolerance)
+{
+	char buf[8];
+	if (n < 1 || !(tolerance > 0) || select_unusable(&c[order[0]], metric, buf, sizeof buf))
+		return 0;
+	double best = model_info_metric(&c[order[0]], metric);
+	int pick = 0;
+	for (int r = 1; r < n; r++) {
+		const ModelInfo *mi = &c[order[r]];
+		if (select_unusable(mi, metric, buf, sizeof buf))
+			break; /* the unusable rank last */
+		if (best - (double)model_info_metric(mi, metric) <= tolerance + 1e-6 && mi->macs < c[order[pick]].macs)
+			pick = r;
+	}
+	int w = order[pick];
+	for (int r = pick; r > 0; r--)
+		order[r] = order[r - 1];
+	order[0] = w;
+	return pick;
 }
 
 int select_rank_replace(int *order, int *n_ranked, const ModelInfo *c, int n, int parent, SelectMetric metric)

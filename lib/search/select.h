@@ -29,6 +29,7 @@ typedef struct ModelInfo {
 	int failed;
 	char failure[256];
 	size_t params;        /* trainable parameters */
+	uint64_t macs;        /* multiply-adds of one image's forward pass (graph_macs) */
 	int epochs;           /* rows of the training record: every epoch the model went through */
 	float seconds;        /* training seconds of the last run */
 	float total_seconds;  /* training seconds of all runs */
@@ -65,10 +66,20 @@ const char *select_unusable(const ModelInfo *mi, SelectMetric metric, char *buf,
    the difference of their lineage lengths. */
 void select_link_parents(ModelInfo *c, int n);
 
-/* The ranking: usable models first by metric (higher first), ties by fewer parameters,
-   then by path; unusable ones (failed, no value for the metric) last, by path.
-   order[n] receives candidate indices, best first. Returns the number of usable models. */
+/* The ranking: usable models first by metric (higher first), ties by fewer multiply-adds per
+   image, then a parent before its child (by id: of equal cost, the child is no better), then
+   fewer parameters, then by path; unusable ones (failed, no value for the metric) last, by
+   path. order[n] receives candidate indices, best first. Returns the number of usable models. */
 int select_rank(int *order, const ModelInfo *c, int n, SelectMetric metric);
+
+/* The cost-aware choice (nash-select --tolerance T) over a ranking order[n] (select_rank's or
+   select_rank_replace's): among the usable models whose metric is within T of the first's, the
+   one with the fewest multiply-adds per image (of equal cost, the first in order) moves to the
+   front, the others keeping their order. Within: at most T + 1e-6 below, a slack for the
+   rounding of float accuracies, below one validation image of any split under a million. T = 0
+   changes nothing (select_rank breaks exact ties by cost already). Returns the position the
+   winner came from, 0 when the first stays first. */
+int select_tolerance(int *order, int n, const ModelInfo *c, SelectMetric metric, double tolerance);
 
 /* The ranking without model selection (a search's KEEP_PARENT=no): c[parent] is no candidate
    while any other model can win, whatever they compare like; it wins only when none can (all
@@ -79,10 +90,11 @@ int select_rank_replace(int *order, int *n_ranked, const ModelInfo *c, int n, in
 
 /* A search step's selection (nash-select --step), the parent c[parent] among the candidates
    ranked in order[n_order]: the child whose failure says that no morphism kept it within the
-   parameter budget (nash-morph's MORPH_NO_FIT_BUDGET), the last such in order, when every child
-   (every other candidate) failed so; NULL otherwise. Then the parent stays, and every later
-   step would fail the same way (the budget and the parent do not change): a silent no-op that
-   the search must stop at instead. */
+   parameter budget or the multiply-adds' cap (nash-morph's MORPH_NO_FIT_BUDGET), the last such
+   in order, when every child (every other candidate) failed so; NULL otherwise. Then the parent
+   stays, and every later step would fail the same way (the budget, the cap, a multiple of the
+   parent's cost, and the parent do not change): a silent no-op that the search must stop at
+   instead. */
 const ModelInfo *select_none_fit(const ModelInfo *c, const int *order, int n_order, int parent);
 
 /* The last k operators of the lineage list ("wider,deeper"), for "morphisms since parent". */

@@ -9,7 +9,7 @@ TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # Two seeds, one step of two children of two epochs each (so that children checkpoint and a
 # cosine differs from a constant learning rate in the second epoch), one final epoch.
 S_ARGS=(DATA="$FMNIST" VAL=200 LIMIT=256 BATCH=32 WIDTHS=4,8 STEPS=1 NEIGH=2 MORPHS=2 EPOCHS_SEED=1
-	EPOCHS_NEIGH=2 EPOCHS_FINAL=1 MAX_PARAMS= LR_START=0.005 DEVICE=cpu SEED=7 ABL_SEEDS=2)
+	EPOCHS_NEIGH=2 EPOCHS_FINAL=1 MAX_PARAMS= MAX_GROWTH= LR_START=0.005 DEVICE=cpu SEED=7 ABL_SEEDS=2)
 
 # The outer `make test` exports its flags (a jobserver among them): not for this make.
 unset MAKEFLAGS MFLAGS MAKELEVEL

@@ -21,6 +21,7 @@ train_losses() {
 	run -0 nash-morph --help
 	assert_output --partial "Usage: nash-morph"
 	assert_output --partial "--max-params"
+	assert_output --partial "--max-macs"
 	run -0 nash-morph --version
 	assert_output --partial "nash-morph (nash)"
 }
@@ -101,6 +102,41 @@ train_losses() {
 	run -5 nash-morph --max-params 100 -o "$BATS_TEST_TMPDIR/d.h5" "$m"
 	assert_output --partial "--max-params 100"
 	[ ! -e "$BATS_TEST_TMPDIR/d.h5" ]
+}
+
+@test "nash-morph --max-macs bounds the child's multiply-adds per image, or fails cleanly" {
+	m=$(seed_model)
+	d=$BATS_TEST_TMPDIR
+	base=$(nash-show --tsv "$m" | awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == 2 { print $c["macs"] }')
+	[ "$base" -gt 0 ]
+	cap=$((base * 3 / 2))
+	over=0
+	for s in 1 2 3 4 5 6; do
+		# without the cap, some of these children cost more: the cap has something to do
+		nash-morph -n 3 --seed $s -o "$d/free.h5" "$m" 2>"$d/free.log"
+		n=$(sed -nE 's/^nash-morph: child .*: [0-9]+ parameters, ([0-9]+) multiply-adds per image \(parent [0-9]+, '"$base"'\)$/\1/p' "$d/free.log")
+		[ -n "$n" ] && [ "$n" -ge "$base" ]
+		[ "$n" -le "$cap" ] || over=$((over + 1))
+		run -0 --separate-stderr nash-morph -n 3 --seed $s --max-macs $cap -o "$d/c.h5" "$m"
+		n=$(printf '%s\n' "$stderr" | sed -nE 's/^nash-morph: child .*: [0-9]+ parameters, ([0-9]+) multiply-adds per image .*/\1/p')
+		[ -n "$n" ] && [ "$n" -le "$cap" ]
+		[ "$(nash-show --tsv "$d/c.h5" | awk -F '\t' 'NR == 2 { print $NF }')" = "$n" ]
+	done
+	[ "$over" -gt 0 ]
+	# the same parent, seed and cap: the same child
+	nash-morph -n 3 --seed 6 --max-macs $cap -o "$d/again.h5" "$m" 2>/dev/null
+	cmp "$d/c.h5" "$d/again.h5"
+	# every wider and deeper adds multiply-adds: none fits the parent's own cost (exit 5)
+	run -5 nash-morph --op wider,deeper --max-macs "$base" -o "$d/d.h5" "$m"
+	assert_output "nash-morph: $m: no morphism keeps the network within --max-macs $base (100 draws; it costs $base multiply-adds per image)"
+	[ ! -e "$d/d.h5" ]
+	# both limits, each rejecting every draw: the error names both
+	run -5 nash-morph --op wider,deeper --max-macs "$base" --max-params 1 "$m"
+	assert_output --partial "within --max-params 1 and --max-macs $base (100 draws; it has "
+	run -2 nash-morph --max-macs 0 "$m"
+	assert_output --partial "--max-macs: must be at least 1"
+	run -2 nash-morph --max-macs 1.5x "$m"
+	assert_output --partial "--max-macs: '1.5x' is not a non-negative integer"
 }
 
 @test "nash-morph on bad input fails with exit 1 naming the file" {

@@ -185,6 +185,16 @@ copy() {
 	assert_output "$(printf 'stop\tthe time budget: BUDGET=2m28s, 1m10s spent, step 3 would take about 1m07s and the final phase after it about 12s')"
 	run -0 cat "$r/climb.txt"
 	assert_line "steps=2"
+	# MAX_GROWTH=2: a child costs at most twice its parent, the final phase after step 3 twice
+	# step 2's best's: 20 s, 157 in all; 1.1 times: 11 s, 148 in all
+	run -0 nash-report climb --max-steps 3 --budget 157 --max-growth 2 "${budget[@]}" "$r" 2
+	assert_output continue
+	run -0 nash-report climb --max-steps 3 --budget 156 --max-growth 2 "${budget[@]}" "$r" 2
+	assert_output "$(printf 'stop\tthe time budget: BUDGET=2m36s, 1m10s spent, step 3 would take about 1m07s and the final phase after it about 20s')"
+	run -0 nash-report climb --max-steps 3 --budget 148 --max-growth 1.1 "${budget[@]}" "$r" 2
+	assert_output continue
+	run -0 nash-report climb --max-steps 3 --budget 147 --max-growth 1.1 "${budget[@]}" "$r" 2
+	assert_output --partial "and the final phase after it about 11s"
 	# a step's wall, as the climb timed it, counts instead (20 s, not 15); a wall that holds no
 	# count does not
 	echo 20 >"$r/step1/wall"
@@ -217,6 +227,12 @@ copy() {
 	assert_output --partial "--epochs: '1,2' is not SEED,NEIGH,FINAL"
 	run -2 nash-report climb --max-steps 3 --patience 0 "$u" 2
 	assert_output --partial "--patience: 0 is out of range"
+	run -2 nash-report climb --max-steps 3 --max-growth 0.9 "$u" 2
+	assert_output --partial "--max-growth: '0.9' is not a factor of 1 or more"
+	run -2 nash-report climb --max-steps 3 --max-growth '' "$u" 2
+	assert_output --partial "--max-growth: '' is not a factor of 1 or more"
+	run -2 nash-report max-params --max-growth 2 4x "$u/step0/best.h5"
+	assert_output --partial "max-params takes no --max-growth"
 	run -2 nash-report search --budget 60 "$u" 2
 	assert_output --partial "search takes no --budget"
 	run -2 nash-report climb --max-steps 3 "$u"
@@ -269,7 +285,7 @@ copy() {
 	assert_output ""
 }
 
-@test "nash-report check-budget and max-params: the settings derived before training, the children's budget" {
+@test "nash-report check-budget, max-params and max-macs: the settings derived before training, the children's budget and cap" {
 	cp "$BATS_FILE_TMPDIR/r/step0/best.h5" "$BATS_TEST_TMPDIR/init.h5"
 	m=$BATS_TEST_TMPDIR/init.h5
 	p=$(nash-show --tsv "$m" | cut -f 7 | tail -n 1)
@@ -293,6 +309,26 @@ copy() {
 	assert_output 1000
 	run -0 nash-report max-params '' "$m"
 	assert_output ""
+	# max-macs: a child's cap under MAX_GROWTH, G times the parent's multiply-adds per image
+	# (cut to a whole one), an empty line for none
+	macs=$(nash-show --tsv "$m" | awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == 2 { print $c["macs"] }')
+	[ "$macs" -gt 0 ]
+	run -0 nash-report max-macs 4 "$m"
+	assert_output "$((4 * macs))"
+	run -0 nash-report max-macs 1.5 "$m"
+	assert_output "$((3 * macs / 2))"
+	run -0 nash-report max-macs 01.25 "$m"
+	assert_output "$((5 * macs / 4))"
+	run -0 nash-report max-macs '' "$m"
+	assert_output ""
+	for g in 0.5 0 .5 1.5x 1. 2e3 x; do
+		run -2 nash-report max-macs "$g" "$m"
+		assert_output "nash-report: MAX_GROWTH: '$g' is not a factor of 1 or more (1.5: a child costs at most 1.5 times its parent's multiply-adds per image)"
+	done
+	run -1 nash-report max-macs 2 "$BATS_TEST_TMPDIR/missing.h5"
+	assert_output --regexp "^nash-report: $BATS_TEST_TMPDIR/missing.h5: "
+	run -2 nash-report max-macs 2
+	assert_output --partial "max-macs: missing MAX_GROWTH PARENT"
 	# errors
 	run -2 nash-report max-params 4y "$m"
 	assert_output "nash-report: MAX_PARAMS: '4y' is not a number of parameters (200000) or a multiple of the seed network's (4x)"

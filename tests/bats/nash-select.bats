@@ -65,7 +65,7 @@ setup_file() {
 	assert_output ""
 }
 
-@test "nash-select breaks ties by fewer parameters, then by name" {
+@test "nash-select breaks ties by fewer multiply-adds and parameters, then by name" {
 	d=$BATS_FILE_TMPDIR
 	a=$(h5dump -a val_accuracy "$d/a.h5" | sed -n 's/.*(0): //p')
 	w=$(h5dump -a val_accuracy "$d/wide-eval.h5" | sed -n 's/.*(0): //p')
@@ -74,6 +74,64 @@ setup_file() {
 	assert_output "$d/a.h5"
 	run -0 nash-select -q "$d/a2.h5" "$d/a.h5"
 	assert_output "$d/a.h5"
+}
+
+# set_val MODEL V: the model's validation accuracy, as a training would have recorded it
+set_val() {
+	/usr/bin/python3 -c 'import h5py, sys, numpy
+with h5py.File(sys.argv[1], "r+") as f: f.attrs["val_accuracy"] = numpy.float32(sys.argv[2])' "$@"
+}
+
+# the field NAME of row ROW of a TSV on stdin
+col() {
+	awk -F '\t' -v name="$1" -v row="$2" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } NR == row + 1 { print $c[name] }'
+}
+
+@test "nash-select --tolerance: among the models within T of the best, the one with the fewest multiply-adds" {
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	d=$BATS_FILE_TMPDIR
+	t=$BATS_TEST_TMPDIR
+	# a as the parent (0.7980), its wider child (more multiply-adds) 0.2 points above it
+	cp "$d/a.h5" "$t/p.h5"
+	cp "$d/wide-eval.h5" "$t/w.h5"
+	set_val "$t/p.h5" 0.798
+	set_val "$t/w.h5" 0.8
+	pm=$(nash-show --tsv "$t/p.h5" | col macs 1)
+	wm=$(nash-show --tsv "$t/w.h5" | col macs 1)
+	[ "$pm" -lt "$wm" ]
+	run -0 nash-select -q "$t/w.h5" "$t/p.h5"
+	assert_output "$t/w.h5"
+	run -0 nash-select -q --tolerance 0.0019 "$t/w.h5" "$t/p.h5"
+	assert_output "$t/w.h5"
+	run -0 --separate-stderr nash-select --tolerance 0.002 -o "$t/best.h5" "$t/w.h5" "$t/p.h5"
+	assert_output "$t/p.h5"
+	cmp "$t/p.h5" "$t/best.h5"
+	# the table says why: its macs column, the winner's note
+	[[ "${stderr_lines[0]}" =~ ^rank\ +val_accuracy\ +params\ +macs\ +epochs ]]
+	[[ "${stderr_lines[1]}" == *" $pm "*"$t/p.h5"*"[within 0.002 of the best, the fewest multiply-adds]" ]]
+	[[ "${stderr_lines[2]}" == *" $wm "*"$t/w.h5"* ]]
+	run -0 nash-select --tolerance 0.002 --tsv "$t/w.h5" "$t/p.h5"
+	assert_line --index 0 $'rank\tmodel\tval_accuracy\tparams\tmacs\tepochs\tseconds\tsince_parent\tmorphisms\tusable\tnote'
+	[ "$(col note 1 <<<"$output")" = "within 0.002 of the best, the fewest multiply-adds" ]
+	[ "$(col macs 1 <<<"$output")" = "$pm" ] && [ "$(col macs 2 <<<"$output")" = "$wm" ]
+	[ "$(col note 2 <<<"$output")" = - ]
+	# a search's step: the parent stays unless a child beats it by more than T
+	NASH_START= run -0 --separate-stderr nash-select --step 1 --tolerance 0.002 --table "$t/select.tsv" -o "$t/best.h5" "$t/w.h5" "$t/p.h5"
+	assert_equal "$stderr" "step 1: best val 0.7980 (the parent stays), 1 child trained, 0s of training"
+	# an exact tie: the fewer multiply-adds, with no tolerance
+	set_val "$t/w.h5" 0.798
+	run -0 nash-select -q "$t/w.h5" "$t/p.h5"
+	assert_output "$t/p.h5"
+	# a child that failed never wins, however cheap
+	nash-select --mark-failed "nash-train: out of memory" -o "$t/f.h5" "$t/p.h5"
+	set_val "$t/w.h5" 0.8
+	run -0 nash-select -q --tolerance 0.5 "$t/w.h5" "$t/f.h5"
+	assert_output "$t/w.h5"
+	# usage errors
+	for bad in 1 -0.1 abc 2; do
+		run -2 nash-select --tolerance "$bad" "$t/w.h5" "$t/p.h5"
+		assert_output --partial "--tolerance: "
+	done
 }
 
 @test "nash-select ranks failed and untrained models last with a note" {
@@ -212,7 +270,7 @@ setup_file() {
 		--table "$t/select.tsv" -o "$t/best.h5" "$d/wide-eval.h5" "$t/f.h5" "$d/a.h5"
 	[[ "$stderr" =~ ^"step 1: best val $va (the parent stays), 1 of 2 children trained (1 failed), "[0-9]+"s of training, 1m0"[5-9]"s elapsed"$ ]]
 	cmp "$d/a.h5" "$t/best.h5"
-	run -0 cut -f 1,2,9 "$t/select.tsv"
+	run -0 cut -f 1,2,10 "$t/select.tsv"
 	assert_equal "${#lines[@]}" 4
 	assert_line --index 3 "$(printf '3\t%s\t0' "$t/f.h5")"
 	NASH_START=never run -0 --separate-stderr nash-select --step 1 --table "$t/select.tsv" "$d/wide-eval.h5" "$d/a.h5"
@@ -228,8 +286,14 @@ setup_file() {
 	nash-select --mark-failed "$why" -o "$t/n1.h5" "$d/a.h5"
 	nash-select --mark-failed "$why" -o "$t/n2.h5" "$d/a.h5"
 	params=$(nash-show --tsv "$d/a.h5" | cut -f 7 | tail -n 1)
+	macs=$(nash-show --tsv "$d/a.h5" | cut -f 22 | tail -n 1)
 	run -1 nash-select --step 1 --table "$t/select.tsv" -o "$t/best.h5" "$t/n1.h5" "$t/n2.h5" "$d/a.h5"
-	assert_output "nash-select: every child failed, and every later step would: failed: $why (the parent has $params parameters)"
+	assert_output "nash-select: every child failed, and every later step would: failed: $why (the parent has $params parameters, $macs multiply-adds per image)"
+	# by the cap on multiply-adds (MAX_GROWTH) too
+	why2="nash-morph: no morphism fits; nash-morph: no morphism keeps the network within --max-macs 7 (100 draws; it costs 5 multiply-adds per image)"
+	nash-select --mark-failed "$why2" -o "$t/m1.h5" "$d/a.h5"
+	run -1 nash-select --step 1 --table "$t/select.tsv" -o "$t/best.h5" "$t/n1.h5" "$t/m1.h5" "$d/a.h5"
+	assert_output --partial "every child failed, and every later step would: failed: nash-morph: no morphism fits; "
 	[ ! -e "$t/select.tsv" ] && [ ! -e "$t/best.h5" ]
 	# with --replace too (the parent stays)
 	run -1 nash-select --replace --step 1 --table "$t/select.tsv" -o "$t/best.h5" "$t/n1.h5" "$d/a.h5"

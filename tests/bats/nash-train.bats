@@ -479,10 +479,10 @@ cifar10_dir() {
 	assert_line --regexp "^    run 1 +1 epoch, seed 1, cpu on $host \\(CPU, 1 thread\\)$"
 	assert_line --regexp "^    run 2 +2 epochs, seed 1, cpu on $host \\(CPU, 2 threads\\), job 4242\\.7 \\(restart 1\\)$"
 	run -0 nash-show --tsv "$d/a.h5" "$d/b.h5" "$m"
-	assert_line --index 0 --regexp $'\tfailure\thost\tdevice\tjob\timages\ttotal_images$'
-	assert_line --index 1 --regexp $'\t'"$host"$'\tCPU, 1 thread\t-\t[0-9]+\t[0-9]+$'
-	assert_line --index 2 --regexp $'\t'"$host"$'\tCPU, 2 threads\t4242\\.7 \\(restart 1\\)\t[0-9]+\t[0-9]+$'
-	assert_line --index 3 --regexp $'\t-\t-\t-\t0\t0$' # never trained
+	assert_line --index 0 --regexp $'\tfailure\thost\tdevice\tjob\timages\ttotal_images\tmacs$'
+	assert_line --index 1 --regexp $'\t'"$host"$'\tCPU, 1 thread\t-\t[0-9]+\t[0-9]+\t[0-9]+$'
+	assert_line --index 2 --regexp $'\t'"$host"$'\tCPU, 2 threads\t4242\\.7 \\(restart 1\\)\t[0-9]+\t[0-9]+\t[0-9]+$'
+	assert_line --index 3 --regexp $'\t-\t-\t-\t0\t0\t[0-9]+$' # never trained
 	# the images trained on: a's one epoch, b's two more (its last run), three in all
 	n=$(cut -f 20 <<<"${lines[1]}")
 	[ "$n" -gt 0 ] && [ "$(cut -f 21 <<<"${lines[1]}")" = "$n" ]
@@ -491,7 +491,7 @@ cifar10_dir() {
 	nash-train --data "$FMNIST" --epochs 3 --device cpu --checkpoint "$d/ck2.h5" -o "$d/x.h5" "$m" 2>/dev/null
 	SLURM_JOB_ID=99 nash-train --data "$FMNIST" --epochs 3 --device cpu -o "$d/r.h5" "$d/ck2.h5" 2>/dev/null
 	run -0 nash-show --tsv "$d/r.h5"
-	assert_line --index 1 --regexp $'\t99\t[0-9]+\t[0-9]+$'
+	assert_line --index 1 --regexp $'\t99\t[0-9]+\t[0-9]+\t[0-9]+$'
 	run -0 h5dump -d /training/runs "$d/r.h5"
 	assert_output --partial '"99"'
 }

@@ -10,7 +10,7 @@ TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # snapshots checkpoint. A small learning rate, so that the search does not reach 100% validation
 # accuracy in step 1: step 2's best is then a child, and step 1's snapshot is trained.
 S_ARGS=(DATA="$FMNIST" VAL=200 LIMIT=256 BATCH=32 WIDTHS=4,8 STEPS=2 NEIGH=2 MORPHS=2
-	EPOCHS_SEED=1 EPOCHS_NEIGH=3 EPOCHS_FINAL=2 MAX_PARAMS= LR_START=0.005 DEVICE=cpu SEED=7
+	EPOCHS_SEED=1 EPOCHS_NEIGH=3 EPOCHS_FINAL=2 MAX_PARAMS= MAX_GROWTH= LR_START=0.005 DEVICE=cpu SEED=7
 	ENSEMBLE=trained TTA= LR_NEIGH=)
 
 # The outer `make test` exports its flags (a jobserver among them): not for this make.
@@ -443,7 +443,7 @@ term_show_bin() {
 	run -0 search -q "$run/report.md" RUN="$run" STEPS=1 NEIGH=3 EPOCHS_NEIGH=1
 	run -0 h5dump -a failure "$run/step1/child2.h5"
 	assert_output --partial "diverged"
-	run -0 awk -F '\t' '$2 ~ /child2/ { print $1, $9 }' "$run/step1/select.tsv"
+	run -0 awk -F '\t' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i } $c["model"] ~ /child2/ { print $c["rank"], $c["usable"] }' "$run/step1/select.tsv"
 	assert_output "4 0"
 	# out of memory (nash-train exit 3) for another child (LAUNCH is no setting that
 	# invalidates results, so the child is removed to be redone)
@@ -468,7 +468,7 @@ term_show_bin() {
 	# step stops the search instead of keeping the parent for ever
 	run -2 search search RUN="$BATS_TEST_TMPDIR/m" STEPS=2 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 MAX_PARAMS=$((seed + 1))
 	assert_line --regexp '^  step1/child1: FAILED \(nash-morph: no morphism fits; nash-morph: .*--max-params '$((seed + 1))
-	assert_line --regexp "^search: step 1: every child failed, and every later step would: failed: .*no morphism keeps the network within --max-params $((seed + 1)) .* \(the parent has $seed parameters\); give a larger MAX_PARAMS \(or MAX_PARAMS= for no budget\), or fewer MORPHS$"
+	assert_line --regexp "^search: step 1: every child failed, and every later step would: failed: .*no morphism keeps the network within --max-params $((seed + 1)) .* \(the parent has $seed parameters, [0-9]+ multiply-adds per image\); give a larger MAX_PARAMS \(or MAX_PARAMS= for no budget\), or fewer MORPHS$"
 	[ ! -e "$BATS_TEST_TMPDIR/m/step1/best.h5" ] && [ ! -e "$BATS_TEST_TMPDIR/m/report.md" ]
 	refute_line --regexp '^search done: '
 	# with no budget the children are made again (their morph settings changed) and the search ends
@@ -596,6 +596,14 @@ enospc_once_bin() {
 	assert_output --partial "--max-params '4x' $run/step0/init.h5 "
 	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=8 MAX_PARAMS=123456
 	assert_output --partial "--max-params '123456' "
+	# the profiles' growth caps: 4 by default (as cifar10-cpu), 8 for the ablation's 3
+	# morphisms, none for the paper's
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=1
+	assert_output --partial "--max-growth '4' "
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=1 PROFILE=ablation
+	assert_output --partial "--max-growth '8' "
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=1 PROFILE=paper
+	assert_output --partial "--max-growth '' "
 	# a budget the seed network nearly fills: no room for a wider or deeper network, but
 	# every child is made, stays within it and is a network other than its parent's
 	seed=$(nash-init --dataset "$FMNIST" --widths 4,8 --val 200 --seed 7 -o - | nash-show --tsv - | cut -f 7 | tail -n 1)
@@ -611,6 +619,65 @@ enospc_once_bin() {
 		[ "$(cut -f 12 <<<"$row")" -eq 2 ] # two morphisms since the seed
 		[ "$(cut -f 14 <<<"$row")" != "$parent" ]
 	done
+}
+
+@test "MAX_GROWTH: every child costs at most G times its parent per image; keyed in the stamps; bad values refused" {
+	run=$BATS_TEST_TMPDIR/g
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=2 MAX_GROWTH=1.5
+	assert_output --partial "--max-growth '1.5' "
+	for bad in 0.5 0 1.5x .5 '1 2'; do
+		run -2 search -n search RUN="$run" MAX_GROWTH="$bad"
+		assert_output --partial "search: MAX_GROWTH must be a factor of 1 or more (1.5: a child costs at most 1.5 times its parent's multiply-adds per image), or empty for no cap, not '$bad'"
+	done
+	args=(RUN="$run" STEPS=2 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 ENSEMBLE=raw FINAL_ON=train)
+	run -0 search search "${args[@]}" MAX_GROWTH=1.5
+	grep -q "MAX_GROWTH=1.5" "$run/settings/morph"
+	grep -q "MAX_GROWTH=1.5" "$run/settings/run"
+	# each child within 1.5 times its parent's cost (the step's parent: the step before's best),
+	# the cap computed by nash-report max-macs and given to nash-morph
+	for k in 1 2; do
+		cap=$(nash-report max-macs 1.5 "$run/step$((k - 1))/best.h5")
+		for j in 1 2; do
+			grep -q -e "^search: .*/nash-morph -n 2 --seed 700${k}00${j} --max-macs $cap -o " "$run/step$k/child$j.log"
+			run -0 nash-show --tsv "$run/step$k/child$j.h5"
+			[ "$(tsv_col failed <(printf '%s\n' "${lines[@]}") 1)" = 0 ]
+			[ "$(tsv_col macs <(printf '%s\n' "${lines[@]}") 1)" -le "$cap" ]
+		done
+	done
+	# another cap: the children are made again, the seed network is not
+	run -0 search search "${args[@]}" MAX_GROWTH=3
+	assert_line --regexp '^  step1/child1: '
+	refute_line --regexp '^  seed: '
+	grep -q "MAX_GROWTH=3" "$run/settings/morph"
+	run -0 search -q "$run/report.md" "${args[@]}" MAX_GROWTH=3
+	# none: the stamp as before MAX_GROWTH existed
+	run -0 search search "${args[@]}" MAX_GROWTH=
+	run -1 grep -q MAX_GROWTH "$run/settings/morph"
+	run -1 grep -q -e --max-macs "$run/step1/child1.log"
+}
+
+@test "TOLERANCE: the step's selection takes the cheapest within T of the best; keyed in the stamps; bad values refused" {
+	run=$BATS_TEST_TMPDIR/t
+	run -0 make -C "$TOP" --no-print-directory -n search RUN="$run" STEPS=1 TOLERANCE=0.002
+	assert_output --partial " --tolerance 0.002 --step 1 "
+	for bad in 1 0.5x abc -0.1; do
+		run -2 search -n search RUN="$run" TOLERANCE="$bad"
+		assert_output --partial "search: TOLERANCE must be a validation accuracy from 0 to below 1 (0.002 = 0.2 points), not '$bad'"
+	done
+	# within 0.9 of the best every model is, and the parent costs least: it stays
+	args=(RUN="$run" STEPS=1 NEIGH=2 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 ENSEMBLE=raw FINAL_ON=train)
+	run -0 search search "${args[@]}" TOLERANCE=0.9
+	assert_line --regexp '^step 1/1: best val [0-9.]+ \(the parent stays\), 2 children trained'
+	grep -q "TOLERANCE=0.9" "$run/settings/select"
+	grep -q "TOLERANCE=0.9" "$run/settings/run"
+	[ "$(tsv_col note "$run/step1/select.tsv" 1)" = "within 0.9 of the best, the fewest multiply-adds" ]
+	[ "$(tsv_col model "$run/step1/select.tsv" 1)" = "$run/step0/best.h5" ]
+	# none: the selection again, no child trained again
+	run -0 search search "${args[@]}" TOLERANCE=
+	assert_line --regexp '^step 1/1: best val '
+	refute_line --regexp '^  (seed|step1/child[12]): '
+	run -1 grep -q TOLERANCE "$run/settings/select"
+	[ "$(tsv_col note "$run/step1/select.tsv" 1)" = - ]
 }
 
 # RUNS=2: one step of two children, two epochs each (so that a child checkpoints), one final epoch.
@@ -725,12 +792,15 @@ runs_fingerprint() {
 	run -2 nash-show --tsv --dot "$m"
 	run -0 nash-show "$m"
 	assert_output --partial "lineage"
+	assert_line --regexp '^  graph +[0-9]+ nodes, [0-9]+ parameters, [0-9]+ multiply-adds per image$'
+	macs=$(sed -nE 's/^  graph .* ([0-9]+) multiply-adds per image$/\1/p' <<<"$output")
 	run -0 nash-show --tsv "$m" "$m"
 	[ "${#lines[@]}" -eq 3 ]
 	assert_line --index 0 --regexp $'^model\tid\tparent_id'
+	[ "$(tsv_col macs <(printf '%s\n' "${lines[@]}") 1)" = "$macs" ] && [ "$macs" -gt 0 ]
 	run -0 nash-show --dot "$m"
 	assert_output --partial "digraph nash"
-	assert_output --partial "conv 3x3, 4 + BN + ReLU"
+	assert_output --regexp "conv 3x3, [0-9]+ \\+ BN \\+ ReLU"
 	nash-show --dot "$m" | dot -Tsvg >/dev/null
 	nash-show --dot --full "$m" | dot -Tsvg >/dev/null
 	run -2 nash-show --dot "$m" "$m"
@@ -788,6 +858,30 @@ runs_fingerprint() {
 	assert_output --partial "search: PATIENCE must be a number of steps (1 or more), not '0'"
 	run -2 search -n search RUN="$BATS_TEST_TMPDIR/r" BUDGET=1m RUNS=2
 	assert_output --partial "search: BUDGET and PATIENCE are for one search (RUNS=1)"
+}
+
+@test "BUDGET with MAX_GROWTH: the final phase after the next step reserved for a network G times as costly" {
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	run=$BATS_TEST_TMPDIR/bg
+	set -- RUN="$run" EPOCHS_SEED=1 EPOCHS_NEIGH=1 EPOCHS_FINAL=30 ENSEMBLE=raw MAX_GROWTH=20
+	# the seed network pretrained, stated to have taken 10 s (the fixture trains in less than
+	# the tenth of a second the figures keep): the final phase of 30 epochs is predicted at
+	# 30 x 10 x 1.1 x 1.2 = 396 s, a quarter more 495 s, 20 times 7920 s
+	run -0 search "$run/step0/best.h5" "$@"
+	/usr/bin/python3 -c 'import h5py, sys
+with h5py.File(sys.argv[1], "r+") as f:
+    r = f["training/record"][...]
+    r["seconds"][-1] = 10
+    f["training/record"][...] = r' "$run/step0/best.h5"
+	# without a cap step 1 and the final phase after it fit 600 s; 20 times as costly they do not
+	run -0 search search "$@" BUDGET=600s STEPS=
+	assert_line --regexp '^search: 0 steps \(the time budget: BUDGET=10m00s, [0-9]+s spent, step 1 would take about [0-9]+s and the final phase after it about 2h12m00s\); '
+	why=$(sed -n 's/^why=//p' "$run/climb.txt")
+	climb=(--max-steps 998 --budget 600 --epochs 1,1,30 --neigh 2 --jobs "$(nproc)" --final-on all --ensemble raw)
+	run -0 nash-report climb "${climb[@]}" --max-growth 20 "$run" 0
+	assert_output "$(printf 'stop\t%s' "$why")"
+	run -0 nash-report climb "${climb[@]}" "$run" 0
+	assert_output continue
 }
 
 @test "PATIENCE: the search stops after K steps without a validation gain of MIN_GAIN" {

@@ -1,7 +1,7 @@
 /* The search's decisions made in C (lib/search/budget.c, select.c), against hand-computed
-   values: the climb's predictions and verdicts (BUDGET, PATIENCE, STEPS), the stop when no
-   morphism fits the parameter budget, the baseline budget's errors and the parameter budget
-   MAX_PARAMS in parameters. */
+   values: the climb's predictions and verdicts (BUDGET, PATIENCE, STEPS, MAX_GROWTH), the stop
+   when no morphism fits the parameter budget or the growth cap, the baseline budget's errors,
+   the parameter budget MAX_PARAMS in parameters and the growth cap MAX_GROWTH in multiply-adds. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 
 #include "base/atomic.h"
 #include "check.h"
+#include "model/init.h"
 #include "search/budget.h"
 #include "search/morph.h"
 #include "search/select.h"
@@ -120,6 +121,20 @@ TEST(decide_budget)
 	s.budget = 59;
 	CHECK(climb_decide(&d, &s, st, 0, 0, &err) == 0 && d.verdict == CLIMB_BUDGET);
 	CHECK(d.spent == 10 && d.next == 20 && d.after == 30);
+	/* MAX_GROWTH: the final phase after the next step of a network up to G times as costly per
+	   image, instead of a quarter more: 10 s twice, 20 s; 1.1 times, 11 s */
+	s.budget = 65;
+	s.max_growth = 2;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE && d.after == 20);
+	s.budget = 64;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_BUDGET && d.after == 20);
+	s.max_growth = 1.1;
+	s.budget = 56;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE && d.after == 11);
+	/* after the pretraining: 24 s, 1.5 times: 36 s */
+	s.max_growth = 1.5;
+	CHECK(climb_decide(&d, &s, st, 0, 0, &err) == 0 && d.after == 36 && d.next == 20);
+	s.max_growth = 0;
 	/* the most steps come first */
 	s.max_steps = 2;
 	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_MAX_STEPS);
@@ -141,10 +156,14 @@ static ModelInfo child(const char *path, const char *failure)
 
 TEST(none_fit)
 {
-	const char *nofit = "nash-morph: no morphism fits; nash-morph: " MORPH_NO_FIT_BUDGET " 101 (100 draws)";
+	const char *nofit = "nash-morph: no morphism fits; nash-morph: " MORPH_NO_FIT_BUDGET "params 101 (100 draws)";
+	const char *nofit_macs = "nash-morph: no morphism fits; nash-morph: " MORPH_NO_FIT_BUDGET "macs 1500 (100 draws)";
 	ModelInfo c[3] = {child("c1", nofit), child("c2", nofit), child("parent", NULL)};
 	int order[3] = {2, 1, 0};
 	/* every child: the last in the ranking is quoted */
+	CHECK(select_none_fit(c, order, 3, 2) == &c[0]);
+	/* ... by the parameters or by the multiply-adds (MAX_GROWTH: the same parent, the same cap) */
+	c[0] = child("c1", nofit_macs);
 	CHECK(select_none_fit(c, order, 3, 2) == &c[0]);
 	/* one that trained, or failed otherwise, and the search can go on */
 	c[1] = child("c2", NULL);
@@ -153,6 +172,81 @@ TEST(none_fit)
 	CHECK(select_none_fit(c, order, 3, 2) == NULL);
 	/* no child at all */
 	CHECK(select_none_fit(c, order + 0, 1, 2) == NULL);
+}
+
+/* A trained candidate: its path, id, parent's id, validation accuracy, cost and size. */
+static ModelInfo cand(const char *path, const char *id, const char *parent, float val, uint64_t macs, size_t params)
+{
+	ModelInfo mi = {.path = path, .val_accuracy = val, .macs = macs, .params = params, .since_parent = -1};
+	snprintf(mi.id, sizeof mi.id, "%s", id);
+	snprintf(mi.parent_id, sizeof mi.parent_id, "%s", parent);
+	return mi;
+}
+
+static int order_is(const int *order, int n, const int *want)
+{
+	for (int i = 0; i < n; i++)
+		if (order[i] != want[i]) {
+			printf("#   order:");
+			for (int j = 0; j < n; j++)
+				printf(" %d", order[j]);
+			printf("\n");
+			return 0;
+		}
+	return 1;
+}
+
+TEST(rank_by_cost)
+{
+	/* a step's children and their parent (the last), ranked by validation accuracy; ties by
+	   fewer multiply-adds per image before fewer parameters */
+	ModelInfo c[4] = {cand("s2/child1.h5", "c1", "p", 0.9130f, 9715328, 110282),
+			  cand("s2/child2.h5", "c2", "p", 0.9080f, 3067008, 61738),
+			  cand("s2/child3.h5", "c3", "p", 0.9130f, 9000000, 200000),
+			  cand("s1/best.h5", "p", "g", 0.9092f, 3067008, 61674)};
+	int order[4];
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 4 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+	/* a child of its parent's cost and accuracy loses to it, whatever the paths say */
+	c[1] = cand("a/child2.h5", "c2", "p", 0.9092f, 3067008, 61674);
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 4 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+	c[1].val_accuracy = 0.9130f; /* ... but not when it is better */
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 4 && order_is(order, 4, (int[]){1, 2, 0, 3}));
+	/* unusable ones last, by path */
+	c[1].failed = 1;
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 3 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+}
+
+TEST(tolerance)
+{
+	ModelInfo c[4] = {cand("s2/child1.h5", "c1", "p", 0.9130f, 9715328, 110282),
+			  cand("s2/child2.h5", "c2", "p", 0.9080f, 3067008, 61738),
+			  cand("s2/child3.h5", "c3", "p", 0.9120f, 5000000, 90000),
+			  cand("s1/best.h5", "p", "g", 0.9092f, 3067008, 61674)};
+	int order[4];
+	const int ranked[4] = {0, 2, 3, 1};
+	/* T = 0: the ranking's winner */
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 4 && order_is(order, 4, ranked));
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0) == 0 && order_is(order, 4, ranked));
+	/* within 0.001 of 0.9130: child3, cheaper than child1 */
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.001) == 1 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+	/* within 0.0038 (the float accuracies 0.9130 and 0.9092 differ by 0.00379998...): the
+	   parent, as cheap as child2, which ranks below it; 0.0037 is not enough */
+	memcpy(order, ranked, sizeof order);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.0038) == 2 && order_is(order, 4, (int[]){3, 0, 2, 1}));
+	memcpy(order, ranked, sizeof order);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.0037) == 1 && order_is(order, 4, (int[]){2, 0, 3, 1}));
+	/* child2 within 0.005, of the parent's cost: the parent stays first */
+	memcpy(order, ranked, sizeof order);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.005) == 2 && order[0] == 3);
+	/* an unusable model never wins, however cheap */
+	c[1].failed = 1;
+	c[1].macs = 1;
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 3);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.5) == 2 && order[0] == 3);
+	/* nothing usable first: nothing to choose */
+	c[0].failed = c[2].failed = c[3].failed = 1;
+	CHECK(select_rank(order, c, 4, METRIC_VAL_ACCURACY) == 0);
+	CHECK(select_tolerance(order, 4, c, METRIC_VAL_ACCURACY, 0.5) == 0);
 }
 
 TEST(baseline_errors)
@@ -191,6 +285,42 @@ TEST(max_params)
 	}
 }
 
+TEST(max_growth)
+{
+	double g;
+	NashErr err = {0};
+	CHECK(search_growth(&g, "", &err) == 0 && g == 0);
+	CHECK(search_growth(&g, "1", &err) == 0 && g == 1);
+	CHECK(search_growth(&g, "1.5", &err) == 0 && g == 1.5);
+	CHECK(search_growth(&g, "04", &err) == 0 && g == 4);
+	CHECK(search_growth(&g, "10.25", &err) == 0 && g == 10.25);
+	/* what search.mk refuses too: below 1, not a plain decimal */
+	const char *bad[] = {"0", "0.5", ".5", "00", "1.", "1.5x", "4x", "-2", "2e3", " 2", "x"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		nash_err_clear(&err);
+		CHECKF(search_growth(&g, bad[i], &err) == -1 && err.code == NASH_ERR_USAGE && strstr(err.msg, "MAX_GROWTH: '"),
+		       "%s", bad[i]);
+	}
+	/* a child's cap for the paper's seed network at 16,32,64 (1,950,592 multiply-adds per image),
+	   cut to a whole multiply-add */
+	Model m;
+	const int w[] = {16, 32, 64};
+	char path[600];
+	snprintf(path, sizeof path, "%s/seed.h5", tmpdir);
+	CHECK(seed_network_arch(&m, SEED_ARCH_PAPER, "fashion-mnist", 1, 28, 28, 10, w, 3, 1, &err) == 0);
+	m.std[0] = 0.25f; /* (the data's statistics, which nash-init gives) */
+	CHECKF(model_write(&m, path, &err) == 0, "%s", err.msg);
+	model_free(&m);
+	uint64_t cap;
+	CHECK(search_max_macs(&cap, "1.5", path, &err) == 0 && cap == 2925888);
+	CHECK(search_max_macs(&cap, "1.3", path, &err) == 0 && cap == 2535769); /* 2535769.6 */
+	CHECK(search_max_macs(&cap, "4", path, &err) == 0 && cap == 4 * 1950592);
+	CHECK(search_max_macs(&cap, "", path, &err) == 0 && cap == 0);
+	/* a bad factor is said before the file is read; a missing file is named */
+	CHECK(search_max_macs(&cap, "0.9", "/nonexistent/x.h5", &err) == -1 && err.code == NASH_ERR_USAGE);
+	CHECK(search_max_macs(&cap, "2", "/nonexistent/x.h5", &err) == -1 && strstr(err.msg, "/nonexistent/x.h5"));
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -204,8 +334,11 @@ int main(void)
 	RUN(decide_steps_and_patience);
 	RUN(decide_budget);
 	RUN(none_fit);
+	RUN(rank_by_cost);
+	RUN(tolerance);
 	RUN(baseline_errors);
 	RUN(max_params);
+	RUN(max_growth);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)

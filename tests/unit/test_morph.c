@@ -488,6 +488,48 @@ TEST(forced_ops_and_limits)
 	}
 	o.max_params = base;
 	CHECK(morph_apply(&c, &m, &o, &err) == -1 && strstr(err.msg, "--max-params"));
+	CHECK(err.code == NASH_ERR_NO_FIT && !strncmp(err.msg, MORPH_NO_FIT_BUDGET, strlen(MORPH_NO_FIT_BUDGET)));
+	/* --max-macs: the same for the multiply-adds per image. On so small a network a deeper
+	   (9*4*4*8*8 = 9216) or a wider (x2, x4) nearly doubles the cost or more: 2 morphisms within
+	   3 times the cost, drawn again where they exceed it (fitting ones are left for some seeds) */
+	morph_opts_default(&o);
+	uint64_t cost = graph_macs(&m.g);
+	o.n = 2;
+	int capped = 0, fitted = 0;
+	for (uint64_t s = 0; s < 10; s++) {
+		o.seed = s;
+		o.max_macs = 0;
+		CHECKF(morph_apply(&c, &m, &o, &err) == 0, "%s", err.msg);
+		int over = graph_macs(&c.g) > 3 * cost;
+		capped += over;
+		Model free_child = c;
+		o.max_macs = 3 * cost;
+		if (morph_apply(&c, &m, &o, &err) == 0) {
+			CHECK(graph_macs(&c.g) <= o.max_macs && graph_macs(&c.g) > cost && c.n_lineage == 2);
+			/* a child within the cap is drawn as without it */
+			CHECK(over || !strcmp(c.id, free_child.id));
+			fitted++;
+			model_free(&c);
+		} else {
+			CHECKF(err.code == NASH_ERR_NO_FIT && strstr(err.msg, "--max-macs"), "%s", err.msg);
+		}
+		model_free(&free_child);
+	}
+	CHECKF(capped > 0 && fitted > 0, "%d capped, %d fitted", capped, fitted);
+	/* every deeper and wider costs more: none fits the parent's own cost */
+	o.max_macs = cost;
+	CHECK(morph_apply(&c, &m, &o, &err) == -1 && err.code == NASH_ERR_NO_FIT);
+	char want[256];
+	snprintf(want, sizeof want, MORPH_NO_FIT_BUDGET "macs %llu (%d draws; it costs %llu multiply-adds per image)",
+		 (unsigned long long)cost, MORPH_MAX_TRIES, (unsigned long long)cost);
+	CHECKF(!strcmp(err.msg, want), "%s", err.msg);
+	/* both limits: the error names the one that rejected every draw, both when each did */
+	o.max_params = base;
+	o.max_macs = 1000 * cost;
+	CHECK(morph_apply(&c, &m, &o, &err) == -1 && strstr(err.msg, "within --max-params ") && !strstr(err.msg, "macs"));
+	o.max_macs = cost;
+	CHECK(morph_apply(&c, &m, &o, &err) == -1 && strstr(err.msg, "within --max-params ") &&
+	      strstr(err.msg, " and --max-macs ") && strstr(err.msg, "multiply-adds per image)"));
 	model_free(&m);
 }
 
