@@ -36,8 +36,8 @@ quoted() {
 	printf " '%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
 }
 
-# decide K: decision = nash-report climb's after step K of RUN: continue, or stop, a tab and why
-# (recorded in RUN/climb.txt). A next step that an earlier climb made and that is up to date is
+# decide K: decision = nash-report climb's after step K of RUN: continue; or stop, a tab and why;
+# or discard, a tab and why (the search ends with step K - 1's best): recorded in RUN/climb.txt. A next step that an earlier climb made and that is up to date is
 # taken as it is, whatever the budget (make -q says so: only make knows).
 decide() {
 	next_made=
@@ -81,7 +81,10 @@ cmd_climb() {
 		k=$((k + 1))
 		make_step "$k"
 	done
-	why=${decision#stop	}
+	case $decision in
+	discard*) k=$((k - 1)) ;; # step k's best's final phase would not fit: the search ends before it
+	esac
+	why=${decision#*	}
 	echo "search: $k step$([ "$k" = 1 ] || echo s) ($why); make search STEPS=$k with the same settings makes the same search"
 	climb_make STEPS="$k" S_START="$climb_start" search-run
 }

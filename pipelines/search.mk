@@ -551,7 +551,6 @@ S_MAX_STEPS = $(if $(and $(BUDGET),$(or $(filter-out command line,$(origin STEPS
 S_AT_ONCE = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),$(S_SPLIT))
 S_CLIMB = $(S_SH) climb --run $(S_RUN) --max-steps $(S_MAX_STEPS) $(if $(BUDGET),--budget $(S_BUDGET_S)) \
 	$(if $(PATIENCE),--patience $(PATIENCE) --min-gain $(MIN_GAIN)) --epochs $(EPOCHS_SEED),$(EPOCHS_NEIGH),$(EPOCHS_FINAL) \
-	$(if $(MAX_GROWTH),--max-growth $(MAX_GROWTH)) \
 	--neigh $(NEIGH) --jobs $(S_AT_ONCE) --final-on $(FINAL_ON) --ensemble $(ENSEMBLE) \
 	-- $(MAKE) --no-print-directory $(S_JOBS_ONE) -f $(S_MAKEFILE)
 

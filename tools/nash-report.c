@@ -59,15 +59,14 @@ static void usage(FILE *f)
 		"                         share of the wall time spent training\n"		"climb's options (search.mk's settings):\n"
 		"      --max-steps N      the most steps (STEPS)\n"
 		"      --budget SECONDS   stop before a step that, with the final phase after it, would\n"
-		"                         not fit the time since the search began (BUDGET)\n"
+		"                         not fit the time since the search began (BUDGET); set step K\n"
+		"                         aside when its best's final phase no longer fits and step\n"
+		"                         K-1's is shorter\n"
 		"      --patience K       stop when the last K steps raised the best validation accuracy\n"
 		"      --min-gain G       by less than G (default 0.001) (PATIENCE, MIN_GAIN)\n"
 		"      --epochs S,N,F     EPOCHS_SEED, EPOCHS_NEIGH, EPOCHS_FINAL (needed by --budget)\n"
 		"      --neigh N          the children of a step, NEIGH (needed by --budget)\n"
 		"      --jobs J           the trainings at once (default 1, at most N)\n"
-		"      --max-growth G     the children's growth cap, MAX_GROWTH: the final phase after\n"
-		"                         the next step is predicted for a network G times as costly\n"
-		"                         (default: none, a quarter more)\n"
 		"      --final-on, --ensemble   as for search: the final phase, predicted by --budget\n"
 		"      --next-made        step K+1 is made and up to date (by an earlier climb): taken\n"
 		"                         as it is, whatever the budget\n"		"check-budget's options:\n"
@@ -483,7 +482,7 @@ int main(int argc, char **argv)
 		{"epochs", required_argument, 0, 'E'},	  {"neigh", required_argument, 0, 'n'},
 		{"jobs", required_argument, 0, 'J'},	  {"next-made", no_argument, 0, 'x'},
 		{"label", required_argument, 0, 'l'},	  {"limit", required_argument, 0, 'L'},
-		{"max-growth", required_argument, 0, 'G'}, {"help", no_argument, 0, 'h'},
+		{"help", no_argument, 0, 'h'},
 		{"version", no_argument, 0, 'V'},	  {0, 0, 0, 0},
 	};
 	/* the options after the command */
@@ -510,7 +509,6 @@ int main(int argc, char **argv)
 		case 'n': cs.neigh = (int)cli_long(prog, "--neigh", optarg, 1, 4096); break;
 		case 'J': cs.jobs = (int)cli_long(prog, "--jobs", optarg, 1, 4096); break;
 		case 'x': next_made = 1; break;
-		case 'G': climb_growth(&cs, optarg); break;
 		case 'l': label = optarg; break;
 		case 'L': limit = optarg; cli_long(prog, "--limit", optarg, 1, 1L << 40); break;
 		case 'h': usage(stdout); cli_close_stdout(prog); return 0;

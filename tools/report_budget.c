@@ -24,14 +24,6 @@ void climb_epochs(ClimbSettings *s, const char *arg)
 	s->epochs_final = e[2];
 }
 
-/* --max-growth G */
-void climb_growth(ClimbSettings *s, const char *arg)
-{
-	NashErr err = {0};
-	if (search_growth(&s->max_growth, arg, &err) || s->max_growth == 0)
-		die_usage(prog, "--max-growth: '%s' is not a factor of 1 or more", arg);
-}
-
 /* The text of climb's decision, the why of RUN/climb.txt; min_gain as given. */
 static void climb_why(char *buf, size_t n, const ClimbDecision *d, const ClimbSettings *s, const char *min_gain)
 {
@@ -52,6 +44,13 @@ static void climb_why(char *buf, size_t n, const ClimbDecision *d, const ClimbSe
 			 "after it about %s",
 			 hms(h1, sizeof h1, (double)s->budget), hms(h2, sizeof h2, (double)d->spent), d->step + 1,
 			 hms(h3, sizeof h3, (double)d->next), hms(h4, sizeof h4, (double)d->after));
+		break;
+	case CLIMB_DISCARD:
+		snprintf(buf, n,
+			 "the time budget: BUDGET=%s, %s spent, and step %d's best would need about %s of final "
+			 "phase, step %d's less: step %d is set aside",
+			 hms(h1, sizeof h1, (double)s->budget), hms(h2, sizeof h2, (double)d->spent), d->step,
+			 hms(h3, sizeof h3, (double)d->after), d->then, d->step);
 		break;
 	case CLIMB_CONTINUE:
 		buf[0] = '\0';
@@ -130,10 +129,11 @@ void run_climb(const char *run, int k, const ClimbSettings *s, const char *min_g
 		char why[512], path[REPORT_PATH + 32];
 		climb_why(why, sizeof why, &d, s, min_gain);
 		Out o;
-		fprintf(out_open(&o), "steps=%d\nwhy=%s\n", k, why);
+		int ends = d.verdict == CLIMB_DISCARD ? d.then : k;
+		fprintf(out_open(&o), "steps=%d\nwhy=%s\n", ends, why);
 		snprintf(path, sizeof path, "%s/climb.txt", run);
 		out_write(&o, path);
-		printf("stop\t%s\n", why);
+		printf("%s\t%s\n", d.verdict == CLIMB_DISCARD ? "discard" : "stop", why);
 	}
 	free(steps);
 }

@@ -7,10 +7,8 @@
 
 /* --epochs SEED,NEIGH,FINAL into s; a usage error (exit 2) when it is not three counts. */
 void climb_epochs(ClimbSettings *s, const char *arg);
-/* --max-growth G into s; a usage error (exit 2) when it is not a factor of 1 or more. */
-void climb_growth(ClimbSettings *s, const char *arg);
-/* climb: steps 0..k of RUN read, the decision printed ("continue", or "stop", a tab and why),
-   a stop recorded in RUN/climb.txt. min_gain: --min-gain as given, for the why. */
+/* climb: steps 0..k of RUN read, the decision printed ("continue"; or "stop" or "discard", a
+   tab and why), a stop recorded in RUN/climb.txt (a discard as steps k - 1). min_gain: --min-gain as given, for the why. */
 void run_climb(const char *run, int k, const ClimbSettings *s, const char *min_gain, int next_made);
 /* baseline-budget: OUT from RESULT and the seed network. */
 void run_baseline_budget(const char *out, const char *result, const char *seed_model);

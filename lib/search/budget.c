@@ -127,6 +127,19 @@ int climb_decide(ClimbDecision *d, const ClimbSettings *s, const ClimbStep *step
 	d->verdict = CLIMB_CONTINUE;
 	d->step = k;
 	d->then = -1;
+	if (s->budget >= 0 && k >= 1) {
+		long final_now = climb_final_seconds(s, k, steps[k].best_seconds),
+		     final_before = climb_final_seconds(s, k - 1, steps[k - 1].best_seconds), spent = 0;
+		for (int i = 0; i <= k; i++)
+			spent += steps[i].seconds;
+		if (final_now >= 0 && final_before >= 0 && final_now > final_before && spent + final_now > s->budget) {
+			d->verdict = CLIMB_DISCARD;
+			d->then = k - 1;
+			d->spent = spent;
+			d->after = final_now;
+			return 0;
+		}
+	}
 	if (s->patience > 0 && k >= s->patience) {
 		const ClimbStep *now = &steps[k], *before = &steps[k - s->patience];
 		const ClimbStep *none = isnan(now->val) ? now : isnan(before->val) ? before : NULL;
@@ -154,13 +167,10 @@ int climb_decide(ClimbDecision *d, const ClimbSettings *s, const ClimbStep *step
 	for (int i = 0; i <= k; i++)
 		d->spent += steps[i].seconds;
 	d->next = climb_next_seconds(s, k, steps[k].seconds);
-	/* the final phase after it, of a network up to MAX_GROWTH times as costly per image (the
-	   cap holds it there as far as time follows multiply-adds); without a cap, 1.25 times, an
-	   estimate that nothing bounds */
-	if (s->max_growth > 0)
-		d->after = (long)((double)reserve * s->max_growth + 0.5);
-	else
-		d->after = reserve * 5 / 4;
+	/* the final phase after it, of a network a quarter more costly: a guess, not a bound (a
+	   winner that grows more and whose final phase would not fit is discarded after its
+	   step, above) */
+	d->after = reserve * 5 / 4;
 	if (d->spent + d->next + d->after > s->budget)
 		d->verdict = CLIMB_BUDGET;
 	return 0;

@@ -20,8 +20,6 @@ typedef struct ClimbSettings {
 	int jobs;               /* the trainings at once (make -j), taken as 1 to NEIGH */
 	int final_on_all;       /* FINAL_ON=all: the final training sees the validation images too */
 	int ensemble_trained;   /* ENSEMBLE=trained: the final phase trains every step's best */
-	double max_growth;      /* MAX_GROWTH: a child's cost per image at most this times its
-				   parent's; 0: no cap */
 } ClimbSettings;
 
 /* What step k of RUN left, as the climb decides by it. */
@@ -44,6 +42,7 @@ typedef enum ClimbVerdict {
 	CLIMB_SATURATED, /* PATIENCE: no gain of MIN_GAIN in the last PATIENCE steps */
 	CLIMB_MAX_STEPS, /* the most steps asked for */
 	CLIMB_BUDGET,    /* the next step and the final phase after it would not fit the budget */
+	CLIMB_DISCARD,   /* step k's best's final phase would not fit: the search ends at step k - 1 */
 } ClimbVerdict;
 
 typedef struct ClimbDecision {
@@ -58,12 +57,14 @@ typedef struct ClimbDecision {
 	long spent, next, after;
 } ClimbDecision;
 
-/* The decision after step k from what steps 0..k left (steps[0..k]), tested in this order: the
-   saturation (PATIENCE), the most steps, the budget: the time spent, the next step's
-   (climb_next_seconds) and the final phase after it, step k's best's (climb_final_seconds) for
-   a network that may have grown in the next step: MAX_GROWTH times it (a child costs at most
-   that many times its parent per image, and its time follows its cost), a quarter more
-   without a cap. A next step already made and up to date
+/* The decision after step k from what steps 0..k left (steps[0..k]), tested in this order:
+   with a budget, whether step k's best can still have its final phase (climb_final_seconds,
+   from its own training's speed) within it: when it cannot and step k - 1's best would cost
+   less, step k is discarded (CLIMB_DISCARD, then = k - 1: the search ends with step k - 1's
+   best, as STEPS=k-1 would); then the saturation (PATIENCE), the most steps, the budget: the
+   time spent, the next step's (climb_next_seconds) and the final phase after it, step k's
+   best's for a network a quarter more costly (a guess: the next step's winner may grow more,
+   and is then discarded by the first test). A next step already made and up to date
    (next_made: by an earlier climb within its budget) is taken as it is, whatever the budget, so
    that the same BUDGET again reaches the same step. Errors: a best with no validation accuracy
    to compare, or none of the training seconds the final phase is predicted from. */

@@ -185,16 +185,6 @@ copy() {
 	assert_output "$(printf 'stop\tthe time budget: BUDGET=2m28s, 1m10s spent, step 3 would take about 1m07s and the final phase after it about 12s')"
 	run -0 cat "$r/climb.txt"
 	assert_line "steps=2"
-	# MAX_GROWTH=2: a child costs at most twice its parent, the final phase after step 3 twice
-	# step 2's best's: 20 s, 157 in all; 1.1 times: 11 s, 148 in all
-	run -0 nash-report climb --max-steps 3 --budget 157 --max-growth 2 "${budget[@]}" "$r" 2
-	assert_output continue
-	run -0 nash-report climb --max-steps 3 --budget 156 --max-growth 2 "${budget[@]}" "$r" 2
-	assert_output "$(printf 'stop\tthe time budget: BUDGET=2m36s, 1m10s spent, step 3 would take about 1m07s and the final phase after it about 20s')"
-	run -0 nash-report climb --max-steps 3 --budget 148 --max-growth 1.1 "${budget[@]}" "$r" 2
-	assert_output continue
-	run -0 nash-report climb --max-steps 3 --budget 147 --max-growth 1.1 "${budget[@]}" "$r" 2
-	assert_output --partial "and the final phase after it about 11s"
 	# a step's wall, as the climb timed it, counts instead (20 s, not 15); a wall that holds no
 	# count does not
 	echo 20 >"$r/step1/wall"
@@ -215,6 +205,20 @@ copy() {
 	assert_output "$(printf 'stop\tthe time budget: BUDGET=59s, 10s spent, step 1 would take about 20s and the final phase after it about 30s')"
 	run -0 nash-report climb --max-steps 3 --budget 60 "${budget[@]}" "$r" 0
 	assert_output continue
+	# a step whose best would need a longer final phase than the step before's, past the
+	# budget, is set aside: step 2's best at 8 s, its final phase 4 x 8 x 1.2 = 38 s (step 1's
+	# 4 x 4 x 1.2 = 19 s); 70 s spent: 108 s in all
+	climbing "$BATS_TEST_TMPDIR/d"
+	set_figures "$BATS_TEST_TMPDIR/d/step2/best.h5" 0.605 8
+	run -0 nash-report climb --max-steps 3 --budget 107 "${budget[@]}" "$BATS_TEST_TMPDIR/d" 2
+	assert_output "$(printf "discard\tthe time budget: BUDGET=1m47s, 1m10s spent, and step 2's best would need about 38s of final phase, step 1's less: step 2 is set aside")"
+	run -0 cat "$BATS_TEST_TMPDIR/d/climb.txt"
+	assert_line "steps=1"
+	run -0 nash-report climb --max-steps 3 --budget 108 "${budget[@]}" "$BATS_TEST_TMPDIR/d" 2
+	assert_output --partial "$(printf 'stop\tthe time budget: BUDGET=1m48s, 1m10s spent, step 3 would take')"
+	# no budget, no setting aside
+	run -0 nash-report climb --max-steps 3 "$BATS_TEST_TMPDIR/d" 2
+	assert_output continue
 }
 
 @test "nash-report climb: usage errors exit 2, bad files 1 naming the file" {
@@ -227,12 +231,6 @@ copy() {
 	assert_output --partial "--epochs: '1,2' is not SEED,NEIGH,FINAL"
 	run -2 nash-report climb --max-steps 3 --patience 0 "$u" 2
 	assert_output --partial "--patience: 0 is out of range"
-	run -2 nash-report climb --max-steps 3 --max-growth 0.9 "$u" 2
-	assert_output --partial "--max-growth: '0.9' is not a factor of 1 or more"
-	run -2 nash-report climb --max-steps 3 --max-growth '' "$u" 2
-	assert_output --partial "--max-growth: '' is not a factor of 1 or more"
-	run -2 nash-report max-params --max-growth 2 4x "$u/step0/best.h5"
-	assert_output --partial "max-params takes no --max-growth"
 	run -2 nash-report search --budget 60 "$u" 2
 	assert_output --partial "search takes no --budget"
 	run -2 nash-report climb --max-steps 3 "$u"

@@ -860,28 +860,32 @@ runs_fingerprint() {
 	assert_output --partial "search: BUDGET and PATIENCE are for one search (RUNS=1)"
 }
 
-@test "BUDGET with MAX_GROWTH: the final phase after the next step reserved for a network G times as costly" {
+@test "BUDGET: a step whose best could not have its final phase within the budget is set aside" {
 	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
-	run=$BATS_TEST_TMPDIR/bg
-	set -- RUN="$run" EPOCHS_SEED=1 EPOCHS_NEIGH=1 EPOCHS_FINAL=30 ENSEMBLE=raw MAX_GROWTH=20
-	# the seed network pretrained, stated to have taken 10 s (the fixture trains in less than
-	# the tenth of a second the figures keep): the final phase of 30 epochs is predicted at
-	# 30 x 10 x 1.1 x 1.2 = 396 s, a quarter more 495 s, 20 times 7920 s
-	run -0 search "$run/step0/best.h5" "$@"
-	/usr/bin/python3 -c 'import h5py, sys
+	run=$BATS_TEST_TMPDIR/bd
+	set -- RUN="$run" EPOCHS_SEED=1 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 ENSEMBLE=raw
+	run -0 search "$run/step1/best.h5" "$@" STEPS=1
+	# the fixture trains in less than the tenth of a second the figures keep: step 0's best
+	# stated to have trained for 10 s (its final phase predicted at 10 x 1.1 x 1.2 = 13 s),
+	# step 1's for 1000 s (1320 s: past a 10-minute budget, and longer than step 0's best's):
+	# step 1 is set aside, the search ends with step 0's best (the files keep their times, so
+	# that make keeps them)
+	for f in "$run/step0/best.h5:10" "$run/step1/best.h5:1000"; do
+		t=$(stat -c %y "${f%:*}")
+		/usr/bin/python3 -c 'import h5py, sys
 with h5py.File(sys.argv[1], "r+") as f:
     r = f["training/record"][...]
-    r["seconds"][-1] = 10
-    f["training/record"][...] = r' "$run/step0/best.h5"
-	# without a cap step 1 and the final phase after it fit 600 s; 20 times as costly they do not
-	run -0 search search "$@" BUDGET=600s STEPS=
-	assert_line --regexp '^search: 0 steps \(the time budget: BUDGET=10m00s, [0-9]+s spent, step 1 would take about [0-9]+s and the final phase after it about 2h12m00s\); '
-	why=$(sed -n 's/^why=//p' "$run/climb.txt")
-	climb=(--max-steps 998 --budget 600 --epochs 1,1,30 --neigh 2 --jobs "$(nproc)" --final-on all --ensemble raw)
-	run -0 nash-report climb "${climb[@]}" --max-growth 20 "$run" 0
-	assert_output "$(printf 'stop\t%s' "$why")"
-	run -0 nash-report climb "${climb[@]}" "$run" 0
-	assert_output continue
+    r["seconds"][-1] = float(sys.argv[2])
+    f["training/record"][...] = r' "${f%:*}" "${f##*:}"
+		touch -d "$t" "${f%:*}"
+	done
+	run -0 search search "$@" BUDGET=600s STEPS=1
+	assert_line --regexp "^search: 0 steps \(the time budget: BUDGET=10m00s, [0-9]+s spent, and step 1's best would need about 22m00s of final phase, step 0's less: step 1 is set aside\); make search STEPS=0 "
+	run -0 cat "$run/climb.txt"
+	assert_line "steps=0"
+	# the final phase trained step 0's best (training keeps the id), as STEPS=0 does
+	nash-show --tsv "$run/final.h5" "$run/step0/best.h5" >"$BATS_TEST_TMPDIR/ids.tsv"
+	[ "$(tsv_col id "$BATS_TEST_TMPDIR/ids.tsv" 1)" = "$(tsv_col id "$BATS_TEST_TMPDIR/ids.tsv" 2)" ]
 }
 
 @test "PATIENCE: the search stops after K steps without a validation gain of MIN_GAIN" {

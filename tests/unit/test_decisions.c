@@ -121,20 +121,22 @@ TEST(decide_budget)
 	s.budget = 59;
 	CHECK(climb_decide(&d, &s, st, 0, 0, &err) == 0 && d.verdict == CLIMB_BUDGET);
 	CHECK(d.spent == 10 && d.next == 20 && d.after == 30);
-	/* MAX_GROWTH: the final phase after the next step of a network up to G times as costly per
-	   image, instead of a quarter more: 10 s twice, 20 s; 1.1 times, 11 s */
-	s.budget = 65;
-	s.max_growth = 2;
-	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE && d.after == 20);
-	s.budget = 64;
-	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_BUDGET && d.after == 20);
-	s.max_growth = 1.1;
-	s.budget = 56;
-	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE && d.after == 11);
-	/* after the pretraining: 24 s, 1.5 times: 36 s */
-	s.max_growth = 1.5;
-	CHECK(climb_decide(&d, &s, st, 0, 0, &err) == 0 && d.after == 36 && d.next == 20);
-	s.max_growth = 0;
+	/* a step whose best would need a longer final phase than the step before's, past the
+	   budget, is set aside: step 2's best at 8 s, 4 x 8 x 1.2 = 38 s (step 1's 14 s), 30 s
+	   spent */
+	double kept = st[2].best_seconds;
+	st[2].best_seconds = 8;
+	s.budget = 67;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_DISCARD && d.then == 1 &&
+	      d.after == 38 && d.spent == 30);
+	s.budget = 68;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_BUDGET);
+	/* not without a budget, nor after the pretraining */
+	s.budget = -1;
+	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_CONTINUE);
+	s.budget = 1;
+	CHECK(climb_decide(&d, &s, st, 0, 0, &err) == 0 && d.verdict == CLIMB_BUDGET);
+	st[2].best_seconds = kept;
 	/* the most steps come first */
 	s.max_steps = 2;
 	CHECK(climb_decide(&d, &s, st, 2, 0, &err) == 0 && d.verdict == CLIMB_MAX_STEPS);
