@@ -70,13 +70,13 @@ ifneq ($(S_ABL_GOALS),)
 ifneq ($(words $(ABL_DIR)),1)
 $(error ablation: ABL_DIR must be one path without spaces, not '$(ABL_DIR)')
 endif
-ifeq ($(shell echo '$(ABL_SEEDS)' | grep -Ex '[1-9][0-9]*'),)
+ifeq ($(call s_positive,$(ABL_SEEDS)),)
 $(error ablation: ABL_SEEDS must be a positive integer (how many seeds), not '$(ABL_SEEDS)')
 endif
 ifeq ($(call s_seeds_fit,$(SEED),$(ABL_SEEDS)),)
 $(error ablation: SEED+ABL_SEEDS-1 must be below 10^13 (the seeds of steps and children append 6 digits))
 endif
-ifeq ($(filter lineage budget,$(ABL_SCRATCH))$(shell echo '$(ABL_SCRATCH)' | grep -Ex '[1-9][0-9]*'),)
+ifeq ($(filter lineage budget,$(ABL_SCRATCH))$(call s_positive,$(ABL_SCRATCH)),)
 $(error ablation: ABL_SCRATCH must be lineage, budget or a number of epochs, not '$(ABL_SCRATCH)')
 endif
 $(foreach s,$(S_ABL_SEEDS),$(call s_ablate,$s))

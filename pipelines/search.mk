@@ -384,6 +384,28 @@ s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_P
 	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT)$(s_arch_record) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
 	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(s_recipe_record)$(s_tolerance_record)
 
+# The settings' shapes, checked by make itself: a search's makes read this file hundreds of
+# times, and a `$(shell echo | grep)` per setting was two programs each (4,000 a test run).
+# $(call s_nodigits,V): V without its digits; each test is 'x' when V has the shape.
+s_nodigits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$1))))))))))
+s_word     = $(if $(filter 1,$(words $1)),x)
+# [0-9]+, [1-9][0-9]*, [0-9]{1,13}
+s_count    = $(if $(call s_word,$1),$(if $(call s_nodigits,$1),,x))
+s_positive = $(if $(call s_count,$1),$(if $(filter 0%,$1),,x))
+s_seedlike = $(if $(call s_count,$1),$(if $(word 14,$(subst 0,0 ,$(subst 1,1 ,$(subst 2,2 ,$(subst 3,3 ,$(subst 4,4 ,$(subst 5,5 ,$(subst 6,6 ,$(subst 7,7 ,$(subst 8,8 ,$(subst 9,9 ,$1))))))))))),,x))
+# ([0-9]*\.)?[0-9]+ (digits, at most one dot, a digit last); 0?\.[0-9]+|0 (a fraction below 1)
+s_udec     = $(if $(call s_word,$1),$(if $(filter-out .,$(call s_nodigits,$1)),,$(if $(filter %0 %1 %2 %3 %4 %5 %6 %7 %8 %9,$1),x)))
+s_frac     = $(if $(filter 0,$1),x,$(if $(call s_udec,$1),$(if $(filter .% 0.%,$1),x)))
+# 0*[1-9][0-9]*(\.[0-9]+)? (a factor of 1 or more)
+s_factor   = $(if $(call s_udec,$1),$(if $(filter .%,$1),,$(if $(subst 0,,$(firstword $(subst ., ,$1))),x)))
+# N, or D followed by SUFFIX ($(call s_count_or,V,SUFFIX): 4x, 10%)
+s_count_or = $(or $(call s_count,$1),$(if $(filter %$2,$1),$(call s_udec,$(patsubst %$2,%,$1))))
+S_PERCENT := %
+# [0-9]+[smh]?
+s_walltime = $(call s_count,$(if $(filter %h,$1),$(patsubst %h,%,$1),$(if $(filter %m,$1),$(patsubst %m,%,$1),$(patsubst %s,%,$1))))
+# START[:END], each ([0-9]*\.)?[0-9]+
+s_lrs      = $(if $(call s_word,$1),$(if $(filter 1,$(words $(subst :, ,$1))),$(call s_udec,$1),$(if $(filter 2,$(words $(subst :, ,$1))),$(if $(filter $1,$(word 1,$(subst :, ,$1)):$(word 2,$(subst :, ,$1))),$(and $(call s_udec,$(word 1,$(subst :, ,$1))),$(call s_udec,$(word 2,$(subst :, ,$1))))))))
+
 # ---- checks: when a search target is asked for ----
 S_GOALS := $(filter search search-run baseline baseline-run $(S_RUN)/%,$(MAKECMDGOALS)) $(S_ABL_GOALS)
 # A repacked dataset file redoes the search: its checksum is in the stamps (cksum reads the
@@ -394,23 +416,23 @@ ifneq ($(words $(RUN)),1)
 $(error search: RUN must be one path without spaces, not '$(RUN)')
 endif
 S_BAD := $(strip $(foreach v,$(if $(and $(BUDGET),$(if $(STEPS),,empty)),,STEPS) NEIGH MORPHS EPOCHS_SEED EPOCHS_NEIGH EPOCHS_FINAL BATCH SEED RUNS $(if $(LIMIT),LIMIT),\
-	$(if $(shell echo '$($v)' | grep -Ex '[0-9]+'),,$v)))
+	$(if $(call s_count,$($v)),,$v)))
 ifneq ($(S_BAD),)
 $(error search: $(S_BAD) must be non-negative integers)
 endif
-$(foreach v,THREADS THREADS_ALONE,$(if $($v),$(if $(shell echo '$($v)' | grep -Ex '[1-9][0-9]*'),,\
+$(foreach v,THREADS THREADS_ALONE,$(if $($v),$(if $(call s_positive,$($v)),,\
 	$(error search: $v must be a positive integer (threads per training), not '$($v)'))))
 ifneq ($(BUDGET),)
-ifeq ($(shell echo '$(BUDGET)' | grep -Ex '[0-9]+[smh]?'),)
+ifeq ($(call s_walltime,$(BUDGET)),)
 $(error search: BUDGET must be a wall time such as 600s, 10m or 2h, not '$(BUDGET)')
 endif
 endif
 ifneq ($(PATIENCE),)
-ifeq ($(shell echo '$(PATIENCE)' | grep -Ex '[1-9][0-9]*'),)
+ifeq ($(call s_positive,$(PATIENCE)),)
 $(error search: PATIENCE must be a number of steps (1 or more), not '$(PATIENCE)')
 endif
 endif
-ifeq ($(shell echo '$(MIN_GAIN)' | grep -Ex '0?\.[0-9]+|0'),)
+ifeq ($(call s_frac,$(MIN_GAIN)),)
 $(error search: MIN_GAIN must be a validation accuracy gain from 0 to below 1 (0.001 = 0.1 points), not '$(MIN_GAIN)')
 endif
 ifneq ($(BUDGET)$(PATIENCE),)
@@ -419,22 +441,22 @@ $(error search: BUDGET and PATIENCE are for one search (RUNS=1))
 endif
 endif
 ifneq ($(MAX_PARAMS),)
-ifeq ($(shell echo '$(MAX_PARAMS)' | grep -Ex '[0-9]+|([0-9]*\.)?[0-9]+x'),)
+ifeq ($(call s_count_or,$(MAX_PARAMS),x),)
 $(error search: MAX_PARAMS must be a number of parameters (200000) or a multiple of the seed network's (4x), not '$(MAX_PARAMS)')
 endif
 endif
 ifneq ($(MAX_GROWTH),)
-ifeq ($(shell echo '$(MAX_GROWTH)' | grep -Ex '0*[1-9][0-9]*(\.[0-9]+)?'),)
+ifeq ($(call s_factor,$(MAX_GROWTH)),)
 $(error search: MAX_GROWTH must be a factor of 1 or more (1.5: a child costs at most 1.5 times its parent's multiply-adds per image), or empty for no cap, not '$(MAX_GROWTH)')
 endif
 endif
 ifneq ($(TOLERANCE),)
-ifeq ($(shell echo '$(TOLERANCE)' | grep -Ex '0?\.[0-9]+|0'),)
+ifeq ($(call s_frac,$(TOLERANCE)),)
 $(error search: TOLERANCE must be a validation accuracy from 0 to below 1 (0.002 = 0.2 points), not '$(TOLERANCE)')
 endif
 endif
 ifneq ($(VAL),)
-ifeq ($(shell echo '$(VAL)' | grep -Ex '[0-9]+|([0-9]*\.)?[0-9]+%'),)
+ifeq ($(call s_count_or,$(VAL),$(S_PERCENT)),)
 $(error search: VAL must be a number of validation images (5000) or a percentage of the training set (10%), not '$(VAL)')
 endif
 endif
@@ -444,7 +466,7 @@ endif
 ifneq ($(word 999,$(S_STEPS))$(word 1000,$(shell seq 1 $(NEIGH) 2>/dev/null)),)
 $(error search: at most 998 STEPS and 999 NEIGH (seeds number them in three digits))
 endif
-ifeq ($(shell echo '$(SEED)' | grep -Ex '[0-9]{1,13}'),)
+ifeq ($(call s_seedlike,$(SEED)),)
 $(error search: SEED must be below 10^13 (the seeds of steps and children append 6 digits))
 endif
 ifeq ($(filter default paper cifar10 cifar10-cpu ablation,$(PROFILE)),)
@@ -468,11 +490,11 @@ ifeq ($(filter yes no,$(KEEP_PARENT)),)
 $(error search: KEEP_PARENT must be yes or no, not '$(KEEP_PARENT)')
 endif
 ifneq ($(LR_NEIGH),)
-ifeq ($(shell echo '$(LR_NEIGH)' | grep -Ex '[0-9]*\.?[0-9]+(:[0-9]*\.?[0-9]+)?'),)
+ifeq ($(call s_lrs,$(LR_NEIGH)),)
 $(error search: LR_NEIGH must be START[:END] (learning rates, e.g. 0.02:0.02), not '$(LR_NEIGH)')
 endif
 endif
-$(foreach v,SMOOTHING EMA,$(if $($v),$(if $(shell echo '$($v)' | grep -Ex '0?\.[0-9]+|0'),,\
+$(foreach v,SMOOTHING EMA,$(if $($v),$(if $(call s_frac,$($v)),,\
 	$(error search: $v must be a number from 0 to below 1 (nash-train --$(if $(filter EMA,$v),ema,label-smoothing)), not '$($v)'))))
 ifneq ($(TTA),)
 ifeq ($(filter none flip flip-shift,$(TTA)),)

@@ -51,6 +51,10 @@ if ! (unset MAKEFLAGS MFLAGS MAKELEVEL && make -C "$top" -s --no-print-directory
 	echo "not ok - make all BUILD=$NASH_BUILD failed" | tee -a "$log"
 fi
 
+# python3-h5py, probed once for every test that needs it (have_h5py, tests/bats/common.bash)
+NASH_TEST_H5PY=$(/usr/bin/python3 -c 'import h5py' 2>/dev/null && echo yes || echo no)
+export NASH_TEST_H5PY
+
 # The Bats files, longest first (only the order: a long file started last would end last).
 bats_files=
 for f in slurm valgrind search pytorch ablation nash-train examples hostile nash-export nash-data-pack nash-data-images \

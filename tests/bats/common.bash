@@ -13,6 +13,17 @@ CIFAR10="cifar10@600,100:$FIX/cifar10"
 CIFAR100="cifar100@600,100:$FIX/cifar100"
 export NASH_BUILD PATH FIX FMNIST CIFAR10 CIFAR100
 
+# True when python3-h5py (which the tests that craft files use) is installed: tests/run.sh
+# probes once for the whole run (NASH_TEST_H5PY=yes or no; an import costs 0.2 s of CPU, and
+# hostile.bats alone asked 17 times), a file run on its own probes here.
+have_h5py() {
+	case ${NASH_TEST_H5PY:-} in
+	yes) return 0 ;;
+	no) return 1 ;;
+	esac
+	/usr/bin/python3 -c 'import h5py' 2>/dev/null
+}
+
 # A small seed network on the fixture data, written once per test file.
 seed_model() {
 	if [ ! -f "$BATS_FILE_TMPDIR/seed.h5" ]; then

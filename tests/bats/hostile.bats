@@ -5,7 +5,7 @@
 load common
 
 setup_file() {
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null || return 0
+	have_h5py || return 0
 	d=$BATS_FILE_TMPDIR
 	nash-init --dataset "$FMNIST" --widths 4,8 --val 200 -o "$d/seed.h5"
 	nash-train --data "$FMNIST" --limit 256 --batch 32 --epochs 1 -o "$d/a.h5" "$d/seed.h5" >/dev/null 2>&1
@@ -13,7 +13,7 @@ setup_file() {
 }
 
 setup() {
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null || skip "python3-h5py not installed"
+	have_h5py || skip "python3-h5py not installed"
 	cp "$BATS_FILE_TMPDIR/seed.h5" "$BATS_TEST_TMPDIR/m.h5"
 	cp "$BATS_FILE_TMPDIR/ens.h5" "$BATS_TEST_TMPDIR/e.h5"
 	M=$BATS_TEST_TMPDIR/m.h5

@@ -106,9 +106,9 @@ need_models() {
 	d=$BATS_FILE_TMPDIR
 	for model in t0 t1 t2 t3 t4; do
 		nash-export --onnx -o "$d/$model.onnx" "$d/$model.h5"
-		"$NASH_BUILD/tests/nash_logits" "$d/$model.h5" fashion-mnist 1000 cpu "$d/im.u8" "$d/lg.f32" >/dev/null
+		"$NASH_BUILD/tests/nash_logits" "$d/$model.h5" fashion-mnist 1000 cpu "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/lg.f32" >/dev/null
 		run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
-			"$d/$model.onnx" "$d/im.u8" "$d/lg.f32" 1 28 28 1e-4
+			"$d/$model.onnx" "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/lg.f32" 1 28 28 1e-4
 		echo "# $model: $output" >&3
 	done
 }
@@ -121,9 +121,9 @@ need_models() {
 	nash-export --onnx -o "$d/odd.onnx" "$d/odd.h5"
 	run -0 /usr/bin/python3 "$BATS_TEST_DIRNAME/../onnx/check.py" --ops "$d/odd.onnx"
 	for op in GlobalAveragePool Unsqueeze Concat Gemm; do assert_output --partial " $op"; done
-	"$NASH_BUILD/tests/nash_logits" "$d/odd.h5" fashion-mnist 500 cpu "$d/im.u8" "$d/lg.f32" >/dev/null
+	"$NASH_BUILD/tests/nash_logits" "$d/odd.h5" fashion-mnist 500 cpu "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/lg.f32" >/dev/null
 	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
-		"$d/odd.onnx" "$d/im.u8" "$d/lg.f32" 1 28 28 1e-4
+		"$d/odd.onnx" "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/lg.f32" 1 28 28 1e-4
 	echo "# odd graph: $output" >&3
 }
 
@@ -132,9 +132,9 @@ need_models() {
 	[ ! -f "$NODE_DIR/UNAVAILABLE" ] || skip "onnxruntime-node not installed: $(cat "$NODE_DIR/UNAVAILABLE")"
 	d=$BATS_FILE_TMPDIR
 	nash-export --onnx -o "$d/t3.onnx" "$d/t3.h5"
-	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 100 cpu "$d/im4.u8" "$d/lg4.f32" >/dev/null
+	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 100 cpu "$BATS_TEST_TMPDIR/im4.u8" "$BATS_TEST_TMPDIR/lg4.f32" >/dev/null
 	run -1 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
-		"$d/t3.onnx" "$d/im4.u8" "$d/lg4.f32" 1 28 28 1e-4
+		"$d/t3.onnx" "$BATS_TEST_TMPDIR/im4.u8" "$BATS_TEST_TMPDIR/lg4.f32" 1 28 28 1e-4
 }
 
 @test "--tta none is the default export: the same bytes, output 'logits', no softmax, no nash.tta" {
@@ -190,17 +190,17 @@ need_models() {
 	for model in t0 t4; do
 		for t in flip flip-shift; do
 			nash-export --onnx --tta $t -o "$d/$model.$t.onnx" "$d/$model.h5"
-			"$NASH_BUILD/tests/nash_logits" "$d/$model.h5" fashion-mnist 300 cpu "$d/im.u8" "$d/p.f32" $t "$d/y.u8" >/dev/null
+			"$NASH_BUILD/tests/nash_logits" "$d/$model.h5" fashion-mnist 300 cpu "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/p.f32" $t "$BATS_TEST_TMPDIR/y.u8" >/dev/null
 			run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
-				"$d/$model.$t.onnx" "$d/im.u8" "$d/p.f32" 1 28 28 1e-5 "$d/y.u8"
+				"$d/$model.$t.onnx" "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/p.f32" 1 28 28 1e-5 "$BATS_TEST_TMPDIR/y.u8"
 			assert_output --regexp "^probabilities: images=300 .* same_class=300/300 accuracy_onnx=([0-9.]+) accuracy_nash=\1\$"
 			echo "# $model --tta $t: $output" >&3
 		done
 	done
 	# the views matter: nash's flip probabilities are not the flip-shift graph's
-	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 300 cpu "$d/im.u8" "$d/p.f32" flip "$d/y.u8" >/dev/null
+	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" fashion-mnist 300 cpu "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/p.f32" flip "$BATS_TEST_TMPDIR/y.u8" >/dev/null
 	run -1 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
-		"$d/t4.flip-shift.onnx" "$d/im.u8" "$d/p.f32" 1 28 28 1e-5
+		"$d/t4.flip-shift.onnx" "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/p.f32" 1 28 28 1e-5
 }
 
 @test "the flip-shift graph's accuracy on a whole test set is nash-train --epochs 0 --eval test --tta flip-shift's" {
@@ -213,9 +213,9 @@ need_models() {
 	run -0 nash-train --data "$FMNIST" --epochs 0 --eval test --tta flip-shift -o /dev/null "$d/t4.h5"
 	acc=$(sed -n 's/.*test_accuracy=\([0-9.]*\) tta=flip-shift$/\1/p' <<<"$output")
 	[ -n "$acc" ]
-	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" "$FMNIST" 200 cpu "$d/im.u8" "$d/p.f32" flip-shift "$d/y.u8" >/dev/null
+	"$NASH_BUILD/tests/nash_logits" "$d/t4.h5" "$FMNIST" 200 cpu "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/p.f32" flip-shift "$BATS_TEST_TMPDIR/y.u8" >/dev/null
 	run -0 env NODE_PATH="$NODE_DIR/node_modules" node "$BATS_TEST_DIRNAME/../onnx/compare.js" \
-		"$d/t4.fs.onnx" "$d/im.u8" "$d/p.f32" 1 28 28 1e-5 "$d/y.u8"
+		"$d/t4.fs.onnx" "$BATS_TEST_TMPDIR/im.u8" "$BATS_TEST_TMPDIR/p.f32" 1 28 28 1e-5 "$BATS_TEST_TMPDIR/y.u8"
 	assert_output --partial "images=200 "
 	assert_output --partial " accuracy_onnx=$acc accuracy_nash=$acc"
 	echo "# nash-train $acc; $output" >&3

@@ -8,7 +8,7 @@ load report
 setup_file() {
 	hand_made_search "$BATS_FILE_TMPDIR/r"
 	hand_made_runs "$BATS_FILE_TMPDIR/runs"
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null && hand_made_ablation "$BATS_FILE_TMPDIR/abl"
+	have_h5py && hand_made_ablation "$BATS_FILE_TMPDIR/abl"
 	# a model trained one epoch, whose figures the climb's tests state (set_figures)
 	nash-train --data "$FMNIST" --limit 64 --batch 32 --epochs 1 -o "$BATS_FILE_TMPDIR/trained.h5" \
 		"$BATS_FILE_TMPDIR/r/step0/best.h5" >/dev/null 2>&1
@@ -159,7 +159,7 @@ copy() {
 }
 
 @test "nash-report climb: the most steps, the saturation, the time budget, against hand-computed values" {
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	have_h5py || fail "python3-h5py is missing (tests/deps.sh installs it)"
 	r=$BATS_TEST_TMPDIR/r
 	climbing "$r"
 	budget=(--epochs 2,1,4 --neigh 2 --jobs 2)
@@ -251,7 +251,7 @@ copy() {
 }
 
 @test "nash-report baseline-budget: the seed network's epochs for the search's training time" {
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	have_h5py || fail "python3-h5py is missing (tests/deps.sh installs it)"
 	d=$BATS_TEST_TMPDIR
 	cp "$BATS_FILE_TMPDIR/trained.h5" "$d/seed.h5"
 	set_figures "$d/seed.h5" 0.5 2 600
@@ -359,7 +359,7 @@ copy() {
 }
 
 @test "nash-report ablation: the variants' table and the verdict against hand-computed values" {
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	have_h5py || fail "python3-h5py is missing (tests/deps.sh installs it)"
 	d=$BATS_FILE_TMPDIR/abl
 	run -0 nash-report ablation --plot report/val-time.png "$d" seed1 seed2
 	run -0 cat "$d/results.tsv"

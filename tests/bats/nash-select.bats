@@ -88,7 +88,7 @@ col() {
 }
 
 @test "nash-select --tolerance: among the models within T of the best, the one with the fewest multiply-adds" {
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	have_h5py || fail "python3-h5py is missing (tests/deps.sh installs it)"
 	d=$BATS_FILE_TMPDIR
 	t=$BATS_TEST_TMPDIR
 	# a as the parent (0.7980), its wider child (more multiply-adds) 0.2 points above it

@@ -326,7 +326,7 @@ train_paused() {
 }
 
 @test "nash-train refuses a checkpoint whose epochs done do not fit its run" {
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	have_h5py || fail "python3-h5py is missing (tests/deps.sh installs it)"
 	m=$(seed_model)
 	d=$BATS_TEST_TMPDIR
 	args=(--data "$FMNIST" --epochs 3 --threads 1 --limit 256 --batch 32)

@@ -861,7 +861,7 @@ runs_fingerprint() {
 }
 
 @test "BUDGET: a step whose best could not have its final phase within the budget is set aside" {
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null || fail "python3-h5py is missing (tests/deps.sh installs it)"
+	have_h5py || fail "python3-h5py is missing (tests/deps.sh installs it)"
 	run=$BATS_TEST_TMPDIR/bd
 	set -- RUN="$run" EPOCHS_SEED=1 EPOCHS_NEIGH=1 EPOCHS_FINAL=1 ENSEMBLE=raw
 	run -0 search "$run/step1/best.h5" "$@" STEPS=1

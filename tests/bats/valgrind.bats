@@ -106,14 +106,14 @@ vg() {
 	run -0 vg nash-report climb --max-steps 3 --jobs 2 --neigh 2 "$t/r" 2
 	run -0 vg nash-report climb --max-steps 2 "$t/r" 2
 	run -0 vg nash-report check-budget --label r/ "$t/r/step0/best.h5" 4x
-	if /usr/bin/python3 -c 'import h5py' 2>/dev/null; then
+	if have_h5py; then
 		hand_made_ablation "$t/abl"
 		run -0 vg nash-report ablation "$t/abl" seed1 seed2
 	fi
 }
 
 @test "valgrind: a reader's error crosses the isolating process's pipe with no uninitialised byte" {
-	/usr/bin/python3 -c 'import h5py' 2>/dev/null || skip "python3-h5py not installed"
+	have_h5py || skip "python3-h5py not installed"
 	# an add of two inputs of different shapes: the reader's graph check fails in the forked
 	# child, which sends its error, file name prefixed, through the pipe (lib/base/isolate.c)
 	cp "$d/child.h5" "$BATS_TEST_TMPDIR/bad.h5"
