@@ -127,11 +127,12 @@ int climb_decide(ClimbDecision *d, const ClimbSettings *s, const ClimbStep *step
 	d->verdict = CLIMB_CONTINUE;
 	d->step = k;
 	d->then = -1;
+	long spent = 0;
+	for (int i = 0; i <= k; i++)
+		spent += steps[i].seconds;
 	if (s->budget >= 0 && k >= 1) {
 		long final_now = climb_final_seconds(s, k, steps[k].best_seconds),
-		     final_before = climb_final_seconds(s, k - 1, steps[k - 1].best_seconds), spent = 0;
-		for (int i = 0; i <= k; i++)
-			spent += steps[i].seconds;
+		     final_before = climb_final_seconds(s, k - 1, steps[k - 1].best_seconds);
 		if (final_now >= 0 && final_before >= 0 && final_now > final_before && spent + final_now > s->budget) {
 			d->verdict = CLIMB_DISCARD;
 			d->then = k - 1;
@@ -164,8 +165,7 @@ int climb_decide(ClimbDecision *d, const ClimbSettings *s, const ClimbStep *step
 	if (reserve < 0)
 		return nash_err(err, NASH_ERR_RUNTIME, "%s: no training seconds to predict the final phase from",
 				nash_name(steps[k].best).s);
-	for (int i = 0; i <= k; i++)
-		d->spent += steps[i].seconds;
+	d->spent = spent;
 	d->next = climb_next_seconds(s, k, steps[k].seconds);
 	/* the final phase after it, of a network a quarter more costly: a guess, not a bound (a
 	   winner that grows more and whose final phase would not fit is discarded after its
