@@ -17,14 +17,19 @@ step_done() {
 	[ -f "$run/step$1/wall" ] && climb_make -q STEPS="$1" $targets >/dev/null 2>&1
 }
 
-# make_step K: brings step K up to date through make, and records its seconds in
-# DIR/stepK/wall when it had anything to do.
+# make_step K: brings step K up to date through make (with a budget, its best's speed too,
+# DIR/stepK/speed.h5), and records its seconds in DIR/stepK/wall when it had anything to do.
 make_step() {
 	k=$1
 	step_done "$k" && return 0
 	set -- $targets
 	t0=$(date +%s) || fail "cannot read the clock"
 	climb_make STEPS="$k" S_OPEN_ENDED=1 S_START="$climb_start" "$@" || exit $?
+	# with a budget, the step's best's speed as the final phase will train it (its time is the
+	# step's): what the final phase is predicted from
+	if [ -n "$budget" ] && [ "$k" != 0 ]; then
+		climb_make STEPS="$k" S_OPEN_ENDED=1 S_START="$climb_start" "$run/step$k/speed.h5" || exit $?
+	fi
 	t1=$(date +%s) || fail "cannot read the clock"
 	[ -z "$interrupted" ] || exit 130
 	echo $((t1 - t0)) >"$run/step$k/wall.tmp" && mv -f "$run/step$k/wall.tmp" "$run/step$k/wall" ||

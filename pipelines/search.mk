@@ -576,6 +576,18 @@ S_CLIMB = $(S_SH) climb --run $(S_RUN) --max-steps $(S_MAX_STEPS) $(if $(BUDGET)
 	--neigh $(NEIGH) --jobs $(S_AT_ONCE) --final-on $(FINAL_ON) --ensemble $(ENSEMBLE) \
 	-- $(MAKE) --no-print-directory $(S_JOBS_ONE) -f $(S_MAKEFILE)
 
+# BUDGET's measure of a step's best at the final phase's threads (pipelines/climb.sh makes it
+# after each step, within the step's time): one epoch of at most 8192 training images, trained
+# as the final phase trains, whose record's seconds per image predict the final phase
+# (lib/search/budget.c). The record's seconds hold the check after the epoch too (with
+# FINAL_ON=all, 1,024 training images; else the validation images), so the speed errs on the
+# side of the budget. Nothing else reads the file.
+S_SPEED_IMAGES = $(if $(LIMIT),$(shell [ '$(LIMIT)' -lt 8192 ] 2>/dev/null && echo '$(LIMIT)' || echo 8192),8192)
+$(S_RUN)/step%/speed.h5: $(S_RUN)/step%/best.h5
+	@$(LAUNCH) $(S_BIN)/nash-train --data $(DATA) --lr $(S_LR) --batch $(BATCH) --limit $(S_SPEED_IMAGES) \
+		--device $(DEVICE) $(if $(S_FINAL_THREADS),--threads $(S_FINAL_THREADS)) $(S_RECIPE) --epochs 1 \
+		$(if $(filter all,$(FINAL_ON)),--train-on all) -o $@ $< >$@.log 2>&1 || { cat $@.log >&2; exit 1; }
+
 # a dry run (-n) of BUDGET, PATIENCE shows the plan of STEPS (the climb would run makes)
 S_DRY_CLIMB = search: BUDGET and PATIENCE decide the steps as the search goes; this is the plan of STEPS=$(STEPS)
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Figures as nash-show --tsv shows them (an accuracy to 4 decimals, seconds to tenths, images
    whole): the decisions were made from those texts, and the same files must give the same ones. */
@@ -72,6 +73,24 @@ static int estimate_step(long *secs, const char *path, int jobs, NashErr *err)
 	return 0;
 }
 
+/* The seconds per image of RUN/stepK/speed.h5's training (BUDGET's measure of the step's best at
+   the final phase's threads, search.mk); 0 when there is no such file. */
+static int read_speed(double *per_image, const char *path, NashErr *err)
+{
+	*per_image = 0;
+	if (access(path, F_OK) != 0)
+		return 0;
+	ReportModel rm;
+	if (report_model_read(&rm, path, err))
+		return -1;
+	double secs = shown("%.1f", rm.mi.seconds), images = shown("%.0f", rm.mi.images);
+	if (!(secs > 0 && images > 0))
+		return nash_err(err, NASH_ERR_RUNTIME, "%s: no training seconds or images to measure a speed by",
+				nash_name(path).s);
+	*per_image = secs / images;
+	return 0;
+}
+
 int climb_step_read(ClimbStep *st, const ClimbSettings *s, const char *run, int k, NashErr *err)
 {
 	memset(st, 0, sizeof *st);
@@ -85,6 +104,15 @@ int climb_step_read(ClimbStep *st, const ClimbSettings *s, const char *run, int 
 	snprintf(st->val_text, sizeof st->val_text, isfinite(v) ? "%.4f" : "-", (double)v);
 	st->val = isfinite(v) ? strtod(st->val_text, NULL) : NAN;
 	st->best_seconds = shown("%.1f", rm.mi.seconds);
+	/* measured at the final phase's threads: what its last training would have taken there */
+	double per_image;
+	snprintf(path, sizeof path, "%s/step%d/speed.h5", run, k);
+	if (read_speed(&per_image, path, err))
+		return -1;
+	if (per_image > 0 && rm.mi.images > 0) {
+		st->best_seconds = per_image * shown("%.0f", rm.mi.images);
+		st->measured = 1;
+	}
 	snprintf(path, sizeof path, "%s/step%d/wall", run, k);
 	if (read_wall(&st->seconds, path, err))
 		return -1;

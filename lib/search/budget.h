@@ -28,13 +28,18 @@ typedef struct ClimbStep {
 	long seconds;           /* the step's seconds: RUN/stepK/wall, else estimated */
 	double val;             /* its best's validation accuracy as nash-show shows it; NaN when none */
 	char val_text[32];      /* the same as text ("0.8125", "-") */
-	double best_seconds;    /* its best's last training, in seconds as nash-show shows them */
+	double best_seconds;    /* its best's last training, in seconds as nash-show shows them; with
+				   RUN/stepK/speed.h5, what it would take at the final phase's threads */
+	int measured;           /* best_seconds from RUN/stepK/speed.h5 */
 } ClimbStep;
 
 /* Reads step k of RUN (0: the seed network's pretraining). Its seconds: the number on the first
    line of RUN/stepK/wall (the climb times each step it makes); without one (a step a plain
    `make search` made), estimated: step 0's best's total training seconds, a step's trained
-   children's seconds (RUN/stepK/select.tsv) over the trainings at once. Errors name the file. */
+   children's seconds (RUN/stepK/select.tsv) over the trainings at once. Its best's seconds: of
+   its last training, or, where the climb measured it (RUN/stepK/speed.h5: a short training of
+   the best as the final phase trains it, at its threads), that speed times the images of its
+   last training. Errors name the file. */
 int climb_step_read(ClimbStep *st, const ClimbSettings *s, const char *run, int k, NashErr *err);
 
 typedef enum ClimbVerdict {

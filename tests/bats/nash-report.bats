@@ -219,6 +219,22 @@ copy() {
 	# no budget, no setting aside
 	run -0 nash-report climb --max-steps 3 "$BATS_TEST_TMPDIR/d" 2
 	assert_output continue
+	# a step's best measured at the final phase's threads (stepK/speed.h5, as the climb makes
+	# it): its seconds per image times the images of the best's last training. Step 2's best
+	# trained 2,000 images in 2 s; measured at 1 s for 2,000 images: 1 s, its final phase 4 x
+	# 1 x 1.2 = 4.8, 5 s, a quarter more 6 s (not 12): 70 + 67 + 6 = 143 s
+	climbing "$BATS_TEST_TMPDIR/m"
+	set_figures "$BATS_TEST_TMPDIR/m/step2/best.h5" 0.605 2 2000
+	cp "$BATS_TEST_TMPDIR/m/step2/best.h5" "$BATS_TEST_TMPDIR/m/step2/speed.h5"
+	set_figures "$BATS_TEST_TMPDIR/m/step2/speed.h5" 0.605 1 2000
+	run -0 nash-report climb --max-steps 3 --budget 143 "${budget[@]}" "$BATS_TEST_TMPDIR/m" 2
+	assert_output continue
+	run -0 nash-report climb --max-steps 3 --budget 142 "${budget[@]}" "$BATS_TEST_TMPDIR/m" 2
+	assert_output --partial "and the final phase after it about 6s"
+	# a speed file with no training in it is an error naming it
+	set_figures "$BATS_TEST_TMPDIR/m/step2/speed.h5" 0.605 0 2000
+	run -1 nash-report climb --max-steps 3 --budget 142 "${budget[@]}" "$BATS_TEST_TMPDIR/m" 2
+	assert_output --partial "speed.h5: no training seconds or images to measure a speed by"
 }
 
 @test "nash-report climb: usage errors exit 2, bad files 1 naming the file" {
