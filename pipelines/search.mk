@@ -175,6 +175,17 @@ THREADS  ?=
 # `make baseline`'s. Empty: THREADS. `make search` and `make baseline` that choose the split
 # themselves (no -j, no THREADS given) set it to every core.
 THREADS_ALONE ?=
+# The trainings start with the thread settings nash-train gives itself (tools/thread_env.h:
+# OpenMP threads that wait sleep, OpenBLAS starts no threads of its own), so that none
+# re-executes itself to set them: 11 ms of CPU a start, most of it the OpenBLAS thread pool the
+# first start makes for nothing. A user's own settings, from the environment or the command
+# line, are kept, as nash-train keeps them.
+ifeq ($(origin OMP_WAIT_POLICY)$(origin GOMP_SPINCOUNT),undefinedundefined)
+export OMP_WAIT_POLICY := passive
+endif
+ifeq ($(origin OPENBLAS_NUM_THREADS),undefined)
+export OPENBLAS_NUM_THREADS := 1
+endif
 
 # ---- derived ----
 S_RUN   := $(patsubst %/,%,$(RUN))

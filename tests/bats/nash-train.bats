@@ -277,9 +277,10 @@ train_paused() {
 	"${no_aslr[@]}" true 2>/dev/null || no_aslr=() # a container may forbid it: then as usual
 	for dev in ref cpu-blas cpu; do
 		for t in 1 2; do
-			n=128
-			[ "$dev" = ref ] && n=32 # ref's loops are slow: two steps an epoch
-			ARGS=(--data "$FMNIST" --device "$dev" --threads "$t" --limit "$n" --batch 16 --epochs 2)
+			# 4 steps an epoch (ref's loops are slow: 2 steps of 8 images)
+			n=64 b=16
+			[ "$dev" = ref ] && n=16 b=8
+			ARGS=(--data "$FMNIST" --device "$dev" --threads "$t" --limit "$n" --batch "$b" --epochs 2)
 			o=$d/$dev-$t
 			train_into "$o.h5" "$d/child.h5"
 			model_text "$o.h5" >"$o.txt"

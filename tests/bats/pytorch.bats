@@ -8,7 +8,7 @@ load common
 # statistic).
 three_steps() { # ENGINE TOL WARMUP
 	[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || skip "no Fashion-MNIST"
-	/usr/bin/python3 -c 'import torch, h5py' 2>/dev/null || fail "python3-torch and python3-h5py are missing (tests/deps.sh installs them)"
+	have_python_modules torch h5py || fail "python3-torch and python3-h5py are missing (tests/deps.sh installs them)"
 	d=$BATS_TEST_TMPDIR
 	# narrow (the checks are per weight, whatever the width): the ref engine's loops are slow
 	nash-init --val 200 --widths 8,16,32 -o "$d/seed.h5"

@@ -775,6 +775,27 @@ runs_fingerprint() {
 	assert_output --partial "holds repeated searches (run1, ...)"
 }
 
+@test "the trainings start with nash-train's own thread settings; a user's are kept" {
+	# LAUNCH notes what each training's environment holds
+	cat >"$BATS_TEST_TMPDIR/launch" <<'EOF'
+#!/bin/sh
+echo "${OMP_WAIT_POLICY-none} ${OPENBLAS_NUM_THREADS-none} ${GOMP_SPINCOUNT-none}" >>"${0%/*}/env"
+exec "$@"
+EOF
+	chmod +x "$BATS_TEST_TMPDIR/launch"
+	l=(LAUNCH="$BATS_TEST_TMPDIR/launch")
+	run -0 search "$BATS_TEST_TMPDIR/a/step0/best.h5" RUN="$BATS_TEST_TMPDIR/a" "${l[@]}"
+	OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2 run -0 search "$BATS_TEST_TMPDIR/b/step0/best.h5" \
+		RUN="$BATS_TEST_TMPDIR/b" "${l[@]}"
+	GOMP_SPINCOUNT=1000 run -0 search "$BATS_TEST_TMPDIR/c/step0/best.h5" RUN="$BATS_TEST_TMPDIR/c" "${l[@]}"
+	run -0 search "$BATS_TEST_TMPDIR/d/step0/best.h5" RUN="$BATS_TEST_TMPDIR/d" OPENBLAS_NUM_THREADS=3 "${l[@]}"
+	run -0 cat "$BATS_TEST_TMPDIR/env"
+	assert_output "passive 1 none
+active 2 none
+none 1 1000
+passive 3 none"
+}
+
 @test "settings with quotes and spaces are recorded as given" {
 	run=$BATS_TEST_TMPDIR/q
 	# LAUNCH is recorded in the run stamp; a value with ' and spaces must not break it
