@@ -349,10 +349,12 @@ with h5py.File(sys.argv[1], "r+") as f:
 	run -0 nash-train "${args[@]}" -o "$d/out.h5" "$d/ck.h5"
 }
 
-@test "learning: 6,000 Fashion-MNIST images, 2 epochs, no augmentation reach 75% validation accuracy" {
+# (measured 0.807, 0.834 and 0.810 with --seed 1, 2, 3; 6,000 images gave 0.872)
+@test "learning: 3,000 Fashion-MNIST images, 2 epochs, no augmentation reach 75% validation accuracy" {
 	[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || skip "dataset-fashion-mnist not installed"
-	nash-init -o "$BATS_TEST_TMPDIR/seed.h5"
-	run -0 --separate-stderr nash-train --epochs 2 --limit 6000 --no-augment -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/seed.h5"
+	# 1,000 validation images (the default 5,000 cost a third of the test)
+	nash-init --val 1000 -o "$BATS_TEST_TMPDIR/seed.h5"
+	run -0 --separate-stderr nash-train --epochs 2 --limit 3000 --no-augment -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/seed.h5"
 	acc=${output##*val_accuracy=}
 	echo "# validation accuracy $acc" >&3
 	awk -v a="$acc" 'BEGIN { exit !(a >= 0.75) }'
