@@ -967,6 +967,29 @@ with h5py.File(sys.argv[1], "r+") as f:
 	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$run")
 }
 
+@test "Ctrl-C while make writes a settings stamp leaves no temporary behind" {
+	run=$BATS_TEST_TMPDIR/st
+	# an mv that takes its time over the stamps: the stamp's writer is caught between writing
+	# its temporary and renaming it (where random Ctrl-Cs found it once in some hundred runs)
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	cat >"$BATS_TEST_TMPDIR/bin/mv" <<EOF
+#!/bin/sh
+case "\$*" in */settings/*) : >"$BATS_TEST_TMPDIR/renaming"; sleep 5 ;; esac
+exec /usr/bin/mv "\$@"
+EOF
+	chmod +x "$BATS_TEST_TMPDIR/bin/mv"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" start_group "$run/settings/run" RUN="$run"
+	for _ in $(seq 200); do
+		[ ! -e "$BATS_TEST_TMPDIR/renaming" ] || break
+		sleep 0.05
+	done
+	[ -e "$BATS_TEST_TMPDIR/renaming" ] || fail "make wrote no stamp in 10 s: $(cat "$BATS_TEST_TMPDIR/make.out")"
+	kill -INT -- "-$group_pid"
+	run -130 wait "$group_pid"
+	run -0 find "$run" -name '*.tmp*'
+	assert_output ""
+}
+
 @test "make -f CLONE/Makefile from another directory says how to run it" {
 	cd "$BATS_TEST_TMPDIR"
 	run -2 make --no-print-directory -f "$TOP/Makefile" -n search
