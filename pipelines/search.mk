@@ -175,12 +175,23 @@ THREADS  ?=
 # `make baseline`'s. Empty: THREADS. `make search` and `make baseline` that choose the split
 # themselves (no -j, no THREADS given) set it to every core.
 THREADS_ALONE ?=
-
 # ---- derived ----
 S_RUN   := $(patsubst %/,%,$(RUN))
 # BIN: installed or prebuilt programs; otherwise the pipeline builds them first (target all).
 S_BIN   := $(if $(BIN),$(abspath $(BIN)),$(abspath $(BUILD))/bin)
 S_ALL   := $(if $(BIN),,all)
+# The trainings start with the thread settings nash-train gives itself (tools/thread_env.h:
+# OpenMP threads that wait sleep, OpenBLAS starts no threads of its own), so that none
+# re-executes itself to set them: 11 ms of CPU a start, most of it the OpenBLAS thread pool the
+# first start makes for nothing. For the files of a search or an ablation only (not for what
+# the Makefile that includes this one runs: its tests among them), and a user's own settings,
+# from the environment or the command line, are kept, as nash-train keeps them.
+ifeq ($(origin OMP_WAIT_POLICY)$(origin GOMP_SPINCOUNT),undefinedundefined)
+$(S_RUN)/% $(S_ABL)/%: export OMP_WAIT_POLICY := passive
+endif
+ifeq ($(origin OPENBLAS_NUM_THREADS),undefined)
+$(S_RUN)/% $(S_ABL)/%: export OPENBLAS_NUM_THREADS := 1
+endif
 # search.sh in place of the recipe's shell (exec; the last command of a recipe): stopped (Ctrl-C,
 # a scheduler's SIGTERM), that shell would die at once and make with it, while search.sh, which
 # waits for its training and cleans up, went on unseen, into the next run's files (a requeued
@@ -350,7 +361,8 @@ S_OUTER := $(if $(MAKECMDGOALS),$(if $(strip $(filter-out search baseline ablati
 # s_q: a single-quoted shell word holding any value ('\'' for every ').
 s_q = '$(subst ','\'',$1)'
 s_stamp_write = $(shell mkdir -p $(call s_q,$1/settings) && f=$(call s_q,$1/settings/$2) && v=$(call s_q,$(strip $3)) && \
-	{ [ -f "$$f" ] && [ "$$(cat "$$f")" = "$$v" ] || { printf '%s\n' "$$v" >"$$f.tmp" && mv -f "$$f.tmp" "$$f"; }; })
+	{ [ -f "$$f" ] && [ "$$(cat "$$f")" = "$$v" ] || { trap 'rm -f "$$f.tmp"; exit 130' INT TERM HUP; \
+	printf '%s\n' "$$v" >"$$f.tmp" && mv -f "$$f.tmp" "$$f"; }; })
 # A dataset file (DATA=h5:FILE) by its content as well as its path (S_DATA_SUM, below).
 S_DATA = DATA=$(DATA)$(if $(S_DATA_SUM), DATA_CKSUM=$(S_DATA_SUM))
 # $(call s_common,SEED): the settings every training of a search shares

@@ -24,6 +24,13 @@ have_h5py() {
 	/usr/bin/python3 -c 'import h5py' 2>/dev/null
 }
 
+# True when python3 has every module named (found, not imported: importing torch costs 1.5 s
+# of CPU, and the tests that need it import it once in their own script).
+have_python_modules() {
+	/usr/bin/python3 -c 'import importlib.util as u, sys
+sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))' "$@" 2>/dev/null
+}
+
 # A small seed network on the fixture data, written once per test file.
 seed_model() {
 	if [ ! -f "$BATS_FILE_TMPDIR/seed.h5" ]; then

@@ -58,7 +58,7 @@ PY
 
 @test "examples/load_pytorch.py: a model with every morphism kind rebuilt in PyTorch gives nash's test accuracy" {
 	[ -f "$FMNIST_REAL/t10k-images-idx3-ubyte.gz" ] || skip "no Fashion-MNIST at $FMNIST_REAL"
-	/usr/bin/python3 -c 'import torch, h5py' 2>/dev/null || fail "python3-torch and python3-h5py are missing (tests/deps.sh installs them)"
+	have_python_modules torch h5py || fail "python3-torch and python3-h5py are missing (tests/deps.sh installs them)"
 	d=$BATS_TEST_TMPDIR
 	nash-init --widths 8,16,16 --val 500 | nash-train --epochs 1 --limit 1000 --lr 0.02 -o "$d/p.h5" 2>/dev/null >/dev/null
 	nash-morph -n 4 --op deeper,wider,skip-add,skip-concat --seed 3 "$d/p.h5" 2>/dev/null |

@@ -277,9 +277,10 @@ train_paused() {
 	"${no_aslr[@]}" true 2>/dev/null || no_aslr=() # a container may forbid it: then as usual
 	for dev in ref cpu-blas cpu; do
 		for t in 1 2; do
-			n=128
-			[ "$dev" = ref ] && n=32 # ref's loops are slow: two steps an epoch
-			ARGS=(--data "$FMNIST" --device "$dev" --threads "$t" --limit "$n" --batch 16 --epochs 2)
+			# 4 steps an epoch (ref's loops are slow: 2 steps of 8 images)
+			n=64 b=16
+			[ "$dev" = ref ] && n=16 b=8
+			ARGS=(--data "$FMNIST" --device "$dev" --threads "$t" --limit "$n" --batch "$b" --epochs 2)
 			o=$d/$dev-$t
 			train_into "$o.h5" "$d/child.h5"
 			model_text "$o.h5" >"$o.txt"
@@ -348,10 +349,12 @@ with h5py.File(sys.argv[1], "r+") as f:
 	run -0 nash-train "${args[@]}" -o "$d/out.h5" "$d/ck.h5"
 }
 
-@test "learning: 6,000 Fashion-MNIST images, 2 epochs, no augmentation reach 75% validation accuracy" {
+# (measured 0.807, 0.834 and 0.810 with --seed 1, 2, 3; 6,000 images gave 0.872)
+@test "learning: 3,000 Fashion-MNIST images, 2 epochs, no augmentation reach 75% validation accuracy" {
 	[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || skip "dataset-fashion-mnist not installed"
-	nash-init -o "$BATS_TEST_TMPDIR/seed.h5"
-	run -0 --separate-stderr nash-train --epochs 2 --limit 6000 --no-augment -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/seed.h5"
+	# 1,000 validation images (the default 5,000 cost a third of the test)
+	nash-init --val 1000 -o "$BATS_TEST_TMPDIR/seed.h5"
+	run -0 --separate-stderr nash-train --epochs 2 --limit 3000 --no-augment -o "$BATS_TEST_TMPDIR/t.h5" "$BATS_TEST_TMPDIR/seed.h5"
 	acc=${output##*val_accuracy=}
 	echo "# validation accuracy $acc" >&3
 	awk -v a="$acc" 'BEGIN { exit !(a >= 0.75) }'

@@ -775,6 +775,27 @@ runs_fingerprint() {
 	assert_output --partial "holds repeated searches (run1, ...)"
 }
 
+@test "the trainings start with nash-train's own thread settings; a user's are kept" {
+	# LAUNCH notes what each training's environment holds
+	cat >"$BATS_TEST_TMPDIR/launch" <<'EOF'
+#!/bin/sh
+echo "${OMP_WAIT_POLICY-none} ${OPENBLAS_NUM_THREADS-none} ${GOMP_SPINCOUNT-none}" >>"${0%/*}/env"
+exec "$@"
+EOF
+	chmod +x "$BATS_TEST_TMPDIR/launch"
+	l=(LAUNCH="$BATS_TEST_TMPDIR/launch")
+	run -0 search "$BATS_TEST_TMPDIR/a/step0/best.h5" RUN="$BATS_TEST_TMPDIR/a" "${l[@]}"
+	OMP_WAIT_POLICY=active OPENBLAS_NUM_THREADS=2 run -0 search "$BATS_TEST_TMPDIR/b/step0/best.h5" \
+		RUN="$BATS_TEST_TMPDIR/b" "${l[@]}"
+	GOMP_SPINCOUNT=1000 run -0 search "$BATS_TEST_TMPDIR/c/step0/best.h5" RUN="$BATS_TEST_TMPDIR/c" "${l[@]}"
+	run -0 search "$BATS_TEST_TMPDIR/d/step0/best.h5" RUN="$BATS_TEST_TMPDIR/d" OPENBLAS_NUM_THREADS=3 "${l[@]}"
+	run -0 cat "$BATS_TEST_TMPDIR/env"
+	assert_output "passive 1 none
+active 2 none
+none 1 1000
+passive 3 none"
+}
+
 @test "settings with quotes and spaces are recorded as given" {
 	run=$BATS_TEST_TMPDIR/q
 	# LAUNCH is recorded in the run stamp; a value with ' and spaces must not break it
@@ -944,6 +965,29 @@ with h5py.File(sys.argv[1], "r+") as f:
 	done
 	run -0 search search RUN="$run"
 	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$run")
+}
+
+@test "Ctrl-C while make writes a settings stamp leaves no temporary behind" {
+	run=$BATS_TEST_TMPDIR/st
+	# an mv that takes its time over the stamps: the stamp's writer is caught between writing
+	# its temporary and renaming it (where random Ctrl-Cs found it once in some hundred runs)
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	cat >"$BATS_TEST_TMPDIR/bin/mv" <<EOF
+#!/bin/sh
+case "\$*" in */settings/*) : >"$BATS_TEST_TMPDIR/renaming"; sleep 5 ;; esac
+exec /usr/bin/mv "\$@"
+EOF
+	chmod +x "$BATS_TEST_TMPDIR/bin/mv"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" start_group "$run/settings/run" RUN="$run"
+	for _ in $(seq 200); do
+		[ ! -e "$BATS_TEST_TMPDIR/renaming" ] || break
+		sleep 0.05
+	done
+	[ -e "$BATS_TEST_TMPDIR/renaming" ] || fail "make wrote no stamp in 10 s: $(cat "$BATS_TEST_TMPDIR/make.out")"
+	kill -INT -- "-$group_pid"
+	run -130 wait "$group_pid"
+	run -0 find "$run" -name '*.tmp*'
+	assert_output ""
 }
 
 @test "make -f CLONE/Makefile from another directory says how to run it" {
