@@ -26,6 +26,7 @@ shift
 # Stopped (Ctrl-C, a scheduler's SIGTERM), it ends at once, through the EXIT trap: no temporary
 # is left.
 trap 'exit 130' INT TERM HUP
+. "$(dirname "$0")/common.sh"
 mkdir -p "$abl/report" || exit 1
 # (named, and the EXIT trap set, before it is made, as in report.sh)
 tmp=$abl/.tmp.$$
@@ -37,7 +38,7 @@ rm -rf "$tmp" && mkdir "$tmp" || exit 1
 plot=
 if command -v gnuplot >/dev/null 2>&1; then
 	ext=png term='pngcairo size 900,500 font "Helvetica,11"'
-	gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo || { ext=svg term='svg size 900,500 font "Helvetica,12"'; }
+	gnuplot_alone -e 'set terminal' 2>&1 | grep -q pngcairo || { ext=svg term='svg size 900,500 font "Helvetica,12"'; }
 	{
 		echo "set terminal $term"
 		echo "set output \"$tmp/val-time.$ext\""
@@ -57,7 +58,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 		done
 		echo
 	} >"$tmp/val-time.gp"
-	if gnuplot "$tmp/val-time.gp" 2>"$tmp/gnuplot.err" && mv -f "$tmp/val-time.$ext" "$abl/report/val-time.$ext"; then
+	if gnuplot_alone "$tmp/val-time.gp" 2>"$tmp/gnuplot.err" && mv -f "$tmp/val-time.$ext" "$abl/report/val-time.$ext"; then
 		plot=report/val-time.$ext
 		cp "$tmp/val-time.gp" "$abl/report/val-time.gp"
 	else

@@ -17,3 +17,17 @@ tsv_col() {
 			if (!col) { print "no column " name " in " FILENAME > "/dev/stderr"; exit 1 } next }
 		NR == row + 1 { print $col; exit }' "$2"
 }
+
+# gnuplot ARGS...: gnuplot in a session of its own. gnuplot catches SIGINT and jumps back to its
+# command loop from wherever it was: a Ctrl-C that came while it allocated memory left it
+# waiting forever on the allocator's lock, and the search that waits for it with it (a test's
+# random Ctrl-C found one). Out of the process group, the terminal's Ctrl-C and a signal to the
+# group do not reach it; it takes a fraction of a second, and the caller's trap ends the script
+# after it. (setsid -w: a process group's leader is forked first, and waited for.)
+gnuplot_alone() {
+	if command -v setsid >/dev/null 2>&1; then
+		setsid -w gnuplot "$@"
+	else
+		gnuplot "$@"
+	fi
+}

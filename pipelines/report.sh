@@ -26,6 +26,7 @@ bin=${NASH_BIN:+$NASH_BIN/}
 # Stopped (Ctrl-C, a scheduler's SIGTERM), the report ends at once (the helpers that the signal
 # ended have no output to go on with), through the EXIT trap: no temporary is left.
 trap 'exit 130' INT TERM HUP
+. "$(dirname "$0")/common.sh"
 dir=$run/report
 mkdir -p "$dir" || exit 1
 # (named, and the EXIT trap set, before it is made: mktemp ended by the signal between making
@@ -44,8 +45,8 @@ plot=
 if command -v gnuplot >/dev/null 2>&1; then
 	# PNG through cairo where gnuplot has it (it renders everywhere), else SVG
 	ext=png term='pngcairo size 1000,420 font "Helvetica,11"'
-	gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo || { ext=svg term='svg size 1000,420 font "Helvetica,12"'; }
-	gnuplot 2>"$tmp/gnuplot.err" <<-EOF && mv -f "$tmp/val.$ext" "$dir/val.$ext" && plot=report/val.$ext
+	gnuplot_alone -e 'set terminal' 2>&1 | grep -q pngcairo || { ext=svg term='svg size 1000,420 font "Helvetica,12"'; }
+	gnuplot_alone 2>"$tmp/gnuplot.err" <<-EOF && mv -f "$tmp/val.$ext" "$dir/val.$ext" && plot=report/val.$ext
 		set terminal $term
 		set output "$tmp/val.$ext"
 		set multiplot layout 1,2 title "NASH search: validation accuracy"

@@ -990,6 +990,47 @@ EOF
 	assert_output ""
 }
 
+@test "Ctrl-C while the report's plot is drawn ends the search at once: gnuplot, which can hang on it, is not sent it" {
+	need_reference a
+	run=$BATS_TEST_TMPDIR/g
+	reference_copy a "$run"
+	# a gnuplot that a Ctrl-C leaves hanging, as the real one can be (caught in its allocator)
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	cat >"$BATS_TEST_TMPDIR/bin/gnuplot" <<EOF
+#!/bin/sh
+trap 'sleep 60' INT
+[ "\$1" = -e ] && exit 0
+: >"$BATS_TEST_TMPDIR/plotting"
+sleep 2
+cat >/dev/null
+exit 1
+EOF
+	chmod +x "$BATS_TEST_TMPDIR/bin/gnuplot"
+	# the report made again, as the search's last target makes it
+	rm "$run/report.md"
+	PATH="$BATS_TEST_TMPDIR/bin:$PATH" start_group "$run/report.md" RUN="$run"
+	for _ in $(seq 200); do
+		[ ! -e "$BATS_TEST_TMPDIR/plotting" ] || break
+		sleep 0.05
+	done
+	[ -e "$BATS_TEST_TMPDIR/plotting" ] || fail "no plot drawn in 10 s: $(cat "$BATS_TEST_TMPDIR/make.out")"
+	kill -INT -- "-$group_pid"
+	# ended once the plot is (2 s), not after the hung gnuplot's minute
+	for _ in $(seq 100); do
+		kill -0 "$group_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$group_pid" 2>/dev/null; then
+		pkill -9 -f "$BATS_TEST_TMPDIR/bin/gnuplot"
+		kill -9 -- "-$group_pid"
+		fail "the search still ran 10 s after Ctrl-C, waiting for gnuplot"
+	fi
+	run -130 wait "$group_pid"
+	[ ! -e "$run/report.md" ]
+	run -0 find "$run" -name '*.tmp*'
+	assert_output ""
+}
+
 @test "make -f CLONE/Makefile from another directory says how to run it" {
 	cd "$BATS_TEST_TMPDIR"
 	run -2 make --no-print-directory -f "$TOP/Makefile" -n search
