@@ -175,6 +175,12 @@ THREADS  ?=
 # `make baseline`'s. Empty: THREADS. `make search` and `make baseline` that choose the split
 # themselves (no -j, no THREADS given) set it to every core.
 THREADS_ALONE ?=
+# The threads a group of trainings that run at once shares: a step's children, the final
+# training with the trained snapshots beside it; each gets THREADS_SHARED / (the group's
+# trainings, at most THREADS_SHARED), at least 1. Empty: THREADS each. `make search` that
+# chooses the split itself sets it to every core, so that a step of 2 children on 16 cores
+# trains each on 8 threads, not on 1 with 14 cores idle.
+THREADS_SHARED ?=
 # ---- derived ----
 S_RUN   := $(patsubst %/,%,$(RUN))
 # BIN: installed or prebuilt programs; otherwise the pipeline builds them first (target all).
@@ -220,11 +226,14 @@ s_train   = $(LAUNCH) $(S_BIN)/nash-train --data $(DATA) --lr $1 --batch $(BATCH
 S_RECIPE  = $(if $(SMOOTHING),--label-smoothing $(SMOOTHING)) $(if $(EMA),--ema $(EMA)) $(if $(TTA),--tta $(TTA))
 S_TRAIN   = $(call s_train,$(S_LR))
 # the final training's threads: THREADS_ALONE unless trained snapshots share the cores with it
-S_FINAL_THREADS = $(if $(and $(filter trained,$(ENSEMBLE)),$(word 2,$(S_STEPS))),,$(THREADS_ALONE))
+S_FINAL_THREADS = $(if $(and $(filter trained,$(ENSEMBLE)),$(word 2,$(S_STEPS))),$(call s_share,$(words $(S_STEPS))),$(THREADS_ALONE))
+# $(call s_share,N): the threads of each of N trainings at once under THREADS_SHARED (empty
+# without it: THREADS)
+s_share = $(if $(THREADS_SHARED),$(shell c='$(THREADS_SHARED)' n='$1'; [ "$$n" -ge 1 ] 2>/dev/null || n=1; \
+	[ "$$n" -le "$$c" ] || n=$$c; echo $$((c / n))))
 # $(call s_final,EPOCHS[,THREADS]): the final phase's training (the final model and the trained
 # snapshots).
 s_final   = $(call s_train,$(S_LR),$2) --epochs $1 --eval test $(if $(filter all,$(FINAL_ON)),--train-on all)
-S_FINAL   = $(call s_final,$(EPOCHS_FINAL))
 S_EVAL    = --data $(DATA) --device $(DEVICE) $(if $(THREADS),--threads $(THREADS))
 # the seed network's test and the ensembles', with the search's test-time augmentation
 S_EVAL_TTA = $(S_EVAL) $(if $(TTA),--tta $(TTA))
@@ -279,7 +288,8 @@ $1/step$2/child$3.h5: $(call s_best,$1,$(word $2,0 $(S_STEPS))) $1/settings/morp
 	@$$(S_SH) train --child --label $(S.$1.label)step$2/child$3 --max-params '$$(MAX_PARAMS)' $(S.$1.home)/step0/init.h5 \
 		--max-growth '$$(MAX_GROWTH)' \
 		--morph '$$(S_MORPH) --seed $(call s_seed,$(S.$1.seed),$2,$3)' \
-		$$@ $$< -- $$(call s_train,$(S.$1.lr)) --epochs $$(EPOCHS_NEIGH) --seed $(call s_seed,$(S.$1.seed),$2,$3)
+		$$@ $$< -- $$(call s_train,$(S.$1.lr),$$(call s_share,$(words $(S.$1.kids)))) --epochs $$(EPOCHS_NEIGH) \
+		--seed $(call s_seed,$(S.$1.seed),$2,$3)
 .PRECIOUS: $1/step$2/child$3.h5
 endef
 define s_select
@@ -300,7 +310,7 @@ endef
 define s_snap
 $1/snap/step$2.h5: $1/step$2/best.h5 $1/step$3/best.h5 $1/settings/snap $1/settings/steps | $(S_ALL)
 	@$$(S_SH) snap --label $(S.$1.label)snap/step$2 --twin step$3.h5 $$@ $1/step$2/best.h5 $1/step$3/best.h5 \
-		-- $$(S_FINAL) --seed $(call s_seed,$(S.$1.seed),999,$2)
+		-- $$(call s_final,$$(EPOCHS_FINAL),$$(S_FINAL_THREADS)) --seed $(call s_seed,$(S.$1.seed),999,$2)
 .PRECIOUS: $1/snap/step$2.h5
 endef
 
@@ -394,7 +404,7 @@ s_tolerance_record = $(if $(TOLERANCE), TOLERANCE=$(TOLERANCE))
 s_run_record = PROFILE=$(PROFILE) STEPS=$(STEPS) NEIGH=$1 MORPHS=$(MORPHS) MAX_PARAMS=$(MAX_PARAMS)$(s_growth_record) \
 	EPOCHS_SEED=$(EPOCHS_SEED) EPOCHS_NEIGH=$(EPOCHS_NEIGH) EPOCHS_FINAL=$(EPOCHS_FINAL) FINAL_ON=$(FINAL_ON) ENSEMBLE=$(ENSEMBLE) LR_START=$(LR_START) \
 	LR_END=$(LR_END) DATA=$(DATA) LIMIT=$(LIMIT)$(s_arch_record) WIDTHS=$(WIDTHS) VAL=$(VAL) BATCH=$(BATCH) SEED=$2 \
-	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(s_recipe_record)$(s_tolerance_record)
+	LAUNCH=$(LAUNCH) DEVICE=$(DEVICE) THREADS=$(THREADS)$(if $(THREADS_ALONE), THREADS_ALONE=$(THREADS_ALONE))$(if $(THREADS_SHARED), THREADS_SHARED=$(THREADS_SHARED))$(s_recipe_record)$(s_tolerance_record)
 
 # The settings' shapes, checked by make itself: a search's makes read this file hundreds of
 # times, and a `$(shell echo | grep)` per setting was two programs each (4,000 a test run).
@@ -432,8 +442,8 @@ S_BAD := $(strip $(foreach v,$(if $(and $(BUDGET),$(if $(STEPS),,empty)),,STEPS)
 ifneq ($(S_BAD),)
 $(error search: $(S_BAD) must be non-negative integers)
 endif
-$(foreach v,THREADS THREADS_ALONE,$(if $($v),$(if $(call s_positive,$($v)),,\
-	$(error search: $v must be a positive integer (threads per training), not '$($v)'))))
+$(foreach v,THREADS THREADS_ALONE THREADS_SHARED,$(if $($v),$(if $(call s_positive,$($v)),,\
+	$(error search: $v must be a positive integer (threads), not '$($v)'))))
 ifneq ($(BUDGET),)
 ifeq ($(call s_walltime,$(BUDGET)),)
 $(error search: BUDGET must be a wall time such as 600s, 10m or 2h, not '$(BUDGET)')
@@ -573,16 +583,21 @@ S_NPROC := $(shell nproc 2>/dev/null || echo 1)
 # the trainings at once that make chooses: cores / THREADS (at least 1), or every core
 S_SPLIT  = $(if $(THREADS),$(shell n=$$(($(S_NPROC) / $(THREADS))) && [ $$n -gt 0 ] && echo $$n || echo 1),$(S_NPROC))
 S_JOBS   = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(S_SPLIT)$(if $(THREADS),, THREADS=1))
-# one search: what trains alone gets every core (THREADS_ALONE) when make chose the split
-S_JOBS_ONE = $(S_JOBS)$(if $(filter -j%,$(MAKEFLAGS))$(THREADS)$(THREADS_ALONE),, THREADS_ALONE=$(S_NPROC))
+# one search: what trains alone gets every core (THREADS_ALONE) when make chose the split, and
+# the trainings at once of a step or of the final phase share them (THREADS_SHARED)
+S_CHOOSES  = $(if $(filter -j%,$(MAKEFLAGS))$(THREADS)$(THREADS_ALONE)$(THREADS_SHARED),,yes)
+S_JOBS_ONE = $(S_JOBS)$(if $(S_CHOOSES), THREADS_ALONE=$(S_NPROC) THREADS_SHARED=$(S_NPROC))
 
 # BUDGET, PATIENCE: the steps one at a time, each a sub-make as above (search.sh climb). Its
 # most steps: STEPS given on the command line, else the profile's without BUDGET, else (or
 # with STEPS= empty) 998.
 S_BUDGET_S = $(shell echo '$(BUDGET)' | awk '{ n = $$0 + 0; u = substr($$0, length($$0)); print n * (u == "h" ? 3600 : u == "m" ? 60 : 1) }')
 S_MAX_STEPS = $(if $(and $(BUDGET),$(or $(filter-out command line,$(origin STEPS)),$(if $(STEPS),,empty))),998,$(STEPS))
-# the trainings at once: -jN as given, else as S_JOBS chooses
-S_AT_ONCE = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),$(S_SPLIT))
+# the trainings at once: -jN as given, else as S_JOBS chooses; with the cores shared by a
+# step's children, at most NEIGH
+S_AT_ONCE_J = $(or $(patsubst -j%,%,$(filter -j%,$(MAKEFLAGS))),$(S_SPLIT))
+S_AT_ONCE = $(if $(or $(S_CHOOSES),$(THREADS_SHARED)),$(shell j='$(S_AT_ONCE_J)' n='$(NEIGH)'; \
+	[ "$$n" -ge 1 ] 2>/dev/null && [ "$$n" -lt "$$j" ] && echo "$$n" || echo "$$j"),$(S_AT_ONCE_J))
 S_CLIMB = $(S_SH) climb --run $(S_RUN) --max-steps $(S_MAX_STEPS) $(if $(BUDGET),--budget $(S_BUDGET_S)) \
 	$(if $(PATIENCE),--patience $(PATIENCE) --min-gain $(MIN_GAIN)) --epochs $(EPOCHS_SEED),$(EPOCHS_NEIGH),$(EPOCHS_FINAL) \
 	--neigh $(NEIGH) --jobs $(S_AT_ONCE) --final-on $(FINAL_ON) --ensemble $(ENSEMBLE) \

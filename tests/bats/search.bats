@@ -272,22 +272,38 @@ teardown() {
 
 @test "a serial make -j1 search gives the same result as the default parallel one" {
 	need_reference a
-	# the default (no -j, no THREADS): -j(cores), one thread per training, every core for what
-	# trains alone; -j1 with the same threads trains one model at a time
-	run -0 search -n search-run RUN="$BATS_TEST_TMPDIR/plan" THREADS=1 THREADS_ALONE=2
+	# the default (no -j, no THREADS): -j(cores), every core for what trains alone, the cores
+	# shared by the trainings at once (a step's children; the final training and the trained
+	# snapshot), at least one thread each: on 2 cores one each, on 16 (S_NPROC: what nproc
+	# says) 8 each
+	run -0 search -n search-run RUN="$BATS_TEST_TMPDIR/plan" THREADS=1 THREADS_ALONE=2 THREADS_SHARED=2
 	assert_output --regexp "label seed .* --threads 2 "
 	assert_output --regexp "label step1/child1 .* --threads 1 "
-	run -0 search -j1 search RUN="$BATS_FILE_TMPDIR/j1" THREADS=1 THREADS_ALONE="$(nproc)"
+	assert_output --regexp "label final .* --threads 1 "
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/plan16" S_NPROC=16
+	assert_output --regexp "label seed .* --threads 16 "
+	assert_output --regexp "label step1/child1 .* --threads 8 "
+	assert_output --regexp "label step2/child2 .* --threads 8 "
+	assert_output --regexp "label final .* --threads 8 "
+	assert_output --regexp "label snap/step1 .* --threads 8 "
+	refute_output --regexp "--threads 1 "
+	# three children on 4 cores: one thread each (4 / 3); 3 steps: the final training and 2
+	# snapshots, one each
+	run -0 search -n search RUN="$BATS_TEST_TMPDIR/plan4" S_NPROC=4 NEIGH=3 STEPS=3
+	assert_output --regexp "label step1/child3 .* --threads 1 "
+	assert_output --regexp "label snap/step2 .* --threads 1 "
+	# -j1 with the same threads trains one model at a time
+	run -0 search -j1 search RUN="$BATS_FILE_TMPDIR/j1" THREADS=1 THREADS_ALONE="$(nproc)" THREADS_SHARED="$(nproc)"
 	assert_line --regexp '^search done: '
 	diff "$BATS_FILE_TMPDIR/a.fingerprint" <(fingerprint "$BATS_FILE_TMPDIR/j1")
-	grep -q "^PROFILE=default STEPS=2 .* THREADS=1 THREADS_ALONE=$(nproc)\( \|$\)" "$BATS_FILE_TMPDIR/a/settings/run"
+	grep -q "^PROFILE=default STEPS=2 .* THREADS=1 THREADS_ALONE=$(nproc) THREADS_SHARED=$(nproc)\( \|$\)" "$BATS_FILE_TMPDIR/a/settings/run"
 }
 
 @test "a run killed with kill -9 mid-way resumes from its checkpoint and ends as an uninterrupted one" {
 	need_reference a
 	# one training at a time (the kills below come at points of a serial order), on the
 	# reference's threads (the default's: one per training, every core for what trains alone)
-	SERIAL=(-j1 THREADS=1 THREADS_ALONE="$(nproc)")
+	SERIAL=(-j1 THREADS=1 THREADS_ALONE="$(nproc)" THREADS_SHARED="$(nproc)")
 	run=$BATS_TEST_TMPDIR/k
 	hook=$(make_hook)
 	# kill -9 everything once step 1's second child has written its first checkpoint
