@@ -82,6 +82,16 @@ start_group() {
 	group_pid=$!
 }
 
+# Waits up to 10 s for FILE, which the group start_group started makes when it reaches the
+# moment a test signals it at; fails saying WHAT did not happen, with make's output.
+await_file() { # FILE WHAT
+	for _ in $(seq 200); do
+		[ ! -e "$1" ] || return 0
+		sleep 0.05
+	done
+	fail "$2 in 10 s: $(cat "$BATS_TEST_TMPDIR/make.out")"
+}
+
 # Runs `make search ARGS...` in its own process group and waits for it; $status is make's exit
 # status; its output is printed.
 search_group() {

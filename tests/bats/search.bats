@@ -997,11 +997,7 @@ exec /usr/bin/mv "\$@"
 EOF
 	chmod +x "$BATS_TEST_TMPDIR/bin/mv"
 	PATH="$BATS_TEST_TMPDIR/bin:$PATH" start_group "$run/settings/run" RUN="$run"
-	for _ in $(seq 200); do
-		[ ! -e "$BATS_TEST_TMPDIR/renaming" ] || break
-		sleep 0.05
-	done
-	[ -e "$BATS_TEST_TMPDIR/renaming" ] || fail "make wrote no stamp in 10 s: $(cat "$BATS_TEST_TMPDIR/make.out")"
+	await_file "$BATS_TEST_TMPDIR/renaming" "make wrote no stamp"
 	kill -INT -- "-$group_pid"
 	run -130 wait "$group_pid"
 	run -0 find "$run" -name '*.tmp*'
@@ -1027,11 +1023,7 @@ EOF
 	# the report made again, as the search's last target makes it
 	rm "$run/report.md"
 	PATH="$BATS_TEST_TMPDIR/bin:$PATH" start_group "$run/report.md" RUN="$run"
-	for _ in $(seq 200); do
-		[ ! -e "$BATS_TEST_TMPDIR/plotting" ] || break
-		sleep 0.05
-	done
-	[ -e "$BATS_TEST_TMPDIR/plotting" ] || fail "no plot drawn in 10 s: $(cat "$BATS_TEST_TMPDIR/make.out")"
+	await_file "$BATS_TEST_TMPDIR/plotting" "no plot drawn"
 	kill -INT -- "-$group_pid"
 	# ended once the plot is (2 s), not after the hung gnuplot's minute
 	for _ in $(seq 100); do
