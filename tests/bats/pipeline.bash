@@ -43,7 +43,8 @@ make_hook() {
 			kill -TERM 0
 			;;
 		term-slow)
-			"$@" &
+			# (stopping itself at its first checkpoint, as for kill and int below)
+			LD_PRELOAD=$NASH_BUILD/tests/stop_on_rename.so NASH_STOP_ON_RENAME=$ckpt "$@" &
 			t=$!
 			while [ ! -f "$ckpt" ]; do sleep 0.005; done
 			trap 'kill -CONT $t; wait $t; sleep 1; : >"${out%/*}/launcher-ended"; exit 143' TERM
