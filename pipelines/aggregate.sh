@@ -26,7 +26,9 @@ shift
 # Stopped (Ctrl-C, a scheduler's SIGTERM), it ends at once, through the EXIT trap: no temporary
 # is left.
 trap 'exit 130' INT TERM HUP
-. "$(dirname "$0")/common.sh"
+# (the directory without starting dirname: the pipeline runs this script dozens of times)
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
+. "$here/common.sh"
 mkdir -p "$abl/report" || exit 1
 # (named, and the EXIT trap set, before it is made, as in report.sh)
 tmp=$abl/.tmp.$$

@@ -31,3 +31,15 @@ gnuplot_alone() {
 		gnuplot "$@"
 	fi
 }
+
+# parent_dir PATH: pdir = the directory PATH is in, as dirname says, without starting a program
+# (the pipeline's recipes run many times; a file's path, not one ending in /).
+parent_dir() {
+	case $1 in
+	*/*)
+		pdir=${1%/*}
+		[ -n "$pdir" ] || pdir=/
+		;;
+	*) pdir=. ;;
+	esac
+}

@@ -26,7 +26,9 @@ bin=${NASH_BIN:+$NASH_BIN/}
 # Stopped (Ctrl-C, a scheduler's SIGTERM), the report ends at once (the helpers that the signal
 # ended have no output to go on with), through the EXIT trap: no temporary is left.
 trap 'exit 130' INT TERM HUP
-. "$(dirname "$0")/common.sh"
+# (the directory without starting dirname: the pipeline runs this script dozens of times)
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
+. "$here/common.sh"
 dir=$run/report
 mkdir -p "$dir" || exit 1
 # (named, and the EXIT trap set, before it is made: mktemp ended by the signal between making

@@ -202,8 +202,9 @@ endif
 # a scheduler's SIGTERM), that shell would die at once and make with it, while search.sh, which
 # waits for its training and cleans up, went on unseen, into the next run's files (a requeued
 # Slurm job starts again as soon as make has ended). make waits for the recipes it runs.
-S_SH     = exec env NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' $(SHELL) $(S_HERE)/search.sh
-S_REPORT_SH = exec env NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' NASH_AT_ONCE='$(S_AT_ONCE)' $(SHELL) $(S_HERE)/report.sh
+# (The assignments before exec reach the script's environment: no env program to start.)
+S_SH     = NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' exec $(SHELL) $(S_HERE)/search.sh
+S_REPORT_SH = NASH_BIN='$(S_BIN)' NASH_START='$(S_START)' NASH_AT_ONCE='$(S_AT_ONCE)' exec $(SHELL) $(S_HERE)/report.sh
 S_STEPS := $(shell seq 1 $(STEPS) 2>/dev/null)
 # zero-padded numbers: the random seed of step k, child j is the search's seed followed by k
 # and j in three digits each (SEED 1, step 2, child 3: 1002003), so every choice derives from them.

@@ -62,8 +62,10 @@ bin=${NASH_BIN:+$NASH_BIN/}
 interrupted=
 trap 'interrupted=1' INT TERM HUP
 
-# hms, tsv_col
-. "$(dirname "$0")/common.sh"
+# hms, tsv_col, parent_dir
+# (the directory without starting dirname: the pipeline runs this script dozens of times)
+case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
+. "$here/common.sh"
 
 # The time from $1 (epoch seconds) to now as hms, '?' when either is unknown (date failed).
 since() {
@@ -289,7 +291,7 @@ cmd_train() {
 	base=${out%.h5}
 	ckpt=$base.ckpt.h5 key=$base.key log=$base.log morphed=$base.morph.h5 done=$base.done
 	: "${label:=$out}"
-	d=$(dirname "$out") && mkdir -p "$d" || fail "$label: cannot make the directory of $out"
+	parent_dir "$out" && mkdir -p "$pdir" || fail "$label: cannot make the directory of $out"
 	# what a training killed mid-write (kill -9, the OOM killer) left of its atomic writes
 	rm -f "$out".??????.tmp "$ckpt".??????.tmp "$morphed".??????.tmp "$key.tmp" "$done.tmp"
 	# The checkpoint is valid only for this parent and these commands, up to how they run:
@@ -416,7 +418,7 @@ cmd_train() {
 
 cmd_link() {
 	[ $# -eq 2 ] || die "link: usage: link OUT TARGET"
-	d=$(dirname "$1") && mkdir -p "$d" && rm -f "$1.tmp" "${1%.h5}.done" && ln -s "$2" "$1.tmp" && mv -Tf "$1.tmp" "$1" || {
+	parent_dir "$1" && mkdir -p "$pdir" && rm -f "$1.tmp" "${1%.h5}.done" && ln -s "$2" "$1.tmp" && mv -Tf "$1.tmp" "$1" || {
 		rm -f "$1.tmp"
 		fail "cannot link $1 to $2"
 	}
@@ -471,12 +473,12 @@ cmd_select() {
 	[ $# -ge 2 ] || die "select: usage: select [--label L] [--replace] [--tolerance T] --step K [--steps N] OUT CANDIDATE... PARENT"
 	out=$1
 	shift
-	dir=$(dirname "$out") && mkdir -p "$dir" || fail "${label}step $step: cannot make the directory of $out"
+	parent_dir "$out" && mkdir -p "$pdir" || fail "${label}step $step: cannot make the directory of $out"
 	# nash-select writes the table, then the target, last: once it exists, everything the report
 	# reads of this step exists too; then its line on the step (on stderr, with any error).
 	# (--replace: the best child replaces the parent, however they compare; nash-select(1))
 	if ! msg=$("${bin}nash-select" ${replace:+--replace} ${tolerance:+--tolerance "$tolerance"} --step "$step" ${steps:+--steps "$steps"} \
-		${label:+--label "$label"} --table "$dir/select.tsv" -o "$out" "$@" 2>&1); then
+		${label:+--label "$label"} --table "$pdir/select.tsv" -o "$out" "$@" 2>&1); then
 		[ -n "$interrupted" ] && exit 130
 		case $msg in
 		# no silent no-op: the parent would stay, and every later step fail the same way
@@ -518,7 +520,7 @@ link) shift; cmd_link "$@" ;;
 climb)
 	shift
 	# (BUDGET, PATIENCE: pipelines/climb.sh, which uses the functions above)
-	. "$(dirname "$0")/climb.sh"
+	. "$here/climb.sh"
 	cmd_climb "$@"
 	;;
 best) shift; cmd_best "$@" ;;
