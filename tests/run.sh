@@ -55,10 +55,11 @@ fi
 NASH_TEST_H5PY=$(/usr/bin/python3 -c 'import h5py' 2>/dev/null && echo yes || echo no)
 export NASH_TEST_H5PY
 
-# The Bats files, longest first (only the order: a long file started last would end last).
+# The Bats files, longest first (only the order: a long file started last would end last), by
+# each one's CPU time alone (slurm first: it waits on its daemons).
 bats_files=
-for f in slurm valgrind search pytorch ablation nash-train examples hostile nash-export nash-data-pack nash-data-images \
-	nash-data; do
+for f in slurm valgrind search nash-train ablation hostile examples nash-export nash-data-images nash-report nash-data-pack \
+	pytorch nash-data; do
 	[ -f "$top/tests/bats/$f.bats" ] && bats_files="$bats_files $top/tests/bats/$f.bats"
 done
 for f in "$top"/tests/bats/*.bats; do
