@@ -15,6 +15,10 @@ setup_file() {
 }
 
 # A copy of the hand-made search at $BATS_TEST_TMPDIR/r (its tables name the original's files).
+# The tests that check figures read through those names make a search of their own
+# (hand_made_search) and write its report there: the tests run side by side, and one writing
+# into the original (a temporary, then a rename) made another's copy miss a temporary it had
+# listed.
 copy() {
 	cp -a "$BATS_FILE_TMPDIR/r" "$BATS_TEST_TMPDIR/r"
 }
@@ -27,7 +31,8 @@ copy() {
 }
 
 @test "nash-report plot-data: the cumulative training minutes and the best accuracy per step, every trained child's" {
-	r=$BATS_FILE_TMPDIR/r
+	r=$BATS_TEST_TMPDIR/r
+	hand_made_search "$r"
 	run -0 nash-report plot-data "$r" 2
 	# seconds: the seed's 0, step 1's trained child 30 s (the parent and a failed child do not
 	# count), step 2's 90 s: 0, 0.5 and 2 minutes
@@ -38,7 +43,8 @@ copy() {
 }
 
 @test "nash-report search: result.tsv and summary.txt against hand-computed figures" {
-	r=$BATS_FILE_TMPDIR/r
+	r=$BATS_TEST_TMPDIR/r
+	hand_made_search "$r"
 	params=$(nash-show --tsv "$r/final.h5" | awk -F '\t' 'NR == 2 { print $7 }')
 	run -0 nash-report search "$r" 2
 	run -0 cat "$r/result.tsv"
@@ -55,7 +61,8 @@ copy() {
 }
 
 @test "nash-report search: report.md's tables" {
-	r=$BATS_FILE_TMPDIR/r
+	r=$BATS_TEST_TMPDIR/r
+	hand_made_search "$r"
 	run -0 nash-report search --final-on all --plot report/val.png "$r" 2
 	run -0 cat "$r/report.md"
 	assert_line "STEPS=2"
@@ -358,7 +365,8 @@ copy() {
 }
 
 @test "nash-report runs: each run's figures, their mean and sample sd, against hand-computed values" {
-	d=$BATS_FILE_TMPDIR/runs
+	d=$BATS_TEST_TMPDIR/runs
+	hand_made_runs "$d"
 	run -0 nash-report runs "$d" run1 run2 run3
 	run -0 cat "$d/runs.tsv"
 	assert_line -n 3 "$(printf 'run3\t9\t-\t0.8600\t-\t1100\t300.5')"
