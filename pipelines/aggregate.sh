@@ -26,7 +26,7 @@ shift
 # Stopped (Ctrl-C, a scheduler's SIGTERM), it ends at once, through the EXIT trap: no temporary
 # is left.
 trap 'exit 130' INT TERM HUP
-# (the directory without starting dirname: the pipeline runs this script dozens of times)
+# (the directory without starting dirname, as in search.sh)
 case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 . "$here/common.sh"
 mkdir -p "$abl/report" || exit 1
