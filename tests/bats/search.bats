@@ -89,6 +89,14 @@ teardown() {
 	assert_output --regexp "nash-init --dataset [^ ]+ --arch groups --widths 4,8 "
 	run -0 search -n search RUN="$BATS_TEST_TMPDIR/run" PROFILE=paper
 	assert_output --regexp "nash-init --dataset [^ ]+ --arch paper --widths 4,8 "
+	# PROFILE=cifar10-cpu: the groups seed network at its widths, the children at 0.02, a long
+	# final phase, the mirror in every evaluation, the raw ensemble (no snapshot trainings)
+	run -0 make -C "$TOP" --no-print-directory BUILD="$NASH_BUILD" -n search RUN="$BATS_TEST_TMPDIR/run" \
+		PROFILE=cifar10-cpu DATA="cifar10:$BATS_TEST_TMPDIR"
+	assert_output --regexp "nash-init --dataset cifar10:[^ ]+ --arch groups --widths 32,64,128 "
+	assert_output --regexp "nash-train .* --lr 0\.02:0 .* --tta flip --epochs 1 "
+	assert_output --regexp "final\.h5 .* --tta flip --epochs 12 --eval test --train-on all"
+	refute_output --partial "snap/step1"
 	[ ! -e "$BATS_TEST_TMPDIR/run" ]
 }
 
