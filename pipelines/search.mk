@@ -81,7 +81,7 @@ else ifeq ($(PROFILE),cifar10-cpu)
 # The whole CIFAR-10 training set (45,000 + 5,000 validation images) on a 2-core CPU within
 # an hour, the final phase included (docs/SEARCH.md, "CIFAR-10"). DATA=cifar10:DIR. The
 # stronger seed network (groups: 645 images/s on 2 threads at 32,64,128, against 2,560 for
-# the paper's at 16,32,64), a short search and most of the hour in the final phase: on
+# the paper's at 16,32,64), a short search and most of its time in the final phase: on
 # Fashion-MNIST the seconds given to training beat those given to children (docs/ABLATION.md).
 STEPS        ?= 2
 NEIGH        ?= 2
@@ -103,8 +103,8 @@ LR_NEIGH     ?= 0.02:0
 TTA          ?= flip
 ENSEMBLE     ?= raw
 else ifeq ($(PROFILE),ablation)
-# `make ablation`'s searches on Fashion-MNIST: four variants on each of ABL_SEEDS seeds
-# within 30 minutes on a 2-core CPU (docs/ABLATION.md, "The CPU profile").
+# `make ablation`'s searches on Fashion-MNIST: five variants on each of ABL_SEEDS seeds
+# within an hour on a 2-core CPU (docs/ABLATION.md, "Cost").
 STEPS        ?= 2
 NEIGH        ?= 3
 MORPHS       ?= 3
